@@ -1,0 +1,209 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	mediacopy "github.com/editkit/editkit/internal/copy"
+	"github.com/editkit/editkit/internal/ui"
+	"github.com/editkit/editkit/internal/units"
+	"github.com/editkit/editkit/internal/walk"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func newCopyCmd(e *env) *cobra.Command {
+	var (
+		labels          []string
+		jobs            int
+		verify          string
+		allowUnportable bool
+		includeAvidDB   bool
+		excludes        []string
+	)
+	cmd := &cobra.Command{
+		Use:   "copy SRC DEST [DEST...]",
+		Short: "Copy media to one or more drives at once, verified",
+		Long: `Copy the contents of SRC into each DEST (SRC's "Avid MediaFiles" lands at
+DEST/Avid MediaFiles, where Avid looks for it). Every source byte is read once
+and written to all destinations at the same time while BLAKE3 and xxh128 are
+computed. Each file is written under a temporary name, synced, read back from
+the drive (not from memory) and only then renamed; a final name never holds a
+partial or unverified file.
+
+Each destination gets, under .editkit/: its identity (label and ID), a
+manifest, a b3sum checksum list (checksums.b3sum) and a copy report; and an
+ASC MHL generation under ascmhl/.
+
+Interrupted (Ctrl-C, kill, power cut, unplugged drive)? Run the same command
+again: it skips what is complete and verified and redoes the rest.
+
+Left out on purpose, and listed in the summary: .DS_Store, ._* AppleDouble
+files, Thumbs.db, .Spotlight-V100, .Trashes, .fseventsd, .TemporaryItems,
+Avid's msmMMOB.mdb and msmFMID.pmr (Avid rebuilds them; --include-avid-db keeps
+them), and symbolic links (never followed).
+
+Exit codes: 0 every file copied and verified on every drive; 1 some files
+failed (each listed) or interrupted; 2 bad usage, or refused before writing
+anything (missing or read-only destination, not enough space, names that
+cannot live on exFAT/NTFS).`,
+		Example: `  # Prepare three editors' drives from the media RAID
+  editkit copy /Volumes/RAID/Show /Volumes/EDITOR1 /Volumes/EDITOR2 /Volumes/EDITOR3
+
+  # Name the drives, and also re-read the source after copying
+  editkit copy --label "Anna" --label "Ben" --verify=full /Volumes/RAID/Show /Volumes/A /Volumes/B
+
+  # Leave out renders, keep Avid's media databases
+  editkit copy --exclude "Renders/" --exclude "*.tmp" --include-avid-db SRC /Volumes/EDITOR1`,
+		Args: argsRange(2, -1, "a source and at least one destination"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mode, err := mediacopy.ParseVerifyMode(verify)
+			if err != nil {
+				return &ui.UsageError{Err: err}
+			}
+			dests := args[1:]
+			if len(labels) > 0 && len(labels) != len(dests) {
+				return ui.Usagef("%d --label given for %d destinations: give one per destination, in the same order", len(labels), len(dests))
+			}
+			if jobs < 0 {
+				return ui.Usagef("--jobs %d: must be 1 or more (0 picks a default)", jobs)
+			}
+			progress := e.term.NewProgress("copy")
+			defer progress.Close()
+			res, err := mediacopy.Run(cmd.Context(), mediacopy.Options{
+				Source:          args[0],
+				Dests:           dests,
+				Labels:          labels,
+				Jobs:            jobs,
+				Verify:          mode,
+				AllowUnportable: allowUnportable,
+				Rules:           walk.Rules{IncludeAvidDB: includeAvidDB, Excludes: excludes},
+				Progress:        progress,
+				Tool:            "editkit",
+				Version:         editkitVersion(),
+				Host:            e.host,
+				User:            e.user,
+			})
+			progress.Close()
+			var pe *mediacopy.PreflightError
+			if errors.As(err, &pe) {
+				if e.term.JSON {
+					e.term.PrintJSON(map[string]any{"ok": false, "refused": pe.Problems})
+				}
+				return &ui.UsageError{Err: pe}
+			}
+			if res == nil {
+				return err
+			}
+			if e.term.JSON {
+				e.term.PrintJSON(struct {
+					OK bool `json:"ok"`
+					*mediacopy.Result
+				}{res.OK(), res})
+			} else {
+				printCopySummary(e.term, res)
+			}
+			if res.Interrupted {
+				e.term.Warnf("interrupted. Nothing partial was left under a final name. To resume, run the same command again:\n  editkit %s",
+					shellJoin(append([]string{"copy"}, cmdArgs(cmd)...)))
+				return &ui.ExitError{Code: ui.ExitFailed}
+			}
+			if err != nil {
+				return err
+			}
+			if !res.OK() {
+				return &ui.ExitError{Code: ui.ExitFailed}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&labels, "label", nil, "name of a destination drive, once per destination in order (default: its folder name)")
+	f.IntVarP(&jobs, "jobs", "j", 0, "files copied at once (default: from the number of destinations and CPU cores)")
+	f.StringVar(&verify, "verify", "dest", "read back after writing: none, dest (each destination, from the medium), full (also re-read the source)")
+	f.BoolVar(&allowUnportable, "allow-unportable", false, "copy names that cannot live on exFAT/NTFS or that collide on case-insensitive drives")
+	f.BoolVar(&includeAvidDB, "include-avid-db", false, "also copy Avid's msmMMOB.mdb and msmFMID.pmr (Avid rebuilds them otherwise)")
+	f.StringArrayVar(&excludes, "exclude", nil, "leave out entries matching PATTERN (gitignore-style: \"*.tmp\", \"Renders/\", \"/Exports/Old\"); repeatable")
+	return cmd
+}
+
+func printCopySummary(t *ui.Terminal, r *mediacopy.Result) {
+	took := r.Finished.Sub(r.Started)
+	state := "Copied"
+	if !r.OK() {
+		state = "Copy finished with problems:"
+		if r.Interrupted {
+			state = "Copy interrupted:"
+		}
+	}
+	t.Printf("%s %s → %d drive(s): %d files, %s in %s (verify: %s)\n",
+		state, r.Source, len(r.Destinations), r.Files, units.FormatBytes(r.Bytes), units.FormatDuration(took), r.Verify)
+	for _, d := range r.Destinations {
+		mark := "ok"
+		if d.Error != "" || len(d.Failed) > 0 || r.Interrupted {
+			mark = "FAILED"
+			if r.Interrupted && d.Error == "" && len(d.Failed) == 0 {
+				mark = "incomplete"
+			}
+		}
+		t.Printf("  %-10s %s (%s): %d copied (%s, %s), %d already there, %d failed\n",
+			mark, d.Root, d.Label, d.Copied, units.FormatBytes(d.CopiedBytes), units.FormatRate(d.CopiedBytes, took), d.AlreadyThere, len(d.Failed))
+		if d.Error != "" {
+			t.Printf("             %s\n", d.Error)
+		}
+		for i, f := range d.Failed {
+			if i == 20 {
+				t.Printf("             … %d more in the report\n", len(d.Failed)-20)
+				break
+			}
+			t.Printf("             failed: %s: %s\n", f.Path, f.Err)
+		}
+		if d.Report != "" {
+			t.Printf("             report: %s\n", d.Report)
+		}
+	}
+	for _, f := range r.SourceErrors {
+		t.Printf("  could not read source %s: %s\n", f.Path, f.Err)
+	}
+	if len(r.Skipped) > 0 {
+		var parts []string
+		n := 0
+		for _, s := range r.Skipped {
+			n += s.Count
+			parts = append(parts, fmt.Sprintf("%d × %s", s.Count, s.Reason))
+		}
+		t.Printf("Not copied on purpose (%d): %s\n", n, strings.Join(parts, "; "))
+	}
+}
+
+// cmdArgs returns the command line after the subcommand name, for the
+// "run the same command again" hint.
+func cmdArgs(cmd *cobra.Command) []string {
+	var out []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				out = append(out, "--"+f.Name+"="+v)
+			}
+			return
+		}
+		out = append(out, "--"+f.Name+"="+f.Value.String())
+	})
+	return append(out, cmd.Flags().Args()...)
+}
+
+// shellJoin quotes arguments for a POSIX shell where needed.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@%+,", r))
+		}) < 0 {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}

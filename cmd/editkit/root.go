@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"runtime/debug"
+
+	"github.com/editkit/editkit/internal/ui"
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time (-ldflags "-X main.version=v1.2.3").
+var version = ""
+
+func editkitVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			return bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return "dev"
+}
+
+// env is what every command gets: the terminal and who is running it.
+type env struct {
+	term *ui.Terminal
+	host string
+	user string
+}
+
+func newRootCmd(term *ui.Terminal) *cobra.Command {
+	e := &env{term: term}
+	e.host, _ = os.Hostname()
+	if u, err := user.Current(); err == nil {
+		e.user = u.Username
+	}
+	root := &cobra.Command{
+		Use:   "editkit",
+		Short: "Keep editorial media drives, the hub backup and the tracker in step",
+		Long: `editkit copies editorial proxies and projects to editors' drives with
+verified, resumable, parallel hashed I/O, verifies drives any time, backs up
+projects to a hub and keeps a shared media tracker.
+
+Exit codes: 0 all done and verified, 1 something failed (each failure is
+listed) or the command was interrupted, 2 bad usage or configuration, or
+refused before starting.`,
+		Version:       editkitVersion(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetVersionTemplate("editkit {{.Version}}\n")
+	root.PersistentFlags().BoolVar(&term.JSON, "json", false, "print machine-readable JSON results on stdout")
+	root.PersistentFlags().BoolVarP(&term.Quiet, "quiet", "q", false, "print only problems")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &ui.UsageError{Err: fmt.Errorf("%s: %w", c.CommandPath(), err)}
+	})
+	root.AddCommand(newCopyCmd(e))
+	return root
+}
+
+// argsRange is cobra.RangeArgs with a usage error and a hint.
+func argsRange(min, max int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < min || (max >= 0 && len(args) > max) {
+			return ui.Usagef("%s needs %s; see 'editkit %s --help'", cmd.CommandPath(), what, cmd.Name())
+		}
+		return nil
+	}
+}

@@ -1,0 +1,248 @@
+package copy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/treepath"
+	"github.com/editkit/editkit/internal/walk"
+	"github.com/zeebo/blake3"
+)
+
+// dest is one destination during a run.
+type dest struct {
+	arg   string // as the user named it
+	root  string // absolute
+	label string
+	res   *DestResult
+	space fsx.Space
+	dev   uint64
+
+	// need is what preflight found this destination lacks.
+	needBytes int64
+	needFiles int
+
+	mu        sync.Mutex // guards everything below
+	drive     *manifest.Drive
+	brokenErr error
+	lastSync  time.Time
+	firstSeq  uint64 // first record seq of this run
+}
+
+func (c *copier) openDests() error {
+	var problems []string
+	for i, arg := range c.opts.Dests {
+		root, _ := filepath.Abs(arg)
+		root, _ = filepath.EvalSymlinks(root)
+		d := &dest{arg: arg, root: root, res: &DestResult{Root: arg}}
+		if i < len(c.opts.Labels) {
+			d.label = c.opts.Labels[i]
+		}
+		var err error
+		if d.space, err = fsx.FreeSpace(root); err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if d.dev, err = fsx.DeviceID(root); err != nil {
+			problems = append(problems, fmt.Sprintf("destination %s: %v", arg, err))
+			continue
+		}
+		if manifest.IsDrive(root) {
+			drv, err := manifest.OpenForWrite(root)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("destination %s: %v", arg, err))
+				continue
+			}
+			d.drive = drv
+			// Fold the journal of an interrupted run into the manifest,
+			// so the walk below can be merged with it as a stream.
+			if err := drv.Compact(); err != nil {
+				problems = append(problems, fmt.Sprintf("destination %s: updating its manifest: %v", arg, err))
+			}
+			d.res.DriveID, d.res.Label = drv.Info.ID, drv.Info.Label
+		}
+		c.dests = append(c.dests, d)
+		c.res.Destinations = append(c.res.Destinations, d.res)
+	}
+	if len(problems) > 0 {
+		c.closeDests()
+		return &PreflightError{Problems: problems}
+	}
+	return nil
+}
+
+func (c *copier) closeDests() {
+	for _, d := range c.dests {
+		d.mu.Lock()
+		if d.drive != nil {
+			d.drive.Close()
+			d.drive = nil
+		}
+		d.mu.Unlock()
+	}
+}
+
+// prepareDests makes every destination an editkit drive, marks the run as
+// in progress and removes temporary files an earlier, killed run left.
+func (c *copier) prepareDests() error {
+	now := c.opts.Now()
+	var problems []string
+	for _, d := range c.dests {
+		if d.drive == nil {
+			drv, err := manifest.Create(d.root, d.label, now)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("destination %s: %v", d.arg, err))
+				continue
+			}
+			d.drive = drv
+		} else if d.label != "" && d.label != d.drive.Info.Label {
+			d.drive.Info.Label = d.label
+		}
+		info := &d.drive.Info
+		if info.Running != nil {
+			if err := removeTemps(d.root); err != nil {
+				problems = append(problems, fmt.Sprintf("destination %s: cleaning up after the interrupted %s of %s: %v",
+					d.arg, info.Running.Command, info.Running.Started.Format(time.RFC3339), err))
+				continue
+			}
+		}
+		info.Running = &manifest.Run{Command: "copy", Started: now, Host: c.opts.Host, PID: os.Getpid()}
+		if err := d.drive.SaveInfo(); err != nil {
+			problems = append(problems, fmt.Sprintf("destination %s: %v", d.arg, err))
+			continue
+		}
+		d.firstSeq = d.drive.LastSeq() + 1
+		d.res.DriveID, d.res.Label = info.ID, info.Label
+	}
+	if len(problems) > 0 {
+		return &PreflightError{Problems: problems}
+	}
+	return nil
+}
+
+// removeTemps deletes the temporary files of an interrupted copy.
+func removeTemps(root string) error {
+	return filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root {
+				return err
+			}
+			return nil // unreadable folder: nothing of ours can be in it
+		}
+		if de.IsDir() && p != root && (de.Name() == manifest.DirName || de.Name() == "ascmhl") {
+			return filepath.SkipDir
+		}
+		if !de.IsDir() && strings.HasPrefix(de.Name(), walk.TempPrefix) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// path returns the absolute destination path of a tree path.
+func (d *dest) path(rel string) string {
+	return filepath.Join(d.root, filepath.FromSlash(rel))
+}
+
+// tempPath returns the temporary name a file is written under: beside its
+// final name, hidden, and short enough for any file system whatever the
+// final name's length. The same name each time, so a rerun reuses it.
+func (d *dest) tempPath(rel string) string {
+	sum := blake3.Sum256([]byte(treepath.Base(rel)))
+	return filepath.Join(d.root, filepath.FromSlash(treepath.Parent(rel)), fmt.Sprintf("%s%x", walk.TempPrefix, sum[:8]))
+}
+
+func (d *dest) broken() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.brokenErr
+}
+
+// failFile records a file that could not be written here. Errors that mean
+// the whole destination is unusable (full, gone, read-only, failing) stop
+// all further writes to it.
+func (d *dest) failFile(rel string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.res.Failed = append(d.res.Failed, FileError{Path: rel, Err: err.Error()})
+	if d.brokenErr == nil && fatalForDest(err) {
+		d.brokenErr = err
+		d.res.Error = destErrorText(d, err)
+	}
+}
+
+func fatalForDest(err error) bool {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS, syscall.ENODEV, syscall.ENXIO, errDriveGone} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return errors.Is(err, syscall.Errno(107)) // ENOTCONN: a FUSE drive whose daemon died
+}
+
+var errDriveGone = errors.New("the drive was disconnected (it is no longer the file system it was at the start)")
+
+func destErrorText(d *dest, err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Sprintf("%s is full: %v; free space on it (or use a bigger drive) and run the same command again to resume", d.arg, err)
+	case errors.Is(err, errDriveGone), errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENXIO):
+		return fmt.Sprintf("%s: %v; reconnect it and run the same command again to resume", d.arg, err)
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Sprintf("%s became read-only (the OS does this when a drive has errors): %v; check the drive", d.arg, err)
+	}
+	return fmt.Sprintf("%s failed: %v; check the drive, then run the same command again to resume", d.arg, err)
+}
+
+// stillThere catches a drive that was unplugged: its mount point then
+// belongs to another file system, and writing there would fill the wrong disk.
+func (d *dest) stillThere() error {
+	dev, err := fsx.DeviceID(d.root)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errDriveGone, err)
+	}
+	if dev != d.dev {
+		return errDriveGone
+	}
+	return nil
+}
+
+// record adds a completed file or folder to the manifest journal; the
+// journal is flushed at once (a killed process loses nothing) and fsynced
+// every couple of seconds (a power cut costs at most a re-copy).
+func (d *dest) record(r manifest.Record, copied bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.drive.Append(r); err != nil {
+		return err
+	}
+	if copied {
+		d.res.Copied++
+		d.res.CopiedBytes += r.Size
+	}
+	if !r.Dir && r.Verified != 0 {
+		d.res.Verified++
+	}
+	if time.Since(d.lastSync) > 2*time.Second {
+		d.lastSync = time.Now()
+		return d.drive.Sync()
+	}
+	return d.drive.Flush()
+}
+
+func (d *dest) alreadyThere() {
+	d.mu.Lock()
+	d.res.AlreadyThere++
+	d.mu.Unlock()
+}

@@ -1,0 +1,166 @@
+package copy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/editkit/editkit/internal/b3sum"
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/hashing"
+	"github.com/editkit/editkit/internal/manifest"
+)
+
+// ChecksumsFile is the b3sum-format list on every drive, relative to its
+// root: `cd DRIVE && b3sum --check .editkit/checksums.b3sum` checks the
+// drive with no editkit installed.
+const ChecksumsFile = manifest.DirName + "/checksums.b3sum"
+
+// finishDests brings each destination's manifest, checksum list, MHL history
+// and report up to date with what this run wrote.
+func (c *copier) finishDests(ctx context.Context) {
+	c.res.Finished = c.opts.Now()
+	for _, d := range c.dests {
+		if d.drive == nil {
+			continue
+		}
+		if err := c.finishDest(d); err != nil {
+			d.mu.Lock()
+			if d.res.Error == "" {
+				d.res.Error = fmt.Sprintf("%s: finishing: %v", d.arg, err)
+			}
+			d.mu.Unlock()
+		}
+	}
+}
+
+func (c *copier) finishDest(d *dest) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	drv := d.drive
+	var errs []error
+	if err := drv.Compact(); err != nil {
+		errs = append(errs, fmt.Errorf("manifest: %w", err))
+	}
+	complete := !c.res.Interrupted && d.brokenErr == nil && len(errs) == 0
+	if complete {
+		if err := writeChecksums(drv); err != nil {
+			errs = append(errs, fmt.Errorf("checksum list: %w", err))
+		} else {
+			d.res.Checksums = filepath.Join(d.arg, filepath.FromSlash(ChecksumsFile))
+		}
+		if err := c.carrySourceHistory(d); err != nil {
+			errs = append(errs, fmt.Errorf("ASC MHL history: %w", err))
+		}
+		mhlPath, err := c.writeMHL(d)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ASC MHL history: %w", err))
+		} else if mhlPath != "" {
+			d.res.MHL = mhlPath
+			drv.Info.MHLThrough = drv.LastSeq()
+		}
+	}
+	report, err := c.writeReport(d)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("report: %w", err))
+	} else {
+		d.res.Report = report
+	}
+	ok := complete && len(d.res.Failed) == 0 && len(c.res.SourceErrors) == 0 && len(errs) == 0
+	drv.Info.LastCopy = &manifest.Activity{
+		At:      c.opts.Now().UTC(),
+		Host:    c.opts.Host,
+		User:    c.opts.User,
+		OK:      ok,
+		Summary: summaryLine(c.res, d.res),
+	}
+	// A run that was interrupted may have left temporary files (it removes
+	// its own, but kill -9 cannot); the marker tells the next run to look.
+	if !c.res.Interrupted {
+		drv.Info.Running = nil
+	}
+	if err := drv.SaveInfo(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// writeChecksums writes the drive's b3sum list from its manifest, atomically.
+func writeChecksums(drv *manifest.Drive) error {
+	path := filepath.Join(drv.Root, filepath.FromSlash(ChecksumsFile))
+	tmp, err := os.CreateTemp(drv.StateDir(), ".checksums-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := b3sum.NewWriter(tmp)
+	for r, err := range drv.Records() {
+		if err != nil {
+			tmp.Close()
+			return err
+		}
+		if r.Dir || r.BLAKE3 == "" {
+			continue
+		}
+		sum, err := hashing.ParseBLAKE3(r.BLAKE3)
+		if err != nil {
+			tmp.Close()
+			return fmt.Errorf("%s: %w", r.Path, err)
+		}
+		w.Write(sum, r.Path)
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := fsx.Sync(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return fsx.SyncDir(drv.StateDir())
+}
+
+// carrySourceHistory copies the source's own ASC MHL generations (a camera
+// card or a drive prepared by an offload tool) to a destination that has no
+// history yet, so the new generation continues the same chain of custody.
+func (c *copier) carrySourceHistory(d *dest) error {
+	if c.srcHistory == "" {
+		return nil
+	}
+	dst := filepath.Join(d.root, "ascmhl")
+	if _, err := os.Stat(dst); err == nil {
+		return nil // the destination keeps its own history
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	return filepath.WalkDir(c.srcHistory, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if de.IsDir() {
+			if p != c.srcHistory {
+				return filepath.SkipDir // a history is flat
+			}
+			return nil
+		}
+		if !de.Type().IsRegular() || !(strings.HasSuffix(de.Name(), ".mhl") || de.Name() == "ascmhl_chain.xml") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return fsx.WriteFileAtomic(filepath.Join(dst, de.Name()), data, 0o644)
+	})
+}

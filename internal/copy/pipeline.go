@@ -1,0 +1,543 @@
+package copy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/hashing"
+	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/walk"
+	"github.com/zeebo/xxh3"
+)
+
+const (
+	chunkSize       = 1 << 20 // bytes per read
+	chunksInFlight  = 4       // per file: reading runs this far ahead of hashing and writing
+	writebackWindow = 8 << 20 // start writing a large file out every this many bytes
+)
+
+// job is one source file and what each destination needs of it.
+type job struct {
+	entry   walk.Entry
+	copyTo  []*dest
+	checkOn []checkTarget // complete, but never read back
+}
+
+type checkTarget struct {
+	d   *dest
+	rec manifest.Record
+}
+
+// copyAll is the second walk of the source: it creates folders and hands
+// files to the workers, which copy several at once.
+func (c *copier) copyAll(ctx context.Context) error {
+	srcRoot, _ := filepath.Abs(c.opts.Source)
+	cursors := make([]*manifest.Cursor, len(c.dests))
+	for i, d := range c.dests {
+		cursors[i] = d.drive.Cursor()
+		defer cursors[i].Close()
+	}
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for range c.opts.Jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{c: c, srcRoot: srcRoot}
+			for j := range jobs {
+				w.do(ctx, j)
+			}
+		}()
+	}
+	v := walk.Visitor{
+		Dir: func(e walk.Entry, _ []string) error {
+			if e.Path == "" {
+				return nil
+			}
+			for i, d := range c.dests {
+				if d.broken() != nil {
+					continue
+				}
+				rec, known, err := cursors[i].Seek(e.Path)
+				if err != nil {
+					return err
+				}
+				if err := os.MkdirAll(d.path(e.Path), 0o755); err != nil {
+					d.failFile(e.Path+"/", err)
+					continue
+				}
+				if !known || !rec.Dir {
+					if err := d.record(manifest.Record{Path: e.Path, Dir: true, Origin: "copy"}, false); err != nil {
+						d.failFile(e.Path+"/", err)
+					}
+				}
+			}
+			return nil
+		},
+		File: func(e walk.Entry) error {
+			j := job{entry: e}
+			for i, d := range c.dests {
+				if d.broken() != nil {
+					continue
+				}
+				act, rec, err := decide(d, cursors[i], e, c.opts.Verify)
+				if err != nil {
+					return err
+				}
+				switch act {
+				case actSkip:
+					d.alreadyThere()
+				case actVerify:
+					j.checkOn = append(j.checkOn, checkTarget{d, rec})
+				case actCopy:
+					j.copyTo = append(j.copyTo, d)
+				}
+			}
+			if len(j.copyTo) == 0 && len(j.checkOn) == 0 {
+				return nil
+			}
+			select {
+			case jobs <- j:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+		Skipped: func(s walk.Skipped) {
+			if s.Err != nil {
+				c.sourceError(s.Path, s.Err)
+			}
+		},
+	}
+	err := walk.Walk(ctx, srcRoot, c.opts.Rules, v)
+	close(jobs)
+	wg.Wait()
+	return err
+}
+
+// worker copies one file at a time with its own buffers, so memory is
+// bounded by the number of workers whatever the number of files.
+type worker struct {
+	c       *copier
+	srcRoot string
+	free    chan []byte
+}
+
+func (w *worker) buffers() chan []byte {
+	if w.free == nil {
+		w.free = make(chan []byte, chunksInFlight)
+		for range chunksInFlight {
+			w.free <- make([]byte, chunkSize)
+		}
+	}
+	return w.free
+}
+
+func (w *worker) do(ctx context.Context, j job) {
+	if ctx.Err() != nil {
+		return
+	}
+	defer func() {
+		if p := w.c.opts.Progress; p != nil {
+			p.FileDone()
+		}
+	}()
+	for _, t := range j.checkOn {
+		if err := w.readBack(ctx, t.d, j.entry, t.rec); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The drive's copy does not read back as recorded: copy it again.
+			j.copyTo = append(j.copyTo, t.d)
+		}
+	}
+	if len(j.copyTo) > 0 {
+		w.copyFile(ctx, j.entry, j.copyTo)
+	}
+}
+
+// readBack checks a file already on a destination against its manifest
+// record, reading it from the medium, and records that it was verified.
+func (w *worker) readBack(ctx context.Context, d *dest, e walk.Entry, rec manifest.Record) error {
+	f, err := os.Open(d.path(e.Path))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := fsx.ReadFromMedium(f); err != nil {
+		return err
+	}
+	sum, _, err := w.hashXXH(ctx, f, 1)
+	if err != nil {
+		return err
+	}
+	if sum != rec.XXH128 {
+		return fmt.Errorf("reads back as xxh128 %s, manifest says %s", sum, rec.XXH128)
+	}
+	rec.Verified = w.c.opts.Now().Unix()
+	return d.record(rec, false)
+}
+
+// hashXXH hashes f's remaining bytes with xxh128, counting them as progress
+// divided by share (several read-backs of one file run at once).
+func (w *worker) hashXXH(ctx context.Context, f *os.File, share int) (string, int64, error) {
+	h := xxh3.New()
+	buf := make([]byte, chunkSize)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", n, err
+		}
+		k, err := f.Read(buf)
+		if k > 0 {
+			h.Write(buf[:k])
+			fsx.Forget(f, n, int64(k))
+			n += int64(k)
+			if p := w.c.opts.Progress; p != nil {
+				p.Add(int64(k) / int64(max(1, share)))
+			}
+		}
+		if err == io.EOF {
+			sum := h.Sum128().Bytes()
+			return fmt.Sprintf("%x", sum[:]), n, nil
+		}
+		if err != nil {
+			return "", n, err
+		}
+	}
+}
+
+// output is one destination's temporary file for the file being copied.
+type output struct {
+	d     *dest
+	tmp   string
+	final string
+	f     *os.File
+	ch    chan *chunk
+	err   error
+	n     int64
+}
+
+// chunk is a buffer shared by the hasher and every writer; the last one
+// done with it returns it to the worker's free list.
+type chunk struct {
+	buf  []byte
+	refs atomic.Int32
+	free chan []byte
+}
+
+func (c *chunk) release() {
+	if c.refs.Add(-1) == 0 {
+		c.free <- c.buf[:cap(c.buf)]
+	}
+}
+
+// copyFile reads the source once, fanning each chunk out to the hasher and
+// every destination's writer, which run concurrently; then it syncs, reads
+// back and renames on every destination.
+func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
+	c := w.c
+	srcPath := filepath.Join(w.srcRoot, filepath.FromSlash(e.Path))
+	src, err := os.Open(srcPath)
+	if err != nil {
+		c.sourceError(e.Path, err)
+		return
+	}
+	defer src.Close()
+	before, err := src.Stat()
+	if err != nil {
+		c.sourceError(e.Path, err)
+		return
+	}
+
+	var outs []*output
+	for _, d := range targets {
+		if o, err := w.create(d, e, before.Mode().Perm()); err != nil {
+			d.failFile(e.Path, err)
+		} else {
+			outs = append(outs, o)
+		}
+	}
+	if len(outs) == 0 {
+		return
+	}
+	abort := func() {
+		for _, o := range outs {
+			o.abort()
+		}
+	}
+
+	h := hashing.New()
+	n, err := w.fanOut(ctx, src, h, outs)
+	if err != nil {
+		abort()
+		if ctx.Err() == nil {
+			c.sourceError(e.Path, fmt.Errorf("read: %w", err))
+		}
+		return
+	}
+	after, err := src.Stat()
+	if err == nil && (after.Size() != n || !after.ModTime().Equal(before.ModTime())) {
+		err = fmt.Errorf("changed while it was being copied (size %d → %d); copy again when it is complete", before.Size(), after.Size())
+	}
+	if err != nil {
+		abort()
+		c.sourceError(e.Path, err)
+		return
+	}
+	sum := h.Sum()
+
+	// Make every copy durable and read it back, all destinations at once;
+	// with --verify=full, re-read the source alongside.
+	var wg sync.WaitGroup
+	var srcErr error
+	if c.opts.Verify == VerifyFull {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srcErr = w.reReadSource(ctx, src, sum)
+		}()
+	}
+	for _, o := range outs {
+		if o.err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.err = w.settle(ctx, o, before.ModTime(), sum, len(outs))
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		abort()
+		return
+	}
+	if srcErr != nil {
+		abort()
+		c.sourceError(e.Path, srcErr)
+		return
+	}
+	now := c.opts.Now().Unix()
+	for _, o := range outs {
+		if o.err == nil {
+			o.err = o.commit()
+		}
+		if o.err != nil {
+			o.abort()
+			o.d.failFile(e.Path, o.err)
+			continue
+		}
+		fi, err := os.Lstat(o.final)
+		if err != nil {
+			o.d.failFile(e.Path, err)
+			continue
+		}
+		rec := manifest.Record{
+			Path:     e.Path,
+			Size:     n,
+			ModTime:  fi.ModTime().UnixNano(), // as the drive stores it: exFAT rounds to 10 ms
+			SrcMTime: before.ModTime().UnixNano(),
+			BLAKE3:   sum.BLAKE3Hex(),
+			XXH128:   sum.XXH128Hex(),
+			Origin:   "copy",
+			Written:  now,
+		}
+		if c.opts.Verify != VerifyNone {
+			rec.Verified = now
+		}
+		if err := o.d.record(rec, true); err != nil {
+			o.d.failFile(e.Path, err)
+		}
+	}
+}
+
+// create opens a destination's temporary file for e, creating folders as needed.
+func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode) (*output, error) {
+	if err := d.broken(); err != nil {
+		return nil, err
+	}
+	if err := d.stillThere(); err != nil {
+		return nil, err
+	}
+	o := &output{d: d, tmp: d.tempPath(e.Path), final: d.path(e.Path)}
+	f, err := os.OpenFile(o.tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, perm|0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(o.tmp), 0o755); err == nil {
+			f, err = os.OpenFile(o.tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, perm|0o600)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	o.f = f
+	return o, nil
+}
+
+// fanOut reads src in chunks and hands each to the hasher and to every
+// output's writer goroutine. Reading the next chunk overlaps with hashing
+// and writing the previous ones; a slow destination holds back the others
+// by at most chunksInFlight chunks.
+func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.Hasher, outs []*output) (int64, error) {
+	free := w.buffers()
+	hashCh := make(chan *chunk, chunksInFlight)
+	var wg sync.WaitGroup
+	wg.Add(1 + len(outs))
+	go func() {
+		defer wg.Done()
+		for c := range hashCh {
+			h.Write(c.buf)
+			c.release()
+		}
+	}()
+	for _, o := range outs {
+		o.ch = make(chan *chunk, chunksInFlight)
+		go func() {
+			defer wg.Done()
+			o.write()
+		}()
+	}
+	var total int64
+	var readErr error
+	for {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+			readErr = ctx.Err()
+		}
+		if readErr != nil {
+			break
+		}
+		k, err := io.ReadFull(src, buf)
+		if k > 0 {
+			c := &chunk{buf: buf[:k], free: free}
+			c.refs.Store(int32(1 + len(outs)))
+			hashCh <- c
+			for _, o := range outs {
+				o.ch <- c
+			}
+			total += int64(k)
+			if p := w.c.opts.Progress; p != nil {
+				p.Add(int64(k))
+			}
+		} else {
+			free <- buf
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+	}
+	close(hashCh)
+	for _, o := range outs {
+		close(o.ch)
+	}
+	wg.Wait()
+	return total, readErr
+}
+
+// write drains the output's chunks into its temporary file. After an error
+// it keeps draining (so the reader never blocks) but writes nothing more.
+func (o *output) write() {
+	var started int64
+	for c := range o.ch {
+		if o.err == nil {
+			k, err := o.f.Write(c.buf)
+			o.n += int64(k)
+			if err != nil {
+				o.err = err
+			} else if o.n-started >= writebackWindow {
+				fsx.StartWriteback(o.f, started, o.n-started)
+				started = o.n
+			}
+		}
+		c.release()
+	}
+}
+
+// settle makes a written temporary file durable with the source's mtime and,
+// unless told not to, reads it back from the medium and compares it.
+func (w *worker) settle(ctx context.Context, o *output, mtime time.Time, sum hashing.Sum, share int) error {
+	if err := os.Chtimes(o.tmp, mtime, mtime); err != nil {
+		return fmt.Errorf("set mtime: %w", err)
+	}
+	if err := fsx.Sync(o.f); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	if w.c.opts.Verify == VerifyNone {
+		fsx.Forget(o.f, 0, 0)
+		return nil
+	}
+	if err := fsx.DropCache(o.f); err != nil {
+		return fmt.Errorf("drop cached pages: %w", err)
+	}
+	if hook := w.c.opts.beforeReadBack; hook != nil {
+		hook(o.f)
+	}
+	if _, err := o.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	got, n, err := w.hashXXH(ctx, o.f, share)
+	if err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	if want := sum.XXH128Hex(); got != want || n != o.n {
+		return fmt.Errorf("read back from the drive differs from the source (xxh128 %s, expected %s, %d of %d bytes): "+
+			"the drive or its connection is corrupting data; the file was not kept", got, want, n, o.n)
+	}
+	return nil
+}
+
+// reReadSource reads the source again from the medium after the copy and
+// checks it still hashes the same (--verify=full).
+func (w *worker) reReadSource(ctx context.Context, src *os.File, sum hashing.Sum) error {
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := fsx.ReadFromMedium(src); err != nil {
+		return err
+	}
+	got, _, err := w.hashXXH(ctx, src, 1)
+	if err != nil {
+		return fmt.Errorf("re-read: %w", err)
+	}
+	if got != sum.XXH128Hex() {
+		return fmt.Errorf("changed while it was being copied (re-read as xxh128 %s, copied %s); nothing was kept, copy it again",
+			got, sum.XXH128Hex())
+	}
+	return nil
+}
+
+// commit gives the verified file its final name and makes the rename durable.
+func (o *output) commit() error {
+	if err := o.f.Close(); err != nil {
+		o.f = nil
+		return err
+	}
+	o.f = nil
+	if err := os.Rename(o.tmp, o.final); err != nil {
+		return err
+	}
+	return fsx.SyncDir(filepath.Dir(o.final))
+}
+
+// abort removes the temporary file; its final name was never touched.
+func (o *output) abort() {
+	if o.f != nil {
+		o.f.Close()
+		o.f = nil
+	}
+	os.Remove(o.tmp)
+}

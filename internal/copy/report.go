@@ -1,0 +1,156 @@
+package copy
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/units"
+)
+
+// ReportsDir holds the copy reports on a drive, relative to its root.
+const ReportsDir = ".editkit/reports"
+
+func summaryLine(r *Result, d *DestResult) string {
+	s := fmt.Sprintf("%d copied (%s), %d already there, %d failed", d.Copied, units.FormatBytes(d.CopiedBytes), d.AlreadyThere, len(d.Failed))
+	if r.Interrupted {
+		s += ", interrupted"
+	}
+	if d.Error != "" {
+		s += ": " + d.Error
+	}
+	return s
+}
+
+// writeReport writes the human-readable chain-of-custody record of this
+// run to the destination, and the same facts as JSON beside it.
+func (c *copier) writeReport(d *dest) (string, error) {
+	dir := filepath.Join(d.root, filepath.FromSlash(ReportsDir))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	started := c.res.Started.UTC()
+	name := "copy_" + started.Format("2006-01-02_150405Z")
+	path := filepath.Join(dir, name+".txt")
+
+	tmp, err := os.CreateTemp(dir, "."+name+"-*.tmp")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	defer tmp.Close()
+	w := bufio.NewWriterSize(tmp, 64<<10)
+	finished := c.opts.Now()
+	took := finished.Sub(c.res.Started)
+	status := "COMPLETE: every file copied and verified"
+	switch {
+	case c.res.Interrupted:
+		status = "INTERRUPTED: run the same command again to resume"
+	case d.brokenErr != nil || d.res.Error != "":
+		status = "FAILED: " + d.res.Error
+	case len(d.res.Failed) > 0 || len(c.res.SourceErrors) > 0:
+		status = fmt.Sprintf("INCOMPLETE: %d files failed on this drive, %d could not be read from the source",
+			len(d.res.Failed), len(c.res.SourceErrors))
+	case c.opts.Verify == VerifyNone:
+		status = "COMPLETE: every file copied (not read back: --verify=none)"
+	}
+	fmt.Fprintf(w, "editkit copy report\n===================\n\n")
+	fmt.Fprintf(w, "Status:       %s\n", status)
+	fmt.Fprintf(w, "Source:       %s\n", c.opts.Source)
+	fmt.Fprintf(w, "Destination:  %s (label %q, drive %s)\n", d.arg, d.drive.Info.Label, d.drive.Info.ID)
+	if len(c.dests) > 1 {
+		var others []string
+		for _, o := range c.dests {
+			if o != d {
+				others = append(others, o.arg)
+			}
+		}
+		fmt.Fprintf(w, "Copied with:  %s (same run)\n", strings.Join(others, ", "))
+	}
+	fmt.Fprintf(w, "Started:      %s\n", started.Format(time.RFC3339))
+	fmt.Fprintf(w, "Finished:     %s (%s)\n", finished.UTC().Format(time.RFC3339), units.FormatDuration(took))
+	fmt.Fprintf(w, "Host:         %s (user %s)\n", c.opts.Host, c.opts.User)
+	fmt.Fprintf(w, "Tool:         %s %s\n", c.opts.Tool, c.opts.Version)
+	fmt.Fprintf(w, "Verification: %s\n", verifyText(c.opts.Verify))
+	fmt.Fprintf(w, "\nCopied:        %d files, %s (%s)\n", d.res.Copied, units.FormatBytes(d.res.CopiedBytes), units.FormatRate(d.res.CopiedBytes, took))
+	fmt.Fprintf(w, "Already there: %d files (complete from an earlier run)\n", d.res.AlreadyThere)
+	fmt.Fprintf(w, "Failed:        %d files\n", len(d.res.Failed))
+	if len(d.res.Failed) > 0 {
+		for _, f := range d.res.Failed {
+			fmt.Fprintf(w, "  %s: %s\n", f.Path, f.Err)
+		}
+	}
+	if len(c.res.SourceErrors) > 0 {
+		fmt.Fprintf(w, "Unreadable at the source: %d\n", len(c.res.SourceErrors))
+		for _, f := range c.res.SourceErrors {
+			fmt.Fprintf(w, "  %s: %s\n", f.Path, f.Err)
+		}
+	}
+	skips := c.skips.summary()
+	if len(skips) > 0 {
+		fmt.Fprintf(w, "\nNot copied on purpose:\n")
+		for _, s := range skips {
+			fmt.Fprintf(w, "  %d × %s\n", s.Count, s.Reason)
+			for _, p := range s.Paths {
+				fmt.Fprintf(w, "      %s\n", p)
+			}
+		}
+	}
+	if d.res.Checksums != "" {
+		fmt.Fprintf(w, "\nChecksum list: %s (check without editkit: cd to the drive, then b3sum --check %s)\n", ChecksumsFile, ChecksumsFile)
+	}
+	if d.res.MHL != "" {
+		fmt.Fprintf(w, "ASC MHL:       %s\n", d.res.MHL)
+	}
+	fmt.Fprintf(w, "\nFiles written or verified in this run (BLAKE3, xxh128, bytes, path):\n")
+	n := 0
+	for r, err := range d.drive.Records() {
+		if err != nil {
+			fmt.Fprintf(w, "  (manifest could not be read: %v)\n", err)
+			break
+		}
+		if r.Dir || r.Seq < d.firstSeq {
+			continue
+		}
+		fmt.Fprintf(w, "  %s  %s  %12d  %s\n", r.BLAKE3, r.XXH128, r.Size, r.Path)
+		n++
+	}
+	if n == 0 {
+		fmt.Fprintf(w, "  (none)\n")
+	}
+	if err := w.Flush(); err != nil {
+		return "", err
+	}
+	if err := fsx.Sync(tmp); err != nil {
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", err
+	}
+	js, err := json.MarshalIndent(struct {
+		*Result
+		Destination *DestResult `json:"destination"`
+	}{c.res, d.res}, "", "  ")
+	if err == nil {
+		err = fsx.WriteFileAtomic(filepath.Join(dir, name+".json"), js, 0o644)
+	}
+	return filepath.Join(d.arg, filepath.FromSlash(ReportsDir), name+".txt"), err
+}
+
+func verifyText(m VerifyMode) string {
+	switch m {
+	case VerifyNone:
+		return "none (--verify=none): files were synced but not read back"
+	case VerifyFull:
+		return "full: each file read back from every drive after sync with its cached pages dropped, and the source re-read, compared by xxh128"
+	}
+	return "dest: each file read back from every drive after sync with its cached pages dropped, compared by xxh128"
+}

@@ -1,0 +1,178 @@
+package manifest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/editkit/editkit/internal/fsx"
+)
+
+// defaultRunSize is how many journal records are sorted in memory at once
+// during compaction (about 40 MB); longer journals are sorted in runs on disk.
+const defaultRunSize = 100_000
+
+// Compact merges the journal into manifest.ekm. Safe at any moment: the new
+// manifest replaces the old one atomically and the journal is removed only
+// after that, and replaying it again changes nothing.
+func (d *Drive) Compact() error {
+	if !d.writable {
+		return errors.New("drive opened read-only")
+	}
+	if err := d.journal.sync(); err != nil {
+		return err
+	}
+	if fi, err := d.journal.f.Stat(); err != nil {
+		return err
+	} else if fi.Size() == 0 {
+		return nil
+	}
+	tmpDir, err := os.MkdirTemp(d.dir(), "compact-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmpDir)
+
+	sources := []iter.Seq2[Record, error]{readBase(d.path(baseFile))}
+	baseMax, err := baseMaxSeq(d.path(baseFile))
+	if err != nil {
+		return err
+	}
+	maxSeq := baseMax
+	runSize := d.runSize
+	if runSize <= 0 {
+		runSize = defaultRunSize
+	}
+	var chunk []Record
+	nRuns := 0
+	flush := func() error {
+		slices.SortFunc(chunk, compareRecords)
+		if nRuns == 0 && len(chunk) < runSize {
+			sources = append(sources, slices2Seq(slices.Clone(chunk)))
+			chunk = chunk[:0]
+			return nil
+		}
+		name := filepath.Join(tmpDir, fmt.Sprintf("run-%04d", nRuns))
+		nRuns++
+		if err := writeLines(name, chunk); err != nil {
+			return err
+		}
+		sources = append(sources, runRecords(name))
+		chunk = chunk[:0]
+		return nil
+	}
+	for r, err := range journalRecords(d.path(journalFile)) {
+		if err != nil {
+			return err
+		}
+		maxSeq = maxU(maxSeq, r.Seq)
+		chunk = append(chunk, r)
+		if len(chunk) == runSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(chunk) > 0 {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+
+	if err := d.writeBase(mergeSorted(sources), maxSeq, tmpDir); err != nil {
+		return err
+	}
+	// The new manifest holds everything; start a fresh journal.
+	if err := d.journal.f.Truncate(0); err != nil {
+		return fmt.Errorf("reset %s: %w", d.path(journalFile), err)
+	}
+	if _, err := d.journal.f.Seek(0, 0); err != nil {
+		return err
+	}
+	d.journal.w.Reset(d.journal.f)
+	return d.journal.f.Sync()
+}
+
+// writeBase writes the newest non-deleted record per path as the new
+// manifest.ekm, atomically.
+func (d *Drive) writeBase(recs iter.Seq2[Record, error], maxSeq uint64, tmpDir string) error {
+	tmp := filepath.Join(tmpDir, baseFile)
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 256<<10)
+	var line []byte
+	put := func(v any) error {
+		line, err = appendLine(line[:0], v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(line)
+		return err
+	}
+	if err := put(header{Format: manifestFormat, Drive: d.Info.ID, MaxSeq: maxSeq}); err != nil {
+		return err
+	}
+	var n int64
+	for r, err := range newest(recs) {
+		if err != nil {
+			return err
+		}
+		if r.Deleted {
+			continue
+		}
+		if err := put(r); err != nil {
+			return fmt.Errorf("write %s: %w", tmp, err)
+		}
+		n++
+	}
+	if err := put(trailer{End: true, Records: n}); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := fsx.Sync(f); err != nil {
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, d.path(baseFile)); err != nil {
+		return err
+	}
+	return fsx.SyncDir(d.dir())
+}
+
+func writeLines(path string, recs []Record) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	var line []byte
+	for _, r := range recs {
+		if line, err = appendLine(line[:0], r); err != nil {
+			f.Close()
+			return err
+		}
+		if _, err := w.Write(line); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// runRecords reads a sorted run written by writeLines.
+func runRecords(path string) iter.Seq2[Record, error] { return journalRecords(path) }

@@ -1,0 +1,308 @@
+// Package manifest owns what a drive knows about itself, under its .editkit/
+// folder: its identity (label and generated ID), what editkit last did to it,
+// and the manifest of every file editkit placed there with its size, mtime
+// and hashes.
+//
+// # On-disk format (version 1)
+//
+//	.editkit/drive.json    identity and state (JSON, replaced atomically)
+//	.editkit/manifest.ekm  the manifest: one record per line, sorted in tree order
+//	.editkit/journal.ekj   records appended as files complete, since the last compaction
+//	.editkit/lock          held while a command writes to the drive
+//
+// Both .ekm and .ekj files are "checked lines": each line is a JSON object,
+// a tab, the CRC-32C of the JSON as 8 hex digits, and a newline. The first
+// line of manifest.ekm is a header ({"format":"editkit-manifest/1",...}) and
+// the last a trailer ({"end":true,"records":N}); the body is sorted by path in
+// tree order (treepath.Compare), so it can be read as a stream and merged
+// with a walk of a folder without loading it.
+//
+// The journal is append-only. A crash can leave a torn last line; its CRC
+// does not match, so readers stop there and writers truncate it before
+// appending. Compaction merges the journal into a new manifest.ekm (an
+// external merge sort, so a million-record journal needs no more memory than
+// one run), written beside the old one, fsynced and renamed over it; only
+// then is the journal removed. A record's seq orders updates of one path:
+// the highest wins, so replaying a journal after a crash mid-compaction is
+// harmless.
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/treepath"
+)
+
+// DirName is the folder at a drive's root that holds editkit's state.
+const DirName = ".editkit"
+
+const (
+	infoFile    = "drive.json"
+	baseFile    = "manifest.ekm"
+	journalFile = "journal.ekj"
+	lockFile    = "lock"
+
+	infoFormat     = "editkit-drive/1"
+	manifestFormat = "editkit-manifest/1"
+)
+
+// ErrNotADrive is returned by Open for a folder editkit has never written to.
+var ErrNotADrive = errors.New("no editkit manifest here (.editkit/drive.json is missing)")
+
+// Record is what the manifest knows about one file or folder on the drive.
+type Record struct {
+	Path     string `json:"path"`
+	Dir      bool   `json:"dir,omitempty"`
+	Size     int64  `json:"size,omitempty"`
+	ModTime  int64  `json:"mtime,omitempty"`     // the drive file's mtime, Unix ns, as read back (exFAT rounds)
+	SrcMTime int64  `json:"src_mtime,omitempty"` // the source file's mtime when it was copied, Unix ns
+	BLAKE3   string `json:"b3,omitempty"`
+	XXH128   string `json:"xxh128,omitempty"`
+	Origin   string `json:"origin,omitempty"`   // what put it there: copy, pull, restore
+	Written  int64  `json:"written,omitempty"`  // when it was committed, Unix s
+	Verified int64  `json:"verified,omitempty"` // when it was last read back and matched, Unix s
+	Seq      uint64 `json:"seq"`
+	Deleted  bool   `json:"deleted,omitempty"` // journal only: the path was removed
+}
+
+// MTime returns ModTime as a time.Time.
+func (r Record) MTime() time.Time { return time.Unix(0, r.ModTime) }
+
+// Activity summarises one command run against the drive.
+type Activity struct {
+	At      time.Time `json:"at"`
+	Host    string    `json:"host,omitempty"`
+	User    string    `json:"user,omitempty"`
+	OK      bool      `json:"ok"`
+	Summary string    `json:"summary,omitempty"`
+}
+
+// Run marks a command that is writing to the drive. A Run still recorded when
+// the next command opens the drive means the last one was interrupted.
+type Run struct {
+	Command string    `json:"command"`
+	Started time.Time `json:"started"`
+	Host    string    `json:"host,omitempty"`
+	PID     int       `json:"pid,omitempty"`
+}
+
+// Info is the drive's identity and state, kept in .editkit/drive.json.
+type Info struct {
+	Format     string    `json:"format"`
+	ID         string    `json:"id"`
+	Label      string    `json:"label"`
+	Created    time.Time `json:"created"`
+	LastCopy   *Activity `json:"last_copy,omitempty"`
+	LastVerify *Activity `json:"last_verify,omitempty"`
+	LastPull   *Activity `json:"last_pull,omitempty"`
+	// MHLThrough is the highest record seq already written to the drive's
+	// ASC MHL history; records above it go into the next generation.
+	MHLThrough uint64 `json:"mhl_through,omitempty"`
+	Running    *Run   `json:"running,omitempty"`
+}
+
+// Drive is an open drive. Methods that write need a Drive opened with
+// OpenForWrite or Create; it holds the drive's lock until Close.
+type Drive struct {
+	Root string
+	Info Info
+
+	writable bool
+	unlock   func() error
+	journal  *journalWriter
+	nextSeq  uint64
+	runSize  int // records per in-memory sort run when compacting; tests lower it
+}
+
+func (d *Drive) dir() string             { return filepath.Join(d.Root, DirName) }
+func (d *Drive) path(name string) string { return filepath.Join(d.Root, DirName, name) }
+func statePath(root, name string) string { return filepath.Join(root, DirName, name) }
+
+// IsDrive reports whether root carries an editkit manifest.
+func IsDrive(root string) bool {
+	_, err := os.Stat(statePath(root, infoFile))
+	return err == nil
+}
+
+// Open opens a drive for reading only: no lock is taken and nothing is written.
+func Open(root string) (*Drive, error) {
+	d := &Drive{Root: root}
+	if err := d.loadInfo(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// OpenForWrite opens an existing drive, takes its lock and prepares the
+// journal for appending (cutting off a torn last line left by a crash).
+func OpenForWrite(root string) (*Drive, error) {
+	d := &Drive{Root: root}
+	if err := d.loadInfo(); err != nil {
+		return nil, err
+	}
+	if err := d.lockAndOpenJournal(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Create makes root an editkit drive (if it is not one already) with a new
+// generated ID, and opens it for writing. label names it for people; an
+// existing drive keeps its ID and takes the new label if one is given.
+func Create(root, label string, now time.Time) (*Drive, error) {
+	if IsDrive(root) {
+		d, err := OpenForWrite(root)
+		if err != nil {
+			return nil, err
+		}
+		if label != "" && label != d.Info.Label {
+			d.Info.Label = label
+			if err := d.SaveInfo(); err != nil {
+				d.Close()
+				return nil, err
+			}
+		}
+		return d, nil
+	}
+	if err := os.MkdirAll(statePath(root, ""), 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", statePath(root, ""), err)
+	}
+	if label == "" {
+		label = filepath.Base(filepath.Clean(root))
+	}
+	d := &Drive{Root: root, Info: Info{
+		Format:  infoFormat,
+		ID:      "ek-" + fsx.RandomID(10),
+		Label:   label,
+		Created: now.UTC(),
+	}}
+	if err := d.lockAndOpenJournal(); err != nil {
+		return nil, err
+	}
+	if err := d.SaveInfo(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Drive) loadInfo() error {
+	b, err := os.ReadFile(d.path(infoFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: %w", d.Root, ErrNotADrive)
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &d.Info); err != nil {
+		return fmt.Errorf("%s is damaged: %w (restore it from a backup, or move .editkit aside and copy again)", d.path(infoFile), err)
+	}
+	if d.Info.Format != infoFormat {
+		return fmt.Errorf("%s: format %q is not %q; a newer editkit wrote it, upgrade editkit", d.path(infoFile), d.Info.Format, infoFormat)
+	}
+	return nil
+}
+
+func (d *Drive) lockAndOpenJournal() error {
+	unlock, err := fsx.Lock(d.path(lockFile))
+	if err != nil {
+		if errors.Is(err, fsx.ErrLocked) {
+			return fmt.Errorf("drive %s is in use by another editkit command; wait for it to finish: %w", d.Root, err)
+		}
+		return err
+	}
+	d.unlock = unlock
+	maxSeq, err := d.maxSeq()
+	if err != nil {
+		d.Close()
+		return err
+	}
+	d.nextSeq = maxSeq + 1
+	j, err := openJournal(d.path(journalFile))
+	if err != nil {
+		d.Close()
+		return err
+	}
+	d.journal = j
+	d.writable = true
+	return nil
+}
+
+// SaveInfo writes drive.json atomically.
+func (d *Drive) SaveInfo() error {
+	if !d.writable {
+		return errors.New("drive opened read-only")
+	}
+	b, err := json.MarshalIndent(d.Info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsx.WriteFileAtomic(d.path(infoFile), append(b, '\n'), 0o644)
+}
+
+// StateDir returns the drive's .editkit folder, for files other packages
+// keep there (reports, checksum lists).
+func (d *Drive) StateDir() string { return d.dir() }
+
+// Append adds records to the journal, giving each the next seq. They are
+// buffered; Sync makes them durable.
+func (d *Drive) Append(recs ...Record) error {
+	if !d.writable {
+		return errors.New("drive opened read-only")
+	}
+	for i := range recs {
+		if err := treepath.Validate(recs[i].Path); err != nil {
+			return err
+		}
+		recs[i].Seq = d.nextSeq
+		d.nextSeq++
+		if err := d.journal.append(recs[i]); err != nil {
+			return fmt.Errorf("journal %s: %w", d.path(journalFile), err)
+		}
+	}
+	return nil
+}
+
+// LastSeq returns the seq of the newest record.
+func (d *Drive) LastSeq() uint64 { return d.nextSeq - 1 }
+
+// Sync flushes the journal and fsyncs it.
+func (d *Drive) Sync() error {
+	if d.journal == nil {
+		return nil
+	}
+	if err := d.journal.sync(); err != nil {
+		return fmt.Errorf("journal %s: %w", d.path(journalFile), err)
+	}
+	return nil
+}
+
+// Flush writes buffered journal records to the file (no fsync): they then
+// survive the process being killed, though not a power cut.
+func (d *Drive) Flush() error {
+	if d.journal == nil {
+		return nil
+	}
+	return d.journal.w.Flush()
+}
+
+// Close syncs the journal and releases the lock.
+func (d *Drive) Close() error {
+	var errs []error
+	if d.journal != nil {
+		errs = append(errs, d.journal.close())
+		d.journal = nil
+	}
+	if d.unlock != nil {
+		errs = append(errs, d.unlock())
+		d.unlock = nil
+	}
+	d.writable = false
+	return errors.Join(errs...)
+}

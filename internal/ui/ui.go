@@ -1,0 +1,122 @@
+// Package ui owns everything that touches the terminal, so the packages that
+// do the work never do: progress bars on a terminal (and periodic plain log
+// lines when output goes to a file or cron), JSON output, messages, and the
+// exit codes every command shares.
+package ui
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-isatty"
+)
+
+// Exit codes, the same for every command.
+const (
+	ExitOK     = 0 // everything done and verified
+	ExitFailed = 1 // something failed (each failure listed), or interrupted
+	ExitUsage  = 2 // bad usage or configuration, or refused before starting
+)
+
+// UsageError is an error in how editkit was called or configured; it exits
+// with ExitUsage.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a UsageError.
+func Usagef(format string, args ...any) error {
+	return &UsageError{fmt.Errorf(format, args...)}
+}
+
+// ExitError carries an exit code for a command whose problems were already
+// reported in its output.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// ExitCode maps an error returned by a command to the process exit code.
+func ExitCode(err error) int {
+	var ue *UsageError
+	var ee *ExitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.As(err, &ue):
+		return ExitUsage
+	}
+	return ExitFailed
+}
+
+// Terminal is where a command's output goes.
+type Terminal struct {
+	Out   io.Writer // results: the summary, or JSON with --json
+	Err   io.Writer // progress, warnings, errors
+	TTY   bool      // Err is a terminal: draw progress bars
+	JSON  bool      // --json: machine-readable results on Out
+	Quiet bool      // only problems
+	// LogInterval is how often progress is logged when Err is not a terminal.
+	LogInterval time.Duration
+
+	mu sync.Mutex
+}
+
+// NewTerminal returns a Terminal on the process's stdout and stderr.
+func NewTerminal() *Terminal {
+	t := &Terminal{
+		Out:         os.Stdout,
+		Err:         os.Stderr,
+		TTY:         isatty.IsTerminal(os.Stderr.Fd()) || isatty.IsCygwinTerminal(os.Stderr.Fd()),
+		LogInterval: 5 * time.Second,
+	}
+	if v := os.Getenv("EDITKIT_LOG_INTERVAL"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			t.LogInterval = d
+		}
+	}
+	return t
+}
+
+// Printf writes a result line to Out, unless --json or --quiet.
+func (t *Terminal) Printf(format string, args ...any) {
+	if t.JSON || t.Quiet {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.Out, format, args...)
+}
+
+// Infof writes an informational line to Err, unless --quiet.
+func (t *Terminal) Infof(format string, args ...any) {
+	if t.Quiet {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.Err, format+"\n", args...)
+}
+
+// Warnf writes a warning to Err, always.
+func (t *Terminal) Warnf(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.Err, "warning: "+format+"\n", args...)
+}
+
+// PrintJSON writes v as indented JSON to Out.
+func (t *Terminal) PrintJSON(v any) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	enc := json.NewEncoder(t.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
