@@ -240,13 +240,15 @@ type copier struct {
 	opts  Options
 	res   *Result
 	dests []*dest
-	// srcHistory is the source's own ASC MHL folder, carried into
-	// destinations that have none so the chain of custody continues.
-	srcHistory string
+	srcRoot string
+	// histories are the folders of the source that carry an ASC MHL
+	// history (a camera card, a drive prepared by an offload tool; "" for
+	// the source's root). They are carried to each destination that lacks
+	// them, and continued there with a transfer generation.
+	histories []string
 
-	skips     skipTally
-	srcErrMu  sync.Mutex
-	hadSource bool
+	skips    skipTally
+	srcErrMu sync.Mutex
 }
 
 func (c *copier) sourceError(path string, err error) {

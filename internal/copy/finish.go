@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +52,7 @@ func (c *copier) finishDest(d *dest) error {
 		} else {
 			d.res.Checksums = filepath.Join(d.arg, filepath.FromSlash(ChecksumsFile))
 		}
-		if err := c.carrySourceHistory(d); err != nil {
+		if err := c.carryHistories(d); err != nil {
 			errs = append(errs, fmt.Errorf("ASC MHL history: %w", err))
 		}
 		mhlPath, err := c.writeMHL(d)
@@ -130,37 +129,35 @@ func writeChecksums(drv *manifest.Drive) error {
 	return fsx.SyncDir(drv.StateDir())
 }
 
-// carrySourceHistory copies the source's own ASC MHL generations (a camera
-// card or a drive prepared by an offload tool) to a destination that has no
-// history yet, so the new generation continues the same chain of custody.
-func (c *copier) carrySourceHistory(d *dest) error {
-	if c.srcHistory == "" {
-		return nil
-	}
-	dst := filepath.Join(d.root, "ascmhl")
-	if _, err := os.Stat(dst); err == nil {
-		return nil // the destination keeps its own history
-	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	return filepath.WalkDir(c.srcHistory, func(p string, de fs.DirEntry, err error) error {
+// carryHistories copies the source's ASC MHL histories (generation files
+// and chain) to a destination that lacks them, so the generation this copy
+// adds continues each chain of custody.
+func (c *copier) carryHistories(d *dest) error {
+	for _, h := range c.histories {
+		from := filepath.Join(c.srcRoot, filepath.FromSlash(h), "ascmhl")
+		to := filepath.Join(d.root, filepath.FromSlash(h), "ascmhl")
+		if _, err := os.Stat(to); err == nil {
+			continue // the destination keeps its own history
+		}
+		if err := os.MkdirAll(to, 0o755); err != nil {
+			return err
+		}
+		entries, err := os.ReadDir(from)
 		if err != nil {
 			return err
 		}
-		if de.IsDir() {
-			if p != c.srcHistory {
-				return filepath.SkipDir // a history is flat
+		for _, e := range entries {
+			if !e.Type().IsRegular() || !(strings.HasSuffix(e.Name(), ".mhl") || e.Name() == "ascmhl_chain.xml") {
+				continue
 			}
-			return nil
+			data, err := os.ReadFile(filepath.Join(from, e.Name()))
+			if err != nil {
+				return err
+			}
+			if err := fsx.WriteFileAtomic(filepath.Join(to, e.Name()), data, 0o644); err != nil {
+				return err
+			}
 		}
-		if !de.Type().IsRegular() || !(strings.HasSuffix(de.Name(), ".mhl") || de.Name() == "ascmhl_chain.xml") {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return fsx.WriteFileAtomic(filepath.Join(dst, de.Name()), data, 0o644)
-	})
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/portable"
+	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -27,12 +28,8 @@ const bytesPerRecord = 1024
 // lacks and whether it has room for it.
 func (c *copier) preflight(ctx context.Context) (*plan, error) {
 	srcRoot, _ := filepath.Abs(c.opts.Source)
-	if fi, err := os.Stat(filepath.Join(srcRoot, "ascmhl")); err == nil && fi.IsDir() {
-		c.srcHistory = filepath.Join(srcRoot, "ascmhl")
-	}
-	c.opts.Rules.Internal = map[string]string{
-		"/ascmhl/": "the source's own ASC MHL history (continued on destinations that have none)",
-	}
+	c.srcRoot = srcRoot
+	c.opts.Rules.Internal = map[string]string{historyPattern: historyReason}
 
 	cursors := make([]*manifest.Cursor, len(c.dests))
 	for i, d := range c.dests {
@@ -88,6 +85,10 @@ func (c *copier) preflight(ctx context.Context) (*plan, error) {
 			return nil
 		},
 		Skipped: func(s walk.Skipped) {
+			if s.Reason == historyReason {
+				c.histories = append(c.histories, treepath.Parent(s.Path))
+				return
+			}
 			if s.Err == nil {
 				p := s.Path
 				if s.Dir {

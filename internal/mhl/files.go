@@ -1,0 +1,159 @@
+package mhl
+
+import (
+	"bufio"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// genSeq parses a generation file name, NNNN_<anything>.mhl (or NNNN.mhl,
+// which the reference tool also accepts), and returns NNNN.
+func genSeq(name string) (int, bool) {
+	stem, ok := strings.CutSuffix(name, ".mhl")
+	if !ok {
+		return 0, false
+	}
+	digits, rest, found := strings.Cut(stem, "_")
+	if len(digits) < 4 || (found && rest == "") {
+		return 0, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 1 {
+		return 0, false
+	}
+	return n, true
+}
+
+// genFiles lists the generation files in a history folder by number.
+func genFiles(hdir string) (map[int]string, error) {
+	ents, err := os.ReadDir(hdir)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]string)
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		if n, ok := genSeq(e.Name()); ok {
+			if prev, dup := out[n]; dup {
+				// Two files claim the same number; keep both visible to the
+				// caller by failing loudly rather than picking one.
+				return nil, fmt.Errorf("mhl %s: generation %d is both %s and %s", hdir, n, prev, e.Name())
+			}
+			out[n] = e.Name()
+		}
+	}
+	return out, nil
+}
+
+// readChainFile reads a history's chain; a missing chain is no entries.
+func readChainFile(hdir string) ([]chainEntry, error) {
+	p := filepath.Join(hdir, chainFileName)
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries, err := parseChain(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("mhl %s: %w", p, err)
+	}
+	return entries, nil
+}
+
+// writeChain replaces a history's chain file atomically.
+func writeChain(hdir string, entries []chainEntry) error {
+	return writeAtomic(hdir, chainFileName, func(w *bufio.Writer) error {
+		w.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+		w.WriteString(`<ascmhldirectory xmlns="` + nsDirectory + `">` + "\n")
+		for _, e := range entries {
+			fmt.Fprintf(w, "  <hashlist sequencenr=\"%d\">\n", e.Seq)
+			w.WriteString("    <path>")
+			w.Write(appendEscaped(nil, e.File))
+			w.WriteString("</path>\n    <c4>")
+			w.WriteString(e.C4)
+			w.WriteString("</c4>\n  </hashlist>\n")
+		}
+		w.WriteString("</ascmhldirectory>\n")
+		return nil
+	})
+}
+
+// writeAtomic writes dir/name through a temporary file: write, fsync,
+// rename, fsync the folder. A crash leaves the old file or the new one,
+// never half of one.
+func writeAtomic(dir, name string, fill func(*bufio.Writer) error) (err error) {
+	f, err := os.CreateTemp(dir, ".editkit-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriter(f)
+	if err := fill(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // no directory fsync there; NTFS journals the rename
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+// fileC4 returns the C4 id of a file's bytes.
+func fileC4(r io.Reader) (string, error) {
+	h := sha512.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return C4([64]byte(h.Sum(nil))), nil
+}

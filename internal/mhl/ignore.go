@@ -1,0 +1,150 @@
+package mhl
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+)
+
+// matcher applies gitignore-style patterns, the dialect the reference tool
+// uses (Python pathspec's "gitwildmatch"). Paths are always relative to the
+// history root: the reference tool matches absolute paths, so a tree that
+// lives anywhere under a folder named "ascmhl" is ignored entirely there.
+type matcher struct {
+	pats []ignorePattern
+}
+
+type ignorePattern struct {
+	neg      bool     // "!pattern": re-include
+	dirOnly  bool     // "pattern/": folders only
+	anchored bool     // had a '/' before its end: matched from the root
+	segs     []string // path.Match patterns per component; "**" spans components
+}
+
+// compilePatterns builds a matcher. Blank lines and "#" comments are
+// skipped as in a .gitignore file.
+func compilePatterns(lines []string) (*matcher, error) {
+	m := &matcher{}
+	for _, l := range lines {
+		p, ok, err := compilePattern(l)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			m.pats = append(m.pats, p)
+		}
+	}
+	return m, nil
+}
+
+func compilePattern(line string) (p ignorePattern, ok bool, err error) {
+	s := line
+	for strings.HasSuffix(s, " ") && !strings.HasSuffix(s, `\ `) {
+		s = s[:len(s)-1]
+	}
+	if s == "" || s[0] == '#' {
+		return p, false, nil
+	}
+	switch {
+	case s[0] == '!':
+		p.neg, s = true, s[1:]
+	case strings.HasPrefix(s, `\!`), strings.HasPrefix(s, `\#`):
+		s = s[1:]
+	}
+	if strings.HasSuffix(s, "/") {
+		p.dirOnly, s = true, strings.TrimRight(s, "/")
+	}
+	if strings.Contains(s, "/") {
+		p.anchored, s = true, strings.TrimLeft(s, "/")
+	}
+	if s == "" {
+		return p, false, nil
+	}
+	for _, seg := range strings.Split(s, "/") {
+		if seg == "" {
+			continue // "a//b" means "a/b" to git
+		}
+		// gitignore negates a class with '!', path.Match with '^'.
+		seg = strings.ReplaceAll(seg, "[!", "[^")
+		if _, err := path.Match(seg, ""); err != nil {
+			return p, false, fmt.Errorf("ignore pattern %q: %w", line, err)
+		}
+		p.segs = append(p.segs, seg)
+	}
+	return p, true, nil
+}
+
+// excluded reports whether p itself is matched, last pattern winning, as
+// if its parents were not excluded.
+func (m *matcher) excluded(p string, isDir bool) bool {
+	res := false
+	for i := range m.pats {
+		if m.pats[i].match(p, isDir) {
+			res = !m.pats[i].neg
+		}
+	}
+	return res
+}
+
+// match reports whether p is ignored, either itself or because one of its
+// parent folders is. As in git, nothing inside an excluded folder can be
+// re-included.
+func (m *matcher) match(p string, isDir bool) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && m.excluded(p[:i], true) {
+			return true
+		}
+	}
+	return m.excluded(p, isDir)
+}
+
+func (ip *ignorePattern) match(p string, isDir bool) bool {
+	if ip.dirOnly && !isDir {
+		return false
+	}
+	if !ip.anchored && len(ip.segs) == 1 {
+		base := p[strings.LastIndexByte(p, '/')+1:]
+		ok, _ := path.Match(ip.segs[0], base)
+		return ok
+	}
+	return matchSegs(ip.segs, strings.Split(p, "/"))
+}
+
+func matchSegs(pat, name []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			if len(pat) == 1 {
+				return len(name) > 0 // "a/**" is everything inside a
+			}
+			for i := 0; i <= len(name); i++ {
+				if matchSegs(pat[1:], name[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(name) == 0 {
+			return false
+		}
+		if ok, _ := path.Match(pat[0], name[0]); !ok {
+			return false
+		}
+		pat, name = pat[1:], name[1:]
+	}
+	return len(name) == 0
+}
+
+// mergePatterns appends the patterns of each list that are not there yet,
+// keeping first-seen order, as the reference tool does.
+func mergePatterns(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		for _, p := range l {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

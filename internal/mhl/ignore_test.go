@@ -1,0 +1,54 @@
+package mhl
+
+import "testing"
+
+func TestIgnoreMatch(t *testing.T) {
+	m, err := compilePatterns(append(defaultIgnore(),
+		"*.tmp", "/Render Files/", "Proxies/", "docs/**/*.pdf", "**/cache", "!keep.tmp", "# comment", "", `\#hash`, "[!a-c]?.log", "logs/**"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		path  string
+		dir   bool
+		match bool
+	}{
+		{".DS_Store", false, true},
+		{"Sound/.DS_Store", false, true},
+		{"ascmhl", true, true},
+		{"ascmhl/0001_x.mhl", false, true},
+		{"Card/ascmhl", true, true},
+		{"Card/ascmhl/ascmhl_chain.xml", false, true},
+		{"ascmhlx", true, false},
+		{"x.tmp", false, true},
+		{"a/b/x.tmp", false, true},
+		{"keep.tmp", false, false}, // re-included
+		{"Render Files", true, true},
+		{"Render Files/x.mov", false, true},
+		{"a/Render Files", true, false}, // anchored
+		{"Proxies", false, false},       // folders only
+		{"Proxies", true, true},
+		{"A/Proxies/x.mov", false, true},
+		{"docs/x.pdf", false, true},
+		{"docs/a/b/x.pdf", false, true},
+		{"docs/a/b/x.txt", false, false},
+		{"x/cache", true, true},
+		{"cache", false, true},
+		{"#hash", false, true},
+		{"comment", false, false},
+		{"dz.log", false, true},
+		{"az.log", false, false},
+		{"logs", true, false}, // "logs/**" is what is inside
+		{"logs/a", false, true},
+		{"notes.txt", false, false},
+		{"Avid MediaFiles/MXF/1/A001C001.mxf", false, false},
+	}
+	for _, c := range cases {
+		if got := m.match(c.path, c.dir); got != c.match {
+			t.Errorf("match(%q, dir=%v) = %v, want %v", c.path, c.dir, got, c.match)
+		}
+	}
+	if _, err := compilePatterns([]string{"[unclosed"}); err == nil {
+		t.Error("bad pattern accepted")
+	}
+}
