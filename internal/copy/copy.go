@@ -237,9 +237,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 // copier holds one run's state.
 type copier struct {
-	opts  Options
-	res   *Result
-	dests []*dest
+	opts    Options
+	res     *Result
+	dests   []*dest
 	srcRoot string
 	// histories are the folders of the source that carry an ASC MHL
 	// history (a camera card, a drive prepared by an offload tool; "" for
