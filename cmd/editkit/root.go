@@ -63,7 +63,7 @@ refused before starting.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ui.UsageError{Err: fmt.Errorf("%s: %w", c.CommandPath(), err)}
 	})
-	root.AddCommand(newCopyCmd(e))
+	root.AddCommand(newCopyCmd(e), newVerifyCmd(e))
 	return root
 }
 

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ type bench struct {
 	editkit string
 	size    int64
 	many    int
+	rounds  int
 	cold    bool // page cache dropped before each run (needs root)
 	results []row
 	ctx     context.Context
@@ -44,6 +46,7 @@ func main() {
 	work := flag.String("work", filepath.Join(os.TempDir(), "ekbench"), "scratch folder (needs about 5× --size free)")
 	size := flag.String("size", "2GiB", "size of the generated media tree")
 	many := flag.Int("many", 100_000, "files in the many-small-files tree (memory check)")
+	rounds := flag.Int("rounds", 3, "rounds of every comparison; the median is reported")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy\n")
 		flag.PrintDefaults()
@@ -60,7 +63,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &bench{work: *work, size: n, many: *many, ctx: ctx}
+	b := &bench{work: *work, size: n, many: *many, rounds: max(1, *rounds), ctx: ctx}
 	if err := b.setup(); err != nil {
 		fmt.Fprintln(os.Stderr, "ekbench:", err)
 		os.Exit(1)
@@ -203,4 +206,10 @@ func numCPU() int {
 		n = strings.Count(string(b), "processor\t:")
 	}
 	return max(n, 1)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

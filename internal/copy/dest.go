@@ -159,8 +159,14 @@ func (d *dest) path(rel string) string {
 // final name, hidden, and short enough for any file system whatever the
 // final name's length. The same name each time, so a rerun reuses it.
 func (d *dest) tempPath(rel string) string {
-	sum := blake3.Sum256([]byte(treepath.Base(rel)))
-	return filepath.Join(d.root, filepath.FromSlash(treepath.Parent(rel)), fmt.Sprintf("%s%x", walk.TempPrefix, sum[:8]))
+	return filepath.Join(d.root, filepath.FromSlash(treepath.Parent(rel)), TempName(treepath.Base(rel)))
+}
+
+// TempName is the name a file called name is written under until it is
+// verified: hidden, fixed-length whatever the name, the same on every run.
+func TempName(name string) string {
+	sum := blake3.Sum256([]byte(name))
+	return fmt.Sprintf("%s%x", walk.TempPrefix, sum[:8])
 }
 
 func (d *dest) broken() error {
@@ -177,6 +183,10 @@ func (d *dest) failFile(rel string, err error) {
 	defer d.mu.Unlock()
 	d.res.Failed = append(d.res.Failed, FileError{Path: rel, Err: err.Error()})
 	if d.brokenErr == nil && fatalForDest(err) {
+		if gone := d.stillThere(); gone != nil && !errors.Is(err, errDriveGone) {
+			// An I/O error because the drive was unplugged: say so.
+			err = fmt.Errorf("%w (%v)", errDriveGone, err)
+		}
 		d.brokenErr = err
 		d.res.Error = destErrorText(d, err)
 	}
@@ -203,6 +213,32 @@ func destErrorText(d *dest, err error) string {
 		return fmt.Sprintf("%s became read-only (the OS does this when a drive has errors): %v; check the drive", d.arg, err)
 	}
 	return fmt.Sprintf("%s failed: %v; check the drive, then run the same command again to resume", d.arg, err)
+}
+
+// mkdirs creates a folder and its missing parents below the destination's
+// root, never the root itself: if the drive was unplugged, its mount point
+// is gone or empty, and re-creating folders there would write to another disk.
+func (d *dest) mkdirs(rel string) error {
+	if rel == "" {
+		return nil
+	}
+	err := os.Mkdir(d.path(rel), 0o755)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := d.stillThere(); err != nil {
+		return err
+	}
+	if err := d.mkdirs(treepath.Parent(rel)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(d.path(rel), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
 }
 
 // stillThere catches a drive that was unplugged: its mount point then

@@ -40,6 +40,15 @@ func (c *copier) finishDests(ctx context.Context) {
 func (c *copier) finishDest(d *dest) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := d.stillThere(); err != nil {
+		// The drive is gone: its mount point may now be a folder on another
+		// disk, which must not get a report or a manifest.
+		if d.brokenErr == nil {
+			d.brokenErr = err
+			d.res.Error = destErrorText(d, err)
+		}
+		return nil
+	}
 	drv := d.drive
 	var errs []error
 	if err := drv.Compact(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
 	"github.com/zeebo/xxh3"
 )
@@ -70,7 +71,7 @@ func (c *copier) copyAll(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				if err := os.MkdirAll(d.path(e.Path), 0o755); err != nil {
+				if err := d.mkdirs(e.Path); err != nil {
 					d.failFile(e.Path+"/", err)
 					continue
 				}
@@ -371,7 +372,7 @@ func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode) (*output, error
 	o := &output{d: d, tmp: d.tempPath(e.Path), final: d.path(e.Path)}
 	f, err := os.OpenFile(o.tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, perm|0o600)
 	if errors.Is(err, os.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(o.tmp), 0o755); err == nil {
+		if err = d.mkdirs(treepath.Parent(e.Path)); err == nil {
 			f, err = os.OpenFile(o.tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, perm|0o600)
 		}
 	}

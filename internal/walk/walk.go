@@ -49,9 +49,12 @@ type Skipped struct {
 type Rules struct {
 	IncludeAvidDB bool     // keep msmMMOB.mdb / msmFMID.pmr
 	Excludes      []string // user patterns, see Match
-	// Internal are patterns the command itself adds (e.g. "/ascmhl/" for a
-	// source's own MHL history), with the reason to report.
+	// Internal are patterns the command itself adds (e.g. "ascmhl/" for
+	// MHL histories), with the reason to report.
 	Internal map[string]string
+	// Custom, if set, is asked last; it returns a reason to leave an entry
+	// out, or "" (e.g. an ASC MHL history's own ignore patterns).
+	Custom func(rel string, isDir bool) string
 }
 
 // Validate reports a malformed exclude pattern.
@@ -125,6 +128,9 @@ func (r Rules) Skip(rel string, isDir bool) string {
 		if Match(p, rel, isDir) {
 			return fmt.Sprintf("excluded by --exclude %q", p)
 		}
+	}
+	if r.Custom != nil {
+		return r.Custom(rel, isDir)
 	}
 	return ""
 }

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/editkit/editkit/internal/ui"
+	"github.com/editkit/editkit/internal/units"
+	"github.com/editkit/editkit/internal/verify"
+	"github.com/spf13/cobra"
+)
+
+func newVerifyCmd(e *env) *cobra.Command {
+	var (
+		useMHL   bool
+		b3list   string
+		since    string
+		sample   string
+		seed     uint64
+		jobs     int
+		readOnly bool
+		stall    time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "verify DRIVE [PATH...]",
+		Short: "Re-hash a drive from the medium against its manifest or ASC MHL history",
+		Long: `Re-read every file of DRIVE from the medium (its cached pages are dropped
+first, so the operating system's memory cannot hide a bad drive) and compare
+it with what the drive should hold:
+
+  - its editkit manifest (.editkit/), when it has one;
+  - otherwise, or with --mhl, its ASC MHL history (ascmhl/, as written by
+    editkit, Silverstack, Hedge/OffShoot, ShotPut Pro…): the newest recorded
+    hash of every file in md5, sha1, xxh64, xxh3, xxh128 or c4, nested
+    histories of copied cards, and the chain of generations (a generation
+    edited after the fact is reported as tampered);
+  - or a b3sum-format list (--b3sum FILE, paths relative to DRIVE).
+
+Every problem is listed: modified (hash differs), size or mtime changed,
+missing, moved (found intact under another name), extra (on the drive but
+not recorded; OS junk aside) and files that could not be read (each one; the
+run goes on, and gives up on a drive that stops answering instead of hanging).
+
+Unless --read-only, a verify report is written to DRIVE/.editkit/reports, the
+drive's last-verify date is recorded and, after a clean run, an ASC MHL
+generation with action "verified" is appended, as the reference tool does.
+
+Exit codes: 0 all well; 1 any problem (or interrupted); 2 bad usage, or
+nothing to verify against.`,
+		Example: `  # Before starting work: is my drive complete and intact?
+  editkit verify /Volumes/EDITOR1
+
+  # Just the new VFX, and a 5% spot check of everything that arrived this week
+  editkit verify /Volumes/EDITOR1 "Avid MediaFiles/MXF/7"
+  editkit verify --since 2026-11-17 --sample 5% /Volumes/EDITOR1
+
+  # A camera card or drive made by an offload tool, without writing to it
+  editkit verify --mhl --read-only /Volumes/A001
+
+  # Against a b3sum list
+  editkit verify --b3sum /Volumes/EDITOR1/.editkit/checksums.b3sum /Volumes/EDITOR1`,
+		Args: argsRange(1, -1, "a drive"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := verify.Options{
+				Drive:        args[0],
+				Paths:        args[1:],
+				Seed:         seed,
+				Jobs:         jobs,
+				ReadOnly:     readOnly,
+				StallTimeout: stall,
+				Tool:         "editkit",
+				Version:      editkitVersion(),
+				Host:         e.host,
+				User:         e.user,
+			}
+			switch {
+			case useMHL && b3list != "":
+				return ui.Usagef("--mhl and --b3sum: choose one")
+			case useMHL:
+				o.Against = verify.WithMHL
+			case b3list != "":
+				o.Against, o.B3Sum = verify.WithB3Sum, b3list
+			}
+			if since != "" {
+				t, err := parseSince(since, time.Now())
+				if err != nil {
+					return &ui.UsageError{Err: err}
+				}
+				o.Since = t
+			}
+			if sample != "" {
+				pct, err := strconv.ParseFloat(strings.TrimSuffix(sample, "%"), 64)
+				if err != nil || pct <= 0 || pct > 100 {
+					return ui.Usagef("--sample %q: want a percentage such as 5%%", sample)
+				}
+				o.Sample = pct
+			}
+			progress := e.term.NewProgress("verify")
+			o.Progress = progress
+			res, err := verify.Run(cmd.Context(), o)
+			progress.Close()
+			var ue *verify.UsageError
+			if errors.As(err, &ue) {
+				return &ui.UsageError{Err: ue}
+			}
+			if res == nil {
+				return err
+			}
+			if e.term.JSON {
+				e.term.PrintJSON(struct {
+					OK bool `json:"ok"`
+					*verify.Result
+				}{res.OK(), res})
+			} else {
+				printVerifySummary(e.term, res)
+			}
+			if res.Interrupted {
+				e.term.Warnf("interrupted: the drive was not fully verified")
+				return &ui.ExitError{Code: ui.ExitFailed}
+			}
+			if err != nil {
+				return err
+			}
+			if !res.OK() {
+				return &ui.ExitError{Code: ui.ExitFailed}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&useMHL, "mhl", false, "verify against the ASC MHL history even if the drive has an editkit manifest")
+	f.StringVar(&b3list, "b3sum", "", "verify against a b3sum-format checksum list (paths relative to DRIVE)")
+	f.StringVar(&since, "since", "", "only files that arrived since DATE (2026-11-17, 2026-11-17T09:00:00Z, or a duration such as 48h or 7d)")
+	f.StringVar(&sample, "sample", "", "spot check: re-hash a random N% of the files (missing and extra files are still all checked)")
+	f.Uint64Var(&seed, "seed", 0, "with --sample: pick the same files as an earlier run (its seed is in its report)")
+	f.IntVarP(&jobs, "jobs", "j", 0, "files read at once (default: the number of CPUs)")
+	f.BoolVar(&readOnly, "read-only", false, "write nothing to the drive: no report, no state, no ASC MHL generation")
+	f.DurationVar(&stall, "stall-timeout", 2*time.Minute, "give up on a drive that returns no data for this long")
+	return cmd
+}
+
+// parseSince reads a date, a date-time, or a duration back from now.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	if strings.HasSuffix(s, "d") {
+		if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && n >= 0 {
+			return now.AddDate(0, 0, -n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want a date (2026-11-17), a date-time (2026-11-17T09:00:00Z) or a duration (48h, 7d)", s)
+}
+
+func printVerifySummary(t *ui.Terminal, r *verify.Result) {
+	took := r.Finished.Sub(r.Started)
+	name := r.Drive
+	if r.Label != "" {
+		name = fmt.Sprintf("%s (%s)", r.Drive, r.Label)
+	}
+	verdict := "all intact"
+	if !r.OK() {
+		verdict = fmt.Sprintf("%d PROBLEMS", len(r.Problems))
+	}
+	t.Printf("Verified %s against its %s: %d of %d files intact, %s read in %s (%s): %s\n",
+		name, r.Against, r.Verified, r.Files, units.FormatBytes(r.Bytes), units.FormatDuration(took), units.FormatRate(r.Bytes, took), verdict)
+	if r.NotSampled > 0 {
+		t.Printf("  spot check: %d files not sampled (seed %d)\n", r.NotSampled, r.Seed)
+	}
+	for i, p := range r.Problems {
+		if i == 50 {
+			t.Printf("  … %d more (see the report or --json)\n", len(r.Problems)-50)
+			break
+		}
+		t.Printf("  %s\n", p)
+	}
+	if r.Report != "" {
+		t.Printf("  report: %s\n", r.Report)
+	}
+	if r.MHL != "" {
+		t.Printf("  ASC MHL: %s\n", r.MHL)
+	}
+}

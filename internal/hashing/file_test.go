@@ -1,0 +1,178 @@
+package hashing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// reference hashes data with the sequential Hasher (zeebo/blake3, xxh3).
+func reference(data []byte) Sum {
+	h := New()
+	h.Write(data)
+	return h.Sum()
+}
+
+func writeFile(t testing.TB, dir string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, fmt.Sprintf("clip-%d.mxf", len(data)))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestHashFileMatchesHasher(t *testing.T) {
+	sizes := []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, segmentSize + 1,
+		readSize - 1, readSize, readSize + 1, 2 * readSize, 3*readSize + chunkSize + 1,
+		readBuffers*readSize + 1, 7*readSize + 12345}
+	if !raceEnabled {
+		sizes = append(sizes, 50<<20+3, 64<<20)
+	}
+	options := []FileOptions{
+		{BLAKE3: true, XXH128: true},
+		{BLAKE3: true},
+		{XXH128: true},
+		{BLAKE3: true, XXH128: true, FromMedium: true},
+		{BLAKE3: true, XXH128: true, Workers: 1},
+		{BLAKE3: true, XXH128: true, Workers: 3},
+	}
+	dir := t.TempDir()
+	for _, size := range sizes {
+		data := pattern(size, uint64(size)+7)
+		path := writeFile(t, dir, data)
+		want := reference(data)
+		for _, o := range options {
+			var progress int64
+			o.Progress = func(n int64) { progress += n }
+			got, err := HashFile(context.Background(), path, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := FileSum{Sum: want, Size: int64(size)}
+			if !o.BLAKE3 {
+				w.BLAKE3 = [32]byte{}
+			}
+			if !o.XXH128 {
+				w.XXH128 = [16]byte{}
+			}
+			if got != w {
+				t.Errorf("size %d, %+v:\n got  %s %s %d\n want %s %s %d", size, o,
+					got.BLAKE3Hex(), got.XXH128Hex(), got.Size, w.BLAKE3Hex(), w.XXH128Hex(), w.Size)
+			}
+			if progress != int64(size) {
+				t.Errorf("size %d: progress adds up to %d", size, progress)
+			}
+		}
+	}
+}
+
+// A drive's checksum lists are checked with the real tools where editkit is
+// not installed; HashFile must agree with them on a multi-buffer file.
+func TestHashFileMatchesReferenceTools(t *testing.T) {
+	path := writeFile(t, t.TempDir(), pattern(5*readSize+segmentSize+777, 11))
+	got, err := HashFile(context.Background(), path, FileOptions{BLAKE3: true, XXH128: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := toolDigest(t, "b3sum", path); got.BLAKE3Hex() != want {
+		t.Errorf("BLAKE3 %s, b3sum says %s", got.BLAKE3Hex(), want)
+	}
+	if want := toolDigest(t, "xxhsum", "-H2", path); got.XXH128Hex() != want {
+		t.Errorf("xxh128 %s, xxhsum -H2 says %s", got.XXH128Hex(), want)
+	}
+}
+
+func TestHashFileErrorsNameThePath(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.mov")
+	_, err := HashFile(context.Background(), missing, FileOptions{BLAKE3: true})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v, want fs.ErrNotExist", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "hash "+missing+": ") || strings.Count(msg, missing) != 1 {
+		t.Errorf("error %q should name the path once, first", msg)
+	}
+	if _, err := HashFile(context.Background(), dir, FileOptions{BLAKE3: true}); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("hashing a folder: %v", err)
+	}
+	path := writeFile(t, dir, []byte("x"))
+	if _, err := HashFile(context.Background(), path, FileOptions{}); err == nil {
+		t.Error("no digest requested, yet no error")
+	}
+}
+
+// failingReader returns good bytes, then an I/O error, as a drive with a bad
+// sector does.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		if r.err == io.EOF {
+			return 0, io.EOF
+		}
+		return 0, &fs.PathError{Op: "read", Path: "/Volumes/A001/clip.mxf", Err: r.err}
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// An I/O error in the middle of a large file stops the pipeline and comes
+// back as itself, with the offset it happened at.
+func TestHashFileReadErrorInPipeline(t *testing.T) {
+	good := 3*readSize + 4096
+	h := fileHasher{o: FileOptions{BLAKE3: true, XXH128: true}, src: &failingReader{pattern(good, 1), syscall.EIO}}
+	err := h.run(context.Background(), 10*readSize)
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("got %v, want EIO", err)
+	}
+	if want := fmt.Sprintf("read at byte %d: ", good); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say where (%q)", err, want)
+	}
+}
+
+// A file that grew since it was measured is hashed to its end.
+func TestHashFileLargerThanStat(t *testing.T) {
+	data := pattern(3*readSize+99, 2)
+	h := fileHasher{o: FileOptions{BLAKE3: true, XXH128: true}, src: &failingReader{data, io.EOF}}
+	if err := h.run(context.Background(), 100); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := h.sum(), (FileSum{reference(data), int64(len(data))}); got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestHashFileCancel(t *testing.T) {
+	path := writeFile(t, t.TempDir(), pattern(12*readSize, 3))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := HashFile(ctx, path, FileOptions{BLAKE3: true}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled before: %v", err)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	var read int64
+	_, err := HashFile(ctx, path, FileOptions{BLAKE3: true, XXH128: true, Progress: func(n int64) {
+		read += n
+		cancel()
+	}})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("cancelled during: %v", err)
+	}
+	if read > 2*readSize {
+		t.Errorf("went on for %d bytes after cancel", read-readSize)
+	}
+}

@@ -1,0 +1,260 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/treepath"
+	"github.com/editkit/editkit/internal/walk"
+)
+
+// formatPreference orders the hash formats a history may hold by how cheap
+// they are to recompute: xxh128 first, C4 (SHA-512) last.
+var formatPreference = []mhl.Format{mhl.XXH128, mhl.XXH3, mhl.XXH64, mhl.MD5, mhl.SHA1, mhl.C4Format}
+
+// mhlEntry is what the walk saw of a file or folder, kept to write the
+// verified generation afterwards.
+type mhlEntry struct {
+	walk.Entry
+	hashes map[mhl.Format]string // files: digests computed now
+	listed bool
+}
+
+// againstMHL verifies a drive against its ASC MHL history (and the nested
+// histories of cards copied onto it): the chain first (a generation whose
+// C4 no longer matches was edited after the fact), then every file's newest
+// recorded hash, in whatever format the history used.
+func (v *verifier) againstMHL(ctx context.Context) error {
+	h, err := mhl.Open(v.root)
+	if err != nil {
+		return &UsageError{fmt.Errorf("%s: %w", v.opts.Drive, err)}
+	}
+	for _, cp := range h.CheckChain() {
+		v.problem(Problem{Kind: Tampered, Path: chainPath(cp), Detail: cp.String()})
+	}
+	// The generation written after a clean verify uses the format of the
+	// history's latest root hash, so editkit's entry reads like the others.
+	runFormat := mhl.XXH128
+	if gens := h.Generations(); len(gens) > 0 {
+		for _, g := range gens {
+			if g.History == "" && len(g.RootHash) > 0 {
+				runFormat = g.RootHash[0].Format
+			}
+		}
+	}
+
+	var total int64
+	files := 0
+	for f := range h.Files() {
+		if v.inScope(f.Path) {
+			files++
+			total += max(f.Size, 0)
+		}
+	}
+	if v.opts.Progress != nil {
+		v.opts.Progress.Start(total, files)
+	}
+	pick := v.sampler()
+	p := newPool(ctx, v.opts.Jobs, v.opts.StallTimeout, v.opts.Progress)
+	var (
+		mu      sync.Mutex
+		entries []*mhlEntry
+		missing []lost
+		extras  []found
+	)
+	next, stop := iter.Pull(h.Files())
+	defer stop()
+	var cur mhl.FileRecord
+	have, done := false, false
+	advance := func(path string, last bool) (mhl.FileRecord, bool) {
+		for {
+			if !have && !done {
+				if r, ok := next(); ok {
+					cur, have = r, true
+				} else {
+					done = true
+				}
+			}
+			if !have {
+				return mhl.FileRecord{}, false
+			}
+			c := -1
+			if !last {
+				c = treepath.Compare(cur.Path, path)
+			}
+			if c == 0 {
+				have = false
+				return cur, true
+			}
+			if c > 0 {
+				return mhl.FileRecord{}, false
+			}
+			if v.inScope(cur.Path) {
+				v.res.Files++
+				f, d := chooseFormat(cur)
+				missing = append(missing, lost{cur.Path, cur.Size, d, string(f)})
+			}
+			have = false
+		}
+	}
+	rules := driveRules()
+	rules.Custom = func(rel string, isDir bool) string {
+		if h.Match(rel, isDir) {
+			return "ignored by the ASC MHL history"
+		}
+		return ""
+	}
+	walkErr := walk.Walk(p.ctx, v.root, rules, walk.Visitor{
+		Dir: func(e walk.Entry, _ []string) error {
+			if e.Path != "" {
+				advance(e.Path, false)
+				entries = append(entries, &mhlEntry{Entry: e})
+			}
+			return nil
+		},
+		File: func(e walk.Entry) error {
+			r, ok := advance(e.Path, false)
+			me := &mhlEntry{Entry: e}
+			entries = append(entries, me)
+			if !v.inScope(e.Path) {
+				return nil
+			}
+			if !ok {
+				extras = append(extras, found{e.Path, e.Size})
+				return nil
+			}
+			v.res.Files++
+			if r.Failed {
+				v.problem(Problem{Kind: FailedBefore, Path: r.Path, Detail: "the history's newest entry for this file records a failed verification"})
+				return nil
+			}
+			if r.Size >= 0 && r.Size != e.Size {
+				v.problem(Problem{Kind: SizeChanged, Path: r.Path, Detail: fmt.Sprintf("%d bytes recorded, %d now", r.Size, e.Size)})
+				return nil
+			}
+			if !pick(r.Path) {
+				v.res.NotSampled++
+				return nil
+			}
+			format, want := chooseFormat(r)
+			formats := []mhl.Format{format}
+			if format != runFormat {
+				formats = append(formats, runFormat)
+			}
+			full := filepath.Join(v.root, filepath.FromSlash(r.Path))
+			return p.submit(func(ctx context.Context) {
+				defer v.fileDone()
+				got, n, err := p.hashFormats(ctx, full, formats)
+				switch {
+				case ctx.Err() != nil:
+				case err != nil:
+					v.problem(Problem{Kind: ReadError, Path: r.Path, Detail: err.Error()})
+				case got[format] != want:
+					v.problem(Problem{Kind: Modified, Path: r.Path, Detail: fmt.Sprintf("%s %s, recorded %s", format, got[format], want)})
+				default:
+					v.verified(n)
+					mu.Lock()
+					me.hashes, me.listed = got, true
+					if v.res.Formats == nil {
+						v.res.Formats = map[string]int{}
+					}
+					v.res.Formats[string(format)]++
+					mu.Unlock()
+				}
+			})
+		},
+		Skipped: func(s walk.Skipped) {
+			if s.Err != nil && v.inScope(s.Path) {
+				v.problem(Problem{Kind: ReadError, Path: s.Path, Detail: s.Err.Error()})
+			}
+		},
+	})
+	if walkErr == nil {
+		advance("", true)
+	}
+	if err := firstErr(p.wait(), walkErr); err != nil {
+		return err
+	}
+	v.findMoved(ctx, missing, extras, func(ctx context.Context, path string, want lost) (string, error) {
+		f := mhl.Format(want.format)
+		got, _, err := p.hashFormats(ctx, filepath.Join(v.root, filepath.FromSlash(path)), []mhl.Format{f})
+		return got[f], err
+	})
+	v.writeMHL = func() (string, error) { return v.verifiedGeneration(runFormat, entries) }
+	return nil
+}
+
+// chooseFormat picks the recorded hash to compare with.
+func chooseFormat(r mhl.FileRecord) (mhl.Format, string) {
+	for _, f := range formatPreference {
+		for _, h := range r.Hashes {
+			if h.Format == f {
+				return f, h.Digest
+			}
+		}
+	}
+	return "", ""
+}
+
+func chainPath(cp mhl.ChainProblem) string {
+	p := "ascmhl/" + cp.File
+	if cp.History != "" {
+		p = cp.History + "/" + p
+	}
+	return p
+}
+
+// verifiedGeneration appends an in-place generation recording every file
+// re-hashed in this run as verified, as the reference tool does.
+func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry) (string, error) {
+	slices.SortFunc(entries, func(a, b *mhlEntry) int { return treepath.Compare(a.Path, b.Path) })
+	now := v.opts.Now()
+	seq := func(yield func(mhl.Entry, error) bool) {
+		for _, e := range entries {
+			me := mhl.Entry{Path: e.Path, Dir: e.Kind == walk.Dir, Size: e.Size, ModTime: e.ModTime, Listed: e.listed}
+			if !me.Dir {
+				if !e.listed {
+					// Unverified files (not sampled, out of scope) still count
+					// in their folders' hashes only if we know their digest.
+					continue
+				}
+				for _, f := range formatPreference {
+					if d, ok := e.hashes[f]; ok {
+						action := mhl.Verified
+						if f == format && len(e.hashes) > 1 {
+							action = mhl.Original // first time in this format
+						}
+						me.Hashes = append(me.Hashes, mhl.Hash{Format: f, Digest: d, Action: action, HashDate: now})
+					}
+				}
+			}
+			if !yield(me, nil) {
+				return
+			}
+		}
+	}
+	if !v.complete() {
+		return "", nil
+	}
+	return mhl.WriteGeneration(v.root, mhl.Generation{
+		Process:       mhl.ProcessInPlace,
+		Created:       now,
+		Host:          v.opts.Host,
+		Tool:          v.opts.Tool,
+		ToolVersion:   v.opts.Version,
+		Author:        v.opts.User,
+		Comment:       "editkit verify",
+		DirHashFormat: format,
+	}, seq)
+}
+
+// complete reports whether every file of the drive was re-hashed, which a
+// generation with whole-tree directory hashes needs.
+func (v *verifier) complete() bool {
+	return len(v.scope) == 0 && v.opts.Sample == 0 && v.opts.Since.IsZero()
+}

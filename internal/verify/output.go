@@ -1,0 +1,216 @@
+package verify
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/editkit/editkit/internal/b3sum"
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/treepath"
+	"github.com/editkit/editkit/internal/units"
+)
+
+// againstB3Sum checks the files a b3sum-format list names, relative to the
+// drive's root (editkit's own list is .editkit/checksums.b3sum).
+func (v *verifier) againstB3Sum(ctx context.Context) error {
+	list := v.opts.B3Sum
+	f, err := os.Open(list)
+	if err != nil {
+		return &UsageError{fmt.Errorf("--b3sum: %w", err)}
+	}
+	defer f.Close()
+	type line struct {
+		path   string
+		digest string
+	}
+	var lines []line
+	for l, err := range b3sum.Parse(f) {
+		if err != nil {
+			return &UsageError{fmt.Errorf("--b3sum %s: %w", list, err)}
+		}
+		if err := treepath.Validate(l.Path); err != nil {
+			return &UsageError{fmt.Errorf("--b3sum %s: %w", list, err)}
+		}
+		if v.inScope(l.Path) {
+			lines = append(lines, line{l.Path, fmt.Sprintf("%x", l.Digest)})
+		}
+	}
+	var total int64
+	for _, l := range lines {
+		if fi, err := os.Stat(filepath.Join(v.root, filepath.FromSlash(l.path))); err == nil {
+			total += fi.Size()
+		}
+	}
+	if v.opts.Progress != nil {
+		v.opts.Progress.Start(total, len(lines))
+	}
+	pick := v.sampler()
+	p := newPool(ctx, v.opts.Jobs, v.opts.StallTimeout, v.opts.Progress)
+	var submitErr error
+	for _, l := range lines {
+		v.res.Files++
+		if !pick(l.path) {
+			v.res.NotSampled++
+			continue
+		}
+		full := filepath.Join(v.root, filepath.FromSlash(l.path))
+		if _, err := os.Lstat(full); os.IsNotExist(err) {
+			v.problem(Problem{Kind: Missing, Path: l.path})
+			continue
+		}
+		if submitErr = p.submit(func(ctx context.Context) {
+			defer v.fileDone()
+			sum, err := p.hashFile(ctx, full, false)
+			switch {
+			case ctx.Err() != nil:
+			case err != nil:
+				v.problem(Problem{Kind: ReadError, Path: l.path, Detail: err.Error()})
+			case sum.BLAKE3Hex() != l.digest:
+				v.problem(Problem{Kind: Modified, Path: l.path, Detail: fmt.Sprintf("BLAKE3 %s, listed %s", sum.BLAKE3Hex(), l.digest)})
+			default:
+				v.verified(sum.Size)
+			}
+		}); submitErr != nil {
+			break
+		}
+	}
+	return firstErr(p.wait(), submitErr)
+}
+
+// writeOutputs records the verification on the drive: a report, the
+// drive's last-verify state, and (after a clean run) an ASC MHL generation.
+func (v *verifier) writeOutputs() error {
+	if v.res.OK() && v.writeMHL != nil && dirExists(filepath.Join(v.root, "ascmhl")) {
+		path, err := v.writeMHL()
+		if err != nil {
+			return fmt.Errorf("recording the verification in the ASC MHL history: %w", err)
+		}
+		v.res.MHL = path
+	}
+	report, err := v.writeReport()
+	if err != nil {
+		return fmt.Errorf("writing the verify report: %w", err)
+	}
+	v.res.Report = report
+	if v.drive != nil {
+		summary := fmt.Sprintf("%d of %d files verified, %d problems", v.res.Verified, v.res.Files, len(v.res.Problems))
+		v.drive.Info.LastVerify = &manifest.Activity{At: v.opts.Now().UTC(), Host: v.opts.Host, User: v.opts.User, OK: v.res.OK(), Summary: summary}
+		if err := v.drive.SaveInfo(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// manifestMHL appends an in-place generation to an editkit drive's history
+// listing the files this run found intact, with the xxh128 the manifest
+// records for them (the same bytes, so the same digest).
+func (v *verifier) manifestMHL(ok map[string]bool) (string, error) {
+	now := v.opts.Now()
+	entries := func(yield func(mhl.Entry, error) bool) {
+		for r, err := range v.drive.Records() {
+			if err != nil {
+				yield(mhl.Entry{}, err)
+				return
+			}
+			e := mhl.Entry{Path: r.Path, Dir: r.Dir}
+			if !r.Dir {
+				e.Size, e.ModTime, e.Listed = r.Size, r.MTime(), ok[r.Path]
+				e.Hashes = []mhl.Hash{{Format: mhl.XXH128, Digest: r.XXH128, Action: mhl.Verified, HashDate: now}}
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+	return mhl.WriteGeneration(v.root, mhl.Generation{
+		Process:       mhl.ProcessInPlace,
+		Created:       now,
+		Host:          v.opts.Host,
+		Tool:          v.opts.Tool,
+		ToolVersion:   v.opts.Version,
+		Author:        v.opts.User,
+		Comment:       "editkit verify",
+		Ignore:        []string{".editkit/"},
+		DirHashFormat: mhl.XXH128,
+	}, entries)
+}
+
+// writeReport writes the human-readable verify report and its JSON twin
+// under .editkit/reports on the drive.
+func (v *verifier) writeReport() (string, error) {
+	dir := filepath.Join(v.root, manifest.DirName, "reports")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	name := "verify_" + v.res.Started.UTC().Format("2006-01-02_150405Z")
+	tmp, err := os.CreateTemp(dir, "."+name+"-*.tmp")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	w := bufio.NewWriter(tmp)
+	r := v.res
+	took := r.Finished.Sub(r.Started)
+	status := "OK: every file checked is complete and intact"
+	if !r.OK() {
+		status = fmt.Sprintf("PROBLEMS: %d", len(r.Problems))
+	}
+	fmt.Fprintf(w, "editkit verify report\n=====================\n\n")
+	fmt.Fprintf(w, "Status:    %s\n", status)
+	fmt.Fprintf(w, "Drive:     %s", v.root)
+	if r.Label != "" {
+		fmt.Fprintf(w, " (label %q, drive %s)", r.Label, r.DriveID)
+	}
+	fmt.Fprintf(w, "\nAgainst:   %s", r.Against)
+	if r.Against == WithB3Sum {
+		fmt.Fprintf(w, " (%s)", v.opts.B3Sum)
+	}
+	fmt.Fprintf(w, "\nStarted:   %s\nFinished:  %s (%s)\n", r.Started.UTC().Format(time.RFC3339), r.Finished.UTC().Format(time.RFC3339), units.FormatDuration(took))
+	fmt.Fprintf(w, "Host:      %s (user %s)\nTool:      %s %s\n", v.opts.Host, v.opts.User, v.opts.Tool, v.opts.Version)
+	fmt.Fprintf(w, "Read:      from the medium (cached pages dropped before reading)\n")
+	if len(v.scope) > 0 {
+		fmt.Fprintf(w, "Scope:     %v\n", v.scope)
+	}
+	if !v.opts.Since.IsZero() {
+		fmt.Fprintf(w, "Since:     %s\n", v.opts.Since.Format(time.RFC3339))
+	}
+	if v.opts.Sample > 0 {
+		fmt.Fprintf(w, "Sample:    %g%% (seed %d)\n", v.opts.Sample, r.Seed)
+	}
+	fmt.Fprintf(w, "\nFiles:     %d in scope, %d verified intact (%s, %s), %d not sampled\n",
+		r.Files, r.Verified, units.FormatBytes(r.Bytes), units.FormatRate(r.Bytes, took), r.NotSampled)
+	if len(r.Problems) > 0 {
+		fmt.Fprintf(w, "\nProblems:\n")
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
+	if r.MHL != "" {
+		fmt.Fprintf(w, "\nASC MHL:   %s\n", r.MHL)
+	}
+	if err := w.Flush(); err != nil {
+		return "", err
+	}
+	if err := fsx.Sync(tmp); err != nil {
+		return "", err
+	}
+	tmp.Close()
+	path := filepath.Join(dir, name+".txt")
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	return path, fsx.WriteFileAtomic(filepath.Join(dir, name+".json"), js, 0o644)
+}

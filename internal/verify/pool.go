@@ -1,0 +1,184 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/hashing"
+	"github.com/editkit/editkit/internal/mhl"
+)
+
+// ErrStalled is returned when the drive stops answering: a read made no
+// progress for Options.StallTimeout (an unplugged USB drive can block a
+// read for minutes). Verification gives up rather than hang.
+var ErrStalled = errors.New("the drive stopped responding")
+
+// pool reads files on a few goroutines and watches for a drive that stalls.
+type pool struct {
+	jobs     chan func(context.Context)
+	wg       sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	progress Progress
+
+	lastProgress atomic.Int64 // unix ns of the last byte read
+	busy         atomic.Int32
+	stopWatch    chan struct{}
+	stalled      chan struct{} // closed when the drive stopped answering
+}
+
+func newPool(ctx context.Context, workers int, stall time.Duration, progress Progress) *pool {
+	ctx, cancel := context.WithCancelCause(ctx)
+	p := &pool{jobs: make(chan func(context.Context)), ctx: ctx, cancel: cancel, progress: progress,
+		stopWatch: make(chan struct{}), stalled: make(chan struct{})}
+	p.lastProgress.Store(time.Now().UnixNano())
+	for range workers {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for job := range p.jobs {
+				if p.ctx.Err() != nil {
+					continue
+				}
+				p.busy.Add(1)
+				job(p.ctx)
+				p.busy.Add(-1)
+			}
+		}()
+	}
+	go p.watch(stall)
+	return p
+}
+
+// watch cancels everything when reads stop making progress.
+func (p *pool) watch(stall time.Duration) {
+	t := time.NewTicker(min(stall/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopWatch:
+			return
+		case <-t.C:
+			idle := time.Since(time.Unix(0, p.lastProgress.Load()))
+			if p.busy.Load() > 0 && idle > stall {
+				p.cancel(fmt.Errorf("%w: no data read for %s", ErrStalled, idle.Round(time.Second)))
+				close(p.stalled)
+				return
+			}
+		}
+	}
+}
+
+// submit queues a job; it blocks while every worker is busy.
+func (p *pool) submit(job func(context.Context)) error {
+	select {
+	case p.jobs <- job:
+		return nil
+	case <-p.ctx.Done():
+		return context.Cause(p.ctx)
+	}
+}
+
+// wait waits for the queued jobs. If the drive stalled, it returns at once:
+// a read blocked in the kernel cannot be interrupted, and the process is
+// about to report and exit. It returns why the pool stopped early, if it did.
+func (p *pool) wait() error {
+	close(p.jobs)
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-p.stalled:
+	}
+	close(p.stopWatch)
+	var err error
+	if p.ctx.Err() != nil {
+		err = context.Cause(p.ctx)
+	}
+	p.cancel(nil)
+	return err
+}
+
+func (p *pool) add(n int64) {
+	p.lastProgress.Store(time.Now().UnixNano())
+	if p.progress != nil {
+		p.progress.Add(n)
+	}
+}
+
+// hashFile reads a file from the medium and returns its BLAKE3 (and
+// xxh128, if asked) with its size.
+func (p *pool) hashFile(ctx context.Context, path string, xxh bool) (hashing.FileSum, error) {
+	return hashing.HashFile(ctx, path, hashing.FileOptions{
+		BLAKE3:     true,
+		XXH128:     xxh,
+		FromMedium: true,
+		Progress:   p.add,
+	})
+}
+
+// hashFormats reads a file from the medium once and returns its digest in
+// each of the given ASC MHL formats.
+func (p *pool) hashFormats(ctx context.Context, path string, formats []mhl.Format) (map[mhl.Format]string, int64, error) {
+	if len(formats) == 1 && formats[0] == mhl.XXH128 {
+		s, err := hashing.HashFile(ctx, path, hashing.FileOptions{XXH128: true, FromMedium: true, Progress: p.add})
+		if err != nil {
+			return nil, 0, err
+		}
+		return map[mhl.Format]string{mhl.XXH128: s.XXH128Hex()}, s.Size, nil
+	}
+	hashers := make(map[mhl.Format]mhl.Hasher, len(formats))
+	ws := make([]io.Writer, 0, len(formats))
+	for _, f := range formats {
+		h, err := mhl.NewHash(f)
+		if err != nil {
+			return nil, 0, err
+		}
+		hashers[f] = h
+		ws = append(ws, h)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	if err := fsx.ReadFromMedium(f); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	w := io.MultiWriter(ws...)
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, n, err
+		}
+		k, err := f.Read(buf)
+		if k > 0 {
+			w.Write(buf[:k])
+			fsx.Forget(f, n, int64(k))
+			n += int64(k)
+			p.add(int64(k))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, n, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	out := make(map[mhl.Format]string, len(hashers))
+	for f, h := range hashers {
+		out[f] = h.Digest()
+	}
+	return out, n, nil
+}

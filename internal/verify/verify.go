@@ -1,0 +1,314 @@
+// Package verify owns checking a drive against what it should hold: its
+// editkit manifest, an ASC MHL history written by editkit or by an offload
+// tool (Silverstack, Hedge/OffShoot, ShotPut Pro), or a b3sum list; every
+// file re-read from the medium, not from the page cache. It also owns the
+// drive surface test (write, read back, compare) that catches counterfeit
+// and failing drives.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/treepath"
+)
+
+// Against names what a drive is verified against.
+type Against string
+
+const (
+	Auto         Against = ""         // the editkit manifest if there is one, else the ASC MHL history
+	WithManifest Against = "manifest" // .editkit/manifest.ekm
+	WithMHL      Against = "mhl"      // ascmhl/ (and nested histories)
+	WithB3Sum    Against = "b3sum"    // a b3sum-format checksum list
+)
+
+// String names it for people.
+func (a Against) String() string {
+	switch a {
+	case WithManifest:
+		return "editkit manifest"
+	case WithMHL:
+		return "ASC MHL history"
+	case WithB3Sum:
+		return "b3sum list"
+	}
+	return string(a)
+}
+
+// Kind is a kind of problem.
+type Kind string
+
+// Problems verify reports.
+const (
+	Modified     Kind = "modified"      // content differs from the recorded hash
+	SizeChanged  Kind = "size-changed"  // size differs from the record
+	MTimeChanged Kind = "mtime-changed" // same bytes, but the modification time was changed
+	Missing      Kind = "missing"       // recorded, not on the drive
+	Extra        Kind = "extra"         // on the drive, not recorded
+	Moved        Kind = "moved"         // a missing file found intact under another name
+	ReadError    Kind = "read-error"    // could not be read: a failing or unplugged drive
+	FailedBefore Kind = "failed-before" // the history itself records a failed verification
+	Tampered     Kind = "tampered"      // an ASC MHL generation or chain that does not match
+)
+
+// Problem is one thing wrong with the drive.
+type Problem struct {
+	Kind   Kind   `json:"kind"`
+	Path   string `json:"path"`
+	Other  string `json:"other,omitempty"` // for moved: where the file is now
+	Detail string `json:"detail,omitempty"`
+}
+
+func (p Problem) String() string {
+	s := fmt.Sprintf("%-13s %s", p.Kind, p.Path)
+	if p.Other != "" {
+		s += " → " + p.Other
+	}
+	if p.Detail != "" {
+		s += ": " + p.Detail
+	}
+	return s
+}
+
+// Progress receives verification progress; safe for concurrent use.
+type Progress interface {
+	Start(bytes int64, files int)
+	Add(bytes int64)
+	FileDone()
+}
+
+// Options configure a verification.
+type Options struct {
+	Drive   string
+	Paths   []string  // only these files or folders (tree paths, or paths inside the drive)
+	Since   time.Time // manifest: only files written since
+	Sample  float64   // 0 < Sample < 100: a random sample of this percentage of files
+	Seed    uint64    // for Sample; 0 picks one (reported, so a sample can be repeated)
+	Jobs    int       // files read at once; 0 = the number of CPUs
+	Against Against
+	B3Sum   string // with WithB3Sum: the list's path
+	// ReadOnly writes nothing to the drive: no report, no state, no MHL
+	// generation.
+	ReadOnly bool
+	// StallTimeout gives up on a drive that stops answering (a read blocked
+	// that long); 0 means 2 minutes.
+	StallTimeout time.Duration
+	Progress     Progress
+
+	Tool, Version, Host, User string
+	Now                       func() time.Time
+}
+
+// Result is the outcome of a verification.
+type Result struct {
+	Drive       string         `json:"drive"`
+	Label       string         `json:"label,omitempty"`
+	DriveID     string         `json:"drive_id,omitempty"`
+	Against     Against        `json:"against"`
+	Started     time.Time      `json:"started"`
+	Finished    time.Time      `json:"finished"`
+	Files       int            `json:"files"`    // files in scope
+	Verified    int            `json:"verified"` // files re-hashed and found intact
+	Bytes       int64          `json:"bytes"`    // bytes re-read
+	NotSampled  int            `json:"not_sampled,omitempty"`
+	Seed        uint64         `json:"seed,omitempty"`
+	Problems    []Problem      `json:"problems"`
+	Counts      map[Kind]int   `json:"counts"`
+	Report      string         `json:"report,omitempty"`
+	MHL         string         `json:"mhl,omitempty"` // the generation written after a clean verify
+	Interrupted bool           `json:"interrupted"`
+	Formats     map[string]int `json:"formats,omitempty"` // MHL: files checked per hash format
+}
+
+// OK reports whether the drive is complete and intact.
+func (r *Result) OK() bool { return len(r.Problems) == 0 && !r.Interrupted }
+
+// UsageError means verification could not start: no such drive, nothing to
+// verify against, bad options.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usagef(format string, args ...any) error { return &UsageError{fmt.Errorf(format, args...)} }
+
+// Run verifies a drive.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = max(2, runtime.NumCPU())
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = 2 * time.Minute
+	}
+	if o.Tool == "" {
+		o.Tool = "editkit"
+	}
+	if o.Sample < 0 || o.Sample >= 100 && o.Sample != 0 {
+		if o.Sample != 100 {
+			return nil, usagef("--sample %g%%: want a percentage between 0 and 100", o.Sample)
+		}
+		o.Sample = 0
+	}
+	root, err := filepath.Abs(o.Drive)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return nil, usagef("drive %s: %v; is it connected?", o.Drive, errors.Unwrap(err))
+	} else if !fi.IsDir() {
+		return nil, usagef("drive %s is not a folder", o.Drive)
+	}
+	scope, err := scopePaths(root, o.Paths)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	v := &verifier{opts: o, root: root, scope: scope, res: &Result{
+		Drive:   o.Drive,
+		Started: o.Now(),
+		Counts:  map[Kind]int{},
+	}}
+	against := o.Against
+	if against == Auto {
+		switch {
+		case manifest.IsDrive(root):
+			against = WithManifest
+		case dirExists(filepath.Join(root, "ascmhl")):
+			against = WithMHL
+		default:
+			return nil, usagef("%s has no editkit manifest (.editkit/) and no ASC MHL history (ascmhl/): nothing to verify against; "+
+				"prepare it with `editkit copy`, or give a checksum list with --b3sum FILE", o.Drive)
+		}
+	}
+	v.res.Against = against
+	defer func() {
+		if v.drive != nil {
+			v.drive.Close()
+		}
+	}()
+	switch against {
+	case WithManifest:
+		err = v.againstManifest(ctx)
+	case WithMHL:
+		err = v.againstMHL(ctx)
+	case WithB3Sum:
+		err = v.againstB3Sum(ctx)
+	default:
+		return nil, usagef("cannot verify against %q", against)
+	}
+	v.res.Finished = o.Now()
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			v.res.Interrupted = true
+		} else {
+			return v.res, err
+		}
+	}
+	v.finishProblems()
+	if !o.ReadOnly && !v.res.Interrupted {
+		if err := v.writeOutputs(); err != nil {
+			return v.res, err
+		}
+	}
+	if v.res.Interrupted {
+		return v.res, ctx.Err()
+	}
+	return v.res, nil
+}
+
+type verifier struct {
+	opts  Options
+	root  string
+	scope []string
+	res   *Result
+
+	mu sync.Mutex // guards res.Problems, counters
+
+	drive *manifest.Drive // manifest mode, opened for writing unless ReadOnly
+	// mhlPath is the generation to record on a clean run, set by the mode.
+	writeMHL func() (string, error)
+}
+
+func (v *verifier) problem(p Problem) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.res.Problems = append(v.res.Problems, p)
+}
+
+func (v *verifier) verified(n int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.res.Verified++
+	v.res.Bytes += n
+}
+
+func (v *verifier) finishProblems() {
+	slices.SortStableFunc(v.res.Problems, func(a, b Problem) int {
+		if c := treepath.Compare(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Kind), string(b.Kind))
+	})
+	for _, p := range v.res.Problems {
+		v.res.Counts[p.Kind]++
+	}
+}
+
+// inScope reports whether a tree path is within the named paths.
+func (v *verifier) inScope(p string) bool {
+	if len(v.scope) == 0 {
+		return true
+	}
+	for _, s := range v.scope {
+		if p == s || strings.HasPrefix(p, s+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// scopePaths turns the named paths (relative to the drive, or absolute
+// inside it) into tree paths.
+func scopePaths(root string, paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		rel := p
+		if filepath.IsAbs(p) {
+			r, err := filepath.Rel(root, p)
+			if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+				return nil, fmt.Errorf("%s is not inside the drive %s", p, root)
+			}
+			rel = r
+		}
+		rel = strings.TrimSuffix(filepath.ToSlash(filepath.Clean(rel)), "/")
+		if rel == "." {
+			return nil, nil // the whole drive
+		}
+		if err := treepath.Validate(rel); err != nil {
+			return nil, fmt.Errorf("path %s: %w", p, err)
+		}
+		out = append(out, rel)
+	}
+	return out, nil
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
