@@ -34,8 +34,8 @@ func run() int {
 		if !errors.As(err, &ee) {
 			fmt.Fprintf(os.Stderr, "editkit: %v\n", err)
 			var ue *ui.UsageError
-			if errors.As(err, &ue) {
-				fmt.Fprintf(os.Stderr, "Run 'editkit --help' for usage.\n")
+			if errors.As(err, &ue) && ue.Help {
+				fmt.Fprintf(os.Stderr, "Run 'editkit help' or 'editkit COMMAND --help' for usage.\n")
 			}
 		}
 	}

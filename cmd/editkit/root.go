@@ -61,9 +61,9 @@ refused before starting.`,
 	root.PersistentFlags().BoolVar(&term.JSON, "json", false, "print machine-readable JSON results on stdout")
 	root.PersistentFlags().BoolVarP(&term.Quiet, "quiet", "q", false, "print only problems")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &ui.UsageError{Err: fmt.Errorf("%s: %w", c.CommandPath(), err)}
+		return &ui.UsageError{Err: fmt.Errorf("%s: %w", c.CommandPath(), err), Help: true}
 	})
-	root.AddCommand(newCopyCmd(e), newVerifyCmd(e))
+	root.AddCommand(newCopyCmd(e), newVerifyCmd(e), newDriveCmd(e))
 	return root
 }
 
@@ -71,7 +71,7 @@ refused before starting.`,
 func argsRange(min, max int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < min || (max >= 0 && len(args) > max) {
-			return ui.Usagef("%s needs %s; see 'editkit %s --help'", cmd.CommandPath(), what, cmd.Name())
+			return &ui.UsageError{Err: fmt.Errorf("%s needs %s", cmd.CommandPath(), what), Help: true}
 		}
 		return nil
 	}

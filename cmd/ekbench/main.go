@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command ekbench measures editkit side by side with the tools people use
 // instead (cp, rsync, rclone, b3sum, xxhsum) on the same generated media, in
 // one run, and prints ratios: these machines are noisy, so only ratios

@@ -47,3 +47,17 @@ func Residency(f *os.File) (resident, total int, err error) {
 
 // StartWriteback is a no-op on macOS.
 func StartWriteback(f *os.File, off, n int64) {}
+
+// FSType names the file system holding path ("apfs", "exfat", "hfs"…).
+func FSType(path string) string {
+	var st unix.Statfs_t
+	if unix.Statfs(path, &st) != nil {
+		return ""
+	}
+	b := st.Fstypename[:]
+	n := 0
+	for n < len(b) && b[n] != 0 {
+		n++
+	}
+	return string(b[:n])
+}

@@ -94,3 +94,21 @@ func DeviceID(path string) (uint64, error) {
 
 // StartWriteback is a no-op on Windows.
 func StartWriteback(f *os.File, off, n int64) {}
+
+// FSType names the file system holding path ("NTFS", "exFAT"…).
+func FSType(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	root := filepath.VolumeName(abs) + `\`
+	p, err := windows.UTF16PtrFromString(root)
+	if err != nil {
+		return ""
+	}
+	var name [windows.MAX_PATH + 1]uint16
+	if windows.GetVolumeInformation(p, nil, 0, nil, nil, nil, &name[0], uint32(len(name))) != nil {
+		return ""
+	}
+	return windows.UTF16ToString(name[:])
+}

@@ -17,14 +17,20 @@ import (
 // in order, into the digest a sequential hasher (zeebo/blake3, b3sum) gives.
 const (
 	chunkSize = guts.ChunkSize                // 1 KiB, a leaf of the tree
-	simdSize  = guts.MaxSIMD * guts.ChunkSize // 16 KiB: the 16 chunks one AVX-512 pass hashes side by side
+	simdSize  = guts.MaxSIMD * guts.ChunkSize // 16 KiB: the 16 chunks one SIMD pass hashes side by side
 
-	// segmentSize is the unit of work handed to one goroutine: a subtree of
-	// 256 chunks. It is small for two reasons measured on the target (2-core
-	// Zen 5): a write of a few MiB splits into enough pieces for the cores to
-	// finish together, and a piece stays in the core's 2 MiB L2 cache.
-	// Merging the pieces costs one parent compression each (~0.1 µs).
+	// segmentSize is the largest subtree one goroutine hashes as a unit:
+	// 256 chunks. Small, so that a write splits into enough pieces for the
+	// cores to finish together and a piece stays in a core's L2 cache;
+	// merging pieces costs one parent compression (~0.1 µs) each.
 	segmentSize = 256 * chunkSize
+	segHeight   = 8 // log2(segmentSize / chunkSize)
+
+	// minParallelWrite is the smallest Write shared among goroutines. On
+	// the 2-core KVM guest this was tuned on, waking an idle core takes
+	// 70–500 µs, longer than one core needs for 1 MiB (~130 µs): smaller
+	// writes are hashed faster by the caller alone.
+	minParallelWrite = 2 << 20
 
 	// maxBatch bounds the pieces of one round, so that a single huge Write
 	// (a mapped file, a 1 GiB buffer) needs bounded scratch memory.
@@ -33,15 +39,17 @@ const (
 
 // ParallelBLAKE3 computes the unkeyed 256-bit BLAKE3 digest of a byte
 // stream, hashing large writes on several goroutines. Its digest is
-// bit-for-bit the one of zeebo/blake3 and b3sum; it only gets there faster,
-// because one core does ~4–5 GB/s and editkit's verify must keep up with
-// b3sum, which uses every core.
+// bit-for-bit the one of zeebo/blake3 and b3sum; it only gets there faster:
+// editkit's verify must keep up with b3sum, which uses every core.
 //
 // Write is synchronous: when it returns, the bytes have been hashed and p is
-// no longer referenced, as io.Writer requires. Writes of at least two
-// segments (512 KiB) are shared among the workers; smaller ones are hashed on
-// the calling goroutine, so hashing many small files costs no goroutines.
-// Writes whose length is a multiple of 1 KiB avoid any copying.
+// no longer referenced, as io.Writer requires. Writes of at least 2 MiB are
+// shared among the workers; smaller ones are hashed on the calling
+// goroutine, so hashing many small files starts no goroutines. Writes whose
+// length is a multiple of 1 KiB copy nothing.
+//
+// On amd64 with AVX-512 it uses its own assembly kernel (see asm_gen.go),
+// ~2× zeebo/blake3 per core; elsewhere lukechampine.com/blake3/guts.
 //
 // A ParallelBLAKE3 is not safe for concurrent use; it implements hash.Hash.
 type ParallelBLAKE3 struct {
@@ -65,17 +73,38 @@ type ParallelBLAKE3 struct {
 	partial    [chunkSize]byte
 	partialLen int
 
-	tasks []piece // scratch, reused by every Write
+	pieces []piece // scratch, reused by every Write
 }
 
-// piece is one complete subtree of a Write: 2^height chunks at byte offset
-// off of the write and at chunk counter counter of the stream.
+// piece is one complete, aligned subtree of the stream: 2^height chunks
+// starting at chunk counter, found at byte off of the buffer being hashed.
 type piece struct {
 	off     int
 	counter uint64
 	height  int
 	node    guts.Node // its root node, once hashed
-	touched uint64    // see prefetch
+}
+
+func (t *piece) bytes(buf []byte) []byte { return buf[t.off : t.off+chunkSize<<t.height] }
+
+// hash computes t.node from buf, the buffer t was planned in.
+func (t *piece) hash(buf []byte) { t.node = subtree(t.bytes(buf), t.counter) }
+
+// planPieces appends to dst the pieces covering chunks whole chunks that
+// start at chunk counter c and at byte 0 of their buffer: the largest
+// aligned subtrees, in order, of at most a segment each. That is the
+// decomposition guts.Eigentrees gives, with trees larger than a segment cut
+// into segments.
+func planPieces(dst []piece, c, chunks uint64) []piece {
+	off := 0
+	for chunks > 0 {
+		height := min(bits.TrailingZeros64(c), bits.Len64(chunks)-1, segHeight)
+		dst = append(dst, piece{off: off, counter: c, height: height})
+		c += 1 << height
+		chunks -= 1 << height
+		off += chunkSize << height
+	}
+	return dst
 }
 
 // NewParallelBLAKE3 returns a hasher that uses up to workers goroutines
@@ -103,18 +132,7 @@ func (h *ParallelBLAKE3) Reset() {
 // Write adds p to the stream. It never fails.
 func (h *ParallelBLAKE3) Write(p []byte) (int, error) {
 	n := len(p)
-	if h.partialLen > 0 {
-		k := copy(h.partial[h.partialLen:], p)
-		h.partialLen += k
-		p = p[k:]
-		if h.partialLen < chunkSize {
-			return n, nil
-		}
-		// The chunk is complete: it becomes the last subtree.
-		h.pushPending()
-		h.setPending(guts.CompressChunk(h.partial[:], &guts.IV, h.counter, 0), 0)
-		h.partialLen = 0
-	}
+	p = h.fillPartial(p)
 	whole := len(p) / chunkSize * chunkSize
 	for whole > 0 {
 		// Rounds of at most maxBatch pieces; all but the last end on a
@@ -126,8 +144,26 @@ func (h *ParallelBLAKE3) Write(p []byte) (int, error) {
 		h.writeChunks(p[:round])
 		p, whole = p[round:], whole-round
 	}
-	h.partialLen = copy(h.partial[:], p)
+	if len(p) > 0 { // then the partial chunk is empty
+		h.partialLen = copy(h.partial[:], p)
+	}
 	return n, nil
+}
+
+// fillPartial completes a partial chunk from the head of p and returns the
+// rest of p. Afterwards either the partial chunk is empty or p is.
+func (h *ParallelBLAKE3) fillPartial(p []byte) []byte {
+	if h.partialLen == 0 {
+		return p
+	}
+	k := copy(h.partial[h.partialLen:], p)
+	h.partialLen += k
+	if h.partialLen == chunkSize {
+		// The chunk is complete: it becomes the last subtree.
+		h.commit([]piece{{node: guts.CompressChunk(h.partial[:], &guts.IV, h.nextCounter(), 0)}})
+		h.partialLen = 0
+	}
+	return p[k:]
 }
 
 // nextCounter returns the chunk counter of the next complete chunk.
@@ -139,36 +175,15 @@ func (h *ParallelBLAKE3) nextCounter() uint64 {
 }
 
 // writeChunks hashes p, a non-empty whole number of chunks following
-// everything hashed so far: the pending subtree is pushed, p is split into
-// aligned subtrees of at most a segment (the head up to a segment boundary
-// and the tail decompose as guts.Eigentrees does), those are hashed, all but
-// the last are pushed in order, and the last becomes the pending one.
+// everything hashed so far, on up to h.workers goroutines.
 func (h *ParallelBLAKE3) writeChunks(p []byte) {
-	h.pushPending()
-	const segHeight = 8 // log2(segmentSize / chunkSize)
-	tasks := h.tasks[:0]
-	c, left, off := h.counter, uint64(len(p)/chunkSize), 0
-	for left > 0 {
-		// The largest subtree that starts at c (alignment), fits in what is
-		// left, and is at most a segment.
-		height := min(bits.TrailingZeros64(c), bits.Len64(left)-1, segHeight)
-		tasks = append(tasks, piece{off: off, counter: c, height: height})
-		c += 1 << height
-		left -= 1 << height
-		off += chunkSize << height
-	}
-	h.tasks = tasks
-
-	if workers := min(h.workers, len(tasks)); workers > 1 && len(p) >= 2*segmentSize {
+	pieces := planPieces(h.pieces[:0], h.nextCounter(), uint64(len(p)/chunkSize))
+	h.pieces = pieces
+	if workers := min(h.workers, len(pieces)); workers > 1 && len(p) >= minParallelWrite {
 		var next atomic.Int64
 		work := func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(tasks) {
-					return
-				}
-				t := &tasks[i]
-				t.node, t.touched = subtree(p[t.off:t.off+chunkSize<<t.height], t.counter)
+			for i := int(next.Add(1) - 1); i < len(pieces); i = int(next.Add(1) - 1) {
+				pieces[i].hash(p)
 			}
 		}
 		var wg sync.WaitGroup
@@ -178,30 +193,28 @@ func (h *ParallelBLAKE3) writeChunks(p []byte) {
 		work()
 		wg.Wait()
 	} else {
-		for i := range tasks {
-			t := &tasks[i]
-			t.node, t.touched = subtree(p[t.off:t.off+chunkSize<<t.height], t.counter)
+		for i := range pieces {
+			pieces[i].hash(p)
 		}
 	}
+	h.commit(pieces)
+}
 
-	last := len(tasks) - 1
-	for _, t := range tasks[:last] {
-		h.push(guts.ChainingValue(t.node), t.height)
+// commit adds hashed pieces that follow everything hashed so far, in order:
+// the pending subtree and all the pieces but the last are pushed, and the
+// last becomes the pending one.
+func (h *ParallelBLAKE3) commit(pieces []piece) {
+	if len(pieces) == 0 {
+		return
 	}
-	h.setPending(tasks[last].node, tasks[last].height)
-}
-
-func (h *ParallelBLAKE3) setPending(n guts.Node, height int) {
-	h.pending, h.pendingHeight, h.hasPending = n, height, true
-}
-
-// pushPending pushes the held-back subtree: more bytes follow it, so it is
-// not the root.
-func (h *ParallelBLAKE3) pushPending() {
 	if h.hasPending {
 		h.push(guts.ChainingValue(h.pending), h.pendingHeight)
-		h.hasPending = false
 	}
+	last := len(pieces) - 1
+	for _, t := range pieces[:last] {
+		h.push(guts.ChainingValue(t.node), t.height)
+	}
+	h.pending, h.pendingHeight, h.hasPending = pieces[last].node, pieces[last].height, true
 }
 
 // push adds the chaining value of a subtree of 2^height chunks that starts
@@ -253,32 +266,59 @@ func (h *ParallelBLAKE3) Sum256() [32]byte {
 	return [32]byte(out[:32])
 }
 
-// subtree returns the root node of p, a complete subtree (2^h chunks) whose
-// first chunk has the given counter. Big subtrees are hashed 16 chunks at a
-// time with guts.CompressBuffer (AVX-512 or AVX2 where the CPU has it) and
-// merged with a local stack; the root node is returned uncompressed so the
-// caller can use it either as a chaining value or as the stream's root.
-// It calls guts.CompressEigentree only for subtrees of up to 16 chunks,
-// because for larger ones that function starts a goroutine per 16 KiB.
-func subtree(p []byte, counter uint64) (guts.Node, uint64) {
-	if len(p) == chunkSize || len(p) == simdSize {
-		return guts.CompressEigentree(p, &guts.IV, counter, 0), 0
-	}
-	if len(p) < simdSize {
-		// The SIMD kernel reads 16 chunks whatever len(p) is. Rather than
+// subtree returns the root node of p, a complete subtree of 2^h chunks
+// (h ≤ segHeight) whose first chunk has the given counter. The node is
+// returned uncompressed so the caller can use it either as a chaining value
+// or as the stream's root.
+func subtree(p []byte, counter uint64) guts.Node {
+	switch {
+	case len(p) == chunkSize || len(p) == simdSize:
+		return guts.CompressEigentree(p, &guts.IV, counter, 0)
+	case len(p) < simdSize:
+		// The SIMD code reads 16 chunks whatever len(p) is. Rather than
 		// read past len(p) (or let CompressEigentree allocate), pad a copy.
 		var buf [simdSize]byte
 		copy(buf[:], p)
-		return guts.CompressBuffer(&buf, len(p), &guts.IV, counter, 0), 0
+		return guts.CompressBuffer(&buf, len(p), &guts.IV, counter, 0)
+	case haveKernel:
+		return subtreeKernel(p, counter)
+	default:
+		return subtreeGuts(p, counter)
 	}
+}
+
+// subtreeKernel hashes 32 to 256 chunks with the assembly kernel: the
+// chunks' chaining values 16 at a time, then each level of parents 16 at a
+// time, in place, up to the root node.
+func subtreeKernel(p []byte, counter uint64) guts.Node {
 	var (
-		stack   [64][8]uint32
-		touched uint64
-		groups  = len(p) / simdSize // a power of two ≥ 2
+		cvs [segmentSize / chunkSize][8]uint32
+		n   = len(p) / chunkSize
+	)
+	for g := 0; g < n; g += guts.MaxSIMD {
+		hashChunks16((*[16][8]uint32)(cvs[g:]), (*[simdSize]byte)(p[g*chunkSize:]), counter+uint64(g))
+	}
+	for ; n > 2; n /= 2 {
+		// Parents i..i+15 from children 2i..2i+31; past n/2 the lanes hash
+		// leftovers, whose results are overwritten or never read.
+		for i := 0; i < n/2; i += 16 {
+			hashParents16((*[16][8]uint32)(cvs[i:]), (*[32][8]uint32)(cvs[2*i:]))
+		}
+	}
+	return guts.ParentNode(cvs[0], cvs[1], &guts.IV, 0)
+}
+
+// subtreeGuts hashes 32 or more chunks with guts.CompressBuffer, 16 at a
+// time, merging with a local stack. (guts.CompressEigentree would do it
+// too, but starts a goroutine per 16 KiB.)
+func subtreeGuts(p []byte, counter uint64) guts.Node {
+	var (
+		stack  [64][8]uint32
+		groups = len(p) / simdSize // a power of two ≥ 2
 	)
 	for g := range groups {
 		block := (*[simdSize]byte)(p[g*simdSize:])
-		touched += prefetch(block)
+		prefetch(block)
 		node := guts.CompressBuffer(block, simdSize, &guts.IV, counter+uint64(g*guts.MaxSIMD), 0)
 		// Merge with the finished left siblings: one per trailing 1 bit of g.
 		k := 0
@@ -286,20 +326,22 @@ func subtree(p []byte, counter uint64) (guts.Node, uint64) {
 			node = guts.ParentNode(stack[k], guts.ChainingValue(node), &guts.IV, 0)
 		}
 		if g == groups-1 {
-			return node, touched
+			return node
 		}
 		stack[k] = guts.ChainingValue(node)
 	}
 	panic("unreachable")
 }
 
-// prefetch reads one word of every cache line of a block before it is
-// hashed. The AVX-512 kernel reads 16 chunks 1 KiB apart at once, which the
-// hardware prefetcher does not follow: on data that is not in cache (a
-// buffer just filled by read(2) on another core, a large in-memory input) a
-// core then hashes at ~2.3 GB/s instead of ~4.6; this sequential pass, whose
-// loads all miss in parallel, fetches the block first. On cached data it
-// costs about 1%. The sum is returned so that the compiler keeps the loads.
+// prefetch reads one byte of every cache line of a block before guts
+// hashes it. guts loads the 16 chunks with gathers 1 KiB apart, which the
+// hardware prefetcher does not follow: on data not in cache a core then
+// hashes at half speed (measured 2.3 against 4.6 GB/s on Zen 5). This
+// sequential pass, whose loads all miss in parallel, fetches the block
+// first. It is not inlined, so that the loads, whose sum nobody uses, are
+// not optimised away.
+//
+//go:noinline
 func prefetch(b *[simdSize]byte) uint64 {
 	var s uint64
 	for i := 0; i < simdSize; i += 64 {

@@ -180,7 +180,7 @@ func TestParallelBLAKE3PiecesAreEigentrees(t *testing.T) {
 			}
 		}
 		var got []int
-		for _, p := range h.tasks {
+		for _, p := range h.pieces {
 			got = append(got, p.height)
 		}
 		if !slices.Equal(got, want) {

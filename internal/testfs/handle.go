@@ -48,6 +48,9 @@ func (f *FS) newHandle(n *node, fh fs.FileHandle) *handle {
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	f := h.fs
+	if errno := f.waitIfStalled(ctx); errno != 0 {
+		return nil, errno
+	}
 	if f.gone.Load() {
 		return nil, syscall.EIO
 	}

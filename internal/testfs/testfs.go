@@ -62,6 +62,7 @@
 package testfs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -103,6 +104,8 @@ type FS struct {
 	mu     sync.Mutex
 	faults faults
 	stats  Stats
+	// stall, while not nil, holds every read until it is closed.
+	stall chan struct{}
 }
 
 // Stats counts what went through the mount since it was mounted. Reads the
@@ -241,6 +244,7 @@ func (f *FS) Unmount() error {
 		// behind cannot be used to delete the backing files (os.RemoveAll
 		// of a temp folder in a test's cleanup, for one).
 		f.gone.Store(true)
+		f.releaseStall()
 		if err != nil {
 			f.unmountErr = err
 			return
@@ -377,8 +381,45 @@ func (f *FS) ChangeContent(glob string) {
 	})
 }
 
+// StallReads makes every read block, as a USB drive that stops answering:
+// the reading process waits in the kernel. Reset or Unmount lets the reads
+// go on (or fail, after Unmount); a fatal signal ends the waiting process.
+func (f *FS) StallReads() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stall == nil {
+		f.stall = make(chan struct{})
+	}
+}
+
+// waitIfStalled blocks a read while StallReads is on.
+func (f *FS) waitIfStalled(ctx context.Context) syscall.Errno {
+	f.mu.Lock()
+	st := f.stall
+	f.mu.Unlock()
+	if st == nil {
+		return 0
+	}
+	select {
+	case <-st:
+		return 0
+	case <-ctx.Done():
+		return syscall.EINTR
+	}
+}
+
+func (f *FS) releaseStall() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stall != nil {
+		close(f.stall)
+		f.stall = nil
+	}
+}
+
 // Reset switches every fault off. Counters are kept.
 func (f *FS) Reset() {
+	f.releaseStall()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.faults = faults{}

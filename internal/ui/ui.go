@@ -24,15 +24,19 @@ const (
 )
 
 // UsageError is an error in how editkit was called or configured; it exits
-// with ExitUsage.
-type UsageError struct{ Err error }
+// with ExitUsage. Help marks a malformed command line, where pointing at
+// --help helps.
+type UsageError struct {
+	Err  error
+	Help bool
+}
 
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
 // Usagef returns a UsageError.
 func Usagef(format string, args ...any) error {
-	return &UsageError{fmt.Errorf(format, args...)}
+	return &UsageError{Err: fmt.Errorf(format, args...)}
 }
 
 // ExitError carries an exit code for a command whose problems were already

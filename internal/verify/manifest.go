@@ -74,6 +74,7 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		v.beat()
 		if selected(r) && pick(r.Path) {
 			total += r.Size
 			files++
@@ -83,7 +84,7 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 		v.opts.Progress.Start(total, files)
 	}
 
-	p := newPool(ctx, v.opts.Jobs, v.opts.StallTimeout, v.opts.Progress)
+	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)
 	var (
 		mu         sync.Mutex
 		missing    []lost
@@ -171,6 +172,7 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 	rules := driveRules()
 	walkErr := walk.Walk(p.ctx, v.root, rules, walk.Visitor{
 		Dir: func(e walk.Entry, _ []string) error {
+			v.beat()
 			if e.Path == "" {
 				return nil
 			}
@@ -178,6 +180,7 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 			return err
 		},
 		File: func(e walk.Entry) error {
+			v.beat()
 			r, ok, err := advance(e.Path, false)
 			if err != nil {
 				return err

@@ -51,6 +51,7 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 	var total int64
 	files := 0
 	for f := range h.Files() {
+		v.beat()
 		if v.inScope(f.Path) {
 			files++
 			total += max(f.Size, 0)
@@ -60,7 +61,7 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 		v.opts.Progress.Start(total, files)
 	}
 	pick := v.sampler()
-	p := newPool(ctx, v.opts.Jobs, v.opts.StallTimeout, v.opts.Progress)
+	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)
 	var (
 		mu      sync.Mutex
 		entries []*mhlEntry
@@ -111,6 +112,7 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 	}
 	walkErr := walk.Walk(p.ctx, v.root, rules, walk.Visitor{
 		Dir: func(e walk.Entry, _ []string) error {
+			v.beat()
 			if e.Path != "" {
 				advance(e.Path, false)
 				entries = append(entries, &mhlEntry{Entry: e})
@@ -118,6 +120,7 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 			return nil
 		},
 		File: func(e walk.Entry) error {
+			v.beat()
 			r, ok := advance(e.Path, false)
 			me := &mhlEntry{Entry: e}
 			entries = append(entries, me)

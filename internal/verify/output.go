@@ -52,7 +52,7 @@ func (v *verifier) againstB3Sum(ctx context.Context) error {
 		v.opts.Progress.Start(total, len(lines))
 	}
 	pick := v.sampler()
-	p := newPool(ctx, v.opts.Jobs, v.opts.StallTimeout, v.opts.Progress)
+	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)
 	var submitErr error
 	for _, l := range lines {
 		v.res.Files++

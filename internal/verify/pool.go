@@ -7,73 +7,42 @@ import (
 	"io"
 	"os"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/mhl"
 )
 
-// ErrStalled is returned when the drive stops answering: a read made no
-// progress for Options.StallTimeout (an unplugged USB drive can block a
-// read for minutes). Verification gives up rather than hang.
+// ErrStalled is returned when the drive stops answering: nothing was read
+// for Options.StallTimeout (an unplugged USB drive can block a read for
+// minutes). Verification gives up rather than hang.
 var ErrStalled = errors.New("the drive stopped responding")
 
-// pool reads files on a few goroutines and watches for a drive that stalls.
+// pool reads files on a few goroutines.
 type pool struct {
 	jobs     chan func(context.Context)
 	wg       sync.WaitGroup
 	ctx      context.Context
-	cancel   context.CancelCauseFunc
+	cancel   context.CancelFunc
 	progress Progress
-
-	lastProgress atomic.Int64 // unix ns of the last byte read
-	busy         atomic.Int32
-	stopWatch    chan struct{}
-	stalled      chan struct{} // closed when the drive stopped answering
+	beat     func()
 }
 
-func newPool(ctx context.Context, workers int, stall time.Duration, progress Progress) *pool {
-	ctx, cancel := context.WithCancelCause(ctx)
-	p := &pool{jobs: make(chan func(context.Context)), ctx: ctx, cancel: cancel, progress: progress,
-		stopWatch: make(chan struct{}), stalled: make(chan struct{})}
-	p.lastProgress.Store(time.Now().UnixNano())
+func newPool(ctx context.Context, workers int, progress Progress, beat func()) *pool {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &pool{jobs: make(chan func(context.Context)), ctx: ctx, cancel: cancel, progress: progress, beat: beat}
 	for range workers {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			for job := range p.jobs {
-				if p.ctx.Err() != nil {
-					continue
+				if p.ctx.Err() == nil {
+					job(p.ctx)
 				}
-				p.busy.Add(1)
-				job(p.ctx)
-				p.busy.Add(-1)
 			}
 		}()
 	}
-	go p.watch(stall)
 	return p
-}
-
-// watch cancels everything when reads stop making progress.
-func (p *pool) watch(stall time.Duration) {
-	t := time.NewTicker(min(stall/4, time.Second))
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stopWatch:
-			return
-		case <-t.C:
-			idle := time.Since(time.Unix(0, p.lastProgress.Load()))
-			if p.busy.Load() > 0 && idle > stall {
-				p.cancel(fmt.Errorf("%w: no data read for %s", ErrStalled, idle.Round(time.Second)))
-				close(p.stalled)
-				return
-			}
-		}
-	}
 }
 
 // submit queues a job; it blocks while every worker is busy.
@@ -82,35 +51,22 @@ func (p *pool) submit(job func(context.Context)) error {
 	case p.jobs <- job:
 		return nil
 	case <-p.ctx.Done():
-		return context.Cause(p.ctx)
+		return p.ctx.Err()
 	}
 }
 
-// wait waits for the queued jobs. If the drive stalled, it returns at once:
-// a read blocked in the kernel cannot be interrupted, and the process is
-// about to report and exit. It returns why the pool stopped early, if it did.
+// wait waits for the queued jobs and returns why the pool stopped early,
+// if it did.
 func (p *pool) wait() error {
 	close(p.jobs)
-	done := make(chan struct{})
-	go func() {
-		p.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-p.stalled:
-	}
-	close(p.stopWatch)
-	var err error
-	if p.ctx.Err() != nil {
-		err = context.Cause(p.ctx)
-	}
-	p.cancel(nil)
+	p.wg.Wait()
+	err := p.ctx.Err()
+	p.cancel()
 	return err
 }
 
 func (p *pool) add(n int64) {
-	p.lastProgress.Store(time.Now().UnixNano())
+	p.beat()
 	if p.progress != nil {
 		p.progress.Add(n)
 	}

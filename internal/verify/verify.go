@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/editkit/editkit/internal/manifest"
@@ -180,6 +181,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Started: o.Now(),
 		Counts:  map[Kind]int{},
 	}}
+	return v.watch(ctx, v.run)
+}
+
+// run detects what to verify against and does it.
+func (v *verifier) run(ctx context.Context) (*Result, error) {
+	o := v.opts
+	root := v.root
+	var err error
 	against := o.Against
 	if against == Auto {
 		switch {
@@ -232,13 +241,77 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return v.res, nil
 }
 
+// watch runs the verification and gives up on a drive that stops
+// answering: when nothing was read for StallTimeout (a read can block in the
+// kernel for minutes on an unplugged USB drive, and cannot be interrupted),
+// it returns what was found so far with ErrStalled, leaving the blocked
+// goroutine behind for the process's exit to clean up.
+func (v *verifier) watch(ctx context.Context, run func(context.Context) (*Result, error)) (*Result, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type outcome struct {
+		res *Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	v.beat()
+	go func() {
+		res, err := run(ctx)
+		done <- outcome{res, err}
+	}()
+	stall := v.opts.StallTimeout
+	tick := time.NewTicker(min(stall/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case o := <-done:
+			return o.res, o.err
+		case <-tick.C:
+			idle := time.Since(time.Unix(0, v.lastBeat.Load()))
+			if idle <= stall {
+				continue
+			}
+			err := fmt.Errorf("%w: nothing could be read from %s for %s; check its cable and power, then verify again",
+				ErrStalled, v.opts.Drive, idle.Round(time.Second))
+			cancel(err)
+			return v.partial(err), err
+		}
+	}
+}
+
+// beat records that the verification is making progress.
+func (v *verifier) beat() { v.lastBeat.Store(time.Now().UnixNano()) }
+
+// partial is the result to report when the run was abandoned: the problems
+// found so far, copied so the abandoned goroutine cannot race with the caller.
+func (v *verifier) partial(cause error) *Result {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r := &Result{
+		Drive:    v.res.Drive,
+		Label:    v.res.Label,
+		DriveID:  v.res.DriveID,
+		Against:  v.res.Against,
+		Started:  v.res.Started,
+		Finished: v.opts.Now(),
+		Counts:   map[Kind]int{},
+		Problems: append([]Problem(nil), v.res.Problems...),
+	}
+	r.Problems = append(r.Problems, Problem{Kind: ReadError, Path: "", Detail: cause.Error()})
+	for _, p := range r.Problems {
+		r.Counts[p.Kind]++
+	}
+	return r
+}
+
 type verifier struct {
 	opts  Options
 	root  string
 	scope []string
 	res   *Result
 
-	mu sync.Mutex // guards res.Problems, counters
+	mu       sync.Mutex   // guards res.Problems, counters
+	lastBeat atomic.Int64 // unix ns of the last sign of progress
 
 	drive *manifest.Drive // manifest mode, opened for writing unless ReadOnly
 	// mhlPath is the generation to record on a clean run, set by the mode.

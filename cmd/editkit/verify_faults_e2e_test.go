@@ -1,0 +1,88 @@
+//go:build linux
+
+package main
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/editkit/editkit/internal/testfs"
+)
+
+// A drive whose file system returns I/O errors for some files: each one is
+// reported, the rest is verified, exit 1.
+func TestVerifyReportsIOErrorsAndGoesOn(t *testing.T) {
+	needRoot(t)
+	_, backing := preparedDrive(t, 23, 16<<20)
+	drive := testfs.MustMount(t, backing)
+	victim := largestMXF(t, backing)
+	drive.FailReads(filepath.Base(victim), 8192, syscall.EIO)
+	v, r := runVerify(t, "--read-only", drive.Dir)
+	if r.code != 1 {
+		t.Fatalf("failing reads: %s", r)
+	}
+	if got := kinds(v); !slices.Equal(got, []string{"read-error " + victim}) {
+		t.Errorf("problems %q", got)
+	}
+	if v.Verified != v.Files-1 {
+		t.Errorf("verified %d of %d; every other file should have been checked", v.Verified, v.Files)
+	}
+}
+
+// A drive unplugged in the middle of a verify: the run ends with errors,
+// promptly, instead of hanging.
+func TestVerifyDriveUnpluggedMidRun(t *testing.T) {
+	needRoot(t)
+	long(t)
+	_, backing := preparedDrive(t, 24, 400<<20)
+	drive := testfs.MustMount(t, backing)
+	cmd, out := startEditkit(t, "verify", "--read-only", "--jobs", "1", drive.Dir)
+	waitFor(t, 30*time.Second, "the verify to start reading", func() bool { return drive.Stats().BytesRead > 20<<20 })
+	drive.Unmount()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != 1 {
+			t.Fatalf("exit %d, want 1:\n%s", code, out.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("verify hung after the drive was unplugged:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "read-error") && !strings.Contains(out.String(), "missing") {
+		t.Errorf("no errors reported:\n%s", out.String())
+	}
+}
+
+// A drive that stops answering (reads block in the kernel): verify gives
+// up after --stall-timeout and says why, instead of hanging forever.
+func TestVerifyGivesUpOnAStalledDrive(t *testing.T) {
+	needRoot(t)
+	_, backing := preparedDrive(t, 25, 8<<20)
+	drive := testfs.MustMount(t, backing)
+	drive.StallReads()
+	defer drive.Reset()
+	start := time.Now()
+	cmd, out := startEditkit(t, "verify", "--read-only", "--stall-timeout", "2s", drive.Dir)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != 1 {
+			t.Fatalf("exit %d, want 1:\n%s", code, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		drive.Reset()
+		t.Fatalf("verify hung on a stalled drive:\n%s", out.String())
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("took %v to give up with --stall-timeout 2s", took)
+	}
+	if !strings.Contains(out.String(), "stopped responding") {
+		t.Errorf("no explanation:\n%s", out.String())
+	}
+}
