@@ -50,7 +50,7 @@ func main() {
 	many := flag.Int("many", 100_000, "files in the many-small-files tree (memory check)")
 	rounds := flag.Int("rounds", 3, "rounds of every comparison; the median is reported")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy\n")
+		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy|verify\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -71,8 +71,9 @@ func main() {
 		os.Exit(1)
 	}
 	suites := map[string][]func() error{
-		"copy": {b.copySuite},
-		"all":  {b.copySuite},
+		"copy":   {b.copySuite},
+		"verify": {b.verifySuite},
+		"all":    {b.copySuite, b.verifySuite},
 	}
 	run, ok := suites[flag.Arg(0)]
 	if !ok {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -75,4 +76,13 @@ func DeviceID(path string) (uint64, error) {
 		return 0, err
 	}
 	return uint64(st.Dev), nil
+}
+
+// Inode returns a file's inode number, which changes when a program saves
+// by writing a new file and renaming it over the old one.
+func Inode(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Ino)
+	}
+	return 0
 }

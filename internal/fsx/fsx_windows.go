@@ -63,7 +63,9 @@ func Lock(path string) (unlock func() error, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ol := new(windows.Overlapped)
+	// Lock a byte far beyond any data, so the file's content stays
+	// writable through other handles (Windows locks are mandatory).
+	ol := &windows.Overlapped{OffsetHigh: 0x7fffffff}
 	err = windows.LockFileEx(windows.Handle(f.Fd()),
 		windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
 	if err != nil {
@@ -112,3 +114,6 @@ func FSType(path string) string {
 	}
 	return windows.UTF16ToString(name[:])
 }
+
+// Inode is not available from os.FileInfo on Windows; size and mtime decide.
+func Inode(fi os.FileInfo) uint64 { return 0 }

@@ -44,30 +44,43 @@ type FileSum struct {
 	Size int64
 }
 
-// readSize is HashFile's unit of work: one read(2), then hashed by the
-// goroutine that read it while the others read and hash theirs. 1 MiB: on
-// the 2-core target, reads of 1–8 MiB from the page cache cost the same per
-// byte, and hashing from a buffer that fits the core's L2 cache (2 MiB) was
-// 5–10% faster than from an 8 MiB one. A cold drive still sees sequential
-// reads, and the kernel's readahead keeps it busy in between.
-const readSize = 1 << 20
+// HashFile's unit of work is one read(2), then hashed by the goroutine that
+// read it while the others read and hash theirs.
+const (
+	// readSize is the unit for a file in the page cache. 1 MiB: reads of
+	// 1–8 MiB from the cache cost about the same per byte, and hashing
+	// from a buffer that fits the core's L2 cache (2 MiB on the target) was
+	// faster than from larger ones.
+	readSize = 1 << 20
+
+	// mediumReadSize is the unit when reading from the medium: fewer,
+	// larger requests. On the target's virtual disk, 2 GiB read in 4 MiB
+	// units took 0.71–0.78 s (medians of 10) against 0.75–0.82 s in 1 MiB
+	// units, and varied less.
+	mediumReadSize = 4 << 20
+)
 
 // HashFile computes the digests o asks for of the file at path.
 //
-// A large file is cut into 1 MiB units. Each of o.Workers goroutines takes
-// the next unit, reads it and feeds it to xxh128 (in file order, under a
-// lock: xxh128 is one sequential stream, and at ~40 GB/s it costs little
-// while the bytes are still in the reading core's cache), then hashes the
-// unit's BLAKE3 subtrees while the other goroutines read and hash theirs;
-// the subtrees are merged in file order. There is no separate reader
-// goroutine and no hand-off per buffer: on the KVM guest this was tuned on,
-// waking an idle goroutine on the other core takes 70–500 µs, which a
-// reader/hasher pipeline or a fork-join per buffer pays every few hundred
-// microseconds. Files under 2 MiB are hashed on the calling goroutine.
+// A large file is cut into units of 1 MiB (4 MiB from the medium). Each of
+// o.Workers goroutines takes the next unit, reads it (pread, so reads
+// proceed in parallel) and hashes its BLAKE3 subtrees while the others read
+// and hash theirs. Units are merged in file order, which is also where
+// xxh128, one sequential stream, is fed; it runs beside the other
+// goroutines' BLAKE3 and costs ~12% of the CPU time. Nothing waits for a
+// hand-off per buffer: on the KVM guest this was tuned on, waking an idle
+// goroutine on the other core takes 70–500 µs, which a reader goroutine
+// feeding hashers, or a fork-join per buffer, paid every few hundred
+// microseconds (measured: 0.6× b3sum's speed). Files under 2 MiB are
+// hashed on the calling goroutine alone.
 //
-// The file is read with read(2), not mapped: measured on the target,
-// mapping a cached file was slower (more CPU in page faults than read's
-// copy), and an I/O error under a mapping is a SIGBUS rather than an error.
+// The file is read, not mapped, although b3sum maps it. Measured with the
+// same workers on a cached 2 GiB file, mapping was at best even (0.17 s
+// either way when the cache holds the file in 2 MiB folios) and otherwise
+// slower (0.20 s against 0.18 s): hashing then reads from RAM instead of
+// from the L2 cache that read(2) has just filled, and faulting in 4 KiB
+// pages costs b3sum itself 0.15–0.25 s of CPU per 2 GiB. Besides, an I/O
+// error under a mapping is a SIGBUS, not an error.
 //
 // HashFile reads until end of file, so Size is what was hashed even if the
 // file changed size meanwhile. It stops within a few MiB when ctx is done.
@@ -127,6 +140,7 @@ type fileHasher struct {
 	b3     *ParallelBLAKE3
 	xxh    *xxh3.Hasher
 	size   int64
+	unit   int // bytes per read of the parallel path
 }
 
 func (h *fileHasher) sum() FileSum {
@@ -142,6 +156,10 @@ func (h *fileHasher) sum() FileSum {
 
 // run hashes src, whose size is expected to be size.
 func (h *fileHasher) run(ctx context.Context, size int64) error {
+	h.unit = readSize
+	if h.o.FromMedium {
+		h.unit = mediumReadSize
+	}
 	if h.o.BLAKE3 {
 		h.b3 = NewParallelBLAKE3(1)
 	}
@@ -168,10 +186,7 @@ func (h *fileHasher) read(buf []byte, off int64) (int, error) {
 	if n > 0 && h.forget != nil {
 		h.forget(off, int64(n))
 	}
-	switch {
-	case err == nil:
-	case err == io.EOF:
-	default:
+	if err != nil && err != io.EOF {
 		err = fmt.Errorf("read at byte %d: %w", off+int64(n), unwrapPath(err))
 	}
 	return n, err
@@ -223,61 +238,78 @@ func (h *fileHasher) parallel(ctx context.Context) error {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	if h.b3 == nil {
-		workers = 1 // xxh128 alone: nothing to share, it must be fed in order
-	}
 	// Buffers: one per worker being read and hashed, and a few more for
 	// units hashed ahead of an earlier one, so that no worker waits.
 	free := make(chan []byte, workers+2)
 	for range cap(free) {
-		free <- make([]byte, readSize)
+		free <- make([]byte, h.unit)
 	}
 	var (
 		base    = h.size
 		next    atomic.Int64 // index of the next unit to read
 		stopped atomic.Bool  // a unit ended the file, failed, or ctx is done
 
-		mu       sync.Mutex // guards what follows, h.b3, h.xxh and h.size
+		mu       sync.Mutex // guards what follows
 		merged   int        // index of the next unit to merge
 		finished bool       // a merged unit ended the file or failed
 		err      error
 		waiting  = make(map[int]unit, cap(free))
 	)
-	// merge adds unit i to the digests, in file order: unless all the units
-	// before it are merged, it waits in waiting for the one that is merged
-	// last to take it along.
+	// finish records the end of the file (e == nil) or the first error.
+	finish := func(e error) {
+		mu.Lock()
+		if !finished {
+			err, finished = e, true
+		}
+		mu.Unlock()
+	}
+	// apply adds a unit to the digests. Only the goroutine merging unit
+	// number merged calls it, so it needs no lock.
+	apply := func(u unit) (end bool, err error) {
+		if err := ctx.Err(); err != nil {
+			return true, err
+		}
+		if u.err != nil && u.err != io.EOF {
+			return true, u.err
+		}
+		if h.xxh != nil {
+			h.xxh.Write(u.buf)
+		}
+		if h.b3 != nil {
+			h.b3.commit(u.pieces)
+			h.b3.Write(u.buf[len(u.buf)/chunkSize*chunkSize:]) // the end of the file
+		}
+		h.add(len(u.buf))
+		return u.err == io.EOF, nil
+	}
+	// merge adds unit i to the digests in file order. If an earlier unit is
+	// not merged yet, unit i waits in waiting for the goroutine that merges
+	// the one before it to take it along, and its own goroutine moves on.
+	// The digests are fed outside the lock, so that the others never wait
+	// for xxh128 (a goroutine that blocks on a lock sleeps, and is slow to
+	// wake on this VM).
 	merge := func(i int, u unit) {
 		mu.Lock()
-		defer mu.Unlock()
 		if i != merged {
 			u.pieces = slices.Clone(u.pieces) // the worker reuses its slice
 			waiting[i] = u
+			mu.Unlock()
 			return
 		}
 		for {
-			if !finished {
-				if e := ctx.Err(); e != nil {
-					u.err = e
-				}
-				switch {
-				case u.err == nil || u.err == io.EOF:
-					if h.xxh != nil {
-						h.xxh.Write(u.buf)
-					}
-					if h.b3 != nil {
-						h.b3.commit(u.pieces)
-						h.b3.Write(u.buf[len(u.buf)/chunkSize*chunkSize:]) // the end of the file
-					}
-					h.add(len(u.buf))
-					finished = u.err != nil
-				default:
-					err, finished = u.err, true
+			done := finished
+			mu.Unlock()
+			if !done {
+				if end, e := apply(u); end {
+					finish(e)
 				}
 			}
-			free <- u.buf[:readSize]
+			free <- u.buf[:cap(u.buf)]
+			mu.Lock()
 			merged++
 			var ok bool
 			if u, ok = waiting[merged]; !ok {
+				mu.Unlock()
 				return
 			}
 			delete(waiting, merged)
@@ -287,17 +319,13 @@ func (h *fileHasher) parallel(ctx context.Context) error {
 		var pieces []piece
 		for !stopped.Load() {
 			if e := ctx.Err(); e != nil {
-				mu.Lock()
-				if !finished {
-					err, finished = e, true
-				}
-				mu.Unlock()
+				finish(e)
 				stopped.Store(true)
 				return
 			}
 			buf := <-free
 			i := int(next.Add(1) - 1)
-			start := base + int64(i)*readSize
+			start := base + int64(i)*int64(h.unit)
 			n, rerr := h.read(buf, start)
 			if rerr != nil {
 				stopped.Store(true)

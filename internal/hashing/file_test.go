@@ -31,8 +31,8 @@ func writeFile(t testing.TB, dir string, data []byte) string {
 
 func TestHashFileMatchesHasher(t *testing.T) {
 	sizes := []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, segmentSize + 1,
-		readSize - 1, readSize, readSize + 1, 2 * readSize, 3*readSize + chunkSize + 1,
-		2*readSize - 1, 2*readSize + chunkSize - 1, 4*readSize + 1, 7*readSize + 12345}
+		readSize - 1, readSize, readSize + 1, 2*readSize - 1, 2 * readSize, 2*readSize + chunkSize - 1,
+		3*readSize + chunkSize + 1, 4*readSize + 1, 7*readSize + 12345, 2*mediumReadSize + 1}
 	if !raceEnabled {
 		sizes = append(sizes, 50<<20+3, 64<<20)
 	}
@@ -43,6 +43,7 @@ func TestHashFileMatchesHasher(t *testing.T) {
 		{BLAKE3: true, XXH128: true, FromMedium: true},
 		{BLAKE3: true, XXH128: true, Workers: 1},
 		{BLAKE3: true, XXH128: true, Workers: 3},
+		{BLAKE3: true, XXH128: true, Workers: 8},
 	}
 	dir := t.TempDir()
 	for _, size := range sizes {

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 
-	"github.com/zeebo/blake3"
 	"github.com/zeebo/xxh3"
 )
 
@@ -43,14 +42,17 @@ func ParseXXH128(s string) (d [16]byte, err error) {
 
 // Hasher computes BLAKE3 and xxh128 of everything written to it.
 type Hasher struct {
-	b3  *blake3.Hasher
+	// One worker: the copy pipeline hashes on its own goroutine, beside
+	// the writers; the tree kernel is twice as fast per core as a plain
+	// streaming BLAKE3 where AVX-512 is available.
+	b3  *ParallelBLAKE3
 	xxh *xxh3.Hasher
 	n   int64
 }
 
 // New returns a Hasher for both digests.
 func New() *Hasher {
-	return &Hasher{b3: blake3.New(), xxh: xxh3.New()}
+	return &Hasher{b3: NewParallelBLAKE3(1), xxh: xxh3.New()}
 }
 
 // Write adds p to both digests. It never fails.
@@ -67,7 +69,7 @@ func (h *Hasher) Size() int64 { return h.n }
 // Sum returns the digests of the bytes written so far.
 func (h *Hasher) Sum() Sum {
 	var s Sum
-	h.b3.Sum(s.BLAKE3[:0])
+	s.BLAKE3 = h.b3.Sum256()
 	s.XXH128 = h.xxh.Sum128().Bytes()
 	return s
 }

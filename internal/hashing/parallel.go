@@ -28,7 +28,7 @@ const (
 
 	// minParallelWrite is the smallest Write shared among goroutines. On
 	// the 2-core KVM guest this was tuned on, waking an idle core takes
-	// 70–500 µs, longer than one core needs for 1 MiB (~130 µs): smaller
+	// 70–500 µs, longer than one core needs for 1 MiB (~100 µs): smaller
 	// writes are hashed faster by the caller alone.
 	minParallelWrite = 2 << 20
 

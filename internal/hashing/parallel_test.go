@@ -164,24 +164,28 @@ func TestParallelBLAKE3Reset(t *testing.T) {
 	}
 }
 
-// The pieces one write is cut into are the decomposition guts.Eigentrees
-// gives, with subtrees larger than a segment cut into segments.
-func TestParallelBLAKE3PiecesAreEigentrees(t *testing.T) {
+// The pieces a run of chunks is cut into are the decomposition
+// guts.Eigentrees gives, with subtrees larger than a segment cut into
+// segments.
+func TestPlanPiecesAreEigentrees(t *testing.T) {
 	for _, tc := range []struct{ counter, chunks uint64 }{
-		{0, 1}, {0, 1023}, {1, 1022}, {5, 1000}, {255, 258}, {256, 256}, {300, 5000}, {1 << 20, 777},
+		{0, 1}, {0, 1023}, {1, 1022}, {5, 1000}, {255, 258}, {256, 256}, {300, 5000}, {1 << 20, 777}, {1<<40 + 3, 3000},
 	} {
-		h := NewParallelBLAKE3(1)
-		h.counter = tc.counter // as if that many chunks had been hashed
-		h.writeChunks(make([]byte, tc.chunks*chunkSize))
 		var want []int
 		for _, height := range guts.Eigentrees(tc.counter, tc.chunks) {
-			for range 1 << max(0, height-8) {
-				want = append(want, min(height, 8))
+			for range 1 << max(0, height-segHeight) {
+				want = append(want, min(height, segHeight))
 			}
 		}
 		var got []int
-		for _, p := range h.pieces {
+		off, counter := 0, tc.counter
+		for _, p := range planPieces(nil, tc.counter, tc.chunks) {
+			if p.off != off || p.counter != counter {
+				t.Fatalf("counter %d, %d chunks: piece at byte %d, chunk %d; want %d, %d", tc.counter, tc.chunks, p.off, p.counter, off, counter)
+			}
 			got = append(got, p.height)
+			off += chunkSize << p.height
+			counter += 1 << p.height
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("counter %d, %d chunks: pieces %v, Eigentrees gives %v", tc.counter, tc.chunks, got, want)
@@ -265,4 +269,44 @@ func FuzzParallelBLAKE3(f *testing.F) {
 			h.Write(data[k:])
 		})
 	})
+}
+
+// The assembly kernel against guts, lane by lane, including chunk counters
+// whose low word wraps within the 16 lanes (a stream past 4 TiB).
+func TestKernelMatchesGuts(t *testing.T) {
+	if !haveKernel {
+		t.Skip("no assembly kernel on this machine")
+	}
+	data := pattern(segmentSize, 8)
+	for _, counter := range []uint64{0, 16, 1<<32 - 7, 1<<40 + 3} {
+		var got [16][8]uint32
+		hashChunks16(&got, (*[simdSize]byte)(data), counter)
+		for i := range got {
+			chunk := data[i*chunkSize : (i+1)*chunkSize]
+			if want := guts.ChainingValue(guts.CompressChunk(chunk, &guts.IV, counter+uint64(i), 0)); got[i] != want {
+				t.Fatalf("counter %d, chunk %d: %x, want %x", counter, i, got[i], want)
+			}
+		}
+	}
+	var children [32][8]uint32
+	for i := range children {
+		for j := range children[i] {
+			children[i][j] = uint32(i*8+j) * 0x9e3779b9
+		}
+	}
+	var got [16][8]uint32
+	hashParents16(&got, &children)
+	for i := range got {
+		if want := guts.ChainingValue(guts.ParentNode(children[2*i], children[2*i+1], &guts.IV, 0)); got[i] != want {
+			t.Fatalf("parent %d: %x, want %x", i, got[i], want)
+		}
+	}
+	for height := 5; height <= segHeight; height++ {
+		p := data[:chunkSize<<height]
+		for _, counter := range []uint64{0, 1 << height, 1<<32 - 1<<height, 7 << 40} {
+			if got, want := subtreeKernel(p, counter), subtreeGuts(p, counter); got != want {
+				t.Fatalf("subtree of 2^%d chunks at %d differs from guts", height, counter)
+			}
+		}
+	}
 }

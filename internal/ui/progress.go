@@ -39,7 +39,7 @@ func (p *Progress) Start(bytes int64, files int) {
 	p.files.Store(int64(files))
 	p.started = time.Now()
 	switch {
-	case p.t.Quiet:
+	case p.t.Quiet && p.t.log == nil:
 	case p.t.TTY:
 		p.bar = progressbar.NewOptions64(bytes,
 			progressbar.OptionSetWriter(p.t.Err),
@@ -77,6 +77,16 @@ func (p *Progress) tick(every time.Duration, f func()) {
 		case <-p.stop:
 			return
 		}
+	}
+}
+
+// AddTotal grows the work announced by Start, for operations that find
+// their work as they go.
+func (p *Progress) AddTotal(bytes int64, files int) {
+	p.total.Add(bytes)
+	p.files.Add(int64(files))
+	if p.bar != nil {
+		p.bar.ChangeMax64(p.total.Load())
 	}
 }
 

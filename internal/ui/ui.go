@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,7 +71,37 @@ type Terminal struct {
 	// LogInterval is how often progress is logged when Err is not a terminal.
 	LogInterval time.Duration
 
-	mu sync.Mutex
+	mu  sync.Mutex
+	log io.Writer // --log: results and progress go here instead, time-stamped
+}
+
+// SetLog sends results and progress to w (a log file) instead of the
+// terminal, time-stamped; warnings and errors go to both. An unattended run
+// (cron, launchd) is then silent unless something fails.
+func (t *Terminal) SetLog(w io.Writer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.log = w
+	t.TTY = false
+}
+
+// logLocked writes time-stamped lines to the log.
+func (t *Terminal) logLocked(text string) {
+	stamp := time.Now().Format("2006-01-02 15:04:05 ")
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		fmt.Fprintf(t.log, "%s%s\n", stamp, line)
+	}
+}
+
+// Errorf reports an error: to Err, and to the log if there is one.
+func (t *Terminal) Errorf(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintln(t.Err, msg)
+	if t.log != nil {
+		t.logLocked(msg)
+	}
 }
 
 // NewTerminal returns a Terminal on the process's stdout and stderr.
@@ -91,21 +122,29 @@ func NewTerminal() *Terminal {
 
 // Printf writes a result line to Out, unless --json or --quiet.
 func (t *Terminal) Printf(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.log != nil {
+		t.logLocked(fmt.Sprintf(format, args...))
+		return
+	}
 	if t.JSON || t.Quiet {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	fmt.Fprintf(t.Out, format, args...)
 }
 
 // Infof writes an informational line to Err, unless --quiet.
 func (t *Terminal) Infof(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.log != nil {
+		t.logLocked(fmt.Sprintf(format, args...))
+		return
+	}
 	if t.Quiet {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	fmt.Fprintf(t.Err, format+"\n", args...)
 }
 
@@ -113,7 +152,11 @@ func (t *Terminal) Infof(format string, args ...any) {
 func (t *Terminal) Warnf(format string, args ...any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fmt.Fprintf(t.Err, "warning: "+format+"\n", args...)
+	msg := fmt.Sprintf("warning: "+format, args...)
+	fmt.Fprintln(t.Err, msg)
+	if t.log != nil {
+		t.logLocked(msg)
+	}
 }
 
 // PrintJSON writes v as indented JSON to Out.

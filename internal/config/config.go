@@ -1,0 +1,165 @@
+// Package config owns editkit's settings file and where editkit keeps its
+// own state on a computer. Settings come, in order of precedence, from
+// command-line flags, then environment variables, then the settings file;
+// this package reads the file and says where things live, the commands
+// apply the precedence.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the settings file.
+type Config struct {
+	// Hub is where backups and shared media live: s3://BUCKET/PREFIX, a
+	// folder path, or file:///path.
+	Hub        string `toml:"hub"`
+	S3Endpoint string `toml:"s3_endpoint"`
+	// BWLimit caps hub transfers: "12Mbit", "2MB/s".
+	BWLimit string `toml:"bwlimit"`
+	// User is the name recorded in events and the tracker (default: the
+	// operating-system user).
+	User string `toml:"user"`
+	// MediaRoot is the assistant's folder that corresponds to the root of
+	// editors' drives; pushed media keeps its place under it.
+	MediaRoot string `toml:"media_root"`
+
+	Backup  Backup  `toml:"backup"`
+	Tracker Tracker `toml:"tracker"`
+}
+
+// Backup settings.
+type Backup struct {
+	Set      string   `toml:"set"`     // default backup set name
+	Paths    []string `toml:"paths"`   // default folders to back up
+	Excludes []string `toml:"exclude"` // patterns left out
+	Log      string   `toml:"log"`     // log file for unattended runs
+}
+
+// Tracker settings.
+type Tracker struct {
+	// Sheet is the Google Sheet (ID or URL); empty means the CSV tracker.
+	Sheet             string `toml:"sheet"`
+	GoogleCredentials string `toml:"google_credentials"`
+	SheetsEndpoint    string `toml:"sheets_endpoint"`
+	// CSV is the folder of the local CSV tracker (default: in StateDir).
+	CSV string `toml:"csv"`
+}
+
+// DefaultPath is the settings file used when --config and EDITKIT_CONFIG
+// are not given: ~/.config/editkit/config.toml on Linux,
+// ~/Library/Application Support/editkit/config.toml on macOS,
+// %AppData%\editkit\config.toml on Windows.
+func DefaultPath() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "editkit", "config.toml")
+}
+
+// Load reads the settings file at path. A missing file is an empty Config
+// unless required (the user named it).
+func Load(path string, required bool) (Config, error) {
+	var c Config
+	if path == "" {
+		return c, nil
+	}
+	md, err := toml.DecodeFile(path, &c)
+	if errors.Is(err, fs.ErrNotExist) && !required {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("settings file %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var keys []string
+		for _, k := range und {
+			keys = append(keys, k.String())
+		}
+		sort.Strings(keys)
+		return c, fmt.Errorf("settings file %s: unknown setting %s (see `editkit config init` for the valid ones)", path, strings.Join(keys, ", "))
+	}
+	return c, nil
+}
+
+// StateDir is where editkit keeps its own state on this computer: the
+// tracker's outbox, the CSV tracker, locks and caches.
+// $XDG_STATE_HOME/editkit (~/.local/state/editkit) on Linux,
+// ~/Library/Application Support/editkit on macOS, %LocalAppData%\editkit on
+// Windows. EDITKIT_STATE_DIR overrides it.
+func StateDir() string {
+	if d := os.Getenv("EDITKIT_STATE_DIR"); d != "" {
+		return d
+	}
+	switch runtime.GOOS {
+	case "windows":
+		if d := os.Getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "editkit")
+		}
+	case "darwin":
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, "Library", "Application Support", "editkit")
+		}
+	default:
+		if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+			return filepath.Join(d, "editkit")
+		}
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, ".local", "state", "editkit")
+		}
+	}
+	return filepath.Join(os.TempDir(), "editkit-state")
+}
+
+// Template is the commented settings file `editkit config init` writes.
+const Template = `# editkit settings. Command-line flags override these, and environment
+# variables override them too (EDITKIT_HUB, AWS_*, GOOGLE_APPLICATION_CREDENTIALS,
+# EDITKIT_SHEETS_ENDPOINT). Remove the leading # of a line to use it.
+
+# Where backups and shared media live (the hub):
+#   s3://BUCKET/PREFIX   an S3-compatible store (AWS S3, MinIO, Wasabi, B2, a Versity gateway)
+#   /Volumes/NAS/hub     a local or NAS folder (also file:///Volumes/NAS/hub)
+# hub = "s3://show-hub/editorial"
+
+# S3 endpoint for stores other than AWS (else AWS_ENDPOINT_URL_S3 or
+# AWS_ENDPOINT_URL; credentials and region come from the usual AWS places:
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION, AWS_PROFILE,
+# ~/.aws/credentials and ~/.aws/config).
+# s3_endpoint = "https://s3.wasabisys.com"
+
+# Cap hub uploads and downloads, e.g. to leave room on a 20 Mbit/s home line:
+# "12Mbit", "2MB/s".
+# bwlimit = "12Mbit"
+
+# Your name in the tracker and the hub's event log (default: your login name).
+# user = "Anna (assistant editor)"
+
+# The folder on the assistant's storage that matches the root of editors'
+# drives: media pushed from below it lands at the same place on every drive.
+# media_root = "/Volumes/RAID/Show"
+
+[backup]
+# set = "cutting-room"
+# paths = ["/Volumes/RAID/Show/Avid Projects", "/Volumes/RAID/Show/Pro Tools"]
+# exclude = ["*.tmp", "Render Files/"]
+# log = "/Users/anna/Library/Logs/editkit-backup.log"
+
+[tracker]
+# The Google Sheet media tracker (its ID or URL). Without one, rows go to a
+# local CSV tracker (csv, below).
+# sheet = "https://docs.google.com/spreadsheets/d/1AbC.../edit"
+# A service-account key (else GOOGLE_APPLICATION_CREDENTIALS, application
+# default credentials, or the login saved by ` + "`editkit tracker login`" + `).
+# google_credentials = "/Users/anna/.config/editkit/tracker-sa.json"
+# csv = "/Volumes/RAID/Show/Tracker"
+`
