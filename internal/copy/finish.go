@@ -8,16 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/editkit/editkit/internal/b3sum"
 	"github.com/editkit/editkit/internal/fsx"
-	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
 )
 
-// ChecksumsFile is the b3sum-format list on every drive, relative to its
-// root: `cd DRIVE && b3sum --check .editkit/checksums.b3sum` checks the
-// drive with no editkit installed.
-const ChecksumsFile = manifest.DirName + "/checksums.b3sum"
+// ChecksumsFile is the b3sum-format list on every drive, relative to its root.
+const ChecksumsFile = manifest.ChecksumsFile
 
 // finishDests brings each destination's manifest, checksum list, MHL history
 // and report up to date with what this run wrote.
@@ -56,7 +52,7 @@ func (c *copier) finishDest(d *dest) error {
 	}
 	complete := !c.res.Interrupted && d.brokenErr == nil && len(errs) == 0
 	if complete {
-		if err := writeChecksums(drv); err != nil {
+		if err := drv.WriteChecksums(); err != nil {
 			errs = append(errs, fmt.Errorf("checksum list: %w", err))
 		} else {
 			d.res.Checksums = filepath.Join(d.arg, filepath.FromSlash(ChecksumsFile))
@@ -69,7 +65,6 @@ func (c *copier) finishDest(d *dest) error {
 			errs = append(errs, fmt.Errorf("ASC MHL history: %w", err))
 		} else if mhlPath != "" {
 			d.res.MHL = mhlPath
-			drv.Info.MHLThrough = drv.LastSeq()
 		}
 	}
 	report, err := c.writeReport(d)
@@ -95,47 +90,6 @@ func (c *copier) finishDest(d *dest) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// writeChecksums writes the drive's b3sum list from its manifest, atomically.
-func writeChecksums(drv *manifest.Drive) error {
-	path := filepath.Join(drv.Root, filepath.FromSlash(ChecksumsFile))
-	tmp, err := os.CreateTemp(drv.StateDir(), ".checksums-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	w := b3sum.NewWriter(tmp)
-	for r, err := range drv.Records() {
-		if err != nil {
-			tmp.Close()
-			return err
-		}
-		if r.Dir || r.BLAKE3 == "" {
-			continue
-		}
-		sum, err := hashing.ParseBLAKE3(r.BLAKE3)
-		if err != nil {
-			tmp.Close()
-			return fmt.Errorf("%s: %w", r.Path, err)
-		}
-		w.Write(sum, r.Path)
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := fsx.Sync(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return fsx.SyncDir(drv.StateDir())
 }
 
 // carryHistories copies the source's ASC MHL histories (generation files

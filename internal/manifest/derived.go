@@ -1,0 +1,165 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/editkit/editkit/internal/b3sum"
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/hashing"
+	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/treepath"
+)
+
+// ChecksumsFile is the b3sum-format list on every drive, relative to its
+// root: `cd DRIVE && b3sum --check .editkit/checksums.b3sum` checks the
+// drive with no editkit installed.
+const ChecksumsFile = DirName + "/checksums.b3sum"
+
+// MHLIgnore is what a drive holds that is not media: tools verifying the
+// drive's ASC MHL history must not count it as new files.
+var MHLIgnore = []string{DirName + "/", "._*", "Thumbs.db", ".Spotlight-V100/", ".Trashes/", ".fseventsd/", ".TemporaryItems/", ".editkit-tmp-*"}
+
+// WriteChecksums writes the drive's b3sum list from its manifest, atomically.
+func (d *Drive) WriteChecksums() error {
+	path := filepath.Join(d.Root, filepath.FromSlash(ChecksumsFile))
+	tmp, err := os.CreateTemp(d.dir(), ".checksums-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	w := b3sum.NewWriter(tmp)
+	for r, err := range d.Records() {
+		if err != nil {
+			return err
+		}
+		if r.Dir || r.BLAKE3 == "" {
+			continue
+		}
+		sum, err := hashing.ParseBLAKE3(r.BLAKE3)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Path, err)
+		}
+		w.Write(sum, r.Path)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := fsx.Sync(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return fsx.SyncDir(d.dir())
+}
+
+// AddMHLGeneration records in the drive's ASC MHL history every file
+// written since the last generation, with xxh128, and directory and root
+// hashes over the whole tree the manifest knows. nested names folders that
+// hold histories of their own (copied cards). It returns "" when nothing is
+// new. The caller saves Info afterwards (MHLThrough moves on).
+func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string) (string, error) {
+	if d.LastSeq() <= d.Info.MHLThrough {
+		return "", nil
+	}
+	known, err := recordedHashes(d.Root, nested)
+	if err != nil {
+		return "", err
+	}
+	if g.DirHashFormat == "" {
+		g.DirHashFormat = mhl.XXH128
+	}
+	g.Ignore = append(g.Ignore, MHLIgnore...)
+	path, err := mhl.WriteGeneration(d.Root, g, d.mhlEntries(known))
+	if err != nil {
+		return "", err
+	}
+	d.Info.MHLThrough = d.LastSeq()
+	return path, nil
+}
+
+// mhlEntries turns the manifest into MHL entries. A file is listed when it
+// was written after the last generation; its action is "verified" when a
+// history already records the same hash for it (a card copied with its own
+// history), "original" otherwise.
+func (d *Drive) mhlEntries(known map[string]string) iter.Seq2[mhl.Entry, error] {
+	through := d.Info.MHLThrough
+	return func(yield func(mhl.Entry, error) bool) {
+		for r, err := range d.Records() {
+			if err != nil {
+				yield(mhl.Entry{}, err)
+				return
+			}
+			e := mhl.Entry{Path: r.Path, Dir: r.Dir, Listed: !r.Dir && r.Seq > through}
+			if !r.Dir {
+				e.Size, e.ModTime = r.Size, time.Unix(0, r.ModTime)
+				action := mhl.Original
+				if known[r.Path] == r.XXH128 {
+					action = mhl.Verified
+				}
+				at := r.Verified
+				if at == 0 {
+					at = r.Written
+				}
+				e.Hashes = []mhl.Hash{{Format: mhl.XXH128, Digest: r.XXH128, Action: action, HashDate: time.Unix(at, 0)}}
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// recordedHashes returns the newest xxh128 every ASC MHL history on the
+// drive records, by tree path: the drive's own history (which takes in the
+// nested ones) or, without one, the nested histories.
+func recordedHashes(root string, nested []string) (map[string]string, error) {
+	known := map[string]string{}
+	load := func(h string) error {
+		dir := filepath.Join(root, filepath.FromSlash(h))
+		if _, err := os.Stat(filepath.Join(dir, "ascmhl")); errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		hist, err := mhl.Open(dir)
+		if err != nil {
+			return err
+		}
+		for f := range hist.Files() {
+			if f.Failed {
+				continue
+			}
+			for _, rh := range f.Hashes {
+				if rh.Format != mhl.XXH128 {
+					continue
+				}
+				p := f.Path
+				if h != "" {
+					p = h + "/" + p
+				}
+				if treepath.Validate(p) == nil {
+					known[p] = rh.Digest
+				}
+			}
+		}
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(root, "ascmhl")); err == nil {
+		return known, load("")
+	}
+	for _, h := range nested {
+		if err := load(h); err != nil {
+			return nil, err
+		}
+	}
+	return known, nil
+}
