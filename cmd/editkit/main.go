@@ -32,7 +32,7 @@ func run() int {
 	if err != nil {
 		var ee *ui.ExitError
 		if !errors.As(err, &ee) {
-			fmt.Fprintf(os.Stderr, "editkit: %v\n", err)
+			term.Errorf("editkit: %v", err)
 			var ue *ui.UsageError
 			if errors.As(err, &ue) && ue.Help {
 				fmt.Fprintf(os.Stderr, "Run 'editkit help' or 'editkit COMMAND --help' for usage.\n")

@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"runtime/debug"
 
+	"github.com/editkit/editkit/internal/config"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/spf13/cobra"
 )
@@ -30,11 +31,14 @@ func editkitVersion() string {
 	return "dev"
 }
 
-// env is what every command gets: the terminal and who is running it.
+// env is what every command gets: the terminal, who is running it, and
+// the settings file.
 type env struct {
-	term *ui.Terminal
-	host string
-	user string
+	term    *ui.Terminal
+	host    string
+	user    string
+	cfgPath string // --config
+	cfg     config.Config
 }
 
 func newRootCmd(term *ui.Terminal) *cobra.Command {
@@ -58,12 +62,33 @@ refused before starting.`,
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("editkit {{.Version}}\n")
+	root.PersistentFlags().StringVar(&e.cfgPath, "config", "", "settings file (default: $EDITKIT_CONFIG, else "+config.DefaultPath()+")")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		path, required := e.cfgPath, true
+		if path == "" {
+			path = os.Getenv("EDITKIT_CONFIG")
+		}
+		if path == "" {
+			path, required = config.DefaultPath(), false
+		}
+		cfg, err := config.Load(path, required)
+		if err != nil {
+			return &ui.UsageError{Err: err}
+		}
+		e.cfg, e.cfgPath = cfg, path
+		if cfg.User != "" {
+			e.user = cfg.User
+		}
+		return nil
+	}
 	root.PersistentFlags().BoolVar(&term.JSON, "json", false, "print machine-readable JSON results on stdout")
 	root.PersistentFlags().BoolVarP(&term.Quiet, "quiet", "q", false, "print only problems")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &ui.UsageError{Err: fmt.Errorf("%s: %w", c.CommandPath(), err), Help: true}
 	})
-	root.AddCommand(newCopyCmd(e), newVerifyCmd(e), newDriveCmd(e))
+	root.AddCommand(newCopyCmd(e), newVerifyCmd(e), newDriveCmd(e),
+		newBackupCmd(e), newSnapshotsCmd(e), newRestoreCmd(e), newPruneCmd(e), newHubCmd(e), newConfigCmd(e),
+		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e))
 	return root
 }
 

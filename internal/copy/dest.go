@@ -15,7 +15,6 @@ import (
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
-	"github.com/zeebo/blake3"
 )
 
 // dest is one destination during a run.
@@ -163,11 +162,8 @@ func (d *dest) tempPath(rel string) string {
 }
 
 // TempName is the name a file called name is written under until it is
-// verified: hidden, fixed-length whatever the name, the same on every run.
-func TempName(name string) string {
-	sum := blake3.Sum256([]byte(name))
-	return fmt.Sprintf("%s%x", walk.TempPrefix, sum[:8])
-}
+// verified (see walk.TempName).
+func TempName(name string) string { return walk.TempName(name) }
 
 func (d *dest) broken() error {
 	d.mu.Lock()

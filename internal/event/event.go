@@ -22,23 +22,31 @@ const (
 	BackedUp     = "backed-up"
 	Restored     = "restored"
 	Pruned       = "pruned"
+	Withdrawn    = "withdrawn" // media taken out of the catalog
+	Removed      = "removed"   // media withdrawn from the catalog deleted from a drive (pull --prune)
 )
 
 // Event is one change. ID is unique across every editkit everywhere and
 // sorts by time, so the log can be read in order and a row is never written
 // twice: the tracker checks IDs.
 type Event struct {
-	ID        string    `json:"id"`
-	Time      time.Time `json:"time"`
-	User      string    `json:"user,omitempty"`
-	Host      string    `json:"host,omitempty"`
-	Action    string    `json:"action"`
-	Drive     string    `json:"drive,omitempty"`    // label
-	DriveID   string    `json:"drive_id,omitempty"` // generated ID
-	Path      string    `json:"path,omitempty"`     // tree path of the file (or folder, or set)
-	Category  string    `json:"category,omitempty"` // vfx, music, sfx, archive, stock, stills, footage, guide-vo, other
-	Size      int64     `json:"size,omitempty"`
-	Hash      string    `json:"hash,omitempty"` // BLAKE3, hex
+	ID       string    `json:"id"`
+	Time     time.Time `json:"time"`
+	User     string    `json:"user,omitempty"`
+	Host     string    `json:"host,omitempty"`
+	Action   string    `json:"action"`
+	Drive    string    `json:"drive,omitempty"`    // label
+	DriveID  string    `json:"drive_id,omitempty"` // generated ID
+	Path     string    `json:"path,omitempty"`     // tree path of the file (or folder, or set)
+	Category string    `json:"category,omitempty"` // vfx, music, sfx, archive, stock, stills, footage, guide-vo, other
+	Size     int64     `json:"size,omitempty"`
+	Hash     string    `json:"hash,omitempty"` // BLAKE3, hex
+	XXH128   string    `json:"xxh128,omitempty"`
+	// Replaces is, for a push with --replace, the BLAKE3 of the version it
+	// replaces at the same path.
+	Replaces string `json:"replaces,omitempty"`
+	// MTime is a pushed file's modification time, kept on editors' drives.
+	MTime     time.Time `json:"mtime,omitzero"`
 	Note      string    `json:"note,omitempty"`
 	Set       string    `json:"set,omitempty"`        // backup set
 	Snapshot  string    `json:"snapshot,omitempty"`   // backup snapshot ID

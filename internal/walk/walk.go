@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/zeebo/blake3"
 )
 
 // Kind is the type of a tree entry.
@@ -96,6 +98,15 @@ var avidDB = map[string]bool{"msmMMOB.mdb": true, "msmFMID.pmr": true}
 // TempPrefix starts the names of files editkit writes before their final
 // rename; a walk never takes them.
 const TempPrefix = ".editkit-tmp-"
+
+// TempName is the name a file called name is written under until it is
+// verified: hidden, fixed-length whatever the name's length, and the same
+// on every run, so an interrupted copy or pull is resumed or cleaned up by
+// the next one.
+func TempName(name string) string {
+	sum := blake3.Sum256([]byte(name))
+	return fmt.Sprintf("%s%x", TempPrefix, sum[:8])
+}
 
 // Skip returns why the entry at rel (its base name being name) is left out,
 // or "" to keep it.

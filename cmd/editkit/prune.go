@@ -1,0 +1,78 @@
+package main
+
+import (
+	"time"
+
+	"github.com/editkit/editkit/internal/backup"
+	"github.com/editkit/editkit/internal/ui"
+	"github.com/editkit/editkit/internal/units"
+	"github.com/spf13/cobra"
+)
+
+func newPruneCmd(e *env) *cobra.Command {
+	var (
+		hf     hubFlags
+		set    string
+		policy backup.Policy
+		grace  time.Duration
+		dryRun bool
+	)
+	cmd := &cobra.Command{
+		Use:   "prune --keep-daily N --keep-weekly N --keep-monthly N",
+		Short: "Remove old snapshots, and the hub's blobs nothing uses any more",
+		Long: `Keep, for each backup set, the newest snapshot of each of the last N days,
+weeks and months (and the last N with --keep-last); remove the others, then
+the blobs no snapshot and no media-catalog entry uses.
+
+Safe while others back up or push: a blob is deleted only after it has been
+unused for the --grace period across two prunes, and only if it was uploaded
+longer ago than that, so an upload in progress is never taken away. Multipart
+uploads abandoned for longer than the grace period are cleaned up too.
+
+Exit codes: 0 done; 1 the hub failed; 2 bad usage (an empty policy is refused).`,
+		Example: `  # Weekly, from cron
+  editkit prune --keep-daily 14 --keep-weekly 8 --keep-monthly 12
+
+  # What would go
+  editkit prune --keep-daily 7 --dry-run`,
+		Args: argsRange(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHub(cmd.Context(), &hf)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			res, err := backup.Prune(cmd.Context(), h, backup.PruneOptions{
+				Set: set, Policy: policy, Grace: grace, DryRun: dryRun, TempDir: e.stateDir(),
+				Host: e.host, User: e.user, ExtraRefs: e.catalogRefs(h),
+			})
+			if res == nil {
+				return &ui.UsageError{Err: err}
+			}
+			if len(res.Events) > 0 {
+				e.record(cmd.Context(), h, res.Events)
+			}
+			if e.term.JSON {
+				e.term.PrintJSON(res)
+			} else {
+				verb := "Removed"
+				if dryRun {
+					verb = "Would remove"
+				}
+				e.term.Printf("%s %d snapshots (kept %d) and %d blobs (%s); %d unused blobs wait out the grace period; %d abandoned uploads cleaned\n",
+					verb, len(res.Removed), len(res.Kept), res.BlobsDeleted, units.FormatBytes(res.BytesFreed), res.BlobsPending, res.UploadsAborted)
+			}
+			return err
+		},
+	}
+	hf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&set, "set", "", "only this backup set (default: every set)")
+	f.IntVar(&policy.Last, "keep-last", 0, "keep the last N snapshots")
+	f.IntVar(&policy.Daily, "keep-daily", 0, "keep the newest snapshot of each of the last N days")
+	f.IntVar(&policy.Weekly, "keep-weekly", 0, "keep the newest snapshot of each of the last N weeks")
+	f.IntVar(&policy.Monthly, "keep-monthly", 0, "keep the newest snapshot of each of the last N months")
+	f.DurationVar(&grace, "grace", 24*time.Hour, "how long a blob must be unused before it is deleted (0 deletes at once: only when nobody else uses the hub)")
+	f.BoolVarP(&dryRun, "dry-run", "n", false, "show what would be removed; remove nothing")
+	return cmd
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/editkit/editkit/internal/catalog"
+	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/hub"
+)
+
+func timeNow() time.Time { return time.Now() }
+
+// record keeps a command's changes: in the hub's event log (through a local
+// outbox, so nothing is lost while the hub is unreachable) and in the
+// tracker. It never fails the command: what cannot go now waits in the
+// outbox for the next command, and the user is warned.
+func (e *env) record(ctx context.Context, h *hub.Hub, evs []event.Event) {
+	for i := range evs {
+		if evs[i].User == "" {
+			evs[i].User = e.user
+		}
+		if evs[i].Host == "" {
+			evs[i].Host = e.host
+		}
+	}
+	if h != nil {
+		ob, err := hub.OpenOutbox(filepath.Join(e.stateDir(), "hub-outbox"))
+		if err != nil {
+			e.term.Warnf("could not keep the events for the hub: %v", err)
+		} else if err := ob.Add(hub.NewBatch(time.Now(), evs)); err != nil {
+			e.term.Warnf("could not keep the events for the hub: %v", err)
+		} else if _, err := ob.Flush(ctx, h); err != nil {
+			e.term.Warnf("the hub's event log could not be updated now (%v); the changes wait in %s and go with the next command", err, filepath.Join(e.stateDir(), "hub-outbox"))
+		}
+	}
+	e.track(ctx, evs)
+}
+
+// track sends events to the tracker (filled in with internal/tracker).
+func (e *env) track(ctx context.Context, evs []event.Event) {}
+
+// catalogRefs lists the blobs the media catalog uses (every version of
+// every item, withdrawn ones included: their history must stay
+// restorable), for prune and check.
+func (e *env) catalogRefs(h *hub.Hub) func(context.Context, func(string)) error {
+	return func(ctx context.Context, add func(string)) error {
+		state, _, err := catalog.Load(ctx, h, false)
+		if err != nil {
+			return err
+		}
+		for _, items := range []map[string]*catalog.Item{state.Items, state.Withdrawn} {
+			for _, it := range items {
+				add(it.B3)
+				for _, v := range it.Previous {
+					add(v.B3)
+				}
+			}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/editkit/editkit/internal/config"
+	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/ui"
+	"github.com/editkit/editkit/internal/units"
+	"github.com/spf13/cobra"
+)
+
+// hubFlags are the flags of every command that talks to the hub.
+type hubFlags struct {
+	url        string
+	s3Endpoint string
+	bwlimit    string
+}
+
+func (f *hubFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.url, "hub", "", "the hub: s3://BUCKET/PREFIX or a folder (default: $EDITKIT_HUB, else hub in the settings file)")
+	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 endpoint URL for stores other than AWS (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else s3_endpoint in the settings file)")
+	fl.StringVar(&f.bwlimit, "bwlimit", "", "cap hub transfers: 12Mbit, 2MB/s (default: $EDITKIT_BWLIMIT, else bwlimit in the settings file)")
+}
+
+// pick applies editkit's precedence: flag, then environment, then file.
+func pick(flag, envName, file string) string {
+	if flag != "" {
+		return flag
+	}
+	if envName != "" {
+		if v := os.Getenv(envName); v != "" {
+			return v
+		}
+	}
+	return file
+}
+
+// bytesPerSecond resolves --bwlimit.
+func (e *env) bytesPerSecond(f *hubFlags) (int64, error) {
+	s := pick(f.bwlimit, "EDITKIT_BWLIMIT", e.cfg.BWLimit)
+	if s == "" || s == "0" || s == "none" {
+		return 0, nil
+	}
+	n, err := units.ParseRate(s)
+	if err != nil {
+		return 0, &ui.UsageError{Err: err}
+	}
+	return n, nil
+}
+
+// openHub connects to the hub the flags, environment and settings name.
+func (e *env) openHub(ctx context.Context, f *hubFlags) (*hub.Hub, error) {
+	url := pick(f.url, "EDITKIT_HUB", e.cfg.Hub)
+	if url == "" {
+		return nil, ui.Usagef("no hub configured: give --hub s3://BUCKET/PREFIX or --hub FOLDER, set EDITKIT_HUB, or set hub in %s (editkit config init writes one)", e.cfgPath)
+	}
+	endpoint := f.s3Endpoint
+	if endpoint == "" && os.Getenv("AWS_ENDPOINT_URL_S3") == "" && os.Getenv("AWS_ENDPOINT_URL") == "" {
+		endpoint = e.cfg.S3Endpoint // the AWS SDK reads the environment itself
+	}
+	bps, err := e.bytesPerSecond(f)
+	if err != nil {
+		return nil, err
+	}
+	var logger *slog.Logger
+	if os.Getenv("EDITKIT_DEBUG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	h, err := hub.Open(ctx, hub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger})
+	if err != nil {
+		return nil, &ui.UsageError{Err: err}
+	}
+	return h, nil
+}
+
+// stateDir is where this computer keeps editkit's state.
+func (e *env) stateDir() string { return config.StateDir() }
+
+// logTo sends the terminal's output to a log file as well (--log): cron and
+// launchd runs keep a record, and stay quiet on success.
+func (e *env) logTo(path string) (io.Closer, error) {
+	if path == "" {
+		return io.NopCloser(nil), nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, ui.Usagef("--log %s: %v", path, err)
+	}
+	e.term.SetLog(f)
+	return f, nil
+}

@@ -1,0 +1,445 @@
+// Package backup owns the nightly backup of Avid and Pro Tools projects and
+// new media to the hub as point-in-time snapshots, and what follows from
+// them: restoring a snapshot, pruning old ones with the blobs nothing uses,
+// and checking that everything a snapshot needs is in the hub.
+//
+// A backup walks the folders, skips files unchanged since the last snapshot
+// of the set (same size, mtime and inode: no reading), hashes what changed,
+// uploads only blobs the hub lacks, and writes a snapshot listing every file
+// with its hash. Memory does not grow with the number of files: the previous
+// snapshot is merged with the walk as a stream, and the new one is written
+// as a stream.
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/hashing"
+	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/walk"
+)
+
+// Progress receives a backup's progress; safe for concurrent use.
+type Progress interface {
+	AddTotal(bytes int64, files int) // more work found
+	Add(bytes int64)                 // bytes hashed or uploaded
+	FileDone()
+}
+
+// Options configure a backup.
+type Options struct {
+	Set      string
+	Paths    []string
+	Excludes []string
+	DryRun   bool
+	// BytesPerSecond is the upload limit, for the dry run's time estimate.
+	BytesPerSecond int64
+	Jobs           int    // files hashed and uploaded at once; 0: 4
+	TempDir        string // for the snapshot's file list while it is written
+	Host, User     string
+	Now            func() time.Time
+	Progress       Progress
+}
+
+// FileError is one file that could not be backed up.
+type FileError struct {
+	Path string `json:"path"`
+	Err  string `json:"error"`
+}
+
+// Result is the outcome of a backup.
+type Result struct {
+	Set       string        `json:"set"`
+	Snapshot  string        `json:"snapshot,omitempty"`
+	Parent    string        `json:"parent,omitempty"`
+	Paths     []string      `json:"paths"`
+	Files     int64         `json:"files"`
+	Bytes     int64         `json:"bytes"`
+	Unchanged int64         `json:"unchanged"`
+	New       int64         `json:"new"`
+	Changed   int64         `json:"changed"`
+	Removed   int64         `json:"removed"`
+	Hashed    int64         `json:"hashed_bytes"`
+	ToUpload  int64         `json:"to_upload_bytes"` // dry run: what would go
+	Uploaded  int64         `json:"uploaded_bytes"`
+	Blobs     int64         `json:"uploaded_blobs"`
+	ETA       time.Duration `json:"eta_ns,omitempty"` // dry run, at the bandwidth limit
+	DryRun    bool          `json:"dry_run"`
+	Failed    []FileError   `json:"failed,omitempty"`
+	Skipped   int           `json:"skipped"` // junk and excluded entries
+	Started   time.Time     `json:"started"`
+	Finished  time.Time     `json:"finished"`
+	Events    []event.Event `json:"-"`
+}
+
+// OK reports whether every file made it into the snapshot.
+func (r *Result) OK() bool { return len(r.Failed) == 0 }
+
+// Run backs up opts.Paths to the hub as a new snapshot of opts.Set.
+func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = max(4, runtime.NumCPU())
+	}
+	if err := hub.ValidSetName(o.Set); err != nil {
+		return nil, err
+	}
+	if len(o.Paths) == 0 {
+		return nil, errors.New("nothing to back up: give one or more folders")
+	}
+	rules := walk.Rules{Excludes: o.Excludes}
+	if err := rules.Validate(); err != nil {
+		return nil, err
+	}
+	var roots []string
+	for _, p := range o.Paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%s is not a folder; check the path (is the drive mounted?)", p)
+		}
+		if slices.Contains(roots, abs) {
+			return nil, fmt.Errorf("%s is given twice", p)
+		}
+		roots = append(roots, abs)
+	}
+	if o.TempDir == "" {
+		o.TempDir = os.TempDir()
+	}
+	if err := os.MkdirAll(o.TempDir, 0o700); err != nil {
+		return nil, err
+	}
+	res := &Result{Set: o.Set, Paths: roots, DryRun: o.DryRun, Started: o.Now()}
+
+	snaps, err := h.Snapshots(ctx, o.Set)
+	if err != nil {
+		return nil, err
+	}
+	// The parent is the newest snapshot of the set made of the same folders:
+	// its entries can then be merged with the walk in order.
+	var parent *hub.Snapshot
+	for i := len(snaps) - 1; i >= 0; i-- {
+		if slices.Equal(snaps[i].Paths, roots) {
+			parent = snaps[i]
+			break
+		}
+	}
+	var prev iter.Seq2[hub.Entry, error] = func(func(hub.Entry, error) bool) {}
+	if parent != nil {
+		res.Parent = parent.ID
+		prev = h.Entries(ctx, parent, o.TempDir)
+	}
+
+	b := &backer{h: h, o: o, res: res, rules: rules}
+	var ew *hub.EntriesWriter
+	if !o.DryRun {
+		if ew, err = hub.NewEntriesWriter(o.TempDir); err != nil {
+			return nil, err
+		}
+		defer ew.Abort()
+	}
+	if err := b.walkAndHash(ctx, roots, prev, ew); err != nil {
+		return res, err
+	}
+	res.Finished = o.Now()
+	if o.DryRun {
+		if o.BytesPerSecond > 0 {
+			res.ETA = time.Duration(float64(res.ToUpload) / float64(o.BytesPerSecond) * float64(time.Second))
+		}
+		return res, nil
+	}
+	path, b3, err := ew.Close()
+	if err != nil {
+		return res, fmt.Errorf("writing the snapshot's file list: %w", err)
+	}
+	defer os.Remove(path)
+	snap := &hub.Snapshot{
+		ID:       event.NewID(res.Started),
+		Set:      o.Set,
+		Time:     res.Started.UTC(),
+		Host:     o.Host,
+		User:     o.User,
+		Paths:    roots,
+		Parent:   res.Parent,
+		Files:    res.Files,
+		Bytes:    res.Bytes,
+		New:      res.New,
+		Changed:  res.Changed,
+		Removed:  res.Removed,
+		Uploaded: res.Uploaded,
+		Blobs:    res.Blobs,
+	}
+	if err := h.PutSnapshot(ctx, snap, path, b3); err != nil {
+		return res, err
+	}
+	res.Snapshot = snap.ID
+	res.Finished = o.Now()
+	ev := event.New(res.Finished, event.BackedUp)
+	ev.Host, ev.User, ev.Set, ev.Snapshot = o.Host, o.User, o.Set, snap.ID
+	ev.Path = strings.Join(roots, ", ")
+	ev.Size = res.Bytes
+	ev.Note = fmt.Sprintf("%d files (%d new, %d changed, %d removed), %d bytes uploaded", res.Files, res.New, res.Changed, res.Removed, res.Uploaded)
+	if len(res.Failed) > 0 {
+		ev.Note += fmt.Sprintf("; %d files failed", len(res.Failed))
+	}
+	res.Events = []event.Event{ev}
+	return res, nil
+}
+
+type backer struct {
+	h     *hub.Hub
+	o     Options
+	res   *Result
+	rules walk.Rules
+	mu    sync.Mutex // guards res counters touched by workers
+}
+
+func (b *backer) fail(path string, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.res.Failed = append(b.res.Failed, FileError{Path: path, Err: err.Error()})
+}
+
+// pending is an entry on its way to the snapshot: the writer takes entries
+// in walk order and waits for the hash of those being hashed.
+type pending struct {
+	entry hub.Entry
+	done  chan struct{} // closed when entry.B3 is set (or the file failed)
+	ok    bool
+}
+
+// walkAndHash walks every root in order, merging with the parent's entries;
+// changed files go to workers that hash and upload them; a writer emits
+// the entries in order, at most a window ahead of the walk.
+func (b *backer) walkAndHash(ctx context.Context, roots []string, prev iter.Seq2[hub.Entry, error], ew *hub.EntriesWriter) error {
+	next, stop := iter.Pull2(prev)
+	defer stop()
+	var cur hub.Entry
+	have, done := false, false
+	var prevErr error
+	// lookup returns the parent's entry for e, counting the ones it passes
+	// (files removed since).
+	lookup := func(e hub.Entry) (hub.Entry, bool) {
+		for {
+			if !have && !done {
+				pe, err, ok := next()
+				switch {
+				case !ok:
+					done = true
+				case err != nil:
+					prevErr, done = err, true
+				default:
+					cur, have = pe, true
+				}
+			}
+			if !have {
+				return hub.Entry{}, false
+			}
+			c := hub.CompareEntries(cur, e)
+			if c == 0 {
+				have = false
+				return cur, true
+			}
+			if c > 0 {
+				return hub.Entry{}, false
+			}
+			if !cur.Dir {
+				b.res.Removed++
+			}
+			have = false
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan *pending, 1024) // the window between walk and writer
+	work := make(chan *pending)
+	var wg sync.WaitGroup
+	for range b.o.Jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				b.hashAndUpload(ctx, roots[p.entry.Root], p)
+				close(p.done)
+			}
+		}()
+	}
+	writeErr := make(chan error, 1)
+	go func() {
+		var err error
+		for p := range queue {
+			<-p.done
+			if err != nil || !p.ok {
+				continue
+			}
+			if ew != nil {
+				err = ew.Add(p.entry)
+			}
+		}
+		writeErr <- err
+	}()
+
+	var walkErr error
+	for ri, root := range roots {
+		walkErr = walk.Walk(ctx, root, b.rules, walk.Visitor{
+			Dir: func(e walk.Entry, _ []string) error {
+				if e.Path == "" {
+					return nil
+				}
+				he := hub.Entry{Root: ri, Path: e.Path, Dir: true, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm())}
+				lookup(he)
+				p := &pending{entry: he, done: make(chan struct{}), ok: true}
+				close(p.done)
+				return enqueue(ctx, queue, p)
+			},
+			File: func(e walk.Entry) error {
+				fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(e.Path)))
+				if err != nil {
+					b.fail(filepath.Join(root, e.Path), err)
+					return nil
+				}
+				he := hub.Entry{Root: ri, Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), Inode: fsx.Inode(fi)}
+				b.res.Files++
+				b.res.Bytes += e.Size
+				p := &pending{entry: he, done: make(chan struct{})}
+				old, found := lookup(he)
+				if found && !old.Dir && old.Size == he.Size && old.MTime == he.MTime && old.Inode == he.Inode && old.B3 != "" {
+					// Unchanged since the last snapshot: no need to read it.
+					p.entry.B3, p.ok = old.B3, true
+					b.res.Unchanged++
+					close(p.done)
+					return enqueue(ctx, queue, p)
+				}
+				if found {
+					b.res.Changed++
+				} else {
+					b.res.New++
+				}
+				if pr := b.o.Progress; pr != nil {
+					pr.AddTotal(he.Size, 1)
+				}
+				if err := enqueue(ctx, queue, p); err != nil {
+					return err
+				}
+				select {
+				case work <- p:
+					return nil
+				case <-ctx.Done():
+					close(p.done)
+					return ctx.Err()
+				}
+			},
+			Skipped: func(s walk.Skipped) {
+				if s.Err != nil {
+					b.fail(filepath.Join(root, s.Path), s.Err)
+				} else {
+					b.res.Skipped++
+				}
+			},
+		})
+		if walkErr != nil {
+			break
+		}
+	}
+	if walkErr == nil {
+		// The parent's entries after the last walked one are removed files.
+		lookup(hub.Entry{Root: len(roots)})
+	}
+	close(work)
+	wg.Wait()
+	close(queue)
+	err := <-writeErr
+	return errors.Join(walkErr, prevErr, err, ctx.Err())
+}
+
+func enqueue(ctx context.Context, q chan<- *pending, p *pending) error {
+	select {
+	case q <- p:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// hashAndUpload hashes a changed file and uploads it unless the hub has it.
+func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
+	path := filepath.Join(root, filepath.FromSlash(p.entry.Path))
+	defer func() {
+		if pr := b.o.Progress; pr != nil {
+			pr.FileDone()
+		}
+	}()
+	sum, err := hashing.HashFile(ctx, path, hashing.FileOptions{BLAKE3: true, Progress: b.progress})
+	if err != nil {
+		if ctx.Err() == nil {
+			b.fail(path, err)
+		}
+		return
+	}
+	if sum.Size != p.entry.Size {
+		b.fail(path, fmt.Errorf("changed while it was being backed up (%d bytes, then %d); it will be backed up next time", p.entry.Size, sum.Size))
+		return
+	}
+	p.entry.B3 = sum.BLAKE3Hex()
+	b.mu.Lock()
+	b.res.Hashed += sum.Size
+	b.mu.Unlock()
+	if b.o.DryRun {
+		has, err := b.h.HasBlob(ctx, p.entry.B3)
+		if err != nil {
+			b.fail(path, err)
+			return
+		}
+		if !has {
+			b.mu.Lock()
+			b.res.ToUpload += sum.Size
+			b.mu.Unlock()
+		}
+		p.ok = true
+		return
+	}
+	uploaded, err := b.h.PutBlob(ctx, p.entry.B3, path)
+	if err != nil {
+		if ctx.Err() == nil {
+			b.fail(path, err)
+		}
+		return
+	}
+	if uploaded {
+		// A file saved again while it was uploading would leave a blob
+		// whose bytes do not match its name: take it back.
+		if fi, err := os.Lstat(path); err != nil || fi.Size() != p.entry.Size || fi.ModTime().UnixNano() != p.entry.MTime || fsx.Inode(fi) != p.entry.Inode {
+			b.h.Backend().Delete(ctx, hub.BlobKey(p.entry.B3))
+			b.fail(path, errors.New("changed while it was being backed up; it will be backed up next time"))
+			return
+		}
+		b.mu.Lock()
+		b.res.Uploaded += sum.Size
+		b.res.Blobs++
+		b.mu.Unlock()
+	}
+	p.ok = true
+}
+
+func (b *backer) progress(n int64) {
+	if pr := b.o.Progress; pr != nil {
+		pr.Add(n)
+	}
+}

@@ -1,0 +1,291 @@
+package hub
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/treepath"
+	"github.com/zeebo/blake3"
+)
+
+const snapshotsPrefix = "snapshots/"
+
+// SnapshotFormat versions the snapshot objects.
+const SnapshotFormat = "editkit-snapshot/1"
+
+// Snapshot is a backup snapshot's summary, the small object listed by
+// `editkit snapshots`. Its file list is a separate object (EntriesKey).
+type Snapshot struct {
+	Format   string    `json:"format"`
+	ID       string    `json:"id"` // time-ordered, unique
+	Set      string    `json:"set"`
+	Time     time.Time `json:"time"`
+	Host     string    `json:"host"`
+	User     string    `json:"user"`
+	Paths    []string  `json:"paths"` // the folders backed up, as given on that computer
+	Parent   string    `json:"parent,omitempty"`
+	Files    int64     `json:"files"`
+	Bytes    int64     `json:"bytes"`
+	New      int64     `json:"new"`      // files not in the parent
+	Changed  int64     `json:"changed"`  // files whose content changed since the parent
+	Removed  int64     `json:"removed"`  // files of the parent no longer there
+	Uploaded int64     `json:"uploaded"` // bytes of blobs uploaded by this backup
+	Blobs    int64     `json:"blobs"`    // blobs uploaded by this backup
+	// EntriesKey and EntriesB3 name and check the file list.
+	EntriesKey string `json:"entries_key"`
+	EntriesB3  string `json:"entries_b3"`
+}
+
+// Entry is one file or folder of a snapshot.
+type Entry struct {
+	Root  int    `json:"r"` // index into Snapshot.Paths
+	Path  string `json:"p"` // tree path below that root
+	Dir   bool   `json:"d,omitempty"`
+	Size  int64  `json:"s,omitempty"`
+	MTime int64  `json:"m,omitempty"` // Unix ns
+	Mode  uint32 `json:"mode,omitempty"`
+	Inode uint64 `json:"i,omitempty"` // to notice a file replaced by another of the same size and mtime
+	B3    string `json:"b3,omitempty"`
+}
+
+// CompareEntries orders entries as a snapshot stores them: by root, then in
+// tree order.
+func CompareEntries(a, b Entry) int {
+	if a.Root != b.Root {
+		return a.Root - b.Root
+	}
+	return treepath.Compare(a.Path, b.Path)
+}
+
+func snapshotKey(set, id string) string { return snapshotsPrefix + set + "/" + id + ".json" }
+func entriesKey(set, id string) string  { return snapshotsPrefix + set + "/" + id + ".entries.gz" }
+
+// ValidSetName checks a backup set name (it becomes part of object keys).
+func ValidSetName(set string) error {
+	if set == "" || len(set) > 64 || strings.Trim(set, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" ||
+		strings.HasPrefix(set, ".") || strings.HasSuffix(set, ".") || strings.Contains(set, "..") {
+		return fmt.Errorf("backup set %q: use letters, digits, '-', '_' or '.' (not first or last), up to 64", set)
+	}
+	return nil
+}
+
+// EntriesWriter streams a snapshot's file list to a temporary file, gzipped,
+// hashing it on the way, for PutSnapshot.
+type EntriesWriter struct {
+	f    *os.File
+	h    *blake3.Hasher
+	gz   *gzip.Writer
+	bw   *bufio.Writer
+	enc  *json.Encoder
+	prev Entry
+	n    int64
+}
+
+// NewEntriesWriter starts a file list in dir (a temporary folder).
+func NewEntriesWriter(dir string) (*EntriesWriter, error) {
+	f, err := os.CreateTemp(dir, "snapshot-*.entries.gz")
+	if err != nil {
+		return nil, err
+	}
+	w := &EntriesWriter{f: f, h: blake3.New()}
+	w.gz, _ = gzip.NewWriterLevel(io.MultiWriter(f, w.h), gzip.BestSpeed)
+	w.bw = bufio.NewWriterSize(w.gz, 256<<10)
+	w.enc = json.NewEncoder(w.bw)
+	return w, nil
+}
+
+// Add appends an entry; entries must come in CompareEntries order.
+func (w *EntriesWriter) Add(e Entry) error {
+	if w.n > 0 && CompareEntries(w.prev, e) >= 0 {
+		return fmt.Errorf("snapshot entry %q out of order", e.Path)
+	}
+	w.prev = e
+	w.n++
+	return w.enc.Encode(e)
+}
+
+// Close finishes the list and returns its file name and BLAKE3.
+func (w *EntriesWriter) Close() (path, b3 string, err error) {
+	if err := w.bw.Flush(); err != nil {
+		return "", "", err
+	}
+	if err := w.gz.Close(); err != nil {
+		return "", "", err
+	}
+	if err := w.f.Close(); err != nil {
+		return "", "", err
+	}
+	return w.f.Name(), fmt.Sprintf("%x", w.h.Sum(nil)), nil
+}
+
+// Abort discards the list.
+func (w *EntriesWriter) Abort() {
+	w.f.Close()
+	os.Remove(w.f.Name())
+}
+
+// PutSnapshot uploads a snapshot: its file list first, then its summary,
+// whose presence marks the snapshot complete.
+func (h *Hub) PutSnapshot(ctx context.Context, s *Snapshot, entriesFile, entriesB3 string) error {
+	if err := ValidSetName(s.Set); err != nil {
+		return err
+	}
+	s.Format = SnapshotFormat
+	s.EntriesKey = entriesKey(s.Set, s.ID)
+	s.EntriesB3 = entriesB3
+	src, err := contenthub.NewFileSource(entriesFile)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if err := h.backend.Put(ctx, s.EntriesKey, src, contenthub.PutOptions{IfNotExists: true}); err != nil && !errors.Is(err, contenthub.ErrExists) {
+		return fmt.Errorf("upload snapshot file list: %w", err)
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := h.backend.Put(ctx, snapshotKey(s.Set, s.ID), contenthub.BytesSource(data), contenthub.PutOptions{IfNotExists: true}); err != nil {
+		return fmt.Errorf("upload snapshot: %w", err)
+	}
+	return nil
+}
+
+// Snapshots lists the snapshots of a set ("" for every set), oldest first.
+func (h *Hub) Snapshots(ctx context.Context, set string) ([]*Snapshot, error) {
+	prefix := snapshotsPrefix
+	if set != "" {
+		if err := ValidSetName(set); err != nil {
+			return nil, err
+		}
+		prefix += set + "/"
+	}
+	var out []*Snapshot
+	for oi, err := range h.backend.List(ctx, prefix) {
+		if err != nil {
+			return nil, fmt.Errorf("listing snapshots: %w", err)
+		}
+		if !strings.HasSuffix(oi.Key, ".json") {
+			continue
+		}
+		s, err := h.readSnapshot(ctx, oi.Key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (h *Hub) readSnapshot(ctx context.Context, key string) (*Snapshot, error) {
+	rc, err := h.backend.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", key, err)
+	}
+	defer rc.Close()
+	var s Snapshot
+	if err := json.NewDecoder(io.LimitReader(rc, 16<<20)).Decode(&s); err != nil {
+		return nil, fmt.Errorf("snapshot %s is damaged: %w", key, err)
+	}
+	if s.Format != SnapshotFormat {
+		return nil, fmt.Errorf("snapshot %s: format %q, want %q (a newer editkit wrote it?)", key, s.Format, SnapshotFormat)
+	}
+	if ValidSetName(s.Set) != nil || s.EntriesKey != entriesKey(s.Set, s.ID) || key != snapshotKey(s.Set, s.ID) {
+		return nil, fmt.Errorf("snapshot %s is not valid (set %q, id %q)", key, s.Set, s.ID)
+	}
+	return &s, nil
+}
+
+// DeleteSnapshot removes a snapshot: its summary first, so it is no longer
+// listed, then its file list.
+func (h *Hub) DeleteSnapshot(ctx context.Context, s *Snapshot) error {
+	if err := h.backend.Delete(ctx, snapshotKey(s.Set, s.ID)); err != nil {
+		return err
+	}
+	return h.backend.Delete(ctx, s.EntriesKey)
+}
+
+// Entries downloads a snapshot's file list to a temporary file in dir,
+// checks it against the summary, and streams it. Every path is checked: a
+// hostile snapshot cannot name "../x" or "/etc/passwd".
+func (h *Hub) Entries(ctx context.Context, s *Snapshot, dir string) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		f, err := os.CreateTemp(dir, "snapshot-*.entries.gz")
+		if err != nil {
+			yield(Entry{}, err)
+			return
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		rc, err := h.backend.Get(ctx, s.EntriesKey, 0, -1)
+		if err != nil {
+			yield(Entry{}, fmt.Errorf("snapshot %s file list: %w", s.ID, err))
+			return
+		}
+		hh := blake3.New()
+		_, err = io.Copy(io.MultiWriter(f, hh), rc)
+		rc.Close()
+		if err != nil {
+			yield(Entry{}, fmt.Errorf("snapshot %s file list: %w", s.ID, err))
+			return
+		}
+		if got := fmt.Sprintf("%x", hh.Sum(nil)); got != s.EntriesB3 {
+			yield(Entry{}, fmt.Errorf("snapshot %s file list is damaged (BLAKE3 %s, expected %s)", s.ID, got, s.EntriesB3))
+			return
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			yield(Entry{}, err)
+			return
+		}
+		gz, err := gzip.NewReader(bufio.NewReaderSize(f, 256<<10))
+		if err != nil {
+			yield(Entry{}, fmt.Errorf("snapshot %s file list: %w", s.ID, err))
+			return
+		}
+		dec := json.NewDecoder(gz)
+		var prev Entry
+		for n := 0; ; n++ {
+			var e Entry
+			err := dec.Decode(&e)
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				yield(Entry{}, fmt.Errorf("snapshot %s file list, entry %d: %w", s.ID, n+1, err))
+				return
+			}
+			if err := treepath.Validate(e.Path); err != nil {
+				yield(Entry{}, fmt.Errorf("snapshot %s is refused: %w", s.ID, err))
+				return
+			}
+			if e.Root < 0 || e.Root >= len(s.Paths) {
+				yield(Entry{}, fmt.Errorf("snapshot %s is refused: entry %q names root %d of %d", s.ID, e.Path, e.Root, len(s.Paths)))
+				return
+			}
+			if !e.Dir && (len(e.B3) != 64 || strings.Trim(e.B3, "0123456789abcdef") != "") {
+				yield(Entry{}, fmt.Errorf("snapshot %s is refused: entry %q has a bad hash", s.ID, e.Path))
+				return
+			}
+			if n > 0 && CompareEntries(prev, e) >= 0 {
+				yield(Entry{}, fmt.Errorf("snapshot %s is refused: entry %q out of order", s.ID, e.Path))
+				return
+			}
+			prev = e
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}

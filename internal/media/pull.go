@@ -1,0 +1,526 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/editkit/editkit/internal/catalog"
+	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/hashing"
+	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/treepath"
+	"github.com/editkit/editkit/internal/units"
+	"github.com/editkit/editkit/internal/walk"
+	"github.com/zeebo/blake3"
+	"github.com/zeebo/xxh3"
+)
+
+// PullOptions configure a pull.
+type PullOptions struct {
+	Drive          string
+	Label          string // for a drive editkit has not prepared before
+	DryRun         bool
+	Prune          bool // delete media withdrawn from the catalog
+	KeepAvidDB     bool // leave Avid's media databases alone
+	Jobs           int
+	BytesPerSecond int64 // for the dry run's time estimate
+	Tool, Version  string
+	Host, User     string
+	Now            func() time.Time
+	Progress       Progress
+}
+
+// PulledItem is what happened to one catalog item on the drive.
+type PulledItem struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	Status string `json:"status"` // pulled, present, adopted, conflict, refused, failed, removed, would-pull
+	Detail string `json:"detail,omitempty"`
+}
+
+// PullResult is the outcome of a pull.
+type PullResult struct {
+	Drive      string        `json:"drive"`
+	Label      string        `json:"label"`
+	DriveID    string        `json:"drive_id"`
+	Items      []PulledItem  `json:"items"`
+	Pulled     int           `json:"pulled"`
+	Bytes      int64         `json:"bytes"`
+	Present    int           `json:"present"`
+	ToPull     int           `json:"to_pull"`
+	ToPullSize int64         `json:"to_pull_bytes"`
+	ETA        time.Duration `json:"eta_ns,omitempty"`
+	DryRun     bool          `json:"dry_run"`
+	MHL        string        `json:"mhl,omitempty"`
+	Events     []event.Event `json:"-"`
+}
+
+// OK reports whether the drive now has everything the catalog lists.
+func (r *PullResult) OK() bool {
+	for _, it := range r.Items {
+		switch it.Status {
+		case "conflict", "refused", "failed":
+			return false
+		}
+	}
+	return true
+}
+
+// SpaceError means the drive lacks room for what it should receive.
+type SpaceError struct{ Msg string }
+
+func (e *SpaceError) Error() string { return e.Msg }
+
+// Pull brings onto a drive everything in the catalog it lacks: each file
+// downloaded beside its final name (resuming a partial download), checked
+// against the catalog's BLAKE3, synced, read back from the medium, and only
+// then renamed into place and recorded in the drive's manifest and ASC MHL
+// history. A different file already at a catalog path is never overwritten.
+func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = 3
+	}
+	root, err := filepath.Abs(o.Drive)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("drive %s is not a folder; is it connected?", o.Drive)
+	}
+	state, _, err := catalog.Load(ctx, h, true)
+	if err != nil {
+		return nil, err
+	}
+	var drv *manifest.Drive
+	if manifest.IsDrive(root) {
+		drv, err = manifest.OpenForWrite(root)
+	} else if !o.DryRun {
+		drv, err = manifest.Create(root, o.Label, o.Now())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if drv != nil {
+		defer drv.Close()
+		if err := drv.Compact(); err != nil {
+			return nil, err
+		}
+	}
+	res := &PullResult{Drive: o.Drive, DryRun: o.DryRun}
+	if drv != nil {
+		res.Label, res.DriveID = drv.Info.Label, drv.Info.ID
+	}
+
+	// What the drive's manifest says it holds, for the catalog's paths only.
+	have := map[string]manifest.Record{}
+	if drv != nil {
+		for r, err := range drv.Records() {
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := state.Items[r.Path]; ok {
+				have[r.Path] = r
+			} else if _, ok := state.Withdrawn[r.Path]; ok {
+				have[r.Path] = r
+			}
+		}
+	}
+
+	// Plan, before writing a byte: refuse hostile entries, find conflicts,
+	// and work out the space needed.
+	var todo []*catalog.Item
+	var need int64
+	space, err := fsx.FreeSpace(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range state.Sorted() {
+		if why := checkCatalogPath(it.Path); why != "" {
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "refused", Detail: "catalog entry refused: " + why})
+			continue
+		}
+		full := filepath.Join(root, filepath.FromSlash(it.Path))
+		rec, recorded := have[it.Path]
+		fi, statErr := os.Lstat(full)
+		switch {
+		case statErr == nil && recorded && rec.BLAKE3 == it.B3 && fi.Size() == rec.Size && fi.ModTime().UnixNano() == rec.ModTime:
+			res.Present++
+			continue
+		case statErr == nil && (!fi.Mode().IsRegular() || fi.Size() != it.Size):
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "conflict",
+				Detail: "a different file (or folder) is already there; it was left alone — move it away and pull again to get the catalog's version"})
+			continue
+		case statErr == nil:
+			// Same size, not in the manifest as this content: look at it.
+			sum, err := hashing.HashFile(ctx, full, hashing.FileOptions{BLAKE3: true, XXH128: true})
+			if err == nil && sum.BLAKE3Hex() == it.B3 {
+				if !o.DryRun {
+					if err := recordPulled(drv, it, full, sum.XXH128Hex(), o.Now()); err != nil {
+						return nil, err
+					}
+				}
+				res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "adopted", Detail: "already on the drive, identical"})
+				continue
+			}
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "conflict",
+				Detail: "a different file is already there; it was left alone — move it away and pull again to get the catalog's version"})
+			continue
+		case !errors.Is(statErr, fs.ErrNotExist):
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: statErr.Error()})
+			continue
+		}
+		todo = append(todo, it)
+		need += space.RoundUp(it.Size)
+	}
+	res.ToPull, res.ToPullSize = len(todo), 0
+	for _, it := range todo {
+		res.ToPullSize += it.Size
+	}
+	if o.BytesPerSecond > 0 {
+		res.ETA = time.Duration(float64(res.ToPullSize) / float64(o.BytesPerSecond) * float64(time.Second))
+	}
+	if o.DryRun {
+		for _, it := range todo {
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "would-pull"})
+		}
+		return res, nil
+	}
+	if margin := int64(len(todo))*4096 + 16<<20; need+margin > space.Free {
+		return res, &SpaceError{fmt.Sprintf("not enough space on %s: the new media needs %s, the drive has %s free; free %s or use a bigger drive",
+			o.Drive, units.FormatBytes(need+margin), units.FormatBytes(space.Free), units.FormatBytes(need+margin-space.Free))}
+	}
+
+	info := &drv.Info
+	info.Running = &manifest.Run{Command: "pull", Started: o.Now(), Host: o.Host, PID: os.Getpid()}
+	if err := drv.SaveInfo(); err != nil {
+		return nil, err
+	}
+	if o.Progress != nil {
+		o.Progress.AddTotal(res.ToPullSize, len(todo))
+	}
+	p := &puller{h: h, o: o, root: root, drv: drv, res: res}
+	work := make(chan *catalog.Item)
+	var wg sync.WaitGroup
+	for range o.Jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range work {
+				p.pullOne(ctx, it)
+			}
+		}()
+	}
+	for _, it := range todo {
+		select {
+		case work <- it:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+
+	if o.Prune && ctx.Err() == nil {
+		p.prune(state, have)
+	}
+	if !o.KeepAvidDB {
+		p.resetAvidDatabases()
+	}
+	// Bring the drive's derived files up to date, even after an
+	// interruption: what was pulled is recorded.
+	if err := drv.Compact(); err != nil {
+		return res, err
+	}
+	if ctx.Err() == nil {
+		if err := drv.WriteChecksums(); err != nil {
+			return res, err
+		}
+		if res.Pulled > 0 || res.Present > 0 {
+			path, err := drv.AddMHLGeneration(mhl.Generation{Process: mhl.ProcessTransfer, Created: o.Now(), Host: o.Host,
+				Tool: o.Tool, ToolVersion: o.Version, Author: o.User, Comment: "editkit pull from " + h.Location()}, nil)
+			if err != nil {
+				return res, err
+			}
+			res.MHL = path
+		}
+		info.Running = nil
+	}
+	sp, _ := fsx.FreeSpace(root)
+	info.LastPull = &manifest.Activity{At: o.Now().UTC(), Host: o.Host, User: o.User, OK: res.OK() && ctx.Err() == nil,
+		Summary: fmt.Sprintf("%d pulled (%s), %d already there", res.Pulled, units.FormatBytes(res.Bytes), res.Present)}
+	for i := range res.Events {
+		res.Events[i].FreeSpace = sp.Free
+	}
+	if err := drv.SaveInfo(); err != nil {
+		return res, err
+	}
+	sort.SliceStable(res.Items, func(i, j int) bool { return treepath.Less(res.Items[i].Path, res.Items[j].Path) })
+	return res, ctx.Err()
+}
+
+type puller struct {
+	h       *hub.Hub
+	o       PullOptions
+	root    string
+	drv     *manifest.Drive
+	res     *PullResult
+	mu      sync.Mutex
+	touched map[string]bool // folders that received files
+}
+
+func (p *puller) add(it PulledItem, ev *event.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.res.Items = append(p.res.Items, it)
+	if ev != nil {
+		p.res.Events = append(p.res.Events, *ev)
+	}
+	if it.Status == "pulled" {
+		p.res.Pulled++
+		p.res.Bytes += it.Size
+		if p.touched == nil {
+			p.touched = map[string]bool{}
+		}
+		p.touched[treepath.Parent(it.Path)] = true
+	}
+}
+
+// pullOne downloads one item, trying twice: a download whose hash is wrong
+// is discarded and fetched again in full.
+func (p *puller) pullOne(ctx context.Context, it *catalog.Item) {
+	defer func() {
+		if p.o.Progress != nil {
+			p.o.Progress.FileDone()
+		}
+	}()
+	final := filepath.Join(p.root, filepath.FromSlash(it.Path))
+	if err := mkdirsUnder(p.root, treepath.Parent(it.Path)); err != nil {
+		p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: err.Error()}, nil)
+		return
+	}
+	tmp := filepath.Join(filepath.Dir(final), walk.TempName(treepath.Base(it.Path)))
+	var lastErr error
+	for attempt := 0; attempt < 2; attempt++ {
+		xxh, err := p.download(ctx, it, tmp)
+		if err == nil {
+			err = p.settle(ctx, tmp, it, xxh)
+		}
+		if err == nil {
+			if err = os.Rename(tmp, final); err == nil {
+				fsx.SyncDir(filepath.Dir(final))
+				if err = recordPulled(p.drv, it, final, xxh, p.o.Now()); err == nil {
+					ev := event.New(p.o.Now(), event.Pulled)
+					ev.User, ev.Host, ev.Drive, ev.DriveID = p.o.User, p.o.Host, p.drv.Info.Label, p.drv.Info.ID
+					ev.Path, ev.Size, ev.Hash, ev.XXH128, ev.Category = it.Path, it.Size, it.B3, xxh, it.Category
+					p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "pulled"}, &ev)
+					return
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return // the partial download stays for the next run to resume
+		}
+		lastErr = err
+		var bad *badDownload
+		if !errors.As(err, &bad) {
+			break
+		}
+		os.Remove(tmp) // wrong bytes: start again from scratch
+	}
+	os.Remove(tmp)
+	p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: lastErr.Error()}, nil)
+}
+
+// badDownload is a download whose content does not match the catalog.
+type badDownload struct{ msg string }
+
+func (e *badDownload) Error() string { return e.msg }
+
+// download fetches the item's blob into tmp, continuing a partial download
+// left by an interrupted pull, and returns the content's xxh128 after
+// checking its BLAKE3 against the catalog.
+func (p *puller) download(ctx context.Context, it *catalog.Item, tmp string) (string, error) {
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b3 := blake3.New()
+	xx := xxh3.New()
+	// Hash what an interrupted run left, then fetch the rest.
+	have, err := io.Copy(io.MultiWriter(b3, xx), f)
+	if err != nil {
+		return "", err
+	}
+	if have > it.Size {
+		if err := f.Truncate(0); err != nil {
+			return "", err
+		}
+		b3.Reset()
+		xx.Reset()
+		have = 0
+		f.Seek(0, io.SeekStart)
+	}
+	if p.o.Progress != nil {
+		p.o.Progress.Add(have)
+	}
+	if have < it.Size {
+		rc, err := p.h.Backend().Get(ctx, hub.BlobKey(it.B3), have, -1)
+		if err != nil {
+			return "", fmt.Errorf("download: %w", err)
+		}
+		defer rc.Close()
+		var w io.Writer = io.MultiWriter(f, b3, xx)
+		if p.o.Progress != nil {
+			w = io.MultiWriter(w, progressWriter{p.o.Progress})
+		}
+		n, err := io.Copy(w, io.LimitReader(rc, it.Size-have+1))
+		have += n
+		if err != nil {
+			return "", fmt.Errorf("download: %w", err)
+		}
+	}
+	got := fmt.Sprintf("%x", b3.Sum(nil))
+	if got != it.B3 || have != it.Size {
+		return "", &badDownload{fmt.Sprintf("downloaded data does not match the catalog (BLAKE3 %s, %d bytes; expected %s, %d bytes)", got, have, it.B3, it.Size)}
+	}
+	sum := xx.Sum128().Bytes()
+	return fmt.Sprintf("%x", sum[:]), nil
+}
+
+// settle makes the download durable and reads it back from the medium.
+func (p *puller) settle(ctx context.Context, tmp string, it *catalog.Item, xxh string) error {
+	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := fsx.Sync(f); err != nil {
+		return err
+	}
+	if err := fsx.DropCache(f); err != nil {
+		return err
+	}
+	sum, err := hashing.HashFile(ctx, tmp, hashing.FileOptions{XXH128: true, FromMedium: true})
+	if err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	if sum.XXH128Hex() != xxh {
+		return &badDownload{fmt.Sprintf("read back from the drive differs from what was downloaded (xxh128 %s, expected %s): the drive or its connection corrupts data", sum.XXH128Hex(), xxh)}
+	}
+	mt := it.MTime
+	if mt.IsZero() {
+		mt = it.Time
+	}
+	return os.Chtimes(tmp, mt, mt)
+}
+
+// recordPulled adds a file now on the drive to its manifest.
+func recordPulled(drv *manifest.Drive, it *catalog.Item, full, xxh string, now time.Time) error {
+	fi, err := os.Lstat(full)
+	if err != nil {
+		return err
+	}
+	if err := drv.Append(manifest.Record{Path: it.Path, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), BLAKE3: it.B3, XXH128: xxh,
+		Origin: "pull", Written: now.Unix(), Verified: now.Unix()}); err != nil {
+		return err
+	}
+	return drv.Flush()
+}
+
+// prune deletes media withdrawn from the catalog, only where the drive
+// holds exactly the withdrawn version (a file changed since is kept).
+func (p *puller) prune(state *catalog.State, have map[string]manifest.Record) {
+	var paths []string
+	for path := range state.Withdrawn {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		w := state.Withdrawn[path]
+		rec, ok := have[path]
+		if !ok || rec.BLAKE3 != w.B3 || checkCatalogPath(path) != "" {
+			continue
+		}
+		full := filepath.Join(p.root, filepath.FromSlash(path))
+		fi, err := os.Lstat(full)
+		if err != nil || fi.Size() != rec.Size || fi.ModTime().UnixNano() != rec.ModTime {
+			continue
+		}
+		if err := os.Remove(full); err != nil {
+			p.add(PulledItem{Path: path, Size: rec.Size, Status: "failed", Detail: "could not remove withdrawn media: " + err.Error()}, nil)
+			continue
+		}
+		p.drv.Append(manifest.Record{Path: path, Deleted: true})
+		ev := event.New(p.o.Now(), event.Removed)
+		ev.User, ev.Host, ev.Drive, ev.DriveID, ev.Path, ev.Hash, ev.Size = p.o.User, p.o.Host, p.drv.Info.Label, p.drv.Info.ID, path, w.B3, w.Size
+		p.add(PulledItem{Path: path, Size: rec.Size, Status: "removed", Detail: "withdrawn from the catalog"}, &ev)
+	}
+}
+
+// resetAvidDatabases removes Avid's media databases (msmMMOB.mdb,
+// msmFMID.pmr) from every "Avid MediaFiles/MXF/N" folder that received
+// files, so Avid rescans it and finds the new media when the project opens.
+func (p *puller) resetAvidDatabases() {
+	for dir := range p.touched {
+		parts := strings.Split(dir, "/")
+		if len(parts) < 3 || parts[len(parts)-2] != "MXF" || !strings.HasSuffix(parts[len(parts)-3], "MediaFiles") {
+			continue
+		}
+		for _, db := range []string{"msmMMOB.mdb", "msmFMID.pmr"} {
+			os.Remove(filepath.Join(p.root, filepath.FromSlash(dir), db))
+		}
+	}
+}
+
+// mkdirsUnder creates rel's folders below root, never root itself.
+func mkdirsUnder(root, rel string) error {
+	if rel == "" {
+		return nil
+	}
+	if _, err := os.Stat(root); err != nil {
+		return fmt.Errorf("the drive is gone: %w", err)
+	}
+	cur := root
+	for _, c := range strings.Split(rel, "/") {
+		cur = filepath.Join(cur, c)
+		fi, err := os.Lstat(cur)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := os.Mkdir(cur, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+		case err != nil:
+			return err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%s is a symbolic link; media is not placed through links", cur)
+		case !fi.IsDir():
+			return fmt.Errorf("%s is a file where the catalog needs a folder", cur)
+		}
+	}
+	return nil
+}
+
+type progressWriter struct{ p Progress }
+
+func (w progressWriter) Write(b []byte) (int, error) {
+	w.p.Add(int64(len(b)))
+	return len(b), nil
+}

@@ -1,0 +1,373 @@
+// Package media owns how new media reaches every editor: an assistant
+// pushes files to the hub and into the shared catalog (by hand, or from a
+// hot folder), each editor pulls onto their drive what the catalog has and
+// the drive lacks, and status shows who has what.
+package media
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/editkit/editkit/internal/catalog"
+	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/hashing"
+	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/portable"
+	"github.com/editkit/editkit/internal/treepath"
+	"github.com/editkit/editkit/internal/walk"
+)
+
+// Categories are the kinds of media the catalog knows.
+var Categories = []string{"vfx", "music", "sfx", "archive", "stock", "stills", "footage", "guide-vo", "other"}
+
+// ValidCategory checks a --category value.
+func ValidCategory(c string) error {
+	for _, k := range Categories {
+		if c == k {
+			return nil
+		}
+	}
+	return fmt.Errorf("category %q: use one of %s", c, strings.Join(Categories, ", "))
+}
+
+// Progress receives progress; safe for concurrent use.
+type Progress interface {
+	AddTotal(bytes int64, files int)
+	Add(bytes int64)
+	FileDone()
+}
+
+// PushOptions configure a push.
+type PushOptions struct {
+	Paths    []string // files or folders on this computer
+	Category string
+	Note     string
+	// DestPath is the folder on editors' drives the media goes to; empty
+	// means the same place under the drive root as under MediaRoot here.
+	DestPath  string
+	MediaRoot string
+	Replace   bool // replace a different file the catalog has at the same path
+	Jobs      int
+	Host      string
+	User      string
+	Now       func() time.Time
+	Progress  Progress
+}
+
+// PushedItem is what happened to one file.
+type PushedItem struct {
+	Source   string `json:"source"`
+	Path     string `json:"path"` // on editors' drives
+	Size     int64  `json:"size"`
+	B3       string `json:"b3,omitempty"`
+	Status   string `json:"status"` // pushed, replaced, unchanged, refused, failed, conflict
+	Detail   string `json:"detail,omitempty"`
+	Uploaded bool   `json:"uploaded"`
+}
+
+// PushResult is the outcome of a push.
+type PushResult struct {
+	Items    []PushedItem  `json:"items"`
+	Pushed   int           `json:"pushed"`
+	Uploaded int64         `json:"uploaded_bytes"`
+	Events   []event.Event `json:"-"`
+}
+
+// OK reports whether every file is in the catalog as pushed.
+func (r *PushResult) OK() bool {
+	for _, it := range r.Items {
+		switch it.Status {
+		case "refused", "failed", "conflict":
+			return false
+		}
+	}
+	return true
+}
+
+type pushFile struct {
+	source string
+	path   string
+	size   int64
+}
+
+// plan lists the files to push with their paths on the drives.
+func (o PushOptions) plan() ([]pushFile, []PushedItem, error) {
+	var files []pushFile
+	var refused []PushedItem
+	dest := strings.Trim(filepath.ToSlash(o.DestPath), "/")
+	if dest != "" {
+		if err := treepath.Validate(dest); err != nil {
+			return nil, nil, fmt.Errorf("--dest-path %q: %w", o.DestPath, err)
+		}
+	}
+	root := ""
+	if o.MediaRoot != "" {
+		r, err := filepath.Abs(o.MediaRoot)
+		if err != nil {
+			return nil, nil, err
+		}
+		root = r
+	}
+	for _, p := range o.Paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		// base is where abs lands on the drives.
+		var base string
+		switch {
+		case dest != "":
+			base = dest + "/" + filepath.Base(abs)
+		case root != "":
+			rel, err := filepath.Rel(root, abs)
+			if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+				return nil, nil, fmt.Errorf("%s is not inside the media root %s; give --dest-path (the folder on editors' drives)", p, root)
+			}
+			base = filepath.ToSlash(rel)
+		default:
+			return nil, nil, fmt.Errorf("where should %s go on editors' drives? give --dest-path (e.g. \"Avid MediaFiles/MXF/7\" or \"VFX/Reel 2\"), or set media_root in the settings file", p)
+		}
+		if !fi.IsDir() {
+			files = append(files, pushFile{abs, base, fi.Size()})
+			continue
+		}
+		err = walk.Walk(context.Background(), abs, walk.Rules{IncludeAvidDB: false}, walk.Visitor{
+			File: func(e walk.Entry) error {
+				files = append(files, pushFile{filepath.Join(abs, filepath.FromSlash(e.Path)), base + "/" + e.Path, e.Size})
+				return nil
+			},
+			Skipped: func(s walk.Skipped) {
+				if s.Err != nil {
+					refused = append(refused, PushedItem{Source: filepath.Join(abs, s.Path), Status: "failed", Detail: s.Err.Error()})
+				}
+			},
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	var ok []pushFile
+	for _, f := range files {
+		if why := checkCatalogPath(f.path); why != "" {
+			refused = append(refused, PushedItem{Source: f.source, Path: f.path, Size: f.size, Status: "refused", Detail: why})
+			continue
+		}
+		ok = append(ok, f)
+	}
+	return ok, refused, nil
+}
+
+// checkCatalogPath says why a path cannot be a catalog entry: it must be
+// safe to join to a drive's root and able to live on exFAT/NTFS drives.
+func checkCatalogPath(p string) string {
+	if err := treepath.Validate(p); err != nil {
+		return err.Error()
+	}
+	first, _, _ := strings.Cut(p, "/")
+	if first == ".editkit" || first == "ascmhl" || strings.HasPrefix(treepath.Base(p), walk.TempPrefix) {
+		return "editkit's own files cannot be media"
+	}
+	for _, pr := range portable.CheckPath(p) {
+		return pr.String() + " (it would not survive on editors' exFAT/NTFS drives)"
+	}
+	return ""
+}
+
+// Push uploads media to the hub and adds it to the catalog. Blobs go up
+// first; the catalog events are written last, so nobody can pull an item
+// whose bytes are not in the hub yet.
+func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = 4
+	}
+	if o.Category == "" {
+		o.Category = "other"
+	}
+	if err := ValidCategory(o.Category); err != nil {
+		return nil, err
+	}
+	files, refused, err := o.plan()
+	if err != nil {
+		return nil, err
+	}
+	res := &PushResult{Items: refused}
+	state, _, err := catalog.Load(ctx, h, true)
+	if err != nil {
+		return nil, err
+	}
+	// Two files of this push for one path is a mistake, not a race.
+	seen := map[string]string{}
+	for _, f := range files {
+		if prev, dup := seen[f.path]; dup {
+			return nil, fmt.Errorf("%s and %s would both go to %s", prev, f.source, f.path)
+		}
+		seen[f.path] = f.source
+	}
+	if o.Progress != nil {
+		var total int64
+		for _, f := range files {
+			total += f.size
+		}
+		o.Progress.AddTotal(total, len(files))
+	}
+	items := make([]PushedItem, len(files))
+	evs := make([]*event.Event, len(files))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range o.Jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				items[i], evs[i] = pushOne(ctx, h, state, o, files[i])
+				if o.Progress != nil {
+					o.Progress.FileDone()
+				}
+				if items[i].Uploaded {
+					mu.Lock()
+					res.Uploaded += items[i].Size
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range files {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	for i, it := range items {
+		res.Items = append(res.Items, it)
+		if evs[i] != nil {
+			res.Events = append(res.Events, *evs[i])
+			res.Pushed++
+		}
+	}
+	sort.SliceStable(res.Items, func(i, j int) bool { return treepath.Less(res.Items[i].Path, res.Items[j].Path) })
+	return res, nil
+}
+
+func pushOne(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOptions, f pushFile) (PushedItem, *event.Event) {
+	it := PushedItem{Source: f.source, Path: f.path, Size: f.size}
+	sum, err := hashing.HashFile(ctx, f.source, hashing.FileOptions{BLAKE3: true, XXH128: true, Progress: progressFunc(o.Progress)})
+	if err != nil {
+		it.Status, it.Detail = "failed", err.Error()
+		return it, nil
+	}
+	it.B3, it.Size = sum.BLAKE3Hex(), sum.Size
+	cur, exists := state.Lookup(f.path)
+	switch {
+	case exists && cur.B3 == it.B3:
+		it.Status, it.Detail = "unchanged", "the catalog has this file already"
+		return it, nil
+	case exists && !o.Replace:
+		it.Status = "refused"
+		it.Detail = fmt.Sprintf("the catalog has a different file here (pushed by %s on %s); push with --replace to replace it (its history is kept)",
+			cur.User, cur.Time.Local().Format("2006-01-02 15:04"))
+		return it, nil
+	}
+	uploaded, err := h.PutBlob(ctx, it.B3, f.source)
+	if err != nil {
+		it.Status, it.Detail = "failed", err.Error()
+		return it, nil
+	}
+	// The file must not have changed between hashing and uploading.
+	if fi, err := os.Stat(f.source); err != nil || fi.Size() != sum.Size {
+		if uploaded {
+			h.Backend().Delete(ctx, hub.BlobKey(it.B3))
+		}
+		it.Status, it.Detail = "failed", "changed while it was being pushed; push it again when it is complete"
+		return it, nil
+	}
+	it.Uploaded = uploaded
+	ev := event.New(o.Now(), event.Pushed)
+	ev.User, ev.Host, ev.Path, ev.Size, ev.Hash, ev.XXH128 = o.User, o.Host, f.path, sum.Size, it.B3, sum.XXH128Hex()
+	ev.Category, ev.Note = o.Category, o.Note
+	if fi, err := os.Stat(f.source); err == nil {
+		ev.MTime = fi.ModTime().UTC()
+	}
+	it.Status = "pushed"
+	if exists {
+		ev.Replaces = cur.B3
+		it.Status = "replaced"
+	}
+	return it, &ev
+}
+
+func progressFunc(p Progress) func(int64) {
+	if p == nil {
+		return nil
+	}
+	return p.Add
+}
+
+// Confirm re-reads the catalog after a push's events are in the hub and
+// marks the items another push beat to the same path at the same time.
+func Confirm(ctx context.Context, h *hub.Hub, res *PushResult) error {
+	state, _, err := catalog.Load(ctx, h, true)
+	if err != nil {
+		return err
+	}
+	for i := range res.Items {
+		it := &res.Items[i]
+		if it.Status != "pushed" && it.Status != "replaced" {
+			continue
+		}
+		cur, ok := state.Lookup(it.Path)
+		if !ok || cur.B3 != it.B3 {
+			other := "someone"
+			if ok {
+				other = cur.User + " on " + cur.Host
+			}
+			it.Status = "conflict"
+			it.Detail = fmt.Sprintf("%s pushed a different file to the same path at the same time and the catalog keeps theirs; push yours with --replace if it should win", other)
+		}
+	}
+	return nil
+}
+
+// Withdraw takes paths out of the catalog (editors' pull --prune then
+// removes them from drives); their history stays in the log.
+func Withdraw(ctx context.Context, h *hub.Hub, paths []string, user, host string, now time.Time, note string) ([]event.Event, error) {
+	state, _, err := catalog.Load(ctx, h, true)
+	if err != nil {
+		return nil, err
+	}
+	var evs []event.Event
+	var missing []string
+	for _, p := range paths {
+		p = strings.Trim(filepath.ToSlash(p), "/")
+		it, ok := state.Lookup(p)
+		if !ok {
+			missing = append(missing, p)
+			continue
+		}
+		ev := event.New(now, event.Withdrawn)
+		ev.User, ev.Host, ev.Path, ev.Hash, ev.Size, ev.Category, ev.Note = user, host, p, it.B3, it.Size, it.Category, note
+		evs = append(evs, ev)
+	}
+	if len(missing) > 0 {
+		return evs, fmt.Errorf("not in the catalog: %s", strings.Join(missing, ", "))
+	}
+	return evs, nil
+}
