@@ -115,8 +115,8 @@ func newWithdrawCmd(e *env) *cobra.Command {
 		note string
 	)
 	cmd := &cobra.Command{
-		Use:   "withdraw PATH...",
-		Short: "Take media out of the shared catalog (pull --prune then removes it from drives)",
+		Use:     "withdraw PATH...",
+		Short:   "Take media out of the shared catalog (pull --prune then removes it from drives)",
 		Example: `  editkit withdraw "Avid MediaFiles/MXF/7/VFX_010_v1.mxf" --note "superseded by v4"`,
 		Args:    argsRange(1, -1, "one or more catalog paths"),
 		RunE: func(cmd *cobra.Command, args []string) error {
