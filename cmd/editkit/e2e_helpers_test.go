@@ -112,7 +112,14 @@ func editkitEnv(t *testing.T, env []string, args ...string) result {
 // startEditkit starts the binary and returns at once.
 func startEditkit(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
+	return startEditkitEnv(t, nil, args...)
+}
+
+// startEditkitEnv starts the binary with extra environment and returns at once.
+func startEditkitEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
 	cmd := exec.Command(editkitBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

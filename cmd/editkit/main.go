@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/ui"
 )
 
@@ -29,6 +30,10 @@ func run() int {
 	term := ui.NewTerminal()
 	root := newRootCmd(term)
 	err := root.ExecuteContext(ctx)
+	if errors.Is(err, contenthub.ErrAuth) || errors.Is(err, contenthub.ErrNoBucket) {
+		// The hub refused who we are, or is not there: configuration.
+		err = &ui.UsageError{Err: err}
+	}
 	if err != nil {
 		var ee *ui.ExitError
 		if !errors.As(err, &ee) {
