@@ -314,6 +314,9 @@ func newStatusCmd(e *env) *cobra.Command {
 			for _, b := range st.Backups {
 				t.Printf("  %-16s %s by %s@%s: %s\n", b.Set, b.Time.Local().Format("2006-01-02 15:04"), b.User, b.Host, b.Note)
 			}
+			for _, rj := range st.Rejected {
+				t.Printf("\nrefused catalog entry %q (pushed by %s on %s): %s\n", rj.Path, rj.User, rj.Host, rj.Reason)
+			}
 			for _, c := range st.Conflicts {
 				t.Printf("\nconflict: %s pushed a different file to %s at the same time as another push (%s); the catalog kept the first\n", c.User, c.Path, c.Time.Local().Format("2006-01-02 15:04"))
 			}

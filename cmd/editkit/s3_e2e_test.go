@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,5 +115,33 @@ func TestHubTLSWithCustomCA(t *testing.T) {
 	bad := append(append([]string(nil), h.env...), "AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt")
 	if r := editkitEnv(t, bad, "snapshots", "--hub", h.url); r.code == 0 {
 		t.Errorf("an untrusted certificate was accepted: %s", r)
+	}
+}
+
+// The S3 server restarts in the middle of a pull: the pull rides it out.
+func TestPullSurvivesServerRestart(t *testing.T) {
+	needS3(t)
+	long(t)
+	srv := s3test.Start(t)
+	h := s3Hub(t, srv, "hub")
+	inbox := t.TempDir()
+	data := writeMedia(t, filepath.Join(inbox, "A002C003.mov"), 64<<20, 4)
+	if r := h.run(t, "push", "--category", "footage", "--dest-path", "Footage/Day 2", filepath.Join(inbox, "A002C003.mov")); r.code != 0 {
+		t.Fatalf("push: %s", r)
+	}
+	drive := t.TempDir()
+	cmd, out := startEditkitEnv(t, h.env, "pull", "--hub", h.url, "--bwlimit", "16MB/s", drive)
+	time.Sleep(1200 * time.Millisecond)
+	srv.Stop()
+	time.Sleep(3 * time.Second)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pull across a server restart: %v\n%s", err, out.String())
+	}
+	got, _ := os.ReadFile(filepath.Join(drive, "Footage", "Day 2", "A002C003.mov"))
+	if !bytes.Equal(got, data) {
+		t.Fatal("pulled file differs")
 	}
 }

@@ -23,6 +23,7 @@ package catalog
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/event"
@@ -96,6 +97,22 @@ type Conflict struct {
 	EventID string    `json:"event"`
 }
 
+// Rejected is a push the catalog refused to take: its path would escape a
+// drive, or its hash is malformed. Kept (a few) so pull and status can say
+// so, rather than dropping it silently.
+type Rejected struct {
+	Path    string    `json:"path"`
+	Reason  string    `json:"reason"`
+	User    string    `json:"user,omitempty"`
+	Host    string    `json:"host,omitempty"`
+	Time    time.Time `json:"time"`
+	EventID string    `json:"event"`
+}
+
+// maxRejected bounds the rejected entries kept: a hostile writer must not
+// be able to make the catalog grow without end.
+const maxRejected = 100
+
 // State is the catalog as of a point in the event log.
 type State struct {
 	Items     map[string]*Item  `json:"items"`
@@ -103,6 +120,7 @@ type State struct {
 	Drives    map[string]*Drive `json:"drives"`
 	Backups   map[string]Backup `json:"backups"`
 	Conflicts []Conflict        `json:"conflicts,omitempty"`
+	Rejected  []Rejected        `json:"rejected,omitempty"`
 	// Events counts the events folded in.
 	Events int64 `json:"events"`
 }
@@ -140,7 +158,14 @@ func (s *State) Apply(e event.Event) {
 	s.Events++
 	switch e.Action {
 	case event.Pushed:
-		if treepath.Validate(e.Path) != nil || len(e.Hash) != 64 {
+		if err := treepath.Validate(e.Path); err != nil || len(e.Hash) != 64 || strings.Trim(e.Hash, "0123456789abcdef") != "" {
+			reason := "malformed hash"
+			if err != nil {
+				reason = err.Error()
+			}
+			if len(s.Rejected) < maxRejected {
+				s.Rejected = append(s.Rejected, Rejected{Path: e.Path, Reason: reason, User: e.User, Host: e.Host, Time: e.Time, EventID: e.ID})
+			}
 			return
 		}
 		cur, ok := s.Items[e.Path]

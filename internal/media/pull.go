@@ -95,6 +95,9 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 3
 	}
+	if o.Tool == "" {
+		o.Tool = "editkit"
+	}
 	root, err := filepath.Abs(o.Drive)
 	if err != nil {
 		return nil, err
@@ -143,6 +146,10 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 
 	// Plan, before writing a byte: refuse hostile entries, find conflicts,
 	// and work out the space needed.
+	for _, rj := range state.Rejected {
+		res.Items = append(res.Items, PulledItem{Path: rj.Path, Status: "refused",
+			Detail: fmt.Sprintf("catalog entry refused (pushed by %s on %s): %s", rj.User, rj.Host, rj.Reason)})
+	}
 	var todo []*catalog.Item
 	var need int64
 	space, err := fsx.FreeSpace(root)

@@ -35,6 +35,7 @@ type Status struct {
 	Drives    []*catalog.Drive   `json:"drives"`
 	Backups   []catalog.Backup   `json:"backups"`
 	Conflicts []catalog.Conflict `json:"conflicts,omitempty"`
+	Rejected  []catalog.Rejected `json:"rejected,omitempty"`
 	Drive     *DriveStatus       `json:"drive,omitempty"`
 	Catalog   catalog.Stats      `json:"catalog"`
 }
@@ -55,7 +56,7 @@ func GetStatus(ctx context.Context, h *hub.Hub, drive string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Catalog: stats, Conflicts: state.Conflicts}
+	st := &Status{Catalog: stats, Conflicts: state.Conflicts, Rejected: state.Rejected}
 	var onDrive map[string]manifest.Record
 	if drive != "" {
 		root, err := filepath.Abs(drive)
