@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	mediacopy "github.com/editkit/editkit/internal/copy"
+	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/editkit/editkit/internal/walk"
@@ -96,6 +99,7 @@ cannot live on exFAT/NTFS).`,
 			if res == nil {
 				return err
 			}
+			e.recordCopy(cmd.Context(), res)
 			if e.term.JSON {
 				e.term.PrintJSON(struct {
 					OK bool `json:"ok"`
@@ -206,4 +210,32 @@ func shellJoin(args []string) string {
 		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(out, " ")
+}
+
+// recordCopy records one "copied" event per destination that received files.
+func (e *env) recordCopy(ctx context.Context, res *mediacopy.Result) {
+	var evs []event.Event
+	for _, d := range res.Destinations {
+		if d.Copied == 0 && d.Error == "" && len(d.Failed) == 0 {
+			continue
+		}
+		ev := event.New(res.Finished, event.Copied)
+		ev.Drive, ev.DriveID, ev.Path, ev.Size = d.Label, d.DriveID, res.Source, d.CopiedBytes
+		ev.Note = fmt.Sprintf("%d files copied, %d already there, %d failed (verify: %s)", d.Copied, d.AlreadyThere, len(d.Failed), res.Verify)
+		if d.Error != "" {
+			ev.Note += "; " + d.Error
+		}
+		if sp, err := fsx.FreeSpace(d.Root); err == nil {
+			ev.FreeSpace = sp.Free
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) == 0 {
+		return
+	}
+	h := e.optionalHub(ctx)
+	if h != nil {
+		defer h.Close()
+	}
+	e.record(ctx, h, evs)
 }

@@ -38,9 +38,6 @@ func (e *env) record(ctx context.Context, h *hub.Hub, evs []event.Event) {
 	e.track(ctx, evs)
 }
 
-// track sends events to the tracker (filled in with internal/tracker).
-func (e *env) track(ctx context.Context, evs []event.Event) {}
-
 // catalogRefs lists the blobs the media catalog uses (every version of
 // every item, withdrawn ones included: their history must stay
 // restorable), for prune and check.
@@ -60,4 +57,19 @@ func (e *env) catalogRefs(h *hub.Hub) func(context.Context, func(string)) error 
 		}
 		return nil
 	}
+}
+
+// optionalHub opens the hub if one is configured (environment or settings
+// file), for commands that work without one but record their changes in
+// its event log when there is one. Problems are warnings.
+func (e *env) optionalHub(ctx context.Context) *hub.Hub {
+	if pick("", "EDITKIT_HUB", e.cfg.Hub) == "" {
+		return nil
+	}
+	h, err := e.openHub(ctx, &hubFlags{})
+	if err != nil {
+		e.term.Warnf("the hub's event log will not hear of this: %v", err)
+		return nil
+	}
+	return h
 }

@@ -39,6 +39,7 @@ type env struct {
 	user    string
 	cfgPath string // --config
 	cfg     config.Config
+	tf      trackerFlags
 }
 
 func newRootCmd(term *ui.Terminal) *cobra.Command {
@@ -62,6 +63,8 @@ refused before starting.`,
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("editkit {{.Version}}\n")
+	root.PersistentFlags().StringVar(&e.tf.sheet, "sheet", "", "the tracker's Google Sheet, by ID or URL (default: [tracker] sheet in the settings file; none: CSV files)")
+	root.PersistentFlags().StringVar(&e.tf.credentials, "google-credentials", "", "a Google service-account JSON key for the tracker (default: $GOOGLE_APPLICATION_CREDENTIALS, the settings file, tracker login, or application default credentials)")
 	root.PersistentFlags().StringVar(&e.cfgPath, "config", "", "settings file (default: $EDITKIT_CONFIG, else "+config.DefaultPath()+")")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		path, required := e.cfgPath, true
@@ -88,7 +91,7 @@ refused before starting.`,
 	})
 	root.AddCommand(newCopyCmd(e), newVerifyCmd(e), newDriveCmd(e),
 		newBackupCmd(e), newSnapshotsCmd(e), newRestoreCmd(e), newPruneCmd(e), newHubCmd(e), newConfigCmd(e),
-		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e))
+		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e), newTrackerCmd(e))
 	return root
 }
 

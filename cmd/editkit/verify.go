@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/editkit/editkit/internal/verify"
@@ -108,6 +110,23 @@ nothing to verify against.`,
 			}
 			if res == nil {
 				return err
+			}
+			if !res.Interrupted && !readOnly {
+				action := event.Verified
+				if !res.OK() {
+					action = event.VerifyFailed
+				}
+				ev := event.New(res.Finished, action)
+				ev.Drive, ev.DriveID, ev.Path, ev.Size = res.Label, res.DriveID, res.Drive, res.Bytes
+				ev.Note = fmt.Sprintf("%d of %d files intact against its %s, %d problems", res.Verified, res.Files, res.Against, len(res.Problems))
+				if sp, err := fsx.FreeSpace(res.Drive); err == nil {
+					ev.FreeSpace = sp.Free
+				}
+				h := e.optionalHub(cmd.Context())
+				e.record(cmd.Context(), h, []event.Event{ev})
+				if h != nil {
+					h.Close()
+				}
 			}
 			if e.term.JSON {
 				e.term.PrintJSON(struct {

@@ -53,6 +53,14 @@ type Tracker struct {
 	SheetsEndpoint    string `toml:"sheets_endpoint"`
 	// CSV is the folder of the local CSV tracker (default: in StateDir).
 	CSV string `toml:"csv"`
+	// The OAuth client (a "Desktop app" client of your Google Cloud
+	// project) used by `editkit tracker login`, and its endpoints for
+	// private deployments.
+	OAuthClientID     string `toml:"oauth_client_id"`
+	OAuthClientSecret string `toml:"oauth_client_secret"`
+	OAuthAuthURL      string `toml:"oauth_auth_url"`
+	OAuthTokenURL     string `toml:"oauth_token_url"`
+	OAuthDeviceURL    string `toml:"oauth_device_url"`
 }
 
 // DefaultPath is the settings file used when --config and EDITKIT_CONFIG
@@ -162,4 +170,8 @@ const Template = `# editkit settings. Command-line flags override these, and env
 # default credentials, or the login saved by ` + "`editkit tracker login`" + `).
 # google_credentials = "/Users/anna/.config/editkit/tracker-sa.json"
 # csv = "/Volumes/RAID/Show/Tracker"
+# For ` + "`editkit tracker login`" + ` (people without a service account): the OAuth
+# client ("Desktop app") of your Google Cloud project.
+# oauth_client_id = "1234-abc.apps.googleusercontent.com"
+# oauth_client_secret = "GOCSPX-..."
 `

@@ -193,8 +193,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Rules.Validate(); err != nil {
 		return nil, &PreflightError{Problems: []string{err.Error()}}
 	}
+	absSrc, err := filepath.Abs(opts.Source)
+	if err != nil {
+		return nil, err
+	}
 	c := &copier{opts: opts, res: &Result{
-		Source:  opts.Source,
+		Source:  absSrc,
 		Verify:  opts.Verify.String(),
 		Started: opts.Now(),
 		Jobs:    opts.Jobs,

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"iter"
+	"path/filepath"
+	"time"
+
+	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/tracker"
+	"github.com/editkit/editkit/internal/ui"
+	"github.com/spf13/cobra"
+)
+
+// trackerFlags are the global flags naming the tracker.
+type trackerFlags struct {
+	sheet       string
+	credentials string
+}
+
+// trackerConfig resolves the tracker's settings: flags, then environment,
+// then the settings file; without a sheet, the CSV tracker.
+func (e *env) trackerConfig() tracker.Config {
+	t := e.cfg.Tracker
+	csv := t.CSV
+	if csv == "" {
+		csv = filepath.Join(e.stateDir(), "tracker")
+	}
+	return tracker.Config{
+		Spreadsheet:     pick(e.tf.sheet, "EDITKIT_SHEET", t.Sheet),
+		CredentialsFile: pick(e.tf.credentials, "GOOGLE_APPLICATION_CREDENTIALS", t.GoogleCredentials),
+		TokenFile:       filepath.Join(e.stateDir(), "google-token.json"),
+		OAuthClient:     e.oauthClient(),
+		Endpoint:        pick("", "EDITKIT_SHEETS_ENDPOINT", t.SheetsEndpoint),
+		CSVDir:          csv,
+		OutboxDir:       filepath.Join(e.stateDir(), "tracker-outbox"),
+		// A command must not hang on an unreachable Sheet: what does not go
+		// within this waits in the outbox for the next command.
+		RetryFor:       20 * time.Second,
+		RequestTimeout: 30 * time.Second,
+	}
+}
+
+func (e *env) oauthClient() tracker.OAuthClient {
+	t := e.cfg.Tracker
+	return tracker.OAuthClient{
+		ClientID:      pick("", "EDITKIT_OAUTH_CLIENT_ID", t.OAuthClientID),
+		ClientSecret:  pick("", "EDITKIT_OAUTH_CLIENT_SECRET", t.OAuthClientSecret),
+		AuthURL:       t.OAuthAuthURL,
+		TokenURL:      pick("", "EDITKIT_OAUTH_TOKEN_URL", t.OAuthTokenURL),
+		DeviceAuthURL: t.OAuthDeviceURL,
+	}
+}
+
+// track records events in the tracker. It never fails the command: what
+// cannot be sent now waits in the outbox and goes with the next command or
+// `editkit tracker sync`, and the user is warned.
+func (e *env) track(ctx context.Context, evs []event.Event) {
+	tr, err := tracker.New(ctx, e.trackerConfig())
+	if err != nil {
+		e.term.Warnf("tracker: %v", err)
+		return
+	}
+	res, err := tr.Record(ctx, evs)
+	if err != nil {
+		e.term.Warnf("tracker: these changes could not be recorded: %v", err)
+		return
+	}
+	res, err = tr.Sync(ctx)
+	e.trackerWarnings(res, err)
+}
+
+func (e *env) trackerWarnings(res tracker.Result, err error) {
+	if err != nil {
+		e.term.Warnf("tracker: %v", err)
+	}
+	if res.NotSent != nil {
+		e.term.Warnf("tracker: %v", res.NotSent)
+	}
+	for _, w := range res.Warnings {
+		e.term.Warnf("tracker: %s", w)
+	}
+}
+
+func newTrackerCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tracker",
+		Short: "The media tracker: a Google Sheet (or, without one, CSV files)",
+		Long: `Every command that changes something records its changes as rows in the
+media tracker: the Google Sheet named by --sheet or [tracker] sheet in the
+settings file, else CSV files (log.csv, media.csv, drives.csv, backups.csv) in
+[tracker] csv or the state folder. When the Sheet cannot be reached, rows wait
+in a local outbox and go with the next command or tracker sync; no row is ever
+written twice.`,
+	}
+	var hf hubFlags
+	var rebuild bool
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create or adopt the tracker's tabs (Log, Media, Drives, Backups); harmless to repeat",
+		Args:  argsRange(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tr, err := tracker.New(cmd.Context(), e.trackerConfig())
+			if err != nil {
+				return &ui.UsageError{Err: err}
+			}
+			if err := tr.Init(cmd.Context()); err != nil {
+				return err
+			}
+			e.term.Printf("Tracker ready: %s\n", e.trackerName())
+			return nil
+		},
+	}
+	sync := &cobra.Command{
+		Use:   "sync [--rebuild]",
+		Short: "Send the rows waiting in the outbox; with --rebuild, rewrite Media, Drives and Backups from the hub's event log",
+		Example: `  editkit tracker sync
+  editkit tracker sync --rebuild   # after someone edited the sheet by hand`,
+		Args: argsRange(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg := e.trackerConfig()
+			cfg.RetryFor = 2 * time.Minute // asked for: worth waiting out quota
+			tr, err := tracker.New(cmd.Context(), cfg)
+			if err != nil {
+				return &ui.UsageError{Err: err}
+			}
+			if rebuild {
+				h, err := e.openHub(cmd.Context(), &hf)
+				if err != nil {
+					return err
+				}
+				defer h.Close()
+				var iterErr error
+				all := func(yield func(event.Event) bool) {
+					for r, err := range h.Events(cmd.Context()) {
+						if err != nil {
+							iterErr = err
+							return
+						}
+						if !yield(r.Event) {
+							return
+						}
+					}
+				}
+				if err := tr.Rebuild(cmd.Context(), iter.Seq[event.Event](all)); err != nil {
+					return err
+				}
+				if iterErr != nil {
+					return iterErr
+				}
+			}
+			res, err := tr.Sync(cmd.Context())
+			if e.term.JSON {
+				e.term.PrintJSON(res)
+			} else {
+				e.term.Printf("Tracker %s: %d rows sent, %d already there, %d waiting\n", e.trackerName(), res.Sent, res.AlreadyThere, res.Pending)
+			}
+			if err != nil {
+				return err
+			}
+			if res.NotSent != nil {
+				e.term.Warnf("%v", res.NotSent)
+				return &ui.ExitError{Code: ui.ExitFailed}
+			}
+			return nil
+		},
+	}
+	hf.register(sync)
+	sync.Flags().BoolVar(&rebuild, "rebuild", false, "rewrite the Media, Drives and Backups tabs from the hub's event log")
+	var device bool
+	login := &cobra.Command{
+		Use:   "login [--device]",
+		Short: "Sign in with a Google account (for people without a service-account key)",
+		Long: `Sign in to Google in a browser (or, with --device, by typing a code on
+another device) so editkit can write the tracker Sheet as you. The token is
+kept in the state folder, readable only by you. Needs the OAuth client of
+your Google Cloud project: oauth_client_id and oauth_client_secret in
+[tracker] of the settings file.`,
+		Args: argsRange(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client := e.oauthClient()
+			if client.ClientID == "" {
+				return ui.Usagef("no OAuth client: set oauth_client_id and oauth_client_secret in [tracker] of %s (a \"Desktop app\" client of your Google Cloud project), or use a service-account key with --google-credentials", e.cfgPath)
+			}
+			token := filepath.Join(e.stateDir(), "google-token.json")
+			err := tracker.Login(cmd.Context(), tracker.LoginOptions{
+				Client:    client,
+				TokenFile: token,
+				Device:    device,
+				Prompt: func(url, code string) {
+					if code != "" {
+						e.term.Errorf("Go to %s and enter the code %s", url, code)
+					} else {
+						e.term.Errorf("Open this page to sign in:\n  %s", url)
+					}
+				},
+			})
+			if err != nil {
+				return err
+			}
+			e.term.Printf("Signed in; the token is in %s\n", token)
+			return nil
+		},
+	}
+	login.Flags().BoolVar(&device, "device", false, "sign in by typing a code on another device (no browser here, e.g. over ssh)")
+	cmd.AddCommand(initCmd, sync, login)
+	return cmd
+}
+
+func (e *env) trackerName() string {
+	c := e.trackerConfig()
+	if c.Spreadsheet != "" {
+		return "Google Sheet " + c.Spreadsheet
+	}
+	return "CSV files in " + c.CSVDir
+}

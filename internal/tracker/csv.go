@@ -1,0 +1,315 @@
+package tracker
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/fsx"
+)
+
+// csvSink is the local CSV tracker: a folder with log.csv, media.csv,
+// drives.csv and backups.csv, the same rows as the Sheet's tabs.
+//
+// Format: RFC 4180 (comma, double quotes, CRLF line ends), UTF-8 with a
+// byte-order mark. The mark is what makes Excel on Windows and Mac read
+// the file as UTF-8 (without it, "Scène 12.mov" shows as mojibake);
+// Numbers, LibreOffice and Google Sheets' import accept it too. Programs
+// reading the files must skip it (Go's encoding/csv does not: strip the
+// three bytes EF BB BF first). Text fields have line breaks replaced by
+// spaces, so every row is one line; text starting with = + - @ gets a
+// leading apostrophe so a spreadsheet app does not run it as a formula.
+// Times are local "2006-01-02 15:04:05", which every spreadsheet app reads
+// as a date; sizes are byte counts.
+//
+// Exactly once: under the folder's lock, log.csv's Event ID column is read
+// and only absent events are appended, in one write followed by fsync. A
+// crash mid-append leaves at most a last line without its line end; such a
+// line whose event is still waiting in the outbox is the torn write and is
+// cut off before the next append (the event is then written whole), any
+// other is the user's and is kept. The derived files are rewritten
+// atomically (temporary file, fsync, rename).
+type csvSink struct {
+	cfg   Config
+	dir   string
+	codec csvCodec
+}
+
+const bom = "\xEF\xBB\xBF"
+
+func newCSVSink(cfg Config) *csvSink {
+	return &csvSink{cfg: cfg, dir: cfg.CSVDir, codec: csvCodec{loc: cfg.Location}}
+}
+
+func (s *csvSink) lock(ctx context.Context) (func() error, error) {
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("tracker: cannot create the CSV tracker folder: %w", err)
+	}
+	unlock, err := lockFile(ctx, s.cfg.Clock, filepath.Join(s.dir, ".editkit-tracker.lock"), s.cfg.LockWait)
+	if err != nil {
+		return nil, fmt.Errorf("tracker: CSV folder %s: %w", s.dir, err)
+	}
+	return unlock, nil
+}
+
+func (s *csvSink) path(spec tabSpec) string { return filepath.Join(s.dir, spec.file) }
+
+// readCSV reads a tracker file; a missing file reads as empty.
+func readCSV(path string) (*table, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &table{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	data = bytes.TrimPrefix(data, []byte(bom))
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true // files people saved from other apps
+	t := &table{}
+	for first := true; ; first = false {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if first {
+			t.header = rec
+			continue
+		}
+		row := make([]any, len(rec))
+		for i, v := range rec {
+			row[i] = v
+		}
+		t.rows = append(t.rows, row)
+	}
+	return t, nil
+}
+
+func encodeRows(header []string, rows [][]any, withHeader bool) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.UseCRLF = true
+	if withHeader {
+		buf.WriteString(bom)
+		w.Write(header)
+	}
+	for _, row := range rows {
+		rec := make([]string, len(header))
+		for i := range rec {
+			if i < len(row) {
+				rec[i] = cellString(row[i])
+			}
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+func (s *csvSink) writeTable(spec tabSpec, t *table) error {
+	return fsx.WriteFileAtomic(s.path(spec), encodeRows(t.header, t.rows, true), 0o644)
+}
+
+// ensureFile creates a file with its header, or adds missing columns to
+// an existing one (rewriting it whole, atomically).
+func (s *csvSink) ensureFile(spec tabSpec) (*table, error) {
+	t, err := readCSV(s.path(spec))
+	if err != nil {
+		return nil, err
+	}
+	_, statErr := os.Stat(s.path(spec))
+	if added := t.ensureColumns(spec); len(added) > 0 || statErr != nil {
+		if err := s.writeTable(spec, t); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func (s *csvSink) init(ctx context.Context) error {
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, spec := range layout() {
+		if _, err := s.ensureFile(spec); err != nil {
+			return fmt.Errorf("tracker: %w", err)
+		}
+	}
+	return nil
+}
+
+// repairTail handles a log.csv whose last line has no line end: the torn
+// append of an event still pending is cut off; anything else (a row typed
+// in another app) gets its line end.
+func (s *csvSink) repairTail(path string, pending map[string]bool) error {
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) == 0 || data[len(data)-1] == '\n' {
+		return nil
+	}
+	cut := bytes.LastIndexByte(data, '\n') + 1
+	torn := false
+	if cut > 0 {
+		hdr, err := readCSV(path)
+		if err == nil {
+			r := csv.NewReader(bytes.NewReader(data[cut:]))
+			r.FieldsPerRecord, r.LazyQuotes = -1, true
+			rec, _ := r.Read()
+			if c := hdr.col(colEventID); c >= 0 && c < len(rec) && pending[strings.TrimSpace(rec[c])] {
+				torn = true
+			}
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if torn {
+		if err := f.Truncate(int64(cut)); err != nil {
+			return err
+		}
+	} else if _, err := f.WriteAt([]byte("\r\n"), int64(len(data))); err != nil {
+		return err
+	}
+	return fsx.Sync(f)
+}
+
+func (s *csvSink) push(ctx context.Context, evs []event.Event) (pushResult, error) {
+	return s.pushWith(ctx, evs, true)
+}
+
+func (s *csvSink) pushWith(ctx context.Context, evs []event.Event, derived bool) (pushResult, error) {
+	pr := pushResult{confirmed: map[string]bool{}}
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return pr, err
+	}
+	defer unlock()
+
+	logSpec := specFor(tabLog)
+	pending := map[string]bool{}
+	for _, e := range evs {
+		pending[e.ID] = true
+	}
+	if err := s.repairTail(s.path(logSpec), pending); err != nil {
+		return pr, err
+	}
+	lt, err := s.ensureFile(logSpec)
+	if err != nil {
+		return pr, err
+	}
+	idCol := lt.col(colEventID)
+	present := map[string]bool{}
+	for r := range lt.rows {
+		present[strings.TrimSpace(cellString(lt.cell(r, idCol)))] = true
+	}
+	var rows [][]any
+	for _, e := range evs {
+		if present[e.ID] {
+			pr.confirmed[e.ID] = true
+			pr.already++
+			continue
+		}
+		rows = append(rows, alignRow(lt.header, logCells(e, s.codec)))
+	}
+	if len(rows) > 0 {
+		if err := appendFile(s.path(logSpec), encodeRows(lt.header, rows, false)); err != nil {
+			return pr, fmt.Errorf("tracker: cannot write %s: %w", s.path(logSpec), err)
+		}
+		for _, e := range evs {
+			pr.confirmed[e.ID] = true
+		}
+		pr.written = len(rows)
+	}
+	if !derived {
+		return pr, nil
+	}
+	for _, v := range views() {
+		spec := v.spec()
+		t, err := s.ensureFile(spec)
+		if err != nil {
+			return pr, err
+		}
+		ed, _ := update(t, v, evs, s.codec)
+		if ed.empty() {
+			continue
+		}
+		dropDuplicateKeys(t, v, s.codec)
+		if err := s.writeTable(spec, t); err != nil {
+			return pr, fmt.Errorf("tracker: cannot write %s: %w", s.path(spec), err)
+		}
+	}
+	return pr, nil
+}
+
+// dropDuplicateKeys keeps the first of rows sharing a key (update made
+// them identical).
+func dropDuplicateKeys(t *table, v view, c codec) {
+	seen := map[string]bool{}
+	out := t.rows[:0]
+	for r := range t.rows {
+		k := v.rowKey(recordOf(t, v.spec(), r), c)
+		if k != "" && seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, t.rows[r])
+	}
+	t.rows = out
+}
+
+func appendFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := fsx.Sync(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (s *csvSink) rebuild(ctx context.Context, all []event.Event) error {
+	if _, err := s.pushWith(ctx, all, false); err != nil {
+		return err
+	}
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, v := range views() {
+		spec := v.spec()
+		t, err := s.ensureFile(spec)
+		if err != nil {
+			return err
+		}
+		if err := s.writeTable(spec, rebuilt(t, v, all, s.codec)); err != nil {
+			return fmt.Errorf("tracker: cannot write %s: %w", s.path(spec), err)
+		}
+	}
+	return nil
+}
+
+func (s *csvSink) notSent(err error) *NotSentError {
+	return &NotSentError{Err: err, Reason: err.Error(),
+		Hint: fmt.Sprintf("check that the CSV tracker folder %s is reachable and writable", s.dir)}
+}
