@@ -16,23 +16,6 @@ import (
 	"github.com/editkit/editkit/internal/testfs"
 )
 
-// largestMXF returns the tree path of the biggest .mxf file under root.
-func largestMXF(t *testing.T, root string) string {
-	t.Helper()
-	var best string
-	var size int64
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".mxf") && !strings.HasPrefix(d.Name(), "._") {
-			if fi, _ := d.Info(); fi.Size() > size {
-				size, best = fi.Size(), p
-			}
-		}
-		return nil
-	})
-	rel, _ := filepath.Rel(root, best)
-	return filepath.ToSlash(rel)
-}
-
 // A drive that returns different bytes than were written: the read-back
 // catches it, the file never gets its final name on that drive, the other
 // drive is unaffected; once the drive behaves, the same command completes.
