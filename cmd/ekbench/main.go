@@ -50,7 +50,7 @@ func main() {
 	many := flag.Int("many", 100_000, "files in the many-small-files tree (memory check)")
 	rounds := flag.Int("rounds", 3, "rounds of every comparison; the median is reported")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy|verify\n")
+		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy|verify|hub|tracker\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -71,9 +71,11 @@ func main() {
 		os.Exit(1)
 	}
 	suites := map[string][]func() error{
-		"copy":   {b.copySuite},
-		"verify": {b.verifySuite},
-		"all":    {b.copySuite, b.verifySuite},
+		"copy":    {b.copySuite},
+		"verify":  {b.verifySuite},
+		"hub":     {b.hubSuite},
+		"tracker": {b.trackerSuite},
+		"all":     {b.copySuite, b.verifySuite, b.hubSuite, b.trackerSuite},
 	}
 	run, ok := suites[flag.Arg(0)]
 	if !ok {
@@ -215,4 +217,16 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// rusage returns a finished command's peak resident memory in bytes.
+func rusage(c *exec.Cmd) (int64, bool) {
+	if c.ProcessState == nil {
+		return 0, false
+	}
+	ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, false
+	}
+	return ru.Maxrss * 1024, true
 }

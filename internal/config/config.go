@@ -83,7 +83,9 @@ func Load(path string, required bool) (Config, error) {
 		return c, nil
 	}
 	md, err := toml.DecodeFile(path, &c)
-	if errors.Is(err, fs.ErrNotExist) && !required {
+	if (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)) && !required {
+		// No settings file in the default place (or another user's home,
+		// when run as a different user): the defaults apply.
 		return c, nil
 	}
 	if err != nil {

@@ -236,6 +236,15 @@ func (b *S3) complete(ctx context.Context, key, uploadID string, parts []types.C
 // attempt starts a new upload.
 func (b *S3) uploadGone(ctx context.Context, key string, opts PutOptions, err error) error {
 	if !isNoSuchUpload(err) {
+		// Two writers racing for one key may have shared the pending
+		// upload; the server then fails the second completion in its own
+		// way (versitygw: 500). Under IfNotExists what matters is whether
+		// the key now exists.
+		if opts.IfNotExists && ctx.Err() == nil {
+			if _, serr := b.stat(ctx, key); serr == nil {
+				return ErrExists
+			}
+		}
 		return err
 	}
 	if opts.IfNotExists {
