@@ -28,7 +28,7 @@ func (b *bench) trackerSuite() error {
 	os.WriteFile(keyFile, key, 0o600)
 	id := fake.CreateSpreadsheet("bench", sa)
 	items := filepath.Join(b.work, "tracker-items")
-	if _, err := os.Stat(items+".done"); err != nil {
+	if _, err := os.Stat(items + ".done"); err != nil {
 		os.RemoveAll(items)
 		os.MkdirAll(items, 0o755)
 		for i := 0; i < 2000; i++ {
