@@ -31,13 +31,32 @@ lint:
 	$(GO) vet ./...
 	@for p in $(PLATFORMS); do GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./... || exit 1; done
 
-# A tour on the embedded defaults: generated sample media copied to two
-# "drives" (folders under $(DEMO)/), then checked with b3sum.
+# The main job on the embedded defaults: generated sample media copied to
+# two "drives" (folders under $(DEMO)/) and verified, the project backed up
+# to a local hub folder and restored, new VFX pushed and pulled onto a drive,
+# and every change in the CSV tracker. Nothing outside $(DEMO)/ is touched.
+DEMO_ENV = EDITKIT_STATE_DIR=$(DEMO)/state EDITKIT_HUB=$(DEMO)/hub EDITKIT_CONFIG=$(DEMO)/config.toml
+EK = $(DEMO_ENV) $(BIN)/editkit
+
 demo: build
-	@rm -rf $(DEMO) && mkdir -p $(DEMO)/drive-anna $(DEMO)/drive-ben
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)/drive-anna $(DEMO)/drive-ben $(DEMO)/hub $(DEMO)/incoming && touch $(DEMO)/config.toml
+	@echo "== sample media"
 	$(BIN)/mkmedia --seed 7 --size 200MiB $(DEMO)/media
-	$(BIN)/editkit copy --label Anna --label Ben $(DEMO)/media $(DEMO)/drive-anna $(DEMO)/drive-ben
-	cd $(DEMO)/drive-anna && b3sum --check --quiet .editkit/checksums.b3sum && echo "b3sum --check: drive-anna OK"
+	@echo "== drive prep: one read, two drives, verified from the medium"
+	$(EK) copy --label Anna --label Ben $(DEMO)/media $(DEMO)/drive-anna $(DEMO)/drive-ben
+	$(EK) verify $(DEMO)/drive-anna
+	@if command -v b3sum >/dev/null; then cd $(DEMO)/drive-anna && b3sum --check --quiet .editkit/checksums.b3sum && echo "b3sum --check: drive-anna OK"; fi
+	@echo "== nightly backup of the project to the hub ($(DEMO)/hub), and a restore"
+	$(EK) backup --set cutting-room "$(DEMO)/media/Avid Projects" "$(DEMO)/media/Pro Tools"
+	$(EK) snapshots
+	$(EK) restore latest --to $(DEMO)/restored
+	@echo "== new VFX pushed by the assistant, pulled onto Ben's drive"
+	@head -c 3000000 /dev/urandom > $(DEMO)/incoming/VFX_010_v1.mxf
+	$(EK) push --category vfx --note "VFX v1 from the vendor" --dest-path "Avid MediaFiles/MXF/7" $(DEMO)/incoming/VFX_010_v1.mxf
+	$(EK) pull $(DEMO)/drive-ben
+	$(EK) status $(DEMO)/drive-anna
+	@echo "== the tracker (CSV, as no Google Sheet is configured): $(DEMO)/state/tracker/"
+	@cat $(DEMO)/state/tracker/log.csv
 
 bench: build
 	$(GO) run ./cmd/ekbench all
