@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
@@ -84,8 +83,7 @@ failed; 2 bad usage or configuration.`,
 				return err
 			}
 			defer h.Close()
-			progress := e.term.NewProgress("backup")
-			progress.Start(0, 0)
+			progress := e.progress("backup")
 			res, err := backup.Run(cmd.Context(), h, backup.Options{
 				Set:            set,
 				Paths:          paths,
@@ -105,27 +103,13 @@ failed; 2 bad usage or configuration.`,
 			if len(res.Events) > 0 {
 				e.record(cmd.Context(), h, res.Events)
 			}
-			if e.term.JSON {
-				e.term.PrintJSON(struct {
-					OK bool `json:"ok"`
-					*backup.Result
-				}{err == nil && res.OK(), res})
-			} else {
-				printBackup(e.term, res, bps)
-			}
 			for _, f := range res.Failed {
 				e.term.Warnf("not backed up: %s: %s", f.Path, f.Err)
 			}
-			if err != nil {
-				if errors.Is(err, cmd.Context().Err()) {
-					e.term.Warnf("interrupted; run the same command again: finished uploads are kept and an interrupted large upload resumes")
-				}
-				return err
+			if err != nil && cmd.Context().Err() != nil {
+				e.term.Warnf("interrupted; run the same command again: finished uploads are kept and an interrupted large upload resumes")
 			}
-			if !res.OK() {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			return e.conclude(res.OK(), res, err, func() { printBackup(e.term, res, bps) })
 		},
 	}
 	hf.register(cmd)

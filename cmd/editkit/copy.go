@@ -100,26 +100,12 @@ cannot live on exFAT/NTFS).`,
 				return err
 			}
 			e.recordCopy(cmd.Context(), res)
-			if e.term.JSON {
-				e.term.PrintJSON(struct {
-					OK bool `json:"ok"`
-					*mediacopy.Result
-				}{res.OK(), res})
-			} else {
-				printCopySummary(e.term, res)
-			}
 			if res.Interrupted {
 				e.term.Warnf("interrupted. Nothing partial was left under a final name. To resume, run the same command again:\n  editkit %s",
 					shellJoin(append([]string{"copy"}, cmdArgs(cmd)...)))
-				return &ui.ExitError{Code: ui.ExitFailed}
+				err = nil // said above; res.OK() is false
 			}
-			if err != nil {
-				return err
-			}
-			if !res.OK() {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			return e.conclude(res.OK(), res, err, func() { printCopySummary(e.term, res) })
 		},
 	}
 	f := cmd.Flags()

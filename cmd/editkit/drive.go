@@ -66,12 +66,7 @@ Exit codes: 0 every byte read back right; 1 mismatches or I/O errors;
 			if err != nil {
 				return err
 			}
-			if e.term.JSON {
-				e.term.PrintJSON(struct {
-					OK bool `json:"ok"`
-					*verify.SurfaceResult
-				}{res.OK(), res})
-			} else {
+			return e.conclude(res.OK(), res, nil, func() {
 				verdict := "OK: every byte read back as written"
 				if !res.OK() {
 					verdict = fmt.Sprintf("FAILED: %s read back wrong, %d errors — do not use this drive for media", units.FormatBytes(res.BadBytes), len(res.Errors))
@@ -86,11 +81,7 @@ Exit codes: 0 every byte read back right; 1 mismatches or I/O errors;
 				for _, er := range res.Errors {
 					e.term.Printf("  error: %s\n", er)
 				}
-			}
-			if !res.OK() {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&size, "size", "1GiB", "how much to write: a size (500MB, 2GiB) or all (the free space, less a safety margin)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/editkit/editkit/internal/backup"
-	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -30,19 +29,13 @@ Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 				return err
 			}
 			defer h.Close()
-			progress := e.term.NewProgress("hub check")
-			progress.Start(0, 0)
+			progress := e.progress("hub check")
 			res, err := backup.Check(cmd.Context(), h, backup.CheckOptions{ReadData: readData, TempDir: e.stateDir(), Progress: progress, ExtraRefs: e.catalogRefs(h)})
 			progress.Close()
 			if err != nil {
 				return err
 			}
-			if e.term.JSON {
-				e.term.PrintJSON(struct {
-					OK bool `json:"ok"`
-					*backup.CheckResult
-				}{res.OK(), res})
-			} else {
+			return e.conclude(res.OK(), res, nil, func() {
 				e.term.Printf("Hub %s: %d snapshots, %d blobs referenced", h.Location(), res.Snapshots, res.Blobs)
 				if readData {
 					e.term.Printf(", %d re-hashed (%s)", res.Checked, units.FormatBytes(res.Bytes))
@@ -55,11 +48,7 @@ Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 						e.term.Printf("  %s: %s\n", p.Path, p.Err)
 					}
 				}
-			}
-			if !res.OK() {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			})
 		},
 	}
 	hf.register(check)

@@ -57,8 +57,7 @@ listed); 2 bad usage or configuration.`,
 				return err
 			}
 			defer h.Close()
-			progress := e.term.NewProgress("push")
-			progress.Start(0, 0)
+			progress := e.progress("push")
 			o.Progress = progress
 			res, err := media.Push(cmd.Context(), h, o)
 			progress.Close()
@@ -71,13 +70,8 @@ listed); 2 bad usage or configuration.`,
 					e.term.Warnf("could not re-read the catalog to confirm the push: %v", cerr)
 				}
 			}
-			if e.term.JSON {
-				e.term.PrintJSON(struct {
-					OK bool `json:"ok"`
-					*media.PushResult
-				}{err == nil && res.OK(), res})
-			} else {
-				e.term.Printf("Pushed %d files to %s (%s uploaded)\n", res.Pushed, h.Location(), units.FormatBytes(res.Uploaded))
+			return e.conclude(res.OK(), res, err, func() {
+				e.term.Printf("Pushed %s to %s (%s uploaded)\n", units.Count(res.Pushed, "file"), h.Location(), units.FormatBytes(res.Uploaded))
 				for _, it := range res.Items {
 					line := fmt.Sprintf("  %-9s %s", it.Status, it.Path)
 					if it.Path == "" {
@@ -88,14 +82,7 @@ listed); 2 bad usage or configuration.`,
 					}
 					e.term.Printf("%s\n", line)
 				}
-			}
-			if err != nil {
-				return err
-			}
-			if !res.OK() {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			})
 		},
 	}
 	hf.register(cmd)
@@ -184,8 +171,7 @@ failures (each listed), or interrupted; 2 bad usage, not enough space.`,
 				return err
 			}
 			defer h.Close()
-			progress := e.term.NewProgress("pull")
-			progress.Start(0, 0)
+			progress := e.progress("pull")
 			o.Progress = progress
 			res, err := media.Pull(cmd.Context(), h, o)
 			progress.Close()
@@ -199,24 +185,10 @@ failures (each listed), or interrupted; 2 bad usage, not enough space.`,
 			if len(res.Events) > 0 {
 				e.record(cmd.Context(), h, res.Events)
 			}
-			if e.term.JSON {
-				e.term.PrintJSON(struct {
-					OK bool `json:"ok"`
-					*media.PullResult
-				}{err == nil && res.OK(), res})
-			} else {
-				printPull(e.term, res, bps)
+			if err != nil && cmd.Context().Err() != nil {
+				e.term.Warnf("interrupted; run the same command again: pulled files are kept and a partial download resumes")
 			}
-			if err != nil {
-				if cmd.Context().Err() != nil {
-					e.term.Warnf("interrupted; run the same command again: pulled files are kept and a partial download resumes")
-				}
-				return err
-			}
-			if !res.OK() {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			return e.conclude(res.OK(), res, err, func() { printPull(e.term, res, bps) })
 		},
 	}
 	hf.register(cmd)
@@ -235,9 +207,9 @@ func printPull(t *ui.Terminal, r *media.PullResult, bps int64) {
 		if bps > 0 {
 			eta = "about " + units.FormatDuration(r.ETA) + " at " + units.FormatBytes(bps) + "/s"
 		}
-		t.Printf("%s would receive %d files (%s; %s); %d already there\n", r.Drive, r.ToPull, units.FormatBytes(r.ToPullSize), eta, r.Present)
+		t.Printf("%s would receive %s (%s; %s); %d already there\n", r.Drive, units.Count(r.ToPull, "file"), units.FormatBytes(r.ToPullSize), eta, r.Present)
 	} else {
-		t.Printf("Pulled %d files (%s) onto %s (%s); %d already there\n", r.Pulled, units.FormatBytes(r.Bytes), r.Drive, r.Label, r.Present)
+		t.Printf("Pulled %s (%s) onto %s (%s); %d already there\n", units.Count(r.Pulled, "file"), units.FormatBytes(r.Bytes), r.Drive, r.Label, r.Present)
 	}
 	for _, it := range r.Items {
 		if it.Status == "pulled" && len(r.Items) > 50 {

@@ -54,8 +54,7 @@ Exit codes: 0 every file restored; 1 some failed or conflicted (each listed);
 				return err
 			}
 			defer h.Close()
-			progress := e.term.NewProgress("restore")
-			progress.Start(0, 0)
+			progress := e.progress("restore")
 			o.Progress = progress
 			res, err := backup.Restore(cmd.Context(), h, o)
 			progress.Close()
@@ -65,12 +64,7 @@ Exit codes: 0 every file restored; 1 some failed or conflicted (each listed);
 			if len(res.Events) > 0 {
 				e.record(cmd.Context(), h, res.Events)
 			}
-			if e.term.JSON {
-				e.term.PrintJSON(struct {
-					OK bool `json:"ok"`
-					*backup.RestoreResult
-				}{err == nil && res.OK(), res})
-			} else {
+			return e.conclude(res.OK(), res, err, func() {
 				e.term.Printf("Restored snapshot %s (set %s, %s) into %s: %d of %d files (%s), %d already there\n",
 					res.Snapshot, res.Set, res.Time.Local().Format("2006-01-02 15:04"), res.To, res.Restored, res.Files, units.FormatBytes(res.Bytes), res.Present)
 				for _, c := range res.Conflicts {
@@ -79,14 +73,7 @@ Exit codes: 0 every file restored; 1 some failed or conflicted (each listed);
 				for _, f := range res.Failed {
 					e.term.Printf("  failed: %s: %s\n", f.Path, f.Err)
 				}
-			}
-			if err != nil {
-				return err
-			}
-			if !res.OK() {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			})
 		},
 	}
 	hf.register(cmd)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -93,4 +95,41 @@ func (e *env) logTo(path string) (io.Closer, error) {
 	}
 	e.term.SetLog(f)
 	return f, nil
+}
+
+// conclude prints a command's result — JSON with an "ok" field under
+// --json, else the human summary — and turns it into the exit code.
+func (e *env) conclude(ok bool, res any, err error, human func()) error {
+	if e.term.JSON {
+		e.term.PrintJSON(withOK(ok && err == nil, res))
+	} else {
+		human()
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &ui.ExitError{Code: ui.ExitFailed}
+	}
+	return nil
+}
+
+// withOK puts "ok" first in a result's JSON object.
+func withOK(ok bool, res any) json.RawMessage {
+	body, err := json.Marshal(res)
+	if err != nil || len(body) < 2 || body[0] != '{' {
+		return body
+	}
+	head := fmt.Sprintf(`{"ok":%t`, ok)
+	if string(body) == "{}" {
+		return json.RawMessage(head + "}")
+	}
+	return json.RawMessage(head + "," + string(body[1:]))
+}
+
+// progress starts a progress reporter whose work is found as it goes.
+func (e *env) progress(title string) *ui.Progress {
+	p := e.term.NewProgress(title)
+	p.Start(0, 0)
+	return p
 }

@@ -128,25 +128,11 @@ nothing to verify against.`,
 					h.Close()
 				}
 			}
-			if e.term.JSON {
-				e.term.PrintJSON(struct {
-					OK bool `json:"ok"`
-					*verify.Result
-				}{res.OK(), res})
-			} else {
-				printVerifySummary(e.term, res)
-			}
 			if res.Interrupted {
 				e.term.Warnf("interrupted: the drive was not fully verified")
-				return &ui.ExitError{Code: ui.ExitFailed}
+				err = nil // said above; res.OK() is false
 			}
-			if err != nil {
-				return err
-			}
-			if !res.OK() {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			return e.conclude(res.OK(), res, err, func() { printVerifySummary(e.term, res) })
 		},
 	}
 	f := cmd.Flags()

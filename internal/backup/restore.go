@@ -254,29 +254,9 @@ func (r *restorer) fail(list *[]FileError, path string, err error) {
 	*list = append(*list, FileError{Path: path, Err: err.Error()})
 }
 
-// mkdirs creates the folders of rel under the restore folder one by one,
-// refusing to go through a symbolic link: a link planted in the restore
-// folder must not lead the restore elsewhere.
-func (r *restorer) mkdirs(rel string) error {
-	cur := r.to
-	for _, c := range strings.Split(rel, "/") {
-		cur = filepath.Join(cur, c)
-		fi, err := os.Lstat(cur)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if err := os.Mkdir(cur, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-		case err != nil:
-			return err
-		case fi.Mode()&fs.ModeSymlink != 0:
-			return fmt.Errorf("%s is a symbolic link; a restore does not follow links", cur)
-		case !fi.IsDir():
-			return fmt.Errorf("%s is a file where the snapshot has a folder", cur)
-		}
-	}
-	return nil
-}
+// mkdirs creates the folders of rel under the restore folder, refusing to
+// go through a symbolic link.
+func (r *restorer) mkdirs(rel string) error { return fsx.MkdirUnder(r.to, rel) }
 
 // file restores one file: download beside the final name, hash on the way,
 // rename only if the hash matches.

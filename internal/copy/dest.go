@@ -212,29 +212,13 @@ func destErrorText(d *dest, err error) string {
 }
 
 // mkdirs creates a folder and its missing parents below the destination's
-// root, never the root itself: if the drive was unplugged, its mount point
-// is gone or empty, and re-creating folders there would write to another disk.
+// root, never the root itself (see fsx.MkdirUnder), after checking the
+// drive is still the one the copy started on.
 func (d *dest) mkdirs(rel string) error {
-	if rel == "" {
-		return nil
-	}
-	err := os.Mkdir(d.path(rel), 0o755)
-	if err == nil || errors.Is(err, fs.ErrExist) {
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
 	if err := d.stillThere(); err != nil {
 		return err
 	}
-	if err := d.mkdirs(treepath.Parent(rel)); err != nil {
-		return err
-	}
-	if err := os.Mkdir(d.path(rel), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return nil
+	return fsx.MkdirUnder(d.root, rel)
 }
 
 // stillThere catches a drive that was unplugged: its mount point then

@@ -318,7 +318,7 @@ func (p *puller) pullOne(ctx context.Context, it *catalog.Item) {
 		}
 	}()
 	final := filepath.Join(p.root, filepath.FromSlash(it.Path))
-	if err := mkdirsUnder(p.root, treepath.Parent(it.Path)); err != nil {
+	if err := fsx.MkdirUnder(p.root, treepath.Parent(it.Path)); err != nil {
 		p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: err.Error()}, nil)
 		return
 	}
@@ -495,34 +495,6 @@ func (p *puller) resetAvidDatabases() {
 			os.Remove(filepath.Join(p.root, filepath.FromSlash(dir), db))
 		}
 	}
-}
-
-// mkdirsUnder creates rel's folders below root, never root itself.
-func mkdirsUnder(root, rel string) error {
-	if rel == "" {
-		return nil
-	}
-	if _, err := os.Stat(root); err != nil {
-		return fmt.Errorf("the drive is gone: %w", err)
-	}
-	cur := root
-	for _, c := range strings.Split(rel, "/") {
-		cur = filepath.Join(cur, c)
-		fi, err := os.Lstat(cur)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if err := os.Mkdir(cur, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-		case err != nil:
-			return err
-		case fi.Mode()&fs.ModeSymlink != 0:
-			return fmt.Errorf("%s is a symbolic link; media is not placed through links", cur)
-		case !fi.IsDir():
-			return fmt.Errorf("%s is a file where the catalog needs a folder", cur)
-		}
-	}
-	return nil
 }
 
 type progressWriter struct{ p Progress }

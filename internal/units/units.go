@@ -93,3 +93,11 @@ func splitNumber(s string) (num, unit string) {
 	}
 	return s[:i], strings.TrimSpace(s[i:])
 }
+
+// Count prints a number of things: "1 file", "3 files".
+func Count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
