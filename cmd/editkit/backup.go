@@ -118,7 +118,7 @@ failed; 2 bad usage or configuration.`,
 	f.StringArrayVar(&excludes, "exclude", nil, "leave out entries matching PATTERN (gitignore-style, as for copy); repeatable")
 	f.BoolVarP(&dryRun, "dry-run", "n", false, "show what would be uploaded, how many bytes, and the time it would take at --bwlimit; upload nothing")
 	f.StringVar(&logPath, "log", "", "append the run's output to FILE (time-stamped) and stay silent unless something fails")
-	f.IntVarP(&jobs, "jobs", "j", 0, "files hashed and uploaded at once (default 4)")
+	f.IntVarP(&jobs, "jobs", "j", 0, "files hashed and uploaded at once (default 8)")
 	return cmd
 }
 

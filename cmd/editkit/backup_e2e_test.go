@@ -158,37 +158,40 @@ func TestBackupDryRunAndLog(t *testing.T) {
 // killed run is taken over.
 func TestBackupConcurrencyAndLock(t *testing.T) {
 	long(t)
-	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
-	h.dir = h.url
-	a := projectTree(t, 32, 64<<20)
-	b := projectTree(t, 33, 64<<20)
-	c1, o1 := startEditkitEnv(t, h.env, "backup", "--bwlimit", "40MB/s", "--hub", h.url, "--set", "alpha", a)
-	c2, o2 := startEditkitEnv(t, h.env, "backup", "--bwlimit", "40MB/s", "--hub", h.url, "--set", "beta", b)
-	time.Sleep(300 * time.Millisecond)
-	same := h.run(t, "backup", "--set", "alpha", a)
-	if same.code != 1 || !strings.Contains(same.stderr, "another backup") {
-		t.Errorf("a second backup of the same set: %s", same)
-	}
-	if err := c1.Wait(); err != nil {
-		t.Fatalf("backup alpha: %v\n%s", err, o1.String())
-	}
-	if err := c2.Wait(); err != nil {
-		t.Fatalf("backup beta: %v\n%s", err, o2.String())
-	}
-	var cr backup.CheckResult
-	if r := h.runJSON(t, &cr, "hub", "check", "--read-data"); r.code != 0 || cr.Snapshots != 2 {
-		t.Fatalf("hub after two concurrent backups: %s", r)
-	}
-	// kill -9 leaves the lock file: the next run takes it over.
-	c := projectTree(t, 34, 32<<20)
-	c3, _ := startEditkitEnv(t, h.env, "backup", "--bwlimit", "4MB/s", "--hub", h.url, "--set", "gamma", c)
-	time.Sleep(700 * time.Millisecond)
-	c3.Process.Signal(syscall.SIGKILL)
-	c3.Wait()
-	r := h.run(t, "backup", "--set", "gamma", c)
-	if r.code != 0 || !strings.Contains(r.stderr, "took over the lock") {
-		t.Fatalf("after a killed backup: %s", r)
-	}
+	hubs(t, func(t *testing.T, h *testHub) {
+		a := projectTree(t, 32, 64<<20)
+		b := projectTree(t, 33, 64<<20)
+		c1, o1 := startEditkitEnv(t, h.env, "backup", "--bwlimit", "40MB/s", "--hub", h.url, "--set", "alpha", a)
+		c2, o2 := startEditkitEnv(t, h.env, "backup", "--bwlimit", "40MB/s", "--hub", h.url, "--set", "beta", b)
+		time.Sleep(300 * time.Millisecond)
+		same := h.run(t, "backup", "--set", "alpha", a)
+		if same.code != 1 || !strings.Contains(same.stderr, "another backup") {
+			t.Errorf("a second backup of the same set: %s", same)
+		}
+		if err := c1.Wait(); err != nil {
+			t.Fatalf("backup alpha: %v\n%s", err, o1.String())
+		}
+		if err := c2.Wait(); err != nil {
+			t.Fatalf("backup beta: %v\n%s", err, o2.String())
+		}
+		var cr backup.CheckResult
+		if r := h.runJSON(t, &cr, "hub", "check", "--read-data"); r.code != 0 || cr.Snapshots != 2 {
+			t.Fatalf("hub after two concurrent backups: %s", r)
+		}
+		// kill -9 leaves the lock file: the next run takes it over.
+		c := projectTree(t, 34, 32<<20)
+		c3, _ := startEditkitEnv(t, h.env, "backup", "--bwlimit", "4MB/s", "--hub", h.url, "--set", "gamma", c)
+		time.Sleep(700 * time.Millisecond)
+		c3.Process.Signal(syscall.SIGKILL)
+		c3.Wait()
+		r := h.run(t, "backup", "--set", "gamma", c)
+		if r.code != 0 || !strings.Contains(r.stderr, "took over the lock") {
+			t.Fatalf("after a killed backup: %s", r)
+		}
+		if r := h.runJSON(t, &cr, "hub", "check", "--read-data"); r.code != 0 || cr.Snapshots != 3 {
+			t.Fatalf("hub after a killed and a resumed backup: %s", r)
+		}
+	})
 }
 
 // A snapshot that names paths outside the restore folder is refused, and

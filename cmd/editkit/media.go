@@ -92,7 +92,7 @@ listed); 2 bad usage or configuration.`,
 	f.StringVar(&o.DestPath, "dest-path", "", "the folder on editors' drives the media goes to (default: its place under the media root)")
 	f.StringVar(&mediaRoot, "media-root", "", "the folder here that matches the root of editors' drives (default: media_root in the settings file)")
 	f.BoolVar(&o.Replace, "replace", false, "replace a different file the catalog has at the same path (its history is kept)")
-	f.IntVarP(&o.Jobs, "jobs", "j", 0, "files hashed and uploaded at once (default 4)")
+	f.IntVarP(&o.Jobs, "jobs", "j", 0, "files hashed and uploaded at once (default 8)")
 	return cmd
 }
 

@@ -141,7 +141,7 @@ nothing to verify against.`,
 	f.StringVar(&since, "since", "", "only files that arrived since DATE (2026-11-17, 2026-11-17T09:00:00Z, or a duration such as 48h or 7d)")
 	f.StringVar(&sample, "sample", "", "spot check: re-hash a random N% of the files (missing and extra files are still all checked)")
 	f.Uint64Var(&seed, "seed", 0, "with --sample: pick the same files as an earlier run (its seed is in its report)")
-	f.IntVarP(&jobs, "jobs", "j", 0, "files read at once (default: the number of CPUs)")
+	f.IntVarP(&jobs, "jobs", "j", 0, "files read at once (default 4, or the number of CPUs if more; on a single spinning disk, 1 or 2 can be faster)")
 	f.BoolVar(&readOnly, "read-only", false, "write nothing to the drive: no report, no state, no ASC MHL generation")
 	f.DurationVar(&stall, "stall-timeout", 2*time.Minute, "give up on a drive that returns no data for this long")
 	return cmd

@@ -93,7 +93,9 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 		o.Now = time.Now
 	}
 	if o.Jobs <= 0 {
-		o.Jobs = max(4, runtime.NumCPU())
+		// Small files wait on round trips to the hub more than on disks or
+		// CPUs: keep several in flight.
+		o.Jobs = max(8, 2*runtime.NumCPU())
 	}
 	if err := hub.ValidSetName(o.Set); err != nil {
 		return nil, err

@@ -191,7 +191,7 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 		o.Now = time.Now
 	}
 	if o.Jobs <= 0 {
-		o.Jobs = 4
+		o.Jobs = 8 // small files wait on round trips to the hub
 	}
 	if o.Category == "" {
 		o.Category = "other"

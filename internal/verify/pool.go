@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/editkit/editkit/internal/fsx"
@@ -20,7 +21,10 @@ var ErrStalled = errors.New("the drive stopped responding")
 
 // pool reads files on a few goroutines.
 type pool struct {
-	jobs     chan func(context.Context)
+	jobs chan func(context.Context)
+	// workers is how many goroutines hash one large file: the cores left
+	// over once every job has one.
+	workers  int
 	wg       sync.WaitGroup
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -30,7 +34,8 @@ type pool struct {
 
 func newPool(ctx context.Context, workers int, progress Progress, beat func()) *pool {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &pool{jobs: make(chan func(context.Context)), ctx: ctx, cancel: cancel, progress: progress, beat: beat}
+	p := &pool{jobs: make(chan func(context.Context)), ctx: ctx, cancel: cancel, progress: progress, beat: beat,
+		workers: max(1, runtime.NumCPU()/workers)}
 	for range workers {
 		p.wg.Add(1)
 		go func() {
@@ -79,6 +84,7 @@ func (p *pool) hashFile(ctx context.Context, path string, xxh bool) (hashing.Fil
 		BLAKE3:     true,
 		XXH128:     xxh,
 		FromMedium: true,
+		Workers:    p.workers,
 		Progress:   p.add,
 	})
 }
@@ -87,7 +93,7 @@ func (p *pool) hashFile(ctx context.Context, path string, xxh bool) (hashing.Fil
 // each of the given ASC MHL formats.
 func (p *pool) hashFormats(ctx context.Context, path string, formats []mhl.Format) (map[mhl.Format]string, int64, error) {
 	if len(formats) == 1 && formats[0] == mhl.XXH128 {
-		s, err := hashing.HashFile(ctx, path, hashing.FileOptions{XXH128: true, FromMedium: true, Progress: p.add})
+		s, err := hashing.HashFile(ctx, path, hashing.FileOptions{XXH128: true, FromMedium: true, Workers: p.workers, Progress: p.add})
 		if err != nil {
 			return nil, 0, err
 		}

