@@ -12,7 +12,7 @@ import (
 )
 
 func newConfigCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "The settings file"}
+	cmd := &cobra.Command{Use: "config", Short: "The settings file", Example: "  editkit config init\n  editkit config show"}
 	var force bool
 	initCmd := &cobra.Command{
 		Use:   "init",
@@ -20,6 +20,8 @@ func newConfigCmd(e *env) *cobra.Command {
 		Long: `Write a settings file with every setting commented out and explained, at
 --config, $EDITKIT_CONFIG, or ` + config.DefaultPath() + `. An existing file is
 kept unless --force.`,
+		Example: `  editkit config init
+  editkit config init --config /Volumes/RAID/Show/editkit.toml`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := e.cfgPath
@@ -40,9 +42,10 @@ kept unless --force.`,
 	}
 	initCmd.Flags().BoolVar(&force, "force", false, "replace an existing settings file")
 	show := &cobra.Command{
-		Use:   "show",
-		Short: "Print the settings in effect from the settings file",
-		Args:  argsRange(0, 0, "no arguments"),
+		Use:     "show",
+		Short:   "Print the settings in effect from the settings file",
+		Example: `  editkit config show`,
+		Args:    argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.term.PrintJSON(struct {
 				File     string        `json:"file"`

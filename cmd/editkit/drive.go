@@ -20,6 +20,8 @@ func newDriveCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drive",
 		Short: "Test a drive's surface, or show what editkit knows of a drive",
+		Example: `  editkit drive test /Volumes/NEWDRIVE --size all
+  editkit drive info /Volumes/EDITOR1`,
 	}
 	cmd.AddCommand(newDriveTestCmd(e), newDriveInfoCmd(e))
 	return cmd

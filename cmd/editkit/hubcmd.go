@@ -7,7 +7,7 @@ import (
 )
 
 func newHubCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "hub", Short: "Check the hub"}
+	cmd := &cobra.Command{Use: "hub", Short: "Check the hub", Example: "  editkit hub check --read-data"}
 	var (
 		hf       hubFlags
 		readData bool

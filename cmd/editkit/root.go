@@ -52,8 +52,10 @@ func newRootCmd(term *ui.Terminal) *cobra.Command {
 		Use:   "editkit",
 		Short: "Keep editorial media drives, the hub backup and the tracker in step",
 		Long: `editkit copies editorial proxies and projects to editors' drives with
-verified, resumable, parallel hashed I/O, verifies drives any time, backs up
-projects to a hub and keeps a shared media tracker.
+verified, resumable, parallel hashed I/O (copy), verifies drives any time
+(verify), backs up projects to a hub (backup, restore, snapshots, prune),
+brings new media to every editor's drive (push, pull, status, watch), and
+records every change in a shared media tracker (tracker).
 
 Exit codes: 0 all done and verified, 1 something failed (each failure is
 listed) or the command was interrupted, 2 bad usage or configuration, or

@@ -98,7 +98,9 @@ written twice.`,
 	initCmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create or adopt the tracker's tabs (Log, Media, Drives, Backups); harmless to repeat",
-		Args:  argsRange(0, 0, "no arguments"),
+		Example: `  editkit tracker init --sheet https://docs.google.com/spreadsheets/d/1AbC.../edit --google-credentials tracker-sa.json
+  editkit tracker init   # the CSV tracker, or the sheet in the settings file`,
+		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tr, err := tracker.New(cmd.Context(), e.trackerConfig())
 			if err != nil {
@@ -176,6 +178,8 @@ another device) so editkit can write the tracker Sheet as you. The token is
 kept in the state folder, readable only by you. Needs the OAuth client of
 your Google Cloud project: oauth_client_id and oauth_client_secret in
 [tracker] of the settings file.`,
+		Example: `  editkit tracker login
+  editkit tracker login --device   # over ssh`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client := e.oauthClient()

@@ -146,6 +146,9 @@ func (c *copier) writeReport(d *dest) (string, error) {
 }
 
 func verifyText(m VerifyMode) string {
+	if !fsx.ReadsFromMedium && m != VerifyNone {
+		return m.String() + ": each file read back after sync and compared by xxh128 — through the operating system's cache (this platform cannot drop a file's cached pages)"
+	}
 	switch m {
 	case VerifyNone:
 		return "none (--verify=none): files were synced but not read back"

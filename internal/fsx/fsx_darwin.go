@@ -61,3 +61,6 @@ func FSType(path string) string {
 	}
 	return string(b[:n])
 }
+
+// ReadsFromMedium says whether ReadFromMedium really bypasses the cache.
+const ReadsFromMedium = true

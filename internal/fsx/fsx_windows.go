@@ -117,3 +117,6 @@ func FSType(path string) string {
 
 // Inode is not available from os.FileInfo on Windows; size and mtime decide.
 func Inode(fi os.FileInfo) uint64 { return 0 }
+
+// ReadsFromMedium is false: Windows cannot drop one file's cached pages.
+const ReadsFromMedium = false

@@ -176,7 +176,11 @@ func (v *verifier) writeReport() (string, error) {
 	}
 	fmt.Fprintf(w, "\nStarted:   %s\nFinished:  %s (%s)\n", r.Started.UTC().Format(time.RFC3339), r.Finished.UTC().Format(time.RFC3339), units.FormatDuration(took))
 	fmt.Fprintf(w, "Host:      %s (user %s)\nTool:      %s %s\n", v.opts.Host, v.opts.User, v.opts.Tool, v.opts.Version)
-	fmt.Fprintf(w, "Read:      from the medium (cached pages dropped before reading)\n")
+	if fsx.ReadsFromMedium {
+		fmt.Fprintf(w, "Read:      from the medium (cached pages dropped before reading)\n")
+	} else {
+		fmt.Fprintf(w, "Read:      through the operating system's cache (this platform cannot drop a file's cached pages)\n")
+	}
 	if len(v.scope) > 0 {
 		fmt.Fprintf(w, "Scope:     %v\n", v.scope)
 	}
