@@ -145,3 +145,26 @@ func TestPullSurvivesServerRestart(t *testing.T) {
 		t.Fatal("pulled file differs")
 	}
 }
+
+// An upload abandoned by a killed backup is cleaned up by prune.
+func TestPruneAbortsAbandonedUploads(t *testing.T) {
+	needS3(t)
+	long(t)
+	srv := s3test.Start(t)
+	proxy := s3test.NewProxy(t, srv.Endpoint)
+	h := s3Hub(t, srv, "hub")
+	h.env = append(h.env, "AWS_ENDPOINT_URL_S3="+proxy.URL)
+	src := t.TempDir()
+	writeMedia(t, filepath.Join(src, "reel2.mov"), 96<<20, 8)
+	cmd, _ := startEditkitEnv(t, h.env, "backup", "--hub", h.url, "--set", "s", "--bwlimit", "20MB/s", src)
+	waitFor(t, 60*time.Second, "the upload to be under way", func() bool { return proxy.BodyBytes() > 40<<20 })
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	var pr backup.PruneResult
+	if r := h.runJSON(t, &pr, "prune", "--keep-last", "1", "--grace", "0s"); r.code != 0 || pr.UploadsAborted < 1 {
+		t.Fatalf("prune after an abandoned upload: %s", r)
+	}
+	if r := h.run(t, "backup", "--set", "s", src); r.code != 0 {
+		t.Fatalf("backup after prune: %s", r)
+	}
+}

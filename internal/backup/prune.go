@@ -213,15 +213,11 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 		if err := writePending(ctx, h, next); err != nil {
 			return res, err
 		}
-		if a, ok := h.Backend().(interface {
-			AbortUploads(context.Context, time.Duration) (int, error)
-		}); ok {
-			n, err := a.AbortUploads(ctx, max(o.Grace, time.Hour))
-			if err != nil {
-				return res, err
-			}
-			res.UploadsAborted = n
+		n, err := contenthub.AbortUploads(ctx, h.Backend(), o.Grace)
+		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			return res, err
 		}
+		res.UploadsAborted = n
 	}
 	ev := event.New(o.Now(), event.Pruned)
 	ev.Host, ev.User, ev.Set = o.Host, o.User, o.Set

@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -76,5 +77,36 @@ func TestCheckCatalogPath(t *testing.T) {
 		if why := checkCatalogPath(good); why != "" {
 			t.Errorf("%q refused: %s", good, why)
 		}
+	}
+}
+
+// Several downloads at once share the drive's manifest (run with -race).
+func TestPullManyAtOnce(t *testing.T) {
+	ctx := context.Background()
+	local, err := contenthub.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hub.New(local)
+	dir := t.TempDir()
+	var paths []string
+	for i := 0; i < 40; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("SFX_%02d.wav", i))
+		os.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 5000+i), 0o644)
+		paths = append(paths, p)
+	}
+	res, err := Push(ctx, h, PushOptions{Paths: paths, DestPath: "SFX", Category: "sfx"})
+	if err != nil || res.Pushed != 40 {
+		t.Fatalf("push: %v %+v", err, res)
+	}
+	h.AppendEvents(ctx, hub.Batch{ID: "b1", Events: res.Events, Key: hub.NewEventKey(time.Now())})
+	drive := t.TempDir()
+	pr, err := Pull(ctx, h, PullOptions{Drive: drive, Jobs: 8})
+	if err != nil || pr.Pulled != 40 || !pr.OK() {
+		t.Fatalf("pull: %v %+v", err, pr)
+	}
+	pr, err = Pull(ctx, h, PullOptions{Drive: drive, Jobs: 8})
+	if err != nil || pr.Present != 40 {
+		t.Fatalf("second pull: %v, %d present", err, pr.Present)
 	}
 }

@@ -290,6 +290,9 @@ type puller struct {
 	res     *PullResult
 	mu      sync.Mutex
 	touched map[string]bool // folders that received files
+	// driveMu serialises writes to the drive's manifest, which workers
+	// share.
+	driveMu sync.Mutex
 }
 
 func (p *puller) add(it PulledItem, ev *event.Event) {
@@ -332,7 +335,10 @@ func (p *puller) pullOne(ctx context.Context, it *catalog.Item) {
 		if err == nil {
 			if err = os.Rename(tmp, final); err == nil {
 				fsx.SyncDir(filepath.Dir(final))
-				if err = recordPulled(p.drv, it, final, xxh, p.o.Now()); err == nil {
+				p.driveMu.Lock()
+				err = recordPulled(p.drv, it, final, xxh, p.o.Now())
+				p.driveMu.Unlock()
+				if err == nil {
 					ev := event.New(p.o.Now(), event.Pulled)
 					ev.User, ev.Host, ev.Drive, ev.DriveID = p.o.User, p.o.Host, p.drv.Info.Label, p.drv.Info.ID
 					ev.Path, ev.Size, ev.Hash, ev.XXH128, ev.Category = it.Path, it.Size, it.B3, xxh, it.Category
