@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,15 +28,21 @@ import (
 var editkitBin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "editkit-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	editkitBin = filepath.Join(dir, "editkit")
-	// Not built with -race: the unit tests run under the race detector, and
-	// the end-to-end tests move gigabytes.
-	build := exec.Command("go", "build", "-o", editkitBin, ".")
+	// Built with the race detector (as the unit tests run), so the
+	// end-to-end runs also check the concurrent code they drive; -short
+	// builds without it for speed.
+	args := []string{"build", "-race", "-o", editkitBin, "."}
+	if testing.Short() {
+		args = []string{"build", "-o", editkitBin, "."}
+	}
+	build := exec.Command("go", args...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building editkit:", err)
