@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +16,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("CONTENTHUB_HELPER") == "1" {
+		helperProcessPut()
+	}
 	isolateAWSEnv()
 	os.Exit(m.Run())
 }
@@ -135,4 +140,26 @@ func (r *breakingReader) Close() error { return r.rc.Close() }
 // fastRetry is a retry policy for tests.
 func fastRetry() RetryPolicy {
 	return RetryPolicy{InitialInterval: 50 * time.Millisecond, MaxInterval: 500 * time.Millisecond, MaxElapsed: 60 * time.Second}
+}
+
+// helperProcessPut is the child of TestLocalIfNotExistsAcrossProcesses:
+// the test binary started with CONTENTHUB_HELPER=1 runs only this.
+func helperProcessPut() {
+	l, err := OpenLocal(os.Getenv("CONTENTHUB_DIR"))
+	if err != nil {
+		os.Exit(2)
+	}
+	seed, _ := strconv.Atoi(os.Getenv("CONTENTHUB_SEED"))
+	data := randomData(uint64(seed), 2<<20)
+	at, _ := strconv.ParseInt(os.Getenv("CONTENTHUB_AT"), 10, 64)
+	time.Sleep(time.Until(time.Unix(0, at)))
+	err = l.Put(context.Background(), os.Getenv("CONTENTHUB_KEY"), BytesSource(data), PutOptions{IfNotExists: true})
+	switch {
+	case err == nil:
+		os.Exit(0)
+	case errors.Is(err, ErrExists):
+		os.Exit(3)
+	}
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
 }

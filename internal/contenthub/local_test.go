@@ -182,7 +182,7 @@ func TestLocalIfNotExistsAcrossProcesses(t *testing.T) {
 		at := time.Now().Add(300 * time.Millisecond).UnixNano()
 		var cmds []*exec.Cmd
 		for i := range 2 {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessPut$")
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), "CONTENTHUB_HELPER=1", "CONTENTHUB_DIR="+l.Location(),
 				"CONTENTHUB_KEY="+key, "CONTENTHUB_SEED="+strconv.Itoa(i), "CONTENTHUB_AT="+strconv.FormatInt(at, 10))
 			if err := cmd.Start(); err != nil {
@@ -211,30 +211,6 @@ func TestLocalIfNotExistsAcrossProcesses(t *testing.T) {
 		}
 		checkObject(t, l, key, randomData(uint64(won), 2<<20))
 	}
-}
-
-// TestHelperProcessPut is the child of TestLocalIfNotExistsAcrossProcesses.
-func TestHelperProcessPut(t *testing.T) {
-	if os.Getenv("CONTENTHUB_HELPER") != "1" {
-		t.Skip("helper process")
-	}
-	l, err := OpenLocal(os.Getenv("CONTENTHUB_DIR"))
-	if err != nil {
-		os.Exit(2)
-	}
-	seed, _ := strconv.Atoi(os.Getenv("CONTENTHUB_SEED"))
-	data := randomData(uint64(seed), 2<<20)
-	at, _ := strconv.ParseInt(os.Getenv("CONTENTHUB_AT"), 10, 64)
-	time.Sleep(time.Until(time.Unix(0, at)))
-	err = l.Put(context.Background(), os.Getenv("CONTENTHUB_KEY"), BytesSource(data), PutOptions{IfNotExists: true})
-	switch {
-	case err == nil:
-		os.Exit(0)
-	case errors.Is(err, ErrExists):
-		os.Exit(3)
-	}
-	fmt.Fprintln(os.Stderr, err)
-	os.Exit(1)
 }
 
 func TestValidateKey(t *testing.T) {

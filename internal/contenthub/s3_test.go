@@ -385,7 +385,7 @@ func TestS3TLS(t *testing.T) {
 
 	const system = "/etc/ssl/certs/ca-certificates.crt"
 	if _, err := os.Stat(system); err != nil {
-		t.Skip("no system CA bundle")
+		t.Fatalf("%s is missing (apt install ca-certificates): it is needed to show an untrusted server is refused", system)
 	}
 	t.Setenv("AWS_CA_BUNDLE", system)
 	untrusted := openS3Test(t, srv)

@@ -275,7 +275,12 @@ func FuzzParallelBLAKE3(f *testing.F) {
 // whose low word wraps within the 16 lanes (a stream past 4 TiB).
 func TestKernelMatchesGuts(t *testing.T) {
 	if !haveKernel {
-		t.Skip("no assembly kernel on this machine")
+		// Outside amd64, with -tags purego, or on a CPU without AVX-512 there
+		// is no kernel to check; CI runs where there is one.
+		if os.Getenv("EDITKIT_REQUIRE_ALL") == "1" {
+			t.Fatal("no AVX-512 kernel in this build or on this CPU: the kernel cannot be checked")
+		}
+		t.Skip("no AVX-512 kernel in this build or on this CPU")
 	}
 	data := pattern(segmentSize, 8)
 	for _, counter := range []uint64{0, 16, 1<<32 - 7, 1<<40 + 3} {
