@@ -129,18 +129,11 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 	}
 	res := &Result{Set: o.Set, Paths: roots, DryRun: o.DryRun, Started: o.Now()}
 
-	snaps, err := h.Snapshots(ctx, o.Set)
-	if err != nil {
-		return nil, err
-	}
 	// The parent is the newest snapshot of the set made of the same folders:
 	// its entries can then be merged with the walk in order.
-	var parent *hub.Snapshot
-	for i := len(snaps) - 1; i >= 0; i-- {
-		if slices.Equal(snaps[i].Paths, roots) {
-			parent = snaps[i]
-			break
-		}
+	parent, err := h.LatestSnapshot(ctx, o.Set, func(s *hub.Snapshot) bool { return slices.Equal(s.Paths, roots) })
+	if err != nil {
+		return nil, err
 	}
 	var prev iter.Seq2[hub.Entry, error] = func(func(hub.Entry, error) bool) {}
 	if parent != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
@@ -278,7 +279,7 @@ func (r *restorer) file(ctx context.Context, rootName string, e hub.Entry) {
 			return
 		}
 		if fi.Size() == e.Size {
-			if sum, err := fileB3(final); err == nil && sum == e.B3 {
+			if sum, err := hashing.HashFile(ctx, final, hashing.FileOptions{BLAKE3: true}); err == nil && sum.BLAKE3Hex() == e.B3 {
 				r.mu.Lock()
 				r.res.Present++
 				r.mu.Unlock()
@@ -351,17 +352,4 @@ type progressWriter struct{ p Progress }
 func (w progressWriter) Write(b []byte) (int, error) {
 	w.p.Add(int64(len(b)))
 	return len(b), nil
-}
-
-func fileB3(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := blake3.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%x", h.Sum(nil)), nil
 }

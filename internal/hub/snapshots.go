@@ -162,8 +162,8 @@ func (h *Hub) PutSnapshot(ctx context.Context, s *Snapshot, entriesFile, entries
 	return nil
 }
 
-// Snapshots lists the snapshots of a set ("" for every set), oldest first.
-func (h *Hub) Snapshots(ctx context.Context, set string) ([]*Snapshot, error) {
+// snapshotKeys lists the summary keys of a set ("" for every set).
+func (h *Hub) snapshotKeys(ctx context.Context, set string) ([]string, error) {
 	prefix := snapshotsPrefix
 	if set != "" {
 		if err := ValidSetName(set); err != nil {
@@ -171,15 +171,27 @@ func (h *Hub) Snapshots(ctx context.Context, set string) ([]*Snapshot, error) {
 		}
 		prefix += set + "/"
 	}
-	var out []*Snapshot
+	var keys []string
 	for oi, err := range h.backend.List(ctx, prefix) {
 		if err != nil {
 			return nil, fmt.Errorf("listing snapshots: %w", err)
 		}
-		if !strings.HasSuffix(oi.Key, ".json") {
-			continue
+		if strings.HasSuffix(oi.Key, ".json") {
+			keys = append(keys, oi.Key)
 		}
-		s, err := h.readSnapshot(ctx, oi.Key)
+	}
+	return keys, nil
+}
+
+// Snapshots lists the snapshots of a set ("" for every set), oldest first.
+func (h *Hub) Snapshots(ctx context.Context, set string) ([]*Snapshot, error) {
+	keys, err := h.snapshotKeys(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Snapshot
+	for _, k := range keys {
+		s, err := h.readSnapshot(ctx, k)
 		if err != nil {
 			return nil, err
 		}
@@ -187,6 +199,27 @@ func (h *Hub) Snapshots(ctx context.Context, set string) ([]*Snapshot, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// LatestSnapshot returns the newest snapshot of a set that match accepts,
+// reading summaries newest first (IDs sort by time) and stopping at the
+// first match, so a nightly backup does not read the whole history.
+func (h *Hub) LatestSnapshot(ctx context.Context, set string, match func(*Snapshot) bool) (*Snapshot, error) {
+	keys, err := h.snapshotKeys(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(keys)))
+	for _, k := range keys {
+		s, err := h.readSnapshot(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if match(s) {
+			return s, nil
+		}
+	}
+	return nil, nil
 }
 
 func (h *Hub) readSnapshot(ctx context.Context, key string) (*Snapshot, error) {

@@ -23,8 +23,6 @@ import (
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/editkit/editkit/internal/walk"
-	"github.com/zeebo/blake3"
-	"github.com/zeebo/xxh3"
 )
 
 // PullOptions configure a pull.
@@ -375,10 +373,9 @@ func (p *puller) download(ctx context.Context, it *catalog.Item, tmp string) (st
 		return "", err
 	}
 	defer f.Close()
-	b3 := blake3.New()
-	xx := xxh3.New()
+	h := hashing.New() // BLAKE3 and xxh128 in one pass
 	// Hash what an interrupted run left, then fetch the rest.
-	have, err := io.Copy(io.MultiWriter(b3, xx), f)
+	have, err := io.Copy(h, f)
 	if err != nil {
 		return "", err
 	}
@@ -386,8 +383,7 @@ func (p *puller) download(ctx context.Context, it *catalog.Item, tmp string) (st
 		if err := f.Truncate(0); err != nil {
 			return "", err
 		}
-		b3.Reset()
-		xx.Reset()
+		h.Reset()
 		have = 0
 		f.Seek(0, io.SeekStart)
 	}
@@ -400,7 +396,7 @@ func (p *puller) download(ctx context.Context, it *catalog.Item, tmp string) (st
 			return "", fmt.Errorf("download: %w", err)
 		}
 		defer rc.Close()
-		var w io.Writer = io.MultiWriter(f, b3, xx)
+		var w io.Writer = io.MultiWriter(f, h)
 		if p.o.Progress != nil {
 			w = io.MultiWriter(w, progressWriter{p.o.Progress})
 		}
@@ -410,12 +406,11 @@ func (p *puller) download(ctx context.Context, it *catalog.Item, tmp string) (st
 			return "", fmt.Errorf("download: %w", err)
 		}
 	}
-	got := fmt.Sprintf("%x", b3.Sum(nil))
-	if got != it.B3 || have != it.Size {
+	sum := h.Sum()
+	if got := sum.BLAKE3Hex(); got != it.B3 || have != it.Size {
 		return "", &badDownload{fmt.Sprintf("downloaded data does not match the catalog (BLAKE3 %s, %d bytes; expected %s, %d bytes)", got, have, it.B3, it.Size)}
 	}
-	sum := xx.Sum128().Bytes()
-	return fmt.Sprintf("%x", sum[:]), nil
+	return sum.XXH128Hex(), nil
 }
 
 // settle makes the download durable and reads it back from the medium.
