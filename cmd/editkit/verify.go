@@ -24,6 +24,7 @@ func newVerifyCmd(e *env) *cobra.Command {
 		seed     uint64
 		jobs     int
 		readOnly bool
+		rebuild  bool
 		stall    time.Duration
 	)
 	cmd := &cobra.Command{
@@ -50,6 +51,18 @@ Unless --read-only, a verify report is written to DRIVE/.editkit/reports, the
 drive's last-verify date is recorded and, after a clean run, an ASC MHL
 generation with action "verified" is appended, as the reference tool does.
 
+A manifest that cannot be read in full (truncated, a flipped byte, a bad
+journal line) is reported as damaged, exit 1: nothing is checked against it.
+With no manifest at all, the drive's ASC MHL history is used (and said so).
+
+--rebuild makes a new manifest from the files on the drive: every file is
+re-hashed from the medium (BLAKE3 and xxh128); one whose hash matches the
+drive's ASC MHL history (or an intact line of the old manifest) is recorded
+as verified; one that differs is reported as modified and left out, never
+adopted; one nothing records is recorded as new, unverified. The old
+manifest and journal are kept aside (.editkit/manifest.ekm.damaged-TIME),
+never deleted. Files in the history but not on the drive are reported.
+
 Exit codes: 0 all well; 1 any problem (or interrupted); 2 bad usage, or
 nothing to verify against.`,
 		Example: `  # Before starting work: is my drive complete and intact?
@@ -63,7 +76,10 @@ nothing to verify against.`,
   editkit verify --mhl --read-only /Volumes/A001
 
   # Against a b3sum list
-  editkit verify --b3sum /Volumes/EDITOR1/.editkit/checksums.b3sum /Volumes/EDITOR1`,
+  editkit verify --b3sum /Volumes/EDITOR1/.editkit/checksums.b3sum /Volumes/EDITOR1
+
+  # The manifest is damaged: rebuild it from the drive and its ASC MHL history
+  editkit verify --rebuild /Volumes/EDITOR1`,
 		Args: argsRange(1, -1, "a drive"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := verify.Options{
@@ -72,6 +88,7 @@ nothing to verify against.`,
 				Seed:         seed,
 				Jobs:         jobs,
 				ReadOnly:     readOnly,
+				Rebuild:      rebuild,
 				StallTimeout: stall,
 				Tool:         "editkit",
 				Version:      editkitVersion(),
@@ -111,6 +128,13 @@ nothing to verify against.`,
 			if res == nil {
 				return err
 			}
+			if res.Rebuild != nil {
+				if res.Interrupted {
+					e.term.Warnf("interrupted: the manifest was not rebuilt; run the same command again")
+					err = nil
+				}
+				return e.conclude(res.OK() && err == nil, res, err, func() { printRebuildSummary(e.term, res, err) })
+			}
 			if !res.Interrupted && !readOnly {
 				action := event.Verified
 				if !res.OK() {
@@ -132,7 +156,7 @@ nothing to verify against.`,
 				e.term.Warnf("interrupted: the drive was not fully verified")
 				err = nil // said above; res.OK() is false
 			}
-			return e.conclude(res.OK(), res, err, func() { printVerifySummary(e.term, res) })
+			return e.conclude(res.OK(), res, err, func() { printVerifySummary(e.term, res, err) })
 		},
 	}
 	f := cmd.Flags()
@@ -143,6 +167,7 @@ nothing to verify against.`,
 	f.Uint64Var(&seed, "seed", 0, "with --sample: pick the same files as an earlier run (its seed is in its report)")
 	f.IntVarP(&jobs, "jobs", "j", 0, "files read at once (default 4, or the number of CPUs if more; on a single spinning disk, 1 or 2 can be faster)")
 	f.BoolVar(&readOnly, "read-only", false, "write nothing to the drive: no report, no state, no ASC MHL generation")
+	f.BoolVar(&rebuild, "rebuild", false, "rebuild the drive's manifest from its files, checked against its ASC MHL history; the old one is kept aside")
 	f.DurationVar(&stall, "stall-timeout", 2*time.Minute, "give up on a drive that returns no data for this long")
 	return cmd
 }
@@ -165,18 +190,37 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--since %q: want a date (2026-11-17), a date-time (2026-11-17T09:00:00Z) or a duration (48h, 7d)", s)
 }
 
-func printVerifySummary(t *ui.Terminal, r *verify.Result) {
+// verifyVerdict sums a run up without ever saying more than was checked:
+// "all intact" only for a run that finished, found nothing wrong and
+// failed in no other way.
+func verifyVerdict(r *verify.Result, err error) string {
+	switch {
+	case r.Interrupted:
+		return fmt.Sprintf("INTERRUPTED, %d PROBLEMS so far; the drive was not fully verified", len(r.Problems))
+	case len(r.Problems) > 0:
+		return fmt.Sprintf("%d PROBLEMS", len(r.Problems))
+	case err != nil:
+		return "NOT COMPLETED (see the error below)"
+	}
+	return "all intact"
+}
+
+func printVerifySummary(t *ui.Terminal, r *verify.Result, err error) {
 	took := r.Finished.Sub(r.Started)
 	name := r.Drive
 	if r.Label != "" {
 		name = fmt.Sprintf("%s (%s)", r.Drive, r.Label)
 	}
-	verdict := "all intact"
-	if !r.OK() {
-		verdict = fmt.Sprintf("%d PROBLEMS", len(r.Problems))
+	if r.Note != "" {
+		t.Printf("%s\n", r.Note)
 	}
-	t.Printf("Verified %s against its %s: %d of %d files intact, %s read in %s (%s): %s\n",
-		name, r.Against, r.Verified, r.Files, units.FormatBytes(r.Bytes), units.FormatDuration(took), units.FormatRate(r.Bytes, took), verdict)
+	if r.Counts[verify.DamagedManifest] > 0 {
+		t.Printf("Could not verify %s: its editkit manifest is damaged, so there is nothing to check the files against (%d of %d files checked): %d PROBLEMS\n",
+			name, r.Verified, r.Files, len(r.Problems))
+	} else {
+		t.Printf("Verified %s against its %s: %d of %d files intact, %s read in %s (%s): %s\n",
+			name, r.Against, r.Verified, r.Files, units.FormatBytes(r.Bytes), units.FormatDuration(took), units.FormatRate(r.Bytes, took), verifyVerdict(r, err))
+	}
 	if r.NotSampled > 0 {
 		t.Printf("  spot check: %d files not sampled (seed %d)\n", r.NotSampled, r.Seed)
 	}
@@ -192,5 +236,50 @@ func printVerifySummary(t *ui.Terminal, r *verify.Result) {
 	}
 	if r.MHL != "" {
 		t.Printf("  ASC MHL: %s\n", r.MHL)
+	}
+}
+
+func printRebuildSummary(t *ui.Terminal, r *verify.Result, err error) {
+	took := r.Finished.Sub(r.Started)
+	name := r.Drive
+	if r.Label != "" {
+		name = fmt.Sprintf("%s (%s)", r.Drive, r.Label)
+	}
+	rb := r.Rebuild
+	if r.Interrupted || rb.Manifest == "" {
+		t.Printf("Did not rebuild the manifest of %s: %s; the old manifest is unchanged\n", name, verifyVerdict(r, err))
+	} else {
+		against := "no ASC MHL history on the drive"
+		if rb.History {
+			against = "checked against its ASC MHL history"
+		}
+		t.Printf("Rebuilt the manifest of %s from its files (%s): %d files re-hashed from the medium, %s in %s (%s); %d recorded: %d match the history, %d an intact line of the old manifest, %d new (unverified)\n",
+			name, against, rb.Hashed, units.FormatBytes(rb.HashedBytes), units.FormatDuration(took), units.FormatRate(rb.HashedBytes, took),
+			rb.Recorded, rb.FromHistory, rb.FromOld, len(rb.New))
+		for _, k := range rb.KeptAside {
+			t.Printf("  old file kept aside: %s\n", k)
+		}
+		if len(r.Problems) == 0 {
+			t.Printf("  no problems\n")
+		} else {
+			t.Printf("  %d PROBLEMS:\n", len(r.Problems))
+		}
+	}
+	for i, p := range r.Problems {
+		if i == 50 {
+			t.Printf("  … %d more (see the report or --json)\n", len(r.Problems)-50)
+			break
+		}
+		t.Printf("  %s\n", p)
+	}
+	for i, p := range rb.New {
+		if i == 50 {
+			t.Printf("  … %d more new files (see --json)\n", len(rb.New)-50)
+			break
+		}
+		t.Printf("  %-13s %s: in no history; recorded unverified\n", "new", p)
+	}
+	if r.Report != "" {
+		t.Printf("  report: %s\n", r.Report)
 	}
 }

@@ -18,6 +18,32 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // newline: the tail of a journal cut by a crash, or damage.
 var errTorn = errors.New("torn or damaged line")
 
+// lineError is a line that is torn or fails its checksum.
+type lineError struct {
+	name   string
+	line   int
+	reason string
+}
+
+func (e *lineError) Error() string {
+	return fmt.Sprintf("%s line %d: %s: %s", e.name, e.line, errTorn, e.reason)
+}
+
+func (e *lineError) Is(target error) bool { return target == errTorn }
+
+// describeDamage splits an error from lineReader.next into where the
+// damage is and what it is, for a DamagedError.
+func describeDamage(err error, line int) (string, error) {
+	var le *lineError
+	if errors.As(err, &le) {
+		return fmt.Sprintf("line %d", le.line), errors.New(le.reason)
+	}
+	if err == io.EOF {
+		return fmt.Sprintf("line %d", line), errors.New("the file ends here")
+	}
+	return fmt.Sprintf("line %d", line), err
+}
+
 // appendLine encodes v as one checked line.
 func appendLine(dst []byte, v any) ([]byte, error) {
 	body, err := json.Marshal(v)
@@ -59,7 +85,7 @@ func (lr *lineReader) next() ([]byte, error) {
 		if len(raw) == 0 {
 			return nil, io.EOF
 		}
-		return nil, fmt.Errorf("%s line %d: %w (no newline)", lr.name, lr.line+1, errTorn)
+		return nil, &lineError{lr.name, lr.line + 1, "cut short (no newline): the file is truncated"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", lr.name, err)
@@ -67,7 +93,7 @@ func (lr *lineReader) next() ([]byte, error) {
 	lr.line++
 	body, ok := checkLine(raw)
 	if !ok {
-		return nil, fmt.Errorf("%s line %d: %w", lr.name, lr.line, errTorn)
+		return nil, &lineError{lr.name, lr.line, "its checksum does not match: a changed or flipped byte"}
 	}
 	lr.offset += int64(len(raw))
 	return body, nil
@@ -117,7 +143,10 @@ func openJournal(path string) (*journalWriter, error) {
 	return &journalWriter{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
 }
 
-// intactLength returns the length of the prefix of a journal made of intact lines.
+// intactLength returns the length of the prefix of a journal made of intact
+// lines. A damaged line followed by intact ones is not a crash's torn tail
+// (writers cut that off before appending) but damage: cutting there would
+// silently drop the records after it, so it is reported instead.
 func intactLength(f *os.File, name string) (int64, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return 0, err
@@ -125,11 +154,40 @@ func intactLength(f *os.File, name string) (int64, error) {
 	lr := newLineReader(f, name)
 	for {
 		_, err := lr.next()
-		if err == io.EOF || errors.Is(err, errTorn) {
+		if err == io.EOF {
+			return lr.offset, nil
+		}
+		if errors.Is(err, errTorn) {
+			if lr.restHasIntactLine() {
+				what, cause := describeDamage(err, lr.line)
+				return 0, damagedFile(name, what, fmt.Errorf("%w, followed by intact lines", cause))
+			}
 			return lr.offset, nil
 		}
 		if err != nil {
 			return 0, err
+		}
+	}
+}
+
+// restHasIntactLine reports whether any intact line follows the one next
+// just returned as torn: then the torn line is damage, not a crash's tail.
+func (lr *lineReader) restHasIntactLine() bool {
+	for {
+		raw, err := lr.r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			buf := append([]byte(nil), raw...)
+			for err == bufio.ErrBufferFull {
+				raw, err = lr.r.ReadSlice('\n')
+				buf = append(buf, raw...)
+			}
+			raw = buf
+		}
+		if err != nil {
+			return false // EOF (a last line without its newline is torn) or unreadable
+		}
+		if _, ok := checkLine(raw); ok {
+			return true
 		}
 	}
 }

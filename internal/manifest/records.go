@@ -43,6 +43,16 @@ func (d *Drive) Records() iter.Seq2[Record, error] {
 			yield(Record{}, err)
 			return
 		}
+		minSeq := uint64(0)
+		for _, r := range journal {
+			if minSeq == 0 || r.Seq < minSeq {
+				minSeq = r.Seq
+			}
+		}
+		if err := d.checkBaseExists(minSeq); err != nil {
+			yield(Record{}, err)
+			return
+		}
 		slices.SortFunc(journal, compareRecords)
 		sources := []iter.Seq2[Record, error]{readBase(d.path(baseFile)), slices2Seq(journal)}
 		for r, err := range newest(mergeSorted(sources)) {
@@ -74,11 +84,16 @@ func readBase(path string) iter.Seq2[Record, error] {
 		}
 		defer f.Close()
 		damaged := func(what string, err error) {
-			yield(Record{}, fmt.Errorf("manifest %s is damaged (%s): %w; run `editkit verify --rebuild` on the drive", path, what, err))
+			yield(Record{}, damagedFile(path, what, err))
 		}
 		lr := newLineReader(f, path)
 		body, err := lr.next()
 		if err != nil {
+			if err == io.EOF {
+				err = errors.New("the file is empty")
+			} else {
+				_, err = describeDamage(err, 1)
+			}
 			damaged("header", err)
 			return
 		}
@@ -92,16 +107,20 @@ func readBase(path string) iter.Seq2[Record, error] {
 		for {
 			body, err := lr.next()
 			if err == io.EOF {
-				damaged("trailer", errors.New("missing"))
+				damaged("trailer", errors.New("missing: the file is truncated"))
 				return
 			}
 			if err != nil {
-				damaged("record", err)
+				damaged(describeDamage(err, lr.line+1))
 				return
 			}
 			var r Record
 			if err := json.Unmarshal(body, &r); err != nil {
 				damaged(fmt.Sprintf("line %d", lr.line), err)
+				return
+			}
+			if r.Seq > h.MaxSeq {
+				damaged(fmt.Sprintf("line %d", lr.line), fmt.Errorf("seq %d is above the header's %d", r.Seq, h.MaxSeq))
 				return
 			}
 			if r.Path == "" {
@@ -112,6 +131,10 @@ func readBase(path string) iter.Seq2[Record, error] {
 				}
 				if t.Records != n {
 					damaged("trailer", fmt.Errorf("%d records, trailer says %d", n, t.Records))
+					return
+				}
+				if _, err := lr.next(); err != io.EOF {
+					damaged(fmt.Sprintf("line %d", lr.line+1), errors.New("data after the trailer"))
 				}
 				return
 			}
@@ -158,7 +181,14 @@ func journalRecords(path string) iter.Seq2[Record, error] {
 		lr := newLineReader(f, path)
 		for {
 			body, err := lr.next()
-			if err == io.EOF || errors.Is(err, errTorn) {
+			if err == io.EOF {
+				return
+			}
+			if errors.Is(err, errTorn) {
+				if lr.restHasIntactLine() {
+					what, cause := describeDamage(err, lr.line)
+					yield(Record{}, damagedFile(path, what, fmt.Errorf("%w, followed by intact lines", cause)))
+				}
 				return // a crash's torn tail: everything before it stands
 			}
 			if err != nil {
@@ -167,10 +197,11 @@ func journalRecords(path string) iter.Seq2[Record, error] {
 			}
 			var r Record
 			if err := json.Unmarshal(body, &r); err != nil {
+				yield(Record{}, damagedFile(path, fmt.Sprintf("line %d", lr.line), err))
 				return
 			}
-			if treepath.Validate(r.Path) != nil {
-				yield(Record{}, fmt.Errorf("journal %s line %d: bad path %q", path, lr.line, r.Path))
+			if err := treepath.Validate(r.Path); err != nil {
+				yield(Record{}, damagedFile(path, fmt.Sprintf("line %d", lr.line), err))
 				return
 			}
 			if !yield(r, nil) {
@@ -342,13 +373,39 @@ func (d *Drive) maxSeq() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	minSeq := uint64(0)
 	for r, err := range journalRecords(d.path(journalFile)) {
 		if err != nil {
 			return 0, err
 		}
 		max = maxU(max, r.Seq)
+		if minSeq == 0 || r.Seq < minSeq {
+			minSeq = r.Seq
+		}
+	}
+	if err := d.checkBaseExists(minSeq); err != nil {
+		return 0, err
 	}
 	return max, nil
+}
+
+// checkBaseExists reports a manifest.ekm that is gone although the drive
+// had one: the journal (whose lowest seq is journalMin, 0 if it is empty)
+// starts after records only a compaction can have moved out of it, or the
+// drive's ASC MHL history was written from records the journal no longer
+// holds. A drive whose first copy was interrupted before any compaction
+// has only a journal starting at seq 1, which is complete.
+func (d *Drive) checkBaseExists(journalMin uint64) error {
+	if _, err := os.Lstat(d.path(baseFile)); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	switch {
+	case journalMin > 1:
+		return damagedFile(d.path(baseFile), "missing", fmt.Errorf("the journal starts at record %d; records 1 to %d were in the manifest", journalMin, journalMin-1))
+	case journalMin == 0 && d.Info.MHLThrough > 0:
+		return damagedFile(d.path(baseFile), "missing", fmt.Errorf("its ASC MHL history was written from %d records; neither the manifest nor the journal holds them", d.Info.MHLThrough))
+	}
+	return nil
 }
 
 // baseMaxSeq reads only the header of manifest.ekm.
@@ -362,12 +419,17 @@ func baseMaxSeq(path string) (uint64, error) {
 	}
 	defer f.Close()
 	body, err := newLineReader(f, path).next()
+	if err == io.EOF {
+		err = errors.New("the file is empty")
+	} else if err != nil {
+		_, err = describeDamage(err, 1)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("manifest %s is damaged (header): %w", path, err)
+		return 0, damagedFile(path, "header", err)
 	}
 	var h header
 	if err := json.Unmarshal(body, &h); err != nil || h.Format != manifestFormat {
-		return 0, fmt.Errorf("manifest %s is damaged (header): format %q, want %q", path, h.Format, manifestFormat)
+		return 0, damagedFile(path, "header", fmt.Errorf("format %q, want %q", h.Format, manifestFormat))
 	}
 	return h.MaxSeq, nil
 }

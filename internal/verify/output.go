@@ -201,6 +201,7 @@ func (v *verifier) writeReport() (string, error) {
 	if r.MHL != "" {
 		fmt.Fprintf(w, "\nASC MHL:   %s\n", r.MHL)
 	}
+	writeRebuildReport(w, r)
 	if err := w.Flush(); err != nil {
 		return "", err
 	}

@@ -42,6 +42,8 @@ func (a Against) String() string {
 		return "ASC MHL history"
 	case WithB3Sum:
 		return "b3sum list"
+	case FromFiles:
+		return "files on the drive"
 	}
 	return string(a)
 }
@@ -101,6 +103,9 @@ type Options struct {
 	// ReadOnly writes nothing to the drive: no report, no state, no MHL
 	// generation.
 	ReadOnly bool
+	// Rebuild re-hashes every file of the drive and makes the result its
+	// manifest, checked against its ASC MHL history (see Result.Rebuild).
+	Rebuild bool
 	// StallTimeout gives up on a drive that stops answering (a read blocked
 	// that long); 0 means 2 minutes.
 	StallTimeout time.Duration
@@ -129,6 +134,10 @@ type Result struct {
 	MHL         string         `json:"mhl,omitempty"` // the generation written after a clean verify
 	Interrupted bool           `json:"interrupted"`
 	Formats     map[string]int `json:"formats,omitempty"` // MHL: files checked per hash format
+	// Note says what the run did instead of what was asked, e.g. verifying
+	// against the ASC MHL history because the manifest is gone.
+	Note    string   `json:"note,omitempty"`
+	Rebuild *Rebuild `json:"rebuild,omitempty"` // what --rebuild did
 }
 
 // OK reports whether the drive is complete and intact.
@@ -165,6 +174,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Tool == "" {
 		o.Tool = "editkit"
 	}
+	if o.Rebuild {
+		switch {
+		case o.Against != Auto:
+			return nil, usagef("--rebuild reads the drive's own ASC MHL history; it takes no --mhl or --b3sum")
+		case len(o.Paths) > 0 || !o.Since.IsZero() || o.Sample != 0:
+			return nil, usagef("--rebuild re-hashes the whole drive; it takes no paths, --since or --sample")
+		case o.ReadOnly:
+			return nil, usagef("--rebuild writes the drive's manifest; it cannot be --read-only")
+		}
+	}
 	if o.Sample < 0 || o.Sample >= 100 && o.Sample != 0 {
 		if o.Sample != 100 {
 			return nil, usagef("--sample %g%%: want a percentage between 0 and 100", o.Sample)
@@ -198,12 +217,32 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 	root := v.root
 	var err error
 	against := o.Against
+	if o.Rebuild {
+		err = v.rebuild(ctx)
+		v.res.Finished = o.Now()
+		if err != nil {
+			if ctx.Err() != nil {
+				v.res.Interrupted = true
+				v.finishProblems()
+				return v.res, ctx.Err()
+			}
+			return v.res, err
+		}
+		v.finishProblems()
+		if report, err := v.writeReport(); err != nil {
+			return v.res, fmt.Errorf("writing the rebuild report: %w", err)
+		} else {
+			v.res.Report = report
+		}
+		return v.res, nil
+	}
 	if against == Auto {
 		switch {
 		case manifest.IsDrive(root):
 			against = WithManifest
 		case dirExists(filepath.Join(root, "ascmhl")):
 			against = WithMHL
+			v.res.Note = fmt.Sprintf("%s has no editkit manifest (.editkit/): verified against its ASC MHL history", o.Drive)
 		default:
 			return nil, usagef("%s has no editkit manifest (.editkit/) and no ASC MHL history (ascmhl/): nothing to verify against; "+
 				"prepare it with `editkit copy`, or give a checksum list with --b3sum FILE", o.Drive)
@@ -218,6 +257,26 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 	switch against {
 	case WithManifest:
 		err = v.againstManifest(ctx)
+		if errors.Is(err, manifest.ErrDamaged) && ctx.Err() == nil {
+			if v.drive != nil {
+				v.drive.Close()
+				v.drive = nil
+			}
+			if o.Against == Auto && errors.Is(err, manifest.ErrMissing) && dirExists(filepath.Join(root, "ascmhl")) {
+				// No manifest at all: the drive's ASC MHL history still
+				// says what it should hold.
+				v.res.Against = WithMHL
+				v.res.Note = fmt.Sprintf("%v\nVerified against the drive's ASC MHL history instead.", err)
+				err = v.againstMHL(ctx)
+				break
+			}
+			// Nothing can be checked against a manifest that cannot be
+			// read: say so, and write nothing (no report claiming a run).
+			v.damaged(err)
+			v.res.Finished = o.Now()
+			v.finishProblems()
+			return v.res, nil
+		}
 	case WithMHL:
 		err = v.againstMHL(ctx)
 	case WithB3Sum:

@@ -1,0 +1,273 @@
+package manifest
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/treepath"
+)
+
+// Rebuilding a manifest (editkit verify --rebuild) replaces manifest.ekm
+// and the journal with records made by re-hashing the drive's files. The
+// old files are never deleted: they are renamed beside the new one
+// (manifest.ekm.damaged-<time>, or .replaced-<time> when they could be
+// read), so nothing a damaged manifest still knew is lost.
+
+// Rebuild is a drive opened to have its manifest rebuilt: locked, with
+// what its old manifest and journal still say, but without reading them as
+// the truth. Close it when done.
+type Rebuild struct {
+	Drive *Drive
+	// Hints holds, per path, the newest record found on an intact line of
+	// the old manifest or journal. Only a file whose size, mtime and BLAKE3
+	// are re-checked against one may reuse what it says (src_mtime, origin,
+	// when it was written).
+	Hints map[string]Record
+	// Removed holds the paths whose newest intact record says the file
+	// was removed on purpose (pull --prune): not missing.
+	Removed map[string]bool
+	// Damage is why the old manifest could not be read, nil if it could.
+	Damage error
+
+	maxSeq uint64
+}
+
+// OpenForRebuild opens root to rebuild its manifest, making it an editkit
+// drive (new ID, label) if it is not one.
+func OpenForRebuild(root, label string, now time.Time) (*Rebuild, error) {
+	var d *Drive
+	if !IsDrive(root) {
+		if err := os.MkdirAll(statePath(root, ""), 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", statePath(root, ""), err)
+		}
+		if label == "" {
+			label = filepath.Base(filepath.Clean(root))
+		}
+		d = &Drive{Root: root, Info: Info{Format: infoFormat, ID: "ek-" + fsx.RandomID(10), Label: label, Created: now.UTC()}}
+	} else {
+		d = &Drive{Root: root}
+		if err := d.loadInfo(); err != nil {
+			return nil, err
+		}
+	}
+	unlock, err := fsx.Lock(d.path(lockFile))
+	if err != nil {
+		if errors.Is(err, fsx.ErrLocked) {
+			return nil, fmt.Errorf("drive %s is in use by another editkit command; wait for it to finish: %w", d.Root, err)
+		}
+		return nil, err
+	}
+	d.unlock = unlock
+	rb := &Rebuild{Drive: d, Hints: map[string]Record{}, Removed: map[string]bool{}}
+	for _, err := range d.Records() {
+		if err != nil {
+			rb.Damage = err
+			break
+		}
+	}
+	if err := rb.salvage(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return rb, nil
+}
+
+// Close releases the drive.
+func (rb *Rebuild) Close() error { return rb.Drive.Close() }
+
+// salvage collects the intact lines of the old manifest and journal.
+func (rb *Rebuild) salvage() error {
+	d := rb.Drive
+	var recs []Record
+	for _, name := range []string{baseFile, journalFile} {
+		f, err := os.Open(d.path(name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		lr := newLineReader(f, d.path(name))
+		for {
+			body, err := lr.next()
+			if err == io.EOF {
+				break
+			}
+			if errors.Is(err, errTorn) {
+				continue
+			}
+			if err != nil {
+				f.Close()
+				return err
+			}
+			var h header
+			if json.Unmarshal(body, &h) == nil && h.Format == manifestFormat {
+				rb.maxSeq = max(rb.maxSeq, h.MaxSeq)
+				continue
+			}
+			var r Record
+			if json.Unmarshal(body, &r) != nil || treepath.Validate(r.Path) != nil {
+				continue
+			}
+			rb.maxSeq = max(rb.maxSeq, r.Seq)
+			recs = append(recs, r)
+		}
+		f.Close()
+	}
+	slices.SortFunc(recs, func(a, b Record) int { return compareRecords(a, b) })
+	for _, r := range recs { // by path, then seq: the newest comes last
+		delete(rb.Hints, r.Path)
+		delete(rb.Removed, r.Path)
+		switch {
+		case r.Deleted:
+			rb.Removed[r.Path] = true
+		case !r.Dir:
+			rb.Hints[r.Path] = r
+		}
+	}
+	return nil
+}
+
+// Replace makes recs (files and folders, in any order; their seqs are
+// assigned here) the drive's whole manifest. The old manifest and journal
+// are renamed aside, never deleted; their new names are returned. Records
+// get seqs above every seq the old files or the drive's ASC MHL state
+// used, so the next ASC MHL generation lists them. Afterwards the drive is
+// open for writing (Append, WriteChecksums, SaveInfo).
+func (rb *Rebuild) Replace(recs []Record, now time.Time) (kept []string, err error) {
+	d := rb.Drive
+	slices.SortFunc(recs, func(a, b Record) int { return treepath.Compare(a.Path, b.Path) })
+	seq := max(rb.maxSeq, d.Info.MHLThrough)
+	for i := range recs {
+		if err := treepath.Validate(recs[i].Path); err != nil {
+			return nil, err
+		}
+		if i > 0 && recs[i].Path == recs[i-1].Path {
+			return nil, fmt.Errorf("rebuild: %s recorded twice", recs[i].Path)
+		}
+		seq++
+		recs[i].Seq = seq
+		recs[i].Deleted = false
+	}
+	if err := os.MkdirAll(d.dir(), 0o755); err != nil {
+		return nil, err
+	}
+	if err := d.SaveInfoUnlocked(); err != nil { // a new drive's identity, first
+		return nil, err
+	}
+	// Leftovers of an earlier rebuild killed half-way.
+	if old, _ := filepath.Glob(filepath.Join(d.dir(), ".rebuild-*")); len(old) > 0 {
+		for _, p := range old {
+			os.Remove(p)
+		}
+	}
+	tmp := filepath.Join(d.dir(), ".rebuild-"+fsx.RandomID(6)+".ekm")
+	if err := writeManifestFile(tmp, d.Info.ID, seq, recs); err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	suffix := ".replaced-"
+	if rb.Damage != nil {
+		suffix = ".damaged-"
+	}
+	stamp := now.UTC().Format("20060102T150405Z")
+	for _, name := range []string{baseFile, journalFile} {
+		p := d.path(name)
+		fi, err := os.Lstat(p)
+		if errors.Is(err, os.ErrNotExist) || err == nil && fi.Mode().IsRegular() && fi.Size() == 0 && name == journalFile {
+			continue
+		}
+		if err != nil {
+			os.Remove(tmp)
+			return kept, err
+		}
+		aside := freeName(p + suffix + stamp)
+		if err := os.Rename(p, aside); err != nil {
+			os.Remove(tmp)
+			return kept, fmt.Errorf("keep the old %s aside: %w", p, err)
+		}
+		kept = append(kept, aside)
+	}
+	if err := os.Rename(tmp, d.path(baseFile)); err != nil {
+		return kept, fmt.Errorf("put the rebuilt manifest in place: %w", err)
+	}
+	if err := fsx.SyncDir(d.dir()); err != nil {
+		return kept, err
+	}
+	j, err := openJournal(d.path(journalFile))
+	if err != nil {
+		return kept, err
+	}
+	d.journal, d.nextSeq, d.writable = j, seq+1, true
+	return kept, nil
+}
+
+// SaveInfoUnlocked writes drive.json for a drive being rebuilt, before its
+// journal is open.
+func (d *Drive) SaveInfoUnlocked() error {
+	if d.unlock == nil {
+		return errors.New("drive not locked")
+	}
+	b, err := json.MarshalIndent(d.Info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsx.WriteFileAtomic(d.path(infoFile), append(b, '\n'), 0o644)
+}
+
+// freeName returns p, or p with a counter, whichever does not exist yet.
+func freeName(p string) string {
+	cand := p
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(cand); errors.Is(err, os.ErrNotExist) {
+			return cand
+		}
+		cand = fmt.Sprintf("%s-%d", p, i)
+	}
+}
+
+// writeManifestFile writes a complete manifest.ekm (header, sorted records,
+// trailer) to a new file and fsyncs it.
+func writeManifestFile(path, driveID string, maxSeq uint64, recs []Record) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 256<<10)
+	var line []byte
+	put := func(v any) error {
+		line, err = appendLine(line[:0], v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(line)
+		return err
+	}
+	if err := put(header{Format: manifestFormat, Drive: driveID, MaxSeq: maxSeq}); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	for _, r := range recs {
+		if err := put(r); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err := put(trailer{End: true, Records: int64(len(recs))}); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := fsx.Sync(f); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return f.Close()
+}
