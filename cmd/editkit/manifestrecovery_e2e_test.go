@@ -5,7 +5,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 
 	mediacopy "github.com/editkit/editkit/internal/copy"
 	"github.com/editkit/editkit/internal/samplemedia"
+	"github.com/editkit/editkit/internal/verify"
 )
 
 // cloneDrive copies a prepared drive (times kept) so each case damages its own.
@@ -252,5 +255,26 @@ func TestE2ECopyOntoDamagedDriveNamesRebuild(t *testing.T) {
 	}
 	if v, r := runVerify(t, drive); r.code != 0 || !v.OK {
 		t.Fatalf("verify after the copy: %q\n%s", kinds(v), r)
+	}
+}
+
+// The verdict at the end of verify's summary line says "all intact" only
+// for a run that finished, found nothing wrong and failed in no other way.
+func TestVerifyVerdictNeverOverstates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		res  verify.Result
+		err  error
+		want string
+	}{
+		{"clean", verify.Result{Files: 3, Verified: 3}, nil, "all intact"},
+		{"interrupted before any problem", verify.Result{Files: 3, Verified: 1, Interrupted: true}, context.Canceled, "INTERRUPTED"},
+		{"failed without a problem listed", verify.Result{}, errors.New("writing the verify report: disk full"), "NOT COMPLETED"},
+		{"damaged manifest", verify.Result{Problems: []verify.Problem{{Kind: verify.DamagedManifest}}}, nil, "1 PROBLEMS"},
+	} {
+		got := verifyVerdict(&tc.res, tc.err)
+		if !strings.Contains(got, tc.want) || tc.want != "all intact" && strings.Contains(got, "all intact") {
+			t.Errorf("%s: verdict %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
