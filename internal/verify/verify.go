@@ -364,6 +364,9 @@ func (v *verifier) partial(cause error) *Result {
 		Counts:   map[Kind]int{},
 		Problems: append([]Problem(nil), v.res.Problems...),
 	}
+	if v.opts.Rebuild {
+		r.Rebuild = &Rebuild{} // nothing rebuilt: the abandoned run owns the real one
+	}
 	r.Problems = append(r.Problems, Problem{Kind: ReadError, Path: "", Detail: cause.Error()})
 	for _, p := range r.Problems {
 		r.Counts[p.Kind]++
