@@ -215,8 +215,14 @@ func printVerifySummary(t *ui.Terminal, r *verify.Result, err error) {
 		t.Printf("%s\n", r.Note)
 	}
 	if r.Counts[verify.DamagedManifest] > 0 {
-		t.Printf("Could not verify %s: its editkit manifest is damaged, so there is nothing to check the files against (%d of %d files checked): %d PROBLEMS\n",
-			name, r.Verified, r.Files, len(r.Problems))
+		damaged := ".editkit/manifest.ekm"
+		for _, p := range r.Problems {
+			if p.Kind == verify.DamagedManifest {
+				damaged = p.Path
+			}
+		}
+		t.Printf("Could not verify %s: its %s is damaged, so there is nothing to check the files against (%d of %d files checked): %d PROBLEMS\n",
+			name, damaged, r.Verified, r.Files, len(r.Problems))
 	} else {
 		t.Printf("Verified %s against its %s: %d of %d files intact, %s read in %s (%s): %s\n",
 			name, r.Against, r.Verified, r.Files, units.FormatBytes(r.Bytes), units.FormatDuration(took), units.FormatRate(r.Bytes, took), verifyVerdict(r, err))

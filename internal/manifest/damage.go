@@ -33,8 +33,11 @@ type DamagedError struct {
 
 func (e *DamagedError) Error() string {
 	kind := "manifest"
-	if filepath.Base(e.File) == journalFile {
+	switch filepath.Base(e.File) {
+	case journalFile:
 		kind = "manifest journal"
+	case infoFile:
+		kind = "identity file"
 	}
 	what := e.What
 	if e.Err != nil {

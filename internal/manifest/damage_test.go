@@ -94,6 +94,7 @@ func TestDamageIsReportedWithTheWayOut(t *testing.T) {
 			l, _ := appendLine(nil, "not a record")
 			return append(l, b...)
 		}), file: journalFile, what: "line 1", openFail: true},
+		{name: "drive.json not JSON", damage: edit(infoFile, func(b []byte) []byte { return b[:len(b)/2] }), file: infoFile, what: "not JSON", openFail: true},
 		{name: "journal: torn tail (a crash)", damage: edit(journalFile, func(b []byte) []byte { return b[:len(b)-5] }), want: []string{"a", "b", "c", "d"}},
 		{name: "manifest gone, journal after it", damage: func(t *testing.T, root string) { os.Remove(filepath.Join(root, DirName, baseFile)) },
 			file: baseFile, what: "records 1 to 3", openFail: true, missing: true},
@@ -229,5 +230,32 @@ func TestRebuildReplacesAndKeepsAside(t *testing.T) {
 		if r.Seq <= 40 {
 			t.Errorf("%s got seq %d, not above the ASC MHL state's 40: the next generation would leave it out", r.Path, r.Seq)
 		}
+	}
+}
+
+// A drive.json that is not JSON: the rebuild keeps it aside and takes the
+// drive's ID back from the manifest's header, so the drive stays the same
+// drive for the hub and the tracker.
+func TestRebuildRestoresIdentity(t *testing.T) {
+	root := damageDrive(t)
+	d, _ := Open(root)
+	id := d.Info.ID
+	info := filepath.Join(root, DirName, infoFile)
+	os.WriteFile(info, []byte(`{"format":"editkit-dr`), 0o644)
+	rb, err := OpenForRebuild(root, "", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := rb.Replace([]Record{{Path: "a"}}, t0)
+	rb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) == 0 || !strings.Contains(kept[0], "drive.json.damaged-") {
+		t.Errorf("kept aside %q", kept)
+	}
+	d, err = Open(root)
+	if err != nil || d.Info.ID != id {
+		t.Fatalf("after the rebuild: %v, ID %q, want %q", err, d.Info.ID, id)
 	}
 }

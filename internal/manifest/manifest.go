@@ -201,7 +201,7 @@ func (d *Drive) loadInfo() error {
 		return err
 	}
 	if err := json.Unmarshal(b, &d.Info); err != nil {
-		return fmt.Errorf("%s is damaged: %w (restore it from a backup, or move .editkit aside and copy again)", d.path(infoFile), err)
+		return &DamagedError{Root: d.Root, File: d.path(infoFile), What: "not JSON", Err: err}
 	}
 	if d.Info.Format != infoFormat {
 		return fmt.Errorf("%s: format %q is not %q; a newer editkit wrote it, upgrade editkit", d.path(infoFile), d.Info.Format, infoFormat)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
@@ -37,13 +38,15 @@ type Rebuild struct {
 	// Damage is why the old manifest could not be read, nil if it could.
 	Damage error
 
-	maxSeq uint64
+	maxSeq      uint64
+	damagedInfo bool // drive.json could not be read: kept aside, identity taken from the manifest's header
 }
 
 // OpenForRebuild opens root to rebuild its manifest, making it an editkit
 // drive (new ID, label) if it is not one.
 func OpenForRebuild(root, label string, now time.Time) (*Rebuild, error) {
 	var d *Drive
+	damagedInfo := false
 	if !IsDrive(root) {
 		if err := os.MkdirAll(statePath(root, ""), 0o755); err != nil {
 			return nil, fmt.Errorf("create %s: %w", statePath(root, ""), err)
@@ -54,7 +57,17 @@ func OpenForRebuild(root, label string, now time.Time) (*Rebuild, error) {
 		d = &Drive{Root: root, Info: Info{Format: infoFormat, ID: "ek-" + fsx.RandomID(10), Label: label, Created: now.UTC()}}
 	} else {
 		d = &Drive{Root: root}
-		if err := d.loadInfo(); err != nil {
+		var de *DamagedError
+		if err := d.loadInfo(); errors.As(err, &de) && filepath.Base(de.File) == infoFile {
+			damagedInfo = true
+			d.Info = Info{Format: infoFormat, ID: headerDriveID(d.path(baseFile)), Label: label, Created: now.UTC()}
+			if d.Info.ID == "" {
+				d.Info.ID = "ek-" + fsx.RandomID(10)
+			}
+			if d.Info.Label == "" {
+				d.Info.Label = filepath.Base(filepath.Clean(root))
+			}
+		} else if err != nil {
 			return nil, err
 		}
 	}
@@ -66,7 +79,7 @@ func OpenForRebuild(root, label string, now time.Time) (*Rebuild, error) {
 		return nil, err
 	}
 	d.unlock = unlock
-	rb := &Rebuild{Drive: d, Hints: map[string]Record{}, Removed: map[string]bool{}}
+	rb := &Rebuild{Drive: d, Hints: map[string]Record{}, Removed: map[string]bool{}, damagedInfo: damagedInfo}
 	for _, err := range d.Records() {
 		if err != nil {
 			rb.Damage = err
@@ -160,8 +173,16 @@ func (rb *Rebuild) Replace(recs []Record, now time.Time) (kept []string, err err
 	if err := os.MkdirAll(d.dir(), 0o755); err != nil {
 		return nil, err
 	}
+	stamp := now.UTC().Format("20060102T150405Z")
+	if rb.damagedInfo {
+		aside := freeName(d.path(infoFile) + ".damaged-" + stamp)
+		if err := os.Rename(d.path(infoFile), aside); err != nil {
+			return nil, fmt.Errorf("keep the damaged %s aside: %w", d.path(infoFile), err)
+		}
+		kept = append(kept, aside)
+	}
 	if err := d.SaveInfoUnlocked(); err != nil { // a new drive's identity, first
-		return nil, err
+		return kept, err
 	}
 	// Leftovers of an earlier rebuild killed half-way.
 	if old, _ := filepath.Glob(filepath.Join(d.dir(), ".rebuild-*")); len(old) > 0 {
@@ -172,13 +193,12 @@ func (rb *Rebuild) Replace(recs []Record, now time.Time) (kept []string, err err
 	tmp := filepath.Join(d.dir(), ".rebuild-"+fsx.RandomID(6)+".ekm")
 	if err := writeManifestFile(tmp, d.Info.ID, seq, recs); err != nil {
 		os.Remove(tmp)
-		return nil, err
+		return kept, err
 	}
 	suffix := ".replaced-"
 	if rb.Damage != nil {
 		suffix = ".damaged-"
 	}
-	stamp := now.UTC().Format("20060102T150405Z")
 	for _, name := range []string{baseFile, journalFile} {
 		p := d.path(name)
 		fi, err := os.Lstat(p)
@@ -270,4 +290,22 @@ func writeManifestFile(path, driveID string, maxSeq uint64, recs []Record) error
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// headerDriveID returns the drive ID a manifest's header records, or "".
+func headerDriveID(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	body, err := newLineReader(f, path).next()
+	if err != nil {
+		return ""
+	}
+	var h header
+	if json.Unmarshal(body, &h) != nil || h.Format != manifestFormat || !strings.HasPrefix(h.Drive, "ek-") {
+		return ""
+	}
+	return h.Drive
 }
