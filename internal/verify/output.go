@@ -31,6 +31,7 @@ func (v *verifier) againstB3Sum(ctx context.Context) error {
 		digest string
 	}
 	var lines []line
+	listed := 0
 	for l, err := range b3sum.Parse(f) {
 		if err != nil {
 			return &UsageError{fmt.Errorf("--b3sum %s: %w", list, err)}
@@ -38,9 +39,13 @@ func (v *verifier) againstB3Sum(ctx context.Context) error {
 		if err := treepath.Validate(l.Path); err != nil {
 			return &UsageError{fmt.Errorf("--b3sum %s: %w", list, err)}
 		}
+		listed++
 		if v.inScope(l.Path) {
 			lines = append(lines, line{l.Path, fmt.Sprintf("%x", l.Digest)})
 		}
+	}
+	if listed == 0 {
+		return &UsageError{fmt.Errorf("--b3sum %s lists no files: nothing to verify against", list)}
 	}
 	var total int64
 	for _, l := range lines {

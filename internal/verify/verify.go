@@ -296,6 +296,9 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 			return v.res, err
 		}
 	}
+	if !v.res.Interrupted {
+		v.unmatchedScope()
+	}
 	v.finishProblems()
 	if !o.ReadOnly && !v.res.Interrupted {
 		if err := v.writeOutputs(); err != nil {
@@ -410,6 +413,23 @@ func (v *verifier) finishProblems() {
 	})
 	for _, p := range v.res.Problems {
 		v.res.Counts[p.Kind]++
+	}
+}
+
+// unmatchedScope reports each named path that matched nothing: not on the
+// drive, and nothing recorded under it (that would be listed missing). A
+// mistyped path must not end in "0 of 0 files intact: all intact".
+func (v *verifier) unmatchedScope() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, s := range v.scope {
+		if exists(filepath.Join(v.root, filepath.FromSlash(s))) {
+			continue
+		}
+		listed := slices.ContainsFunc(v.res.Problems, func(p Problem) bool { return p.Path == s || strings.HasPrefix(p.Path, s+"/") })
+		if !listed {
+			v.res.Problems = append(v.res.Problems, Problem{Kind: Missing, Path: s, Detail: fmt.Sprintf("matches nothing on the drive or in its %s; check the path", v.res.Against)})
+		}
 	}
 }
 
