@@ -96,6 +96,11 @@ func OpenForRebuild(root, label string, now time.Time) (*Rebuild, error) {
 // Close releases the drive.
 func (rb *Rebuild) Close() error { return rb.Drive.Close() }
 
+// maxCredibleSeq bounds the seqs a salvaged line may carry: no drive
+// records 2^48 changes, and numbering on from a hostile line's 2^64-1
+// would wrap around.
+const maxCredibleSeq = 1 << 48
+
 // salvage collects the intact lines of the old manifest and journal.
 func (rb *Rebuild) salvage() error {
 	d := rb.Drive
@@ -123,11 +128,13 @@ func (rb *Rebuild) salvage() error {
 			}
 			var h header
 			if json.Unmarshal(body, &h) == nil && h.Format == manifestFormat {
-				rb.maxSeq = max(rb.maxSeq, h.MaxSeq)
+				if h.MaxSeq < maxCredibleSeq {
+					rb.maxSeq = max(rb.maxSeq, h.MaxSeq)
+				}
 				continue
 			}
 			var r Record
-			if json.Unmarshal(body, &r) != nil || treepath.Validate(r.Path) != nil {
+			if json.Unmarshal(body, &r) != nil || treepath.Validate(r.Path) != nil || r.Seq >= maxCredibleSeq {
 				continue
 			}
 			rb.maxSeq = max(rb.maxSeq, r.Seq)
