@@ -20,8 +20,8 @@ import (
 	"github.com/editkit/editkit/internal/verify"
 )
 
-// cloneDrive copies a prepared drive (times kept) so each case damages its own.
-func cloneDrive(t *testing.T, drive string) string {
+// mrCloneDrive copies a prepared drive (times kept) so each case damages its own.
+func mrCloneDrive(t *testing.T, drive string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), filepath.Base(drive))
 	if out, err := exec.Command("cp", "-a", drive, dst).CombinedOutput(); err != nil {
@@ -30,9 +30,9 @@ func cloneDrive(t *testing.T, drive string) string {
 	return dst
 }
 
-func stateFile(drive, name string) string { return filepath.Join(drive, ".editkit", name) }
+func mrStateFile(drive, name string) string { return filepath.Join(drive, ".editkit", name) }
 
-func editFile(t *testing.T, path string, f func([]byte) []byte) {
+func mrEditFile(t *testing.T, path string, f func([]byte) []byte) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -43,15 +43,15 @@ func editFile(t *testing.T, path string, f func([]byte) []byte) {
 	}
 }
 
-// keptAside returns the files a rebuild renamed aside.
-func keptAside(t *testing.T, drive string) []string {
+// mrKeptAside returns the files a rebuild renamed aside.
+func mrKeptAside(t *testing.T, drive string) []string {
 	t.Helper()
-	m, _ := filepath.Glob(stateFile(drive, "*.damaged-*"))
+	m, _ := filepath.Glob(mrStateFile(drive, "*.damaged-*"))
 	return m
 }
 
-// copyJSON runs copy --json and returns its result for the one destination.
-func copyJSON(t *testing.T, src, drive string) (*mediacopy.DestResult, result) {
+// mrCopyJSON runs copy --json and returns its result for the one destination.
+func mrCopyJSON(t *testing.T, src, drive string) (*mediacopy.DestResult, result) {
 	t.Helper()
 	r := editkit(t, "copy", "--json", src, drive)
 	var res mediacopy.Result
@@ -66,7 +66,7 @@ func copyJSON(t *testing.T, src, drive string) (*mediacopy.DestResult, result) {
 // damaged file aside and verify is clean again.
 func TestE2EDamagedManifestVerifyRebuild(t *testing.T) {
 	_, prepared := preparedDrive(t, 91, 6<<20)
-	manifestFile := stateFile(prepared, "manifest.ekm")
+	manifestFile := mrStateFile(prepared, "manifest.ekm")
 	cases := []struct {
 		name   string
 		damage func(t *testing.T, drive string)
@@ -74,41 +74,41 @@ func TestE2EDamagedManifestVerifyRebuild(t *testing.T) {
 		what   string
 	}{
 		{"truncated", func(t *testing.T, d string) {
-			editFile(t, stateFile(d, "manifest.ekm"), func(b []byte) []byte { return b[:len(b)/2] })
+			mrEditFile(t, mrStateFile(d, "manifest.ekm"), func(b []byte) []byte { return b[:len(b)/2] })
 		}, "manifest.ekm", "truncated"},
 		{"flipped byte mid-file", func(t *testing.T, d string) {
-			editFile(t, stateFile(d, "manifest.ekm"), func(b []byte) []byte { b[len(b)/2] ^= 0x08; return b })
+			mrEditFile(t, mrStateFile(d, "manifest.ekm"), func(b []byte) []byte { b[len(b)/2] ^= 0x08; return b })
 		}, "manifest.ekm", "flipped byte"},
 		{"no trailer", func(t *testing.T, d string) {
-			editFile(t, stateFile(d, "manifest.ekm"), func(b []byte) []byte {
+			mrEditFile(t, mrStateFile(d, "manifest.ekm"), func(b []byte) []byte {
 				b = bytes.TrimSuffix(b, []byte("\n"))
 				return b[:bytes.LastIndexByte(b, '\n')+1]
 			})
 		}, "manifest.ekm", "trailer"},
 		{"empty", func(t *testing.T, d string) {
-			editFile(t, stateFile(d, "manifest.ekm"), func([]byte) []byte { return nil })
+			mrEditFile(t, mrStateFile(d, "manifest.ekm"), func([]byte) []byte { return nil })
 		}, "manifest.ekm", "empty"},
 		{"journal with a bad line in the middle", func(t *testing.T, d string) {
 			// The manifest's record lines as a journal, the first one damaged.
-			m, _ := os.ReadFile(stateFile(d, "manifest.ekm"))
+			m, _ := os.ReadFile(mrStateFile(d, "manifest.ekm"))
 			ls := bytes.SplitAfter(m, []byte("\n"))
 			j := bytes.Join(ls[1:len(ls)-2], nil)
 			j[5] ^= 0x08
-			os.WriteFile(stateFile(d, "journal.ekj"), j, 0o644)
+			os.WriteFile(mrStateFile(d, "journal.ekj"), j, 0o644)
 		}, "journal.ekj", "followed by intact lines"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			drive := cloneDrive(t, prepared)
+			drive := mrCloneDrive(t, prepared)
 			tc.damage(t, drive)
-			damagedBytes, _ := os.ReadFile(stateFile(drive, tc.file))
+			damagedBytes, _ := os.ReadFile(mrStateFile(drive, tc.file))
 
 			r := editkit(t, "verify", drive)
 			out := r.stdout + r.stderr
 			if r.code != 1 {
 				t.Fatalf("verify of a drive with a damaged manifest: %s", r)
 			}
-			for _, want := range []string{"damaged", stateFile(drive, tc.file), tc.what, "editkit verify --rebuild " + drive} {
+			for _, want := range []string{"damaged", mrStateFile(drive, tc.file), tc.what, "editkit verify --rebuild " + drive} {
 				if !strings.Contains(out, want) {
 					t.Errorf("verify's message lacks %q:\n%s", want, out)
 				}
@@ -124,7 +124,7 @@ func TestE2EDamagedManifestVerifyRebuild(t *testing.T) {
 			if r.code != 0 || !strings.Contains(r.stdout, "Rebuilt the manifest") {
 				t.Fatalf("verify --rebuild: %s", r)
 			}
-			kept := keptAside(t, drive)
+			kept := mrKeptAside(t, drive)
 			if len(kept) == 0 {
 				t.Fatalf("the damaged file was not kept aside: %s", r)
 			}
@@ -152,7 +152,7 @@ func TestE2ERebuildReportsFileTheHistoryDisagreesWith(t *testing.T) {
 	src, drive := preparedDrive(t, 92, 6<<20)
 	victim := largestMXF(t, drive)
 	flipByte(t, filepath.Join(drive, filepath.FromSlash(victim)), 4096)
-	editFile(t, stateFile(drive, "manifest.ekm"), func(b []byte) []byte { return b[:len(b)/3] })
+	mrEditFile(t, mrStateFile(drive, "manifest.ekm"), func(b []byte) []byte { return b[:len(b)/3] })
 	extra := filepath.Join(drive, "notes.txt") // on the drive, in no history
 	os.WriteFile(extra, []byte("call the lab\n"), 0o644)
 
@@ -182,7 +182,7 @@ func TestE2ERebuildReportsFileTheHistoryDisagreesWith(t *testing.T) {
 	if v, r := runVerify(t, "--read-only", "--mhl", drive); r.code != 1 || !slices.Contains(kinds(v), "modified "+victim) {
 		t.Errorf("verify --mhl: %q\n%s", kinds(v), r)
 	}
-	d, r := copyJSON(t, src, drive)
+	d, r := mrCopyJSON(t, src, drive)
 	if d == nil || r.code != 0 || d.Copied != 1 || d.AlreadyThere == 0 {
 		t.Fatalf("copy after the rebuild should put back only the modified file: %+v\n%s", d, r)
 	}
@@ -203,11 +203,11 @@ func TestE2EVerifyWithoutManifestUsesMHLHistory(t *testing.T) {
 		name   string
 		remove func(drive string)
 	}{
-		{"manifest.ekm gone", func(d string) { os.Remove(stateFile(d, "manifest.ekm")) }},
+		{"manifest.ekm gone", func(d string) { os.Remove(mrStateFile(d, "manifest.ekm")) }},
 		{".editkit gone", func(d string) { os.RemoveAll(filepath.Join(d, ".editkit")) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			drive := cloneDrive(t, prepared)
+			drive := mrCloneDrive(t, prepared)
 			tc.remove(drive)
 			r := editkit(t, "verify", "--read-only", drive)
 			if r.code != 0 || !strings.Contains(r.stdout, "ASC MHL history") || !strings.Contains(r.stdout, "all intact") {
@@ -235,12 +235,12 @@ func TestE2ECopyOntoDamagedDriveNamesRebuild(t *testing.T) {
 	st := generate(t, src, samplemedia.Options{Seed: 94, TotalBytes: 6 << 20})
 	drive := filepath.Join(t.TempDir(), "EDITOR1")
 	os.Mkdir(drive, 0o755)
-	d, r := copyJSON(t, src, drive)
+	d, r := mrCopyJSON(t, src, drive)
 	if d == nil || r.code != 0 {
 		t.Fatalf("copy: %s", r)
 	}
 	files := d.Copied
-	editFile(t, stateFile(drive, "manifest.ekm"), func(b []byte) []byte { return b[:len(b)/2] })
+	mrEditFile(t, mrStateFile(drive, "manifest.ekm"), func(b []byte) []byte { return b[:len(b)/2] })
 
 	r = editkit(t, "copy", src, drive)
 	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "editkit verify --rebuild "+drive) {
@@ -249,7 +249,7 @@ func TestE2ECopyOntoDamagedDriveNamesRebuild(t *testing.T) {
 	if r := editkit(t, "verify", "--rebuild", drive); r.code != 0 {
 		t.Fatalf("verify --rebuild: %s", r)
 	}
-	d, r = copyJSON(t, src, drive)
+	d, r = mrCopyJSON(t, src, drive)
 	if d == nil || r.code != 0 || d.Copied != 0 || d.AlreadyThere != files {
 		t.Fatalf("copy after the rebuild: %+v (want 0 copied, %d already there; the tree has %d files)\n%s", d, files, st.Files, r)
 	}

@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// damageDrive makes a drive with a compacted manifest (a, b, c) and a
+// damagedTestDrive makes a drive with a compacted manifest (a, b, c) and a
 // journal (d, e) after it, and returns its root.
-func damageDrive(t *testing.T) string {
+func damagedTestDrive(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	d, err := Create(root, "", t0)
@@ -31,7 +31,7 @@ func damageDrive(t *testing.T) string {
 	return root
 }
 
-func readAll(root string) ([]string, error) {
+func readDamaged(root string) ([]string, error) {
 	d, err := Open(root)
 	if err != nil {
 		return nil, err
@@ -109,11 +109,11 @@ func TestDamageIsReportedWithTheWayOut(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			root := damageDrive(t)
+			root := damagedTestDrive(t)
 			tc.damage(t, root)
 			jpath := filepath.Join(root, DirName, journalFile)
 			journalBefore, _ := os.ReadFile(jpath)
-			got, err := readAll(root)
+			got, err := readDamaged(root)
 			if tc.file == "" {
 				if err != nil || !slices.Equal(got, tc.want) {
 					t.Fatalf("records %q, err %v; want %q", got, err, tc.want)
@@ -162,7 +162,7 @@ func TestJournalOnlyDriveIsComplete(t *testing.T) {
 	d, _ := Create(root, "", t0)
 	d.Append(Record{Path: "x"}, Record{Path: "y"})
 	d.Close()
-	if got, err := readAll(root); err != nil || !slices.Equal(got, []string{"x", "y"}) {
+	if got, err := readDamaged(root); err != nil || !slices.Equal(got, []string{"x", "y"}) {
 		t.Fatalf("%q, %v", got, err)
 	}
 }
@@ -171,7 +171,7 @@ func TestJournalOnlyDriveIsComplete(t *testing.T) {
 // say, numbers its records above every old seq and leaves a drive that
 // reads cleanly and takes new records.
 func TestRebuildReplacesAndKeepsAside(t *testing.T) {
-	root := damageDrive(t)
+	root := damagedTestDrive(t)
 	d, _ := OpenForWrite(root)
 	d.Info.MHLThrough = 40
 	d.SaveInfo()
@@ -237,7 +237,7 @@ func TestRebuildReplacesAndKeepsAside(t *testing.T) {
 // drive's ID back from the manifest's header, so the drive stays the same
 // drive for the hub and the tracker.
 func TestRebuildRestoresIdentity(t *testing.T) {
-	root := damageDrive(t)
+	root := damagedTestDrive(t)
 	d, _ := Open(root)
 	id := d.Info.ID
 	info := filepath.Join(root, DirName, infoFile)

@@ -10,7 +10,7 @@ import (
 
 // A path that matches nothing is a problem, not "0 of 0 files intact".
 func TestVerifyScopeThatMatchesNothing(t *testing.T) {
-	root := testDrive(t)
+	root := verifyTestDrive(t)
 	res, err := Run(context.Background(), Options{Drive: root, ReadOnly: true, Paths: []string{"Avid MediaFiles/MXF/1"}})
 	if err != nil || res.OK() || len(res.Problems) != 1 || res.Problems[0].Kind != Missing || res.Problems[0].Path != "Avid MediaFiles/MXF/1" {
 		t.Fatalf("res %+v, err %v", res, err)
@@ -29,7 +29,7 @@ func TestVerifyScopeThatMatchesNothing(t *testing.T) {
 
 // An empty b3sum list verifies nothing: a usage error, not "all intact".
 func TestVerifyEmptyB3SumList(t *testing.T) {
-	root := testDrive(t)
+	root := verifyTestDrive(t)
 	list := filepath.Join(t.TempDir(), "empty.b3sum")
 	os.WriteFile(list, nil, 0o644)
 	res, err := Run(context.Background(), Options{Drive: root, ReadOnly: true, Against: WithB3Sum, B3Sum: list})

@@ -22,9 +22,9 @@ func (c cancelOnFirstRead) Start(int64, int) {}
 func (c cancelOnFirstRead) Add(int64)        { c.cancel() }
 func (c cancelOnFirstRead) FileDone()        {}
 
-// testDrive makes an editkit drive of a few files with a compacted manifest
+// verifyTestDrive makes an editkit drive of a few files with a compacted manifest
 // (no ASC MHL history) and returns its root.
-func testDrive(t *testing.T) string {
+func verifyTestDrive(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	d, err := manifest.Create(root, "T", time.Now())
@@ -57,7 +57,7 @@ func testDrive(t *testing.T) string {
 // stays where it is (the same command can be run again) and the result
 // says interrupted, never rebuilt.
 func TestRebuildInterruptedLeavesTheOldManifest(t *testing.T) {
-	root := testDrive(t)
+	root := verifyTestDrive(t)
 	base := filepath.Join(root, manifest.DirName, "manifest.ekm")
 	b, _ := os.ReadFile(base)
 	damaged := b[:len(b)/2]
@@ -94,7 +94,7 @@ func TestRebuildInterruptedLeavesTheOldManifest(t *testing.T) {
 // A verify interrupted half-way is reported as interrupted, not OK, and
 // writes nothing that claims a finished run.
 func TestVerifyInterruptedIsNotOK(t *testing.T) {
-	root := testDrive(t)
+	root := verifyTestDrive(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	res, err := Run(ctx, Options{Drive: root, Jobs: 1, Progress: cancelOnFirstRead{cancel}})
@@ -106,7 +106,7 @@ func TestVerifyInterruptedIsNotOK(t *testing.T) {
 // A damaged manifest gives a result with the damage as its one problem,
 // nothing verified, and no error that would hide it.
 func TestVerifyDamagedManifestIsAProblem(t *testing.T) {
-	root := testDrive(t)
+	root := verifyTestDrive(t)
 	base := filepath.Join(root, manifest.DirName, "manifest.ekm")
 	b, _ := os.ReadFile(base)
 	b[len(b)/2] ^= 0x10
