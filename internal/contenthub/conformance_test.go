@@ -305,7 +305,7 @@ func testRetryResumesPut(t *testing.T, b Backend, fx fixture) {
 	m := &meterCount{cut: fx.cut, onCut: func() error { return errInjected }}
 	var retries int
 	p := fastRetry()
-	p.Notify = func(op, key string, err error, wait time.Duration) { retries++ }
+	p.Notify = func(RetryNote) { retries++ }
 	rb := WithRetry(b, p)
 	if err := rb.Put(context.Background(), "blobs/rt/retry", BytesSource(data), PutOptions{Meter: m.meter}); err != nil {
 		t.Fatal(err)
@@ -391,11 +391,13 @@ func testBandwidthLimit(t *testing.T, b Backend) {
 	got := readAll(t, lb, "blobs/bw/limited", 0, 1<<20)
 	down := time.Since(start)
 	t.Logf("2 MiB up in %v, 1 MiB down in %v at 1 MiB/s", up, down)
-	if up < 1500*time.Millisecond || up > 10*time.Second {
-		t.Errorf("2 MiB at 1 MiB/s took %v", up)
+	// Lower bounds only: the cap must hold however fast the machine is; a
+	// slow or loaded one taking longer says nothing about the limiter.
+	if up < 1500*time.Millisecond {
+		t.Errorf("2 MiB at 1 MiB/s took only %v", up)
 	}
-	if down < 750*time.Millisecond || down > 10*time.Second {
-		t.Errorf("1 MiB at 1 MiB/s took %v", down)
+	if down < 750*time.Millisecond {
+		t.Errorf("1 MiB at 1 MiB/s took only %v", down)
 	}
 	if !bytes.Equal(got, data[:1<<20]) {
 		t.Error("data changed")
