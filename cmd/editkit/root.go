@@ -69,13 +69,7 @@ refused before starting.`,
 	root.PersistentFlags().StringVar(&e.tf.credentials, "google-credentials", "", "a Google service-account JSON key for the tracker (default: $GOOGLE_APPLICATION_CREDENTIALS, the settings file, tracker login, or application default credentials)")
 	root.PersistentFlags().StringVar(&e.cfgPath, "config", "", "settings file (default: $EDITKIT_CONFIG, else "+config.DefaultPath()+")")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
-		path, required := e.cfgPath, true
-		if path == "" {
-			path = os.Getenv("EDITKIT_CONFIG")
-		}
-		if path == "" {
-			path, required = config.DefaultPath(), false
-		}
+		path, required := e.settingsPath()
 		cfg, err := config.Load(path, required)
 		if err != nil {
 			return &ui.UsageError{Err: err}
@@ -95,6 +89,18 @@ refused before starting.`,
 		newBackupCmd(e), newSnapshotsCmd(e), newRestoreCmd(e), newPruneCmd(e), newHubCmd(e), newConfigCmd(e),
 		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e), newTrackerCmd(e))
 	return root
+}
+
+// settingsPath is the settings file to use, and whether the user named it
+// (--config or $EDITKIT_CONFIG), so that it must exist.
+func (e *env) settingsPath() (path string, named bool) {
+	if e.cfgPath != "" {
+		return e.cfgPath, true
+	}
+	if p := os.Getenv("EDITKIT_CONFIG"); p != "" {
+		return p, true
+	}
+	return config.DefaultPath(), false
 }
 
 // argsRange is cobra.RangeArgs with a usage error and a hint.
