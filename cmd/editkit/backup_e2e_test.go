@@ -166,9 +166,9 @@ func TestBackupConcurrencyAndLock(t *testing.T) {
 		// Ordered by the lock, not by a sleep: alpha holds it, and is
 		// paused while the second run of its set tries.
 		waitFor(t, 2*time.Minute, "backup alpha to take its lock", func() bool { return backupLockHeld(h.env, "alpha") })
-		c1.Process.Signal(syscall.SIGSTOP)
+		c1.Process.Signal(pauseSignal)
 		same := h.run(t, "backup", "--set", "alpha", a)
-		c1.Process.Signal(syscall.SIGCONT)
+		c1.Process.Signal(resumeSignal)
 		if same.code != 1 || !strings.Contains(same.stderr, "another backup") {
 			t.Errorf("a second backup of the same set: %s", same)
 		}
