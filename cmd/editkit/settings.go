@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/editkit/editkit/internal/config"
@@ -113,13 +114,23 @@ func (e *env) openHub(ctx context.Context, f *hubFlags) (*hub.Hub, error) {
 	if os.Getenv("EDITKIT_DEBUG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	h, err := hub.Open(ctx, hub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger,
-		RetryFor: retryFor,
-		OnRetry: func(n contenthub.RetryNote) {
-			// No silent waits: from the first retry on, say what is
-			// happening, when the next try comes, and why.
+	// No silent waits: from the first retry on, say what is happening,
+	// when the next try comes, and why — once per attempt and reason, not
+	// once for each of the transfers in flight that all met the outage.
+	var mu sync.Mutex
+	var last string
+	onRetry := func(n contenthub.RetryNote) {
+		line := fmt.Sprint(n.Attempt, n.Reason())
+		mu.Lock()
+		dup := line == last
+		last = line
+		mu.Unlock()
+		if !dup {
 			e.term.Retrying(n.Attempt, n.Wait, n.Reason())
-		}})
+		}
+	}
+	h, err := hub.Open(ctx, hub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger,
+		RetryFor: retryFor, OnRetry: onRetry})
 	if err != nil {
 		return nil, &ui.UsageError{Err: err}
 	}
