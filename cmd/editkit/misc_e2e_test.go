@@ -187,6 +187,7 @@ func TestE2EJSONUsageErrors(t *testing.T) {
 		expect(t, "--retry-for", "snapshots", "--json", "--retry-for", "soon")
 		expect(t, "--jobs", "copy", "--json", "--jobs", "many", t.TempDir(), t.TempDir())
 		expect(t, "unknown command", "bogus", "--json")
+		expect(t, "unknown command", "config", "bogus", "--json")
 	})
 }
 

@@ -88,7 +88,29 @@ refused before starting.`,
 	root.AddCommand(newCopyCmd(e), newVerifyCmd(e), newDriveCmd(e),
 		newBackupCmd(e), newSnapshotsCmd(e), newRestoreCmd(e), newPruneCmd(e), newHubCmd(e), newConfigCmd(e),
 		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e), newTrackerCmd(e))
+	for _, c := range root.Commands() {
+		refuseUnknownSubcommands(c)
+	}
 	return root
+}
+
+// refuseUnknownSubcommands makes `editkit config bogus` a usage error (exit
+// 2) instead of cobra's help and exit 0; the bare group still shows its
+// help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return &ui.UsageError{Err: fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath()), Help: true}
+		}
+		return cmd.Help()
+	}
 }
 
 // settingsPath is the settings file to use, and whether the user named it
