@@ -3,9 +3,11 @@ package tracker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,6 +175,13 @@ func TestServerDownThenBack(t *testing.T) {
 	e := newEnv(t, envOpt{})
 	cfg := e.config()
 	cfg.RetryFor = 20 * time.Second // of the virtual clock
+	var mu sync.Mutex
+	var notes []string
+	cfg.OnRetry = func(attempt int, wait time.Duration, reason string) {
+		mu.Lock()
+		defer mu.Unlock()
+		notes = append(notes, fmt.Sprintf("attempt %d in %v: %s", attempt, wait, reason))
+	}
 	tr := e.tracker(cfg)
 	if err := tr.Init(context.Background()); err != nil {
 		t.Fatal(err)
@@ -189,6 +198,12 @@ func TestServerDownThenBack(t *testing.T) {
 		t.Fatalf("want a temporary NotSentError, got %#v", res.NotSent)
 	}
 	t.Logf("while down: %v", res.NotSent)
+	// The waits were announced, from the first retry on (no silent waits).
+	mu.Lock()
+	if len(notes) == 0 || !strings.HasPrefix(notes[0], "attempt 2 in ") {
+		t.Errorf("retries announced: %q", notes)
+	}
+	mu.Unlock()
 	res = mustRecord(t, tr, evs[60:])
 	if res.Pending != 120 {
 		t.Fatalf("second record while down: %+v", res)
