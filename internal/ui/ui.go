@@ -169,17 +169,19 @@ func (t *Terminal) PrintedJSON() bool {
 }
 
 // Retrying tells the user that an operation failed and will be tried again:
-// "retrying (attempt 2, next in 1s): reason", on Err (and the log), even
-// with --quiet: a wait is never silent.
+// "retrying (attempt 2, next in 1s): reason", on Err even with --quiet (a
+// wait is never silent), or into the log with --log (an unattended run
+// that rides out an outage stays quiet; one that gives up reports it).
 func (t *Terminal) Retrying(attempt int, wait time.Duration, reason string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	secs := int64((wait + time.Second - 1) / time.Second) // rounded up: "next in 0s" would be a lie
 	msg := fmt.Sprintf("retrying (attempt %d, next in %ds): %s", attempt, secs, reason)
-	fmt.Fprintln(t.Err, msg)
 	if t.log != nil {
 		t.logLocked(msg)
+		return
 	}
+	fmt.Fprintln(t.Err, msg)
 }
 
 // PrintJSON writes v as indented JSON to Out.
