@@ -8,6 +8,7 @@ import (
 	"iter"
 	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -101,8 +102,12 @@ func (e *GaveUpError) Error() string {
 		// refused"); the layers above it repeat the endpoint.
 		what, why = "cannot reach the hub %s", shortReason(e.Err)
 	}
-	return fmt.Sprintf(what+" (gave up after %d attempts in %v; last: %s): check the network connection, that the server is running and the endpoint (--s3-endpoint), then run the command again; --retry-for waits longer",
-		e.Location, e.Attempts, e.Elapsed.Round(time.Second), why)
+	attempts := fmt.Sprintf("%d attempts", e.Attempts)
+	if e.Attempts == 1 {
+		attempts = "1 attempt"
+	}
+	return fmt.Sprintf(what+" (gave up after %s in %v; last: %s): check the network connection, that the server is running and the endpoint (--s3-endpoint), then run the command again; --retry-for waits longer",
+		e.Location, attempts, e.Elapsed.Round(time.Second), why)
 }
 
 func (e *GaveUpError) Unwrap() error { return e.Err }
@@ -149,6 +154,30 @@ func WithRetry(b Backend, p RetryPolicy) Backend {
 type retryBackend struct {
 	b Backend
 	p RetryPolicy
+	// outage is when the current run of failures across all operations
+	// began (UnixNano; 0: the last operation got through). MaxElapsed
+	// counts from it too, so that once the hub has been unreachable that
+	// long, the next operations give up after one attempt instead of each
+	// waiting it out again (a backup of a thousand files would otherwise
+	// wait a thousand times).
+	outage atomic.Int64
+}
+
+// reachable notes that the backend answered: an outage is over.
+func (r *retryBackend) reachable() {
+	if r.outage.Load() != 0 {
+		r.outage.Store(0)
+	}
+}
+
+// failing notes a transient failure at now and returns when the outage
+// it belongs to began.
+func (r *retryBackend) failing(now time.Time) time.Time {
+	r.outage.CompareAndSwap(0, now.UnixNano())
+	if since := r.outage.Load(); since != 0 {
+		return time.Unix(0, since)
+	}
+	return now
 }
 
 func (r *retryBackend) Unwrap() Backend  { return r.b }
@@ -164,12 +193,19 @@ type retryState struct {
 // next decides, after err, whether to try again and waits if so; it
 // returns the error to give up with, or nil to go on.
 func (r *retryBackend) next(ctx context.Context, st *retryState, op, key string, err error) error {
-	if !IsTransient(err) || ctx.Err() != nil {
+	if ctx.Err() != nil {
+		return err
+	}
+	if !IsTransient(err) {
+		r.reachable() // an answer, if not the one hoped for
 		return err
 	}
 	now := r.p.Clock.Now()
 	if st.start.IsZero() {
 		st.start = now
+	}
+	if since := r.failing(now); since.Before(st.start) {
+		st.start = since // the hub was failing before this operation began
 	}
 	st.attempt++
 	gaveUp := func() error {
@@ -212,6 +248,7 @@ func (r *retryBackend) do(ctx context.Context, op, key string, fn func() error) 
 	for {
 		err := fn()
 		if err == nil {
+			r.reachable()
 			return nil
 		}
 		if err := r.next(ctx, &st, op, key, err); err != nil {
@@ -278,6 +315,7 @@ func (rr *retryReader) Read(p []byte) (int, error) {
 		rr.read += int64(n)
 		if n > 0 {
 			rr.st = retryState{} // progress: a new run of failures starts afresh
+			rr.r.reachable()
 		}
 		if err == nil || err == io.EOF || !IsTransient(err) {
 			return n, err
@@ -308,6 +346,7 @@ func (rr *retryReader) reopen() error {
 	for {
 		rc, err := rr.r.b.Get(rr.ctx, rr.key, rr.offset+rr.read, length)
 		if err == nil {
+			rr.r.reachable()
 			rr.rc = rc
 			return nil
 		}
@@ -350,8 +389,10 @@ func (r *retryBackend) List(ctx context.Context, prefix string) iter.Seq2[Object
 				}
 				last, started = info.Key, true
 				st = retryState{}
+				r.reachable()
 			}
 			if failed == nil {
+				r.reachable()
 				return
 			}
 			if err := r.next(ctx, &st, "list", prefix, failed); err != nil {

@@ -207,3 +207,40 @@ func TestRetryScheduleOnUnreachableHub(t *testing.T) {
 		}
 	}
 }
+
+// One outage, many operations: once the hub has been unreachable for
+// MaxElapsed, the operations that follow give up after one attempt
+// instead of each waiting it out again (a backup of a thousand files
+// would otherwise wait a thousand times); once it answers again, a new
+// failure gets the whole time again.
+func TestRetryOutageSharedAcrossOperations(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	f := &failing{errs: slices.Repeat([]error{refused}, 1000)}
+	clock := newFakeClock()
+	rb := WithRetry(f, RetryPolicy{InitialInterval: time.Second, MaxInterval: time.Minute, MaxElapsed: 2 * time.Minute, Clock: clock})
+	ctx := context.Background()
+	var gu *GaveUpError
+	if _, err := rb.Stat(ctx, "blobs/aa/1"); !errors.As(err, &gu) || clock.elapsed() != 2*time.Minute {
+		t.Fatalf("first operation: %v after %v", err, clock.elapsed())
+	}
+	for i := range 5 {
+		calls := f.calls
+		_, err := rb.Stat(ctx, "blobs/aa/2")
+		if !errors.As(err, &gu) || f.calls != calls+1 || clock.elapsed() != 2*time.Minute {
+			t.Fatalf("operation %d during the same outage: %v, %d attempts, clock at %v", i+2, err, f.calls-calls, clock.elapsed())
+		}
+		if !strings.Contains(err.Error(), "gave up after 1 attempt in 2m0s") {
+			t.Errorf("message: %v", err)
+		}
+	}
+	// The hub answers again; the next outage gets its own two minutes.
+	f.errs = nil
+	if _, err := rb.Stat(ctx, "blobs/aa/3"); err != nil {
+		t.Fatal(err)
+	}
+	f.errs = slices.Repeat([]error{refused}, 1000)
+	start := clock.elapsed()
+	if _, err := rb.Stat(ctx, "blobs/aa/4"); !errors.As(err, &gu) || clock.elapsed()-start != 2*time.Minute {
+		t.Fatalf("after recovery: %v after %v", err, clock.elapsed()-start)
+	}
+}
