@@ -20,6 +20,8 @@ build:
 # exFAT, tmpfs mounts, the S3 server) must be there; a missing one fails.
 test: lint
 	EDITKIT_REQUIRE_ALL=1 $(GO) test -race -timeout 80m -count=1 ./...
+	@echo "== hashing as on a CPU without AVX-512 (the portable kernel)"
+	EDITKIT_REQUIRE_ALL=1 GODEBUG=cpu.avx512f=off $(GO) test -race -count=1 ./internal/hashing/
 
 # Quick run for development: long end-to-end tests and privileged ones skip
 # (saying so) when their tools are missing.

@@ -163,8 +163,12 @@ func TestBackupConcurrencyAndLock(t *testing.T) {
 		b := projectTree(t, 33, 64<<20)
 		c1, o1 := startEditkitEnv(t, h.env, "backup", "--bwlimit", "40MB/s", "--hub", h.url, "--set", "alpha", a)
 		c2, o2 := startEditkitEnv(t, h.env, "backup", "--bwlimit", "40MB/s", "--hub", h.url, "--set", "beta", b)
-		time.Sleep(300 * time.Millisecond)
+		// Ordered by the lock, not by a sleep: alpha holds it, and is
+		// paused while the second run of its set tries.
+		waitFor(t, 2*time.Minute, "backup alpha to take its lock", func() bool { return backupLockHeld(h.env, "alpha") })
+		c1.Process.Signal(pauseSignal)
 		same := h.run(t, "backup", "--set", "alpha", a)
+		c1.Process.Signal(resumeSignal)
 		if same.code != 1 || !strings.Contains(same.stderr, "another backup") {
 			t.Errorf("a second backup of the same set: %s", same)
 		}
@@ -181,7 +185,7 @@ func TestBackupConcurrencyAndLock(t *testing.T) {
 		// kill -9 leaves the lock file: the next run takes it over.
 		c := projectTree(t, 34, 32<<20)
 		c3, _ := startEditkitEnv(t, h.env, "backup", "--bwlimit", "4MB/s", "--hub", h.url, "--set", "gamma", c)
-		time.Sleep(700 * time.Millisecond)
+		waitFor(t, 2*time.Minute, "backup gamma to take its lock", func() bool { return backupLockHeld(h.env, "gamma") })
 		c3.Process.Signal(syscall.SIGKILL)
 		c3.Wait()
 		r := h.run(t, "backup", "--set", "gamma", c)

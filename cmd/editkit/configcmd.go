@@ -2,9 +2,6 @@ package main
 
 import (
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/editkit/editkit/internal/config"
 	"github.com/editkit/editkit/internal/ui"
@@ -23,18 +20,21 @@ kept unless --force.`,
 		Example: `  editkit config init
   editkit config init --config /Volumes/RAID/Show/editkit.toml`,
 		Args: argsRange(0, 0, "no arguments"),
+		// The file may not exist yet: only find where it goes.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			e.cfgPath, _ = e.settingsPath()
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := e.cfgPath
-			if _, err := os.Stat(path); err == nil && !force {
-				return ui.Usagef("%s exists; edit it, or pass --force to replace it", path)
-			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			var exists *config.ExistsError
+			if err := config.WriteTemplate(path, force); errors.As(err, &exists) {
+				return &ui.UsageError{Err: err}
+			} else if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(path, []byte(config.Template), 0o600); err != nil {
-				return err
+			if e.term.JSON {
+				return e.term.PrintJSON(map[string]any{"ok": true, "file": path})
 			}
 			e.term.Printf("Wrote %s; edit it to set your hub and tracker.\n", path)
 			return nil
@@ -43,7 +43,7 @@ kept unless --force.`,
 	initCmd.Flags().BoolVar(&force, "force", false, "replace an existing settings file")
 	show := &cobra.Command{
 		Use:     "show",
-		Short:   "Print the settings in effect from the settings file",
+		Short:   "Print the settings in effect from the settings file (secrets hidden)",
 		Example: `  editkit config show`,
 		Args:    argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,7 +51,7 @@ kept unless --force.`,
 				File     string        `json:"file"`
 				StateDir string        `json:"state_dir"`
 				Settings config.Config `json:"settings"`
-			}{e.cfgPath, e.stateDir(), e.cfg})
+			}{e.cfgPath, e.stateDir(), e.cfg.Redacted()}) // no secret in clear
 		},
 	}
 	cmd.AddCommand(initCmd, show)

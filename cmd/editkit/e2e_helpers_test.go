@@ -323,3 +323,22 @@ func largestMXF(t *testing.T, root string) string {
 	rel, _ := filepath.Rel(root, best)
 	return filepath.ToSlash(rel)
 }
+
+// envValue returns the value of key in an environment list, or "".
+func envValue(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if rest, ok := strings.CutPrefix(kv, key+"="); ok {
+			v = rest
+		}
+	}
+	return v
+}
+
+// backupLockHeld reports whether a backup of set holds its lock in the
+// state folder of env: the lock file explains its holder while held and is
+// emptied on a clean exit. Tests order steps on it instead of sleeping.
+func backupLockHeld(env []string, set string) bool {
+	fi, err := os.Stat(filepath.Join(envValue(env, "EDITKIT_STATE_DIR"), "locks", "backup-"+set+".lock"))
+	return err == nil && fi.Size() > 0
+}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/editkit/editkit/internal/contenthub"
@@ -29,11 +31,18 @@ func run() int {
 	}()
 	term := ui.NewTerminal()
 	root := newRootCmd(term)
+	// --json as the command line asks for it, even when parsing stops at
+	// an unknown flag before reaching it: the error is then JSON too.
+	term.JSON = jsonRequested(os.Args[1:])
 	err := root.ExecuteContext(ctx)
 	if errors.Is(err, contenthub.ErrAuth) || errors.Is(err, contenthub.ErrNoBucket) {
 		// The hub refused who we are, or is not there: configuration.
 		err = &ui.UsageError{Err: err}
 	}
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command ") {
+		err = &ui.UsageError{Err: err, Help: true} // cobra's, for `editkit bogus`
+	}
+	code := ui.ExitCode(err)
 	if err != nil {
 		var ee *ui.ExitError
 		if !errors.As(err, &ee) {
@@ -43,6 +52,36 @@ func run() int {
 				fmt.Fprintf(os.Stderr, "Run 'editkit help' or 'editkit COMMAND --help' for usage.\n")
 			}
 		}
+		if term.JSON && !term.PrintedJSON() {
+			// A program reading stdout gets an answer whatever went wrong.
+			term.PrintJSON(jsonError{OK: false, Error: err.Error(), ExitCode: code, Usage: code == ui.ExitUsage})
+		}
 	}
-	return ui.ExitCode(err)
+	return code
+}
+
+// jsonError is what --json prints on stdout when a command ends in an
+// error before printing its result: bad usage, bad settings, or a failure.
+type jsonError struct {
+	OK       bool   `json:"ok"`
+	Error    string `json:"error"`
+	ExitCode int    `json:"exit_code"`
+	Usage    bool   `json:"usage_error,omitempty"`
+}
+
+// jsonRequested reports whether the arguments hold --json (or
+// --json=true), up to a "--".
+func jsonRequested(args []string) bool {
+	on := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--json" {
+			on = true
+		} else if v, ok := strings.CutPrefix(a, "--json="); ok {
+			on, _ = strconv.ParseBool(v)
+		}
+	}
+	return on
 }

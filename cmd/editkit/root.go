@@ -69,13 +69,7 @@ refused before starting.`,
 	root.PersistentFlags().StringVar(&e.tf.credentials, "google-credentials", "", "a Google service-account JSON key for the tracker (default: $GOOGLE_APPLICATION_CREDENTIALS, the settings file, tracker login, or application default credentials)")
 	root.PersistentFlags().StringVar(&e.cfgPath, "config", "", "settings file (default: $EDITKIT_CONFIG, else "+config.DefaultPath()+")")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
-		path, required := e.cfgPath, true
-		if path == "" {
-			path = os.Getenv("EDITKIT_CONFIG")
-		}
-		if path == "" {
-			path, required = config.DefaultPath(), false
-		}
+		path, required := e.settingsPath()
 		cfg, err := config.Load(path, required)
 		if err != nil {
 			return &ui.UsageError{Err: err}
@@ -94,7 +88,41 @@ refused before starting.`,
 	root.AddCommand(newCopyCmd(e), newVerifyCmd(e), newDriveCmd(e),
 		newBackupCmd(e), newSnapshotsCmd(e), newRestoreCmd(e), newPruneCmd(e), newHubCmd(e), newConfigCmd(e),
 		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e), newTrackerCmd(e))
+	for _, c := range root.Commands() {
+		refuseUnknownSubcommands(c)
+	}
 	return root
+}
+
+// refuseUnknownSubcommands makes `editkit config bogus` a usage error (exit
+// 2) instead of cobra's help and exit 0; the bare group still shows its
+// help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return &ui.UsageError{Err: fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath()), Help: true}
+		}
+		return cmd.Help()
+	}
+}
+
+// settingsPath is the settings file to use, and whether the user named it
+// (--config or $EDITKIT_CONFIG), so that it must exist.
+func (e *env) settingsPath() (path string, named bool) {
+	if e.cfgPath != "" {
+		return e.cfgPath, true
+	}
+	if p := os.Getenv("EDITKIT_CONFIG"); p != "" {
+		return p, true
+	}
+	return config.DefaultPath(), false
 }
 
 // argsRange is cobra.RangeArgs with a usage error and a hint.

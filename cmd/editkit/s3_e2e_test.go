@@ -64,14 +64,22 @@ func TestBackupSurvivesServerRestart(t *testing.T) {
 	h := s3Hub(t, srv, "hub")
 	src := projectTree(t, 35, 96<<20)
 	cmd, out := startEditkitEnv(t, h.env, "backup", "--hub", h.url, "--set", "s", "--bwlimit", "24MB/s", src)
-	time.Sleep(1500 * time.Millisecond)
+	// Stopped once uploads are under way (not after a guessed sleep); the
+	// bandwidth cap keeps the backup going for seconds after that.
+	waitFor(t, 2*time.Minute, "the backup to upload", func() bool {
+		parts, _ := srv.PartFiles()
+		return len(parts) > 0 || len(h.objects(t, "blobs")) > 0
+	})
 	srv.Stop()
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * time.Second) // how long the outage lasts, not an ordering
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("backup across a server restart: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "retrying (attempt 2, next in ") {
+		t.Errorf("the outage was ridden out in silence:\n%s", out.String())
 	}
 	to := t.TempDir()
 	if r := h.run(t, "restore", "latest", "--to", to); r.code != 0 {
@@ -131,14 +139,31 @@ func TestPullSurvivesServerRestart(t *testing.T) {
 	}
 	drive := t.TempDir()
 	cmd, out := startEditkitEnv(t, h.env, "pull", "--hub", h.url, "--bwlimit", "16MB/s", drive)
-	time.Sleep(1200 * time.Millisecond)
+	// Stopped once the download is under way (a megabyte of it on the
+	// drive), not after a guessed sleep.
+	waitFor(t, 2*time.Minute, "the pull to download", func() bool {
+		found := false
+		filepath.WalkDir(drive, func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			if fi, err := d.Info(); err == nil && fi.Size() >= 1<<20 {
+				found = true
+			}
+			return nil
+		})
+		return found
+	})
 	srv.Stop()
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * time.Second) // how long the outage lasts, not an ordering
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("pull across a server restart: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "retrying (attempt 2, next in ") {
+		t.Errorf("the outage was ridden out in silence:\n%s", out.String())
 	}
 	got, _ := os.ReadFile(filepath.Join(drive, "Footage", "Day 2", "A002C003.mov"))
 	if !bytes.Equal(got, data) {

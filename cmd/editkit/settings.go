@@ -7,8 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/editkit/editkit/internal/config"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
@@ -20,13 +23,47 @@ type hubFlags struct {
 	url        string
 	s3Endpoint string
 	bwlimit    string
+	retryFor   string
+	// unattended: the nightly backup, run by cron or launchd, which may
+	// wait out a longer outage than someone at a terminal would.
+	unattended bool
 }
+
+// How long a hub operation keeps retrying by default before the command
+// gives up: someone is waiting at a terminal, or it is the nightly backup.
+const (
+	interactiveRetryFor = 2 * time.Minute
+	unattendedRetryFor  = 15 * time.Minute
+)
 
 func (f *hubFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.url, "hub", "", "the hub: s3://BUCKET/PREFIX or a folder (default: $EDITKIT_HUB, else hub in the settings file)")
 	fl.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3 endpoint URL for stores other than AWS (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else s3_endpoint in the settings file)")
 	fl.StringVar(&f.bwlimit, "bwlimit", "", "cap hub transfers: 12Mbit, 2MB/s (default: $EDITKIT_BWLIMIT, else bwlimit in the settings file)")
+	f.unattended = cmd.Name() == "backup"
+	def, key := interactiveRetryFor, "retry_for"
+	if f.unattended {
+		def, key = unattendedRetryFor, "[backup] retry_for"
+	}
+	fl.StringVar(&f.retryFor, "retry-for", "", fmt.Sprintf("when the hub cannot be reached, keep retrying this long before giving up: 30s, 10m, 1h (default: $EDITKIT_RETRY_FOR, else %s in the settings file, else %v)", key, def))
+}
+
+// retryFor resolves --retry-for: flag, environment, settings file, default.
+func (e *env) retryFor(f *hubFlags) (time.Duration, error) {
+	file, def := e.cfg.RetryFor, interactiveRetryFor
+	if f.unattended {
+		file, def = e.cfg.Backup.RetryFor, unattendedRetryFor
+	}
+	s := pick(f.retryFor, "EDITKIT_RETRY_FOR", file)
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, ui.Usagef("--retry-for %q: want a duration such as 30s, 10m or 1h", s)
+	}
+	return d, nil
 }
 
 // pick applies editkit's precedence: flag, then environment, then file.
@@ -69,11 +106,31 @@ func (e *env) openHub(ctx context.Context, f *hubFlags) (*hub.Hub, error) {
 	if err != nil {
 		return nil, err
 	}
+	retryFor, err := e.retryFor(f)
+	if err != nil {
+		return nil, err
+	}
 	var logger *slog.Logger
 	if os.Getenv("EDITKIT_DEBUG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	h, err := hub.Open(ctx, hub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger})
+	// No silent waits: from the first retry on, say what is happening,
+	// when the next try comes, and why — once per attempt and reason, not
+	// once for each of the transfers in flight that all met the outage.
+	var mu sync.Mutex
+	var last string
+	onRetry := func(n contenthub.RetryNote) {
+		line := fmt.Sprint(n.Attempt, n.Reason())
+		mu.Lock()
+		dup := line == last
+		last = line
+		mu.Unlock()
+		if !dup {
+			e.term.Retrying(n.Attempt, n.Wait, n.Reason())
+		}
+	}
+	h, err := hub.Open(ctx, hub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger,
+		RetryFor: retryFor, OnRetry: onRetry})
 	if err != nil {
 		return nil, &ui.UsageError{Err: err}
 	}

@@ -38,6 +38,10 @@ func (e *env) trackerConfig() tracker.Config {
 		// within this waits in the outbox for the next command.
 		RetryFor:       20 * time.Second,
 		RequestTimeout: 30 * time.Second,
+		// No silent waits on the Sheet either.
+		OnRetry: func(attempt int, wait time.Duration, reason string) {
+			e.term.Retrying(attempt, wait, "tracker: "+reason)
+		},
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -29,6 +31,9 @@ type Config struct {
 	// User is the name recorded in events and the tracker (default: the
 	// operating-system user).
 	User string `toml:"user"`
+	// RetryFor is how long a command keeps retrying a hub it cannot reach
+	// before it gives up ("2m", the default; the backup has its own).
+	RetryFor string `toml:"retry_for"`
 	// MediaRoot is the assistant's folder that corresponds to the root of
 	// editors' drives; pushed media keeps its place under it.
 	MediaRoot string `toml:"media_root"`
@@ -43,6 +48,10 @@ type Backup struct {
 	Paths    []string `toml:"paths"`   // default folders to back up
 	Excludes []string `toml:"exclude"` // patterns left out
 	Log      string   `toml:"log"`     // log file for unattended runs
+	// RetryFor is how long the backup keeps retrying a hub it cannot
+	// reach before it gives up ("15m", the default: a nightly run may
+	// ride out a longer outage than someone at a terminal would wait).
+	RetryFor string `toml:"retry_for"`
 }
 
 // Tracker settings.
@@ -57,10 +66,99 @@ type Tracker struct {
 	// project) used by `editkit tracker login`, and its endpoints for
 	// private deployments.
 	OAuthClientID     string `toml:"oauth_client_id"`
-	OAuthClientSecret string `toml:"oauth_client_secret"`
+	OAuthClientSecret string `toml:"oauth_client_secret" secret:"true"`
 	OAuthAuthURL      string `toml:"oauth_auth_url"`
 	OAuthTokenURL     string `toml:"oauth_token_url"`
 	OAuthDeviceURL    string `toml:"oauth_device_url"`
+}
+
+// Hidden stands for a secret's value wherever settings are shown.
+const Hidden = "set (hidden)"
+
+// Redacted returns c as it may be shown (`config show`): every setting
+// tagged secret reads Hidden when set, and URLs lose any password or query
+// (where a token could hide).
+func (c Config) Redacted() Config {
+	redact(reflect.ValueOf(&c).Elem())
+	return c
+}
+
+func redact(v reflect.Value) {
+	for i := range v.NumField() {
+		f, sf := v.Field(i), v.Type().Field(i)
+		switch {
+		case f.Kind() == reflect.Struct:
+			redact(f)
+		case f.Kind() != reflect.String || f.String() == "":
+		case sf.Tag.Get("secret") == "true":
+			f.SetString(Hidden)
+		case strings.Contains(f.String(), "://"):
+			f.SetString(redactURL(f.String()))
+		}
+	}
+}
+
+// redactURL hides a URL's password and query values.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"hidden"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// ExistsError refuses to replace a settings file without force.
+type ExistsError struct{ Path string }
+
+func (e *ExistsError) Error() string {
+	return e.Path + " exists; edit it, or pass --force to replace it"
+}
+
+// WriteTemplate writes Template to path as a new settings file, 0600 (it
+// may come to hold a secret), creating its missing folders 0700. An
+// existing file is kept unless force; the file appears complete or not at
+// all (written aside, then renamed), and a link at path is replaced, never
+// written through.
+func WriteTemplate(path string, force bool) error {
+	if path == "" {
+		return errors.New("no settings file path: give --config FILE")
+	}
+	if _, err := os.Lstat(path); err == nil && !force {
+		return &ExistsError{Path: path}
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("settings file %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("settings folder %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // 0600
+	if err != nil {
+		return fmt.Errorf("settings file %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.WriteString(Template)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("settings file %s: %w", path, err)
+	}
+	return nil
 }
 
 // DefaultPath is the settings file used when --config and EDITKIT_CONFIG
@@ -151,6 +249,11 @@ const Template = `# editkit settings. Command-line flags override these, and env
 # "12Mbit", "2MB/s".
 # bwlimit = "12Mbit"
 
+# When the hub cannot be reached, commands say so ("retrying (attempt 2,
+# next in 1s): …") and keep trying this long before giving up (exit 1).
+# The backup has its own, longer, setting in [backup]. Flag: --retry-for.
+# retry_for = "2m"
+
 # Your name in the tracker and the hub's event log (default: your login name).
 # user = "Anna (assistant editor)"
 
@@ -163,6 +266,8 @@ const Template = `# editkit settings. Command-line flags override these, and env
 # paths = ["/Volumes/RAID/Show/Avid Projects", "/Volumes/RAID/Show/Pro Tools"]
 # exclude = ["*.tmp", "Render Files/"]
 # log = "/Users/anna/Library/Logs/editkit-backup.log"
+# How long the nightly backup keeps retrying a hub it cannot reach.
+# retry_for = "15m"
 
 [tracker]
 # The Google Sheet media tracker (its ID or URL). Without one, rows go to a

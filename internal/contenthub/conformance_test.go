@@ -198,7 +198,12 @@ func testIfNotExists(t *testing.T, b Backend, fx fixture) {
 	checkObject(t, b, "events/e1", []byte("first"))
 
 	// Two writers at once: exactly one wins and the object is the winner's,
-	// whole. Small objects, then large ones (multipart on S3).
+	// whole. Small objects, then large ones (multipart on S3). Through
+	// WithRetry, as editkit always uses a backend: a writer whose shared
+	// pending upload the other one is completing this very moment gets a
+	// transient error (the object is not there yet), and its next attempt
+	// finds the object.
+	rb := WithRetry(b, fastRetry())
 	race := func(key string, a, c []byte) {
 		t.Helper()
 		var wg sync.WaitGroup
@@ -207,7 +212,7 @@ func testIfNotExists(t *testing.T, b Backend, fx fixture) {
 		for i, data := range [][]byte{a, c} {
 			wg.Go(func() {
 				<-start
-				errs[i] = b.Put(ctx, key, BytesSource(data), create)
+				errs[i] = rb.Put(ctx, key, BytesSource(data), create)
 			})
 		}
 		close(start)
@@ -305,7 +310,7 @@ func testRetryResumesPut(t *testing.T, b Backend, fx fixture) {
 	m := &meterCount{cut: fx.cut, onCut: func() error { return errInjected }}
 	var retries int
 	p := fastRetry()
-	p.Notify = func(op, key string, err error, wait time.Duration) { retries++ }
+	p.Notify = func(RetryNote) { retries++ }
 	rb := WithRetry(b, p)
 	if err := rb.Put(context.Background(), "blobs/rt/retry", BytesSource(data), PutOptions{Meter: m.meter}); err != nil {
 		t.Fatal(err)
@@ -391,11 +396,13 @@ func testBandwidthLimit(t *testing.T, b Backend) {
 	got := readAll(t, lb, "blobs/bw/limited", 0, 1<<20)
 	down := time.Since(start)
 	t.Logf("2 MiB up in %v, 1 MiB down in %v at 1 MiB/s", up, down)
-	if up < 1500*time.Millisecond || up > 10*time.Second {
-		t.Errorf("2 MiB at 1 MiB/s took %v", up)
+	// Lower bounds only: the cap must hold however fast the machine is; a
+	// slow or loaded one taking longer says nothing about the limiter.
+	if up < 1500*time.Millisecond {
+		t.Errorf("2 MiB at 1 MiB/s took only %v", up)
 	}
-	if down < 750*time.Millisecond || down > 10*time.Second {
-		t.Errorf("1 MiB at 1 MiB/s took %v", down)
+	if down < 750*time.Millisecond {
+		t.Errorf("1 MiB at 1 MiB/s took only %v", down)
 	}
 	if !bytes.Equal(got, data[:1<<20]) {
 		t.Error("data changed")

@@ -7,6 +7,8 @@ import (
 	"io"
 	"iter"
 	"math/rand/v2"
+	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,16 +22,95 @@ type RetryPolicy struct {
 	InitialInterval time.Duration
 	MaxInterval     time.Duration
 	// MaxElapsed ends the retrying once this much time has passed since the
-	// first failure of an operation (a cron run must end some time).
-	// Negative: no limit.
+	// first failure of an operation (a cron run must end some time; an
+	// interactive command must not look hung): the last attempt is made
+	// when it is up. Negative: no limit.
 	MaxElapsed time.Duration
 	// MaxAttempts ends it after that many attempts; 0: no limit.
 	MaxAttempts int
-	// Notify, if set, is called before each wait, e.g. to log
-	// "retrying put blobs/ab/… in 4s: …"; concurrent operations call it
-	// concurrently.
-	Notify func(op, key string, err error, wait time.Duration)
+	// Notify, if set, is called before each wait, from the first one on,
+	// so that the user sees "retrying (attempt 2, next in 1s): …" instead
+	// of silence; concurrent operations call it concurrently. The engine
+	// never prints: the command decides where the note goes.
+	Notify func(RetryNote)
+	// Clock is the time source for the waits and MaxElapsed (nil: the
+	// wall clock). Tests give a fake one to check the schedule without
+	// waiting it out.
+	Clock Clock
 }
+
+// RetryNote describes one retry about to happen.
+type RetryNote struct {
+	Op, Key string
+	// Attempt is the number of the attempt that follows the wait (2 for
+	// the first retry).
+	Attempt int
+	Wait    time.Duration
+	Err     error // why the last attempt failed
+}
+
+// Reason is the failure in a few words for a progress line: the network
+// error itself when there is one ("dial tcp 127.0.0.1:9: connect:
+// connection refused"), else the whole error. It never holds a
+// credential: backends keep them out of their errors.
+func (n RetryNote) Reason() string { return shortReason(n.Err) }
+
+func shortReason(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op.Error()
+	}
+	return err.Error()
+}
+
+// Clock is the time source of retrying.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d, or until ctx is done (then it returns ctx.Err()).
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// GaveUpError is returned when retrying ends (MaxElapsed or MaxAttempts)
+// with the operation still failing. It names the hub, so the user knows
+// what could not be reached, and what to do about it.
+type GaveUpError struct {
+	Location string // the backend's Location: the hub and its endpoint
+	Attempts int
+	Elapsed  time.Duration
+	Err      error // the last failure
+}
+
+func (e *GaveUpError) Error() string {
+	what, why := "the hub %s kept failing", e.Err.Error()
+	if isNetworkError(e.Err) {
+		// The network error says it all ("dial tcp …: connection
+		// refused"); the layers above it repeat the endpoint.
+		what, why = "cannot reach the hub %s", shortReason(e.Err)
+	}
+	attempts := fmt.Sprintf("%d attempts", e.Attempts)
+	if e.Attempts == 1 {
+		attempts = "1 attempt"
+	}
+	return fmt.Sprintf(what+" (gave up after %s in %v; last: %s): check the network connection, that the server is running and the endpoint (--s3-endpoint), then run the command again; --retry-for waits longer",
+		e.Location, attempts, e.Elapsed.Round(time.Second), why)
+}
+
+func (e *GaveUpError) Unwrap() error { return e.Err }
 
 // DefaultRetryPolicy suits a cron run over a home uplink: waits of 1s
 // growing to 1 minute, for at most 15 minutes.
@@ -51,6 +132,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxElapsed == 0 {
 		p.MaxElapsed = d.MaxElapsed
 	}
+	if p.Clock == nil {
+		p.Clock = wallClock{}
+	}
 	return p
 }
 
@@ -70,6 +154,30 @@ func WithRetry(b Backend, p RetryPolicy) Backend {
 type retryBackend struct {
 	b Backend
 	p RetryPolicy
+	// outage is when the current run of failures across all operations
+	// began (UnixNano; 0: the last operation got through). MaxElapsed
+	// counts from it too, so that once the hub has been unreachable that
+	// long, the next operations give up after one attempt instead of each
+	// waiting it out again (a backup of a thousand files would otherwise
+	// wait a thousand times).
+	outage atomic.Int64
+}
+
+// reachable notes that the backend answered: an outage is over.
+func (r *retryBackend) reachable() {
+	if r.outage.Load() != 0 {
+		r.outage.Store(0)
+	}
+}
+
+// failing notes a transient failure at now and returns when the outage
+// it belongs to began.
+func (r *retryBackend) failing(now time.Time) time.Time {
+	r.outage.CompareAndSwap(0, now.UnixNano())
+	if since := r.outage.Load(); since != 0 {
+		return time.Unix(0, since)
+	}
+	return now
 }
 
 func (r *retryBackend) Unwrap() Backend  { return r.b }
@@ -85,31 +193,44 @@ type retryState struct {
 // next decides, after err, whether to try again and waits if so; it
 // returns the error to give up with, or nil to go on.
 func (r *retryBackend) next(ctx context.Context, st *retryState, op, key string, err error) error {
-	if !IsTransient(err) || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return err
 	}
+	if !IsTransient(err) {
+		r.reachable() // an answer, if not the one hoped for
+		return err
+	}
+	now := r.p.Clock.Now()
 	if st.start.IsZero() {
-		st.start = time.Now()
+		st.start = now
+	}
+	if since := r.failing(now); since.Before(st.start) {
+		st.start = since // the hub was failing before this operation began
 	}
 	st.attempt++
+	gaveUp := func() error {
+		return &GaveUpError{Location: r.b.Location(), Attempts: st.attempt, Elapsed: now.Sub(st.start), Err: err}
+	}
 	if r.p.MaxAttempts > 0 && st.attempt >= r.p.MaxAttempts {
-		return fmt.Errorf("gave up after %d attempts: %w", st.attempt, err)
+		return gaveUp()
 	}
 	wait := r.p.backoff(st.attempt)
-	if r.p.MaxElapsed > 0 && time.Since(st.start)+wait > r.p.MaxElapsed {
-		return fmt.Errorf("gave up after %d attempts in %v: %w", st.attempt, time.Since(st.start).Round(time.Second), err)
+	if r.p.MaxElapsed > 0 {
+		// The last wait is cut short so that the last attempt comes when
+		// the time is up, not a whole back-off later (or never).
+		left := r.p.MaxElapsed - now.Sub(st.start)
+		if left <= 0 {
+			return gaveUp()
+		}
+		wait = min(wait, left)
 	}
 	if r.p.Notify != nil {
-		r.p.Notify(op, key, err, wait)
+		r.p.Notify(RetryNote{Op: op, Key: key, Attempt: st.attempt + 1, Wait: wait, Err: err})
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("%w (while waiting to retry: %w)", ctx.Err(), err)
-	case <-t.C:
-		return nil
+	if serr := r.p.Clock.Sleep(ctx, wait); serr != nil {
+		return fmt.Errorf("%w (while waiting to retry: %w)", serr, err)
 	}
+	return nil
 }
 
 // backoff returns the wait after the attempt-th failure.
@@ -127,6 +248,7 @@ func (r *retryBackend) do(ctx context.Context, op, key string, fn func() error) 
 	for {
 		err := fn()
 		if err == nil {
+			r.reachable()
 			return nil
 		}
 		if err := r.next(ctx, &st, op, key, err); err != nil {
@@ -193,6 +315,7 @@ func (rr *retryReader) Read(p []byte) (int, error) {
 		rr.read += int64(n)
 		if n > 0 {
 			rr.st = retryState{} // progress: a new run of failures starts afresh
+			rr.r.reachable()
 		}
 		if err == nil || err == io.EOF || !IsTransient(err) {
 			return n, err
@@ -223,6 +346,7 @@ func (rr *retryReader) reopen() error {
 	for {
 		rc, err := rr.r.b.Get(rr.ctx, rr.key, rr.offset+rr.read, length)
 		if err == nil {
+			rr.r.reachable()
 			rr.rc = rc
 			return nil
 		}
@@ -265,8 +389,10 @@ func (r *retryBackend) List(ctx context.Context, prefix string) iter.Seq2[Object
 				}
 				last, started = info.Key, true
 				st = retryState{}
+				r.reachable()
 			}
 			if failed == nil {
+				r.reachable()
 				return
 			}
 			if err := r.next(ctx, &st, "list", prefix, failed); err != nil {

@@ -128,7 +128,7 @@ func TestS3RetryAcrossRestart(t *testing.T) {
 	}}
 	var notes []string
 	p := fastRetry()
-	p.Notify = func(op, key string, err error, wait time.Duration) { notes = append(notes, err.Error()) }
+	p.Notify = func(n RetryNote) { notes = append(notes, n.Err.Error()) }
 	if err := WithRetry(b, p).Put(context.Background(), "blobs/rs/restart", BytesSource(data), PutOptions{Meter: m.meter}); err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +271,10 @@ func TestS3WrongCredentials(t *testing.T) {
 	ctx := context.Background()
 	mustPut(t, openS3Test(t, srv), "events/x", []byte("x"))
 
+	// Counted, not timed: a refused credential is never retried.
+	var retries atomic.Int32
+	policy := fastRetry()
+	policy.Notify = func(RetryNote) { retries.Add(1) }
 	check := func(b Backend, wants ...string) {
 		t.Helper()
 		for _, op := range []func() error{
@@ -284,14 +288,13 @@ func TestS3WrongCredentials(t *testing.T) {
 				return nil
 			},
 		} {
-			start := time.Now()
 			err := op()
 			if !errors.Is(err, ErrAuth) || IsTransient(err) {
 				t.Errorf("got %v, want ErrAuth", err)
 				continue
 			}
-			if time.Since(start) > 5*time.Second {
-				t.Errorf("refused credentials were retried (%v)", time.Since(start))
+			if n := retries.Swap(0); n != 0 {
+				t.Errorf("refused credentials were retried %d times", n)
 			}
 			for _, w := range append(wants, srv.Endpoint) {
 				if !strings.Contains(err.Error(), w) {
@@ -307,11 +310,11 @@ func TestS3WrongCredentials(t *testing.T) {
 	}
 	wrongKey := WithRetry(openS3Test(t, srv, func(c *S3Config) {
 		c.Credentials = credentials.NewStaticCredentialsProvider("WRONGACCESSKEY", srv.SecretKey, "")
-	}), fastRetry())
+	}), policy)
 	check(wrongKey, "AWS_ACCESS_KEY_ID", "not known to the server")
 	wrongSecret := WithRetry(openS3Test(t, srv, func(c *S3Config) {
 		c.Credentials = credentials.NewStaticCredentialsProvider(srv.AccessKey, "wrong-secret-key", "")
-	}), fastRetry())
+	}), policy)
 	check(wrongSecret, "AWS_SECRET_ACCESS_KEY", "does not match")
 
 	// From the environment, the message says so; the log shows no secret.
@@ -542,12 +545,12 @@ func TestS3StalledConnection(t *testing.T) {
 	mustPut(t, plain, "blobs/st/stall", data)
 
 	m := &meterCount{cut: 1 << 20, onCut: func() error { proxy.Pause(); return nil }}
-	start := time.Now()
 	err := b.Put(ctx, "blobs/st/up", BytesSource(data), PutOptions{Meter: m.meter})
 	proxy.Resume()
 	t.Logf("upload: %v", err)
-	if !IsTransient(err) || !strings.Contains(err.Error(), "stalled") || time.Since(start) > 20*time.Second {
-		t.Errorf("stalled upload: %v after %v", err, time.Since(start))
+	// The stall detector fired (a hang would never get here).
+	if !IsTransient(err) || !strings.Contains(err.Error(), "stalled") {
+		t.Errorf("stalled upload: %v", err)
 	}
 
 	rc, err := b.Get(ctx, "blobs/st/stall", 0, -1)
@@ -560,14 +563,14 @@ func TestS3StalledConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.Pause()
-	start = time.Now()
 	for err == nil {
 		_, err = rc.Read(buf)
 	}
 	proxy.Resume()
 	t.Logf("download: %v", err)
-	if !IsTransient(err) || !strings.Contains(err.Error(), "stalled") || time.Since(start) > 20*time.Second {
-		t.Errorf("stalled download: %v after %v", err, time.Since(start))
+	// The stall detector fired (a hang would never get here).
+	if !IsTransient(err) || !strings.Contains(err.Error(), "stalled") {
+		t.Errorf("stalled download: %v", err)
 	}
 	// WithRetry picks the upload up where it stopped.
 	if err := WithRetry(b, fastRetry()).Put(ctx, "blobs/st/up", BytesSource(data), PutOptions{}); err != nil {

@@ -46,7 +46,10 @@ type Config struct {
 	// Retry gives up on a transient failure after this long (0: 15 minutes,
 	// long enough to ride out a dropped home connection at night).
 	RetryFor time.Duration
-	Logger   *slog.Logger // nil: no logging
+	// OnRetry, if set, hears of each retry before its wait, so that the
+	// command can tell the user (this package prints nothing).
+	OnRetry func(contenthub.RetryNote)
+	Logger  *slog.Logger // nil: no logging
 }
 
 // Open connects to the hub described by c.
@@ -88,7 +91,7 @@ func Open(ctx context.Context, c Config) (*Hub, error) {
 	if retry <= 0 {
 		retry = 15 * time.Minute
 	}
-	b = contenthub.WithRetry(b, contenthub.RetryPolicy{MaxElapsed: retry})
+	b = contenthub.WithRetry(b, contenthub.RetryPolicy{MaxElapsed: retry, Notify: c.OnRetry})
 	if c.BytesPerSecond > 0 {
 		b = contenthub.WithBandwidthLimit(b, c.BytesPerSecond)
 	}

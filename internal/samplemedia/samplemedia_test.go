@@ -582,11 +582,9 @@ func TestCancel(t *testing.T) {
 	// Cancel once writing has started (planning 100 000 files comes first).
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	var stopped time.Time
 	go func() {
 		for {
 			if entries, _ := os.ReadDir(dir); len(entries) > 0 {
-				stopped = time.Now()
 				cancel()
 				return
 			}
@@ -597,9 +595,8 @@ func TestCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled midway: %v", err)
 	}
-	if elapsed := time.Since(stopped); elapsed > 2*time.Second {
-		t.Errorf("took %v to stop", elapsed)
-	}
+	// That it stopped is shown by what it did not write, not by a time
+	// (which a loaded machine would stretch).
 	var files int
 	for _, n := range walk(t, dir) {
 		if !n.info.IsDir() {

@@ -364,8 +364,8 @@ func TestUnmountDuringWrite(t *testing.T) {
 		if err == nil || !strings.Contains(stderr.String(), "Input/output error") {
 			t.Errorf("dd after Unmount: %v, want an I/O error", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("dd still running 5s after Unmount")
+	case <-time.After(hangTimeout):
+		t.Fatal("dd still running a minute after Unmount")
 	}
 	if fi := stat(t, filepath.Join(backing, "x")); fi.Size() >= 10000<<20 {
 		t.Errorf("dd wrote everything: %d bytes", fi.Size())
@@ -375,7 +375,7 @@ func TestUnmountDuringWrite(t *testing.T) {
 	}
 	select {
 	case <-f.stopped:
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangTimeout):
 		t.Error("server still running after the last file was closed")
 	}
 }
@@ -399,8 +399,8 @@ func TestUnmountDuringRead(t *testing.T) {
 		if err == nil || !strings.Contains(c.Stderr.(*bytes.Buffer).String(), "input/output error") {
 			t.Errorf("reader after Unmount: %v, want an I/O error", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("reader still running 5s after Unmount")
+	case <-time.After(hangTimeout):
+		t.Fatal("reader still running a minute after Unmount")
 	}
 }
 
@@ -520,7 +520,7 @@ func TestMustMountReleasesLeakedFiles(t *testing.T) {
 	}
 	select {
 	case <-f.stopped:
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangTimeout):
 		t.Error("server still running after the cleanup")
 	}
 }
@@ -633,9 +633,14 @@ func childCmd(mode string, args ...string) *exec.Cmd {
 	return c
 }
 
+// hangTimeout is how long a test waits for something that must happen
+// before it calls it a hang: a watchdog, not a measurement, so generous
+// enough for a loaded machine.
+const hangTimeout = time.Minute
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(hangTimeout); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}

@@ -20,7 +20,7 @@ func BenchmarkSustainedRowsWithinQuota(b *testing.B) {
 	var writes, maxPerMinute int
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		e := newEnv(b, envOpt{virtual: true})
+		e := newEnv(b, envOpt{})
 		tr := e.tracker(e.config())
 		ctx := context.Background()
 		if err := tr.Init(ctx); err != nil {
@@ -60,7 +60,7 @@ func BenchmarkRecord2000(b *testing.B) {
 			var waited time.Duration
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				e := newEnv(b, envOpt{virtual: true})
+				e := newEnv(b, envOpt{})
 				cfg := e.config()
 				cfg.RowsPerRequest = rows
 				tr := e.tracker(cfg)

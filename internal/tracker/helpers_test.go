@@ -26,20 +26,15 @@ type env struct {
 }
 
 type envOpt struct {
-	speed   float64 // clock speed-up; 0: 100×
-	virtual bool    // a clock that moves only when someone sleeps on it
-	fake    sheetsfake.Options
+	fake sheetsfake.Options
 }
 
 func newEnv(t testing.TB, o envOpt) *env {
 	t.Helper()
-	if o.speed == 0 {
-		o.speed = 100
-	}
-	var clock Clock = NewScaledClock(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), o.speed)
-	if o.virtual {
-		clock = &manualClock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
-	}
+	// The clock is virtual: it moves only when the tracker waits on it
+	// (pacing, back-off), so no assertion depends on how fast this machine
+	// is or how loaded it is.
+	clock := &manualClock{now: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
 	o.fake.Now = clock.Now
 	fake := sheetsfake.New(o.fake)
 	t.Cleanup(fake.Close)

@@ -188,7 +188,7 @@ func TestRebuildRepairsHandEdits(t *testing.T) {
 // the same missing Log rows. At rest, every event is in the Log once and
 // every item in Media once.
 func TestTwoMachinesAtOnce(t *testing.T) {
-	e := newEnv(t, envOpt{speed: 100})
+	e := newEnv(t, envOpt{})
 	ctx := context.Background()
 	a, b := e.tracker(e.config()), e.tracker(e.config())
 	if err := a.Init(ctx); err != nil {

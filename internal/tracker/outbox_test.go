@@ -201,7 +201,7 @@ func TestOutboxPutsDamagedBatchAside(t *testing.T) {
 // Record per file is coalesced: the first call sends, the next ones within
 // MinFlushInterval only queue, Sync sends the rest in one go.
 func TestRecordCoalescesPerFileCalls(t *testing.T) {
-	e := newEnv(t, envOpt{speed: 1})
+	e := newEnv(t, envOpt{})
 	cfg := e.config()
 	cfg.MinFlushInterval = time.Hour
 	tr := e.tracker(cfg)

@@ -146,7 +146,7 @@ func (s *sheetsSink) call(ctx context.Context, l *limiter, fn func(context.Conte
 func (s *sheetsSink) retry(ctx context.Context, step func(context.Context) (done, progressed bool, err error)) error {
 	bo := newBackoff()
 	deadline := s.cfg.Clock.Now().Add(s.cfg.RetryFor)
-	offline, relayout, idle := 0, 0, 0
+	offline, relayout, idle, attempts := 0, 0, 0, 0
 	for {
 		before := s.okWrites.Load()
 		done, progressed, err := step(ctx)
@@ -157,7 +157,7 @@ func (s *sheetsSink) retry(ctx context.Context, step func(context.Context) (done
 		if progressed {
 			bo.reset()
 			deadline = s.cfg.Clock.Now().Add(s.cfg.RetryFor)
-			offline = 0
+			offline, attempts = 0, 0
 		}
 		if err == nil {
 			// More to do (a confirming read, the next chunk); guard
@@ -191,6 +191,10 @@ func (s *sheetsSink) retry(ctx context.Context, step func(context.Context) (done
 			s.lay = nil // someone renamed or deleted a tab: look again
 		default:
 			return err
+		}
+		if s.cfg.OnRetry != nil && cls != classLayout {
+			attempts++
+			s.cfg.OnRetry(attempts+1, wait, describe(err))
 		}
 		if err := s.cfg.Clock.Sleep(ctx, wait); err != nil {
 			return err

@@ -3,9 +3,11 @@ package tracker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,7 +77,7 @@ func TestSmokeSync(t *testing.T) {
 // (20 rows each, ~200 writes) the limiter has to pace, and the fake's
 // quota enforcer must never answer 429.
 func TestPacingKeepsInsideQuota(t *testing.T) {
-	e := newEnv(t, envOpt{speed: 100})
+	e := newEnv(t, envOpt{})
 	cfg := e.config()
 	cfg.RowsPerRequest = 20
 	tr := e.tracker(cfg)
@@ -102,7 +104,7 @@ func TestPacingKeepsInsideQuota(t *testing.T) {
 // Without pacing the same push runs into the quota; back-off must carry it
 // through, still exactly once.
 func TestBackoffThroughQuotaErrors(t *testing.T) {
-	e := newEnv(t, envOpt{speed: 200})
+	e := newEnv(t, envOpt{})
 	cfg := e.config()
 	cfg.RowsPerRequest = 20
 	cfg.WritesPerMinute, cfg.ReadsPerMinute = -1, -1
@@ -133,7 +135,7 @@ func TestFaultsNeverDuplicate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, envOpt{speed: 100})
+			e := newEnv(t, envOpt{})
 			cfg := e.config()
 			cfg.RowsPerRequest = 50
 			cfg.RequestTimeout = 300 * time.Millisecond
@@ -170,9 +172,16 @@ func TestFaultsNeverDuplicate(t *testing.T) {
 // The server goes away (connections dropped) and comes back: events wait
 // in the outbox, the command is told, and the next Sync sends them once.
 func TestServerDownThenBack(t *testing.T) {
-	e := newEnv(t, envOpt{speed: 100})
+	e := newEnv(t, envOpt{})
 	cfg := e.config()
-	cfg.RetryFor = 20 * time.Second // on the sped-up clock: 0.2 s
+	cfg.RetryFor = 20 * time.Second // of the virtual clock
+	var mu sync.Mutex
+	var notes []string
+	cfg.OnRetry = func(attempt int, wait time.Duration, reason string) {
+		mu.Lock()
+		defer mu.Unlock()
+		notes = append(notes, fmt.Sprintf("attempt %d in %v: %s", attempt, wait, reason))
+	}
 	tr := e.tracker(cfg)
 	if err := tr.Init(context.Background()); err != nil {
 		t.Fatal(err)
@@ -189,6 +198,12 @@ func TestServerDownThenBack(t *testing.T) {
 		t.Fatalf("want a temporary NotSentError, got %#v", res.NotSent)
 	}
 	t.Logf("while down: %v", res.NotSent)
+	// The waits were announced, from the first retry on (no silent waits).
+	mu.Lock()
+	if len(notes) == 0 || !strings.HasPrefix(notes[0], "attempt 2 in ") {
+		t.Errorf("retries announced: %q", notes)
+	}
+	mu.Unlock()
 	res = mustRecord(t, tr, evs[60:])
 	if res.Pending != 120 {
 		t.Fatalf("second record while down: %+v", res)
@@ -204,7 +219,7 @@ func TestServerDownThenBack(t *testing.T) {
 
 // Down for a moment in the middle of a large push: back-off rides it out.
 func TestServerDownMidPush(t *testing.T) {
-	e := newEnv(t, envOpt{speed: 100})
+	e := newEnv(t, envOpt{})
 	cfg := e.config()
 	cfg.RowsPerRequest = 25
 	tr := e.tracker(cfg)
@@ -212,16 +227,9 @@ func TestServerDownMidPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := genEvents(1000, time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
-	go func() {
-		// Mid-push: once 20 rows batches are in, go down for 25 s of the
-		// sped-up clock.
-		for e.fake.Stats().Writes < 20 {
-			time.Sleep(time.Millisecond)
-		}
-		e.fake.SetDown(true)
-		time.Sleep(250 * time.Millisecond)
-		e.fake.SetDown(false)
-	}()
+	// Mid-push: once 20 row batches are in, every request (reads and
+	// writes) is dropped for a while, as by a server that went away.
+	e.fake.Inject(sheetsfakeFault{Drop: true, AfterWrites: 20, Times: 6})
 	res := mustRecord(t, tr, evs)
 	if res.Pending != 0 {
 		t.Fatalf("record: %+v", res)
@@ -235,7 +243,7 @@ func TestServerDownMidPush(t *testing.T) {
 // Offline (nothing listening): Record returns quickly with the events
 // queued; a later run with the network back sends them.
 func TestOfflineThenOnline(t *testing.T) {
-	e := newEnv(t, envOpt{speed: 100})
+	e := newEnv(t, envOpt{})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +254,7 @@ func TestOfflineThenOnline(t *testing.T) {
 	cfg.Endpoint = dead
 	offline := e.tracker(cfg)
 	evs := genEvents(30, time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
-	began := time.Now()
+	began := e.clock.Now()
 	res := mustRecord(t, offline, evs)
 	if res.Pending != 30 || res.NotSent == nil {
 		t.Fatalf("offline record: %+v", res)
@@ -254,8 +262,10 @@ func TestOfflineThenOnline(t *testing.T) {
 	if !strings.Contains(res.NotSent.Error(), "cannot reach Google Sheets") {
 		t.Errorf("message: %v", res.NotSent)
 	}
-	if d := time.Since(began); d > 2*time.Second {
-		t.Errorf("offline record took %v", d)
+	// A few quick tries, not the minutes of back-off a server error gets
+	// (measured on the virtual clock: the time the tracker chose to wait).
+	if d := e.clock.Now().Sub(began); d > 10*time.Second {
+		t.Errorf("offline record waited %v", d)
 	}
 	cfg.Endpoint = e.fake.URL
 	online := e.tracker(cfg) // the next command, same outbox

@@ -161,6 +161,10 @@ type Config struct {
 	Location *time.Location
 	// Logger receives progress and retry messages; default discards.
 	Logger *slog.Logger
+	// OnRetry, if set, hears of each retry of a Sheets request before its
+	// wait (attempt: the number of the attempt that follows), so that the
+	// command can say why it is waiting; this package prints nothing.
+	OnRetry func(attempt int, wait time.Duration, reason string)
 }
 
 func (c *Config) setDefaults() {

@@ -71,8 +71,9 @@ type Terminal struct {
 	// LogInterval is how often progress is logged when Err is not a terminal.
 	LogInterval time.Duration
 
-	mu  sync.Mutex
-	log io.Writer // --log: results and progress go here instead, time-stamped
+	mu      sync.Mutex
+	log     io.Writer // --log: results and progress go here instead, time-stamped
+	printed bool      // PrintJSON was called
 }
 
 // SetLog sends results and progress to w (a log file) instead of the
@@ -159,10 +160,35 @@ func (t *Terminal) Warnf(format string, args ...any) {
 	}
 }
 
+// PrintedJSON reports whether a JSON result was printed: the error of a
+// command that printed its result is in that result already.
+func (t *Terminal) PrintedJSON() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.printed
+}
+
+// Retrying tells the user that an operation failed and will be tried again:
+// "retrying (attempt 2, next in 1s): reason", on Err even with --quiet (a
+// wait is never silent), or into the log with --log (an unattended run
+// that rides out an outage stays quiet; one that gives up reports it).
+func (t *Terminal) Retrying(attempt int, wait time.Duration, reason string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	secs := int64((wait + time.Second - 1) / time.Second) // rounded up: "next in 0s" would be a lie
+	msg := fmt.Sprintf("retrying (attempt %d, next in %ds): %s", attempt, secs, reason)
+	if t.log != nil {
+		t.logLocked(msg)
+		return
+	}
+	fmt.Fprintln(t.Err, msg)
+}
+
 // PrintJSON writes v as indented JSON to Out.
 func (t *Terminal) PrintJSON(v any) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.printed = true
 	enc := json.NewEncoder(t.Out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

@@ -385,6 +385,13 @@ type Fault struct {
 	// ApplyThenHang applies the request and then holds the answer until
 	// the client gives up (or this long, in real time, then drops).
 	ApplyThenHang time.Duration
+	// Drop closes the connection without applying the request or
+	// answering, as a server that went down does.
+	Drop bool
+	// AfterWrites holds the fault back until the server has applied this
+	// many writes: an outage in the middle of a push, at a point the test
+	// chooses rather than a moment in time.
+	AfterWrites int
 	// Times is how many requests the fault hits; default 1.
 	Times int
 }
@@ -578,6 +585,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	fault := s.takeFault(call)
+	if fault != nil && fault.Drop {
+		s.mu.Unlock()
+		req.Injected = true
+		s.record(req)
+		dropConn(w)
+		return
+	}
 	if fault != nil && fault.Status != 0 {
 		s.mu.Unlock()
 		req.Status, req.Injected = fault.Status, true
@@ -680,6 +694,9 @@ func (s *Server) takeFault(call apiCall) *Fault {
 		if f.Op != "" && f.Op != call.op || f.WritesOnly && !call.write {
 			continue
 		}
+		if f.AfterWrites > 0 && s.appliedWrites() < f.AfterWrites {
+			continue
+		}
 		f.Times--
 		if f.Times <= 0 {
 			s.faults = append(s.faults[:i], s.faults[i+1:]...)
@@ -687,6 +704,17 @@ func (s *Server) takeFault(call apiCall) *Fault {
 		return f
 	}
 	return nil
+}
+
+// appliedWrites counts the writes applied so far. Called with s.mu held.
+func (s *Server) appliedWrites() int {
+	n := 0
+	for _, r := range s.requests {
+		if r.Write && r.Applied {
+			n++
+		}
+	}
+	return n
 }
 
 // overQuota counts the request against the per-user and per-project
