@@ -167,6 +167,11 @@ func journalRecords(path string) iter.Seq2[Record, error] {
 			}
 			var r Record
 			if err := json.Unmarshal(body, &r); err != nil {
+				// The line's checksum matches, so this is not a crash's torn
+				// tail but a line this editkit never wrote: stopping here
+				// silently would hide every record after it, including
+				// those appended later.
+				yield(Record{}, fmt.Errorf("journal %s line %d is damaged: %w; run `editkit verify --rebuild` on the drive", path, lr.line, err))
 				return
 			}
 			if treepath.Validate(r.Path) != nil {
