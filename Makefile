@@ -50,7 +50,7 @@ FUZZ_TARGETS := \
 	internal/hub:FuzzEntries internal/hub:FuzzEntriesRoundTrip internal/hub:FuzzEventBatch internal/hub:FuzzEventKeyTime internal/hub:FuzzOutbox internal/hub:FuzzSnapshotSummary \
 	internal/manifest:FuzzCheckedLine internal/manifest:FuzzDriveInfo internal/manifest:FuzzJournal internal/manifest:FuzzManifest internal/manifest:FuzzManifestRoundTrip \
 	internal/mhl:FuzzChainRoundTrip internal/mhl:FuzzDigest internal/mhl:FuzzGenerationRoundTrip internal/mhl:FuzzIgnore internal/mhl:FuzzOpen internal/mhl:FuzzParse \
-	internal/tracker:FuzzOutboxFile internal/tracker:FuzzSpreadsheetID \
+	internal/tracker:FuzzCSVLog internal/tracker:FuzzOutboxFile internal/tracker:FuzzSpreadsheetID \
 	internal/treepath:FuzzCompare internal/treepath:FuzzValidate \
 	internal/units:FuzzParseBytes internal/units:FuzzParseRate
 
