@@ -48,8 +48,11 @@ func EventKeyTime(key string) (time.Time, bool) {
 	if len(base) < 23 {
 		return time.Time{}, false
 	}
-	t, err := time.Parse("20060102T150405.000000Z", base[:23])
-	return t, err == nil
+	const layout = "20060102T150405.000000Z"
+	t, err := time.Parse(layout, base[:23])
+	// Only the form NewEventKey writes: time.Parse also takes a comma
+	// for the decimal point, and such a key would sort out of time order.
+	return t, err == nil && t.Format(layout) == base[:23]
 }
 
 // AppendEvents writes a batch to the log under b.Key. Writing the same

@@ -33,9 +33,33 @@ func newHub(t testing.TB) *hub.Hub {
 	return hub.New(b)
 }
 
+// emptyHub removes every object, so one hub (a folder made once per
+// fuzzing process) serves every input, which keeps the fuzzer fast.
+func emptyHub(t *testing.T, h *hub.Hub) {
+	t.Helper()
+	ents, err := os.ReadDir(h.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(h.Location(), e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// put stores an object the way anyone with access to a folder hub (a NAS
+// share) could: straight into the folder.
 func put(t *testing.T, h *hub.Hub, key string, data []byte) {
 	t.Helper()
-	if err := h.Backend().Put(context.Background(), key, contenthub.BytesSource(data), contenthub.PutOptions{}); err != nil {
+	if err := contenthub.ValidateKey(key); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(h.Location(), filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -72,9 +96,10 @@ func FuzzSnapshotSummary(f *testing.F) {
 	f.Add([]byte(strings.Replace(good, `editkit-snapshot/1`, `editkit-snapshot/2`, 1)), "media", "20261124T120000.000000Z-0a1b2c3d")
 	f.Add([]byte(`{"format":"editkit-snapshot/1"`), "media", "x")
 	f.Add([]byte(`null`), "a", "b")
+	h, h2 := newHub(f), newHub(f)
 	f.Fuzz(func(t *testing.T, data []byte, set, id string) {
 		ctx := context.Background()
-		h := newHub(t)
+		emptyHub(t, h)
 		key := "snapshots/" + set + "/" + id + ".json"
 		if contenthub.ValidateKey(key) != nil {
 			return
@@ -99,7 +124,7 @@ func FuzzSnapshotSummary(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h2 := newHub(t)
+			emptyHub(t, h2)
 			put(t, h2, key, b)
 			again, err := h2.Snapshots(ctx, s.Set)
 			if err != nil || len(again) != 1 {
@@ -132,9 +157,10 @@ func FuzzEntries(f *testing.F) {
 	for _, p := range hostilePaths(f) {
 		f.Add([]byte(line(hub.Entry{Path: p, B3: sum64})), uint8(1), false)
 	}
+	h, h2, tmp := newHub(f), newHub(f), f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte, roots uint8, raw bool) {
 		ctx := context.Background()
-		h := newHub(t)
+		emptyHub(t, h)
 		obj := data
 		if !raw {
 			var buf bytes.Buffer
@@ -151,7 +177,7 @@ func FuzzEntries(f *testing.F) {
 		s.EntriesB3 = fmt.Sprintf("%x", blake3.Sum256(obj))
 		put(t, h, s.EntriesKey, obj)
 		var prev *hub.Entry
-		for e, err := range h.Entries(ctx, s, t.TempDir()) {
+		for e, err := range h.Entries(ctx, s, tmp) {
 			if err != nil {
 				if !strings.Contains(err.Error(), s.ID) {
 					t.Fatalf("error does not name the snapshot: %v", err)
@@ -176,9 +202,9 @@ func FuzzEntries(f *testing.F) {
 		if len(obj) > 0 {
 			bad := bytes.Clone(obj)
 			bad[len(bad)/2] ^= 0x20
-			h2 := newHub(t)
+			emptyHub(t, h2)
 			put(t, h2, s.EntriesKey, bad)
-			for _, err := range h2.Entries(ctx, s, t.TempDir()) {
+			for _, err := range h2.Entries(ctx, s, tmp) {
 				if err == nil {
 					t.Fatal("an entry of a damaged file list was yielded")
 				}
@@ -194,9 +220,10 @@ func FuzzEntries(f *testing.F) {
 func FuzzEntriesRoundTrip(f *testing.F) {
 	f.Add("Avid Projects\x00Avid Projects/Show.avp\x00Pro Tools/S\u00e9ance.ptx\x00a b\x00a/b", int64(3), uint32(0o644))
 	f.Add("new\nline\x00back\\slash\x00cr\r", int64(0), uint32(0))
+	h, tmp := newHub(f), f.TempDir()
 	f.Fuzz(func(t *testing.T, names string, size int64, mode uint32) {
 		ctx := context.Background()
-		h := newHub(t)
+		emptyHub(t, h)
 		var paths []string
 		for _, p := range strings.Split(names, "\x00") {
 			if treepath.Validate(p) == nil {
@@ -205,7 +232,7 @@ func FuzzEntriesRoundTrip(f *testing.F) {
 		}
 		slices.SortFunc(paths, treepath.Compare)
 		paths = slices.Compact(paths)
-		w, err := hub.NewEntriesWriter(t.TempDir())
+		w, err := hub.NewEntriesWriter(tmp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,6 +249,7 @@ func FuzzEntriesRoundTrip(f *testing.F) {
 			t.Fatal(err)
 		}
 		s := &hub.Snapshot{ID: event.NewID(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)), Set: "media", Paths: []string{"/show"}, Time: time.Now()}
+		defer os.Remove(file)
 		if err := h.PutSnapshot(ctx, s, file, b3); err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +258,7 @@ func FuzzEntriesRoundTrip(f *testing.F) {
 			t.Fatalf("%d snapshots: %v", len(snaps), err)
 		}
 		var got []hub.Entry
-		for e, err := range h.Entries(ctx, snaps[0], t.TempDir()) {
+		for e, err := range h.Entries(ctx, snaps[0], tmp) {
 			if err != nil {
 				t.Fatalf("our own file list does not read: %v", err)
 			}
@@ -257,9 +285,10 @@ func FuzzEventBatch(f *testing.F) {
 	f.Add([]byte(`{"id":"a/b","action":"pushed"}` + "\n"))
 	f.Add([]byte(`{"id":"x","action":"pushed","time":"2026-11-24T12:00:00+02:00"}` + "\n\n"))
 	f.Add([]byte("{}\n"))
+	h, h2 := newHub(f), newHub(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
-		h := newHub(t)
+		emptyHub(t, h)
 		put(t, h, batchKey, data)
 		var evs []event.Event
 		for r, err := range h.Events(ctx) {
@@ -277,7 +306,7 @@ func FuzzEventBatch(f *testing.F) {
 			}
 			evs = append(evs, r.Event)
 		}
-		h2 := newHub(t)
+		emptyHub(t, h2)
 		if err := h2.AppendEvents(ctx, hub.Batch{ID: "20261124T120000.000000Z-0a1b2c3d", Events: evs, Key: batchKey}); err != nil {
 			t.Fatal(err)
 		}
@@ -326,15 +355,20 @@ func FuzzOutbox(f *testing.F) {
 	f.Add([]byte(`{"ID":"x","Events":[],"Key":"events/../../x/20261124T120000.000000Z.jsonl"}`), "x")
 	f.Add([]byte(`{"ID":"../x","Events":[]}`), "y")
 	f.Add([]byte(`not json`), "z")
+	h, dir := newHub(f), f.TempDir()
+	ob, err := hub.OpenOutbox(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
 		ctx := context.Background()
 		if strings.ContainsAny(name, "/\x00") || name == "" || name == "." || name == ".." {
 			return
 		}
-		dir := t.TempDir()
-		ob, err := hub.OpenOutbox(dir)
-		if err != nil {
-			t.Fatal(err)
+		emptyHub(t, h)
+		old, _ := os.ReadDir(dir)
+		for _, e := range old {
+			os.Remove(filepath.Join(dir, e.Name()))
 		}
 		if err := os.WriteFile(filepath.Join(dir, name+".json"), data, 0o600); err != nil {
 			return // a name this filesystem cannot hold
@@ -346,7 +380,6 @@ func FuzzOutbox(f *testing.F) {
 		if err := ob.Add(okBatch); err != nil {
 			t.Fatal(err)
 		}
-		h := newHub(t)
 		for range 3 { // commands run again and again
 			ob.Flush(ctx, h)
 		}
