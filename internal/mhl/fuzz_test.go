@@ -303,7 +303,9 @@ func FuzzChainRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, names string, salt []byte) {
 		var entries []chainEntry
 		for i, n := range strings.Split(names, "\x00") {
-			if treepath.Validate(n) != nil || strings.Contains(n, "/") || xmlSafe(n) != nil {
+			if treepath.Validate(n) != nil || strings.Contains(n, "/") || xmlSafe(n) != nil || trimLayout(n) != n {
+				// trimLayout: a name that starts or ends with a line
+				// break reads as a foreign writer's layout around it.
 				continue
 			}
 			sum := sha512.Sum512(fmt.Appendf(nil, "%d%s", i, salt))
