@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 DEMO     ?= demo
 PLATFORMS := darwin/arm64 darwin/amd64 windows/amd64 linux/amd64
 
-.PHONY: all build test test-short lint demo bench dist deps clean
+.PHONY: all build test test-short lint fuzz fuzz-list demo bench dist deps clean
 
 all: build
 
@@ -18,7 +18,7 @@ build:
 
 # The full suite, as CI runs it: every prerequisite (b3sum, xmllint, FUSE,
 # exFAT, tmpfs mounts, the S3 server) must be there; a missing one fails.
-test: lint
+test: lint fuzz-list
 	EDITKIT_REQUIRE_ALL=1 $(GO) test -race -timeout 80m -count=1 ./...
 	@echo "== hashing as on a CPU without AVX-512 (the portable kernel)"
 	EDITKIT_REQUIRE_ALL=1 GODEBUG=cpu.avx512f=off $(GO) test -race -count=1 ./internal/hashing/
@@ -32,6 +32,45 @@ lint:
 	@out=$$(gofmt -l cmd internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@for p in $(PLATFORMS); do GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./... || exit 1; done
+
+# Fuzz targets (package:FuzzName), the one list of them: `make fuzz` runs
+# each for FUZZTIME, one after another (Go fuzzes one target per
+# invocation); `make test`, like any `go test`, runs their seed corpora
+# (testdata/fuzz/ of each package, and the shared testdata/). A crash the
+# fuzzer finds is written to the package's testdata/fuzz/FuzzName/: fix it
+# and commit that file, it is then a regression test. FUZZFLAGS adds flags,
+# e.g. FUZZFLAGS=-parallel=1 on a shared machine.
+FUZZTIME    ?= 30s
+FUZZMINTIME ?= 10s
+FUZZFLAGS   ?=
+FUZZ_TARGETS := \
+	internal/b3sum:FuzzParse internal/b3sum:FuzzRoundTrip \
+	internal/catalog:FuzzApply internal/catalog:FuzzCheckpoint \
+	internal/config:FuzzLoad \
+	internal/contenthub:FuzzValidateKey \
+	internal/hashing:FuzzParallelBLAKE3 \
+	internal/hub:FuzzEntries internal/hub:FuzzEntriesRoundTrip internal/hub:FuzzEventBatch internal/hub:FuzzEventKeyTime internal/hub:FuzzOutbox internal/hub:FuzzSnapshotSummary \
+	internal/manifest:FuzzCheckedLine internal/manifest:FuzzDriveInfo internal/manifest:FuzzJournal internal/manifest:FuzzManifest internal/manifest:FuzzManifestRoundTrip \
+	internal/mhl:FuzzChainRoundTrip internal/mhl:FuzzDigest internal/mhl:FuzzGenerationRoundTrip internal/mhl:FuzzIgnore internal/mhl:FuzzOpen internal/mhl:FuzzParse \
+	internal/tracker:FuzzCSVLog internal/tracker:FuzzOutboxFile internal/tracker:FuzzSpreadsheetID \
+	internal/treepath:FuzzCompare internal/treepath:FuzzValidate \
+	internal/units:FuzzParseBytes internal/units:FuzzParseRate
+
+fuzz: fuzz-list
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $(FUZZFLAGS) ./$$pkg || exit 1; \
+	done
+
+# Checks that FUZZ_TARGETS names every fuzz target in the code, and only those.
+fuzz-list:
+	@found=$$(grep -rlE --include='*_test.go' '^func Fuzz' cmd internal | while read f; do \
+		sed -nE "s|^func (Fuzz[A-Za-z0-9_]*)\(.*|$$(dirname $$f):\1|p" $$f; done); \
+	bad=0; \
+	for t in $$found; do case " $(FUZZ_TARGETS) " in *" $$t "*) ;; *) echo "fuzz target $$t is not in FUZZ_TARGETS (Makefile)"; bad=1;; esac; done; \
+	for t in $(FUZZ_TARGETS); do case " $$(echo $$found) " in *" $$t "*) ;; *) echo "FUZZ_TARGETS (Makefile) names $$t, which does not exist"; bad=1;; esac; done; \
+	exit $$bad
 
 # The main job on the embedded defaults: generated sample media copied to
 # two "drives" (folders under $(DEMO)/) and verified, the project backed up

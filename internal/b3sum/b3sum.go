@@ -25,14 +25,16 @@ type Writer struct{ w *bufio.Writer }
 // NewWriter returns a Writer on w; call Flush at the end.
 func NewWriter(w io.Writer) *Writer { return &Writer{bufio.NewWriterSize(w, 64<<10)} }
 
-var escaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+var escaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`)
 
-// Write adds one line. Paths holding a backslash or a newline are escaped
-// and the line starts with a backslash, exactly as b3sum does.
+// Write adds one line. Paths holding a backslash, a newline or a carriage
+// return are escaped and the line starts with a backslash, as b3sum does
+// (older b3sum releases left a carriage return as it is, but then a reader
+// cannot tell "name\r" from a list saved with CRLF line ends).
 func (w *Writer) Write(digest [32]byte, path string) error {
 	var b [64]byte
 	hex.Encode(b[:], digest[:])
-	if strings.ContainsAny(path, "\\\n") {
+	if strings.ContainsAny(path, "\\\n\r") {
 		w.w.WriteByte('\\')
 		path = escaper.Replace(path)
 	}

@@ -158,10 +158,13 @@ func (s *State) Apply(e event.Event) {
 	s.Events++
 	switch e.Action {
 	case event.Pushed:
-		if err := treepath.Validate(e.Path); err != nil || len(e.Hash) != 64 || strings.Trim(e.Hash, "0123456789abcdef") != "" {
+		if err := treepath.Validate(e.Path); err != nil || !validHash(e.Hash) || e.Size < 0 {
 			reason := "malformed hash"
-			if err != nil {
+			switch {
+			case err != nil:
 				reason = err.Error()
+			case e.Size < 0:
+				reason = "negative size"
 			}
 			if len(s.Rejected) < maxRejected {
 				s.Rejected = append(s.Rejected, Rejected{Path: e.Path, Reason: reason, User: e.User, Host: e.Host, Time: e.Time, EventID: e.ID})
@@ -225,6 +228,12 @@ func (s *State) Apply(e event.Event) {
 			s.Backups[e.Set] = Backup{Set: e.Set, Snapshot: e.Snapshot, Time: e.Time, User: e.User, Host: e.Host, Bytes: e.Size, Note: e.Note}
 		}
 	}
+}
+
+// validHash reports whether s is a BLAKE3 as the hub names blobs: 64
+// lowercase hex digits.
+func validHash(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
 // Sorted returns the items in tree order.

@@ -186,12 +186,41 @@ func readCheckpoint(ctx context.Context, h *hub.Hub, key string) (*checkpoint, e
 	if cp.State.Withdrawn == nil {
 		cp.State.Withdrawn = map[string]*Item{}
 	}
-	for p, it := range cp.State.Items {
-		if it == nil || it.Path != p || treepath.Validate(p) != nil {
-			return nil, fmt.Errorf("catalog checkpoint %s: bad item %q", key, p)
-		}
+	if err := validState(cp.State); err != nil {
+		return nil, fmt.Errorf("catalog checkpoint %s: %w", key, err)
 	}
 	return &cp, nil
+}
+
+// validState checks what readers of the catalog rely on and folding events
+// keeps true: every item (current or withdrawn) is under its own clean path
+// with a well-formed hash and size, and so is every version it replaced;
+// what a drive has is at clean paths. A checkpoint that breaks it would
+// make pull fetch a blob that cannot exist or place a file outside a drive.
+func validState(s *State) error {
+	for what, m := range map[string]map[string]*Item{"item": s.Items, "withdrawn item": s.Withdrawn} {
+		for p, it := range m {
+			if it == nil || it.Path != p || treepath.Validate(p) != nil || !validHash(it.B3) || it.Size < 0 {
+				return fmt.Errorf("bad %s %q", what, p)
+			}
+			for _, v := range it.Previous {
+				if !validHash(v.B3) {
+					return fmt.Errorf("bad earlier version of %s %q", what, p)
+				}
+			}
+		}
+	}
+	for id, d := range s.Drives {
+		if d == nil {
+			return fmt.Errorf("bad drive %q", id)
+		}
+		for p := range d.Has {
+			if treepath.Validate(p) != nil {
+				return fmt.Errorf("drive %q: bad path %q", id, p)
+			}
+		}
+	}
+	return nil
 }
 
 // writeCheckpoint stores the catalog folded through the last key.

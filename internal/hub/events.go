@@ -48,19 +48,22 @@ func EventKeyTime(key string) (time.Time, bool) {
 	if len(base) < 23 {
 		return time.Time{}, false
 	}
-	t, err := time.Parse("20060102T150405.000000Z", base[:23])
-	return t, err == nil
+	const layout = "20060102T150405.000000Z"
+	t, err := time.Parse(layout, base[:23])
+	// Only the form NewEventKey writes: time.Parse also takes a comma
+	// for the decimal point, and such a key would sort out of time order.
+	return t, err == nil && t.Format(layout) == base[:23]
 }
 
 // AppendEvents writes a batch to the log under b.Key. Writing the same
 // batch again (a retry after a timeout whose outcome was unknown) changes
 // nothing: objects are created only if absent.
 func (h *Hub) AppendEvents(ctx context.Context, b Batch) error {
-	if err := validBatchID(b.ID); err != nil {
+	if err := validBatch(b); err != nil {
 		return err
 	}
-	if _, ok := EventKeyTime(b.Key); !ok || !strings.HasPrefix(b.Key, eventsPrefix) {
-		return fmt.Errorf("event batch %s has no valid key %q", b.ID, b.Key)
+	if b.Key == "" {
+		return fmt.Errorf("event batch %s has no key", b.ID)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -74,6 +77,26 @@ func (h *Hub) AppendEvents(ctx context.Context, b Batch) error {
 		return nil
 	}
 	return err
+}
+
+// validBatch checks a batch before it is written to the log, or read
+// from the outbox: an event the log's readers refuse would make the whole
+// log unreadable for everyone, so it must never get there.
+func validBatch(b Batch) error {
+	if err := validBatchID(b.ID); err != nil {
+		return err
+	}
+	if b.Key != "" {
+		if _, ok := EventKeyTime(b.Key); !ok || !strings.HasPrefix(b.Key, eventsPrefix) || !strings.HasSuffix(b.Key, ".jsonl") || contenthub.ValidateKey(b.Key) != nil {
+			return fmt.Errorf("event batch %s has no valid key %q", b.ID, b.Key)
+		}
+	}
+	for _, e := range b.Events {
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("event batch %s: %w", b.ID, err)
+		}
+	}
+	return nil
 }
 
 func validBatchID(id string) error {
@@ -213,9 +236,11 @@ func (o *Outbox) Pending() ([]Batch, error) {
 			return nil, err
 		}
 		var b Batch
-		if err := json.Unmarshal(data, &b); err != nil {
+		if err := json.Unmarshal(data, &b); err != nil || validBatch(b) != nil {
 			// Written atomically, so this is damage, not a torn write: keep
-			// the file for a person to look at, skip it.
+			// the file for a person to look at, skip it. Sending it would
+			// fail for ever and hold back every batch after it, or put in
+			// the log an event its readers refuse.
 			continue
 		}
 		out = append(out, b)

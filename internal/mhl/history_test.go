@@ -436,3 +436,24 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// A nested history in a folder whose name starts with a space (legal on
+// every drive format editkit writes) is referenced by its exact path: its
+// parent's chain check must find it. Found by fuzzing the chain file.
+func TestNestedFolderWithLeadingSpace(t *testing.T) {
+	drive := filepath.Join(t.TempDir(), "Drive")
+	copyTree(t, vectorRoot, filepath.Join(drive, " Card"), nil)
+	g := testGeneration()
+	g.Process = ProcessTransfer
+	g.Created = g.Created.Add(24 * time.Hour)
+	if _, err := WriteGeneration(drive, g, walkTree(drive, []Format{XXH128}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Open(drive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := h.CheckChain(); len(p) != 0 {
+		t.Errorf("CheckChain: %v", p)
+	}
+}

@@ -111,28 +111,42 @@ func (ip *ignorePattern) match(p string, isDir bool) bool {
 	return matchSegs(ip.segs, strings.Split(p, "/"))
 }
 
+// matchSegs matches path components against pattern segments, "**"
+// spanning any number of components. Each ("**" segment, component) pair
+// is tried at most once: a history is outside data, and without that a
+// pattern like "**/a*/**/a*/**/a*/z" takes exponential time on a deep
+// path, so a hostile history could hang verify.
 func matchSegs(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			if len(pat) == 1 {
-				return len(name) > 0 // "a/**" is everything inside a
-			}
-			for i := 0; i <= len(name); i++ {
-				if matchSegs(pat[1:], name[i:]) {
-					return true
+	tried := make(map[[2]int]bool)
+	var match func(i, j int) bool
+	match = func(i, j int) bool {
+		for i < len(pat) {
+			if pat[i] == "**" {
+				if i == len(pat)-1 {
+					return j < len(name) // "a/**" is everything inside a
 				}
+				if tried[[2]int{i, j}] {
+					return false // tried before, and it did not match
+				}
+				tried[[2]int{i, j}] = true
+				for k := j; k <= len(name); k++ {
+					if match(i+1, k) {
+						return true
+					}
+				}
+				return false
 			}
-			return false
+			if j == len(name) {
+				return false
+			}
+			if ok, _ := path.Match(pat[i], name[j]); !ok {
+				return false
+			}
+			i, j = i+1, j+1
 		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(pat[0], name[0]); !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
+		return j == len(name)
 	}
-	return len(name) == 0
+	return match(0, 0)
 }
 
 // mergePatterns appends the patterns of each list that are not there yet,

@@ -1,6 +1,9 @@
 package mhl
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestIgnoreMatch(t *testing.T) {
 	m, err := compilePatterns(append(defaultIgnore(),
@@ -50,5 +53,22 @@ func TestIgnoreMatch(t *testing.T) {
 	}
 	if _, err := compilePatterns([]string{"[unclosed"}); err == nil {
 		t.Error("bad pattern accepted")
+	}
+}
+
+// A history is outside data: its ignore patterns must not be able to make
+// matching take exponential time. Before matchSegs remembered what it had
+// tried, this pattern on this path did not finish in hours.
+func TestIgnoreManyDoubleStars(t *testing.T) {
+	m, err := compilePatterns([]string{strings.Repeat("**/a*/", 20) + "z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep := strings.Repeat("aa/", 64)
+	if m.match(deep+"y", false) {
+		t.Fatal("matched a path without z")
+	}
+	if !m.match(deep+"z", false) {
+		t.Fatal("did not match a path ending in z")
 	}
 }

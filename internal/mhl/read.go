@@ -169,7 +169,7 @@ func parseGeneration(r io.Reader, opts parseOpts) (*genHeader, error) {
 					return nil, unexpectedEOF(err)
 				}
 				for _, ref := range x.Refs {
-					p := strings.TrimSpace(ref.Path)
+					p := trimLayout(ref.Path)
 					if err := treepath.Validate(p); err != nil {
 						return nil, fmt.Errorf("<hashlistreference>: %w", err)
 					}
@@ -423,7 +423,7 @@ func parseChain(r io.Reader) ([]chainEntry, error) {
 			if err := d.DecodeElement(&x, &t); err != nil {
 				return nil, unexpectedEOF(err)
 			}
-			e := chainEntry{File: strings.TrimSpace(x.Path), C4: strings.TrimSpace(x.C4)}
+			e := chainEntry{File: trimLayout(x.Path), C4: strings.TrimSpace(x.C4)}
 			if e.Seq, err = strconv.Atoi(strings.TrimSpace(x.Seq)); err != nil || e.Seq < 1 {
 				return nil, fmt.Errorf("<hashlist> %q: bad sequencenr %q", e.File, x.Seq)
 			}
@@ -482,6 +482,20 @@ func trailing(d *xml.Decoder) error {
 			}
 		}
 	}
+}
+
+// trimLayout removes the whitespace a pretty-printing writer puts around
+// an element's text (a line end and indentation), and only that: a path
+// may itself start with a space (a folder named " Card"), which
+// strings.TrimSpace would take away, naming a different folder.
+func trimLayout(s string) string {
+	if t := strings.TrimLeft(s, " \t\r\n"); strings.ContainsAny(s[:len(s)-len(t)], "\r\n") {
+		s = t
+	}
+	if t := strings.TrimRight(s, " \t\r\n"); strings.ContainsAny(s[len(t):], "\r\n") {
+		s = t
+	}
+	return s
 }
 
 func attr(e xml.StartElement, name string) string {

@@ -61,7 +61,20 @@ func ParseBytes(s string) (int64, error) {
 	if err != nil || !ok || v < 0 || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("size %q: want a number with an optional unit, e.g. 500MB, 2GiB", s)
 	}
-	return int64(v * mult), nil
+	n, ok := toInt64(v * mult)
+	if !ok {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n, nil
+}
+
+// toInt64 converts a non-negative float, refusing one an int64 cannot
+// hold (Go's conversion would wrap it to a negative number).
+func toInt64(f float64) (int64, bool) {
+	if !(f < math.MaxInt64) { // also NaN
+		return 0, false
+	}
+	return int64(f), true
 }
 
 // ParseRate reads a bandwidth as bytes per second: "2MB/s", "500KiB/s" (bytes)
@@ -74,13 +87,21 @@ func ParseRate(s string) (int64, error) {
 	}
 	u := strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(unit, "/s"), "ps"))
 	bits := map[string]float64{"bit": 1, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "kb": 1e3, "mb": 1e6, "gb": 1e9}
+	rate := func(bps float64) (int64, error) {
+		// Below one byte a second the cap would read as 0, "no cap".
+		n, ok := toInt64(bps)
+		if !ok || n < 1 {
+			return 0, fmt.Errorf("rate %q: want from 1 byte/s (8bit) up to %d bytes/s", s, int64(math.MaxInt64))
+		}
+		return n, nil
+	}
 	if strings.HasSuffix(strings.ToLower(unit), "bps") || strings.HasSuffix(u, "bit") {
 		if m, ok := bits[u]; ok {
-			return int64(v * m / 8), nil
+			return rate(v * m / 8)
 		}
 	}
 	if m, ok := byteUnits[u]; ok && u != "" {
-		return int64(v * m), nil
+		return rate(v * m)
 	}
 	return 0, fmt.Errorf("rate %q: unknown unit %q; use e.g. 12Mbit, 20Mbps, 2MB/s, 500KiB/s", s, unit)
 }
