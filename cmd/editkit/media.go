@@ -69,9 +69,28 @@ listed); 2 bad usage or configuration.`,
 				if cerr := media.Confirm(cmd.Context(), h, res); cerr != nil {
 					e.term.Warnf("could not re-read the catalog to confirm the push: %v", cerr)
 				}
+				// A prune that read the catalog just before these events
+				// may be deleting a blob they name: put back what it took.
+				serr := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Note: func(m string) { e.term.Warnf("%s", m) }})
+				if serr != nil {
+					e.term.Warnf("could not check the pushed content against a prune running now: %v; run editkit hub check", serr)
+				}
 			}
 			return e.conclude(res.OK(), res, err, func() {
-				e.term.Printf("Pushed %s to %s (%s uploaded)\n", units.Count(res.Pushed, "file"), h.Location(), units.FormatBytes(res.Uploaded))
+				failed := len(res.Items) - res.Pushed
+				for _, it := range res.Items {
+					if it.Status == "unchanged" {
+						failed--
+					}
+				}
+				switch {
+				case res.Lost > 0:
+					e.term.Printf("Pushed %s to %s (%s uploaded); %d lost a race to the same path (listed as conflict)\n", units.Count(res.Pushed, "file"), h.Location(), units.FormatBytes(res.Uploaded), res.Lost)
+				case failed > 0:
+					e.term.Printf("Pushed %s to %s (%s uploaded); %d not pushed (listed)\n", units.Count(res.Pushed, "file"), h.Location(), units.FormatBytes(res.Uploaded), failed)
+				default:
+					e.term.Printf("Pushed %s to %s (%s uploaded)\n", units.Count(res.Pushed, "file"), h.Location(), units.FormatBytes(res.Uploaded))
+				}
 				for _, it := range res.Items {
 					line := fmt.Sprintf("  %-9s %s", it.Status, it.Path)
 					if it.Path == "" {
