@@ -110,7 +110,7 @@ type PruneResult struct {
 	Removed        []string `json:"removed"`
 	BlobsDeleted   int64    `json:"blobs_deleted"`
 	BytesFreed     int64    `json:"bytes_freed"`
-	BlobsPending   int64    `json:"blobs_pending"` // unreferenced, deleted by a later prune after the grace period
+	BlobsPending   int64    `json:"blobs_pending"`    // unreferenced, deleted by a later prune after the grace period
 	BlobsKept      int64    `json:"blobs_kept_again"` // announced, but a snapshot or push that appeared meanwhile uses them
 	UploadsAborted int      `json:"uploads_aborted"`
 	DryRun         bool     `json:"dry_run"`
