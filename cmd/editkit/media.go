@@ -59,6 +59,7 @@ listed); 2 bad usage or configuration.`,
 			defer h.Close()
 			progress := e.progress("push")
 			o.Progress = progress
+			o.Hook = testHook("push")
 			res, err := media.Push(cmd.Context(), h, o)
 			progress.Close()
 			if res == nil {
@@ -71,7 +72,7 @@ listed); 2 bad usage or configuration.`,
 				}
 				// A prune that read the catalog just before these events
 				// may be deleting a blob they name: put back what it took.
-				serr := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Note: func(m string) { e.term.Warnf("%s", m) }})
+				serr := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Host: e.host, Note: func(m string) { e.term.Warnf("%s", m) }})
 				if serr != nil {
 					e.term.Warnf("could not check the pushed content against a prune running now: %v; run editkit hub check", serr)
 				}

@@ -9,6 +9,17 @@ import (
 	"time"
 )
 
+// testNow, in the end-to-end tests' build only, is a clock running
+// EDITKIT_TEST_CLOCK_AHEAD (a duration) ahead of the real one, so a test
+// can run prune a grace period later without waiting for it.
+func testNow() func() time.Time {
+	d, err := time.ParseDuration(os.Getenv("EDITKIT_TEST_CLOCK_AHEAD"))
+	if err != nil {
+		return nil
+	}
+	return func() time.Time { return time.Now().Add(d) }
+}
+
 // testHook, in the end-to-end tests' build only (-tags editkit_testhooks),
 // lets a test stop a command at a chosen step:
 // EDITKIT_TEST_KILL_AT=backup:committed kills the process there (kill -9);

@@ -63,7 +63,7 @@ func (b *backer) protect(ctx context.Context, path string, roots []string, after
 			b.o.hook("wait")
 			return sleep(ctx, d)
 		}
-		err := b.h.WaitDeletions(ctx, risk, blobs, b.o.Now, waitSleep, func(d *hub.Deletion) {
+		err := b.h.WaitDeletions(ctx, risk, blobs, b.o.Host, b.o.Now, waitSleep, func(d *hub.Deletion) {
 			b.o.note("waiting for a prune (%s on %s, started %s) to finish deleting blobs this backup uses", d.User, d.Host, d.Started.Local().Format("15:04:05"))
 		})
 		if err != nil {

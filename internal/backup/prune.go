@@ -283,7 +283,7 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 			res.BytesFreed += c.size
 		}
 	} else if len(doomed) > 0 {
-		d := &hub.Deletion{ID: hub.NewRunID(now), Host: o.Host, User: o.User, Started: now, Deadline: now.Add(deletionWindow)}
+		d := &hub.Deletion{ID: hub.NewRunID(now), Host: o.Host, PID: os.Getpid(), User: o.User, Started: now, Deadline: now.Add(deletionWindow)}
 		for _, c := range doomed {
 			d.Blobs = append(d.Blobs, c.b3)
 		}
@@ -342,7 +342,7 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 		}
 		// Announcements of prunes that were killed mid-way.
 		if ds, err := h.Deletions(ctx); err == nil {
-			for _, id := range hub.StaleDeletions(ds, o.Now()) {
+			for _, id := range hub.StaleDeletions(ds, o.Now(), o.Host) {
 				h.EndDeletion(ctx, id)
 			}
 		}

@@ -87,10 +87,24 @@ func (h *Hub) WritePending(ctx context.Context, p PendingList) error {
 type Deletion struct {
 	ID       string    `json:"id"`
 	Host     string    `json:"host"`
+	PID      int       `json:"pid"`
 	User     string    `json:"user"`
 	Started  time.Time `json:"started"`
 	Deadline time.Time `json:"deadline"`
 	Blobs    []string  `json:"blobs"`
+}
+
+// Ended reports whether the prune that wrote d can no longer delete: past
+// its deadline by now (with DeletionSkew), or, on host (this computer),
+// its process is gone (killed).
+func (d *Deletion) Ended(now time.Time, host string) bool {
+	if d.Deadline.IsZero() {
+		return now.After(d.Started.Add(time.Hour))
+	}
+	if now.After(d.Deadline.Add(DeletionSkew)) {
+		return true
+	}
+	return host != "" && d.Host == host && d.PID > 0 && !processAlive(d.PID)
 }
 
 // DeletionSkew is how far apart two computers' clocks may be for the
@@ -235,7 +249,7 @@ func (r *Risk) Has(b3 string) bool { return r.All || r.Blobs[b3] }
 // WaitDeletions waits until every announcement naming one of blobs has
 // ended (or is past its deadline by now()), calling sleep between looks.
 // note is told once per announcement waited for.
-func (h *Hub) WaitDeletions(ctx context.Context, r *Risk, blobs map[string]bool, now func() time.Time, sleep func(context.Context, time.Duration) error, note func(*Deletion)) error {
+func (h *Hub) WaitDeletions(ctx context.Context, r *Risk, blobs map[string]bool, host string, now func() time.Time, sleep func(context.Context, time.Duration) error, note func(*Deletion)) error {
 	for _, d := range r.Deletions {
 		names := d.Deadline.IsZero()
 		for _, b := range d.Blobs {
@@ -253,10 +267,7 @@ func (h *Hub) WaitDeletions(ctx context.Context, r *Risk, blobs map[string]bool,
 			if err != nil {
 				return err
 			}
-			if !active || (!d.Deadline.IsZero() && now().After(d.Deadline.Add(DeletionSkew))) {
-				break
-			}
-			if d.Deadline.IsZero() && now().After(d.Started.Add(time.Hour)) {
+			if !active || d.Ended(now(), host) {
 				break
 			}
 			if !told && note != nil {
@@ -271,12 +282,12 @@ func (h *Hub) WaitDeletions(ctx context.Context, r *Risk, blobs map[string]bool,
 	return nil
 }
 
-// StaleDeletions lists announcements past their deadline (a prune that was
-// killed); prune removes them.
-func StaleDeletions(ds []*Deletion, now time.Time) []string {
+// StaleDeletions lists the announcements of prunes that ended without
+// removing them (killed); prune removes them.
+func StaleDeletions(ds []*Deletion, now time.Time, host string) []string {
 	var ids []string
 	for _, d := range ds {
-		if d.Deadline.IsZero() || now.After(d.Deadline.Add(DeletionSkew)) {
+		if d.Ended(now, host) {
 			ids = append(ids, d.ID)
 		}
 	}

@@ -81,6 +81,7 @@ type PushResult struct {
 	Lost     int           `json:"lost_race,omitempty"` // pushed, but another push to the same path won
 	Uploaded int64         `json:"uploaded_bytes"`
 	Events   []event.Event `json:"-"`
+	risk     *hub.Risk     // blobs a prune had marked when the push started, and since
 }
 
 // OK reports whether every file is in the catalog as pushed.
@@ -212,6 +213,11 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What prune has marked now: a blob this push finds in the hub may be
+	// deleted before the catalog names it (see Secure).
+	if res.risk, err = h.AtRisk(ctx); err != nil {
+		return nil, err
+	}
 	// Two files of this push for one path is a mistake, not a race.
 	seen := map[string]string{}
 	for _, f := range files {
@@ -265,10 +271,11 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 	}
 	// A prune may have deleted a blob this push found in the hub: check
 	// the ones at risk again before the events name them.
-	mine := &PushResult{Items: items}
+	mine := &PushResult{Items: items, risk: res.risk}
 	if err := Secure(ctx, h, mine, SecureOptions{Now: o.Now}); err != nil {
 		return res, err
 	}
+	res.risk = mine.risk
 	for i, it := range items {
 		if evs[i] != nil && (it.Status == "pushed" || it.Status == "replaced") {
 			res.Events = append(res.Events, *evs[i])
@@ -411,6 +418,7 @@ type SecureOptions struct {
 	// first waits for a prune's announced deletions of the blobs the push
 	// uses to end.
 	After bool
+	Host  string // this computer, to tell a prune killed here
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 	Note  func(msg string)
@@ -440,6 +448,15 @@ func Secure(ctx context.Context, h *hub.Hub, res *PushResult, o SecureOptions) e
 	if err != nil {
 		return err
 	}
+	// What was at risk earlier still is: a prune may have deleted a marked
+	// blob and rewritten its lists since.
+	if res.risk != nil {
+		for b := range res.risk.Blobs {
+			risk.Blobs[b] = true
+		}
+		risk.All = risk.All || res.risk.All
+	}
+	res.risk = risk
 	blobs := map[string]bool{}
 	for _, it := range res.Items {
 		if (it.Status == "pushed" || it.Status == "replaced") && risk.Has(it.B3) {
@@ -450,7 +467,7 @@ func Secure(ctx context.Context, h *hub.Hub, res *PushResult, o SecureOptions) e
 		return nil
 	}
 	if o.After {
-		err := h.WaitDeletions(ctx, risk, blobs, o.Now, o.Sleep, func(d *hub.Deletion) {
+		err := h.WaitDeletions(ctx, risk, blobs, o.Host, o.Now, o.Sleep, func(d *hub.Deletion) {
 			if o.Note != nil {
 				o.Note(fmt.Sprintf("waiting for a prune (%s on %s) to finish deleting blobs this push uses", d.User, d.Host))
 			}
