@@ -22,6 +22,7 @@ import (
 	"github.com/editkit/editkit/internal/backup"
 	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/media"
+	"github.com/editkit/editkit/internal/testfs"
 )
 
 // hooksBinary builds editkit with the test hooks into a test folder.
@@ -409,4 +410,90 @@ func TestHubCheckRepairE2E(t *testing.T) {
 			t.Fatalf("--repair without --read-data: %s", r)
 		}
 	})
+}
+
+// Reports that never overstate: a cancelled backup prints no success line
+// and writes no snapshot (before: "Backed up set media as snapshot  in
+// -2562047h47m…"); a bad set name is a usage error; a push that lost a
+// same-path race does not say "Pushed 1 file" and exits 1.
+func TestHubReportsNeverOverstateE2E(t *testing.T) {
+	bin := hooksBinary(t)
+	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
+	h.dir = h.url
+	src := filepath.Join(t.TempDir(), "Show")
+	writeRandom(t, filepath.Join(src, "a.avb"), 5000)
+
+	for _, args := range [][]string{
+		{"backup", "--set", "../x", src}, {"backup", "--set", "a/b", src}, {"prune", "--set", "../x", "--keep-last", "1"}, {"snapshots", "--set", "../x"},
+	} {
+		if r := h.run(t, args...); r.code != 2 || !strings.Contains(r.stderr, "backup set") {
+			t.Errorf("editkit %v: %s", args, r)
+		}
+	}
+	if left := h.objects(t, ""); len(left) != 0 {
+		t.Fatalf("a refused set name wrote %v", left)
+	}
+
+	// Interrupted (Ctrl-C) after the walk, before the snapshot.
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "backup", "--set", "media", src, "--hub", h.url)
+	cmd.Env = append(append(os.Environ(), h.env...), "EDITKIT_TEST_PAUSE_AT=backup:walked", "EDITKIT_TEST_PAUSE_DIR="+dir)
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	waitFor(t, 5*time.Minute, "the backup to finish its walk", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "paused"))
+		return err == nil
+	})
+	cmd.Process.Signal(os.Interrupt)
+	os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644)
+	err := cmd.Wait()
+	if code := exitCode(err); code == 0 || strings.Contains(out.String(), "Backed up") || strings.Contains(out.String(), "-2562047h") {
+		t.Fatalf("a cancelled backup: exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	if snaps := h.objects(t, "snapshots"); len(snaps) != 0 {
+		t.Fatalf("a cancelled backup wrote %v", snaps)
+	}
+
+	// Two pushes of different files to one path at once: the one whose
+	// event lands second lost.
+	a := filepath.Join(t.TempDir(), "VFX_010.mxf")
+	b := filepath.Join(t.TempDir(), "VFX_010.mxf")
+	writeRandom(t, a, 10000)
+	writeRandom(t, b, 10000)
+	resume := h.pausedAt(t, bin, "push:rechecked", "push", "--dest-path", "VFX", a)
+	if r := h.run(t, "push", "--dest-path", "VFX", b); r.code != 0 {
+		t.Fatalf("the other push: %s", r)
+	}
+	r := resume()
+	if r.code != 1 || strings.Contains(r.stdout, "Pushed 1 file") || !strings.Contains(r.stdout, "lost a race") || !strings.Contains(r.stdout, "conflict") {
+		t.Fatalf("the push that lost the race: %s", r)
+	}
+}
+
+// A file that cannot be read is not counted as backed up: the summary and
+// `snapshots` count what the snapshot's file list holds.
+func TestBackupCountsMatchTheFileListE2E(t *testing.T) {
+	needRoot(t)
+	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
+	h.dir = h.url
+	backing := t.TempDir()
+	for _, n := range []string{"a.avb", "b.avb", "bad.mxf"} {
+		writeRandom(t, filepath.Join(backing, n), 64<<10)
+	}
+	drive := testfs.MustMount(t, backing)
+	drive.FailReads("bad.mxf", 0, syscall.EIO)
+	var b backupOut
+	r := h.runJSON(t, &b, "backup", "--set", "s", drive.Dir)
+	if r.code != 1 || len(b.Failed) != 1 || b.Files != 2 || b.New != 2 || b.Bytes != 128<<10 {
+		t.Fatalf("backup with an unreadable file: %s", r)
+	}
+	var snaps []hub.Snapshot
+	h.runJSON(t, &snaps, "snapshots")
+	if len(snaps) != 1 || snaps[0].Files != 2 || snaps[0].New != 2 {
+		t.Fatalf("snapshots: %+v", snaps)
+	}
 }
