@@ -64,7 +64,8 @@ func (b *backer) protect(ctx context.Context, path string, roots []string, after
 			return sleep(ctx, d)
 		}
 		err := b.h.WaitDeletions(ctx, risk, blobs, b.o.Host, b.o.Now, waitSleep, func(d *hub.Deletion) {
-			b.o.note("waiting for a prune (%s on %s, started %s) to finish deleting blobs this backup uses", d.User, d.Host, d.Started.Local().Format("15:04:05"))
+			b.o.note("waiting for a prune (%s on %s, started %s) to finish deleting blobs this backup uses; it stops deleting by %s at the latest, then this backup checks them and uploads again what is gone",
+				d.User, d.Host, d.Started.Local().Format("15:04:05"), d.Deadline.Add(hub.DeletionSkew).Local().Format("15:04:05"))
 		})
 		if err != nil {
 			return err

@@ -469,7 +469,8 @@ func Secure(ctx context.Context, h *hub.Hub, res *PushResult, o SecureOptions) e
 	if o.After {
 		err := h.WaitDeletions(ctx, risk, blobs, o.Host, o.Now, o.Sleep, func(d *hub.Deletion) {
 			if o.Note != nil {
-				o.Note(fmt.Sprintf("waiting for a prune (%s on %s) to finish deleting blobs this push uses", d.User, d.Host))
+				o.Note(fmt.Sprintf("waiting for a prune (%s on %s) to finish deleting blobs this push uses; it stops by %s at the latest, then this push checks them and uploads again what is gone",
+					d.User, d.Host, d.Deadline.Add(hub.DeletionSkew).Local().Format("15:04:05")))
 			}
 		})
 		if err != nil {
