@@ -139,7 +139,17 @@ func scratchDir(dir string) (string, func(), error) {
 	if old, err := os.ReadDir(base); err == nil {
 		for _, d := range old {
 			p := filepath.Join(base, d.Name())
-			if !d.IsDir() || !strings.HasPrefix(d.Name(), "run-") {
+			if !d.IsDir() {
+				continue
+			}
+			if strings.HasPrefix(d.Name(), ".new-") {
+				// Killed between making and naming it: gone after an hour.
+				if fi, err := d.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+					os.RemoveAll(p)
+				}
+				continue
+			}
+			if !strings.HasPrefix(d.Name(), "run-") {
 				continue
 			}
 			unlock, err := fsx.Lock(filepath.Join(p, "lock"))
@@ -150,7 +160,9 @@ func scratchDir(dir string) (string, func(), error) {
 			unlock()
 		}
 	}
-	p, err := os.MkdirTemp(base, "run-")
+	// Locked before it gets its "run-" name, so no other run's clean-up
+	// can take it for a leftover.
+	p, err := os.MkdirTemp(base, ".new-")
 	if err != nil {
 		return "", nil, err
 	}
@@ -159,8 +171,14 @@ func scratchDir(dir string) (string, func(), error) {
 		os.RemoveAll(p)
 		return "", nil, err
 	}
-	return p, func() {
+	final := filepath.Join(base, "run-"+strings.TrimPrefix(filepath.Base(p), ".new-"))
+	if err := os.Rename(p, final); err != nil {
 		os.RemoveAll(p)
+		unlock()
+		return "", nil, err
+	}
+	return final, func() {
+		os.RemoveAll(final)
 		unlock()
 	}, nil
 }
