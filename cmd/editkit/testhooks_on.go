@@ -1,4 +1,4 @@
-//go:build editkit_testhooks
+//go:build editkit_testhooks && unix
 
 package main
 
