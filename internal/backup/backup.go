@@ -51,7 +51,7 @@ type Options struct {
 	Host, User     string
 	Now            func() time.Time
 	Progress       Progress
-	// Hook, if set, is called between the steps of the run ("walked",
+	// Hook, if set, is called between the steps of the run ("started", "walked",
 	// "rechecked", "committed", "wait", "verified"): tests use it to
 	// interleave a backup with a prune deterministically, or to stop it.
 	Hook func(step string)
