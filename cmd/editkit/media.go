@@ -365,6 +365,10 @@ or to their place under the media root.`,
 			o.Pushed = func(res *media.PushResult) {
 				if len(res.Events) > 0 {
 					e.record(cmd.Context(), h, res.Events)
+					// As for push: put back what a prune running now took.
+					if err := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Host: e.host, Note: func(m string) { e.term.Warnf("%s", m) }}); err != nil {
+						e.term.Warnf("could not check the pushed content against a prune running now: %v; run editkit hub check", err)
+					}
 				}
 				for _, it := range res.Items {
 					e.term.Infof("%s %s %s", it.Status, it.Path, it.Detail)

@@ -243,6 +243,20 @@ func (h *Hub) AtRisk(ctx context.Context) (*Risk, error) {
 	return r, nil
 }
 
+// Union returns r with what o has at risk added (either may be nil).
+func (r *Risk) Union(o *Risk) *Risk {
+	if r == nil {
+		return o
+	}
+	if o != nil {
+		for b := range o.Blobs {
+			r.Blobs[b] = true
+		}
+		r.All = r.All || o.All
+	}
+	return r
+}
+
 // Has reports whether b3 is at risk.
 func (r *Risk) Has(b3 string) bool { return r.All || r.Blobs[b3] }
 
