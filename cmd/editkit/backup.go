@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
+	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -35,9 +37,18 @@ Made for cron and launchd: no prompts; a lock keeps two runs of the same set
 from overlapping (a lock left by a crash is taken over); with --log FILE the
 output goes to the log and the run is silent unless something fails.
 
+Safe while someone prunes the hub: before and after the snapshot is written,
+every blob it reuses that a prune marked or is deleting is checked, and
+uploaded again if it is gone.
+
+If the last snapshot's file list is damaged, every file is read instead (the
+run says so). An interrupted or failed run prints no summary and writes no
+snapshot.
+
 Exit codes: 0 snapshot written with every file; 1 some files failed (each
-listed; the snapshot holds the rest), another run holds the lock, or the hub
-failed; 2 bad usage or configuration.`,
+listed; the snapshot holds the rest), no snapshot was written (interrupted,
+the hub failed), or another run holds the lock; 2 bad usage or configuration
+(a set name other than letters, digits, '-', '_', '.').`,
 		Example: `  # Tonight's backup of the project and new media
   editkit backup --set cutting-room "/Volumes/RAID/Show/Avid Projects" /Volumes/RAID/Show/Pro\ Tools
 
@@ -55,6 +66,9 @@ failed; 2 bad usage or configuration.`,
 			set = pick(set, "", e.cfg.Backup.Set)
 			if set == "" {
 				set = "default"
+			}
+			if err := hub.ValidSetName(set); err != nil {
+				return &ui.UsageError{Err: err}
 			}
 			paths := args
 			if len(paths) == 0 {
@@ -95,9 +109,27 @@ failed; 2 bad usage or configuration.`,
 				Host:           e.host,
 				User:           e.user,
 				Progress:       progress,
+				Hook:           testHook("backup"),
+				Note:           func(msg string) { e.term.Warnf("%s", msg) },
 			})
 			progress.Close()
 			if res == nil {
+				return err
+			}
+			if err != nil || (!dryRun && res.Snapshot == "") {
+				// No snapshot was written: no summary line that says so.
+				for _, f := range res.Failed {
+					e.term.Warnf("not backed up: %s: %s", f.Path, f.Err)
+				}
+				if cmd.Context().Err() != nil {
+					e.term.Warnf("interrupted; no snapshot was written; run the same command again: finished uploads are kept and an interrupted large upload resumes")
+				}
+				if err == nil {
+					err = errors.New("no snapshot was written")
+				}
+				if e.term.JSON {
+					e.term.PrintJSON(withOK(false, res))
+				}
 				return err
 			}
 			if len(res.Events) > 0 {
@@ -106,10 +138,7 @@ failed; 2 bad usage or configuration.`,
 			for _, f := range res.Failed {
 				e.term.Warnf("not backed up: %s: %s", f.Path, f.Err)
 			}
-			if err != nil && cmd.Context().Err() != nil {
-				e.term.Warnf("interrupted; run the same command again: finished uploads are kept and an interrupted large upload resumes")
-			}
-			return e.conclude(res.OK(), res, err, func() { printBackup(e.term, res, bps) })
+			return e.conclude(res.OK(), res, nil, func() { printBackup(e.term, res, bps) })
 		},
 	}
 	hf.register(cmd)

@@ -158,22 +158,19 @@ func TestBackupDryRunAndLog(t *testing.T) {
 // killed run is taken over.
 func TestBackupConcurrencyAndLock(t *testing.T) {
 	long(t)
+	bin := hooksBinary(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		a := projectTree(t, 32, 64<<20)
 		b := projectTree(t, 33, 64<<20)
-		c1, o1 := startEditkitEnv(t, h.env, "backup", "--bwlimit", "40MB/s", "--hub", h.url, "--set", "alpha", a)
+		// alpha holds its lock, stopped after its start; beta runs alongside.
+		resume := h.pausedAt(t, bin, "backup:started", "backup", "--set", "alpha", a)
 		c2, o2 := startEditkitEnv(t, h.env, "backup", "--bwlimit", "40MB/s", "--hub", h.url, "--set", "beta", b)
-		// Ordered by the lock, not by a sleep: alpha holds it, and is
-		// paused while the second run of its set tries.
-		waitFor(t, 2*time.Minute, "backup alpha to take its lock", func() bool { return backupLockHeld(h.env, "alpha") })
-		c1.Process.Signal(pauseSignal)
 		same := h.run(t, "backup", "--set", "alpha", a)
-		c1.Process.Signal(resumeSignal)
 		if same.code != 1 || !strings.Contains(same.stderr, "another backup") {
 			t.Errorf("a second backup of the same set: %s", same)
 		}
-		if err := c1.Wait(); err != nil {
-			t.Fatalf("backup alpha: %v\n%s", err, o1.String())
+		if r := resume(); r.code != 0 {
+			t.Fatalf("backup alpha: %s", r)
 		}
 		if err := c2.Wait(); err != nil {
 			t.Fatalf("backup beta: %v\n%s", err, o2.String())
@@ -184,10 +181,9 @@ func TestBackupConcurrencyAndLock(t *testing.T) {
 		}
 		// kill -9 leaves the lock file: the next run takes it over.
 		c := projectTree(t, 34, 32<<20)
-		c3, _ := startEditkitEnv(t, h.env, "backup", "--bwlimit", "4MB/s", "--hub", h.url, "--set", "gamma", c)
-		waitFor(t, 2*time.Minute, "backup gamma to take its lock", func() bool { return backupLockHeld(h.env, "gamma") })
-		c3.Process.Signal(syscall.SIGKILL)
-		c3.Wait()
+		if r := h.runBin(t, bin, []string{"EDITKIT_TEST_KILL_AT=backup:walked"}, "backup", "--set", "gamma", c); r.code != -int(syscall.SIGKILL) {
+			t.Fatalf("backup killed after its walk: %s", r)
+		}
 		r := h.run(t, "backup", "--set", "gamma", c)
 		if r.code != 0 || !strings.Contains(r.stderr, "took over the lock") {
 			t.Fatalf("after a killed backup: %s", r)

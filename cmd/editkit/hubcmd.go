@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/editkit/editkit/internal/backup"
+	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -11,26 +12,37 @@ func newHubCmd(e *env) *cobra.Command {
 	var (
 		hf       hubFlags
 		readData bool
+		repair   bool
 	)
 	check := &cobra.Command{
-		Use:   "check [--read-data]",
+		Use:   "check [--read-data [--repair]]",
 		Short: "Check that every blob a snapshot or the media catalog uses is in the hub",
 		Long: `Check that every blob a backup snapshot or the media catalog references
 exists in the hub with the right size; with --read-data, download each one and
-re-hash it (slow on a home line: it reads everything).
+re-hash it (slow on a home line: it reads everything). Every snapshot file
+and catalog item that uses a missing or damaged blob is listed; a snapshot
+whose file list is damaged is named with the command that drops it.
+
+--repair (with --read-data) removes the blobs found damaged and records them,
+so the next backup or push of a file that still has that content uploads it
+again (a backup does not take a removed blob as present).
 
 Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 		Example: `  editkit hub check
   editkit hub check --read-data --bwlimit 20Mbit`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if repair && !readData {
+				return ui.Usagef("--repair needs --read-data: only a blob that was read is known to be damaged")
+			}
 			h, err := e.openHub(cmd.Context(), &hf)
 			if err != nil {
 				return err
 			}
 			defer h.Close()
 			progress := e.progress("hub check")
-			res, err := backup.Check(cmd.Context(), h, backup.CheckOptions{ReadData: readData, TempDir: e.stateDir(), Progress: progress, ExtraRefs: e.catalogRefs(h)})
+			res, err := backup.Check(cmd.Context(), h, backup.CheckOptions{ReadData: readData, Repair: repair, TempDir: e.stateDir(), Progress: progress,
+				ExtraRefs: e.catalogRefs(h), Host: e.host, User: e.user})
 			progress.Close()
 			if err != nil {
 				return err
@@ -42,17 +54,40 @@ Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 				}
 				if res.OK() {
 					e.term.Printf(": all there\n")
-				} else {
-					e.term.Printf(": %d PROBLEMS\n", len(res.Problems))
-					for _, p := range res.Problems {
-						e.term.Printf("  %s: %s\n", p.Path, p.Err)
+					return
+				}
+				e.term.Printf(": %d PROBLEMS\n", len(res.Problems)+len(res.Damaged))
+				for _, d := range res.Damaged {
+					e.term.Printf("  %s\n", d.Error)
+				}
+				damaged := 0
+				for _, p := range res.Problems {
+					e.term.Printf("  %s: %s", p.Blob, p.Problem)
+					if p.Removed {
+						e.term.Printf(" (removed by --repair)")
+					} else if p.Damaged {
+						damaged++
 					}
+					e.term.Printf("; used by %d:\n", len(p.UsedBy))
+					for _, u := range p.UsedBy {
+						e.term.Printf("    %s\n", u)
+					}
+				}
+				switch {
+				case res.Repaired > 0:
+					e.term.Printf("Removed %d damaged blobs: back up or push the files above again (from where they still exist) to upload them afresh; snapshots that name them cannot restore those files until then.\n", res.Repaired)
+				case damaged > 0:
+					e.term.Printf("To remove the damaged blobs so the next backup or push uploads them again: editkit hub check --read-data --repair\n")
+				}
+				if len(res.Problems) > res.Repaired {
+					e.term.Printf("A missing blob comes back when a backup or push of a file that still has that content runs again.\n")
 				}
 			})
 		},
 	}
 	hf.register(check)
 	check.Flags().BoolVar(&readData, "read-data", false, "download and re-hash every blob")
+	check.Flags().BoolVar(&repair, "repair", false, "with --read-data: remove the blobs found damaged, so the next backup or push of those files uploads them again")
 	cmd.AddCommand(check)
 	return cmd
 }

@@ -59,6 +59,7 @@ listed); 2 bad usage or configuration.`,
 			defer h.Close()
 			progress := e.progress("push")
 			o.Progress = progress
+			o.Hook = testHook("push")
 			res, err := media.Push(cmd.Context(), h, o)
 			progress.Close()
 			if res == nil {
@@ -69,9 +70,28 @@ listed); 2 bad usage or configuration.`,
 				if cerr := media.Confirm(cmd.Context(), h, res); cerr != nil {
 					e.term.Warnf("could not re-read the catalog to confirm the push: %v", cerr)
 				}
+				// A prune that read the catalog just before these events
+				// may be deleting a blob they name: put back what it took.
+				serr := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Host: e.host, Note: func(m string) { e.term.Warnf("%s", m) }})
+				if serr != nil {
+					e.term.Warnf("could not check the pushed content against a prune running now: %v; run editkit hub check", serr)
+				}
 			}
 			return e.conclude(res.OK(), res, err, func() {
-				e.term.Printf("Pushed %s to %s (%s uploaded)\n", units.Count(res.Pushed, "file"), h.Location(), units.FormatBytes(res.Uploaded))
+				failed := len(res.Items) - res.Pushed
+				for _, it := range res.Items {
+					if it.Status == "unchanged" {
+						failed--
+					}
+				}
+				switch {
+				case res.Lost > 0:
+					e.term.Printf("Pushed %s to %s (%s uploaded); %d lost a race to the same path (listed as conflict)\n", units.Count(res.Pushed, "file"), h.Location(), units.FormatBytes(res.Uploaded), res.Lost)
+				case failed > 0:
+					e.term.Printf("Pushed %s to %s (%s uploaded); %d not pushed (listed)\n", units.Count(res.Pushed, "file"), h.Location(), units.FormatBytes(res.Uploaded), failed)
+				default:
+					e.term.Printf("Pushed %s to %s (%s uploaded)\n", units.Count(res.Pushed, "file"), h.Location(), units.FormatBytes(res.Uploaded))
+				}
 				for _, it := range res.Items {
 					line := fmt.Sprintf("  %-9s %s", it.Status, it.Path)
 					if it.Path == "" {
@@ -345,6 +365,10 @@ or to their place under the media root.`,
 			o.Pushed = func(res *media.PushResult) {
 				if len(res.Events) > 0 {
 					e.record(cmd.Context(), h, res.Events)
+					// As for push: put back what a prune running now took.
+					if err := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Host: e.host, Note: func(m string) { e.term.Warnf("%s", m) }}); err != nil {
+						e.term.Warnf("could not check the pushed content against a prune running now: %v; run editkit hub check", err)
+					}
 				}
 				for _, it := range res.Items {
 					e.term.Infof("%s %s %s", it.Status, it.Path, it.Detail)

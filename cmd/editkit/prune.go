@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
+	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -29,7 +30,17 @@ unused for the --grace period across two prunes, and only if it was uploaded
 longer ago than that, so an upload in progress is never taken away. Multipart
 uploads abandoned for longer than the grace period are cleaned up too.
 
-Exit codes: 0 done; 1 the hub failed; 2 bad usage (an empty policy is refused).`,
+A blob is announced before it is deleted, and the snapshots and catalog
+events that appeared since the prune started are read again: what they use is
+kept. A backup or push that finishes later sees the announcement and uploads
+again what it needs (see README, "prune").
+
+A kept snapshot whose file list is damaged is reported (with the command that
+drops it, editkit snapshots forget ID), and no blob is deleted until it is
+dropped.
+
+Exit codes: 0 done; 1 the hub failed, or a snapshot's file list is damaged;
+2 bad usage (an empty policy is refused).`,
 		Example: `  # Weekly, from cron
   editkit prune --keep-daily 14 --keep-weekly 8 --keep-monthly 12
 
@@ -37,6 +48,11 @@ Exit codes: 0 done; 1 the hub failed; 2 bad usage (an empty policy is refused).`
   editkit prune --keep-daily 7 --dry-run`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if set != "" {
+				if err := hub.ValidSetName(set); err != nil {
+					return &ui.UsageError{Err: err}
+				}
+			}
 			h, err := e.openHub(cmd.Context(), &hf)
 			if err != nil {
 				return err
@@ -44,10 +60,13 @@ Exit codes: 0 done; 1 the hub failed; 2 bad usage (an empty policy is refused).`
 			defer h.Close()
 			res, err := backup.Prune(cmd.Context(), h, backup.PruneOptions{
 				Set: set, Policy: policy, Grace: grace, DryRun: dryRun, TempDir: e.stateDir(),
-				Host: e.host, User: e.user, ExtraRefs: e.catalogRefs(h),
+				Host: e.host, User: e.user, ExtraRefs: e.catalogRefs(h), Hook: testHook("prune"), Now: testNow(),
 			})
 			if res == nil {
-				return &ui.UsageError{Err: err}
+				if policy == (backup.Policy{}) {
+					return &ui.UsageError{Err: err}
+				}
+				return err
 			}
 			if len(res.Events) > 0 {
 				e.record(cmd.Context(), h, res.Events)
@@ -61,8 +80,21 @@ Exit codes: 0 done; 1 the hub failed; 2 bad usage (an empty policy is refused).`
 				}
 				e.term.Printf("%s %d snapshots (kept %d) and %d blobs (%s); %d unused blobs wait out the grace period; %d abandoned uploads cleaned\n",
 					verb, len(res.Removed), len(res.Kept), res.BlobsDeleted, units.FormatBytes(res.BytesFreed), res.BlobsPending, res.UploadsAborted)
+				if res.BlobsKept > 0 {
+					e.term.Printf("%d blobs were kept after all: a backup or push that finished meanwhile uses them\n", res.BlobsKept)
+				}
 			}
-			return err
+			for _, d := range res.Damaged {
+				e.term.Warnf("%s", d.Error)
+			}
+			if err != nil {
+				return err
+			}
+			if !res.OK() {
+				e.term.Warnf("no blob was deleted while %d snapshots cannot be read (one of them might use it); drop them with `editkit snapshots forget ID`, then prune again", len(res.Damaged))
+				return &ui.ExitError{Code: ui.ExitFailed}
+			}
+			return nil
 		},
 	}
 	hf.register(cmd)

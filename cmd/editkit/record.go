@@ -41,17 +41,21 @@ func (e *env) record(ctx context.Context, h *hub.Hub, evs []event.Event) {
 // catalogRefs lists the blobs the media catalog uses (every version of
 // every item, withdrawn ones included: their history must stay
 // restorable), for prune and check.
-func (e *env) catalogRefs(h *hub.Hub) func(context.Context, func(string)) error {
-	return func(ctx context.Context, add func(string)) error {
+func (e *env) catalogRefs(h *hub.Hub) func(context.Context, func(b3, where string)) error {
+	return func(ctx context.Context, add func(b3, where string)) error {
 		state, _, err := catalog.Load(ctx, h, false)
 		if err != nil {
 			return err
 		}
-		for _, items := range []map[string]*catalog.Item{state.Items, state.Withdrawn} {
+		for i, items := range []map[string]*catalog.Item{state.Items, state.Withdrawn} {
+			kind := "media catalog"
+			if i == 1 {
+				kind = "media catalog (withdrawn)"
+			}
 			for _, it := range items {
-				add(it.B3)
+				add(it.B3, kind+": "+it.Path)
 				for _, v := range it.Previous {
-					add(v.B3)
+					add(v.B3, kind+": "+it.Path+" (version of "+v.Time.Local().Format("2006-01-02 15:04")+")")
 				}
 			}
 		}

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"errors"
+
+	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -17,6 +21,11 @@ func newSnapshotsCmd(e *env) *cobra.Command {
   editkit snapshots --set cutting-room --json`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if set != "" {
+				if err := hub.ValidSetName(set); err != nil {
+					return &ui.UsageError{Err: err}
+				}
+			}
 			h, err := e.openHub(cmd.Context(), &hf)
 			if err != nil {
 				return err
@@ -43,5 +52,41 @@ func newSnapshotsCmd(e *env) *cobra.Command {
 	}
 	hf.register(cmd)
 	cmd.Flags().StringVar(&set, "set", "", "only this backup set")
+	cmd.AddCommand(newForgetCmd(e))
+	return cmd
+}
+
+func newForgetCmd(e *env) *cobra.Command {
+	var hf hubFlags
+	cmd := &cobra.Command{
+		Use:   "forget ID...",
+		Short: "Drop snapshots from the hub (a damaged one that stops prune, or one you no longer want)",
+		Long: `Remove snapshots by ID, even one whose file list is damaged: prune and
+hub check name such a snapshot and this command. The blobs only they used are
+deleted by later prunes; every other snapshot keeps its files. A backup whose
+last snapshot was dropped reads every file again.
+
+Exit codes: 0 removed; 1 a snapshot was not found or the hub failed; 2 bad usage.`,
+		Example: `  editkit snapshots forget 20261123T233000.123456Z-3f9a2c`,
+		Args:    argsRange(1, -1, "one or more snapshot IDs (see editkit snapshots)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHub(cmd.Context(), &hf)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			var errs []error
+			for _, id := range args {
+				set, err := h.ForgetSnapshot(cmd.Context(), id)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				e.term.Printf("Dropped snapshot %s of set %s\n", id, set)
+			}
+			return errors.Join(errs...)
+		},
+	}
+	hf.register(cmd)
 	return cmd
 }

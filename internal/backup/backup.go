@@ -51,6 +51,39 @@ type Options struct {
 	Host, User     string
 	Now            func() time.Time
 	Progress       Progress
+	// Hook, if set, is called between the steps of the run ("started", "walked",
+	// "rechecked", "committed", "wait", "verified"): tests use it to
+	// interleave a backup with a prune deterministically, or to stop it.
+	Hook func(step string)
+	// Sleep waits between looks at a prune's deletion announcement (nil:
+	// a timer).
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Note, if set, is told what the run does that the user should know
+	// (a damaged parent snapshot, a wait for a prune, a blob uploaded again).
+	Note func(msg string)
+}
+
+func (o *Options) hook(step string) {
+	if o.Hook != nil {
+		o.Hook(step)
+	}
+}
+
+func (o *Options) note(format string, args ...any) {
+	if o.Note != nil {
+		o.Note(fmt.Sprintf(format, args...))
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // FileError is one file that could not be backed up.
@@ -135,23 +168,57 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	tmp, doneTmp, err := scratchDir(o.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	defer doneTmp()
+	o.TempDir = tmp
 	var prev iter.Seq2[hub.Entry, error] = func(func(hub.Entry, error) bool) {}
 	if parent != nil {
 		res.Parent = parent.ID
 		prev = h.Entries(ctx, parent, o.TempDir)
 	}
+	next, stop := iter.Pull2(prev)
+	defer stop()
+	// A parent whose file list is damaged cannot tell what is unchanged:
+	// read every file instead (the hub keeps what it has, so only changed
+	// content goes up).
+	first, firstErr, firstOK := next()
+	var dmg *hub.DamagedError
+	if errors.As(firstErr, &dmg) {
+		o.note("%v; this backup reads every file instead of trusting it", firstErr)
+		res.Parent = ""
+		next = func() (hub.Entry, error, bool) { return hub.Entry{}, nil, false }
+		firstOK = false
+	}
+	peeked := firstOK
+	pull := func() (hub.Entry, error, bool) {
+		if peeked {
+			peeked = false
+			return first, firstErr, true
+		}
+		return next()
+	}
 
 	b := &backer{h: h, o: o, res: res, rules: rules}
 	var ew *hub.EntriesWriter
 	if !o.DryRun {
+		// What prune has marked now: a blob this run finds in the hub and
+		// reuses may be deleted before the snapshot is written.
+		if b.risk, err = h.AtRisk(ctx); err != nil {
+			return nil, err
+		}
+		o.hook("started")
 		if ew, err = hub.NewEntriesWriter(o.TempDir); err != nil {
 			return nil, err
 		}
 		defer ew.Abort()
 	}
-	if err := b.walkAndHash(ctx, roots, prev, ew); err != nil {
+	if err := b.walkAndHash(ctx, roots, pull, ew); err != nil {
 		return res, err
 	}
+	b.o.hook("walked")
 	res.Finished = o.Now()
 	if o.DryRun {
 		if o.BytesPerSecond > 0 {
@@ -164,6 +231,13 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 		return res, fmt.Errorf("writing the snapshot's file list: %w", err)
 	}
 	defer os.Remove(path)
+	// A prune may have deleted, or be about to delete, a blob this backup
+	// found in the hub and reuses: check those again and upload what is
+	// gone before the snapshot names them.
+	if err := b.protect(ctx, path, roots, false); err != nil {
+		return res, err
+	}
+	o.hook("rechecked")
 	snap := &hub.Snapshot{
 		ID:       event.NewID(res.Started),
 		Set:      o.Set,
@@ -183,6 +257,18 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 	if err := h.PutSnapshot(ctx, snap, path, b3); err != nil {
 		return res, err
 	}
+	o.hook("committed")
+	// A prune that read the snapshots just before this one appeared may be
+	// deleting a blob it uses: wait for its announced deletions to end and
+	// upload again what they took. If that cannot be done, the snapshot is
+	// withdrawn rather than left naming a missing blob.
+	if err := b.protect(ctx, path, roots, true); err != nil {
+		if derr := h.DeleteSnapshot(context.WithoutCancel(ctx), snap); derr != nil {
+			return res, fmt.Errorf("%w; snapshot %s names a blob the hub lacks and could not be withdrawn (%v): remove it with `editkit snapshots forget %s`", err, snap.ID, derr, snap.ID)
+		}
+		return res, err
+	}
+	o.hook("verified")
 	res.Snapshot = snap.ID
 	res.Finished = o.Now()
 	ev := event.New(res.Finished, event.BackedUp)
@@ -203,6 +289,7 @@ type backer struct {
 	res   *Result
 	rules walk.Rules
 	mu    sync.Mutex // guards res counters touched by workers
+	risk  *hub.Risk  // blobs at risk at the start and since
 }
 
 func (b *backer) fail(path string, err error) {
@@ -217,14 +304,19 @@ type pending struct {
 	entry hub.Entry
 	done  chan struct{} // closed when entry.B3 is set (or the file failed)
 	ok    bool
+	kind  int // kindNew, kindChanged, kindUnchanged; 0 for folders
 }
+
+const (
+	kindNew = iota + 1
+	kindChanged
+	kindUnchanged
+)
 
 // walkAndHash walks every root in order, merging with the parent's entries;
 // changed files go to workers that hash and upload them; a writer emits
 // the entries in order, at most a window ahead of the walk.
-func (b *backer) walkAndHash(ctx context.Context, roots []string, prev iter.Seq2[hub.Entry, error], ew *hub.EntriesWriter) error {
-	next, stop := iter.Pull2(prev)
-	defer stop()
+func (b *backer) walkAndHash(ctx context.Context, roots []string, next func() (hub.Entry, error, bool), ew *hub.EntriesWriter) error {
 	var cur hub.Entry
 	have, done := false, false
 	var prevErr error
@@ -287,6 +379,20 @@ func (b *backer) walkAndHash(ctx context.Context, roots []string, prev iter.Seq2
 			if ew != nil {
 				err = ew.Add(p.entry)
 			}
+			// Counted as it goes into the snapshot, so the counts match
+			// the file list: a file that failed is not backed up.
+			if p.kind != 0 {
+				b.res.Files++
+				b.res.Bytes += p.entry.Size
+				switch p.kind {
+				case kindNew:
+					b.res.New++
+				case kindChanged:
+					b.res.Changed++
+				case kindUnchanged:
+					b.res.Unchanged++
+				}
+			}
 		}
 		writeErr <- err
 	}()
@@ -311,21 +417,16 @@ func (b *backer) walkAndHash(ctx context.Context, roots []string, prev iter.Seq2
 					return nil
 				}
 				he := hub.Entry{Root: ri, Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), Inode: fsx.Inode(fi)}
-				b.res.Files++
-				b.res.Bytes += e.Size
-				p := &pending{entry: he, done: make(chan struct{})}
+				p := &pending{entry: he, done: make(chan struct{}), kind: kindNew}
 				old, found := lookup(he)
 				if found && !old.Dir && old.Size == he.Size && old.MTime == he.MTime && old.Inode == he.Inode && old.B3 != "" {
 					// Unchanged since the last snapshot: no need to read it.
-					p.entry.B3, p.ok = old.B3, true
-					b.res.Unchanged++
+					p.entry.B3, p.ok, p.kind = old.B3, true, kindUnchanged
 					close(p.done)
 					return enqueue(ctx, queue, p)
 				}
 				if found {
-					b.res.Changed++
-				} else {
-					b.res.New++
+					p.kind = kindChanged
 				}
 				if pr := b.o.Progress; pr != nil {
 					pr.AddTotal(he.Size, 1)

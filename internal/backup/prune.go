@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -74,13 +74,34 @@ type PruneOptions struct {
 	// once (only safe when nobody else uses the hub).
 	Grace time.Duration
 	// ExtraRefs lists blobs referenced outside snapshots (the media
-	// catalog), which must never be deleted.
-	ExtraRefs func(ctx context.Context, add func(b3 string)) error
+	// catalog), which must never be deleted; where names the user.
+	ExtraRefs func(ctx context.Context, add func(b3, where string)) error
 	DryRun    bool
 	TempDir   string
 	Host      string
 	User      string
 	Now       func() time.Time
+	// Hook, if set, is called between the steps of the prune ("listed",
+	// "marked", "announced", "relisted", "deleted"): tests use it to
+	// interleave a prune with a backup deterministically, or to stop it.
+	Hook func(step string)
+}
+
+func (o *PruneOptions) hook(step string) {
+	if o.Hook != nil {
+		o.Hook(step)
+	}
+}
+
+// deletionWindow is how long a prune may go on deleting after announcing
+// it; what is left waits for the next prune.
+const deletionWindow = 15 * time.Minute
+
+// DamagedSnapshot is a snapshot whose file list cannot be read.
+type DamagedSnapshot struct {
+	ID    string `json:"id"`
+	Set   string `json:"set"`
+	Error string `json:"error"`
 }
 
 // PruneResult is what a prune did (or would do).
@@ -89,22 +110,66 @@ type PruneResult struct {
 	Removed        []string `json:"removed"`
 	BlobsDeleted   int64    `json:"blobs_deleted"`
 	BytesFreed     int64    `json:"bytes_freed"`
-	BlobsPending   int64    `json:"blobs_pending"` // unreferenced, deleted by a later prune after the grace period
+	BlobsPending   int64    `json:"blobs_pending"`    // unreferenced, deleted by a later prune after the grace period
+	BlobsKept      int64    `json:"blobs_kept_again"` // announced, but a snapshot or push that appeared meanwhile uses them
 	UploadsAborted int      `json:"uploads_aborted"`
 	DryRun         bool     `json:"dry_run"`
-	Events         []event.Event
+	// Damaged lists kept snapshots whose file list cannot be read: while
+	// there are any, no blob is deleted (one of them might use it).
+	Damaged []DamagedSnapshot `json:"damaged,omitempty"`
+	Events  []event.Event     `json:"-"`
 }
 
-const pendingKey = "prune/pending.json"
+// OK reports whether the prune could do all its work.
+func (r *PruneResult) OK() bool { return len(r.Damaged) == 0 }
 
-// pendingList records when each unreferenced blob was first found so.
-type pendingList struct {
-	Blobs map[string]time.Time `json:"blobs"`
+// refSet is a set of blob hashes.
+type refSet map[[32]byte]bool
+
+func (r refSet) add(b3 string) {
+	var k [32]byte
+	if _, err := hex.Decode(k[:], []byte(b3)); err == nil && len(b3) == 64 {
+		r[k] = true
+	}
+}
+
+func (r refSet) has(b3 string) bool {
+	var k [32]byte
+	if _, err := hex.Decode(k[:], []byte(b3)); err != nil {
+		return false
+	}
+	return r[k]
+}
+
+// addSnapshot adds the blobs of s; a damaged file list is returned as such.
+func addSnapshot(ctx context.Context, h *hub.Hub, s *hub.Snapshot, tmp string, refs refSet) (*DamagedSnapshot, error) {
+	for e, err := range h.Entries(ctx, s, tmp) {
+		var dmg *hub.DamagedError
+		if errors.As(err, &dmg) {
+			return &DamagedSnapshot{ID: s.ID, Set: s.Set, Error: err.Error()}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !e.Dir {
+			refs.add(e.B3)
+		}
+	}
+	return nil, nil
 }
 
 // Prune removes snapshots the policy does not keep, then the blobs nothing
-// references any more (see PruneOptions.Grace for why that is safe while
-// others back up), and multipart uploads abandoned for longer than Grace.
+// references any more, and multipart uploads abandoned for longer than
+// Grace. It is safe while others back up or push, without a lock (see the
+// protocol in package hub, gc.go):
+//
+//   - a blob is first marked (prune/pending.json) and deleted only by a
+//     prune at least Grace later, if it is still unreferenced and was not
+//     uploaded within Grace;
+//   - before deleting, the prune announces the blobs (prune/deleting/),
+//     reads every snapshot and catalog event that appeared since it started
+//     and keeps what they use; backups and pushes wait for announcements
+//     naming blobs they use and upload again what was deleted.
 func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error) {
 	if o.Policy.empty() {
 		return nil, errors.New("give at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly: an empty policy would remove every snapshot")
@@ -112,13 +177,20 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	tmp, doneTmp, err := scratchDir(tempDir(o.TempDir))
+	if err != nil {
+		return nil, err
+	}
+	defer doneTmp()
 	res := &PruneResult{DryRun: o.DryRun}
 	all, err := h.Snapshots(ctx, "")
 	if err != nil {
 		return nil, err
 	}
+	known := map[string]bool{}
 	bySet := map[string][]*hub.Snapshot{}
 	for _, s := range all {
+		known[s.ID] = true
 		bySet[s.Set] = append(bySet[s.Set], s)
 	}
 	var kept []*hub.Snapshot
@@ -143,50 +215,52 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 	}
 	sort.Strings(res.Kept)
 	sort.Strings(res.Removed)
+	o.hook("listed")
 
 	// Mark: every blob the kept snapshots and the catalog use.
-	refs := map[[32]byte]bool{}
-	add := func(b3 string) {
-		var k [32]byte
-		if _, err := hex.Decode(k[:], []byte(b3)); err == nil {
-			refs[k] = true
-		}
-	}
+	refs := refSet{}
 	for _, s := range kept {
-		for e, err := range h.Entries(ctx, s, tempDir(o.TempDir)) {
-			if err != nil {
-				return res, err
-			}
-			if !e.Dir {
-				add(e.B3)
-			}
-		}
-	}
-	if o.ExtraRefs != nil {
-		if err := o.ExtraRefs(ctx, add); err != nil {
+		dmg, err := addSnapshot(ctx, h, s, tmp, refs)
+		if err != nil {
 			return res, err
 		}
+		if dmg != nil {
+			res.Damaged = append(res.Damaged, *dmg)
+		}
+	}
+	extra := func() error {
+		if o.ExtraRefs == nil {
+			return nil
+		}
+		return o.ExtraRefs(ctx, func(b3, _ string) { refs.add(b3) })
+	}
+	if err := extra(); err != nil {
+		return res, err
 	}
 	// Sweep, in two steps separated by the grace period: a blob is deleted
-	// only once it has been unreferenced for Grace (a backup that started
-	// before its snapshot was removed has had that long to finish and
-	// reference it again), and if it was uploaded more than Grace ago.
-	prev, err := readPending(ctx, h)
+	// only once it has been unreferenced for Grace, and if it was uploaded
+	// more than Grace ago.
+	prev, err := h.ReadPending(ctx)
 	if err != nil {
 		return res, err
 	}
 	now := o.Now()
-	next := pendingList{Blobs: map[string]time.Time{}}
+	next := hub.PendingList{Blobs: map[string]time.Time{}}
+	type candidate struct {
+		key, b3 string
+		size    int64
+		first   time.Time
+	}
+	var doomed []candidate
 	for oi, err := range h.Backend().List(ctx, "blobs/") {
 		if err != nil {
 			return res, err
 		}
 		b3 := oi.Key[strings.LastIndexByte(oi.Key, '/')+1:]
-		var k [32]byte
-		if len(b3) != 64 {
+		if len(b3) != 64 || refs.has(b3) {
 			continue
 		}
-		if _, err := hex.Decode(k[:], []byte(b3)); err != nil || refs[k] {
+		if _, err := hex.DecodeString(b3); err != nil {
 			continue
 		}
 		if now.Sub(oi.Modified) < o.Grace {
@@ -196,22 +270,81 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 		if !seen {
 			first = now
 		}
-		if o.Grace > 0 && now.Sub(first) < o.Grace {
+		if (o.Grace > 0 && now.Sub(first) < o.Grace) || len(res.Damaged) > 0 {
 			next.Blobs[b3] = first
 			continue
 		}
-		if !o.DryRun {
-			if err := h.Backend().Delete(ctx, oi.Key); err != nil {
+		doomed = append(doomed, candidate{oi.Key, b3, oi.Size, first})
+	}
+	o.hook("marked")
+	if o.DryRun {
+		for _, c := range doomed {
+			res.BlobsDeleted++
+			res.BytesFreed += c.size
+		}
+	} else if len(doomed) > 0 {
+		d := &hub.Deletion{ID: hub.NewRunID(now), Host: o.Host, PID: os.Getpid(), User: o.User, Started: now, Deadline: now.Add(deletionWindow)}
+		for _, c := range doomed {
+			d.Blobs = append(d.Blobs, c.b3)
+		}
+		if err := h.AnnounceDeletion(ctx, d); err != nil {
+			return res, err
+		}
+		o.hook("announced")
+		// Read what appeared since the listing: a backup or push that
+		// committed meanwhile keeps its blobs. One that commits after this
+		// sees the announcement and puts back what is deleted.
+		again, err := h.Snapshots(ctx, "")
+		if err != nil {
+			return res, err
+		}
+		late := false
+		for _, s := range again {
+			if known[s.ID] {
+				continue
+			}
+			dmg, err := addSnapshot(ctx, h, s, tmp, refs)
+			if err != nil {
 				return res, err
 			}
+			if dmg != nil {
+				late = true // unreadable: it might use any of them
+			}
 		}
-		res.BlobsDeleted++
-		res.BytesFreed += oi.Size
+		if err := extra(); err != nil {
+			return res, err
+		}
+		o.hook("relisted")
+		for _, c := range doomed {
+			switch {
+			case refs.has(c.b3):
+				res.BlobsKept++
+				continue
+			case late || o.Now().After(d.Deadline):
+				next.Blobs[c.b3] = c.first
+				continue
+			}
+			if err := h.Backend().Delete(ctx, c.key); err != nil {
+				return res, err
+			}
+			res.BlobsDeleted++
+			res.BytesFreed += c.size
+		}
+		o.hook("deleted")
+		if err := h.EndDeletion(ctx, d.ID); err != nil {
+			return res, err
+		}
 	}
 	res.BlobsPending = int64(len(next.Blobs))
 	if !o.DryRun {
-		if err := writePending(ctx, h, next); err != nil {
+		if err := h.WritePending(ctx, next); err != nil {
 			return res, err
+		}
+		// Announcements of prunes that were killed mid-way.
+		if ds, err := h.Deletions(ctx); err == nil {
+			for _, id := range hub.StaleDeletions(ds, o.Now(), o.Host) {
+				h.EndDeletion(ctx, id)
+			}
 		}
 		n, err := contenthub.AbortUploads(ctx, h.Backend(), o.Grace)
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
@@ -223,6 +356,9 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 	ev.Host, ev.User, ev.Set = o.Host, o.User, o.Set
 	ev.Size = res.BytesFreed
 	ev.Note = fmt.Sprintf("%d snapshots removed, %d kept, %d blobs deleted, %d pending", len(res.Removed), len(res.Kept), res.BlobsDeleted, res.BlobsPending)
+	if len(res.Damaged) > 0 {
+		ev.Note += fmt.Sprintf("; %d snapshots with a damaged file list, no blob deleted", len(res.Damaged))
+	}
 	if !o.DryRun {
 		res.Events = []event.Event{ev}
 	}
@@ -236,68 +372,59 @@ func tempDir(d string) string {
 	return d
 }
 
-func readPending(ctx context.Context, h *hub.Hub) (pendingList, error) {
-	var p pendingList
-	rc, err := h.Backend().Get(ctx, pendingKey, 0, -1)
-	if errors.Is(err, contenthub.ErrNotFound) {
-		return p, nil
-	}
-	if err != nil {
-		return p, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, 1<<30))
-	if err != nil {
-		return p, err
-	}
-	if err := json.Unmarshal(data, &p); err != nil {
-		return pendingList{}, nil // damaged: start the waiting period again, the safe side
-	}
-	for b, t := range p.Blobs {
-		if t.IsZero() {
-			delete(p.Blobs, b)
-		}
-	}
-	return p, nil
-}
-
-// writePending replaces the pending list. It is the hub's one mutable
-// object: only prune writes it, and losing it only delays deletions.
-func writePending(ctx context.Context, h *hub.Hub, p pendingList) error {
-	data, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	if err := h.Backend().Delete(ctx, pendingKey); err != nil {
-		return err
-	}
-	return h.Backend().Put(ctx, pendingKey, contenthub.BytesSource(data), contenthub.PutOptions{})
-}
-
 // CheckOptions configure a hub check.
 type CheckOptions struct {
-	ReadData  bool // download and re-hash every referenced blob
-	ExtraRefs func(ctx context.Context, add func(b3 string)) error
+	ReadData bool // download and re-hash every referenced blob
+	// Repair, with ReadData, removes the blobs found damaged (recording
+	// them, so the next backup or push of a file that still exists uploads
+	// it again rather than taking it as present).
+	Repair    bool
+	ExtraRefs func(ctx context.Context, add func(b3, where string)) error
 	TempDir   string
 	Progress  Progress
+	Host      string
+	User      string
+	Now       func() time.Time
+}
+
+// CheckProblem is one blob the hub lacks or holds damaged, with everything
+// that uses it.
+type CheckProblem struct {
+	Blob    string   `json:"blob"`
+	Problem string   `json:"problem"`
+	UsedBy  []string `json:"used_by"`
+	Damaged bool     `json:"damaged,omitempty"` // present with the wrong content or size
+	Removed bool     `json:"removed,omitempty"` // by --repair
 }
 
 // CheckResult is what a hub check found.
 type CheckResult struct {
-	Snapshots int         `json:"snapshots"`
-	Blobs     int64       `json:"blobs_referenced"`
-	Checked   int64       `json:"blobs_read"` // with ReadData
-	Bytes     int64       `json:"bytes_read"`
-	Problems  []FileError `json:"problems,omitempty"`
+	Snapshots int               `json:"snapshots"`
+	Blobs     int64             `json:"blobs_referenced"`
+	Checked   int64             `json:"blobs_read"` // with ReadData
+	Bytes     int64             `json:"bytes_read"`
+	Problems  []CheckProblem    `json:"problems,omitempty"`
+	Damaged   []DamagedSnapshot `json:"damaged_snapshots,omitempty"`
+	Repaired  int               `json:"blobs_removed,omitempty"`
 }
 
 // OK reports whether the hub holds everything its snapshots and catalog need.
-func (r *CheckResult) OK() bool { return len(r.Problems) == 0 }
+func (r *CheckResult) OK() bool { return len(r.Problems) == 0 && len(r.Damaged) == 0 }
 
 // Check verifies that every blob a snapshot (or the catalog) references
 // exists in the hub, with the right size; with ReadData each is downloaded
-// and re-hashed.
+// and re-hashed. Every snapshot file and catalog item that uses a missing
+// or damaged blob is named; a snapshot whose file list is damaged is
+// reported with the command that drops it.
 func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	tmp, doneTmp, err := scratchDir(tempDir(o.TempDir))
+	if err != nil {
+		return nil, err
+	}
+	defer doneTmp()
 	res := &CheckResult{}
 	have := map[[32]byte]int64{}
 	for oi, err := range h.Backend().List(ctx, "blobs/") {
@@ -312,44 +439,51 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 			}
 		}
 	}
-	type ref struct {
-		size  int64
-		where string
-	}
-	refs := map[[32]byte]ref{}
+	refs := map[[32]byte]int64{} // expected size, -1 unknown
 	snaps, err := h.Snapshots(ctx, "")
 	if err != nil {
 		return nil, err
 	}
 	res.Snapshots = len(snaps)
-	for _, s := range snaps {
-		for e, err := range h.Entries(ctx, s, tempDir(o.TempDir)) {
-			if err != nil {
-				res.Problems = append(res.Problems, FileError{Path: "snapshot " + s.ID, Err: err.Error()})
-				break
-			}
-			if e.Dir {
-				continue
-			}
-			var k [32]byte
-			hex.Decode(k[:], []byte(e.B3))
-			if _, ok := refs[k]; !ok {
-				refs[k] = ref{e.Size, fmt.Sprintf("snapshot %s: %s", s.ID, e.Path)}
+	// users walks every reference once, calling f with where it is.
+	users := func(first bool, f func(k [32]byte, size int64, where string)) error {
+		for _, s := range snaps {
+			for e, err := range h.Entries(ctx, s, tmp) {
+				var dmg *hub.DamagedError
+				if errors.As(err, &dmg) {
+					if first {
+						res.Damaged = append(res.Damaged, DamagedSnapshot{ID: s.ID, Set: s.Set, Error: err.Error()})
+					}
+					break
+				}
+				if err != nil {
+					return err
+				}
+				if e.Dir {
+					continue
+				}
+				var k [32]byte
+				hex.Decode(k[:], []byte(e.B3))
+				f(k, e.Size, fmt.Sprintf("snapshot %s (set %s): %s", s.ID, s.Set, path.Join(path.Base(s.Paths[e.Root]), e.Path)))
 			}
 		}
-	}
-	if o.ExtraRefs != nil {
-		err := o.ExtraRefs(ctx, func(b3 string) {
+		if o.ExtraRefs == nil {
+			return nil
+		}
+		return o.ExtraRefs(ctx, func(b3, where string) {
 			var k [32]byte
-			if _, err := hex.Decode(k[:], []byte(b3)); err == nil {
-				if _, ok := refs[k]; !ok {
-					refs[k] = ref{-1, "media catalog"}
-				}
+			if _, err := hex.Decode(k[:], []byte(b3)); err == nil && len(b3) == 64 {
+				f(k, -1, where)
 			}
 		})
-		if err != nil {
-			return nil, err
+	}
+	err = users(true, func(k [32]byte, size int64, _ string) {
+		if cur, ok := refs[k]; !ok || cur < 0 {
+			refs[k] = size
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	res.Blobs = int64(len(refs))
 	keys := make([][32]byte, 0, len(refs))
@@ -364,32 +498,78 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 		}
 		o.Progress.AddTotal(total, len(keys))
 	}
+	bad := map[[32]byte]*CheckProblem{}
+	problem := func(k [32]byte, what string, damaged bool) {
+		bad[k] = &CheckProblem{Blob: hub.BlobKey(hex.EncodeToString(k[:])), Problem: what, Damaged: damaged}
+	}
 	for _, k := range keys {
-		r := refs[k]
+		size := refs[k]
 		b3 := hex.EncodeToString(k[:])
-		size, ok := have[k]
+		got, ok := have[k]
 		switch {
 		case !ok:
-			res.Problems = append(res.Problems, FileError{Path: hub.BlobKey(b3), Err: "missing (used by " + r.where + ")"})
+			problem(k, "missing", false)
 			continue
-		case r.size >= 0 && size != r.size:
-			res.Problems = append(res.Problems, FileError{Path: hub.BlobKey(b3), Err: fmt.Sprintf("%d bytes, expected %d (used by %s)", size, r.size, r.where)})
+		case size >= 0 && got != size:
+			problem(k, fmt.Sprintf("%d bytes, expected %d: damaged in the hub", got, size), true)
 			continue
 		}
 		if !o.ReadData {
 			continue
 		}
-		got, n, err := blobB3(ctx, h, b3, o.Progress)
+		sum, n, err := blobB3(ctx, h, b3, o.Progress)
 		res.Checked++
 		res.Bytes += n
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, ctx.Err()
 		case err != nil:
-			res.Problems = append(res.Problems, FileError{Path: hub.BlobKey(b3), Err: err.Error()})
-		case got != b3:
-			res.Problems = append(res.Problems, FileError{Path: hub.BlobKey(b3), Err: "content does not match its hash (BLAKE3 " + got + "): damaged in the hub (used by " + r.where + ")"})
+			problem(k, err.Error(), false)
+		case sum != b3:
+			problem(k, "content does not match its hash (BLAKE3 "+sum+"): damaged in the hub", true)
 		}
 		if o.Progress != nil {
 			o.Progress.FileDone()
+		}
+	}
+	if len(bad) == 0 {
+		return res, nil
+	}
+	// Second pass: everything that uses a problem blob, not only the first.
+	err = users(false, func(k [32]byte, _ int64, where string) {
+		if p, ok := bad[k]; ok {
+			p.UsedBy = append(p.UsedBy, where)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var damaged []string
+	for k, p := range bad {
+		if p.Damaged {
+			damaged = append(damaged, hex.EncodeToString(k[:]))
+		}
+		res.Problems = append(res.Problems, *p)
+	}
+	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].Blob < res.Problems[j].Blob })
+	sort.Strings(damaged)
+	if o.Repair && len(damaged) > 0 {
+		// Recorded first, so a backup that reuses one of them checks it
+		// even if this run stops half-way.
+		now := o.Now()
+		if err := h.RecordRepair(ctx, &hub.Repair{ID: hub.NewRunID(now), Time: now, Host: o.Host, User: o.User, Blobs: damaged}); err != nil {
+			return res, fmt.Errorf("recording the repair: %w", err)
+		}
+		removed := map[string]bool{}
+		for _, b3 := range damaged {
+			if err := h.Backend().Delete(ctx, hub.BlobKey(b3)); err != nil {
+				return res, fmt.Errorf("removing the damaged blob %s: %w", hub.BlobKey(b3), err)
+			}
+			removed[hub.BlobKey(b3)] = true
+			res.Repaired++
+		}
+		for i := range res.Problems {
+			res.Problems[i].Removed = removed[res.Problems[i].Blob]
 		}
 	}
 	return res, nil

@@ -1,11 +1,16 @@
 package backup
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/hub"
 )
 
@@ -44,5 +49,54 @@ func TestPolicyKeep(t *testing.T) {
 	}
 	if (Policy{}).empty() != true {
 		t.Fatal("empty policy")
+	}
+}
+
+// A kept snapshot whose file list is damaged might use any blob: prune
+// deletes none, names the snapshot and the command that drops it, and
+// after `snapshots forget` deletes again.
+func TestPruneWithADamagedSnapshotDeletesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	be, err := contenthub.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hub.New(be)
+	tmp := t.TempDir()
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a"), []byte("old"), 0o644)
+	if _, err := Run(ctx, h, Options{Set: "s", Paths: []string{src}, TempDir: tmp}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "a"), []byte("new content"), 0o644)
+	r2, err := Run(ctx, h, Options{Set: "s", Paths: []string{src}, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := filepath.Join(dir, "snapshots", "s", r2.Snapshot+".entries.gz")
+	data, _ := os.ReadFile(list)
+	data[len(data)/2] ^= 1
+	os.WriteFile(list, data, 0o644)
+	pr, err := Prune(ctx, h, PruneOptions{Policy: Policy{Last: 1}, TempDir: tmp})
+	if err != nil || pr.OK() || len(pr.Damaged) != 1 || pr.BlobsDeleted != 0 || pr.BlobsPending != 2 ||
+		!strings.Contains(pr.Damaged[0].Error, "editkit snapshots forget "+r2.Snapshot) {
+		t.Fatalf("prune with a damaged snapshot: %v %+v", err, pr)
+	}
+	cr, err := Check(ctx, h, CheckOptions{TempDir: tmp})
+	if err != nil || cr.OK() || len(cr.Damaged) != 1 || cr.Damaged[0].ID != r2.Snapshot {
+		t.Fatalf("check: %v %+v", err, cr)
+	}
+	if set, err := h.ForgetSnapshot(ctx, r2.Snapshot); err != nil || set != "s" {
+		t.Fatalf("forget: %q %v", set, err)
+	}
+	pr, err = Prune(ctx, h, PruneOptions{Policy: Policy{Last: 1}, TempDir: tmp})
+	if err != nil || !pr.OK() || pr.BlobsDeleted != 2 {
+		t.Fatalf("prune after forget: %v %+v", err, pr)
+	}
+	// The next backup has no parent and reads the file again.
+	r3, err := Run(ctx, h, Options{Set: "s", Paths: []string{src}, TempDir: tmp})
+	if err != nil || r3.New != 1 || r3.Blobs != 1 {
+		t.Fatalf("backup after forget: %v %+v", err, r3)
 	}
 }

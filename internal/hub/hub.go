@@ -13,6 +13,11 @@
 //	snapshots/SET/ID.entries.gz  the snapshot's file list, gzipped JSON lines in tree order
 //	events/YYYY/MM/DD/ID.jsonl   a batch of events (one command's changes), never rewritten
 //	prune/pending.json           blobs the last prune found unreferenced, deleted by a later one
+//	prune/deleting/ID.json       a prune's announced deletions, while it deletes (see gc.go)
+//	repair/ID.json               blobs `hub check --repair` removed as damaged
+//
+// How prune deletes blobs while others back up and push, without a lock,
+// is in gc.go.
 package hub
 
 import (

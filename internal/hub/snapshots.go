@@ -129,6 +129,39 @@ func (w *EntriesWriter) Close() (path, b3 string, err error) {
 	return w.f.Name(), fmt.Sprintf("%x", w.h.Sum(nil)), nil
 }
 
+// EntriesFile streams a file list written by an EntriesWriter on this
+// computer (a backup re-reading what it is about to commit).
+func EntriesFile(path string) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		f, err := os.Open(path)
+		if err != nil {
+			yield(Entry{}, err)
+			return
+		}
+		defer f.Close()
+		gz, err := gzip.NewReader(bufio.NewReaderSize(f, 256<<10))
+		if err != nil {
+			yield(Entry{}, fmt.Errorf("%s: %w", path, err))
+			return
+		}
+		dec := json.NewDecoder(gz)
+		for {
+			var e Entry
+			err := dec.Decode(&e)
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				yield(Entry{}, fmt.Errorf("%s: %w", path, err))
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
 // Abort discards the list.
 func (w *EntriesWriter) Abort() {
 	w.f.Close()
@@ -241,6 +274,19 @@ func (h *Hub) readSnapshot(ctx context.Context, key string) (*Snapshot, error) {
 	return &s, nil
 }
 
+// DamagedError says a snapshot's file list cannot be used: missing,
+// damaged, or refused. Its message names the way out.
+type DamagedError struct {
+	ID, Set string
+	Err     error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("snapshot %s of set %s: %v; drop it with `editkit snapshots forget %s` (the other snapshots keep their files)", e.ID, e.Set, e.Err, e.ID)
+}
+
+func (e *DamagedError) Unwrap() error { return e.Err }
+
 // DeleteSnapshot removes a snapshot: its summary first, so it is no longer
 // listed, then its file list.
 func (h *Hub) DeleteSnapshot(ctx context.Context, s *Snapshot) error {
@@ -262,7 +308,12 @@ func (h *Hub) Entries(ctx context.Context, s *Snapshot, dir string) iter.Seq2[En
 		}
 		defer os.Remove(f.Name())
 		defer f.Close()
+		damaged := func(err error) { yield(Entry{}, &DamagedError{ID: s.ID, Set: s.Set, Err: err}) }
 		rc, err := h.backend.Get(ctx, s.EntriesKey, 0, -1)
+		if errors.Is(err, contenthub.ErrNotFound) {
+			damaged(errors.New("its file list is missing"))
+			return
+		}
 		if err != nil {
 			yield(Entry{}, fmt.Errorf("snapshot %s file list: %w", s.ID, err))
 			return
@@ -275,7 +326,7 @@ func (h *Hub) Entries(ctx context.Context, s *Snapshot, dir string) iter.Seq2[En
 			return
 		}
 		if got := fmt.Sprintf("%x", hh.Sum(nil)); got != s.EntriesB3 {
-			yield(Entry{}, fmt.Errorf("snapshot %s file list is damaged (BLAKE3 %s, expected %s)", s.ID, got, s.EntriesB3))
+			damaged(fmt.Errorf("its file list is damaged (BLAKE3 %s, expected %s)", got, s.EntriesB3))
 			return
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -284,7 +335,7 @@ func (h *Hub) Entries(ctx context.Context, s *Snapshot, dir string) iter.Seq2[En
 		}
 		gz, err := gzip.NewReader(bufio.NewReaderSize(f, 256<<10))
 		if err != nil {
-			yield(Entry{}, fmt.Errorf("snapshot %s file list: %w", s.ID, err))
+			damaged(fmt.Errorf("its file list is damaged: %w", err))
 			return
 		}
 		dec := json.NewDecoder(gz)
@@ -296,23 +347,23 @@ func (h *Hub) Entries(ctx context.Context, s *Snapshot, dir string) iter.Seq2[En
 				return
 			}
 			if err != nil {
-				yield(Entry{}, fmt.Errorf("snapshot %s file list, entry %d: %w", s.ID, n+1, err))
+				damaged(fmt.Errorf("its file list is damaged at entry %d: %w", n+1, err))
 				return
 			}
 			if err := treepath.Validate(e.Path); err != nil {
-				yield(Entry{}, fmt.Errorf("snapshot %s is refused: %w", s.ID, err))
+				damaged(fmt.Errorf("it is refused: %w", err))
 				return
 			}
 			if e.Root < 0 || e.Root >= len(s.Paths) {
-				yield(Entry{}, fmt.Errorf("snapshot %s is refused: entry %q names root %d of %d", s.ID, e.Path, e.Root, len(s.Paths)))
+				damaged(fmt.Errorf("it is refused: entry %q names root %d of %d", e.Path, e.Root, len(s.Paths)))
 				return
 			}
-			if !e.Dir && (len(e.B3) != 64 || strings.Trim(e.B3, "0123456789abcdef") != "") {
-				yield(Entry{}, fmt.Errorf("snapshot %s is refused: entry %q has a bad hash", s.ID, e.Path))
+			if !e.Dir && !validB3(e.B3) {
+				damaged(fmt.Errorf("it is refused: entry %q has a bad hash", e.Path))
 				return
 			}
 			if n > 0 && CompareEntries(prev, e) >= 0 {
-				yield(Entry{}, fmt.Errorf("snapshot %s is refused: entry %q out of order", s.ID, e.Path))
+				damaged(fmt.Errorf("it is refused: entry %q out of order", e.Path))
 				return
 			}
 			prev = e
@@ -321,4 +372,28 @@ func (h *Hub) Entries(ctx context.Context, s *Snapshot, dir string) iter.Seq2[En
 			}
 		}
 	}
+}
+
+// ForgetSnapshot removes the snapshot with the given ID from whichever set
+// holds it, even if its summary or file list is damaged, and returns the
+// set. Blobs only it used are left to prune.
+func (h *Hub) ForgetSnapshot(ctx context.Context, id string) (string, error) {
+	if id == "" || strings.ContainsAny(id, "/\\ ") || strings.Contains(id, "..") {
+		return "", fmt.Errorf("%q is not a snapshot ID (see editkit snapshots)", id)
+	}
+	keys, err := h.snapshotKeys(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	for _, k := range keys {
+		if !strings.HasSuffix(k, "/"+id+".json") {
+			continue
+		}
+		set := strings.TrimSuffix(strings.TrimPrefix(k, snapshotsPrefix), "/"+id+".json")
+		if err := h.backend.Delete(ctx, k); err != nil {
+			return set, err
+		}
+		return set, h.backend.Delete(ctx, entriesKey(set, id))
+	}
+	return "", fmt.Errorf("no snapshot %s in %s (see editkit snapshots)", id, h.location)
 }

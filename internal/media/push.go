@@ -58,6 +58,9 @@ type PushOptions struct {
 	User      string
 	Now       func() time.Time
 	Progress  Progress
+	// Hook, if set, is called between steps ("uploaded", "rechecked"):
+	// tests interleave a push with a prune with it.
+	Hook func(step string)
 }
 
 // PushedItem is what happened to one file.
@@ -75,8 +78,10 @@ type PushedItem struct {
 type PushResult struct {
 	Items    []PushedItem  `json:"items"`
 	Pushed   int           `json:"pushed"`
+	Lost     int           `json:"lost_race,omitempty"` // pushed, but another push to the same path won
 	Uploaded int64         `json:"uploaded_bytes"`
 	Events   []event.Event `json:"-"`
+	risk     *hub.Risk     // blobs a prune had marked when the push started, and since
 }
 
 // OK reports whether every file is in the catalog as pushed.
@@ -208,6 +213,11 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What prune has marked now: a blob this push finds in the hub may be
+	// deleted before the catalog names it (see Secure).
+	if res.risk, err = h.AtRisk(ctx); err != nil {
+		return nil, err
+	}
 	// Two files of this push for one path is a mistake, not a race.
 	seen := map[string]string{}
 	for _, f := range files {
@@ -256,12 +266,25 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	if o.Hook != nil {
+		o.Hook("uploaded")
+	}
+	// A prune may have deleted a blob this push found in the hub: check
+	// the ones at risk again before the events name them.
+	mine := &PushResult{Items: items, risk: res.risk}
+	if err := Secure(ctx, h, mine, SecureOptions{Now: o.Now}); err != nil {
+		return res, err
+	}
+	res.risk = mine.risk
 	for i, it := range items {
-		res.Items = append(res.Items, it)
-		if evs[i] != nil {
+		if evs[i] != nil && (it.Status == "pushed" || it.Status == "replaced") {
 			res.Events = append(res.Events, *evs[i])
 			res.Pushed++
 		}
+	}
+	res.Items = append(res.Items, items...)
+	if o.Hook != nil {
+		o.Hook("rechecked")
 	}
 	sort.SliceStable(res.Items, func(i, j int) bool { return treepath.Less(res.Items[i].Path, res.Items[j].Path) })
 	return res, nil
@@ -279,6 +302,21 @@ func pushOne(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOption
 	switch {
 	case exists && cur.B3 == it.B3:
 		it.Status, it.Detail = "unchanged", "the catalog has this file already"
+		// Its bytes may have been removed as damaged (hub check --repair)
+		// or lost: this file still exists, so the hub gets them again.
+		if has, err := h.HasBlob(ctx, it.B3); err == nil && !has {
+			if uploaded, err := h.PutBlob(ctx, it.B3, f.source); err != nil {
+				it.Status, it.Detail = "failed", "the hub lacks this file's content and uploading it again failed: "+err.Error()
+			} else if fi, err := os.Stat(f.source); err != nil || fi.Size() != sum.Size {
+				if uploaded {
+					h.Backend().Delete(ctx, hub.BlobKey(it.B3))
+				}
+				it.Status, it.Detail = "failed", "changed while it was being pushed; push it again when it is complete"
+			} else {
+				it.Uploaded = uploaded
+				it.Detail = "the catalog has this file already; its content was missing from the hub and was uploaded again"
+			}
+		}
 		return it, nil
 	case exists && !o.Replace:
 		it.Status = "refused"
@@ -340,6 +378,8 @@ func Confirm(ctx context.Context, h *hub.Hub, res *PushResult) error {
 				other = cur.User + " on " + cur.Host
 			}
 			it.Status = "conflict"
+			res.Pushed--
+			res.Lost++
 			it.Detail = fmt.Sprintf("%s pushed a different file to the same path at the same time and the catalog keeps theirs; push yours with --replace if it should win", other)
 		}
 	}
@@ -370,4 +410,100 @@ func Withdraw(ctx context.Context, h *hub.Hub, paths []string, user, host string
 		return evs, fmt.Errorf("not in the catalog: %s", strings.Join(missing, ", "))
 	}
 	return evs, nil
+}
+
+// SecureOptions configure Secure.
+type SecureOptions struct {
+	// After is set once the push's events are in the hub: Secure then
+	// first waits for a prune's announced deletions of the blobs the push
+	// uses to end.
+	After bool
+	Host  string // this computer, to tell a prune killed here
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	Note  func(msg string)
+}
+
+// Secure checks that every blob the pushed items use and that a prune
+// marked or announced (or a repair removed) is still in the hub, and
+// uploads again from the pushed file what is gone. An item whose content
+// cannot be put back is marked failed. See the protocol in package hub.
+func Secure(ctx context.Context, h *hub.Hub, res *PushResult, o SecureOptions) error {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	risk, err := h.AtRisk(ctx)
+	if err != nil {
+		return err
+	}
+	// What was at risk earlier still is: a prune may have deleted a marked
+	// blob and rewritten its lists since.
+	if res.risk != nil {
+		for b := range res.risk.Blobs {
+			risk.Blobs[b] = true
+		}
+		risk.All = risk.All || res.risk.All
+	}
+	res.risk = risk
+	blobs := map[string]bool{}
+	for _, it := range res.Items {
+		if (it.Status == "pushed" || it.Status == "replaced") && risk.Has(it.B3) {
+			blobs[it.B3] = true
+		}
+	}
+	if len(blobs) == 0 {
+		return nil
+	}
+	if o.After {
+		err := h.WaitDeletions(ctx, risk, blobs, o.Host, o.Now, o.Sleep, func(d *hub.Deletion) {
+			if o.Note != nil {
+				o.Note(fmt.Sprintf("waiting for a prune (%s on %s) to finish deleting blobs this push uses; it stops by %s at the latest, then this push checks them and uploads again what is gone",
+					d.User, d.Host, d.Deadline.Add(hub.DeletionSkew).Local().Format("15:04:05")))
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for i := range res.Items {
+		it := &res.Items[i]
+		if !blobs[it.B3] || (it.Status != "pushed" && it.Status != "replaced") {
+			continue
+		}
+		has, err := h.HasBlob(ctx, it.B3)
+		if err != nil {
+			return err
+		}
+		if has {
+			continue
+		}
+		sum, err := hashing.HashFile(ctx, it.Source, hashing.FileOptions{BLAKE3: true})
+		if err == nil && sum.BLAKE3Hex() != it.B3 {
+			err = fmt.Errorf("it changed since it was read")
+		}
+		if err == nil {
+			_, err = h.PutBlob(ctx, it.B3, it.Source)
+		}
+		if err != nil {
+			it.Status = "failed"
+			it.Detail = "a prune deleted its content from the hub while this push ran and it could not be uploaded again (" + err.Error() + "); push it again"
+			continue
+		}
+		if o.Note != nil {
+			o.Note(it.Source + ": its content had been removed from the hub by a prune; uploaded it again")
+		}
+	}
+	return nil
 }

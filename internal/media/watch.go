@@ -170,6 +170,7 @@ func pushWatched(ctx context.Context, h *hub.Hub, o PushOptions, folder string, 
 		all.Events = append(all.Events, res.Events...)
 		all.Pushed += res.Pushed
 		all.Uploaded += res.Uploaded
+		all.risk = res.risk.Union(all.risk)
 	}
 	return all, nil
 }

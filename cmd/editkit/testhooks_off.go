@@ -1,0 +1,11 @@
+//go:build !editkit_testhooks || !unix
+
+package main
+
+import "time"
+
+// testNow is nil in a normal build; see testhooks_on.go.
+func testNow() func() time.Time { return nil }
+
+// testHook is nil in a normal build; see testhooks_on.go.
+func testHook(string) func(step string) { return nil }
