@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/editkit/editkit/internal/place"
 	"strings"
 	"time"
 
@@ -161,6 +162,7 @@ failures (each listed), or interrupted; 2 bad usage, not enough space.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Drive = args[0]
 			o.Tool, o.Version, o.Host, o.User = "editkit", editkitVersion(), e.host, e.user
+			o.Hooks = place.HooksFromEnv()
 			bps, err := e.bytesPerSecond(&hf)
 			if err != nil {
 				return err
@@ -208,6 +210,9 @@ func printPull(t *ui.Terminal, r *media.PullResult, bps int64) {
 			eta = "about " + units.FormatDuration(r.ETA) + " at " + units.FormatBytes(bps) + "/s"
 		}
 		t.Printf("%s would receive %s (%s; %s); %d already there\n", r.Drive, units.Count(r.ToPull, "file"), units.FormatBytes(r.ToPullSize), eta, r.Present)
+		if r.ToRemove > 0 {
+			t.Printf("%s withdrawn from the catalog would be removed (listed as would-remove)\n", units.Count(r.ToRemove, "file"))
+		}
 	} else {
 		t.Printf("Pulled %s (%s) onto %s (%s); %d already there\n", units.Count(r.Pulled, "file"), units.FormatBytes(r.Bytes), r.Drive, r.Label, r.Present)
 	}
