@@ -1,0 +1,434 @@
+package main
+
+// End-to-end tests of the placement path (internal/place) as copy, pull,
+// restore, verify and drive test use it: nothing written through a link on
+// the destination, kill -9 at chosen points then the same command completes
+// and leaves nothing behind, a killed copy's temporary files never block
+// its resume on a nearly full drive, and names a case-insensitive drive
+// cannot hold are reported, never silently lost.
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/editkit/editkit/internal/backup"
+	mediacopy "github.com/editkit/editkit/internal/copy"
+	"github.com/editkit/editkit/internal/place"
+)
+
+// linkedDrive makes a drive holding Music -> ../home-music, where the
+// editor keeps a real cue.wav of their own.
+func linkedDrive(t *testing.T) (drive, outside string) {
+	t.Helper()
+	base := t.TempDir()
+	drive, outside = filepath.Join(base, "EDITOR1"), filepath.Join(base, "home-music")
+	os.Mkdir(drive, 0o755)
+	os.Mkdir(outside, 0o755)
+	if err := os.WriteFile(filepath.Join(outside, "cue.wav"), []byte("the editor's own cue"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../home-music", filepath.Join(drive, "Music")); err != nil {
+		t.Fatal(err)
+	}
+	return drive, outside
+}
+
+func assertOutsideUntouched(t *testing.T, outside string) {
+	t.Helper()
+	got, err := os.ReadFile(filepath.Join(outside, "cue.wav"))
+	if err != nil || string(got) != "the editor's own cue" {
+		t.Errorf("the file outside the drive was overwritten: %q, %v", got, err)
+	}
+	entries, _ := os.ReadDir(outside)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 1 {
+		t.Errorf("written outside the drive: %v", names)
+	}
+}
+
+// Must 2: copy never writes through a link on the destination, and a file
+// it refused is counted failed, not copied.
+func TestCopyNeverWritesThroughALink(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "Show")
+	writeMedia(t, filepath.Join(src, "Music", "cue.wav"), 1<<20, 1)
+	writeMedia(t, filepath.Join(src, "Picture", "A001.mxf"), 1<<20, 2)
+	drive, outside := linkedDrive(t)
+	r := editkit(t, "copy", "--json", src, drive)
+	if r.code != 1 {
+		t.Fatalf("copy through a link: want exit 1\n%s", r)
+	}
+	assertOutsideUntouched(t, outside)
+	var res mediacopy.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v\n%s", err, r)
+	}
+	d := res.Destinations[0]
+	if d.Copied != 1 {
+		t.Errorf("copied %d, want 1 (only Picture/A001.mxf): %+v", d.Copied, d)
+	}
+	failed := false
+	for _, f := range d.Failed {
+		if f.Path == "Music/cue.wav" && strings.Contains(f.Err, "symbolic link") && strings.Contains(f.Err, "run the same command again") {
+			failed = true
+		}
+	}
+	if !failed {
+		t.Errorf("Music/cue.wav not reported failed with a way out: %+v", d.Failed)
+	}
+	assertNoTemps(t, drive)
+	// The human summary never counts the refused file as copied.
+	r = editkit(t, "copy", src, drive)
+	if r.code != 1 || strings.Contains(r.stdout+r.stderr, "2 copied") {
+		t.Fatalf("second copy:\n%s", r)
+	}
+	assertOutsideUntouched(t, outside)
+}
+
+// Must 2: pull never writes through a link on the drive.
+func TestPullNeverWritesThroughALink(t *testing.T) {
+	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
+	h.dir = h.url
+	inbox := t.TempDir()
+	writeMedia(t, filepath.Join(inbox, "cue.wav"), 1<<20, 3)
+	if r := h.run(t, "push", "--category", "music", "--dest-path", "Music", filepath.Join(inbox, "cue.wav")); r.code != 0 {
+		t.Fatalf("push: %s", r)
+	}
+	drive, outside := linkedDrive(t)
+	var pl pullOut
+	r := h.runJSON(t, &pl, "pull", drive)
+	if r.code != 1 || pl.Pulled != 0 {
+		t.Fatalf("pull through a link: want exit 1, nothing pulled\n%s", r)
+	}
+	if !strings.Contains(r.stdout, "symbolic link") {
+		t.Errorf("no word of the link:\n%s", r)
+	}
+	assertOutsideUntouched(t, outside)
+	assertNoTemps(t, drive)
+}
+
+// Must 2: restore never writes through a link in the restore folder.
+func TestRestoreNeverWritesThroughALink(t *testing.T) {
+	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
+	h.dir = h.url
+	src := filepath.Join(t.TempDir(), "Proj")
+	writeMedia(t, filepath.Join(src, "Music", "cue.wav"), 1<<20, 4)
+	if r := h.run(t, "backup", "--set", "proj", src); r.code != 0 {
+		t.Fatalf("backup: %s", r)
+	}
+	base := t.TempDir()
+	to, outside := filepath.Join(base, "Restored"), filepath.Join(base, "home-music")
+	os.MkdirAll(filepath.Join(to, "Proj"), 0o755)
+	os.Mkdir(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "cue.wav"), []byte("the editor's own cue"), 0o644)
+	os.Symlink("../../home-music", filepath.Join(to, "Proj", "Music"))
+	if r := h.run(t, "restore", "latest", "--to", to); r.code != 1 {
+		t.Fatalf("restore through a link: want exit 1\n%s", r)
+	}
+	assertOutsideUntouched(t, outside)
+	assertNoTemps(t, to)
+}
+
+// Must 2 and 7: verify's report and ASC MHL never go through a link, and a
+// drive's checksum list and reports are readable by every user.
+func TestVerifyReportNeverThroughALink(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "Show")
+	writeMedia(t, filepath.Join(src, "Picture", "A001.mxf"), 1<<20, 5)
+	drive := t.TempDir()
+	old := syscall.Umask(0o077)
+	r := editkit(t, "copy", src, drive)
+	syscall.Umask(old)
+	if r.code != 0 {
+		t.Fatalf("copy: %s", r)
+	}
+	for _, p := range []string{".editkit/checksums.b3sum", "ascmhl"} {
+		fi, err := os.Stat(filepath.Join(drive, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().IsRegular() && fi.Mode().Perm() != 0o644 {
+			t.Errorf("%s is %v; every user's b3sum --check must read it (0644)", p, fi.Mode().Perm())
+		}
+	}
+	reports, _ := filepath.Glob(filepath.Join(drive, ".editkit", "reports", "*"))
+	mhls, _ := filepath.Glob(filepath.Join(drive, "ascmhl", "*"))
+	for _, p := range append(reports, mhls...) {
+		if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o644 {
+			t.Errorf("%s is %v, want 0644", p, fi.Mode().Perm())
+		}
+	}
+
+	// Someone replaces the reports folder with a link to their home.
+	outside := t.TempDir()
+	os.RemoveAll(filepath.Join(drive, ".editkit", "reports"))
+	os.Symlink(outside, filepath.Join(drive, ".editkit", "reports"))
+	r = editkit(t, "verify", drive)
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Fatalf("verify wrote through the link: %v\n%s", entries, r)
+	}
+	if r.code == 0 {
+		t.Errorf("verify could not write its report, yet exited 0:\n%s", r)
+	}
+	if !strings.Contains(r.stdout+r.stderr, "symbolic link") {
+		t.Errorf("no word of the link:\n%s", r)
+	}
+}
+
+// Must 4: kill -9 of copy on a nearly full drive, then the same command:
+// the killed run's temporary file is editkit's own and does not block the
+// resume.
+func TestCopyResumesOnNearlyFullDrive(t *testing.T) {
+	drive := mountTmpfs(t, "100M")
+	src := filepath.Join(t.TempDir(), "Show")
+	data := writeMedia(t, filepath.Join(src, "Reel 1", "A001.mxf"), 60<<20, 6)
+	r := editkitEnv(t, []string{place.CrashEnv + "=write:52428800"}, "copy", src, drive)
+	if r.code != -1 && r.code != 137 && r.code != -9 {
+		// exec reports a process killed by a signal as exit -1.
+		t.Fatalf("the copy was not killed at 50 MiB:\n%s", r)
+	}
+	temps, _ := filepath.Glob(filepath.Join(drive, "Reel 1", place.TempPrefix+"*"))
+	if len(temps) != 1 {
+		t.Fatalf("want the killed run's temporary file, found %v", temps)
+	}
+	if fi, _ := os.Stat(temps[0]); fi.Size() < 50<<20 {
+		t.Fatalf("temporary file only %d bytes", fi.Size())
+	}
+	r = editkit(t, "copy", src, drive)
+	if r.code != 0 {
+		t.Fatalf("the same command after kill -9 on a nearly full drive:\n%s", r)
+	}
+	got, _ := os.ReadFile(filepath.Join(drive, "Reel 1", "A001.mxf"))
+	if !bytes.Equal(got, data) {
+		t.Fatal("copied file differs")
+	}
+	assertNoTemps(t, drive)
+}
+
+// crashPoints are where the crash matrix stops a command with SIGKILL:
+// half-way through writing, after a file is synced and read back but not
+// renamed, and after a rename that was not yet recorded.
+var crashPoints = []string{"write:1572864", "settled:2", "renamed:2"}
+
+func killedByHook(r result) bool { return r.code == -1 || r.code == 137 }
+
+// Crash matrix, copy: kill -9 at each point, then the same command: the
+// result is complete, verified, with no temporary file and a consistent
+// manifest and ASC MHL history.
+func TestCrashMatrixCopy(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "Show")
+	for i := 0; i < 5; i++ {
+		writeMedia(t, filepath.Join(src, "Reel 1", fmt.Sprintf("A00%d.mxf", i)), 1<<20+i*4096, byte(10+i))
+	}
+	for _, point := range crashPoints {
+		t.Run(point, func(t *testing.T) {
+			state := t.TempDir()
+			env := []string{"EDITKIT_STATE_DIR=" + state, "XDG_CONFIG_HOME=" + t.TempDir()}
+			drive := t.TempDir()
+			r := editkitEnv(t, append(env, place.CrashEnv+"="+point), "copy", "--jobs", "1", src, drive)
+			if !killedByHook(r) {
+				t.Fatalf("not killed at %s:\n%s", point, r)
+			}
+			if r := editkitEnv(t, env, "copy", src, drive); r.code != 0 {
+				t.Fatalf("the same command after kill -9 at %s:\n%s", point, r)
+			}
+			assertCopied(t, src, drive)
+			if v, r := runVerify(t, drive); r.code != 0 || !v.OK {
+				t.Fatalf("verify after the resumed copy: %s", r)
+			}
+			if mhls, _ := filepath.Glob(filepath.Join(drive, "ascmhl", "*.mhl")); len(mhls) == 0 {
+				t.Error("no ASC MHL generation")
+			}
+			rows := trackerRows(t, state)
+			if n := countRows(rows, "copied"); n != 1 {
+				t.Errorf("%d copied rows in the tracker, want 1 (the killed run wrote none): %v", n, rows)
+			}
+		})
+	}
+}
+
+// Crash matrix, pull, both hubs.
+func TestCrashMatrixPull(t *testing.T) {
+	hubs(t, func(t *testing.T, h *testHub) {
+		inbox := t.TempDir()
+		var files []string
+		for i := 0; i < 4; i++ {
+			p := filepath.Join(inbox, fmt.Sprintf("VFX_%d.mov", i))
+			writeMedia(t, p, 1<<20+i*8192, byte(20+i))
+			files = append(files, p)
+		}
+		if r := h.run(t, append([]string{"push", "--category", "vfx", "--dest-path", "VFX"}, files...)...); r.code != 0 {
+			t.Fatalf("push: %s", r)
+		}
+		for _, point := range crashPoints {
+			t.Run(point, func(t *testing.T) {
+				drive := t.TempDir()
+				env := append(append([]string{}, h.env...), place.CrashEnv+"="+point)
+				r := editkitEnv(t, env, "pull", "--jobs", "1", "--hub", h.url, drive)
+				if !killedByHook(r) {
+					t.Fatalf("not killed at %s:\n%s", point, r)
+				}
+				var pl pullOut
+				if r := h.runJSON(t, &pl, "pull", drive); r.code != 0 {
+					t.Fatalf("the same command after kill -9 at %s:\n%s", point, r)
+				}
+				for _, p := range files {
+					want, _ := os.ReadFile(p)
+					got, err := os.ReadFile(filepath.Join(drive, "VFX", filepath.Base(p)))
+					if err != nil || !bytes.Equal(got, want) {
+						t.Errorf("%s not complete after the resumed pull: %v", p, err)
+					}
+				}
+				assertNoTemps(t, drive)
+				if v, r := runVerify(t, drive); r.code != 0 || !v.OK {
+					t.Fatalf("verify after the resumed pull: %s", r)
+				}
+				if r := h.runJSON(t, &pl, "pull", drive); r.code != 0 || pl.Present != len(files) {
+					t.Fatalf("a third pull finds everything there: %s", r)
+				}
+			})
+		}
+	})
+}
+
+// Crash matrix, restore, both hubs: and nothing is left in the state
+// folder.
+func TestCrashMatrixRestore(t *testing.T) {
+	hubs(t, func(t *testing.T, h *testHub) {
+		src := filepath.Join(t.TempDir(), "Proj")
+		for i := 0; i < 4; i++ {
+			writeMedia(t, filepath.Join(src, "Bins", fmt.Sprintf("Reel %d.avb", i)), 1<<20+i*8192, byte(30+i))
+		}
+		if r := h.run(t, "backup", "--set", "proj", src); r.code != 0 {
+			t.Fatalf("backup: %s", r)
+		}
+		state := ""
+		for _, e := range h.env {
+			if v, ok := strings.CutPrefix(e, "EDITKIT_STATE_DIR="); ok {
+				state = v
+			}
+		}
+		for _, point := range crashPoints {
+			t.Run(point, func(t *testing.T) {
+				to := t.TempDir()
+				env := append(append([]string{}, h.env...), place.CrashEnv+"="+point)
+				r := editkitEnv(t, env, "restore", "latest", "--jobs", "1", "--to", to, "--hub", h.url)
+				if !killedByHook(r) {
+					t.Fatalf("not killed at %s:\n%s", point, r)
+				}
+				var rr struct {
+					backup.RestoreResult
+				}
+				if r := h.runJSON(t, &rr, "restore", "latest", "--to", to); r.code != 0 || rr.Restored+rr.Present != 4 {
+					t.Fatalf("the same command after kill -9 at %s:\n%s", point, r)
+				}
+				assertCopied(t, filepath.Dir(src), to)
+				if leftovers, _ := filepath.Glob(filepath.Join(state, "restore", "*")); len(leftovers) != 0 {
+					t.Errorf("left in the state folder: %v", leftovers)
+				}
+			})
+		}
+	})
+}
+
+// Must 5: restore of a PATH that matches nothing exits 1 naming it.
+func TestRestoreUnmatchedPath(t *testing.T) {
+	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
+	h.dir = h.url
+	src := filepath.Join(t.TempDir(), "Proj")
+	writeMedia(t, filepath.Join(src, "Bins", "Reel 1.avb"), 4096, 7)
+	if r := h.run(t, "backup", "--set", "proj", src); r.code != 0 {
+		t.Fatalf("backup: %s", r)
+	}
+	r := h.run(t, "restore", "latest", "Proj/Bins/Reel 9.avb", "--to", t.TempDir())
+	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "Proj/Bins/Reel 9.avb") {
+		t.Fatalf("restore of a path not in the snapshot: want exit 1 naming it\n%s", r)
+	}
+	if r := h.run(t, "restore", "latest", "Proj/Bins/Reel 1.avb", "--to", t.TempDir()); r.code != 0 {
+		t.Fatalf("restore of a path in the snapshot: %s", r)
+	}
+}
+
+// Must 5: a --to that cannot be written is one error, not one per file.
+func TestRestoreUnwritableTo(t *testing.T) {
+	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
+	h.dir = h.url
+	src := filepath.Join(t.TempDir(), "Proj")
+	for i := 0; i < 20; i++ {
+		writeMedia(t, filepath.Join(src, "Bins", fmt.Sprintf("Reel %d.avb", i)), 4096, byte(i))
+	}
+	if r := h.run(t, "backup", "--set", "proj", src); r.code != 0 {
+		t.Fatalf("backup: %s", r)
+	}
+	ro := mountTmpfs(t, "1M")
+	if out, err := exec.Command("mount", "-o", "remount,ro", ro).CombinedOutput(); err != nil {
+		t.Fatalf("remount ro: %v %s", err, out)
+	}
+	r := h.run(t, "restore", "latest", "--to", ro)
+	if r.code == 0 {
+		t.Fatalf("restore into a read-only folder succeeded:\n%s", r)
+	}
+	out := r.stdout + r.stderr
+	if n := strings.Count(out, "read-only"); n != 1 || !strings.Contains(out, "--to") {
+		t.Fatalf("want one error naming --to, got %d mentions:\n%s", n, r)
+	}
+}
+
+// Must 5: pull --prune --dry-run lists what it would remove, and removes
+// nothing.
+func TestPullPruneDryRunLists(t *testing.T) {
+	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
+	h.dir = h.url
+	inbox := t.TempDir()
+	writeMedia(t, filepath.Join(inbox, "old.mov"), 8192, 8)
+	if r := h.run(t, "push", "--category", "vfx", "--dest-path", "VFX", filepath.Join(inbox, "old.mov")); r.code != 0 {
+		t.Fatalf("push: %s", r)
+	}
+	drive := t.TempDir()
+	if r := h.run(t, "pull", drive); r.code != 0 {
+		t.Fatalf("pull: %s", r)
+	}
+	if r := h.run(t, "withdraw", "VFX/old.mov"); r.code != 0 {
+		t.Fatalf("withdraw: %s", r)
+	}
+	r := h.run(t, "pull", "--prune", "--dry-run", drive)
+	if r.code != 0 || !strings.Contains(r.stdout, "would-remove") || !strings.Contains(r.stdout, "VFX/old.mov") {
+		t.Fatalf("pull --prune --dry-run does not list what it would remove:\n%s", r)
+	}
+	if _, err := os.Stat(filepath.Join(drive, "VFX", "old.mov")); err != nil {
+		t.Fatalf("the dry run removed it: %v", err)
+	}
+}
+
+// trackerRows reads the local CSV tracker's log.
+func trackerRows(t *testing.T, state string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(state, "tracker", "log.csv"))
+	if err != nil {
+		return nil
+	}
+	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))).ReadAll()
+	if err != nil {
+		t.Fatalf("log.csv: %v", err)
+	}
+	return rows
+}
+
+func countRows(rows [][]string, action string) int {
+	n := 0
+	for _, r := range rows {
+		if len(r) > 4 && r[4] == action {
+			n++
+		}
+	}
+	return n
+}
