@@ -45,7 +45,7 @@ func assertOutsideUntouched(t *testing.T, outside string) {
 	t.Helper()
 	got, err := os.ReadFile(filepath.Join(outside, "cue.wav"))
 	if err != nil || string(got) != "the editor's own cue" {
-		t.Errorf("the file outside the drive was overwritten: %q, %v", got, err)
+		t.Errorf("the file outside the drive was overwritten (now %d bytes): %v", len(got), err)
 	}
 	entries, _ := os.ReadDir(outside)
 	var names []string
@@ -431,4 +431,69 @@ func countRows(rows [][]string, action string) int {
 		}
 	}
 	return n
+}
+
+// Must 5: --allow-unportable onto a case-insensitive drive (exFAT) where
+// A.mxf and a.mxf collide ends in exit 1 naming the one that was lost, and
+// a name the drive cannot hold leaves neither a temporary file nor a file
+// under its final name uncounted.
+func TestCopyUnportableOntoExfat(t *testing.T) {
+	drive := mountExfat(t, "64M")
+	src := filepath.Join(t.TempDir(), "Show")
+	upper := writeMedia(t, filepath.Join(src, "Clips", "A.mxf"), 1<<20, 40)
+	lower := writeMedia(t, filepath.Join(src, "Clips", "a.mxf"), 1<<20, 41)
+	writeMedia(t, filepath.Join(src, "Clips", "B.mxf"), 1<<20, 42)
+	writeMedia(t, filepath.Join(src, "Clips", `what?.mxf`), 4096, 43)
+	r := editkit(t, "copy", "--json", "--allow-unportable", src, drive)
+	if r.code != 1 {
+		t.Fatalf("copy with colliding names onto exFAT: want exit 1\n%s", r)
+	}
+	var res mediacopy.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v\n%s", err, r)
+	}
+	d := res.Destinations[0]
+	failed := map[string]string{}
+	for _, f := range d.Failed {
+		failed[f.Path] = f.Err
+	}
+	var lost, kept string
+	var keptData []byte
+	switch {
+	case failed["Clips/a.mxf"] != "" && failed["Clips/A.mxf"] == "":
+		lost, kept, keptData = "Clips/a.mxf", "A.mxf", upper
+	case failed["Clips/A.mxf"] != "" && failed["Clips/a.mxf"] == "":
+		lost, kept, keptData = "Clips/A.mxf", "a.mxf", lower
+	default:
+		t.Fatalf("want exactly one of A.mxf and a.mxf failed, got %v", failed)
+	}
+	if !strings.Contains(failed[lost], "cannot keep both") {
+		t.Errorf("%s: %q does not say why", lost, failed[lost])
+	}
+	got, _ := os.ReadFile(filepath.Join(drive, "Clips", kept))
+	if !bytes.Equal(got, keptData) {
+		t.Errorf("Clips/%s on the drive is not the one reported kept", kept)
+	}
+	entries, _ := os.ReadDir(filepath.Join(drive, "Clips"))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	// The name exFAT cannot hold is failed, and nothing of it is left.
+	if failed["Clips/what?.mxf"] == "" {
+		t.Errorf("Clips/what?.mxf not counted failed: %v (drive holds %v)", failed, names)
+	}
+	if len(names) != 2 {
+		t.Errorf("drive holds %v; want exactly %s and B.mxf", names, kept)
+	}
+	if d.Copied != 2 {
+		t.Errorf("copied %d, want 2", d.Copied)
+	}
+	assertNoTemps(t, drive)
+	if v, r := runVerify(t, drive); r.code != 0 || !v.OK {
+		t.Fatalf("verify: the manifest says more than the drive holds: %s", r)
+	}
+	if !strings.Contains(editkit(t, "copy", "--allow-unportable", src, drive).stdout, "cannot keep both") {
+		t.Error("the human summary does not name the collision")
+	}
 }

@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,6 +116,11 @@ type Root struct {
 	dir   string
 	hooks Hooks
 	count [3]atomic.Int64 // write, settled, renamed
+	// renameMu makes checking a final name and renaming onto it one step
+	// for this process's workers, on file systems that cannot rename
+	// without replacing (FUSE exFAT): two names the drive confuses never
+	// both pass the check.
+	renameMu sync.Mutex
 }
 
 // Open returns the Root for dir, which must be an existing folder. A link
@@ -445,6 +451,8 @@ func (p *File) Commit(replace bool) (fs.FileInfo, error) {
 }
 
 func (p *File) place(replace bool) error {
+	p.r.renameMu.Lock()
+	defer p.r.renameMu.Unlock()
 	final := filepath.Join(p.dir.path, p.name)
 	there, err := p.dir.exists(p.name)
 	if err != nil {
