@@ -446,6 +446,7 @@ func (w *worker) settle(ctx context.Context, o *output, mtime time.Time, sum has
 		MTime:          mtime,
 		ReadBack:       w.c.opts.Verify != VerifyNone,
 		XXH128:         sum.XXH128Hex(),
+		Against:        "the source",
 		BeforeReadBack: w.c.opts.beforeReadBack,
 	}
 	if p := w.c.opts.Progress; p != nil {

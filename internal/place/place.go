@@ -348,6 +348,7 @@ type SettleOptions struct {
 	MTime    time.Time // zero: leave it
 	ReadBack bool      // read the file back from the medium and compare
 	XXH128   string    // what it must read back as (hex)
+	Against  string    // names where XXH128 came from in messages ("the source"); default "what was written"
 	// Progress receives read-back bytes; BeforeReadBack sees the file
 	// just before it is read back (tests look at its cache residency).
 	Progress       func(int64)
@@ -385,8 +386,12 @@ func (p *File) Settle(ctx context.Context, o SettleOptions) error {
 		return fmt.Errorf("read back: %w", err)
 	}
 	if got != o.XXH128 || n != p.n {
-		return &ReadBackError{fmt.Sprintf("read back from the drive differs from what was written (xxh128 %s, expected %s, %d of %d bytes): "+
-			"the drive or its connection is corrupting data; the file was not kept", got, o.XXH128, n, p.n)}
+		against := o.Against
+		if against == "" {
+			against = "what was written"
+		}
+		return &ReadBackError{fmt.Sprintf("read back from the drive differs from %s (xxh128 %s, expected %s, %d of %d bytes): "+
+			"the drive or its connection is corrupting data; the file was not kept", against, got, o.XXH128, n, p.n)}
 	}
 	p.r.hit(1, "settled", 1)
 	return nil
