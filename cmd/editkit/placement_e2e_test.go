@@ -497,3 +497,42 @@ func TestCopyUnportableOntoExfat(t *testing.T) {
 		t.Error("the human summary does not name the collision")
 	}
 }
+
+// Must 5, restore: a snapshot holding A.mxf and a.mxf restored onto a
+// case-insensitive drive (exFAT) ends in exit 1 naming the lost one; the
+// other is restored intact, and nothing else is left.
+func TestRestoreCollidingNamesOntoExfat(t *testing.T) {
+	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
+	h.dir = h.url
+	src := filepath.Join(t.TempDir(), "Proj")
+	upper := writeMedia(t, filepath.Join(src, "A.mxf"), 1<<20, 50)
+	lower := writeMedia(t, filepath.Join(src, "a.mxf"), 1<<20, 51)
+	if r := h.run(t, "backup", "--set", "proj", src); r.code != 0 {
+		t.Fatalf("backup: %s", r)
+	}
+	to := mountExfat(t, "64M")
+	var rr struct {
+		backup.RestoreResult
+	}
+	r := h.runJSON(t, &rr, "restore", "latest", "--to", to)
+	if r.code != 1 || rr.Restored != 1 || len(rr.Failed) != 1 {
+		t.Fatalf("restore of colliding names onto exFAT: want exit 1, 1 restored, 1 failed\n%s", r)
+	}
+	lost := rr.Failed[0]
+	if !strings.Contains(lost.Err, "cannot keep both") {
+		t.Errorf("%s: %q does not say why", lost.Path, lost.Err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(to, "Proj"))
+	if len(entries) != 1 {
+		t.Fatalf("restore folder holds %v", entries)
+	}
+	got, _ := os.ReadFile(filepath.Join(to, "Proj", entries[0].Name()))
+	want := upper
+	if entries[0].Name() == "a.mxf" {
+		want = lower
+	}
+	if lost.Path == "Proj/"+entries[0].Name() || !bytes.Equal(got, want) {
+		t.Errorf("the file kept (%s) is not the one reported restored (lost: %s)", entries[0].Name(), lost.Path)
+	}
+	assertNoTemps(t, to)
+}

@@ -176,6 +176,12 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 		case statErr == nil && recorded && rec.BLAKE3 == it.B3 && fi.Size() == rec.Size && fi.ModTime().UnixNano() == rec.ModTime:
 			res.Present++
 			continue
+		case statErr == nil && !exactName(pr, it.Path):
+			// A case-insensitive drive holds a file whose name differs
+			// only in case or accents: the item cannot live beside it.
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed",
+				Detail: (&place.CollisionError{Path: full, Existing: "a file with a similar name"}).Error()})
+			continue
 		case statErr == nil && (!fi.Mode().IsRegular() || fi.Size() != it.Size):
 			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "conflict",
 				Detail: "a different file (or folder) is already there; it was left alone — move it away and pull again to get the catalog's version"})
@@ -389,6 +395,13 @@ func (p *puller) pullOne(ctx context.Context, it *catalog.Item) {
 		return
 	}
 	p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: lastErr.Error()}, nil)
+}
+
+// exactName reports whether the drive lists rel under exactly that name
+// (an unreadable folder counts as yes: the other checks then speak).
+func exactName(pr *place.Root, rel string) bool {
+	ok, err := pr.HasExactName(rel)
+	return ok || err != nil
 }
 
 // badDownload is a download whose content does not match the catalog.

@@ -121,6 +121,11 @@ type Root struct {
 	// without replacing (FUSE exFAT): two names the drive confuses never
 	// both pass the check.
 	renameMu sync.Mutex
+
+	// names caches folder listings for HasExactName (one read per folder,
+	// kept up to date by Commit).
+	namesMu sync.Mutex
+	names   map[string]map[string]bool
 }
 
 // Open returns the Root for dir, which must be an existing folder. A link
@@ -447,6 +452,7 @@ func (p *File) Commit(replace bool) (fs.FileInfo, error) {
 	if err := p.dir.Sync(); err != nil {
 		return nil, err
 	}
+	p.r.placed(p.rel)
 	p.r.hit(2, "renamed", 1)
 	fi, err := p.dir.Lstat(p.name)
 	if err != nil {
@@ -576,16 +582,48 @@ func (r *Root) SetDirTime(rel string, mtime time.Time) error {
 }
 
 // HasExactName reports whether the folder of rel lists rel's name exactly:
-// on a case-insensitive drive, Lstat of a.mxf also finds A.mxf.
+// on a case-insensitive drive, Lstat of a.mxf also finds A.mxf. Each folder
+// is read once per Root.
 func (r *Root) HasExactName(rel string) (bool, error) {
-	d, err := r.OpenDir(treepath.Parent(rel), false)
-	if err != nil {
-		return false, err
+	parent, base := treepath.Parent(rel), treepath.Base(rel)
+	r.namesMu.Lock()
+	set, ok := r.names[parent]
+	r.namesMu.Unlock()
+	if !ok {
+		d, err := r.OpenDir(parent, false)
+		if err != nil {
+			return false, err
+		}
+		names, err := d.names()
+		d.Close()
+		if err != nil {
+			return false, err
+		}
+		set = make(map[string]bool, len(names))
+		for _, n := range names {
+			set[n] = true
+		}
+		r.namesMu.Lock()
+		if r.names == nil {
+			r.names = map[string]map[string]bool{}
+		}
+		if prev, ok := r.names[parent]; ok {
+			set = prev
+		} else {
+			r.names[parent] = set
+		}
+		r.namesMu.Unlock()
 	}
-	defer d.Close()
-	names, err := d.names()
-	if err != nil {
-		return false, err
+	r.namesMu.Lock()
+	defer r.namesMu.Unlock()
+	return set[base], nil
+}
+
+// placed notes a name just given to a file, for HasExactName.
+func (r *Root) placed(rel string) {
+	r.namesMu.Lock()
+	defer r.namesMu.Unlock()
+	if set, ok := r.names[treepath.Parent(rel)]; ok {
+		set[treepath.Base(rel)] = true
 	}
-	return slices.Contains(names, treepath.Base(rel)), nil
 }
