@@ -536,3 +536,25 @@ func TestRestoreCollidingNamesOntoExfat(t *testing.T) {
 	}
 	assertNoTemps(t, to)
 }
+
+// Must 2, drive test: a link on the drive named like a killed drive test's
+// leftover folder is removed as a link, never followed; the test's own
+// files go through the placement path and are gone afterwards.
+func TestDriveTestNeverThroughALink(t *testing.T) {
+	drive := mountTmpfs(t, "300M")
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "0000.bin"), []byte("the editor's own file"), 0o644)
+	os.Symlink(outside, filepath.Join(drive, ".editkit-drivetest-dead"))
+	if r := editkit(t, "drive", "test", "--size", "8MiB", drive); r.code != 0 {
+		t.Fatalf("drive test: %s", r)
+	}
+	if got, err := os.ReadFile(filepath.Join(outside, "0000.bin")); err != nil || string(got) != "the editor's own file" {
+		t.Fatalf("drive test wrote or removed through a link: %q %v", got, err)
+	}
+	entries, _ := os.ReadDir(drive)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".editkit-drivetest-") && e.Type()&os.ModeSymlink == 0 {
+			t.Errorf("drive test left %s", e.Name())
+		}
+	}
+}

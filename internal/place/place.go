@@ -377,7 +377,8 @@ func (p *File) Settle(ctx context.Context, o SettleOptions) error {
 		p.r.hit(1, "settled", 1)
 		return nil
 	}
-	if err := fsx.DropCache(p.f); err != nil {
+	// Synced, so every page is clean: drop them and read the medium.
+	if err := fsx.ReadFromMedium(p.f); err != nil {
 		return fmt.Errorf("drop cached pages of %s: %w", p.f.Name(), err)
 	}
 	if o.BeforeReadBack != nil {
