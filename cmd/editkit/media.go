@@ -187,6 +187,13 @@ failures (each listed), or interrupted; 2 bad usage, not enough space.`,
 			if len(res.Events) > 0 {
 				e.record(cmd.Context(), h, res.Events)
 			}
+			if !res.DryRun {
+				// Recorded (or waiting in the outbox): no longer pending
+				// on the drive.
+				if err := media.EventsRecorded(o.Drive); err != nil {
+					e.term.Warnf("%v", err)
+				}
+			}
 			if err != nil && cmd.Context().Err() != nil {
 				e.term.Warnf("interrupted; run the same command again: pulled files are kept and a partial download resumes")
 			}

@@ -269,11 +269,12 @@ func TestCrashMatrixPull(t *testing.T) {
 		if r := h.run(t, append([]string{"push", "--category", "vfx", "--dest-path", "VFX"}, files...)...); r.code != 0 {
 			t.Fatalf("push: %s", r)
 		}
-		for _, point := range crashPoints {
+		for i, point := range crashPoints {
 			t.Run(point, func(t *testing.T) {
 				drive := t.TempDir()
+				label := fmt.Sprintf("CRASH%d", i)
 				env := append(append([]string{}, h.env...), place.CrashEnv+"="+point)
-				r := editkitEnv(t, env, "pull", "--jobs", "1", "--hub", h.url, drive)
+				r := editkitEnv(t, env, "pull", "--jobs", "1", "--label", label, "--hub", h.url, drive)
 				if !killedByHook(r) {
 					t.Fatalf("not killed at %s:\n%s", point, r)
 				}
@@ -295,6 +296,27 @@ func TestCrashMatrixPull(t *testing.T) {
 				if r := h.runJSON(t, &pl, "pull", drive); r.code != 0 || pl.Present != len(files) {
 					t.Fatalf("a third pull finds everything there: %s", r)
 				}
+				// Each file is reported pulled onto this drive exactly once:
+				// the killed run recorded nothing it had not finished.
+				rows := trackerRows(t, stateOf(h))
+				if len(rows) == 0 {
+					t.Fatal("no tracker log")
+				}
+				col := map[string]int{}
+				for i, name := range rows[0] {
+					col[name] = i
+				}
+				for _, p := range files {
+					n := 0
+					for _, row := range rows[1:] {
+						if row[col["Action"]] == "pulled" && row[col["Drive"]] == label && row[col["Path"]] == "VFX/"+filepath.Base(p) {
+							n++
+						}
+					}
+					if n != 1 {
+						t.Errorf("%s: %d pulled rows in the tracker for this drive, want 1", p, n)
+					}
+				}
 			})
 		}
 	})
@@ -311,12 +333,7 @@ func TestCrashMatrixRestore(t *testing.T) {
 		if r := h.run(t, "backup", "--set", "proj", src); r.code != 0 {
 			t.Fatalf("backup: %s", r)
 		}
-		state := ""
-		for _, e := range h.env {
-			if v, ok := strings.CutPrefix(e, "EDITKIT_STATE_DIR="); ok {
-				state = v
-			}
-		}
+		state := stateOf(h)
 		for _, point := range crashPoints {
 			t.Run(point, func(t *testing.T) {
 				to := t.TempDir()
@@ -557,4 +574,14 @@ func TestDriveTestNeverThroughALink(t *testing.T) {
 			t.Errorf("drive test left %s", e.Name())
 		}
 	}
+}
+
+// stateOf is the state folder a test hub's commands use.
+func stateOf(h *testHub) string {
+	for _, e := range h.env {
+		if v, ok := strings.CutPrefix(e, "EDITKIT_STATE_DIR="); ok {
+			return v
+		}
+	}
+	return ""
 }

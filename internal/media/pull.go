@@ -132,6 +132,17 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 	if drv != nil {
 		res.Label, res.DriveID = drv.Info.Label, drv.Info.ID
 	}
+	// Events of files an earlier, killed pull placed and recorded but never
+	// reported go out with this run's.
+	var pending *pendingLog
+	if !o.DryRun {
+		var left []event.Event
+		if pending, left, err = openPending(pr); err != nil {
+			return nil, err
+		}
+		defer pending.close()
+		res.Events = append(res.Events, left...)
+	}
 
 	// What the drive's manifest says it holds, for the catalog's paths only.
 	have := map[string]manifest.Record{}
@@ -196,6 +207,16 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 					}
 				}
 				res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "adopted", Detail: "already on the drive, identical"})
+				if !o.DryRun {
+					// The drive has the item now (e.g. placed by a pull
+					// killed before it recorded it): say so, once.
+					ev := event.New(o.Now(), event.Pulled)
+					ev.User, ev.Host, ev.Drive, ev.DriveID = o.User, o.Host, drv.Info.Label, drv.Info.ID
+					ev.Path, ev.Size, ev.Hash, ev.XXH128, ev.Category = it.Path, it.Size, it.B3, sum.XXH128Hex(), it.Category
+					ev.Note = "already on the drive, identical; recorded"
+					res.Events = append(res.Events, ev)
+					pending.add(ev)
+				}
 				continue
 			}
 			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "conflict",
@@ -241,7 +262,7 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 	if o.Progress != nil {
 		o.Progress.AddTotal(res.ToPullSize, len(todo))
 	}
-	p := &puller{h: h, o: o, root: root, place: pr, drv: drv, res: res}
+	p := &puller{h: h, o: o, root: root, place: pr, drv: drv, res: res, pending: pending}
 	work := make(chan *catalog.Item)
 	var wg sync.WaitGroup
 	for range o.Jobs {
@@ -308,6 +329,7 @@ type puller struct {
 	o       PullOptions
 	root    string
 	place   *place.Root
+	pending *pendingLog
 	drv     *manifest.Drive
 	res     *PullResult
 	mu      sync.Mutex
@@ -323,6 +345,7 @@ func (p *puller) add(it PulledItem, ev *event.Event) {
 	p.res.Items = append(p.res.Items, it)
 	if ev != nil {
 		p.res.Events = append(p.res.Events, *ev)
+		p.pending.add(*ev)
 	}
 	if it.Status == "pulled" {
 		p.res.Pulled++
