@@ -585,3 +585,30 @@ func stateOf(h *testHub) string {
 	}
 	return ""
 }
+
+// Must 2, verify's ASC MHL: a drive whose ascmhl folder is a link gets no
+// generation written through it.
+func TestVerifyMHLNeverThroughALink(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "Show")
+	writeMedia(t, filepath.Join(src, "Picture", "A001.mxf"), 1<<20, 9)
+	drive := t.TempDir()
+	if r := editkit(t, "copy", src, drive); r.code != 0 {
+		t.Fatalf("copy: %s", r)
+	}
+	// The history moved off the drive, a link left in its place.
+	outside := t.TempDir()
+	hist := filepath.Join(outside, "ascmhl")
+	if err := os.Rename(filepath.Join(drive, "ascmhl"), hist); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(hist, filepath.Join(drive, "ascmhl"))
+	before, _ := os.ReadDir(hist)
+	r := editkit(t, "verify", drive)
+	after, _ := os.ReadDir(hist)
+	if len(after) != len(before) {
+		t.Fatalf("verify wrote a generation through the link (%d → %d files):\n%s", len(before), len(after), r)
+	}
+	if r.code == 0 {
+		t.Errorf("verify could not record its generation, yet exited 0:\n%s", r)
+	}
+}
