@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/editkit/editkit/internal/place"
 	"strings"
 	"time"
 
@@ -181,6 +182,7 @@ failures (each listed), or interrupted; 2 bad usage, not enough space.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Drive = args[0]
 			o.Tool, o.Version, o.Host, o.User = "editkit", editkitVersion(), e.host, e.user
+			o.Hooks = place.HooksFromEnv()
 			bps, err := e.bytesPerSecond(&hf)
 			if err != nil {
 				return err
@@ -205,6 +207,13 @@ failures (each listed), or interrupted; 2 bad usage, not enough space.`,
 			if len(res.Events) > 0 {
 				e.record(cmd.Context(), h, res.Events)
 			}
+			if !res.DryRun {
+				// Recorded (or waiting in the outbox): no longer pending
+				// on the drive.
+				if err := media.EventsRecorded(o.Drive); err != nil {
+					e.term.Warnf("%v", err)
+				}
+			}
 			if err != nil && cmd.Context().Err() != nil {
 				e.term.Warnf("interrupted; run the same command again: pulled files are kept and a partial download resumes")
 			}
@@ -228,6 +237,9 @@ func printPull(t *ui.Terminal, r *media.PullResult, bps int64) {
 			eta = "about " + units.FormatDuration(r.ETA) + " at " + units.FormatBytes(bps) + "/s"
 		}
 		t.Printf("%s would receive %s (%s; %s); %d already there\n", r.Drive, units.Count(r.ToPull, "file"), units.FormatBytes(r.ToPullSize), eta, r.Present)
+		if r.ToRemove > 0 {
+			t.Printf("%s withdrawn from the catalog would be removed (listed as would-remove)\n", units.Count(r.ToRemove, "file"))
+		}
 	} else {
 		t.Printf("Pulled %s (%s) onto %s (%s); %d already there\n", units.Count(r.Pulled, "file"), units.FormatBytes(r.Bytes), r.Drive, r.Label, r.Present)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/editkit/editkit/internal/backup"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -28,8 +29,12 @@ only then; nothing is written outside DIR, whatever the snapshot holds. A
 file already in DIR with the same content is kept (so an interrupted restore
 resumes); a different one is reported as a conflict unless --overwrite.
 
-Exit codes: 0 every file restored; 1 some failed or conflicted (each listed);
-2 bad usage, no such snapshot.`,
+Exit codes: 0 every file restored; 1 some failed or conflicted (each listed),
+or a PATH matched nothing in the snapshot; 2 bad usage, no such snapshot, or
+a --to folder that cannot be written.
+
+Interrupted (Ctrl-C, kill -9)? Run the same command again: restored files are
+kept and a partial download resumes where it stopped.`,
 		Example: `  # Yesterday's project, as it was at 18:00
   editkit restore latest --set cutting-room --at "2026-11-23 18:00" --to ~/Restored
 
@@ -41,7 +46,7 @@ Exit codes: 0 every file restored; 1 some failed or conflicted (each listed);
 				return ui.Usagef("give the folder to restore into with --to DIR")
 			}
 			o := backup.RestoreOptions{Snapshot: args[0], Set: set, Paths: args[1:], To: to, Overwrite: overwrite,
-				Jobs: jobs, TempDir: e.stateDir(), Host: e.host, User: e.user}
+				Jobs: jobs, TempDir: e.stateDir(), Host: e.host, User: e.user, Hooks: place.HooksFromEnv()}
 			if at != "" {
 				t, err := parseSince(at, timeNow())
 				if err != nil {
@@ -72,6 +77,9 @@ Exit codes: 0 every file restored; 1 some failed or conflicted (each listed);
 				}
 				for _, f := range res.Failed {
 					e.term.Printf("  failed: %s: %s\n", f.Path, f.Err)
+				}
+				for _, p := range res.Unmatched {
+					e.term.Printf("  not in the snapshot: %s (name paths as they appear under --to: the backed-up folder's name, then the path in it)\n", p)
 				}
 			})
 		},

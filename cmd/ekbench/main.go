@@ -50,7 +50,7 @@ func main() {
 	many := flag.Int("many", 100_000, "files in the many-small-files tree (memory check)")
 	rounds := flag.Int("rounds", 3, "rounds of every comparison; the median is reported")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy|verify|hub|tracker\n")
+		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy|verify|hub|tracker|place\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -75,6 +75,7 @@ func main() {
 		"verify":  {b.verifySuite},
 		"hub":     {b.hubSuite},
 		"tracker": {b.trackerSuite},
+		"place":   {b.placeSuite},
 		"all":     {b.copySuite, b.verifySuite, b.hubSuite, b.trackerSuite},
 	}
 	run, ok := suites[flag.Arg(0)]

@@ -8,17 +8,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
-	"github.com/editkit/editkit/internal/walk"
-	"github.com/zeebo/blake3"
 )
 
 // RestoreOptions configure a restore.
@@ -38,6 +39,7 @@ type RestoreOptions struct {
 	User      string
 	Now       func() time.Time
 	Progress  Progress
+	Hooks     place.Hooks // tests: stop at a chosen point (see place.Hooks)
 }
 
 // RestoreResult is what a restore did.
@@ -52,11 +54,15 @@ type RestoreResult struct {
 	Present   int64       `json:"already_present"` // identical files already there (a resumed restore)
 	Conflicts []FileError `json:"conflicts,omitempty"`
 	Failed    []FileError `json:"failed,omitempty"`
+	// Unmatched are the PATHs given that name nothing in the snapshot.
+	Unmatched []string `json:"unmatched,omitempty"`
 	Events    []event.Event
 }
 
-// OK reports whether every file was restored.
-func (r *RestoreResult) OK() bool { return len(r.Failed) == 0 && len(r.Conflicts) == 0 }
+// OK reports whether every file asked for was restored.
+func (r *RestoreResult) OK() bool {
+	return len(r.Failed) == 0 && len(r.Conflicts) == 0 && len(r.Unmatched) == 0
+}
 
 // FindSnapshot resolves "latest", an ID or a prefix, and At.
 func FindSnapshot(ctx context.Context, h *hub.Hub, which, set string, at time.Time) (*hub.Snapshot, error) {
@@ -144,7 +150,16 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 		return nil, err
 	}
 	if err := os.MkdirAll(to, 0o755); err != nil {
-		return nil, fmt.Errorf("restore folder %s: %w", o.To, err)
+		return nil, fmt.Errorf("restore folder %s cannot be created: %w; choose another --to", o.To, err)
+	}
+	// One clear error for a folder that cannot take files, rather than one
+	// per file.
+	pr, err := place.Open(to, o.Hooks)
+	if err == nil {
+		err = pr.Probe()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("restore folder %s cannot be written: %w; choose another --to (or make it writable)", o.To, err)
 	}
 	snap, err := FindSnapshot(ctx, h, o.Snapshot, o.Set, o.At)
 	if err != nil {
@@ -162,8 +177,16 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
 	}
+	// The snapshot's file list is spilled to a folder of this process's
+	// own, removed at the end; one a killed restore left is removed now.
+	tmpDir, err := ownTempDir(filepath.Join(o.TempDir, "restore"))
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmpDir)
 	res := &RestoreResult{Snapshot: snap.ID, Set: snap.Set, Time: snap.Time, To: to}
-	r := &restorer{h: h, o: o, to: to, res: res}
+	r := &restorer{h: h, o: o, to: to, place: pr, res: res}
+	matched := make([]bool, len(filters))
 
 	work := make(chan hub.Entry)
 	var wg sync.WaitGroup
@@ -178,13 +201,13 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 	}
 	var dirs []hub.Entry // to set their mtimes after their contents
 	var iterErr error
-	for e, err := range h.Entries(ctx, snap, o.TempDir) {
+	for e, err := range h.Entries(ctx, snap, tmpDir) {
 		if err != nil {
 			iterErr = err
 			break
 		}
 		rel := names[e.Root] + "/" + e.Path
-		if !selected(rel, filters) {
+		if !selected(rel, filters, matched) {
 			continue
 		}
 		if e.Dir {
@@ -216,11 +239,14 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	for i, f := range filters {
+		if !matched[i] {
+			res.Unmatched = append(res.Unmatched, f)
+		}
+	}
 	for i := len(dirs) - 1; i >= 0; i-- {
 		e := dirs[i]
-		p := filepath.Join(to, names[e.Root], filepath.FromSlash(e.Path))
-		mt := time.Unix(0, e.MTime)
-		os.Chtimes(p, mt, mt)
+		pr.SetDirTime(names[e.Root]+"/"+e.Path, time.Unix(0, e.MTime)) // never through a link
 	}
 	ev := event.New(o.Now(), event.Restored)
 	ev.Host, ev.User, ev.Set, ev.Snapshot, ev.Path, ev.Size = o.Host, o.User, snap.Set, snap.ID, to, res.Bytes
@@ -229,24 +255,31 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 	return res, nil
 }
 
-func selected(rel string, filters []string) bool {
+// selected reports whether rel is to be restored: it is, or is under, one
+// of the filters (which it marks as matched), or is a folder above one.
+func selected(rel string, filters []string, matched []bool) bool {
 	if len(filters) == 0 {
 		return true
 	}
-	for _, f := range filters {
-		if rel == f || strings.HasPrefix(rel, f+"/") || strings.HasPrefix(f, rel+"/") {
-			return true
+	ok := false
+	for i, f := range filters {
+		if rel == f || strings.HasPrefix(rel, f+"/") {
+			matched[i] = true
+			ok = true
+		} else if strings.HasPrefix(f, rel+"/") {
+			ok = true
 		}
 	}
-	return false
+	return ok
 }
 
 type restorer struct {
-	h   *hub.Hub
-	o   RestoreOptions
-	to  string
-	res *RestoreResult
-	mu  sync.Mutex
+	h     *hub.Hub
+	o     RestoreOptions
+	to    string
+	place *place.Root
+	res   *RestoreResult
+	mu    sync.Mutex
 }
 
 func (r *restorer) fail(list *[]FileError, path string, err error) {
@@ -257,29 +290,34 @@ func (r *restorer) fail(list *[]FileError, path string, err error) {
 
 // mkdirs creates the folders of rel under the restore folder, refusing to
 // go through a symbolic link.
-func (r *restorer) mkdirs(rel string) error { return fsx.MkdirUnder(r.to, rel) }
+func (r *restorer) mkdirs(rel string) error { return r.place.MkdirAll(rel) }
 
-// file restores one file: download beside the final name, hash on the way,
-// rename only if the hash matches.
+// file restores one file through the placement path: download beside the
+// final name (resuming what a killed restore left), hash on the way, sync,
+// read back from the medium, and rename only if everything matches.
 func (r *restorer) file(ctx context.Context, rootName string, e hub.Entry) {
 	rel := rootName + "/" + e.Path
-	if err := r.mkdirs(treepath.Parent(rel)); err != nil {
-		r.fail(&r.res.Failed, rel, err)
-		return
-	}
-	final := filepath.Join(r.to, filepath.FromSlash(rel))
 	defer func() {
 		if p := r.o.Progress; p != nil {
 			p.FileDone()
 		}
 	}()
-	if fi, err := os.Lstat(final); err == nil {
+	fi, err := r.place.Lstat(rel)
+	switch {
+	case err == nil:
+		if exact, err := r.place.HasExactName(rel); err != nil || !exact {
+			if err == nil {
+				err = &place.CollisionError{Path: r.place.Join(rel), Existing: "a file with a similar name"}
+			}
+			r.fail(&r.res.Failed, rel, err)
+			return
+		}
 		if fi.Mode()&fs.ModeSymlink != 0 || !fi.Mode().IsRegular() {
 			r.fail(&r.res.Conflicts, rel, errors.New("something other than a file is there"))
 			return
 		}
 		if fi.Size() == e.Size {
-			if sum, err := hashing.HashFile(ctx, final, hashing.FileOptions{BLAKE3: true}); err == nil && sum.BLAKE3Hex() == e.B3 {
+			if sum, err := hashing.HashFile(ctx, r.place.Join(rel), hashing.FileOptions{BLAKE3: true}); err == nil && sum.BLAKE3Hex() == e.B3 {
 				r.mu.Lock()
 				r.res.Present++
 				r.mu.Unlock()
@@ -293,58 +331,110 @@ func (r *restorer) file(ctx context.Context, rootName string, e hub.Entry) {
 			r.fail(&r.res.Conflicts, rel, errors.New("a different file is already there (use --overwrite to replace it)"))
 			return
 		}
-	}
-	tmp := filepath.Join(filepath.Dir(final), walk.TempPrefix+"restore-"+fsx.RandomID(6))
-	if err := r.download(ctx, e, tmp); err != nil {
-		os.Remove(tmp)
-		if ctx.Err() == nil {
-			r.fail(&r.res.Failed, rel, err)
-		}
-		return
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
+	case !errors.Is(err, fs.ErrNotExist):
 		r.fail(&r.res.Failed, rel, err)
 		return
 	}
-	fsx.SyncDir(filepath.Dir(final))
-	r.mu.Lock()
-	r.res.Restored++
-	r.mu.Unlock()
+	var lastErr error
+	for attempt := 0; attempt < 2; attempt++ {
+		pf, err := r.place.Begin(rel, place.BeginOptions{Perm: os.FileMode(e.Mode).Perm(), Resume: true, Hash: true})
+		if err != nil {
+			lastErr = err
+			break
+		}
+		resumed := pf.Offset() > 0
+		err = r.download(ctx, e, pf)
+		if err == nil {
+			err = pf.Settle(ctx, place.SettleOptions{MTime: time.Unix(0, e.MTime), ReadBack: true, XXH128: pf.Sum().XXH128Hex()})
+		}
+		if err == nil {
+			_, err = pf.Commit(r.o.Overwrite)
+			if err == nil {
+				r.mu.Lock()
+				r.res.Restored++
+				r.mu.Unlock()
+				return
+			}
+			lastErr = err
+			break
+		}
+		if ctx.Err() != nil {
+			pf.Keep() // resumed by the next run
+			return
+		}
+		pf.Abort()
+		lastErr = err
+		var rb *place.ReadBackError
+		if !resumed && !errors.As(err, &rb) {
+			break
+		}
+		// What an earlier run left (or what was read back) was wrong:
+		// start again from scratch once.
+	}
+	r.fail(&r.res.Failed, rel, lastErr)
 }
 
-func (r *restorer) download(ctx context.Context, e hub.Entry, tmp string) error {
-	rc, err := r.h.OpenBlob(ctx, e.B3)
-	if err != nil {
-		return fmt.Errorf("download: %w", err)
+// download fetches the rest of the entry's blob into pf, by range from
+// where an interrupted restore stopped, and checks its BLAKE3.
+func (r *restorer) download(ctx context.Context, e hub.Entry, pf *place.File) error {
+	if pf.Offset() > e.Size {
+		if err := pf.Restart(); err != nil {
+			return err
+		}
 	}
-	defer rc.Close()
-	mode := os.FileMode(e.Mode).Perm() | 0o600
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	hh := blake3.New()
-	var w io.Writer = io.MultiWriter(f, hh)
+	have := pf.Offset()
 	if p := r.o.Progress; p != nil {
-		w = io.MultiWriter(w, progressWriter{p})
+		p.Add(have)
 	}
-	n, err := io.Copy(w, rc)
-	if err != nil {
-		return fmt.Errorf("download: %w", err)
+	if have < e.Size || e.Size == 0 {
+		rc, err := r.h.Backend().Get(ctx, hub.BlobKey(e.B3), have, -1)
+		if err != nil {
+			return fmt.Errorf("download: %w", err)
+		}
+		defer rc.Close()
+		var w io.Writer = pf
+		if p := r.o.Progress; p != nil {
+			w = io.MultiWriter(w, progressWriter{p})
+		}
+		if _, err := io.Copy(w, io.LimitReader(rc, e.Size-have+1)); err != nil {
+			return fmt.Errorf("download: %w", err)
+		}
 	}
-	if got := fmt.Sprintf("%x", hh.Sum(nil)); got != e.B3 || n != e.Size {
+	if got, n := pf.Sum().BLAKE3Hex(), pf.Offset(); got != e.B3 || n != e.Size {
 		return fmt.Errorf("downloaded data does not match the snapshot (BLAKE3 %s, %d bytes; expected %s, %d bytes): the hub's copy is damaged; run editkit hub check --read-data", got, n, e.B3, e.Size)
 	}
-	if err := fsx.Sync(f); err != nil {
-		return err
+	return nil
+}
+
+// ownTempDir makes parent/<pid> for this process, first removing the
+// folders of processes that are no longer running (a killed restore).
+func ownTempDir(parent string) (string, error) {
+	if entries, err := os.ReadDir(parent); err == nil {
+		for _, de := range entries {
+			pid, err := strconv.Atoi(de.Name())
+			if err != nil || pid == os.Getpid() || processRunning(pid) {
+				continue
+			}
+			os.RemoveAll(filepath.Join(parent, de.Name()))
+		}
 	}
-	if err := f.Close(); err != nil {
-		return err
+	dir := filepath.Join(parent, strconv.Itoa(os.Getpid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("state folder: %w", err)
 	}
-	mt := time.Unix(0, e.MTime)
-	return os.Chtimes(tmp, mt, mt)
+	return dir, nil
+}
+
+// processRunning reports whether a process with this ID exists.
+func processRunning(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	if runtime.GOOS == "windows" {
+		return true
+	}
+	return p.Signal(syscall.Signal(0)) == nil
 }
 
 type progressWriter struct{ p Progress }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/walk"
 )
 
@@ -85,6 +86,7 @@ type Options struct {
 	Tool, Version string // recorded in reports and MHL generations
 	Host, User    string
 	Now           func() time.Time
+	Hooks         place.Hooks // tests: stop at a chosen point (see place.Hooks)
 
 	// beforeReadBack lets tests look at a file's page-cache residency at
 	// the moment verification starts reading it.

@@ -3,17 +3,15 @@ package copy
 import (
 	"errors"
 	"fmt"
-	"io/fs"
+	"github.com/editkit/editkit/internal/place"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/manifest"
-	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
 )
 
@@ -25,6 +23,11 @@ type dest struct {
 	res   *DestResult
 	space fsx.Space
 	dev   uint64
+	place *place.Root // every file, folder and temporary file goes through it
+
+	// tempBytes is what the temporary files of a killed run occupy: they
+	// are removed before copying, so they do not count against the room.
+	tempBytes int64
 
 	// need is what preflight found this destination lacks.
 	needBytes int64
@@ -47,6 +50,10 @@ func (c *copier) openDests() error {
 			d.label = c.opts.Labels[i]
 		}
 		var err error
+		if d.place, err = place.Open(root, c.opts.Hooks); err != nil {
+			problems = append(problems, fmt.Sprintf("destination %s: %v", arg, err))
+			continue
+		}
 		if d.space, err = fsx.FreeSpace(root); err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -68,6 +75,13 @@ func (c *copier) openDests() error {
 				problems = append(problems, fmt.Sprintf("destination %s: updating its manifest: %v", arg, err))
 			}
 			d.res.DriveID, d.res.Label = drv.Info.ID, drv.Info.Label
+			if drv.Info.Running != nil {
+				// A killed run's temporary files are editkit's own:
+				// prepareDests removes them, so their room is free.
+				if _, n, err := d.place.Temps(tempSkip...); err == nil {
+					d.tempBytes = n
+				}
+			}
 		}
 		c.dests = append(c.dests, d)
 		c.res.Destinations = append(c.res.Destinations, d.res)
@@ -108,7 +122,7 @@ func (c *copier) prepareDests() error {
 		}
 		info := &d.drive.Info
 		if info.Running != nil {
-			if err := removeTemps(d.root); err != nil {
+			if err := d.removeTemps(); err != nil {
 				problems = append(problems, fmt.Sprintf("destination %s: cleaning up after the interrupted %s of %s: %v",
 					d.arg, info.Running.Command, info.Running.Started.Format(time.RFC3339), err))
 				continue
@@ -128,37 +142,16 @@ func (c *copier) prepareDests() error {
 	return nil
 }
 
-// removeTemps deletes the temporary files of an interrupted copy.
-func removeTemps(root string) error {
-	return filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			if p == root {
-				return err
-			}
-			return nil // unreadable folder: nothing of ours can be in it
-		}
-		if de.IsDir() && p != root && (de.Name() == manifest.DirName || de.Name() == "ascmhl") {
-			return filepath.SkipDir
-		}
-		if !de.IsDir() && strings.HasPrefix(de.Name(), walk.TempPrefix) {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		}
-		return nil
-	})
-}
+// tempSkip are the folders of a drive that never hold a copied file's
+// temporary file (editkit's own files and ASC MHL histories).
+var tempSkip = []string{manifest.DirName, "ascmhl"}
+
+// removeTemps deletes the temporary files of an interrupted run.
+func (d *dest) removeTemps() error { return d.place.RemoveTemps(tempSkip...) }
 
 // path returns the absolute destination path of a tree path.
 func (d *dest) path(rel string) string {
 	return filepath.Join(d.root, filepath.FromSlash(rel))
-}
-
-// tempPath returns the temporary name a file is written under: beside its
-// final name, hidden, and short enough for any file system whatever the
-// final name's length. The same name each time, so a rerun reuses it.
-func (d *dest) tempPath(rel string) string {
-	return filepath.Join(d.root, filepath.FromSlash(treepath.Parent(rel)), TempName(treepath.Base(rel)))
 }
 
 // TempName is the name a file called name is written under until it is
@@ -212,13 +205,16 @@ func destErrorText(d *dest, err error) string {
 }
 
 // mkdirs creates a folder and its missing parents below the destination's
-// root, never the root itself (see fsx.MkdirUnder), after checking the
+// root, never the root itself and never through a link (see place), after checking the
 // drive is still the one the copy started on.
 func (d *dest) mkdirs(rel string) error {
 	if err := d.stillThere(); err != nil {
 		return err
 	}
-	return fsx.MkdirUnder(d.root, rel)
+	if rel == "" {
+		return nil
+	}
+	return d.place.MkdirAll(rel)
 }
 
 // stillThere catches a drive that was unplugged: its mount point then

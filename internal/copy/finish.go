@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/place"
 )
 
 // ChecksumsFile is the b3sum-format list on every drive, relative to its root.
@@ -102,8 +102,9 @@ func (c *copier) carryHistories(d *dest) error {
 		if _, err := os.Stat(to); err == nil {
 			continue // the destination keeps its own history
 		}
-		if err := os.MkdirAll(to, 0o755); err != nil {
-			return err
+		rel := "ascmhl"
+		if h != "" {
+			rel = h + "/ascmhl"
 		}
 		entries, err := os.ReadDir(from)
 		if err != nil {
@@ -117,7 +118,7 @@ func (c *copier) carryHistories(d *dest) error {
 			if err != nil {
 				return err
 			}
-			if err := fsx.WriteFileAtomic(filepath.Join(to, e.Name()), data, 0o644); err != nil {
+			if err := place.WriteFileBytes(d.root, rel+"/"+e.Name(), data, 0o644); err != nil {
 				return err
 			}
 		}

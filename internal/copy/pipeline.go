@@ -2,7 +2,6 @@ package copy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,9 +13,8 @@ import (
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
-	"github.com/editkit/editkit/internal/treepath"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/walk"
-	"github.com/zeebo/xxh3"
 )
 
 const (
@@ -187,44 +185,26 @@ func (w *worker) readBack(ctx context.Context, d *dest, e walk.Entry, rec manife
 	return d.record(rec, false)
 }
 
-// hashXXH hashes f's remaining bytes with xxh128, counting them as progress
-// divided by share (several read-backs of one file run at once).
+// hashXXH hashes f's remaining bytes with xxh128 from the medium, counting
+// them as progress divided by share (several read-backs of one file run at
+// once).
 func (w *worker) hashXXH(ctx context.Context, f *os.File, share int) (string, int64, error) {
-	h := xxh3.New()
-	buf := make([]byte, chunkSize)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", n, err
-		}
-		k, err := f.Read(buf)
-		if k > 0 {
-			h.Write(buf[:k])
-			fsx.Forget(f, n, int64(k))
-			n += int64(k)
-			if p := w.c.opts.Progress; p != nil {
-				p.Add(int64(k) / int64(max(1, share)))
-			}
-		}
-		if err == io.EOF {
-			sum := h.Sum128().Bytes()
-			return fmt.Sprintf("%x", sum[:]), n, nil
-		}
-		if err != nil {
-			return "", n, err
-		}
+	var progress func(int64)
+	if p := w.c.opts.Progress; p != nil {
+		progress = func(k int64) { p.Add(k / int64(max(1, share))) }
 	}
+	return place.ReadBack(ctx, f, progress)
 }
 
-// output is one destination's temporary file for the file being copied.
+// output is one destination's temporary file for the file being copied,
+// placed through the destination's place.Root.
 type output struct {
-	d     *dest
-	tmp   string
-	final string
-	f     *os.File
-	ch    chan *chunk
-	err   error
-	n     int64
+	d   *dest
+	pf  *place.File
+	ch  chan *chunk
+	fi  os.FileInfo // the placed file, after commit
+	err error
+	n   int64
 }
 
 // chunk is a buffer shared by the hasher and every writer; the last one
@@ -337,11 +317,7 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 			o.d.failFile(e.Path, o.err)
 			continue
 		}
-		fi, err := os.Lstat(o.final)
-		if err != nil {
-			o.d.failFile(e.Path, err)
-			continue
-		}
+		fi := o.fi
 		rec := manifest.Record{
 			Path:     e.Path,
 			Size:     n,
@@ -369,18 +345,13 @@ func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode) (*output, error
 	if err := d.stillThere(); err != nil {
 		return nil, err
 	}
-	o := &output{d: d, tmp: d.tempPath(e.Path), final: d.path(e.Path)}
-	f, err := os.OpenFile(o.tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, perm|0o600)
-	if errors.Is(err, os.ErrNotExist) {
-		if err = d.mkdirs(treepath.Parent(e.Path)); err == nil {
-			f, err = os.OpenFile(o.tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, perm|0o600)
-		}
-	}
+	// copy restarts a file an interrupted run left half-written: the
+	// source may have changed since.
+	pf, err := d.place.Begin(e.Path, place.BeginOptions{Perm: perm})
 	if err != nil {
 		return nil, err
 	}
-	o.f = f
-	return o, nil
+	return &output{d: d, pf: pf}, nil
 }
 
 // fanOut reads src in chunks and hands each to the hasher and to every
@@ -455,12 +426,12 @@ func (o *output) write() {
 	var started int64
 	for c := range o.ch {
 		if o.err == nil {
-			k, err := o.f.Write(c.buf)
+			k, err := o.pf.Write(c.buf)
 			o.n += int64(k)
 			if err != nil {
 				o.err = err
 			} else if o.n-started >= writebackWindow {
-				fsx.StartWriteback(o.f, started, o.n-started)
+				fsx.StartWriteback(o.pf.OS(), started, o.n-started)
 				started = o.n
 			}
 		}
@@ -471,34 +442,17 @@ func (o *output) write() {
 // settle makes a written temporary file durable with the source's mtime and,
 // unless told not to, reads it back from the medium and compares it.
 func (w *worker) settle(ctx context.Context, o *output, mtime time.Time, sum hashing.Sum, share int) error {
-	if err := os.Chtimes(o.tmp, mtime, mtime); err != nil {
-		return fmt.Errorf("set mtime: %w", err)
+	so := place.SettleOptions{
+		MTime:          mtime,
+		ReadBack:       w.c.opts.Verify != VerifyNone,
+		XXH128:         sum.XXH128Hex(),
+		Against:        "the source",
+		BeforeReadBack: w.c.opts.beforeReadBack,
 	}
-	if err := fsx.Sync(o.f); err != nil {
-		return fmt.Errorf("sync: %w", err)
+	if p := w.c.opts.Progress; p != nil {
+		so.Progress = func(k int64) { p.Add(k / int64(max(1, share))) }
 	}
-	if w.c.opts.Verify == VerifyNone {
-		fsx.Forget(o.f, 0, 0)
-		return nil
-	}
-	if err := fsx.DropCache(o.f); err != nil {
-		return fmt.Errorf("drop cached pages: %w", err)
-	}
-	if hook := w.c.opts.beforeReadBack; hook != nil {
-		hook(o.f)
-	}
-	if _, err := o.f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	got, n, err := w.hashXXH(ctx, o.f, share)
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	if want := sum.XXH128Hex(); got != want || n != o.n {
-		return fmt.Errorf("read back from the drive differs from the source (xxh128 %s, expected %s, %d of %d bytes): "+
-			"the drive or its connection is corrupting data; the file was not kept", got, want, n, o.n)
-	}
-	return nil
+	return o.pf.Settle(ctx, so)
 }
 
 // reReadSource reads the source again from the medium after the copy and
@@ -521,24 +475,23 @@ func (w *worker) reReadSource(ctx context.Context, src *os.File, sum hashing.Sum
 	return nil
 }
 
-// commit gives the verified file its final name and makes the rename durable.
+// commit gives the verified file its final name and makes the rename
+// durable. A file of exactly that name is replaced (the manifest said it
+// was stale); one the drive merely confuses with it is not.
 func (o *output) commit() error {
-	if err := o.f.Close(); err != nil {
-		o.f = nil
+	fi, err := o.pf.Commit(true)
+	o.pf = nil
+	if err != nil {
 		return err
 	}
-	o.f = nil
-	if err := os.Rename(o.tmp, o.final); err != nil {
-		return err
-	}
-	return fsx.SyncDir(filepath.Dir(o.final))
+	o.fi = fi
+	return nil
 }
 
 // abort removes the temporary file; its final name was never touched.
 func (o *output) abort() {
-	if o.f != nil {
-		o.f.Close()
-		o.f = nil
+	if o.pf != nil {
+		o.pf.Abort()
+		o.pf = nil
 	}
-	os.Remove(o.tmp)
 }

@@ -146,6 +146,9 @@ func (c *copier) checkSpace(files int) []string {
 	for _, dev := range order {
 		v := volumes[dev]
 		free := v.dests[0].space.Free
+		for _, d := range v.dests {
+			free += d.tempBytes // removed before copying
+		}
 		if v.need <= free {
 			continue
 		}

@@ -4,7 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
+	"github.com/editkit/editkit/internal/place"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,21 +31,27 @@ func summaryLine(r *Result, d *DestResult) string {
 // writeReport writes the human-readable chain-of-custody record of this
 // run to the destination, and the same facts as JSON beside it.
 func (c *copier) writeReport(d *dest) (string, error) {
-	dir := filepath.Join(d.root, filepath.FromSlash(ReportsDir))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
 	started := c.res.Started.UTC()
 	name := "copy_" + started.Format("2006-01-02_150405Z")
-	path := filepath.Join(dir, name+".txt")
-
-	tmp, err := os.CreateTemp(dir, "."+name+"-*.tmp")
+	err := place.WriteFile(d.root, ReportsDir+"/"+name+".txt", 0o644, func(out io.Writer) error {
+		return c.fillReport(out, d, started)
+	})
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	defer tmp.Close()
-	w := bufio.NewWriterSize(tmp, 64<<10)
+	js, err := json.MarshalIndent(struct {
+		*Result
+		Destination *DestResult `json:"destination"`
+	}{c.res, d.res}, "", "  ")
+	if err == nil {
+		err = place.WriteFileBytes(d.root, ReportsDir+"/"+name+".json", js, 0o644)
+	}
+	return filepath.Join(d.arg, filepath.FromSlash(ReportsDir), name+".txt"), err
+}
+
+// fillReport writes the text of the report.
+func (c *copier) fillReport(out io.Writer, d *dest, started time.Time) error {
+	w := bufio.NewWriterSize(out, 64<<10)
 	finished := c.opts.Now()
 	took := finished.Sub(c.res.Started)
 	status := "COMPLETE: every file copied and verified"
@@ -123,26 +130,7 @@ func (c *copier) writeReport(d *dest) (string, error) {
 	if n == 0 {
 		fmt.Fprintf(w, "  (none)\n")
 	}
-	if err := w.Flush(); err != nil {
-		return "", err
-	}
-	if err := fsx.Sync(tmp); err != nil {
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return "", err
-	}
-	js, err := json.MarshalIndent(struct {
-		*Result
-		Destination *DestResult `json:"destination"`
-	}{c.res, d.res}, "", "  ")
-	if err == nil {
-		err = fsx.WriteFileAtomic(filepath.Join(dir, name+".json"), js, 0o644)
-	}
-	return filepath.Join(d.arg, filepath.FromSlash(ReportsDir), name+".txt"), err
+	return w.Flush()
 }
 
 func verifyText(m VerifyMode) string {

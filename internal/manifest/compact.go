@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/editkit/editkit/internal/place"
+	"io"
 	"iter"
 	"os"
 	"path/filepath"
 	"slices"
-
-	"github.com/editkit/editkit/internal/fsx"
 )
 
 // defaultRunSize is how many journal records are sorted in memory at once
@@ -100,54 +100,39 @@ func (d *Drive) Compact() error {
 // writeBase writes the newest non-deleted record per path as the new
 // manifest.ekm, atomically.
 func (d *Drive) writeBase(recs iter.Seq2[Record, error], maxSeq uint64, tmpDir string) error {
-	tmp := filepath.Join(tmpDir, baseFile)
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 256<<10)
-	var line []byte
-	put := func(v any) error {
-		line, err = appendLine(line[:0], v)
-		if err != nil {
+	tmp := d.path(baseFile)
+	return place.WriteFile(d.Root, DirName+"/"+baseFile, 0o644, func(w io.Writer) error {
+		var line []byte
+		var err error
+		put := func(v any) error {
+			line, err = appendLine(line[:0], v)
+			if err != nil {
+				return err
+			}
+			_, err = w.Write(line)
 			return err
 		}
-		_, err = w.Write(line)
-		return err
-	}
-	if err := put(header{Format: manifestFormat, Drive: d.Info.ID, MaxSeq: maxSeq}); err != nil {
-		return err
-	}
-	var n int64
-	for r, err := range newest(recs) {
-		if err != nil {
+		if err := put(header{Format: manifestFormat, Drive: d.Info.ID, MaxSeq: maxSeq}); err != nil {
 			return err
 		}
-		if r.Deleted {
-			continue
+		var n int64
+		for r, err := range newest(recs) {
+			if err != nil {
+				return err
+			}
+			if r.Deleted {
+				continue
+			}
+			if err := put(r); err != nil {
+				return fmt.Errorf("write %s: %w", tmp, err)
+			}
+			n++
 		}
-		if err := put(r); err != nil {
+		if err := put(trailer{End: true, Records: n}); err != nil {
 			return fmt.Errorf("write %s: %w", tmp, err)
 		}
-		n++
-	}
-	if err := put(trailer{End: true, Records: n}); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := fsx.Sync(f); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, d.path(baseFile)); err != nil {
-		return err
-	}
-	return fsx.SyncDir(d.dir())
+		return nil
+	})
 }
 
 func writeLines(path string, recs []Record) error {

@@ -3,6 +3,8 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"github.com/editkit/editkit/internal/place"
+	"io"
 	"io/fs"
 	"iter"
 	"os"
@@ -10,7 +12,6 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/b3sum"
-	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/treepath"
@@ -27,40 +28,24 @@ var MHLIgnore = []string{DirName + "/", "._*", "Thumbs.db", ".Spotlight-V100/", 
 
 // WriteChecksums writes the drive's b3sum list from its manifest, atomically.
 func (d *Drive) WriteChecksums() error {
-	path := filepath.Join(d.Root, filepath.FromSlash(ChecksumsFile))
-	tmp, err := os.CreateTemp(d.dir(), ".checksums-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	w := b3sum.NewWriter(tmp)
-	for r, err := range d.Records() {
-		if err != nil {
-			return err
+	// 0644: another user's b3sum --check must be able to read it.
+	return place.WriteFile(d.Root, ChecksumsFile, 0o644, func(out io.Writer) error {
+		w := b3sum.NewWriter(out)
+		for r, err := range d.Records() {
+			if err != nil {
+				return err
+			}
+			if r.Dir || r.BLAKE3 == "" {
+				continue
+			}
+			sum, err := hashing.ParseBLAKE3(r.BLAKE3)
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.Path, err)
+			}
+			w.Write(sum, r.Path)
 		}
-		if r.Dir || r.BLAKE3 == "" {
-			continue
-		}
-		sum, err := hashing.ParseBLAKE3(r.BLAKE3)
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.Path, err)
-		}
-		w.Write(sum, r.Path)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := fsx.Sync(tmp); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return fsx.SyncDir(d.dir())
+		return w.Flush()
+	})
 }
 
 // AddMHLGeneration records in the drive's ASC MHL history every file

@@ -31,6 +31,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/editkit/editkit/internal/place"
 	"os"
 	"path/filepath"
 	"time"
@@ -243,7 +244,7 @@ func (d *Drive) SaveInfo() error {
 	if err != nil {
 		return err
 	}
-	return fsx.WriteFileAtomic(d.path(infoFile), append(b, '\n'), 0o644)
+	return place.WriteFileBytes(d.Root, DirName+"/"+infoFile, append(b, '\n'), 0o644)
 }
 
 // StateDir returns the drive's .editkit folder, for files other packages

@@ -20,9 +20,9 @@ import (
 	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/units"
-	"github.com/editkit/editkit/internal/walk"
 )
 
 // PullOptions configure a pull.
@@ -38,13 +38,14 @@ type PullOptions struct {
 	Host, User     string
 	Now            func() time.Time
 	Progress       Progress
+	Hooks          place.Hooks // tests: stop at a chosen point (see place.Hooks)
 }
 
 // PulledItem is what happened to one catalog item on the drive.
 type PulledItem struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
-	Status string `json:"status"` // pulled, present, adopted, conflict, refused, failed, removed, would-pull
+	Status string `json:"status"` // pulled, present, adopted, conflict, refused, failed, removed, would-pull, would-remove
 	Detail string `json:"detail,omitempty"`
 }
 
@@ -59,6 +60,7 @@ type PullResult struct {
 	Present    int           `json:"present"`
 	ToPull     int           `json:"to_pull"`
 	ToPullSize int64         `json:"to_pull_bytes"`
+	ToRemove   int           `json:"to_remove,omitempty"` // --prune --dry-run: withdrawn media that would be removed
 	ETA        time.Duration `json:"eta_ns,omitempty"`
 	DryRun     bool          `json:"dry_run"`
 	MHL        string        `json:"mhl,omitempty"`
@@ -103,6 +105,10 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("drive %s is not a folder; is it connected?", o.Drive)
 	}
+	pr, err := place.Open(root, o.Hooks)
+	if err != nil {
+		return nil, err
+	}
 	state, _, err := catalog.Load(ctx, h, true)
 	if err != nil {
 		return nil, err
@@ -125,6 +131,17 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 	res := &PullResult{Drive: o.Drive, DryRun: o.DryRun}
 	if drv != nil {
 		res.Label, res.DriveID = drv.Info.Label, drv.Info.ID
+	}
+	// Events of files an earlier, killed pull placed and recorded but never
+	// reported go out with this run's.
+	var pending *pendingLog
+	if !o.DryRun {
+		var left []event.Event
+		if pending, left, err = openPending(pr); err != nil {
+			return nil, err
+		}
+		defer pending.close()
+		res.Events = append(res.Events, left...)
 	}
 
 	// What the drive's manifest says it holds, for the catalog's paths only.
@@ -161,10 +178,20 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 		}
 		full := filepath.Join(root, filepath.FromSlash(it.Path))
 		rec, recorded := have[it.Path]
-		fi, statErr := os.Lstat(full)
+		fi, statErr := pr.Lstat(it.Path) // never through a link on the drive
+		var linkErr *place.LinkError
 		switch {
+		case errors.As(statErr, &linkErr):
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: statErr.Error()})
+			continue
 		case statErr == nil && recorded && rec.BLAKE3 == it.B3 && fi.Size() == rec.Size && fi.ModTime().UnixNano() == rec.ModTime:
 			res.Present++
+			continue
+		case statErr == nil && !exactName(pr, it.Path):
+			// A case-insensitive drive holds a file whose name differs
+			// only in case or accents: the item cannot live beside it.
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed",
+				Detail: (&place.CollisionError{Path: full, Existing: "a file with a similar name"}).Error()})
 			continue
 		case statErr == nil && (!fi.Mode().IsRegular() || fi.Size() != it.Size):
 			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "conflict",
@@ -180,6 +207,16 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 					}
 				}
 				res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "adopted", Detail: "already on the drive, identical"})
+				if !o.DryRun {
+					// The drive has the item now (e.g. placed by a pull
+					// killed before it recorded it): say so, once.
+					ev := event.New(o.Now(), event.Pulled)
+					ev.User, ev.Host, ev.Drive, ev.DriveID = o.User, o.Host, drv.Info.Label, drv.Info.ID
+					ev.Path, ev.Size, ev.Hash, ev.XXH128, ev.Category = it.Path, it.Size, it.B3, sum.XXH128Hex(), it.Category
+					ev.Note = "already on the drive, identical; recorded"
+					res.Events = append(res.Events, ev)
+					pending.add(ev)
+				}
 				continue
 			}
 			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "conflict",
@@ -203,6 +240,13 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 		for _, it := range todo {
 			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "would-pull"})
 		}
+		if o.Prune {
+			for _, c := range prunable(pr, state, have) {
+				res.ToRemove++
+				res.Items = append(res.Items, PulledItem{Path: c.path, Size: c.rec.Size, Status: "would-remove", Detail: "withdrawn from the catalog"})
+			}
+		}
+		sort.SliceStable(res.Items, func(i, j int) bool { return treepath.Less(res.Items[i].Path, res.Items[j].Path) })
 		return res, nil
 	}
 	if margin := int64(len(todo))*4096 + 16<<20; need+margin > space.Free {
@@ -218,7 +262,7 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 	if o.Progress != nil {
 		o.Progress.AddTotal(res.ToPullSize, len(todo))
 	}
-	p := &puller{h: h, o: o, root: root, drv: drv, res: res}
+	p := &puller{h: h, o: o, root: root, place: pr, drv: drv, res: res, pending: pending}
 	work := make(chan *catalog.Item)
 	var wg sync.WaitGroup
 	for range o.Jobs {
@@ -284,6 +328,8 @@ type puller struct {
 	h       *hub.Hub
 	o       PullOptions
 	root    string
+	place   *place.Root
+	pending *pendingLog
 	drv     *manifest.Drive
 	res     *PullResult
 	mu      sync.Mutex
@@ -299,6 +345,7 @@ func (p *puller) add(it PulledItem, ev *event.Event) {
 	p.res.Items = append(p.res.Items, it)
 	if ev != nil {
 		p.res.Events = append(p.res.Events, *ev)
+		p.pending.add(*ev)
 	}
 	if it.Status == "pulled" {
 		p.res.Pulled++
@@ -310,53 +357,74 @@ func (p *puller) add(it PulledItem, ev *event.Event) {
 	}
 }
 
-// pullOne downloads one item, trying twice: a download whose hash is wrong
-// is discarded and fetched again in full.
+// pullOne downloads one item through the placement path, trying twice: a
+// download whose hash is wrong is discarded and fetched again in full.
 func (p *puller) pullOne(ctx context.Context, it *catalog.Item) {
 	defer func() {
 		if p.o.Progress != nil {
 			p.o.Progress.FileDone()
 		}
 	}()
-	final := filepath.Join(p.root, filepath.FromSlash(it.Path))
-	if err := fsx.MkdirUnder(p.root, treepath.Parent(it.Path)); err != nil {
-		p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: err.Error()}, nil)
-		return
+	mt := it.MTime
+	if mt.IsZero() {
+		mt = it.Time
 	}
-	tmp := filepath.Join(filepath.Dir(final), walk.TempName(treepath.Base(it.Path)))
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
-		xxh, err := p.download(ctx, it, tmp)
-		if err == nil {
-			err = p.settle(ctx, tmp, it, xxh)
-		}
-		if err == nil {
-			if err = os.Rename(tmp, final); err == nil {
-				fsx.SyncDir(filepath.Dir(final))
-				p.driveMu.Lock()
-				err = recordPulled(p.drv, it, final, xxh, p.o.Now())
-				p.driveMu.Unlock()
-				if err == nil {
-					ev := event.New(p.o.Now(), event.Pulled)
-					ev.User, ev.Host, ev.Drive, ev.DriveID = p.o.User, p.o.Host, p.drv.Info.Label, p.drv.Info.ID
-					ev.Path, ev.Size, ev.Hash, ev.XXH128, ev.Category = it.Path, it.Size, it.B3, xxh, it.Category
-					p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "pulled"}, &ev)
-					return
-				}
-			}
-		}
-		if ctx.Err() != nil {
-			return // the partial download stays for the next run to resume
-		}
-		lastErr = err
-		var bad *badDownload
-		if !errors.As(err, &bad) {
+		// The temporary name is the same on every run: what a killed
+		// pull left is hashed and the rest fetched by range.
+		pf, err := p.place.Begin(it.Path, place.BeginOptions{Perm: 0o644, Resume: true, Hash: true})
+		if err != nil {
+			lastErr = err
 			break
 		}
-		os.Remove(tmp) // wrong bytes: start again from scratch
+		err = p.download(ctx, it, pf)
+		if err == nil {
+			err = pf.Settle(ctx, place.SettleOptions{MTime: mt, ReadBack: true, XXH128: pf.Sum().XXH128Hex()})
+		}
+		if err != nil && ctx.Err() != nil {
+			pf.Keep() // the partial download stays for the next run to resume
+			return
+		}
+		if err != nil {
+			pf.Abort()
+			lastErr = err
+			var bad *badDownload
+			var rb *place.ReadBackError
+			if errors.As(err, &bad) || errors.As(err, &rb) {
+				continue // wrong bytes: start again from scratch
+			}
+			break
+		}
+		xxh := pf.Sum().XXH128Hex()
+		// Planning found nothing at the final name: never replace what
+		// appeared there since (or what the drive confuses with it).
+		fi, err := pf.Commit(false)
+		if err != nil {
+			lastErr = err
+			break
+		}
+		p.driveMu.Lock()
+		err = recordPulledInfo(p.drv, it, fi, xxh, p.o.Now())
+		p.driveMu.Unlock()
+		if err != nil {
+			lastErr = err
+			break
+		}
+		ev := event.New(p.o.Now(), event.Pulled)
+		ev.User, ev.Host, ev.Drive, ev.DriveID = p.o.User, p.o.Host, p.drv.Info.Label, p.drv.Info.ID
+		ev.Path, ev.Size, ev.Hash, ev.XXH128, ev.Category = it.Path, it.Size, it.B3, xxh, it.Category
+		p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "pulled"}, &ev)
+		return
 	}
-	os.Remove(tmp)
 	p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: lastErr.Error()}, nil)
+}
+
+// exactName reports whether the drive lists rel under exactly that name
+// (an unreadable folder counts as yes: the other checks then speak).
+func exactName(pr *place.Root, rel string) bool {
+	ok, err := pr.HasExactName(rel)
+	return ok || err != nil
 }
 
 // badDownload is a download whose content does not match the catalog.
@@ -364,80 +432,37 @@ type badDownload struct{ msg string }
 
 func (e *badDownload) Error() string { return e.msg }
 
-// download fetches the item's blob into tmp, continuing a partial download
-// left by an interrupted pull, and returns the content's xxh128 after
-// checking its BLAKE3 against the catalog.
-func (p *puller) download(ctx context.Context, it *catalog.Item, tmp string) (string, error) {
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := hashing.New() // BLAKE3 and xxh128 in one pass
-	// Hash what an interrupted run left, then fetch the rest.
-	have, err := io.Copy(h, f)
-	if err != nil {
-		return "", err
-	}
-	if have > it.Size {
-		if err := f.Truncate(0); err != nil {
-			return "", err
+// download fetches the rest of the item's blob into pf (which holds, and
+// has hashed, what an interrupted pull left) and checks its BLAKE3 against
+// the catalog.
+func (p *puller) download(ctx context.Context, it *catalog.Item, pf *place.File) error {
+	if pf.Offset() > it.Size {
+		if err := pf.Restart(); err != nil {
+			return err
 		}
-		h.Reset()
-		have = 0
-		f.Seek(0, io.SeekStart)
 	}
+	have := pf.Offset()
 	if p.o.Progress != nil {
 		p.o.Progress.Add(have)
 	}
 	if have < it.Size {
 		rc, err := p.h.Backend().Get(ctx, hub.BlobKey(it.B3), have, -1)
 		if err != nil {
-			return "", fmt.Errorf("download: %w", err)
+			return fmt.Errorf("download: %w", err)
 		}
 		defer rc.Close()
-		var w io.Writer = io.MultiWriter(f, h)
+		var w io.Writer = pf
 		if p.o.Progress != nil {
 			w = io.MultiWriter(w, progressWriter{p.o.Progress})
 		}
-		n, err := io.Copy(w, io.LimitReader(rc, it.Size-have+1))
-		have += n
-		if err != nil {
-			return "", fmt.Errorf("download: %w", err)
+		if _, err := io.Copy(w, io.LimitReader(rc, it.Size-have+1)); err != nil {
+			return fmt.Errorf("download: %w", err)
 		}
 	}
-	sum := h.Sum()
-	if got := sum.BLAKE3Hex(); got != it.B3 || have != it.Size {
-		return "", &badDownload{fmt.Sprintf("downloaded data does not match the catalog (BLAKE3 %s, %d bytes; expected %s, %d bytes)", got, have, it.B3, it.Size)}
+	if got, n := pf.Sum().BLAKE3Hex(), pf.Offset(); got != it.B3 || n != it.Size {
+		return &badDownload{fmt.Sprintf("downloaded data does not match the catalog (BLAKE3 %s, %d bytes; expected %s, %d bytes)", got, n, it.B3, it.Size)}
 	}
-	return sum.XXH128Hex(), nil
-}
-
-// settle makes the download durable and reads it back from the medium.
-func (p *puller) settle(ctx context.Context, tmp string, it *catalog.Item, xxh string) error {
-	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := fsx.Sync(f); err != nil {
-		return err
-	}
-	if err := fsx.DropCache(f); err != nil {
-		return err
-	}
-	sum, err := hashing.HashFile(ctx, tmp, hashing.FileOptions{XXH128: true, FromMedium: true})
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	if sum.XXH128Hex() != xxh {
-		return &badDownload{fmt.Sprintf("read back from the drive differs from what was downloaded (xxh128 %s, expected %s): the drive or its connection corrupts data", sum.XXH128Hex(), xxh)}
-	}
-	mt := it.MTime
-	if mt.IsZero() {
-		mt = it.Time
-	}
-	return os.Chtimes(tmp, mt, mt)
+	return nil
 }
 
 // recordPulled adds a file now on the drive to its manifest.
@@ -446,6 +471,12 @@ func recordPulled(drv *manifest.Drive, it *catalog.Item, full, xxh string, now t
 	if err != nil {
 		return err
 	}
+	return recordPulledInfo(drv, it, fi, xxh, now)
+}
+
+// recordPulledInfo adds a placed file, as the medium describes it, to the
+// drive's manifest.
+func recordPulledInfo(drv *manifest.Drive, it *catalog.Item, fi os.FileInfo, xxh string, now time.Time) error {
 	if err := drv.Append(manifest.Record{Path: it.Path, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), BLAKE3: it.B3, XXH128: xxh,
 		Origin: "pull", Written: now.Unix(), Verified: now.Unix()}); err != nil {
 		return err
@@ -453,30 +484,54 @@ func recordPulled(drv *manifest.Drive, it *catalog.Item, full, xxh string, now t
 	return drv.Flush()
 }
 
-// prune deletes media withdrawn from the catalog, only where the drive
-// holds exactly the withdrawn version (a file changed since is kept).
-func (p *puller) prune(state *catalog.State, have map[string]manifest.Record) {
+// pruneCandidate is withdrawn media the drive holds in exactly the
+// withdrawn version.
+type pruneCandidate struct {
+	path string
+	rec  manifest.Record
+	w    *catalog.Item
+}
+
+// prunable lists the media --prune removes: withdrawn from the catalog, and
+// on the drive exactly as withdrawn (a file changed since is kept).
+func prunable(pr *place.Root, state *catalog.State, have map[string]manifest.Record) []pruneCandidate {
 	var paths []string
 	for path := range state.Withdrawn {
 		paths = append(paths, path)
 	}
 	sort.Strings(paths)
+	var out []pruneCandidate
 	for _, path := range paths {
 		w := state.Withdrawn[path]
 		rec, ok := have[path]
 		if !ok || rec.BLAKE3 != w.B3 || checkCatalogPath(path) != "" {
 			continue
 		}
-		full := filepath.Join(p.root, filepath.FromSlash(path))
-		fi, err := os.Lstat(full)
-		if err != nil || fi.Size() != rec.Size || fi.ModTime().UnixNano() != rec.ModTime {
+		fi, err := pr.Lstat(path)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != rec.Size || fi.ModTime().UnixNano() != rec.ModTime {
 			continue
 		}
-		if err := os.Remove(full); err != nil {
+		out = append(out, pruneCandidate{path: path, rec: rec, w: w})
+	}
+	return out
+}
+
+// prune deletes media withdrawn from the catalog, only where the drive
+// holds exactly the withdrawn version, never through a link.
+func (p *puller) prune(state *catalog.State, have map[string]manifest.Record) {
+	for _, c := range prunable(p.place, state, have) {
+		path, rec, w := c.path, c.rec, c.w
+		if err := p.place.Remove(path); err != nil {
 			p.add(PulledItem{Path: path, Size: rec.Size, Status: "failed", Detail: "could not remove withdrawn media: " + err.Error()}, nil)
 			continue
 		}
-		p.drv.Append(manifest.Record{Path: path, Deleted: true})
+		p.driveMu.Lock()
+		err := p.drv.Append(manifest.Record{Path: path, Deleted: true})
+		p.driveMu.Unlock()
+		if err != nil {
+			p.add(PulledItem{Path: path, Size: rec.Size, Status: "failed", Detail: "removed, but the drive's manifest could not record it: " + err.Error()}, nil)
+			continue
+		}
 		ev := event.New(p.o.Now(), event.Removed)
 		ev.User, ev.Host, ev.Drive, ev.DriveID, ev.Path, ev.Hash, ev.Size = p.o.User, p.o.Host, p.drv.Info.Label, p.drv.Info.ID, path, w.B3, w.Size
 		p.add(PulledItem{Path: path, Size: rec.Size, Status: "removed", Detail: "withdrawn from the catalog"}, &ev)
@@ -493,7 +548,7 @@ func (p *puller) resetAvidDatabases() {
 			continue
 		}
 		for _, db := range []string{"msmMMOB.mdb", "msmFMID.pmr"} {
-			os.Remove(filepath.Join(p.root, filepath.FromSlash(dir), db))
+			p.place.Remove(dir + "/" + db) // never through a link; absent is fine
 		}
 	}
 }

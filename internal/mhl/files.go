@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/editkit/editkit/internal/place"
 )
 
 // genSeq parses a generation file name, NNNN_<anything>.mhl (or NNNN.mhl,
@@ -101,36 +103,15 @@ func writeChain(hdir string, entries []chainEntry) error {
 // rename, fsync the folder. A crash leaves the old file or the new one,
 // never half of one.
 func writeAtomic(dir, name string, fill func(*bufio.Writer) error) (err error) {
-	f, err := os.CreateTemp(dir, ".editkit-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+	// Through the placement path: never through a link, 0644 for every
+	// user, fixed temporary name (a killed run's is reused).
+	return place.WriteFile(filepath.Dir(dir), filepath.Base(dir)+"/"+name, 0o644, func(out io.Writer) error {
+		bw := bufio.NewWriter(out)
+		if err := fill(bw); err != nil {
+			return err
 		}
-	}()
-	bw := bufio.NewWriter(f)
-	if err := fill(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
+		return bw.Flush()
+	})
 }
 
 // syncDir makes a rename in dir durable.

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
@@ -104,7 +105,8 @@ func WriteGeneration(root string, g Generation, entries iter.Seq2[Entry, error])
 }
 
 type writer struct {
-	root   string // absolute
+	root   string      // absolute
+	place  *place.Root // every file written goes through it
 	g      Generation
 	dirFmt Format
 	ignore *matcher
@@ -140,7 +142,8 @@ type sink struct {
 	prefix  string // dir relative to the writer's root; "" for the root
 	chain   []chainEntry
 	seq     int
-	name    string // final file name
+	name    string      // final file name
+	pf      *place.File // the generation, under its temporary name until commit
 	f       *os.File
 	bw      *bufio.Writer
 	pending spill
@@ -194,7 +197,10 @@ func newWriter(root string, g Generation) (*writer, error) {
 	if !w.dirFmt.Valid() {
 		return nil, fmt.Errorf("mhl: unknown directory hash format %q", w.dirFmt)
 	}
-	if err := os.MkdirAll(filepath.Join(abs, folderName), 0o755); err != nil {
+	if w.place, err = place.Open(abs, place.Hooks{}); err == nil {
+		err = w.place.MkdirAll(folderName) // never through a link
+	}
+	if err != nil {
 		return nil, fmt.Errorf("mhl: %w", err)
 	}
 	s, patterns, err := w.newSink("")
@@ -251,9 +257,14 @@ func (w *writer) newSink(prefix string) (*sink, []string, error) {
 		}
 	}
 	s.name = fmt.Sprintf("%04d_%s_%sZ.mhl", s.seq, filepath.Base(dir), w.g.Created.Format(layoutFileName))
-	if s.f, err = os.CreateTemp(hdir, ".editkit-*.mhl.tmp"); err != nil {
+	rel := folderName + "/" + s.name
+	if prefix != "" {
+		rel = prefix + "/" + rel
+	}
+	if s.pf, err = w.place.Begin(rel, place.BeginOptions{Perm: 0o644}); err != nil {
 		return nil, nil, fmt.Errorf("mhl: %w", err)
 	}
+	s.f = s.pf.OS()
 	w.sinks = append(w.sinks, s)
 	s.bw = bufio.NewWriterSize(s.f, 256<<10)
 	hdr := w.header(nil, patterns, &s.rootAt, &s.rootLen)
@@ -516,9 +527,6 @@ func (w *writer) finalize(s *sink, content, structure []byte, date time.Time) er
 		return fmt.Errorf("mhl: %w", err)
 	}
 	s.c4 = c4
-	if err := s.f.Close(); err != nil {
-		return fmt.Errorf("mhl: %w", err)
-	}
 	return nil
 }
 
@@ -527,14 +535,15 @@ func (w *writer) finalize(s *sink, content, structure []byte, date time.Time) er
 func (w *writer) commit(s *sink) error {
 	hdir := filepath.Join(s.dir, folderName)
 	final := filepath.Join(hdir, s.name)
-	if _, err := os.Lstat(final); err == nil {
+	// Never replace a generation: the rename fails if the name is taken
+	// (the folder is synced by Commit).
+	_, err := s.pf.Commit(false)
+	s.final = true
+	var exists *place.ExistsError
+	if errors.As(err, &exists) {
 		return fmt.Errorf("mhl: %s already exists; is another program writing this history?", final)
 	}
-	if err := os.Rename(s.f.Name(), final); err != nil {
-		return fmt.Errorf("mhl: %w", err)
-	}
-	s.final = true
-	if err := syncDir(hdir); err != nil {
+	if err != nil {
 		return fmt.Errorf("mhl: %w", err)
 	}
 	chain := append(slices.Clip(s.chain), chainEntry{Seq: s.seq, File: s.name, C4: s.c4})
@@ -545,8 +554,7 @@ func (w *writer) commit(s *sink) error {
 }
 
 func (w *writer) discard(s *sink) {
-	s.f.Close()
-	os.Remove(s.f.Name())
+	s.pf.Abort()
 	s.pending.close()
 	s.final = true // nothing left to clean up
 }
@@ -555,9 +563,8 @@ func (w *writer) discard(s *sink) {
 func (w *writer) cleanup() {
 	for _, s := range w.sinks {
 		s.pending.close()
-		if !s.final {
-			s.f.Close()
-			os.Remove(s.f.Name())
+		if !s.final && s.pf != nil {
+			s.pf.Abort()
 		}
 	}
 }

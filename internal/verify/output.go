@@ -2,9 +2,11 @@ package verify
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/editkit/editkit/internal/place"
 	"os"
 	"path/filepath"
 	"time"
@@ -152,17 +154,9 @@ func (v *verifier) manifestMHL(ok map[string]bool) (string, error) {
 // under .editkit/reports on the drive.
 func (v *verifier) writeReport() (string, error) {
 	dir := filepath.Join(v.root, manifest.DirName, "reports")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
 	name := "verify_" + v.res.Started.UTC().Format("2006-01-02_150405Z")
-	tmp, err := os.CreateTemp(dir, "."+name+"-*.tmp")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	w := bufio.NewWriter(tmp)
+	var text bytes.Buffer
+	w := bufio.NewWriter(&text)
 	r := v.res
 	took := r.Finished.Sub(r.Started)
 	status := "OK: every file checked is complete and intact"
@@ -210,17 +204,15 @@ func (v *verifier) writeReport() (string, error) {
 	if err := w.Flush(); err != nil {
 		return "", err
 	}
-	if err := fsx.Sync(tmp); err != nil {
-		return "", err
-	}
-	tmp.Close()
-	path := filepath.Join(dir, name+".txt")
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	// Through the placement path: never through a link, readable by every
+	// user (0644).
+	rel := manifest.DirName + "/reports/" + name
+	if err := place.WriteFileBytes(v.root, rel+".txt", text.Bytes(), 0o644); err != nil {
 		return "", err
 	}
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return "", err
 	}
-	return path, fsx.WriteFileAtomic(filepath.Join(dir, name+".json"), js, 0o644)
+	return filepath.Join(dir, name+".txt"), place.WriteFileBytes(v.root, rel+".json", js, 0o644)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/editkit/editkit/internal/place"
 	"io"
 	"os"
 	"path/filepath"
@@ -95,11 +96,23 @@ func SurfaceTest(ctx context.Context, o SurfaceOptions) (*SurfaceResult, error) 
 	if o.Seed == 0 {
 		o.Seed = uint64(time.Now().UnixNano())
 	}
-	dir := filepath.Join(root, SurfaceDirPrefix+fsx.RandomID(4))
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	// The test files go through the placement path: a folder of a fresh
+	// name, reached without following links, removed at the end.
+	pr, err := place.Open(root, place.Hooks{})
+	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	dirName := SurfaceDirPrefix + fsx.RandomID(4)
+	dir := filepath.Join(root, dirName)
+	if err := pr.MkdirAll(dirName); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir) // removes a link, never follows one
+	pd, err := pr.OpenDir(dirName, false)
+	if err != nil {
+		return nil, err
+	}
+	defer pd.Close()
 
 	res := &SurfaceResult{Drive: o.Drive}
 	if o.Progress != nil {
@@ -111,7 +124,7 @@ func SurfaceTest(ctx context.Context, o SurfaceOptions) (*SurfaceResult, error) 
 		n := min(o.FileSize, size-off)
 		name := filepath.Join(dir, fmt.Sprintf("%04d.bin", i))
 		files = append(files, name)
-		if err := writePattern(ctx, name, o.Seed, uint64(i), n, o.Progress); err != nil {
+		if err := writePattern(ctx, pd, name, o.Seed, uint64(i), n, o.Progress); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -128,7 +141,7 @@ func SurfaceTest(ctx context.Context, o SurfaceOptions) (*SurfaceResult, error) 
 
 	start = time.Now()
 	for i, name := range files {
-		if err := checkPattern(ctx, name, o.Seed, uint64(i), res, o.Progress); err != nil {
+		if err := checkPattern(ctx, pd, name, o.Seed, uint64(i), res, o.Progress); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -161,8 +174,8 @@ func fillPattern(b []byte, seed, file uint64, off int64) {
 	}
 }
 
-func writePattern(ctx context.Context, name string, seed, file uint64, n int64, p Progress) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+func writePattern(ctx context.Context, d *place.Dir, name string, seed, file uint64, n int64, p Progress) error {
+	f, err := d.OpenFile(filepath.Base(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
@@ -192,8 +205,8 @@ func writePattern(ctx context.Context, name string, seed, file uint64, n int64, 
 	return f.Close()
 }
 
-func checkPattern(ctx context.Context, name string, seed, file uint64, res *SurfaceResult, p Progress) error {
-	f, err := os.Open(name)
+func checkPattern(ctx context.Context, d *place.Dir, name string, seed, file uint64, res *SurfaceResult, p Progress) error {
+	f, err := d.OpenFile(filepath.Base(name), os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,159 @@
+//go:build linux || darwin
+
+package place
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Dir is a folder under a Root, opened by walking from the root one
+// component at a time with O_NOFOLLOW, so that everything done through it
+// (create, rename, remove, set times) happens in that very folder: a link
+// swapped in after the walk cannot redirect it.
+type Dir struct {
+	path string // for messages
+	fd   int
+}
+
+func openRootDir(root string) (*Dir, error) {
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s is gone (unplugged?): %w", root, err)
+	}
+	return &Dir{path: root, fd: fd}, nil
+}
+
+// child opens the folder name in d, creating it when asked, refusing a
+// link or a file in its place.
+func (d *Dir) child(name string, create bool) (*Dir, error) {
+	full := filepath.Join(d.path, name)
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(d.fd, name, flags, 0)
+	if errors.Is(err, unix.ENOENT) && create {
+		if err = unix.Mkdirat(d.fd, name, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
+			fd, err = unix.Openat(d.fd, name, flags, 0)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+			var st unix.Stat_t
+			if unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return nil, &LinkError{Path: full}
+			}
+			return nil, fmt.Errorf("%s is a file where a folder is needed; move it away and run the same command again", full)
+		}
+		return nil, &fs.PathError{Op: "open", Path: full, Err: err}
+	}
+	return &Dir{path: full, fd: fd}, nil
+}
+
+// Close releases the folder.
+func (d *Dir) Close() error {
+	if d == nil || d.fd < 0 {
+		return nil
+	}
+	err := unix.Close(d.fd)
+	d.fd = -1
+	return err
+}
+
+// OpenFile opens name in d without following a link at that name.
+func (d *Dir) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error) {
+	full := filepath.Join(d.path, name)
+	fd, err := unix.Openat(d.fd, name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, &LinkError{Path: full}
+		}
+		return nil, &fs.PathError{Op: "open", Path: full, Err: err}
+	}
+	return os.NewFile(uintptr(fd), full), nil
+}
+
+// Lstat describes name in d without following a link.
+func (d *Dir) Lstat(name string) (fs.FileInfo, error) {
+	return os.Lstat(filepath.Join(d.path, name))
+}
+
+// exists reports whether something (anything, links included) is at name.
+func (d *Dir) exists(name string) (bool, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	if err != nil {
+		return false, &fs.PathError{Op: "stat", Path: filepath.Join(d.path, name), Err: err}
+	}
+	return true, nil
+}
+
+// Remove removes the file name in d (a link is removed, never followed).
+func (d *Dir) Remove(name string) error {
+	if err := unix.Unlinkat(d.fd, name, 0); err != nil {
+		return &fs.PathError{Op: "remove", Path: filepath.Join(d.path, name), Err: err}
+	}
+	return nil
+}
+
+// rename renames old to new in d; with noReplace it fails with fs.ErrExist
+// rather than replace something at new, where the file system can say so.
+func (d *Dir) rename(old, new string, noReplace bool) error {
+	var err error
+	if noReplace {
+		err = renameNoReplace(d.fd, old, new)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.ENOTSUP) {
+			// The file system cannot do it (FUSE exFAT); the caller checked
+			// the name just before.
+			err = unix.Renameat(d.fd, old, d.fd, new)
+		}
+	} else {
+		err = unix.Renameat(d.fd, old, d.fd, new)
+	}
+	if err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			err = fs.ErrExist
+		}
+		return &os.LinkError{Op: "rename", Old: filepath.Join(d.path, old), New: filepath.Join(d.path, new), Err: err}
+	}
+	return nil
+}
+
+// Sync makes d's entries (a rename, a new file) durable.
+func (d *Dir) Sync() error {
+	err := unix.Fsync(d.fd)
+	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOTSUP) {
+		// Some file systems (FUSE exFAT, SMB) do not support fsync on a
+		// folder; their renames are as durable as they get. Anything else
+		// is a real failure.
+		return fmt.Errorf("sync folder %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// chtimes sets name's access and modification times, not following a link.
+func (d *Dir) chtimes(name string, mtime time.Time) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(d.fd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "chtimes", Path: filepath.Join(d.path, name), Err: err}
+	}
+	return nil
+}
+
+// names lists the entries of d as the file system stores them.
+func (d *Dir) names() ([]string, error) {
+	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: d.path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), d.path)
+	defer f.Close()
+	return f.Readdirnames(-1)
+}

@@ -1,0 +1,5 @@
+//go:build windows
+
+package place
+
+func isNoPerm(err error) bool { return false }

@@ -1,0 +1,630 @@
+// Package place owns putting a file in place under a root: the one path by
+// which copy, pull and restore turn bytes into a verified file at its final
+// name, and by which drive files (manifest, checksum list, reports, ASC MHL
+// generations, drive.json) are replaced atomically.
+//
+// A file is written under a temporary name beside its final one that is
+// the same on every run (TempName), so a rerun after kill -9 finds it and
+// resumes it (pull and restore, which fetch by range) or starts it again
+// (copy). Its bytes are hashed as they are written (hashing.Hasher: BLAKE3
+// and xxh128 in one pass), then it is synced, its cached pages dropped and
+// it is read back from the medium, given its times, renamed, and the folder
+// synced; every error on the way is reported, none ignored.
+//
+// Nothing is created, opened for writing, renamed or removed through a
+// symbolic link or outside the root: folders are reached from the root one
+// component at a time without following links (openat with O_NOFOLLOW), and
+// every operation is made relative to the folder so reached. A final name
+// that the file system confuses with another (a case-insensitive drive
+// holding A.mxf when a.mxf arrives) is reported, never silently replaced.
+package place
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/hashing"
+	"github.com/editkit/editkit/internal/treepath"
+	"github.com/editkit/editkit/internal/walk"
+	"github.com/zeebo/xxh3"
+	"golang.org/x/text/unicode/norm"
+)
+
+// TempPrefix starts the name of every temporary file placed by this package.
+const TempPrefix = walk.TempPrefix
+
+// TempName is the temporary name a file called name is written under: hidden,
+// of fixed length, and the same on every run.
+func TempName(name string) string { return walk.TempName(name) }
+
+// IsTemp reports whether a base name is one of editkit's temporary files.
+func IsTemp(name string) bool { return strings.HasPrefix(name, TempPrefix) }
+
+// LinkError means a symbolic link stands where editkit would have to write.
+type LinkError struct{ Path string }
+
+func (e *LinkError) Error() string {
+	return fmt.Sprintf("%s is a symbolic link; editkit never writes, renames or removes anything through a link — "+
+		"replace it with a real folder (or remove it) and run the same command again", e.Path)
+}
+
+// CollisionError means the final name is taken by a file whose name differs
+// (in case or Unicode form): the file system cannot hold both.
+type CollisionError struct {
+	Path     string // what was to be written
+	Existing string // the name already there
+}
+
+func (e *CollisionError) Error() string {
+	return fmt.Sprintf("%s was not written: the drive already holds %q and cannot keep both (its file system does not tell apart "+
+		"names that differ only in case or accents); rename one of them at the source and run the same command again", e.Path, e.Existing)
+}
+
+// ExistsError means a different file is at the final name and the caller
+// did not ask to replace it.
+type ExistsError struct{ Path string }
+
+func (e *ExistsError) Error() string {
+	return fmt.Sprintf("a different file is already at %s; it was left alone", e.Path)
+}
+
+// ReadBackError means the file read back from the medium differs from what
+// was written.
+type ReadBackError struct{ Msg string }
+
+func (e *ReadBackError) Error() string { return e.Msg }
+
+// Hooks let tests stop the process (SIGKILL, as kill -9 does) at a chosen
+// point of placing files: after Point's At-th occurrence. Points: "write"
+// (At counts bytes written into temporary files), "settled" (files synced
+// and read back, not yet renamed), "renamed" (files renamed, not yet
+// recorded by the caller).
+type Hooks struct {
+	Point string
+	At    int64
+}
+
+// CrashEnv names the environment variable HooksFromEnv reads: POINT:N.
+const CrashEnv = "EDITKIT_TEST_CRASH"
+
+// HooksFromEnv reads Hooks from EDITKIT_TEST_CRASH (empty: none).
+func HooksFromEnv() Hooks {
+	v := os.Getenv(CrashEnv)
+	p, n, ok := strings.Cut(v, ":")
+	at, err := strconv.ParseInt(n, 10, 64)
+	if !ok || err != nil || at <= 0 {
+		return Hooks{}
+	}
+	return Hooks{Point: p, At: at}
+}
+
+// Root is a folder a command was given; everything placed through it stays
+// below it.
+type Root struct {
+	dir   string
+	hooks Hooks
+	count [3]atomic.Int64 // write, settled, renamed
+	// renameMu makes checking a final name and renaming onto it one step
+	// for this process's workers, on file systems that cannot rename
+	// without replacing (FUSE exFAT): two names the drive confuses never
+	// both pass the check.
+	renameMu sync.Mutex
+
+	// names caches folder listings for HasExactName (one read per folder,
+	// kept up to date by Commit).
+	namesMu sync.Mutex
+	names   map[string]map[string]bool
+}
+
+// Open returns the Root for dir, which must be an existing folder. A link
+// naming the root itself is followed (the user named it); nothing below is.
+func Open(dir string, hooks Hooks) (*Root, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = errors.New("not a folder")
+		}
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return &Root{dir: abs, hooks: hooks}, nil
+}
+
+// Path is the root's absolute path.
+func (r *Root) Path() string { return r.dir }
+
+// Join returns the absolute path of a tree path under the root.
+func (r *Root) Join(rel string) string { return filepath.Join(r.dir, filepath.FromSlash(rel)) }
+
+func (r *Root) hit(point int, name string, n int64) {
+	if r.hooks.Point != name {
+		return
+	}
+	before := r.count[point].Add(n) - n
+	if before < r.hooks.At && before+n >= r.hooks.At {
+		killSelf()
+	}
+}
+
+// OpenDir opens the folder rel (a '/'-separated tree path, "" for the root),
+// creating missing folders when create is set, never through a link.
+func (r *Root) OpenDir(rel string, create bool) (*Dir, error) {
+	if rel != "" {
+		if err := treepath.Validate(rel); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Join(rel), err)
+		}
+	}
+	d, err := openRootDir(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	if rel == "" {
+		return d, nil
+	}
+	for _, c := range strings.Split(rel, "/") {
+		next, err := d.child(c, create)
+		d.Close()
+		if err != nil {
+			return nil, err
+		}
+		d = next
+	}
+	return d, nil
+}
+
+// MkdirAll creates the folder rel and its missing parents, never through a
+// link and never the root itself.
+func (r *Root) MkdirAll(rel string) error {
+	d, err := r.OpenDir(rel, true)
+	if err != nil {
+		return err
+	}
+	return d.Close()
+}
+
+// Remove removes the file rel; a link there is removed, never followed.
+func (r *Root) Remove(rel string) error {
+	d, err := r.OpenDir(treepath.Parent(rel), false)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Remove(treepath.Base(rel)); err != nil {
+		return err
+	}
+	return d.Sync()
+}
+
+// Temps lists the temporary files an interrupted run left under the root
+// (outside the folders in skip), with their total size.
+func (r *Root) Temps(skip ...string) (rels []string, bytes int64, err error) {
+	err = filepath.WalkDir(r.dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if p == r.dir {
+				return err
+			}
+			return nil // unreadable folder: nothing of ours can be in it
+		}
+		if de.IsDir() && p != r.dir && slices.Contains(skip, de.Name()) {
+			return filepath.SkipDir
+		}
+		if de.Type().IsRegular() && IsTemp(de.Name()) {
+			rel, _ := filepath.Rel(r.dir, p)
+			rels = append(rels, filepath.ToSlash(rel))
+			if fi, err := de.Info(); err == nil {
+				bytes += fi.Size()
+			}
+		}
+		return nil
+	})
+	return rels, bytes, err
+}
+
+// RemoveTemps removes what Temps lists.
+func (r *Root) RemoveTemps(skip ...string) error {
+	rels, _, err := r.Temps(skip...)
+	if err != nil {
+		return err
+	}
+	for _, rel := range rels {
+		if err := r.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// File is a file being placed: open under its temporary name until Commit.
+type File struct {
+	r     *Root
+	dir   *Dir
+	rel   string
+	name  string // final base name
+	tmp   string // temporary base name
+	f     *os.File
+	n     int64
+	h     *hashing.Hasher
+	fresh bool
+}
+
+// BeginOptions say how a placement starts.
+type BeginOptions struct {
+	Perm os.FileMode // of the new file (0o600 is always added)
+	// Resume keeps what an interrupted run left in the temporary file
+	// (Offset says how much); otherwise it starts empty.
+	Resume bool
+	// Hash hashes every byte of the file (those resumed included) with
+	// BLAKE3 and xxh128 in one pass; Sum returns the result.
+	Hash bool
+}
+
+// Begin opens the temporary file for the final tree path rel, creating its
+// folder as needed.
+func (r *Root) Begin(rel string, o BeginOptions) (*File, error) {
+	if err := treepath.Validate(rel); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Join(rel), err)
+	}
+	dir, err := r.OpenDir(treepath.Parent(rel), true)
+	if err != nil {
+		return nil, err
+	}
+	name := treepath.Base(rel)
+	p := &File{r: r, dir: dir, rel: rel, name: name, tmp: TempName(name)}
+	flag := os.O_RDWR | os.O_CREATE
+	if !o.Resume {
+		flag |= os.O_TRUNC
+	}
+	if p.f, err = dir.OpenFile(p.tmp, flag, o.Perm.Perm()|0o600); err != nil {
+		dir.Close()
+		return nil, err
+	}
+	if o.Hash {
+		p.h = hashing.New()
+	}
+	if o.Resume {
+		var w io.Writer = io.Discard
+		if p.h != nil {
+			w = p.h
+		}
+		n, err := io.Copy(w, p.f)
+		if err != nil {
+			p.Abort()
+			return nil, fmt.Errorf("read %s: %w", p.f.Name(), err)
+		}
+		p.n = n
+	}
+	return p, nil
+}
+
+// Path is the final name's absolute path.
+func (p *File) Path() string { return filepath.Join(p.dir.path, p.name) }
+
+// Offset is how many bytes the temporary file holds.
+func (p *File) Offset() int64 { return p.n }
+
+// OS is the open temporary file.
+func (p *File) OS() *os.File { return p.f }
+
+// Restart empties the temporary file (resumed bytes that turned out wrong).
+func (p *File) Restart() error {
+	if err := p.f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := p.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	p.n = 0
+	if p.h != nil {
+		p.h.Reset()
+	}
+	return nil
+}
+
+// Write appends to the temporary file (and the hash).
+func (p *File) Write(b []byte) (int, error) {
+	k, err := p.f.Write(b)
+	p.n += int64(k)
+	if p.h != nil {
+		p.h.Write(b[:k])
+	}
+	p.r.hit(0, "write", int64(k))
+	return k, err
+}
+
+// Sum is the hash of every byte of the file (BeginOptions.Hash).
+func (p *File) Sum() hashing.Sum { return p.h.Sum() }
+
+// SettleOptions say how a written file is made durable and checked.
+type SettleOptions struct {
+	MTime    time.Time // zero: leave it
+	ReadBack bool      // read the file back from the medium and compare
+	XXH128   string    // what it must read back as (hex)
+	Against  string    // names where XXH128 came from in messages ("the source"); default "what was written"
+	// Progress receives read-back bytes; BeforeReadBack sees the file
+	// just before it is read back (tests look at its cache residency).
+	Progress       func(int64)
+	BeforeReadBack func(*os.File)
+}
+
+// Settle gives the temporary file its time, syncs it to the medium and,
+// when asked, drops its cached pages and reads it back, comparing it with
+// what was written.
+func (p *File) Settle(ctx context.Context, o SettleOptions) error {
+	if !o.MTime.IsZero() {
+		if err := p.dir.chtimes(p.tmp, o.MTime); err != nil {
+			return fmt.Errorf("set mtime: %w", err)
+		}
+	}
+	if err := fsx.Sync(p.f); err != nil {
+		return fmt.Errorf("sync %s: %w", p.f.Name(), err)
+	}
+	if !o.ReadBack {
+		fsx.Forget(p.f, 0, 0)
+		p.r.hit(1, "settled", 1)
+		return nil
+	}
+	// Synced, so every page is clean: drop them and read the medium.
+	if err := fsx.ReadFromMedium(p.f); err != nil {
+		return fmt.Errorf("drop cached pages of %s: %w", p.f.Name(), err)
+	}
+	if o.BeforeReadBack != nil {
+		o.BeforeReadBack(p.f)
+	}
+	if _, err := p.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	got, n, err := ReadBack(ctx, p.f, o.Progress)
+	if err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	if got != o.XXH128 || n != p.n {
+		against := o.Against
+		if against == "" {
+			against = "what was written"
+		}
+		return &ReadBackError{fmt.Sprintf("read back from the drive differs from %s (xxh128 %s, expected %s, %d of %d bytes): "+
+			"the drive or its connection is corrupting data; the file was not kept", against, got, o.XXH128, n, p.n)}
+	}
+	p.r.hit(1, "settled", 1)
+	return nil
+}
+
+// ReadBack hashes f's remaining bytes with xxh128, from the medium (each
+// range read is then dropped from the cache), reporting progress.
+func ReadBack(ctx context.Context, f *os.File, progress func(int64)) (string, int64, error) {
+	h := xxh3.New()
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", n, err
+		}
+		k, err := f.Read(buf)
+		if k > 0 {
+			h.Write(buf[:k])
+			fsx.Forget(f, n, int64(k))
+			n += int64(k)
+			if progress != nil {
+				progress(int64(k))
+			}
+		}
+		if err == io.EOF {
+			sum := h.Sum128().Bytes()
+			return fmt.Sprintf("%x", sum[:]), n, nil
+		}
+		if err != nil {
+			return "", n, err
+		}
+	}
+}
+
+// Commit gives the settled file its final name and syncs the folder. A file
+// already at the final name is replaced only if replace is set and it has
+// exactly that name; one the file system merely confuses with it (case,
+// Unicode form) is a CollisionError and is left alone. It returns the
+// placed file's description, as the medium stores it.
+func (p *File) Commit(replace bool) (fs.FileInfo, error) {
+	defer p.dir.Close()
+	if err := p.f.Close(); err != nil {
+		p.f = nil
+		p.dir.Remove(p.tmp)
+		return nil, fmt.Errorf("close %s: %w", filepath.Join(p.dir.path, p.tmp), err)
+	}
+	p.f = nil
+	err := p.place(replace)
+	if err != nil {
+		p.dir.Remove(p.tmp)
+		return nil, err
+	}
+	if err := p.dir.Sync(); err != nil {
+		return nil, err
+	}
+	p.r.placed(p.rel)
+	p.r.hit(2, "renamed", 1)
+	fi, err := p.dir.Lstat(p.name)
+	if err != nil {
+		return nil, err
+	}
+	return fi, nil
+}
+
+func (p *File) place(replace bool) error {
+	p.r.renameMu.Lock()
+	defer p.r.renameMu.Unlock()
+	final := filepath.Join(p.dir.path, p.name)
+	there, err := p.dir.exists(p.name)
+	if err != nil {
+		return err
+	}
+	if there {
+		if err := p.checkFinal(final, replace); err != nil {
+			return err
+		}
+		return p.dir.rename(p.tmp, p.name, false)
+	}
+	err = p.dir.rename(p.tmp, p.name, true)
+	if errors.Is(err, fs.ErrExist) {
+		// Someone else put a file there meanwhile.
+		if err := p.checkFinal(final, false); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// checkFinal decides whether the file at the final name may be replaced.
+func (p *File) checkFinal(final string, replace bool) error {
+	fi, err := p.dir.Lstat(p.name)
+	if err != nil {
+		return err
+	}
+	names, err := p.dir.names()
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(names, p.name) {
+		existing := "a file with a similar name"
+		for _, n := range names {
+			if strings.EqualFold(norm.NFC.String(n), norm.NFC.String(p.name)) {
+				existing = n
+				break
+			}
+		}
+		return &CollisionError{Path: final, Existing: existing}
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return &LinkError{Path: final}
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: something other than a file is there; move it away and run the same command again", final)
+	}
+	if !replace {
+		return &ExistsError{Path: final}
+	}
+	return nil
+}
+
+// Abort removes the temporary file; the final name was never touched.
+func (p *File) Abort() {
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
+	p.dir.Remove(p.tmp)
+	p.dir.Close()
+}
+
+// Keep closes the temporary file and leaves it for the next run to resume.
+func (p *File) Keep() {
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
+	p.dir.Close()
+}
+
+// Lstat describes the file rel without following a link anywhere on the
+// way: a link among its folders is a LinkError, a missing folder
+// fs.ErrNotExist.
+func (r *Root) Lstat(rel string) (fs.FileInfo, error) {
+	d, err := r.OpenDir(treepath.Parent(rel), false)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Lstat(treepath.Base(rel))
+}
+
+// Probe checks that files can be created in the root, by creating and
+// removing a temporary one.
+func (r *Root) Probe() error {
+	d, err := r.OpenDir("", false)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	name := TempName(".probe")
+	f, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return d.Remove(name)
+}
+
+// SetDirTime sets a folder's modification time, never through a link.
+func (r *Root) SetDirTime(rel string, mtime time.Time) error {
+	d, err := r.OpenDir(treepath.Parent(rel), false)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if fi, err := d.Lstat(treepath.Base(rel)); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = fmt.Errorf("%s is not a folder", r.Join(rel))
+		}
+		return err
+	}
+	return d.chtimes(treepath.Base(rel), mtime)
+}
+
+// HasExactName reports whether the folder of rel lists rel's name exactly:
+// on a case-insensitive drive, Lstat of a.mxf also finds A.mxf. Each folder
+// is read once per Root.
+func (r *Root) HasExactName(rel string) (bool, error) {
+	parent, base := treepath.Parent(rel), treepath.Base(rel)
+	r.namesMu.Lock()
+	set, ok := r.names[parent]
+	r.namesMu.Unlock()
+	if !ok {
+		d, err := r.OpenDir(parent, false)
+		if err != nil {
+			return false, err
+		}
+		names, err := d.names()
+		d.Close()
+		if err != nil {
+			return false, err
+		}
+		set = make(map[string]bool, len(names))
+		for _, n := range names {
+			set[n] = true
+		}
+		r.namesMu.Lock()
+		if r.names == nil {
+			r.names = map[string]map[string]bool{}
+		}
+		if prev, ok := r.names[parent]; ok {
+			set = prev
+		} else {
+			r.names[parent] = set
+		}
+		r.namesMu.Unlock()
+	}
+	r.namesMu.Lock()
+	defer r.namesMu.Unlock()
+	return set[base], nil
+}
+
+// placed notes a name just given to a file, for HasExactName.
+func (r *Root) placed(rel string) {
+	r.namesMu.Lock()
+	defer r.namesMu.Unlock()
+	if set, ok := r.names[treepath.Parent(rel)]; ok {
+		set[treepath.Base(rel)] = true
+	}
+}

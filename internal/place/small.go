@@ -1,0 +1,86 @@
+package place
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/treepath"
+)
+
+// WriteFile replaces the small file rel under root with what fill writes,
+// atomically: a reader (or a crash) sees the old file or the new one. The
+// temporary file has the fixed name TempName(base) beside it, so one left
+// by a killed run is simply reused. Nothing is written through a link. perm
+// is applied exactly (not reduced by the umask): 0o644 for what a drive
+// offers every user (checksum lists, reports, ASC MHL), 0o600 for secrets;
+// file systems without permission bits (exFAT) are left as they are.
+func WriteFile(root, rel string, perm os.FileMode, fill func(io.Writer) error) error {
+	r, err := Open(root, Hooks{})
+	if err != nil {
+		return err
+	}
+	dir, err := r.OpenDir(treepath.Parent(rel), true)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	name := treepath.Base(rel)
+	tmp := TempName(name)
+	full := filepath.Join(dir.path, name)
+	f, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		f.Close()
+		dir.Remove(tmp)
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	if err := fill(bw); err != nil {
+		return fail(err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(fmt.Errorf("write %s: %w", full, err))
+	}
+	if err := f.Chmod(perm); err != nil && !errors.Is(err, errors.ErrUnsupported) && !isNoPerm(err) {
+		return fail(fmt.Errorf("chmod %s: %w", full, err))
+	}
+	if err := fsx.Sync(f); err != nil {
+		return fail(fmt.Errorf("sync %s: %w", full, err))
+	}
+	if err := f.Close(); err != nil {
+		dir.Remove(tmp)
+		return fmt.Errorf("write %s: %w", full, err)
+	}
+	if fi, err := dir.Lstat(name); err == nil && !fi.Mode().IsRegular() {
+		dir.Remove(tmp)
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return &LinkError{Path: full}
+		}
+		return fmt.Errorf("%s: something other than a file is there; move it away and run the same command again", full)
+	}
+	if err := dir.rename(tmp, name, false); err != nil {
+		dir.Remove(tmp)
+		return err
+	}
+	return dir.Sync()
+}
+
+// WriteFileBytes is WriteFile with the content at hand.
+func WriteFileBytes(root, rel string, data []byte, perm os.FileMode) error {
+	return WriteFile(root, rel, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFileAt is WriteFile for a path whose folder is the root.
+func WriteFileAt(path string, perm os.FileMode, fill func(io.Writer) error) error {
+	return WriteFile(filepath.Dir(path), filepath.Base(path), perm, fill)
+}
