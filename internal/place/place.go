@@ -77,7 +77,7 @@ func (e *CollisionError) Error() string {
 type ExistsError struct{ Path string }
 
 func (e *ExistsError) Error() string {
-	return fmt.Sprintf("a different file is already at %s; it was left alone", e.Path)
+	return fmt.Sprintf("a different file is already at %s; it was left alone — move it away and run the same command again to get this one", e.Path)
 }
 
 // ReadBackError means the file read back from the medium differs from what
