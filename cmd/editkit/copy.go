@@ -9,7 +9,6 @@ import (
 	mediacopy "github.com/editkit/editkit/internal/copy"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
-	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/editkit/editkit/internal/walk"
@@ -87,7 +86,7 @@ cannot live on exFAT/NTFS).`,
 				Tool:            "editkit",
 				Version:         editkitVersion(),
 				Host:            e.host,
-				Hooks:           place.HooksFromEnv(),
+				Hooks:           testPlaceHooks(),
 				User:            e.user,
 			})
 			progress.Close()

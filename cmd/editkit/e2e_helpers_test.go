@@ -37,10 +37,11 @@ func TestMain(m *testing.M) {
 	editkitBin = filepath.Join(dir, "editkit")
 	// Built with the race detector (as the unit tests run), so the
 	// end-to-end runs also check the concurrent code they drive; -short
-	// builds without it for speed.
-	args := []string{"build", "-race", "-o", editkitBin, "."}
+	// builds without it for speed. The test hooks (testhooks_on.go) are
+	// compiled in and stay inert unless a test sets their variables.
+	args := []string{"build", "-race", "-tags", "editkit_testhooks", "-o", editkitBin, "."}
 	if testing.Short() {
-		args = []string{"build", "-o", editkitBin, "."}
+		args = []string{"build", "-tags", "editkit_testhooks", "-o", editkitBin, "."}
 	}
 	build := exec.Command("go", args...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

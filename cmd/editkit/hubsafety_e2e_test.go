@@ -24,20 +24,9 @@ import (
 	"github.com/editkit/editkit/internal/media"
 )
 
-// hooksBinary builds editkit with the test hooks into a test folder.
-func hooksBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "editkit-hooks")
-	args := []string{"build", "-race", "-tags", "editkit_testhooks", "-o", bin, "."}
-	if testing.Short() {
-		args = []string{"build", "-tags", "editkit_testhooks", "-o", bin, "."}
-	}
-	out, err := exec.Command("go", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("building editkit with test hooks: %v\n%s", err, out)
-	}
-	return bin
-}
+// hooksBinary is the editkit binary the end-to-end tests run: it is built
+// with the test hooks (see TestMain).
+func hooksBinary(t *testing.T) string { return editkitBin }
 
 // runBin runs bin with the hub's environment, extra env and --hub.
 func (h *testHub) runBin(t *testing.T, bin string, env []string, args ...string) result {

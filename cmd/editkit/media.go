@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/editkit/editkit/internal/place"
 	"strings"
 	"time"
 
@@ -182,7 +181,7 @@ failures (each listed), or interrupted; 2 bad usage, not enough space.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Drive = args[0]
 			o.Tool, o.Version, o.Host, o.User = "editkit", editkitVersion(), e.host, e.user
-			o.Hooks = place.HooksFromEnv()
+			o.Hooks = testPlaceHooks()
 			bps, err := e.bytesPerSecond(&hf)
 			if err != nil {
 				return err

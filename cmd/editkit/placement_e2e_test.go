@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // End-to-end tests of the placement path (internal/place) as copy, pull,
@@ -26,6 +28,10 @@ import (
 
 // linkedDrive makes a drive holding Music -> ../home-music, where the
 // editor keeps a real cue.wav of their own.
+// crashEnv makes the test-hook build of editkit kill itself at a placement
+// point: EDITKIT_TEST_CRASH=write:N|settled:N|renamed:N (testhooks_on.go).
+const crashEnv = "EDITKIT_TEST_CRASH"
+
 func linkedDrive(t *testing.T) (drive, outside string) {
 	t.Helper()
 	base := t.TempDir()
@@ -191,7 +197,7 @@ func TestCopyResumesOnNearlyFullDrive(t *testing.T) {
 	drive := mountTmpfs(t, "100M")
 	src := filepath.Join(t.TempDir(), "Show")
 	data := writeMedia(t, filepath.Join(src, "Reel 1", "A001.mxf"), 60<<20, 6)
-	r := editkitEnv(t, []string{place.CrashEnv + "=write:52428800"}, "copy", src, drive)
+	r := editkitEnv(t, []string{crashEnv + "=write:52428800"}, "copy", src, drive)
 	if r.code != -1 && r.code != 137 && r.code != -9 {
 		// exec reports a process killed by a signal as exit -1.
 		t.Fatalf("the copy was not killed at 50 MiB:\n%s", r)
@@ -234,7 +240,7 @@ func TestCrashMatrixCopy(t *testing.T) {
 			state := t.TempDir()
 			env := []string{"EDITKIT_STATE_DIR=" + state, "XDG_CONFIG_HOME=" + t.TempDir()}
 			drive := t.TempDir()
-			r := editkitEnv(t, append(env, place.CrashEnv+"="+point), "copy", "--jobs", "1", src, drive)
+			r := editkitEnv(t, append(env, crashEnv+"="+point), "copy", "--jobs", "1", src, drive)
 			if !killedByHook(r) {
 				t.Fatalf("not killed at %s:\n%s", point, r)
 			}
@@ -273,7 +279,7 @@ func TestCrashMatrixPull(t *testing.T) {
 			t.Run(point, func(t *testing.T) {
 				drive := t.TempDir()
 				label := fmt.Sprintf("CRASH%d", i)
-				env := append(append([]string{}, h.env...), place.CrashEnv+"="+point)
+				env := append(append([]string{}, h.env...), crashEnv+"="+point)
 				r := editkitEnv(t, env, "pull", "--jobs", "1", "--label", label, "--hub", h.url, drive)
 				if !killedByHook(r) {
 					t.Fatalf("not killed at %s:\n%s", point, r)
@@ -337,7 +343,7 @@ func TestCrashMatrixRestore(t *testing.T) {
 		for _, point := range crashPoints {
 			t.Run(point, func(t *testing.T) {
 				to := t.TempDir()
-				env := append(append([]string{}, h.env...), place.CrashEnv+"="+point)
+				env := append(append([]string{}, h.env...), crashEnv+"="+point)
 				r := editkitEnv(t, env, "restore", "latest", "--jobs", "1", "--to", to, "--hub", h.url)
 				if !killedByHook(r) {
 					t.Fatalf("not killed at %s:\n%s", point, r)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/editkit/editkit/internal/backup"
-	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -46,7 +45,7 @@ kept and a partial download resumes where it stopped.`,
 				return ui.Usagef("give the folder to restore into with --to DIR")
 			}
 			o := backup.RestoreOptions{Snapshot: args[0], Set: set, Paths: args[1:], To: to, Overwrite: overwrite,
-				Jobs: jobs, TempDir: e.stateDir(), Host: e.host, User: e.user, Hooks: place.HooksFromEnv()}
+				Jobs: jobs, TempDir: e.stateDir(), Host: e.host, User: e.user, Hooks: testPlaceHooks()}
 			if at != "" {
 				t, err := parseSince(at, timeNow())
 				if err != nil {

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"github.com/editkit/editkit/internal/place"
+
 	"os"
 	"path/filepath"
 	"syscall"
@@ -47,3 +49,8 @@ func testHook(command string) func(step string) {
 		}
 	}
 }
+
+// testPlaceHooks, in the end-to-end tests' build only, reads
+// EDITKIT_TEST_CRASH=POINT:N: the process kills itself (kill -9) at the
+// N-th occurrence of a placement point (see place.Hooks).
+func testPlaceHooks() place.Hooks { return place.ParseHooks(os.Getenv("EDITKIT_TEST_CRASH")) }

@@ -96,12 +96,9 @@ type Hooks struct {
 	At    int64
 }
 
-// CrashEnv names the environment variable HooksFromEnv reads: POINT:N.
-const CrashEnv = "EDITKIT_TEST_CRASH"
-
-// HooksFromEnv reads Hooks from EDITKIT_TEST_CRASH (empty: none).
-func HooksFromEnv() Hooks {
-	v := os.Getenv(CrashEnv)
+// ParseHooks reads Hooks written as POINT:N (anything else: none). Only the
+// test-hook build of editkit reads them from its environment.
+func ParseHooks(v string) Hooks {
 	p, n, ok := strings.Cut(v, ":")
 	at, err := strconv.ParseInt(n, 10, 64)
 	if !ok || err != nil || at <= 0 {
