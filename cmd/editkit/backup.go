@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -67,8 +66,8 @@ the hub failed), or another run holds the lock; 2 bad usage or configuration
 			if set == "" {
 				set = "default"
 			}
-			if err := hub.ValidSetName(set); err != nil {
-				return &ui.UsageError{Err: err}
+			if err := checkSetFlag(set); err != nil {
+				return err
 			}
 			paths := args
 			if len(paths) == 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/editkit/editkit/internal/backup"
+	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -90,4 +91,17 @@ Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 	check.Flags().BoolVar(&repair, "repair", false, "with --read-data: remove the blobs found damaged, so the next backup or push of those files uploads them again")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// checkSetFlag refuses a --set value that cannot name a backup set (it
+// becomes part of the hub's keys: "../x" must never get that far) as a
+// usage error; empty means "not given".
+func checkSetFlag(set string) error {
+	if set == "" {
+		return nil
+	}
+	if err := hub.ValidSetName(set); err != nil {
+		return &ui.UsageError{Err: err}
+	}
+	return nil
 }

@@ -413,6 +413,7 @@ func TestHubReportsNeverOverstateE2E(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"backup", "--set", "../x", src}, {"backup", "--set", "a/b", src}, {"prune", "--set", "../x", "--keep-last", "1"}, {"snapshots", "--set", "../x"},
+		{"restore", "latest", "--set", "../x", "--to", t.TempDir()},
 	} {
 		if r := h.run(t, args...); r.code != 2 || !strings.Contains(r.stderr, "backup set") {
 			t.Errorf("editkit %v: %s", args, r)

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -48,10 +47,8 @@ Exit codes: 0 done; 1 the hub failed, or a snapshot's file list is damaged;
   editkit prune --keep-daily 7 --dry-run`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if set != "" {
-				if err := hub.ValidSetName(set); err != nil {
-					return &ui.UsageError{Err: err}
-				}
+			if err := checkSetFlag(set); err != nil {
+				return err
 			}
 			h, err := e.openHub(cmd.Context(), &hf)
 			if err != nil {

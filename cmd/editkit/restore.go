@@ -44,6 +44,9 @@ kept and a partial download resumes where it stopped.`,
 			if to == "" {
 				return ui.Usagef("give the folder to restore into with --to DIR")
 			}
+			if err := checkSetFlag(set); err != nil {
+				return err
+			}
 			o := backup.RestoreOptions{Snapshot: args[0], Set: set, Paths: args[1:], To: to, Overwrite: overwrite,
 				Jobs: jobs, TempDir: e.stateDir(), Host: e.host, User: e.user, Hooks: testPlaceHooks()}
 			if at != "" {

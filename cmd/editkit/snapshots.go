@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 
-	"github.com/editkit/editkit/internal/hub"
-	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -21,10 +19,8 @@ func newSnapshotsCmd(e *env) *cobra.Command {
   editkit snapshots --set cutting-room --json`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if set != "" {
-				if err := hub.ValidSetName(set); err != nil {
-					return &ui.UsageError{Err: err}
-				}
+			if err := checkSetFlag(set); err != nil {
+				return err
 			}
 			h, err := e.openHub(cmd.Context(), &hf)
 			if err != nil {
