@@ -330,6 +330,71 @@ func TestDamagedSnapshotListE2E(t *testing.T) {
 	})
 }
 
+// A damaged snapshot summary (ID.json): snapshots lists every other one and
+// names the damaged one with the way out (exit 1); the next backup uses the
+// snapshot before it as its parent; a restore of another snapshot works, a
+// restore that could mean the damaged one refuses; hub check reports it;
+// snapshots forget drops it.
+func TestDamagedSnapshotSummaryE2E(t *testing.T) {
+	hubs(t, func(t *testing.T, h *testHub) {
+		src := filepath.Join(t.TempDir(), "Show")
+		writeRandom(t, filepath.Join(src, "a.avb"), 5000)
+		var first, second backupOut
+		if r := h.runJSON(t, &first, "backup", "--set", "cut", src); r.code != 0 {
+			t.Fatalf("backup: %s", r)
+		}
+		writeRandom(t, filepath.Join(src, "b.avb"), 5000)
+		if r := h.runJSON(t, &second, "backup", "--set", "cut", src); r.code != 0 {
+			t.Fatalf("second backup: %s", r)
+		}
+		bad := second.Snapshot
+		summary := filepath.Join(h.dir, "snapshots", "cut", bad+".json")
+		data, err := os.ReadFile(summary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(summary, data[:len(data)/2], 0o644)
+		forget := "editkit snapshots forget " + bad
+
+		r := h.run(t, "snapshots")
+		if r.code != 1 || !strings.Contains(r.stdout, first.Snapshot) || !strings.Contains(r.stderr, forget) {
+			t.Fatalf("snapshots with a damaged summary: %s", r)
+		}
+		if r := h.run(t, "restore", "latest", "--to", t.TempDir()); r.code != 1 || !strings.Contains(r.stderr, forget) {
+			t.Fatalf("restore latest while the newest summary is damaged: %s", r)
+		}
+		to := t.TempDir()
+		if r := h.run(t, "restore", first.Snapshot, "--to", to); r.code != 0 {
+			t.Fatalf("restore of the readable snapshot: %s", r)
+		}
+		if _, err := os.Stat(filepath.Join(to, "Show", "a.avb")); err != nil {
+			t.Fatalf("restore of the readable snapshot: %v", err)
+		}
+		var third backupOut
+		if r := h.runJSON(t, &third, "backup", "--set", "cut", src); r.code != 0 || third.Files != 2 {
+			t.Fatalf("backup after a damaged summary: %s", r)
+		}
+		if r := h.run(t, "restore", "latest", "--to", t.TempDir()); r.code != 0 {
+			t.Fatalf("restore latest once a newer snapshot exists: %s", r)
+		}
+		if r := h.run(t, "hub", "check"); r.code != 1 || !strings.Contains(r.stdout+r.stderr, forget) {
+			t.Fatalf("hub check with a damaged summary: %s", r)
+		}
+		if r := h.run(t, "prune", "--keep-last", "5"); r.code != 1 || !strings.Contains(r.stderr, forget) {
+			t.Fatalf("prune with a damaged summary: %s", r)
+		}
+		if r := h.run(t, "snapshots", "forget", bad); r.code != 0 {
+			t.Fatalf("forget: %s", r)
+		}
+		if r := h.run(t, "snapshots"); r.code != 0 || strings.Contains(r.stdout, bad) {
+			t.Fatalf("snapshots after forget: %s", r)
+		}
+		if r := h.run(t, "hub", "check", "--read-data"); r.code != 0 {
+			t.Fatalf("hub check after forget: %s", r)
+		}
+	})
+}
+
 // A damaged blob: hub check --read-data lists every snapshot file and
 // catalog item that uses it (not only the first); --repair removes it, the
 // next backup and push of the files, which still exist, upload it again

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/editkit/editkit/internal/backup"
+	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -66,6 +70,14 @@ kept and a partial download resumes where it stopped.`,
 			res, err := backup.Restore(cmd.Context(), h, o)
 			progress.Close()
 			if res == nil {
+				// Nothing was restored: a snapshot, path or --to the hub or
+				// the disk cannot serve is the user's to correct (exit 2); a
+				// damaged snapshot or an unreachable hub is a failure (1).
+				var dmg *hub.DamagedError
+				var gaveUp *contenthub.GaveUpError
+				if errors.As(err, &dmg) || errors.As(err, &gaveUp) {
+					return err
+				}
 				return &ui.UsageError{Err: err}
 			}
 			if len(res.Events) > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 
+	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -28,22 +29,28 @@ func newSnapshotsCmd(e *env) *cobra.Command {
 			}
 			defer h.Close()
 			snaps, err := h.Snapshots(cmd.Context(), set)
-			if err != nil {
+			if err != nil && !hub.OnlyDamaged(err) {
 				return err
 			}
+			// Every readable snapshot is listed; damaged ones are reported
+			// after the list with the way out (exit 1).
+			damaged := err
 			if e.term.JSON {
+				if damaged != nil {
+					return damaged
+				}
 				return e.term.PrintJSON(snaps)
 			}
 			if len(snaps) == 0 {
 				e.term.Printf("No snapshots in %s.\n", h.Location())
-				return nil
+				return damaged
 			}
 			e.term.Printf("%-32s %-16s %-16s %-14s %9s %10s %s\n", "SNAPSHOT", "SET", "TIME", "HOST", "FILES", "SIZE", "CHANGES (new / changed / removed, uploaded)")
 			for _, s := range snaps {
 				e.term.Printf("%-32s %-16s %-16s %-14s %9d %10s +%d ~%d -%d, %s\n", s.ID, s.Set, s.Time.Local().Format("2006-01-02 15:04"),
 					s.Host, s.Files, units.FormatBytes(s.Bytes), s.New, s.Changed, s.Removed, units.FormatBytes(s.Uploaded))
 			}
-			return nil
+			return damaged
 		},
 	}
 	hf.register(cmd)

@@ -441,7 +441,14 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 	}
 	refs := map[[32]byte]int64{} // expected size, -1 unknown
 	snaps, err := h.Snapshots(ctx, "")
-	if err != nil {
+	if hub.OnlyDamaged(err) {
+		// Unreadable summaries are reported; every other snapshot is checked.
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			var dmg *hub.DamagedError
+			errors.As(e, &dmg)
+			res.Damaged = append(res.Damaged, DamagedSnapshot{ID: dmg.ID, Set: dmg.Set, Error: e.Error()})
+		}
+	} else if err != nil {
 		return nil, err
 	}
 	res.Snapshots = len(snaps)

@@ -65,10 +65,32 @@ func (r *RestoreResult) OK() bool {
 }
 
 // FindSnapshot resolves "latest", an ID or a prefix, and At.
-func FindSnapshot(ctx context.Context, h *hub.Hub, which, set string, at time.Time) (*hub.Snapshot, error) {
+func FindSnapshot(ctx context.Context, h *hub.Hub, which, set string, at time.Time) (found *hub.Snapshot, rerr error) {
 	snaps, err := h.Snapshots(ctx, set)
 	if err != nil {
-		return nil, err
+		if !hub.OnlyDamaged(err) {
+			return nil, err
+		}
+		// A damaged summary does not stop the restore of another
+		// snapshot, unless it could be the one asked for: an ID it
+		// matches, or "latest" (IDs sort by time) when it is newer than
+		// the latest readable one or when --at is given.
+		var damaged []string
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			var dmg *hub.DamagedError
+			errors.As(e, &dmg)
+			damaged = append(damaged, dmg.ID)
+		}
+		defer func() {
+			latest := which == "latest" || which == ""
+			could := found == nil || (latest && !at.IsZero())
+			for _, id := range damaged {
+				could = could || (latest && id > found.ID) || (!latest && strings.HasPrefix(id, which))
+			}
+			if could {
+				found, rerr = nil, errors.Join(rerr, err)
+			}
+		}()
 	}
 	if len(snaps) == 0 {
 		if set != "" {
@@ -95,7 +117,6 @@ func FindSnapshot(ctx context.Context, h *hub.Hub, which, set string, at time.Ti
 		}
 		return best, nil
 	}
-	var found *hub.Snapshot
 	for _, s := range snaps {
 		if strings.HasPrefix(s.ID, which) {
 			if found != nil {

@@ -217,21 +217,50 @@ func (h *Hub) snapshotKeys(ctx context.Context, set string) ([]string, error) {
 }
 
 // Snapshots lists the snapshots of a set ("" for every set), oldest first.
+// A summary that cannot be read is left out of the list and reported in the
+// error, one *DamagedError each (joined), so a caller that can go on without
+// it (a listing, hub check, a restore of another snapshot) still has every
+// readable one.
 func (h *Hub) Snapshots(ctx context.Context, set string) ([]*Snapshot, error) {
 	keys, err := h.snapshotKeys(ctx, set)
 	if err != nil {
 		return nil, err
 	}
 	var out []*Snapshot
+	var damaged []error
 	for _, k := range keys {
 		s, err := h.readSnapshot(ctx, k)
+		var dmg *DamagedError
+		if errors.As(err, &dmg) {
+			damaged = append(damaged, err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	return out, errors.Join(damaged...)
+}
+
+// OnlyDamaged reports whether err, from Snapshots, says only that some
+// summaries could not be read (the list holds every other snapshot).
+func OnlyDamaged(err error) bool {
+	if err == nil {
+		return false
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var dmg *DamagedError
+		if !errors.As(e, &dmg) {
+			return false
+		}
+	}
+	return true
 }
 
 // LatestSnapshot returns the newest snapshot of a set that match accepts,
@@ -245,6 +274,12 @@ func (h *Hub) LatestSnapshot(ctx context.Context, set string, match func(*Snapsh
 	sort.Sort(sort.Reverse(sort.StringSlice(keys)))
 	for _, k := range keys {
 		s, err := h.readSnapshot(ctx, k)
+		var dmg *DamagedError
+		if errors.As(err, &dmg) {
+			// A summary that cannot be read cannot be a parent: the one
+			// before it serves (hub check and prune name the damaged one).
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -261,15 +296,18 @@ func (h *Hub) readSnapshot(ctx context.Context, key string) (*Snapshot, error) {
 		return nil, fmt.Errorf("snapshot %s: %w", key, err)
 	}
 	defer rc.Close()
+	// The key names the snapshot even when its summary cannot be read, so
+	// the message can name the way out (snapshots forget ID).
+	keySet, keyID, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(key, snapshotsPrefix), ".json"), "/")
 	var s Snapshot
 	if err := json.NewDecoder(io.LimitReader(rc, 16<<20)).Decode(&s); err != nil {
-		return nil, fmt.Errorf("snapshot %s is damaged: %w", key, err)
+		return nil, &DamagedError{ID: keyID, Set: keySet, Err: fmt.Errorf("its summary %s is damaged: %w", key, err)}
 	}
 	if s.Format != SnapshotFormat {
 		return nil, fmt.Errorf("snapshot %s: format %q, want %q (a newer editkit wrote it?)", key, s.Format, SnapshotFormat)
 	}
 	if ValidSetName(s.Set) != nil || s.EntriesKey != entriesKey(s.Set, s.ID) || key != snapshotKey(s.Set, s.ID) {
-		return nil, fmt.Errorf("snapshot %s is not valid (set %q, id %q)", key, s.Set, s.ID)
+		return nil, &DamagedError{ID: keyID, Set: keySet, Err: fmt.Errorf("its summary %s is not valid (set %q, id %q)", key, s.Set, s.ID)}
 	}
 	return &s, nil
 }
