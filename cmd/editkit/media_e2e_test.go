@@ -318,27 +318,29 @@ func TestPullOntoExfat(t *testing.T) {
 	}
 }
 
-// A hot folder: a file still being written is not pushed until it stops
-// growing; then it is, once, with its final content.
-func TestWatchWaitsForFilesToSettle(t *testing.T) {
+// A hot folder, as a user runs it: a file is pushed once, with its final
+// content, and Ctrl-C stops the watch cleanly.
+func TestWatchPushesFinishedFiles(t *testing.T) {
 	long(t)
 	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
 	h.dir = h.url
 	folder := t.TempDir()
-	cmd, out := startEditkitEnv(t, h.env, "watch", "--hub", h.url, "--category", "vfx", "--dest-path", "Incoming",
-		"--interval", "200ms", "--settle", "1500ms", folder)
-	// A render that writes for a few seconds.
-	f, _ := os.Create(filepath.Join(folder, "shot_020.mov"))
-	var all []byte
-	for i := 0; i < 12; i++ {
-		chunk := bytes.Repeat([]byte{byte(i)}, 256<<10)
-		f.Write(chunk)
-		all = append(all, chunk...)
-		time.Sleep(300 * time.Millisecond)
+	// A render written under a partial name, then renamed: the watch never
+	// pushes the partial file, and pushes the finished one once settled
+	// (how long a growing file must stay still is internal/media's
+	// TestWatchWaitsForFilesToSettle, on a fake clock).
+	all := bytes.Repeat([]byte("frame"), 600<<10)
+	partial := filepath.Join(folder, "shot_020.mov.part")
+	if err := os.WriteFile(partial, all, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	f.Close()
+	cmd, out := startEditkitEnv(t, h.env, "watch", "--hub", h.url, "--category", "vfx", "--dest-path", "Incoming",
+		"--interval", "200ms", "--settle", "500ms", folder)
+	if err := os.Rename(partial, filepath.Join(folder, "shot_020.mov")); err != nil {
+		t.Fatal(err)
+	}
 	want := fmt.Sprintf("%x", blake3.Sum256(all))
-	waitFor(t, 30*time.Second, "the watch to push the finished file", func() bool {
+	waitFor(t, 2*time.Minute, "the watch to push the finished file", func() bool {
 		return strings.Contains(out.String(), "pushed Incoming/shot_020.mov")
 	})
 	cmd.Process.Signal(os.Interrupt)

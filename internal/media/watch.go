@@ -28,6 +28,11 @@ type WatchOptions struct {
 	Pushed func(res *PushResult)
 	// Problem is told about failures; the watch goes on.
 	Problem func(err error)
+	// Now and Looks replace the clock and the ticker that paces the looks
+	// at the folder (tests drive a watch with a fake clock); nil: the real
+	// ones, every Interval.
+	Now   func() time.Time
+	Looks <-chan time.Time
 }
 
 // watched is what the watch knows of a file.
@@ -69,10 +74,18 @@ func Watch(ctx context.Context, h *hub.Hub, o WatchOptions) error {
 			fsx.WriteFileAtomic(memory, data, 0o600)
 		}
 	}
-	tick := time.NewTicker(o.Interval)
-	defer tick.Stop()
+	clock := o.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	looks := o.Looks
+	if looks == nil {
+		tick := time.NewTicker(o.Interval)
+		defer tick.Stop()
+		looks = tick.C
+	}
 	for {
-		now := time.Now()
+		now := clock()
 		seen := map[string]bool{}
 		var ready []string
 		walk.Walk(ctx, folder, walk.Rules{}, walk.Visitor{
@@ -131,7 +144,7 @@ func Watch(ctx context.Context, h *hub.Hub, o WatchOptions) error {
 		case <-ctx.Done():
 			save()
 			return nil
-		case <-tick.C:
+		case <-looks:
 		}
 	}
 }
