@@ -75,17 +75,6 @@ func (o *Options) note(format string, args ...any) {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // FileError is one file that could not be backed up.
 type FileError struct {
 	Path string `json:"path"`

@@ -26,12 +26,7 @@ func (b *backer) protect(ctx context.Context, path string, roots []string, after
 	}
 	// What was at risk at the start (or before the commit) still is: a
 	// prune may have deleted a marked blob and rewritten its lists since.
-	if b.risk != nil {
-		for k := range b.risk.Blobs {
-			risk.Blobs[k] = true
-		}
-		risk.All = risk.All || b.risk.All
-	}
+	risk = risk.Union(b.risk)
 	b.risk = risk
 	if len(risk.Blobs) == 0 && !risk.All {
 		return nil
@@ -57,7 +52,7 @@ func (b *backer) protect(ctx context.Context, path string, roots []string, after
 		}
 		sleep := b.o.Sleep
 		if sleep == nil {
-			sleep = sleepCtx
+			sleep = hub.Sleep
 		}
 		waitSleep := func(ctx context.Context, d time.Duration) error {
 			b.o.hook("wait")

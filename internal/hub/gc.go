@@ -296,6 +296,18 @@ func (h *Hub) WaitDeletions(ctx context.Context, r *Risk, blobs map[string]bool,
 	return nil
 }
 
+// Sleep waits d, or until ctx ends: the real wait behind WaitDeletions.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // StaleDeletions lists the announcements of prunes that ended without
 // removing them (killed); prune removes them.
 func StaleDeletions(ds []*Deletion, now time.Time, host string) []string {

@@ -433,16 +433,7 @@ func Secure(ctx context.Context, h *hub.Hub, res *PushResult, o SecureOptions) e
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		o.Sleep = hub.Sleep
 	}
 	risk, err := h.AtRisk(ctx)
 	if err != nil {
@@ -450,12 +441,7 @@ func Secure(ctx context.Context, h *hub.Hub, res *PushResult, o SecureOptions) e
 	}
 	// What was at risk earlier still is: a prune may have deleted a marked
 	// blob and rewritten its lists since.
-	if res.risk != nil {
-		for b := range res.risk.Blobs {
-			risk.Blobs[b] = true
-		}
-		risk.All = risk.All || res.risk.All
-	}
+	risk = risk.Union(res.risk)
 	res.risk = risk
 	blobs := map[string]bool{}
 	for _, it := range res.Items {
