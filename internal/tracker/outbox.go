@@ -60,11 +60,29 @@ func (o *outbox) add(events []event.Event) error {
 			return err
 		}
 	}
-	name := events[0].ID + "-" + fsx.RandomID(4) + batchExt
+	name := fileNamePart(events[0].ID) + "-" + fsx.RandomID(4) + batchExt
 	if err := fsx.WriteFileAtomic(filepath.Join(o.dir, name), buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("tracker outbox: cannot save events in %s: %w", o.dir, err)
 	}
 	return nil
+}
+
+// fileNamePart makes an event ID usable at the start of a batch's file
+// name. IDs editkit makes (event.NewID) pass unchanged, so names still sort
+// by time; one from elsewhere (the hub's log) might start with '.', which
+// load skips as a temporary file — the batch would never be sent — or hold
+// characters a Windows or SMB folder refuses.
+func fileNamePart(id string) string {
+	b := []byte(id)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || b[0] == '.' {
+		b = append([]byte{'_'}, b...)
+	}
+	return string(b)
 }
 
 // batch is one outbox file as read.
