@@ -49,7 +49,7 @@ FUZZ_TARGETS := \
 	internal/config:FuzzLoad \
 	internal/contenthub:FuzzValidateKey \
 	internal/hashing:FuzzParallelBLAKE3 \
-	internal/hub:FuzzEntries internal/hub:FuzzEntriesRoundTrip internal/hub:FuzzEventBatch internal/hub:FuzzEventKeyTime internal/hub:FuzzOutbox internal/hub:FuzzSnapshotSummary \
+	internal/hub:FuzzEntries internal/hub:FuzzEntriesRoundTrip internal/hub:FuzzEventBatch internal/hub:FuzzEventKeyTime internal/hub:FuzzOutbox internal/hub:FuzzPruneRecords internal/hub:FuzzSnapshotSummary \
 	internal/manifest:FuzzCheckedLine internal/manifest:FuzzDriveInfo internal/manifest:FuzzJournal internal/manifest:FuzzManifest internal/manifest:FuzzManifestRoundTrip \
 	internal/mhl:FuzzChainRoundTrip internal/mhl:FuzzDigest internal/mhl:FuzzGenerationRoundTrip internal/mhl:FuzzIgnore internal/mhl:FuzzOpen internal/mhl:FuzzParse \
 	internal/tracker:FuzzCSVLog internal/tracker:FuzzOutboxFile internal/tracker:FuzzSpreadsheetID \

@@ -395,3 +395,69 @@ func FuzzOutbox(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPruneRecords stores arbitrary bytes as prune's pending list, a
+// deletion announcement and a repair record, as anyone with access to the
+// hub could. What backups and pushes read of them only ever widens what
+// they re-check: the pending list reads as valid marks only (a damaged one
+// as empty, which restarts the waiting, the safe side), an announcement
+// that cannot be read puts every blob at risk, and nothing fails or panics.
+// The pending list prune writes back reads as itself.
+func FuzzPruneRecords(f *testing.F) {
+	good, _ := json.Marshal(hub.PendingList{Blobs: map[string]time.Time{sum64: time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)}})
+	ann, _ := json.Marshal(hub.Deletion{ID: "20261201T030000.000000Z-abcdef01", Host: "nas", PID: 42, Started: time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC),
+		Deadline: time.Date(2026, 12, 1, 3, 15, 0, 0, time.UTC), Blobs: []string{sum64}})
+	f.Add(good, ann, []byte(`{"id":"r1","blobs":["`+sum64+`"]}`))
+	f.Add([]byte(`{"blobs":{"../x":"2026-12-01T03:00:00Z","`+sum64+`":"0001-01-01T00:00:00Z"}}`), []byte(`{"id":"other"}`), []byte(`null`))
+	f.Add([]byte(`{`), []byte{0xff, 0xfe}, []byte(`{"blobs":[1,2]}`))
+	h := newHub(f)
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, pending, announcement, repair []byte) {
+		emptyHub(t, h)
+		put(t, h, hub.PendingKey, pending)
+		put(t, h, "prune/deleting/20261201T030000.000000Z-abcdef01.json", announcement)
+		put(t, h, "repair/20261201T040000.000000Z-abcdef02.json", repair)
+		p, err := h.ReadPending(ctx)
+		if err != nil {
+			t.Fatalf("ReadPending: %v", err)
+		}
+		for b, at := range p.Blobs {
+			if len(b) != 64 || strings.Trim(b, "0123456789abcdef") != "" || at.IsZero() {
+				t.Fatalf("pending list accepted %q at %v", b, at)
+			}
+		}
+		risk, err := h.AtRisk(ctx)
+		if err != nil {
+			t.Fatalf("AtRisk: %v", err)
+		}
+		for b := range p.Blobs {
+			if !risk.Has(b) {
+				t.Fatalf("marked blob %s not at risk", b)
+			}
+		}
+		var d hub.Deletion
+		if json.Unmarshal(announcement, &d) != nil || d.ID != "20261201T030000.000000Z-abcdef01" {
+			if !risk.All {
+				t.Fatal("an announcement that cannot be read left blobs unchecked")
+			}
+		} else {
+			for _, b := range d.Blobs {
+				if !risk.Has(b) {
+					t.Fatalf("announced blob %q not at risk", b)
+				}
+			}
+		}
+		if err := h.WritePending(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		again, err := h.ReadPending(ctx)
+		if err != nil || len(again.Blobs) != len(p.Blobs) {
+			t.Fatalf("pending list written back: %v, %d blobs, want %d", err, len(again.Blobs), len(p.Blobs))
+		}
+		for b, at := range p.Blobs {
+			if !again.Blobs[b].Equal(at) {
+				t.Fatalf("pending %s: %v written, %v read", b, at, again.Blobs[b])
+			}
+		}
+	})
+}
