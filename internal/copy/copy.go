@@ -217,6 +217,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.loadSourceHistories(); err != nil {
+		return nil, &PreflightError{Problems: []string{err.Error()}}
+	}
 	if err := c.prepareDests(); err != nil {
 		return nil, err
 	}
@@ -252,6 +255,9 @@ type copier struct {
 	// the source's root). They are carried to each destination that lacks
 	// them, and continued there with a transfer generation.
 	histories []string
+	// recorded is what those histories record, by source path: each such
+	// file is checked against it as it is read.
+	recorded map[string]sourceRecord
 
 	skips    skipTally
 	srcErrMu sync.Mutex

@@ -38,6 +38,19 @@ type dest struct {
 	brokenErr error
 	lastSync  time.Time
 	firstSeq  uint64 // first record seq of this run
+	// mhlFiles are the files this run's ASC MHL generation records with
+	// hashes of their own: files a source history records (checked
+	// against it) and damaged ones kept out of the manifest.
+	mhlFiles map[string]manifest.MHLFile
+}
+
+func (d *dest) addMHLFile(f manifest.MHLFile) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mhlFiles == nil {
+		d.mhlFiles = make(map[string]manifest.MHLFile)
+	}
+	d.mhlFiles[f.Path] = f
 }
 
 func (c *copier) openDests() error {

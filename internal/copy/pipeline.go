@@ -13,6 +13,7 @@ import (
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -256,8 +257,20 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		}
 	}
 
+	// A file the source's own ASC MHL history records is hashed in the
+	// history's formats too, and checked against it.
+	srec, inHistory := c.recorded[e.Path]
+	var formats []mhl.Format
+	var extra []mhl.Hasher
+	if inHistory {
+		for _, f := range srec.extraFormats() {
+			if x, err := mhl.NewHash(f); err == nil {
+				formats, extra = append(formats, f), append(extra, x)
+			}
+		}
+	}
 	h := hashing.New()
-	n, err := w.fanOut(ctx, src, h, outs)
+	n, err := w.fanOut(ctx, src, h, extra, outs)
 	if err != nil {
 		abort()
 		if ctx.Err() == nil {
@@ -275,6 +288,15 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		return
 	}
 	sum := h.Sum()
+	var mhlHashes []mhl.Hash
+	var damage error
+	if inHistory {
+		got := make(map[mhl.Format]string, len(formats))
+		for i, f := range formats {
+			got[f] = extra[i].Digest()
+		}
+		mhlHashes, damage = srec.check(w.srcRoot, e.Path, sum.XXH128Hex(), got, c.opts.Now())
+	}
 
 	// Make every copy durable and read it back, all destinations at once;
 	// with --verify=full, re-read the source alongside.
@@ -331,8 +353,20 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		if c.opts.Verify != VerifyNone {
 			rec.Verified = now
 		}
+		if damage != nil {
+			// A faithful copy of a damaged source: kept, so nothing the
+			// card still holds is lost, but never recorded in the manifest
+			// as good. The drive's ASC MHL history records it as failed.
+			o.d.addMHLFile(manifest.MHLFile{Path: e.Path, Size: n, ModTime: fi.ModTime(), Hashes: mhlHashes, Unrecorded: true})
+			o.d.failFile(e.Path, damage)
+			continue
+		}
 		if err := o.d.record(rec, true); err != nil {
 			o.d.failFile(e.Path, err)
+			continue
+		}
+		if mhlHashes != nil {
+			o.d.addMHLFile(manifest.MHLFile{Path: e.Path, Hashes: mhlHashes})
 		}
 	}
 }
@@ -358,7 +392,7 @@ func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode) (*output, error
 // output's writer goroutine. Reading the next chunk overlaps with hashing
 // and writing the previous ones; a slow destination holds back the others
 // by at most chunksInFlight chunks.
-func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.Hasher, outs []*output) (int64, error) {
+func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.Hasher, extra []mhl.Hasher, outs []*output) (int64, error) {
 	free := w.buffers()
 	hashCh := make(chan *chunk, chunksInFlight)
 	var wg sync.WaitGroup
@@ -367,6 +401,9 @@ func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.Hasher, ou
 		defer wg.Done()
 		for c := range hashCh {
 			h.Write(c.buf)
+			for _, x := range extra {
+				x.Write(c.buf)
+			}
 			c.release()
 		}
 	}()

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/editkit/editkit/internal/b3sum"
@@ -48,13 +49,40 @@ func (d *Drive) WriteChecksums() error {
 	})
 }
 
+// MHLFile is a file a drive's next ASC MHL generation records with
+// hashes the caller checked, rather than the manifest's xxh128 alone.
+type MHLFile struct {
+	Path string
+	// Hashes replace the manifest's: for a file a copied card's history
+	// records, each of its formats verified (or failed) against it.
+	Hashes []mhl.Hash
+	// Unrecorded marks a file placed on the drive but kept out of the
+	// manifest because it is damaged (its source did not match its own
+	// history): the generation lists it, with its failed hashes, so the
+	// history says what the drive holds. Size and ModTime describe it.
+	Unrecorded bool
+	Size       int64
+	ModTime    time.Time
+}
+
 // AddMHLGeneration records in the drive's ASC MHL history every file
 // written since the last generation, with xxh128, and directory and root
 // hashes over the whole tree the manifest knows. nested names folders that
-// hold histories of their own (copied cards). It returns "" when nothing is
-// new. The caller saves Info afterwards (MHLThrough moves on).
-func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string) (string, error) {
-	if d.LastSeq() <= d.Info.MHLThrough {
+// hold histories of their own (copied cards). files gives the hashes of
+// files checked against such a history, and the damaged files placed but
+// not in the manifest. A file a history already records is never recorded
+// as "original" again: its new hash is "verified" when it matches the
+// history, "failed" when it does not. It returns "" when nothing is new.
+// The caller saves Info afterwards (MHLThrough moves on).
+func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string, files map[string]MHLFile) (string, error) {
+	var unrecorded []MHLFile
+	for _, f := range files {
+		if f.Unrecorded {
+			unrecorded = append(unrecorded, f)
+		}
+	}
+	slices.SortFunc(unrecorded, func(a, b MHLFile) int { return treepath.Compare(a.Path, b.Path) })
+	if d.LastSeq() <= d.Info.MHLThrough && len(unrecorded) == 0 {
 		return "", nil
 	}
 	known, err := recordedHashes(d.Root, nested)
@@ -65,7 +93,7 @@ func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string) (string, err
 		g.DirHashFormat = mhl.XXH128
 	}
 	g.Ignore = append(g.Ignore, MHLIgnore...)
-	path, err := mhl.WriteGeneration(d.Root, g, d.mhlEntries(known))
+	path, err := mhl.WriteGeneration(d.Root, g, d.mhlEntries(known, files, unrecorded))
 	if err != nil {
 		return "", err
 	}
@@ -73,36 +101,75 @@ func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string) (string, err
 	return path, nil
 }
 
-// mhlEntries turns the manifest into MHL entries. A file is listed when it
-// was written after the last generation; its action is "verified" when a
-// history already records the same hash for it (a card copied with its own
-// history), "original" otherwise.
-func (d *Drive) mhlEntries(known map[string]string) iter.Seq2[mhl.Entry, error] {
+// mhlEntries turns the manifest into MHL entries, with the unrecorded
+// files merged in tree order. A file is listed when it was written after
+// the last generation; its hashes are the caller's when it gave some, else
+// its xxh128, "verified" when a history already records the same hash for
+// it (a card copied with its own history), "failed" when a history records
+// another one, and "original" only when no history knows the file.
+func (d *Drive) mhlEntries(known map[string]string, files map[string]MHLFile, unrecorded []MHLFile) iter.Seq2[mhl.Entry, error] {
 	through := d.Info.MHLThrough
 	return func(yield func(mhl.Entry, error) bool) {
+		// flush yields the unrecorded files that come before path ("" for
+		// all that are left).
+		flush := func(path string) bool {
+			for len(unrecorded) > 0 && (path == "" || treepath.Compare(unrecorded[0].Path, path) < 0) {
+				f := unrecorded[0]
+				unrecorded = unrecorded[1:]
+				if !yield(mhl.Entry{Path: f.Path, Size: f.Size, ModTime: f.ModTime, Hashes: f.Hashes, Listed: true}, nil) {
+					return false
+				}
+			}
+			return true
+		}
 		for r, err := range d.Records() {
 			if err != nil {
 				yield(mhl.Entry{}, err)
 				return
 			}
+			if !flush(r.Path) {
+				return
+			}
+			if len(unrecorded) > 0 && unrecorded[0].Path == r.Path {
+				unrecorded = unrecorded[1:] // the manifest's record wins
+			}
 			e := mhl.Entry{Path: r.Path, Dir: r.Dir, Listed: !r.Dir && r.Seq > through}
 			if !r.Dir {
 				e.Size, e.ModTime = r.Size, time.Unix(0, r.ModTime)
-				action := mhl.Original
-				if known[r.Path] == r.XXH128 {
-					action = mhl.Verified
-				}
 				at := r.Verified
 				if at == 0 {
 					at = r.Written
 				}
-				e.Hashes = []mhl.Hash{{Format: mhl.XXH128, Digest: r.XXH128, Action: action, HashDate: time.Unix(at, 0)}}
+				if f, ok := files[r.Path]; ok && !f.Unrecorded && e.Listed && hasXXH128(f.Hashes, r.XXH128) {
+					e.Hashes = f.Hashes
+				} else {
+					action := mhl.Original
+					if old, ok := known[r.Path]; ok {
+						action = mhl.Verified
+						if old != r.XXH128 {
+							action = mhl.Failed
+						}
+					}
+					e.Hashes = []mhl.Hash{{Format: mhl.XXH128, Digest: r.XXH128, Action: action, HashDate: time.Unix(at, 0)}}
+				}
 			}
 			if !yield(e, nil) {
 				return
 			}
 		}
+		flush("")
 	}
+}
+
+// hasXXH128 reports whether hashes carry the given xxh128: the caller's
+// hashes describe the file the manifest records.
+func hasXXH128(hashes []mhl.Hash, digest string) bool {
+	for _, h := range hashes {
+		if h.Format == mhl.XXH128 && h.Digest == digest {
+			return true
+		}
+	}
+	return false
 }
 
 // recordedHashes returns the newest xxh128 every ASC MHL history on the

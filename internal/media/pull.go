@@ -303,7 +303,7 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 		}
 		if res.Pulled > 0 || res.Present > 0 {
 			path, err := drv.AddMHLGeneration(mhl.Generation{Process: mhl.ProcessTransfer, Created: o.Now(), Host: o.Host,
-				Tool: o.Tool, ToolVersion: o.Version, Author: o.User, Comment: "editkit pull from " + h.Location()}, nil)
+				Tool: o.Tool, ToolVersion: o.Version, Author: o.User, Comment: "editkit pull from " + h.Location()}, nil, nil)
 			if err != nil {
 				return res, err
 			}
