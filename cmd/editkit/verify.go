@@ -41,6 +41,9 @@ it with what the drive should hold:
     histories of copied cards, and the chain of generations (a generation
     edited after the fact is reported as tampered);
   - or a b3sum-format list (--b3sum FILE, paths relative to DRIVE).
+Whatever it verifies against, the chain of a drive's ASC MHL history is
+checked: a generation edited, deleted or added after the fact is reported as
+tampered, and nothing is appended to a broken chain.
 
 Every problem is listed: modified (hash differs), size or mtime changed,
 missing, moved (found intact under another name), extra (on the drive but

@@ -35,7 +35,7 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 		return &UsageError{fmt.Errorf("%s: %w", v.opts.Drive, err)}
 	}
 	for _, cp := range h.CheckChain() {
-		v.problem(Problem{Kind: Tampered, Path: chainPath(cp), Detail: cp.String()})
+		v.problem(chainProblem(cp))
 	}
 	// The generation written after a clean verify uses the format of the
 	// history's latest root hash, so editkit's entry reads like the others.
@@ -146,8 +146,14 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 			}
 			format, want := chooseFormat(r)
 			formats := []mhl.Format{format}
+			var wantRun string // the run format's recorded digest, if any
 			if format != runFormat {
 				formats = append(formats, runFormat)
+				for _, h := range r.Hashes {
+					if h.Format == runFormat {
+						wantRun = h.Digest
+					}
+				}
 			}
 			full := filepath.Join(v.root, filepath.FromSlash(r.Path))
 			return p.submit(func(ctx context.Context) {
@@ -159,6 +165,8 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 					v.problem(Problem{Kind: ReadError, Path: r.Path, Detail: err.Error()})
 				case got[format] != want:
 					v.problem(Problem{Kind: Modified, Path: r.Path, Detail: fmt.Sprintf("%s %s, recorded %s", format, got[format], want)})
+				case wantRun != "" && got[runFormat] != wantRun:
+					v.problem(Problem{Kind: Modified, Path: r.Path, Detail: fmt.Sprintf("%s %s, recorded %s", runFormat, got[runFormat], wantRun)})
 				default:
 					v.verified(n)
 					mu.Lock()
@@ -204,6 +212,33 @@ func chooseFormat(r mhl.FileRecord) (mhl.Format, string) {
 	return "", ""
 }
 
+// chainWayOut is what to do about a history whose chain does not hold.
+const chainWayOut = "the ASC MHL history no longer proves what was recorded, and nothing is added to it: " +
+	"restore the ascmhl folder from another copy of this drive (or from the backup it was made with)"
+
+// chainProblem reports one break in a history's chain, naming the
+// generation concerned and the way out.
+func chainProblem(cp mhl.ChainProblem) Problem {
+	return Problem{Kind: Tampered, Path: chainPath(cp), Detail: cp.String() + "; " + chainWayOut}
+}
+
+// checkChain checks the chain of the drive's ASC MHL history, whatever the
+// run verifies against: a generation edited, deleted or added after the fact
+// is reported as tampered, so the run fails and appends no generation.
+func (v *verifier) checkChain() {
+	if !dirExists(filepath.Join(v.root, "ascmhl")) {
+		return
+	}
+	h, err := mhl.Open(v.root)
+	if err != nil {
+		v.problem(Problem{Kind: Tampered, Path: "ascmhl", Detail: fmt.Sprintf("the ASC MHL history cannot be read (%v); %s", err, chainWayOut)})
+		return
+	}
+	for _, cp := range h.CheckChain() {
+		v.problem(chainProblem(cp))
+	}
+}
+
 func chainPath(cp mhl.ChainProblem) string {
 	p := "ascmhl/" + cp.File
 	if cp.History != "" {
@@ -213,7 +248,10 @@ func chainPath(cp mhl.ChainProblem) string {
 }
 
 // verifiedGeneration appends an in-place generation recording every file
-// re-hashed in this run as verified, as the reference tool does.
+// re-hashed in this run as verified, as the reference tool does: in the
+// format it was checked in, and in the run's format, which is either
+// checked against the history's record too or, the first time the file is
+// hashed in it, "verified" as well (the reference adds a new format so).
 func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry) (string, error) {
 	slices.SortFunc(entries, func(a, b *mhlEntry) int { return treepath.Compare(a.Path, b.Path) })
 	now := v.opts.Now()
@@ -228,11 +266,7 @@ func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry) (s
 				}
 				for _, f := range formatPreference {
 					if d, ok := e.hashes[f]; ok {
-						action := mhl.Verified
-						if f == format && len(e.hashes) > 1 {
-							action = mhl.Original // first time in this format
-						}
-						me.Hashes = append(me.Hashes, mhl.Hash{Format: f, Digest: d, Action: action, HashDate: now})
+						me.Hashes = append(me.Hashes, mhl.Hash{Format: f, Digest: d, Action: mhl.Verified, HashDate: now})
 					}
 				}
 			}

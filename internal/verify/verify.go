@@ -277,10 +277,16 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 			v.finishProblems()
 			return v.res, nil
 		}
+		if err == nil && v.res.Against == WithManifest {
+			v.checkChain()
+		}
 	case WithMHL:
 		err = v.againstMHL(ctx)
 	case WithB3Sum:
 		err = v.againstB3Sum(ctx)
+		if err == nil {
+			v.checkChain()
+		}
 	default:
 		return nil, usagef("cannot verify against %q", against)
 	}
