@@ -3,7 +3,6 @@ package copy
 import (
 	"errors"
 	"fmt"
-	"github.com/editkit/editkit/internal/place"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/walk"
 )
 

@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/editkit/editkit/internal/place"
 	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/units"
 )
 

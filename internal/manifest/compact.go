@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/editkit/editkit/internal/place"
 	"io"
 	"iter"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/editkit/editkit/internal/place"
 )
 
 // defaultRunSize is how many journal records are sorted in memory at once

@@ -3,7 +3,6 @@ package manifest
 import (
 	"errors"
 	"fmt"
-	"github.com/editkit/editkit/internal/place"
 	"io"
 	"io/fs"
 	"iter"
@@ -15,6 +14,7 @@ import (
 	"github.com/editkit/editkit/internal/b3sum"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
 )
 

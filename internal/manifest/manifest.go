@@ -31,12 +31,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/editkit/editkit/internal/place"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
 )
 

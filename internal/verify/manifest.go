@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"iter"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -128,47 +127,16 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 		})
 	}
 
-	records, stop := iter.Pull2(drv.Records())
-	defer stop()
-	var cur manifest.Record
-	have, done := false, false
 	// advance reports the records before path (tree order) as missing and
 	// returns the record for path, if any.
-	advance := func(path string, last bool) (manifest.Record, bool, error) {
-		for {
-			if !have && !done {
-				r, err, ok := records()
-				if !ok {
-					done = true
-				} else if err != nil {
-					return manifest.Record{}, false, err
-				} else {
-					cur, have = r, true
-				}
-			}
-			if !have {
-				return manifest.Record{}, false, nil
-			}
-			c := 0
-			if !last {
-				c = treepath.Compare(cur.Path, path)
-			} else {
-				c = -1
-			}
-			if c == 0 {
-				have = false
-				return cur, true, nil
-			}
-			if c > 0 {
-				return manifest.Record{}, false, nil
-			}
-			if selected(cur) {
-				v.res.Files++
-				missing = append(missing, lost{cur.Path, cur.Size, cur.BLAKE3, "blake3"})
-			}
-			have = false
+	cursor := newTreeCursor(drv.Records(), func(r manifest.Record) string { return r.Path }, func(r manifest.Record) {
+		if selected(r) {
+			v.res.Files++
+			missing = append(missing, lost{r.Path, r.Size, r.BLAKE3, "blake3"})
 		}
-	}
+	})
+	defer cursor.stop()
+	advance := cursor.seek
 	rules := driveRules()
 	walkErr := walk.Walk(p.ctx, v.root, rules, walk.Visitor{
 		Dir: func(e walk.Entry, _ []string) error {

@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"fmt"
-	"iter"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -68,40 +67,19 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 		missing []lost
 		extras  []found
 	)
-	next, stop := iter.Pull(h.Files())
-	defer stop()
-	var cur mhl.FileRecord
-	have, done := false, false
-	advance := func(path string, last bool) (mhl.FileRecord, bool) {
-		for {
-			if !have && !done {
-				if r, ok := next(); ok {
-					cur, have = r, true
-				} else {
-					done = true
-				}
-			}
-			if !have {
-				return mhl.FileRecord{}, false
-			}
-			c := -1
-			if !last {
-				c = treepath.Compare(cur.Path, path)
-			}
-			if c == 0 {
-				have = false
-				return cur, true
-			}
-			if c > 0 {
-				return mhl.FileRecord{}, false
-			}
-			if v.inScope(cur.Path) {
-				v.res.Files++
-				f, d := chooseFormat(cur)
-				missing = append(missing, lost{cur.Path, cur.Size, d, string(f)})
-			}
-			have = false
+	// advance reports the history's files before path (tree order) as
+	// missing and returns its record for path, if any.
+	cursor := newTreeCursor(withNoErrors(h.Files()), mhlPath, func(r mhl.FileRecord) {
+		if v.inScope(r.Path) {
+			v.res.Files++
+			f, d := chooseFormat(r)
+			missing = append(missing, lost{r.Path, r.Size, d, string(f)})
 		}
+	})
+	defer cursor.stop()
+	advance := func(path string, last bool) (mhl.FileRecord, bool) {
+		r, ok, _ := cursor.seek(path, last)
+		return r, ok
 	}
 	rules := driveRules()
 	rules.Custom = func(rel string, isDir bool) string {

@@ -114,44 +114,21 @@ func (v *verifier) rebuild(ctx context.Context) error {
 		recs = append(recs, r)
 		mu.Unlock()
 	}
-	next, stop := iter.Pull(histFiles)
-	defer stop()
-	var cur mhl.FileRecord
-	have, done := false, false
 	// advance reports the history's files before path (tree order) as
 	// missing and returns its record for path, if any.
-	advance := func(path string, last bool) (mhl.FileRecord, bool) {
-		for {
-			if !have && !done {
-				if r, ok := next(); ok {
-					cur, have = r, true
-				} else {
-					done = true
-				}
-			}
-			if !have {
-				return mhl.FileRecord{}, false
-			}
-			c := -1
-			if !last {
-				c = treepath.Compare(cur.Path, path)
-			}
-			if c == 0 {
-				have = false
-				return cur, true
-			}
-			if c > 0 {
-				return mhl.FileRecord{}, false
-			}
-			if !rb.Removed[cur.Path] && treepath.Validate(cur.Path) == nil {
-				mu.Lock()
-				seen[cur.Path] = true
-				mu.Unlock()
-				v.res.Files++
-				v.problem(Problem{Kind: Missing, Path: cur.Path, Detail: "recorded in the ASC MHL history, not on the drive" + putBack})
-			}
-			have = false
+	cursor := newTreeCursor(withNoErrors(histFiles), mhlPath, func(r mhl.FileRecord) {
+		if !rb.Removed[r.Path] && treepath.Validate(r.Path) == nil {
+			mu.Lock()
+			seen[r.Path] = true
+			mu.Unlock()
+			v.res.Files++
+			v.problem(Problem{Kind: Missing, Path: r.Path, Detail: "recorded in the ASC MHL history, not on the drive" + putBack})
 		}
+	})
+	defer cursor.stop()
+	advance := func(path string, last bool) (mhl.FileRecord, bool) {
+		r, ok, _ := cursor.seek(path, last)
+		return r, ok
 	}
 	stamp := now.Unix()
 	walkErr := walk.Walk(p.ctx, v.root, driveRules(), walk.Visitor{
