@@ -14,8 +14,8 @@ import (
 )
 
 // refDir holds the ASC MHL schemas and conformance vector (a copy of
-// ../shared/reference/ascmhl kept with the tests).
-var refDir = filepath.Join("..", "..", "internal", "mhl", "testdata", "ref")
+// ../shared/reference/ascmhl kept in the repository's shared testdata).
+var refDir = filepath.Join("..", "..", "testdata", "ascmhl-reference")
 
 // generationFile is the part of an MHL generation the conformance check reads.
 type generationFile struct {

@@ -17,9 +17,9 @@ import (
 // The fuzz targets here cover everything this package reads from a history
 // someone else may have written: generation files, chain files, the digests
 // and C4 ids in them, and their ignore patterns. Seeds: the reference
-// vectors in testdata/ref, the crafted histories in testdata/crafted, the
-// shared hostile paths in the repository's testdata/hostile-paths.txt, and
-// testdata/fuzz/<target>/.
+// vectors in the repository's testdata/ascmhl-reference, the crafted
+// histories in testdata/crafted, the shared hostile paths in the
+// repository's testdata/hostile-paths.txt, and testdata/fuzz/<target>/.
 
 // hostilePaths reads the shared list of paths every parser must refuse.
 func hostilePaths(f *testing.F) []string {
@@ -45,9 +45,10 @@ func hostilePaths(f *testing.F) []string {
 func realHistoryFiles(f *testing.F) [][]byte {
 	seeds, _ := filepath.Glob("testdata/*/*/ascmhl/*")
 	more, _ := filepath.Glob("testdata/*/*/*/ascmhl/*")
+	vectors, _ := filepath.Glob(refDir + "/*/*/ascmhl/*")
 	ex, _ := filepath.Glob(refDir + "/examples/*")
 	var out [][]byte
-	for _, p := range append(append(seeds, more...), ex...) {
+	for _, p := range slices.Concat(seeds, more, vectors, ex) {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

@@ -12,7 +12,10 @@ import (
 	"time"
 )
 
-const refDir = "testdata/ref" // copy of shared/reference/ascmhl
+// refDir holds the ASC MHL schemas, the reference tool's examples and
+// conformance vector, shared with cmd/editkit's tests (a copy of
+// shared/reference/ascmhl).
+const refDir = "../../testdata/ascmhl-reference"
 
 // walkTree yields the entries of a real tree, as the copy command would:
 // every file and folder in WalkDir order, files hashed in fmts.
