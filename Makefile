@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 DEMO     ?= demo
 PLATFORMS := darwin/arm64 darwin/amd64 windows/amd64 linux/amd64
 
-.PHONY: all build test test-short lint fuzz fuzz-list demo bench dist deps clean
+.PHONY: all build test test-short conformance lint fuzz fuzz-list demo bench dist deps clean
 
 all: build
 
@@ -27,6 +27,13 @@ test: lint fuzz-list
 # (saying so) when their tools are missing.
 test-short:
 	$(GO) test -short ./...
+
+# The two-way ASC MHL conformance suite alone: the ASC's reference tool
+# (../shared/reference/ascmhl-tool) and editkit over the same trees, each
+# mutation's verdict from both tools checked against the table in
+# cmd/editkit/mhlconformance_e2e_test.go. A missing reference tool fails it.
+conformance:
+	EDITKIT_REQUIRE_ALL=1 $(GO) test -race -count=1 -run '^TestMHLConformance$$' ./cmd/editkit/
 
 lint:
 	@out=$$(gofmt -l cmd internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -99,8 +106,11 @@ demo: build
 	@echo "== the tracker (CSV, as no Google Sheet is configured): $(DEMO)/state/tracker/"
 	@cat $(DEMO)/state/tracker/log.csv
 
+# Every suite of cmd/ekbench (copy, verify, mhl: verify --mhl against the
+# ASC reference tool and xxhsum -H2, hub, tracker); BENCH=mhl runs one.
+BENCH ?= all
 bench: build
-	$(GO) run ./cmd/ekbench all
+	$(GO) run ./cmd/ekbench $(BENCH)
 
 dist:
 	@mkdir -p dist
