@@ -5,7 +5,7 @@
 // one run, and prints ratios: these machines are noisy, so only ratios
 // measured together mean anything. `make bench` runs it.
 //
-//	ekbench [--work DIR] [--size 2GiB] [--many 100000] all|copy
+//	ekbench [--work DIR] [--size 2GiB] [--many 100000] all|copy|verify|mhl|hub|tracker|place
 package main
 
 import (
@@ -28,6 +28,7 @@ import (
 type bench struct {
 	work    string
 	editkit string
+	ascmhl  string // the ASC MHL reference tool's folder
 	size    int64
 	many    int
 	rounds  int
@@ -49,8 +50,9 @@ func main() {
 	size := flag.String("size", "2GiB", "size of the generated media tree")
 	many := flag.Int("many", 100_000, "files in the many-small-files tree (memory check)")
 	rounds := flag.Int("rounds", 3, "rounds of every comparison; the median is reported")
+	ascmhl := flag.String("ascmhl", filepath.Join("..", "shared", "reference", "ascmhl-tool"), "folder of the ASC MHL reference tool (the mhl suite races it)")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy|verify|hub|tracker|place\n")
+		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy|verify|mhl|hub|tracker|place\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -65,7 +67,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &bench{work: *work, size: n, many: *many, rounds: max(1, *rounds), ctx: ctx}
+	b := &bench{work: *work, size: n, many: *many, rounds: max(1, *rounds), ascmhl: *ascmhl, ctx: ctx}
 	if err := b.setup(); err != nil {
 		fmt.Fprintln(os.Stderr, "ekbench:", err)
 		os.Exit(1)
@@ -73,10 +75,11 @@ func main() {
 	suites := map[string][]func() error{
 		"copy":    {b.copySuite},
 		"verify":  {b.verifySuite},
+		"mhl":     {b.mhlSuite},
 		"hub":     {b.hubSuite},
 		"tracker": {b.trackerSuite},
 		"place":   {b.placeSuite},
-		"all":     {b.copySuite, b.verifySuite, b.hubSuite, b.trackerSuite},
+		"all":     {b.copySuite, b.verifySuite, b.mhlSuite, b.hubSuite, b.trackerSuite},
 	}
 	run, ok := suites[flag.Arg(0)]
 	if !ok {

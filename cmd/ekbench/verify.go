@@ -48,7 +48,7 @@ func (b *bench) verifySuite() error {
 		drop = ""
 	}
 	b3All := "xargs -0 b3sum < " + q(list) + " > /dev/null"
-	xxhAll := "xargs -0 xxhsum -H2 < " + q(list) + " > /dev/null"
+	xxhAll := "xargs -0 xxhsum -q -H2 < " + q(list) + " > /dev/null"
 	type m struct{ name, script string }
 	runs := []m{
 		{"editkit verify (cold: every file read from the drive)", drop + q(b.editkit) + " verify --quiet --read-only " + q(drive)},
