@@ -178,6 +178,17 @@ func (c *conformance) refCreate(t *testing.T, tree string, args ...string) {
 	}
 }
 
+// refCard writes a card of conformanceFiles (plus extra files) and has the
+// reference tool create its history in format.
+func (c *conformance) refCard(t *testing.T, format string, extra map[string]string) string {
+	t.Helper()
+	tree := filepath.Join(t.TempDir(), "Card")
+	writeTree(t, tree, conformanceFiles)
+	writeTree(t, tree, extra)
+	c.refCreate(t, tree, "-h", format)
+	return tree
+}
+
 // refVerdict is the reference tool's verify (with -dh: directory hashes
 // too) exit code.
 func (c *conformance) refVerdict(t *testing.T, tree string, dirHashes bool) (int, string) {
@@ -426,9 +437,7 @@ func (c *conformance) referenceWrites(t *testing.T) {
 	}
 	for _, format := range []string{"md5", "sha1", "xxh64", "xxh3", "xxh128", "c4"} {
 		t.Run("create "+format, func(t *testing.T) {
-			tree := filepath.Join(t.TempDir(), "Card")
-			writeTree(t, tree, conformanceFiles)
-			c.refCreate(t, tree, "-h", format)
+			tree := c.refCard(t, format, nil)
 			bothModes(t, expect(t, 0, ""), tree, intact())
 			// verify appends its generation; the reference accepts the
 			// tree after it (spec 5.6.4, 5.6.5), which needs editkit's own
@@ -459,17 +468,14 @@ func (c *conformance) referenceWrites(t *testing.T) {
 		bothModes(t, e, tree, problems(verify.Modified))
 	})
 	t.Run("several generations", func(t *testing.T) {
-		tree := filepath.Join(t.TempDir(), "Card")
-		writeTree(t, tree, conformanceFiles)
-		for _, f := range []string{"md5", "xxh64", "c4", "xxh128"} {
+		tree := c.refCard(t, "md5", nil)
+		for _, f := range []string{"xxh64", "c4", "xxh128"} {
 			c.refCreate(t, tree, "-h", f)
 		}
 		bothModes(t, expect(t, 0, ""), tree, intact())
 	})
 	t.Run("renamed with -dr", func(t *testing.T) {
-		tree := filepath.Join(t.TempDir(), "Card")
-		writeTree(t, tree, conformanceFiles)
-		c.refCreate(t, tree, "-h", "xxh128")
+		tree := c.refCard(t, "xxh128", nil)
 		if err := os.Rename(filepath.Join(tree, "Clips", "A001C002.mov"), filepath.Join(tree, "Clips", "A001C002_renamed.mov")); err != nil {
 			t.Fatal(err)
 		}
@@ -481,19 +487,14 @@ func (c *conformance) referenceWrites(t *testing.T) {
 		bothModes(t, expect(t, 6, ""), tree, intact())
 	})
 	t.Run("names editkit skips, recorded by another tool", func(t *testing.T) {
-		tree := filepath.Join(t.TempDir(), "Card")
-		writeTree(t, tree, conformanceFiles)
-		writeTree(t, tree, map[string]string{"Clips/._A001C001.mov": "resource fork", "Clips/Thumbs.db": "thumbnails"})
-		c.refCreate(t, tree, "-h", "xxh128")
+		tree := c.refCard(t, "xxh128", map[string]string{"Clips/._A001C001.mov": "resource fork", "Clips/Thumbs.db": "thumbnails"})
 		// Spec 5.6.1.2: what the history's ignore patterns leave in is
 		// covered; editkit's own skip list decides what it copies, not
 		// what a history records.
 		bothModes(t, expect(t, 4, ""), tree, intact())
 	})
 	t.Run("failed then a good copy restored", func(t *testing.T) {
-		tree := filepath.Join(t.TempDir(), "Card")
-		writeTree(t, tree, conformanceFiles)
-		c.refCreate(t, tree, "-h", "xxh128")
+		tree := c.refCard(t, "xxh128", nil)
 		clip := filepath.Join(tree, "Clips", "A001C001.mov")
 		good, _ := os.ReadFile(clip)
 		flipByte(t, clip, 5)
@@ -509,9 +510,7 @@ func (c *conformance) referenceWrites(t *testing.T) {
 		bothModes(t, expect(t, 7, ""), tree, intact())
 	})
 	t.Run("verify appends failed results", func(t *testing.T) {
-		tree := filepath.Join(t.TempDir(), "Card")
-		writeTree(t, tree, conformanceFiles)
-		c.refCreate(t, tree, "-h", "xxh128")
+		tree := c.refCard(t, "xxh128", nil)
 		flipByte(t, filepath.Join(tree, "Clips", "A001C001.mov"), 5)
 		e := expect(t, 0, "")
 		v, r := ekVerify(t, tree)
@@ -556,20 +555,9 @@ type mutation struct {
 func (c *conformance) mutations(t *testing.T) {
 	const clip = "Clips/A001C001.mov"
 	at := func(tree, p string) string { return filepath.Join(tree, filepath.FromSlash(p)) }
-	gen := func(t *testing.T, tree, prefix string) string { return genFile(t, tree, prefix) }
-	editFile := func(t *testing.T, path string, edit func([]byte) []byte) {
-		t.Helper()
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, edit(b), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// chainC4 rewrites the C4 id the chain records for the first generation.
 	chainC4 := func(t *testing.T, tree string, edit func(c4 string) string) {
-		editFile(t, at(tree, "ascmhl/ascmhl_chain.xml"), func(b []byte) []byte {
+		mrEditFile(t, at(tree, "ascmhl/ascmhl_chain.xml"), func(b []byte) []byte {
 			i := bytes.Index(b, []byte("<c4>"))
 			j := bytes.Index(b, []byte("</c4>"))
 			if i < 0 || j < i {
@@ -613,16 +601,16 @@ func (c *conformance) mutations(t *testing.T) {
 		}, ref: 0, ek: intact(), manifest: &ekVerdict{1, []verify.Kind{verify.MTimeChanged}},
 			why: "spec 5.6.4 judges by hashes only (lastmodificationdate, 6.5, is recorded, not verified), and so does --mhl; editkit's manifest records each file's mtime, and default verify of its own drive reports a changed one (an NLE relinks by it)"},
 		{name: "generation edited", mutate: func(t *testing.T, tree string) {
-			editFile(t, gen(t, tree, "0001_"), func(b []byte) []byte {
+			mrEditFile(t, genFile(t, tree, "0001_"), func(b []byte) []byte {
 				return bytes.Replace(b, []byte("<hostname>"), []byte("<hostname>somebody-else-"), 1)
 			})
 		}, ref: 31, ek: problems(verify.Tampered)},
-		{name: "first generation deleted", mutate: func(t *testing.T, tree string) { os.Remove(gen(t, tree, "0001_")) },
+		{name: "first generation deleted", mutate: func(t *testing.T, tree string) { os.Remove(genFile(t, tree, "0001_")) },
 			ref: 33, ek: problems(verify.Tampered)},
-		{name: "newest generation deleted", mutate: func(t *testing.T, tree string) { os.Remove(gen(t, tree, "0002_")) },
+		{name: "newest generation deleted", mutate: func(t *testing.T, tree string) { os.Remove(genFile(t, tree, "0002_")) },
 			ref: 33, ek: problems(verify.Tampered)},
 		{name: "generation added", mutate: func(t *testing.T, tree string) {
-			b, err := os.ReadFile(gen(t, tree, "0002_"))
+			b, err := os.ReadFile(genFile(t, tree, "0002_"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -654,9 +642,7 @@ func (c *conformance) mutations(t *testing.T) {
 			t.Fatalf("verify of the new drive: %s\n%s", v, r)
 		}
 	}
-	referenceTree := filepath.Join(t.TempDir(), "Card")
-	writeTree(t, referenceTree, conformanceFiles)
-	c.refCreate(t, referenceTree, "-h", "md5")
+	referenceTree := c.refCard(t, "md5", nil)
 	c.refCreate(t, referenceTree, "-h", "xxh128")
 
 	for _, kind := range []struct{ name, pristine string }{{"editkit drive", editkitDrive}, {"reference tree", referenceTree}} {

@@ -5,12 +5,9 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/editkit/editkit/internal/samplemedia"
 	"github.com/editkit/editkit/internal/units"
 )
 
@@ -24,20 +21,8 @@ func (b *bench) mhlSuite() error {
 	if _, err := os.Stat(runner); err != nil {
 		return fmt.Errorf("the ASC MHL reference tool is missing (%w): pass --ascmhl, or see ../shared/reference/ascmhl-tool/README.md", err)
 	}
-	src, err := b.tree("media", samplemedia.Options{Seed: 1, TotalBytes: b.size})
-	if err != nil {
-		return err
-	}
-	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-	drive := filepath.Join(b.work, "mhl-drive")
 	fmt.Printf("\nASC MHL verify: %s drive with the ASC MHL history editkit copy writes (xxh128)\n", units.FormatBytes(b.size))
-	if err := b.fresh(drive); err != nil {
-		return err
-	}
-	if out, err := exec.CommandContext(b.ctx, b.editkit, "copy", "--quiet", src, drive).CombinedOutput(); err != nil {
-		return fmt.Errorf("preparing %s with editkit copy: %w\n%s", drive, err, out)
-	}
-	files, err := mediaFiles(drive)
+	drive, files, list, err := b.editkitDrive("mhl")
 	if err != nil {
 		return err
 	}
@@ -49,10 +34,7 @@ func (b *bench) mhlSuite() error {
 		}
 		total += fi.Size()
 	}
-	list := filepath.Join(b.work, "mhl-files.txt")
-	if err := os.WriteFile(list, []byte(strings.Join(files, "\x00")), 0o644); err != nil {
-		return err
-	}
+	q := shellQuote
 	drop := "sync; echo 3 > /proc/sys/vm/drop_caches; "
 	if !b.cold {
 		drop = ""

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -21,28 +22,12 @@ import (
 // verifySuite races `editkit verify` against b3sum and xxhsum over the same
 // drive, and the hashing engine alone against a hot b3sum.
 func (b *bench) verifySuite() error {
-	src, err := b.tree("media", samplemedia.Options{Seed: 1, TotalBytes: b.size})
-	if err != nil {
-		return err
-	}
-	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-	drive := filepath.Join(b.work, "verify-drive")
 	fmt.Printf("\nverify: %s drive prepared by editkit copy\n", units.FormatBytes(b.size))
-	if err := b.fresh(drive); err != nil {
-		return err
-	}
-	if _, err := b.measure("verify", "(prepare: editkit copy)", "", [][]string{sh(q(b.editkit) + " copy --quiet " + q(src) + " " + q(drive))}); err != nil {
-		return err
-	}
-	b.results = b.results[:len(b.results)-1]
-	files, err := mediaFiles(drive)
+	drive, files, list, err := b.editkitDrive("verify")
 	if err != nil {
 		return err
 	}
-	list := filepath.Join(b.work, "verify-files.txt")
-	if err := os.WriteFile(list, []byte(strings.Join(files, "\x00")), 0o644); err != nil {
-		return err
-	}
+	q := shellQuote
 	drop := "sync; echo 3 > /proc/sys/vm/drop_caches; "
 	if !b.cold {
 		drop = ""
@@ -120,6 +105,31 @@ func (b *bench) verifySuite() error {
 	fmt.Printf("  %-66s %s  (target < 256 MiB: %s)\n", fmt.Sprintf("peak memory, verify of %d files", b.many), units.FormatBytes(peak), verdict)
 	return nil
 }
+
+// editkitDrive copies the generated media tree with editkit to a fresh
+// folder (name-drive) and returns it, the media files on it and a file
+// listing them NUL-separated (name-files.txt), for xargs -0.
+func (b *bench) editkitDrive(name string) (drive string, files []string, list string, err error) {
+	src, err := b.tree("media", samplemedia.Options{Seed: 1, TotalBytes: b.size})
+	if err != nil {
+		return "", nil, "", err
+	}
+	drive = filepath.Join(b.work, name+"-drive")
+	if err := b.fresh(drive); err != nil {
+		return "", nil, "", err
+	}
+	if out, err := exec.CommandContext(b.ctx, b.editkit, "copy", "--quiet", src, drive).CombinedOutput(); err != nil {
+		return "", nil, "", fmt.Errorf("preparing %s with editkit copy: %w\n%s", drive, err, out)
+	}
+	if files, err = mediaFiles(drive); err != nil {
+		return "", nil, "", err
+	}
+	list = filepath.Join(b.work, name+"-files.txt")
+	return drive, files, list, os.WriteFile(list, []byte(strings.Join(files, "\x00")), 0o644)
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // mediaFiles lists the files of a drive that verify reads (not editkit's own).
 func mediaFiles(root string) ([]string, error) {
