@@ -205,15 +205,19 @@ func (c *conformance) refVerdict(t *testing.T, tree string, dirHashes bool) (int
 // the reference's xsd-schema-check and xmllint.
 func (c *conformance) refAccepts(t *testing.T, e *expectation, tree string) {
 	t.Helper()
-	c.refVerifies(t, e, tree)
+	c.refVerifies(t, e, tree, true)
 	c.schemaCheck(t, e, tree)
 }
 
-// refVerifies checks that the reference's verify, verify -dh and diff of
-// tree say 0.
-func (c *conformance) refVerifies(t *testing.T, e *expectation, tree string) {
+// refVerifies checks that the reference's verify, verify -dh (with
+// dirHashes) and diff of tree say 0.
+func (c *conformance) refVerifies(t *testing.T, e *expectation, tree string, dirHashes bool) {
 	t.Helper()
-	for _, args := range [][]string{{"run-ascmhl-debug", "verify"}, {"run-ascmhl-debug", "verify", "-dh"}, {"run-ascmhl", "diff"}} {
+	runs := [][]string{{"run-ascmhl-debug", "verify"}, {"run-ascmhl", "diff"}}
+	if dirHashes {
+		runs = append(runs, []string{"run-ascmhl-debug", "verify", "-dh"})
+	}
+	for _, args := range runs {
 		code, out := refMHL(t, c.ref, args[0], append(args[1:], tree)...)
 		e.check(code == 0, "reference %s of %s: exit %d, want 0\n%s", strings.Join(args[1:], " "), tree, code, out)
 	}
@@ -435,22 +439,29 @@ func (c *conformance) referenceWrites(t *testing.T) {
 			e.check(v.equal(want), "editkit verify %v: %s, want %s\n%s", mode, v, want, r)
 		}
 	}
+	// appended runs a verify that writes on a clone of tree and checks what
+	// it appended (spec 5.6.4, 5.6.5): valid against the schemas, and
+	// accepted by the reference, which needs editkit's own files in the
+	// ignore list of its generation (issue 10 item 5).
+	appended := func(t *testing.T, tree string, dirHashes bool) string {
+		t.Helper()
+		clone := filepath.Join(t.TempDir(), filepath.Base(tree))
+		cloneTree(t, tree, clone)
+		if v, r := ekVerify(t, clone); !v.equal(intact()) {
+			t.Fatalf("editkit verify: %s\n%s", v, r)
+		}
+		c.schemaCheck(t, expect(t, 0, ""), clone)
+		c.refVerifies(t, expect(t, 5, ""), clone, dirHashes)
+		return clone
+	}
 	for _, format := range []string{"md5", "sha1", "xxh64", "xxh3", "xxh128", "c4"} {
 		t.Run("create "+format, func(t *testing.T) {
 			tree := c.refCard(t, format, nil)
 			bothModes(t, expect(t, 0, ""), tree, intact())
-			// verify appends its generation; the reference accepts the
-			// tree after it (spec 5.6.4, 5.6.5), which needs editkit's own
-			// files left out of the generation (its ignore list).
-			if v, r := ekVerify(t, tree); !v.equal(intact()) {
-				t.Fatalf("editkit verify: %s\n%s", v, r)
-			}
-			gen := newestGeneration(t, tree)
+			gen := newestGeneration(t, appended(t, tree, true))
 			if rh := readRootHash(t, gen); rh.Format != format {
 				t.Errorf("%s: root hash in %q, want the history's format %s", filepath.Base(gen), rh.Format, format)
 			}
-			c.schemaCheck(t, expect(t, 0, ""), tree)
-			c.refVerifies(t, expect(t, 5, ""), tree)
 		})
 	}
 	t.Run("nested histories", func(t *testing.T) {
@@ -462,6 +473,19 @@ func (c *conformance) referenceWrites(t *testing.T) {
 		c.refCreate(t, card, "-h", "md5")
 		c.refCreate(t, tree, "-h", "xxh128")
 		bothModes(t, e, tree, intact())
+		// Spec 5.3.2: a verification propagates into the nested history —
+		// a new card generation, referenced by the new parent one. (No
+		// -dh: the reference's stops with a KeyError on a nested history
+		// in another format, even on a tree it created itself.)
+		cardGens, _ := filepath.Glob(filepath.Join(card, "ascmhl", "*.mhl"))
+		clone := appended(t, tree, false)
+		clonedCard := filepath.Join(clone, "Cards", "A002")
+		after, _ := filepath.Glob(filepath.Join(clonedCard, "ascmhl", "*.mhl"))
+		e.check(len(after) == len(cardGens)+1, "card generations after editkit verify: %d, want %d", len(after), len(cardGens)+1)
+		parent, _ := os.ReadFile(newestGeneration(t, clone))
+		ref := "Cards/A002/ascmhl/" + filepath.Base(newestGeneration(t, clonedCard))
+		e.check(bytes.Contains(parent, []byte(ref)), "editkit's generation does not reference %s", ref)
+
 		flipByte(t, filepath.Join(card, "Clips", "A002C002.mov"), 3)
 		code, out := c.refVerdict(t, tree, false)
 		e.check(code == 11, "reference verify of a flipped card file: exit %d, want 11\n%s", code, out)
@@ -473,6 +497,7 @@ func (c *conformance) referenceWrites(t *testing.T) {
 			c.refCreate(t, tree, "-h", f)
 		}
 		bothModes(t, expect(t, 0, ""), tree, intact())
+		appended(t, tree, true)
 	})
 	t.Run("renamed with -dr", func(t *testing.T) {
 		tree := c.refCard(t, "xxh128", nil)
