@@ -220,6 +220,15 @@ func (c *conformance) refVerifies(t *testing.T, e *expectation, tree string, dir
 	for _, args := range runs {
 		code, out := refMHL(t, c.ref, args[0], append(args[1:], tree)...)
 		e.check(code == 0, "reference %s of %s: exit %d, want 0\n%s", strings.Join(args[1:], " "), tree, code, out)
+		// It logs some mismatches without failing: a folder's is an error
+		// all the same. The root's ("for .") it computes with ignored
+		// folders in (see "copy of a plain folder"): root hashes are
+		// checked against its create instead.
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "ERROR") && !strings.Contains(l, " for . ") {
+				e.check(false, "reference %s of %s: %s", strings.Join(args[1:], " "), tree, strings.TrimSpace(l))
+			}
+		}
 	}
 }
 
@@ -301,11 +310,14 @@ func newestGeneration(t *testing.T, root string) string {
 }
 
 // refRootHash is the root hash the reference tool's create computes for
-// the media of tree (without editkit's .editkit/ and the history), in
-// format.
-func (c *conformance) refRootHash(t *testing.T, tree, format string) rootHash {
+// the media of tree (without editkit's .editkit/ and the history, plus the
+// empty folders named), in format.
+func (c *conformance) refRootHash(t *testing.T, tree, format string, emptyFolders ...string) rootHash {
 	t.Helper()
 	media := filepath.Join(t.TempDir(), filepath.Base(tree))
+	for _, f := range emptyFolders {
+		os.MkdirAll(filepath.Join(media, f), 0o755)
+	}
 	filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			t.Fatal(err)
@@ -359,6 +371,18 @@ func (c *conformance) editkitWrites(t *testing.T) {
 		drive := copyOf(t, plainFolder(t))
 		c.refAccepts(t, e, drive)
 		sameRootHash(t, e, drive)
+		// A documented difference: the reference's own create on the
+		// drive records .editkit as an empty folder, although the drive's
+		// history lists .editkit/ among its ignore patterns, and hashes it
+		// into the root (its verify -dh then logs a root mismatch, exit 0).
+		// Spec 5.6.1.2: a manifest holds no record of an ignored file or
+		// folder; editkit's root hash is the spec's. Checked to be exactly
+		// that folder, so a change on either side shows.
+		clone := filepath.Join(t.TempDir(), filepath.Base(drive))
+		cloneTree(t, drive, clone)
+		c.refCreate(t, clone, "-h", "xxh128")
+		theirs, withFolder := readRootHash(t, newestGeneration(t, clone)), c.refRootHash(t, drive, "xxh128", ".editkit")
+		e.check(theirs == withFolder, "the reference's create on the drive: root hash %+v; with an empty .editkit folder it computes %+v, the documented difference no longer explains it", theirs, withFolder)
 	})
 	t.Run("copy of a folder holding a card with its history", func(t *testing.T) {
 		e := expect(t, 0, "")
