@@ -242,6 +242,10 @@ func printPull(t *ui.Terminal, r *media.PullResult, bps int64) {
 	} else {
 		t.Printf("Pulled %s (%s) onto %s (%s); %d already there\n", units.Count(r.Pulled, "file"), units.FormatBytes(r.Bytes), r.Drive, r.Label, r.Present)
 	}
+	if a := r.History; a != nil {
+		t.Printf("The drive's ASC MHL history (another tool's) was checked: %s matched and are now in editkit's manifest (%s read), %d damaged, %d missing\n",
+			units.Count(a.Adopted, "file"), units.FormatBytes(a.Bytes), len(a.Damaged), len(a.Missing))
+	}
 	for _, it := range r.Items {
 		if it.Status == "pulled" && len(r.Items) > 50 {
 			continue

@@ -19,9 +19,8 @@ const (
 // sourceRecord is what the source's ASC MHL histories (a camera card's,
 // an offload tool's) record for one file.
 type sourceRecord struct {
-	history string     // folder of the history that records it, "" for the source's root
-	hashes  []mhl.Hash // the newest hash in each format
-	failed  bool       // the newest record is a failed verification
+	history string // folder of the history that records it, "" for the source's root
+	rec     mhl.FileRecord
 }
 
 // loadSourceHistories reads what the source's histories record, so each
@@ -43,11 +42,7 @@ func (c *copier) loadSourceHistories() error {
 			if treepath.Validate(p) != nil {
 				continue
 			}
-			r := sourceRecord{history: h, failed: f.Failed}
-			for _, rh := range f.Hashes {
-				r.hashes = append(r.hashes, rh.Hash)
-			}
-			c.recorded[p] = r
+			c.recorded[p] = sourceRecord{history: h, rec: f}
 		}
 		return nil
 	}
@@ -67,7 +62,7 @@ func (c *copier) loadSourceHistories() error {
 // computes) that a source history records for a file.
 func (r sourceRecord) extraFormats() []mhl.Format {
 	var out []mhl.Format
-	for _, h := range r.hashes {
+	for _, h := range r.rec.Hashes {
 		if h.Format != mhl.XXH128 {
 			out = append(out, h.Format)
 		}
@@ -77,56 +72,27 @@ func (r sourceRecord) extraFormats() []mhl.Format {
 
 // check compares what was read from the source with what its history
 // records. It returns the hashes the drive's next generation records for
-// the file — each recorded format "verified" when it matches, "failed" when
-// it does not, and xxh128 added with the same verdict when the history had
-// another format, as the reference tool does — and, when the file does not
-// match, why it is damaged at the source.
+// the file (see mhl.FileRecord.Recheck; xxh128 is added when the history
+// had another format, as the reference tool does) and, when the file does
+// not match, why it is damaged at the source.
 func (r sourceRecord) check(srcRoot, path, xxh128 string, extra map[mhl.Format]string, at time.Time) ([]mhl.Hash, error) {
-	got := func(f mhl.Format) string {
-		if f == mhl.XXH128 {
-			return xxh128
-		}
-		return extra[f]
+	got := map[mhl.Format]string{mhl.XXH128: xxh128}
+	for f, d := range extra {
+		got[f] = d
 	}
-	var mismatches []string
-	for _, h := range r.hashes {
-		if g := got(h.Format); !sameDigest(h.Format, g, h.Digest) {
-			mismatches = append(mismatches, fmt.Sprintf("%s is %s, the history recorded %s", h.Format, g, h.Digest))
-		}
-	}
-	var damage error
+	out, mismatches := r.rec.Recheck(got, at, mhl.XXH128)
 	srcPath := filepath.Join(srcRoot, filepath.FromSlash(path))
 	hist := filepath.Join(srcRoot, filepath.FromSlash(r.history), "ascmhl")
 	switch {
 	case len(mismatches) > 0:
-		damage = fmt.Errorf("damaged at the source: %s does not match its ASC MHL history (%s): %s; "+
+		return out, fmt.Errorf("damaged at the source: %s does not match its ASC MHL history (%s): %s; "+
 			"the copy on this drive holds the damaged bytes and is recorded as failed — copy this file again from another copy of the card",
 			srcPath, hist, strings.Join(mismatches, "; "))
-	case r.failed:
-		damage = fmt.Errorf("damaged at the source: the ASC MHL history of %s (%s) records a failed verification for it; "+
+	case r.rec.Failed:
+		return out, fmt.Errorf("damaged at the source: the ASC MHL history of %s (%s) records a failed verification for it; "+
 			"the copy on this drive is recorded as failed — copy this file again from another copy of the card", srcPath, hist)
 	}
-	action := mhl.Verified
-	if damage != nil {
-		action = mhl.Failed
-	}
-	var out []mhl.Hash
-	haveXXH := false
-	for _, h := range r.hashes {
-		haveXXH = haveXXH || h.Format == mhl.XXH128
-		out = append(out, mhl.Hash{Format: h.Format, Digest: got(h.Format), Action: action, HashDate: at})
-	}
-	if !haveXXH {
-		out = append(out, mhl.Hash{Format: mhl.XXH128, Digest: xxh128, Action: action, HashDate: at})
-	}
-	return out, damage
-}
-
-func sameDigest(f mhl.Format, a, b string) bool {
-	if f == mhl.C4Format {
-		return a == b
-	}
-	return strings.EqualFold(a, b)
+	return out, nil
 }
 
 // writeMHL adds an ASC MHL transfer generation at the drive's root listing
