@@ -1,12 +1,15 @@
 package copy
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/treepath"
 )
@@ -107,4 +110,72 @@ func (c *copier) writeMHL(d *dest) (string, error) {
 		Author:      c.opts.User,
 		Comment:     "editkit copy from " + c.srcRoot,
 	}, c.histories, d.mhlFiles)
+}
+
+// adoptHistory takes into a destination's manifest what the drive's own
+// ASC MHL history records and the manifest lacks (a drive another tool
+// prepared; see manifest.Drive.AdoptHistory), so this run's generation and
+// checksum list cover the whole drive. Files this run copied are in the
+// manifest already and are not read again. A file that does not match the
+// history is failed here and recorded failed in the generation. Called
+// with d.mu held.
+func (c *copier) adoptHistory(ctx context.Context, d *dest) error {
+	ao := manifest.AdoptOptions{Jobs: c.opts.Jobs, Now: c.opts.Now()}
+	if p, ok := c.opts.Progress.(interface{ AddTotal(int64, int) }); ok {
+		ao.Start, ao.Progress, ao.FileDone = p.AddTotal, c.opts.Progress.Add, c.opts.Progress.FileDone
+	}
+	a, err := d.drive.AdoptHistory(ctx, ao)
+	if err != nil {
+		return err
+	}
+	if a.Adopted == 0 && len(a.Damaged) == 0 && len(a.Missing) == 0 {
+		return nil
+	}
+	d.res.History = a
+	for _, p := range a.Damaged {
+		d.res.Failed = append(d.res.Failed, FileError{Path: p.Path, Err: "damaged on the drive: " + p.Detail +
+			"; recorded as failed in the drive's ASC MHL history and kept out of its manifest — copy this file again from another copy"})
+	}
+	if d.mhlFiles == nil {
+		d.mhlFiles = make(map[string]manifest.MHLFile)
+	}
+	for p, f := range a.Files {
+		if _, ok := d.mhlFiles[p]; !ok {
+			d.mhlFiles[p] = f
+		}
+	}
+	return nil
+}
+
+// checkCarriedHistories refuses, before anything is written, a source
+// history that cannot be carried: the destination already has a history
+// in the same folder (one folder holds one history) that does not
+// continue the source's. Dropping the source's would break its chain of
+// custody without a word.
+func (c *copier) checkCarriedHistories() error {
+	var problems []string
+	for _, h := range c.histories {
+		from := filepath.Join(c.srcRoot, filepath.FromSlash(h))
+		for _, d := range c.dests {
+			to := filepath.Join(d.root, filepath.FromSlash(h))
+			if fi, err := os.Lstat(filepath.Join(to, "ascmhl")); err != nil || !fi.IsDir() {
+				continue // carried there at the end of the copy
+			}
+			ok, err := mhl.Continues(from, to)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("comparing the ASC MHL histories %s and %s: %v", filepath.Join(from, "ascmhl"), filepath.Join(to, "ascmhl"), err))
+				continue
+			}
+			if !ok {
+				problems = append(problems, fmt.Sprintf("the source's ASC MHL history %s cannot be carried to %s: that folder already has a history of its own (%s) "+
+					"which does not continue the source's, and one folder holds one history — copy onto a drive or folder without an ASC MHL history "+
+					"(or copy the folder that holds %s, so that its history lands in a folder of its own on the drive and nests there)",
+					filepath.Join(from, "ascmhl"), d.arg, filepath.Join(to, "ascmhl"), from))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return &PreflightError{Problems: problems}
+	}
+	return nil
 }
