@@ -387,3 +387,60 @@ func TestMHLCopyUnrecordableName(t *testing.T) {
 		t.Errorf("reference verify: exit %d\n%s", code, out)
 	}
 }
+
+// An editkit drive whose ASC MHL history was edited after the fact: pull
+// and copy appended their generations to the tampered chain. Both now
+// refuse before writing anything, name the tampered generation and the
+// way out, and leave the history as it was.
+func TestMHLPullCopyRefuseTamperedChain(t *testing.T) {
+	ref := needRefTool(t)
+	h := folderHub(t)
+	pushVFX(t, h)
+	src := filepath.Join(t.TempDir(), "Show")
+	writeMedia(t, filepath.Join(src, "Project", "Show.avp"), 2000, 3)
+	drive := filepath.Join(t.TempDir(), "EDITOR1")
+	os.Mkdir(drive, 0o755)
+	if r := editkit(t, "copy", src, drive); r.code != 0 {
+		t.Fatalf("copy: %s", r)
+	}
+	gen := genFile(t, drive, "0001_")
+	b, _ := os.ReadFile(gen)
+	i, j := strings.Index(string(b), "<hostname>"), strings.Index(string(b), "</hostname>")
+	if i < 0 || j < i {
+		t.Fatalf("%s has no hostname", gen)
+	}
+	os.WriteFile(gen, []byte(string(b[:i])+"<hostname>somebody-else"+string(b[j:])), 0o644)
+	if code, out := refVerify(t, ref, drive); code != 31 {
+		t.Fatalf("reference verify of the tampered drive: exit %d, want 31\n%s", code, out)
+	}
+	before := historyFiles(t, drive)
+
+	writeMedia(t, filepath.Join(src, "Project", "Show 2.avp"), 2000, 4)
+	for _, run := range []struct {
+		name string
+		code int
+		r    func() result
+	}{
+		{"pull", 1, func() result { return h.run(t, "pull", drive) }},
+		{"copy", 2, func() result { return editkit(t, "copy", src, drive) }},
+	} {
+		r := run.r()
+		out := r.stdout + r.stderr
+		if r.code != run.code {
+			t.Errorf("%s onto a tampered history: want exit %d\n%s", run.name, run.code, r)
+		}
+		for _, want := range []string{"tampered", filepath.Base(gen), "restore the ascmhl folder from another copy"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: output lacks %q:\n%s", run.name, want, out)
+			}
+		}
+		if after := historyFiles(t, drive); !maps.Equal(before, after) {
+			t.Errorf("%s extended the tampered history: %v", run.name, slices.Sorted(maps.Keys(after)))
+		}
+	}
+	for _, p := range []string{"VFX/VFX_010_v1.mxf", "Project/Show 2.avp"} {
+		if _, err := os.Stat(filepath.Join(drive, filepath.FromSlash(p))); err == nil {
+			t.Errorf("%s was written onto the drive with the tampered history", p)
+		}
+	}
+}

@@ -225,7 +225,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := c.loadSourceHistories(); err != nil {
 		return nil, &PreflightError{Problems: []string{err.Error()}}
 	}
-	if err := c.checkCarriedHistories(); err != nil {
+	if err := c.checkHistories(); err != nil {
 		return nil, err
 	}
 	if err := c.prepareDests(); err != nil {

@@ -128,8 +128,8 @@ func (c *copier) adoptHistory(ctx context.Context, d *dest) error {
 	if err != nil {
 		return err
 	}
-	if a.Adopted == 0 && len(a.Damaged) == 0 && len(a.Missing) == 0 {
-		return nil
+	if a.Adopted == 0 && len(a.Damaged) == 0 {
+		return nil // missing files alone were reported when the history was adopted
 	}
 	d.res.History = a
 	for _, p := range a.Damaged {
@@ -147,13 +147,26 @@ func (c *copier) adoptHistory(ctx context.Context, d *dest) error {
 	return nil
 }
 
-// checkCarriedHistories refuses, before anything is written, a source
-// history that cannot be carried: the destination already has a history
-// in the same folder (one folder holds one history) that does not
-// continue the source's. Dropping the source's would break its chain of
-// custody without a word.
-func (c *copier) checkCarriedHistories() error {
+// checkHistories refuses, before anything is written, a destination whose
+// ASC MHL history's chain is broken (this copy's generation would extend
+// it), and a source history that cannot be carried: the destination
+// already has a history in the same folder (one folder holds one history)
+// that does not continue the source's. Dropping the source's would break
+// its chain of custody without a word.
+func (c *copier) checkHistories() error {
 	var problems []string
+	for _, d := range c.dests {
+		if fi, err := os.Lstat(filepath.Join(d.root, "ascmhl")); err != nil || !fi.IsDir() {
+			continue
+		}
+		// Nothing is appended to a broken chain: say so before copying.
+		hist, err := mhl.Open(d.root)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("destination %s: reading its ASC MHL history: %v; restore the ascmhl folder from another copy of the drive", d.arg, err))
+		} else if cps := hist.CheckChain(); len(cps) > 0 {
+			problems = append(problems, fmt.Sprintf("destination %s: %v", d.arg, &manifest.ChainError{Root: d.root, Problems: cps}))
+		}
+	}
 	for _, h := range c.histories {
 		from := filepath.Join(c.srcRoot, filepath.FromSlash(h))
 		for _, d := range c.dests {
