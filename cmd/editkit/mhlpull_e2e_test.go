@@ -444,3 +444,29 @@ func TestMHLPullCopyRefuseTamperedChain(t *testing.T) {
 		}
 	}
 }
+
+// pull onto exFAT where the drive holds Clips and the catalog says clips/:
+// the shot went into Clips, on the drive under a name no record has
+// (verify: moved). pull now fails it, naming the folder, and writes nothing.
+func TestMHLPullConfusedFolderOntoExfat(t *testing.T) {
+	drive := mountExfat(t, "64M")
+	if err := os.MkdirAll(filepath.Join(drive, "Clips"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := folderHub(t)
+	inbox := t.TempDir()
+	writeMedia(t, filepath.Join(inbox, "VFX_020.mxf"), 64<<10, 9)
+	var p pushOut
+	if r := h.runJSON(t, &p, "push", "--dest-path", "clips", filepath.Join(inbox, "VFX_020.mxf")); r.code != 0 || p.Pushed != 1 {
+		t.Fatalf("push: %s", r)
+	}
+	var pl pullOut
+	r := h.runJSON(t, &pl, "pull", drive)
+	if r.code != 1 || pl.Pulled != 0 || !strings.Contains(r.stdout, "cannot keep both") {
+		t.Fatalf("pull into a folder the drive confuses with Clips: want exit 1 naming it\n%s", r)
+	}
+	if des, _ := os.ReadDir(filepath.Join(drive, "Clips")); len(des) != 0 {
+		t.Errorf("the shot landed in Clips: %v", des)
+	}
+	assertNoTemps(t, drive)
+}

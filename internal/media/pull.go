@@ -239,6 +239,13 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: statErr.Error()})
 			continue
 		}
+		if dir := confusedFolder(pr, it.Path); dir != "" {
+			// The file would land in the drive's other folder, under a
+			// name no record has.
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed",
+				Detail: (&place.CollisionError{Path: filepath.Join(root, filepath.FromSlash(dir)), Existing: "a folder with a similar name"}).Error()})
+			continue
+		}
 		todo = append(todo, it)
 		need += space.RoundUp(it.Size)
 	}
@@ -442,6 +449,24 @@ func (p *puller) pullOne(ctx context.Context, it *catalog.Item) {
 func exactName(pr *place.Root, rel string) bool {
 	ok, err := pr.HasExactName(rel)
 	return ok || err != nil
+}
+
+// confusedFolder returns the first folder of rel that the drive holds
+// under another name it confuses with it (case, Unicode form), or "".
+func confusedFolder(pr *place.Root, rel string) string {
+	var dirs []string
+	for d := treepath.Parent(rel); d != ""; d = treepath.Parent(d) {
+		dirs = append(dirs, d)
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if _, err := pr.Lstat(dirs[i]); err != nil {
+			return "" // from here down, pull creates the folders itself
+		}
+		if !exactName(pr, dirs[i]) {
+			return dirs[i]
+		}
+	}
+	return ""
 }
 
 // badDownload is a download whose content does not match the catalog.
