@@ -149,18 +149,19 @@ func (d *Drive) AdoptHistory(ctx context.Context, o AdoptOptions) (*Adoption, er
 		go func() {
 			defer wg.Done()
 			for f := range work {
-				a := d.check(ctx, pr, f, o)
+				a, done := d.check(ctx, pr, f, o)
+				if done {
+					// Checked in full: kept even if the run is being
+					// interrupted, so it is not read again.
+					mu.Lock()
+					if err := res.add(d, a, o.Now); err != nil && appErr == nil {
+						appErr = err
+					}
+					mu.Unlock()
+				}
 				if o.FileDone != nil {
 					o.FileDone()
 				}
-				if ctx.Err() != nil {
-					continue
-				}
-				mu.Lock()
-				if err := res.add(d, a, o.Now); err != nil && appErr == nil {
-					appErr = err
-				}
-				mu.Unlock()
 			}
 		}()
 	}
@@ -196,26 +197,30 @@ type checked struct {
 	hashes  []mhl.Hash
 }
 
-// check reads one file the history records and compares it with it.
-func (d *Drive) check(ctx context.Context, pr *place.Root, f mhl.FileRecord, o AdoptOptions) checked {
+// check reads one file the history records and compares it with it. It
+// reports false when it was interrupted before it could tell.
+func (d *Drive) check(ctx context.Context, pr *place.Root, f mhl.FileRecord, o AdoptOptions) (checked, bool) {
+	if ctx.Err() != nil {
+		return checked{}, false
+	}
 	c := checked{path: f.Path}
 	fi, err := pr.Lstat(f.Path) // never through a link
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		c.missing = true
-		return c
+		return c, true
 	case err != nil:
 		c.problem = err.Error()
-		return c
+		return c, true
 	case !fi.Mode().IsRegular():
 		c.problem = "not a regular file"
-		return c
+		return c, true
 	}
 	c.fi = fi
 	full := filepath.Join(d.Root, filepath.FromSlash(f.Path))
 	if c.sum, err = hashing.HashFile(ctx, full, hashing.FileOptions{BLAKE3: true, XXH128: true, FromMedium: true, Progress: o.Progress}); err != nil {
 		c.problem = "could not be read: " + err.Error()
-		return c
+		return c, ctx.Err() == nil
 	}
 	got := map[mhl.Format]string{mhl.XXH128: c.sum.XXH128Hex()}
 	var others []mhl.Format
@@ -227,7 +232,7 @@ func (d *Drive) check(ctx context.Context, pr *place.Root, f mhl.FileRecord, o A
 	if len(others) > 0 {
 		if err := hashFormats(full, others, got); err != nil {
 			c.problem = "could not be read: " + err.Error()
-			return c
+			return c, true
 		}
 	}
 	hashes, mismatches := f.Recheck(got, o.Now, mhl.XXH128)
@@ -241,7 +246,7 @@ func (d *Drive) check(ctx context.Context, pr *place.Root, f mhl.FileRecord, o A
 		c.problem = "does not match the drive's ASC MHL history: " + strings.Join(mismatches, "; ")
 	}
 	c.hashes = hashes
-	return c
+	return c, true
 }
 
 // hashFormats reads a file once more for the ASC MHL formats other than
