@@ -147,6 +147,9 @@ func printCopySummary(t *ui.Terminal, r *mediacopy.Result) {
 				t.Printf("             missing: %s: recorded in the drive's history, not on the drive\n", m)
 			}
 		}
+		for _, n := range d.Notes {
+			t.Printf("             note: %s\n", n)
+		}
 		if d.Error != "" {
 			t.Printf("             %s\n", d.Error)
 		}

@@ -280,7 +280,9 @@ func TestMHLCopyOntoForeignDrive(t *testing.T) {
 // does not continue it (another tool's): the source's record was dropped
 // without a word. copy now refuses before writing, naming both histories
 // and the way out. Onto a drive that holds a continuation of the source's
-// history (an earlier copy of it), copy goes on as before.
+// history (an earlier copy of it), copy goes on as before; when both went
+// on since, it goes on and says the source's newer generations stay with
+// the source.
 func TestMHLCopySourceHistoryNotDropped(t *testing.T) {
 	ref := needRefTool(t)
 	src := foreignDrive(t, ref, "xxh128", map[string]string{"Clips/B001C001.mov": "second unit"})
@@ -312,6 +314,20 @@ func TestMHLCopySourceHistoryNotDropped(t *testing.T) {
 	}
 	if code, out := refVerify(t, ref, fresh); code != 0 {
 		t.Errorf("reference verify: exit %d\n%s", code, out)
+	}
+	// The source's history gains a generation (verified again at the
+	// source): the drive's copy of it went on with its own, so the new
+	// one is not carried — and copy says so.
+	if code, out := refMHL(t, ref, "run-ascmhl", "create", "-h", "xxh128", src); code != 0 {
+		t.Fatalf("reference create: exit %d\n%s", code, out)
+	}
+	writeMedia(t, filepath.Join(src, "Clips", "B001C002.mov"), 3000, 5)
+	r = editkit(t, "copy", src, fresh)
+	if r.code != 0 || !strings.Contains(r.stdout, "describe the source, not this drive") {
+		t.Errorf("copy of a source whose history went on since: want exit 0 and a note\n%s", r)
+	}
+	if code, out := refVerify(t, ref, fresh); code != 0 {
+		t.Errorf("reference verify after the second copy: exit %d\n%s", code, out)
 	}
 }
 

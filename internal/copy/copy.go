@@ -133,6 +133,8 @@ type DestResult struct {
 	// recorded that its manifest lacked, checked and taken in; damaged
 	// files are also in Failed.
 	History *manifest.Adoption `json:"history,omitempty"`
+	// Notes say what the copy did that the user may not expect.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Result is the outcome of a copy.

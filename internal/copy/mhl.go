@@ -174,16 +174,23 @@ func (c *copier) checkHistories() error {
 			if fi, err := os.Lstat(filepath.Join(to, "ascmhl")); err != nil || !fi.IsDir() {
 				continue // carried there at the end of the copy
 			}
-			ok, err := mhl.Continues(from, to)
-			if err != nil {
+			rel, err := mhl.CompareChains(from, to)
+			switch {
+			case err != nil:
 				problems = append(problems, fmt.Sprintf("comparing the ASC MHL histories %s and %s: %v", filepath.Join(from, "ascmhl"), filepath.Join(to, "ascmhl"), err))
-				continue
-			}
-			if !ok {
-				problems = append(problems, fmt.Sprintf("the source's ASC MHL history %s cannot be carried to %s: that folder already has a history of its own (%s) "+
-					"which does not continue the source's, and one folder holds one history — copy onto a drive or folder without an ASC MHL history "+
+			case rel == mhl.Unrelated:
+				problems = append(problems, fmt.Sprintf("the source's ASC MHL history %s cannot be carried to %s: that folder already has a history of its own (%s), "+
+					"not a copy of the source's, and one folder holds one history — copy onto a drive or folder without an ASC MHL history "+
 					"(or copy the folder that holds %s, so that its history lands in a folder of its own on the drive and nests there)",
 					filepath.Join(from, "ascmhl"), d.arg, filepath.Join(to, "ascmhl"), from))
+			case rel == mhl.Diverged:
+				// A copy of the source's history that both went on with:
+				// the drive's history continues on its own, and this
+				// copy's generation records each file checked against the
+				// source's newest record.
+				d.res.Notes = append(d.res.Notes, fmt.Sprintf("the source's ASC MHL history %s has generations that %s's copy of it (%s) lacks: "+
+					"they describe the source, not this drive; the drive's history goes on with its own, and this copy's generation records "+
+					"each file checked against the source's newest record", filepath.Join(from, "ascmhl"), d.arg, filepath.Join(to, "ascmhl")))
 			}
 		}
 	}

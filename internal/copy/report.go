@@ -93,6 +93,9 @@ func (c *copier) fillReport(out io.Writer, d *dest, started time.Time) error {
 			fmt.Fprintf(w, "  missing %s: recorded in the drive's history, not on the drive\n", m)
 		}
 	}
+	for _, n := range d.res.Notes {
+		fmt.Fprintf(w, "Note:          %s\n", n)
+	}
 	fmt.Fprintf(w, "Failed:        %d files\n", len(d.res.Failed))
 	if len(d.res.Failed) > 0 {
 		for _, f := range d.res.Failed {

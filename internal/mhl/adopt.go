@@ -58,27 +58,41 @@ func Recordable(path string) error {
 	return nil
 }
 
-// Continues reports whether the history in dst/ascmhl continues the one
-// in src/ascmhl: its chain begins with every generation src's lists (same
-// sequence number, file name and C4). A copy of src's history continued
-// by later generations does; an unrelated history, or one whose source
-// has gained generations since, does not.
-func Continues(src, dst string) (bool, error) {
+// Lineage is how one history relates to another.
+type Lineage int
+
+const (
+	// Unrelated histories start with different generations.
+	Unrelated Lineage = iota
+	// Diverged histories start with the same generations, then each went
+	// on alone (a copy's history and its source's, both added to since).
+	Diverged
+	// Continued: the second history's chain begins with every generation
+	// of the first (a copy of it, perhaps added to since).
+	Continued
+)
+
+// CompareChains says how the history in dst/ascmhl relates to the one in
+// src/ascmhl, by their chains (sequence number, file name and C4 of each
+// generation). A history without a chain file relates to nothing.
+func CompareChains(src, dst string) (Lineage, error) {
 	from, err := readChainFile(filepath.Join(src, folderName))
 	if err != nil {
-		return false, err
+		return Unrelated, err
 	}
 	to, err := readChainFile(filepath.Join(dst, folderName))
 	if err != nil {
-		return false, err
+		return Unrelated, err
 	}
-	if len(from) == 0 || len(to) < len(from) {
-		return false, nil // without a chain, nothing shows the two are one history
+	common := 0
+	for common < len(from) && common < len(to) && from[common] == to[common] {
+		common++
 	}
-	for i, e := range from {
-		if to[i] != e {
-			return false, nil
-		}
+	switch {
+	case common == 0:
+		return Unrelated, nil
+	case common == len(from):
+		return Continued, nil
 	}
-	return true, nil
+	return Diverged, nil
 }

@@ -58,42 +58,47 @@ func TestRecheck(t *testing.T) {
 	}
 }
 
-// Continues tells a continued copy of a history from an unrelated one.
-func TestContinues(t *testing.T) {
+// CompareChains tells a continued copy of a history from one that went
+// its own way and from an unrelated one.
+func TestCompareChains(t *testing.T) {
 	tree := func() string {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, "a.mov"), []byte("a"), 0o644)
 		return dir
 	}
-	src := tree()
-	if _, err := WriteGeneration(src, testGeneration(), walkTree(src, []Format{XXH128}, nil)); err != nil {
-		t.Fatal(err)
+	generation := func(dir, comment string) {
+		t.Helper()
+		g := testGeneration()
+		g.Comment = comment
+		if _, err := WriteGeneration(dir, g, walkTree(dir, []Format{XXH128}, nil)); err != nil {
+			t.Fatal(err)
+		}
 	}
+	src := tree()
+	generation(src, "card offload")
 	// A copy of the history, continued by a generation of its own.
 	copied := t.TempDir()
 	copyTree(t, src, copied, nil)
-	if _, err := WriteGeneration(copied, testGeneration(), walkTree(copied, []Format{XXH128}, nil)); err != nil {
-		t.Fatal(err)
-	}
+	generation(copied, "copy")
+	// The source, added to since it was copied.
+	later := t.TempDir()
+	copyTree(t, src, later, nil)
+	generation(later, "verified again at the source")
 	other := tree()
-	g := testGeneration()
-	g.Comment = "another tool"
-	if _, err := WriteGeneration(other, g, walkTree(other, []Format{XXH128}, nil)); err != nil {
-		t.Fatal(err)
-	}
+	generation(other, "another tool")
 	for _, tc := range []struct {
 		name     string
 		src, dst string
-		want     bool
+		want     Lineage
 	}{
-		{"itself", src, src, true},
-		{"a continued copy", src, copied, true},
-		{"the source has generations the copy lacks", copied, src, false},
-		{"an unrelated history", src, other, false},
+		{"itself", src, src, Continued},
+		{"a continued copy", src, copied, Continued},
+		{"the source has generations the copy lacks", later, copied, Diverged},
+		{"an unrelated history", src, other, Unrelated},
 	} {
-		got, err := Continues(tc.src, tc.dst)
+		got, err := CompareChains(tc.src, tc.dst)
 		if err != nil || got != tc.want {
-			t.Errorf("%s: Continues = %v, %v; want %v", tc.name, got, err, tc.want)
+			t.Errorf("%s: CompareChains = %v, %v; want %v", tc.name, got, err, tc.want)
 		}
 	}
 }
