@@ -140,6 +140,16 @@ func printCopySummary(t *ui.Terminal, r *mediacopy.Result) {
 		}
 		t.Printf("  %-10s %s (%s): %d copied (%s, %s), %d already there, %d failed\n",
 			mark, d.Root, d.Label, d.Copied, units.FormatBytes(d.CopiedBytes), units.FormatRate(d.CopiedBytes, took), d.AlreadyThere, len(d.Failed))
+		if a := d.History; a != nil {
+			t.Printf("             the drive's ASC MHL history (another tool's) was checked: %s matched and are now in editkit's manifest, %d damaged, %d missing\n",
+				units.Count(a.Adopted, "file"), len(a.Damaged), len(a.Missing))
+			for _, m := range a.Missing {
+				t.Printf("             missing: %s: recorded in the drive's history, not on the drive\n", m)
+			}
+		}
+		for _, n := range d.Notes {
+			t.Printf("             note: %s\n", n)
+		}
 		if d.Error != "" {
 			t.Printf("             %s\n", d.Error)
 		}

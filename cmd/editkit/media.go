@@ -170,8 +170,14 @@ reported as a conflict), and nothing is deleted unless --prune, which removes
 media withdrawn from the catalog. Free space is checked first. Interrupted?
 Run it again: finished files are kept and a partial download resumes.
 
-Exit codes: 0 the drive has everything; 1 conflicts, refused entries or
-failures (each listed), or interrupted; 2 bad usage, not enough space.`,
+A drive another tool prepared (its ASC MHL history records files editkit's
+manifest lacks) has those files checked against the history once and taken
+into the manifest; one that no longer matches is reported damaged and
+recorded as failed. A history whose chain is broken is never extended.
+
+Exit codes: 0 the drive has everything; 1 conflicts, refused entries,
+failures or damaged recorded files (each listed), a broken ASC MHL chain, or
+interrupted; 2 bad usage, not enough space.`,
 		Example: `  # Each morning
   editkit pull /Volumes/EDITOR1
 
@@ -241,6 +247,10 @@ func printPull(t *ui.Terminal, r *media.PullResult, bps int64) {
 		}
 	} else {
 		t.Printf("Pulled %s (%s) onto %s (%s); %d already there\n", units.Count(r.Pulled, "file"), units.FormatBytes(r.Bytes), r.Drive, r.Label, r.Present)
+	}
+	if a := r.History; a != nil {
+		t.Printf("The drive's ASC MHL history (another tool's) was checked: %s matched and are now in editkit's manifest (%s read), %d damaged, %d missing\n",
+			units.Count(a.Adopted, "file"), units.FormatBytes(a.Bytes), len(a.Damaged), len(a.Missing))
 	}
 	for _, it := range r.Items {
 		if it.Status == "pulled" && len(r.Items) > 50 {

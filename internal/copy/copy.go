@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -128,6 +129,12 @@ type DestResult struct {
 	Report       string      `json:"report,omitempty"`
 	Checksums    string      `json:"checksums,omitempty"`
 	MHL          string      `json:"mhl,omitempty"`
+	// History is what the drive's ASC MHL history (another tool's)
+	// recorded that its manifest lacked, checked and taken in; damaged
+	// files are also in Failed.
+	History *manifest.Adoption `json:"history,omitempty"`
+	// Notes say what the copy did that the user may not expect.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Result is the outcome of a copy.
@@ -219,6 +226,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if err := c.loadSourceHistories(); err != nil {
 		return nil, &PreflightError{Problems: []string{err.Error()}}
+	}
+	if err := c.checkHistories(); err != nil {
+		return nil, err
 	}
 	if err := c.prepareDests(); err != nil {
 		return nil, err

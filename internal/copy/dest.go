@@ -5,14 +5,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
+	"golang.org/x/text/unicode/norm"
 )
 
 // dest is one destination during a run.
@@ -42,6 +46,14 @@ type dest struct {
 	// hashes of their own: files a source history records (checked
 	// against it) and damaged ones kept out of the manifest.
 	mhlFiles map[string]manifest.MHLFile
+	// refusedDirs are folders no file may go into, and why: the drive
+	// holds another folder under a name it confuses with this one (case,
+	// Unicode form), or the name cannot be recorded. Anything placed there
+	// would sit on the drive under a name no record has.
+	refusedDirs map[string]error
+	// dirNames caches the listings of folders whose sub-folders were
+	// already on the drive, to tell whether they hold exactly our names.
+	dirNames map[string]map[string]bool
 }
 
 func (d *dest) addMHLFile(f manifest.MHLFile) {
@@ -220,6 +232,12 @@ func destErrorText(d *dest, err error) string {
 // mkdirs creates a folder and its missing parents below the destination's
 // root, never the root itself and never through a link (see place), after checking the
 // drive is still the one the copy started on.
+//
+// A folder that was already there must have exactly this name: on a drive
+// that confuses names differing in case or Unicode form ("Clips" and
+// "clips"), the files of the second would otherwise land in the first, on
+// the drive under names no record has. Such a folder, or one whose name an
+// ASC MHL history cannot record, is refused, and so is everything in it.
 func (d *dest) mkdirs(rel string) error {
 	if err := d.stillThere(); err != nil {
 		return err
@@ -227,7 +245,90 @@ func (d *dest) mkdirs(rel string) error {
 	if rel == "" {
 		return nil
 	}
-	return d.place.MkdirAll(rel)
+	if err := d.refused(treepath.Parent(rel)); err != nil {
+		return d.refuse(rel, fmt.Errorf("%s was not created, its folder was refused: %w", d.path(rel), err))
+	}
+	if err := mhl.Recordable(rel); err != nil {
+		return d.refuse(rel, fmt.Errorf("%s was not created: %w; rename it at the source and run the same command again", d.path(rel), err))
+	}
+	_, statErr := d.place.Lstat(rel)
+	if err := d.place.MkdirAll(rel); err != nil {
+		return err
+	}
+	parent, base := treepath.Parent(rel), treepath.Base(rel)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	names := d.dirNames[parent]
+	if statErr != nil {
+		if names != nil {
+			names[base] = true // created now, under exactly this name
+		}
+		return nil
+	}
+	if names == nil {
+		des, err := os.ReadDir(d.path(parent))
+		if err != nil {
+			return err
+		}
+		names = make(map[string]bool, len(des))
+		for _, de := range des {
+			names[de.Name()] = true
+		}
+		if d.dirNames == nil {
+			d.dirNames = map[string]map[string]bool{}
+		}
+		d.dirNames[parent] = names
+	}
+	if names[base] {
+		return nil
+	}
+	existing := "a folder with a similar name"
+	for n := range names {
+		if strings.EqualFold(norm.NFC.String(n), norm.NFC.String(base)) {
+			existing = n
+		}
+	}
+	return d.refuseLocked(rel, &place.CollisionError{Path: d.path(rel), Existing: existing})
+}
+
+// canHold returns why a file may not be placed at rel: its folder was
+// refused, or an ASC MHL history cannot record its name (it would be on
+// the drive, unrecorded, and the drive's generation could not be written).
+func (d *dest) canHold(rel string) error {
+	if err := d.refused(treepath.Parent(rel)); err != nil {
+		return fmt.Errorf("%s was not written, its folder was refused: %w", d.path(rel), err)
+	}
+	if err := mhl.Recordable(rel); err != nil {
+		return fmt.Errorf("%s was not written: %w; rename it at the source and run the same command again", d.path(rel), err)
+	}
+	return nil
+}
+
+// refused returns why nothing may go into the folder dir: it, or a folder
+// above it, was refused.
+func (d *dest) refused(dir string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for p := dir; p != ""; p = treepath.Parent(p) {
+		if err, ok := d.refusedDirs[p]; ok {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *dest) refuse(rel string, err error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.refuseLocked(rel, err)
+}
+
+func (d *dest) refuseLocked(rel string, err error) error {
+	if d.refusedDirs == nil {
+		d.refusedDirs = map[string]error{}
+	}
+	d.refusedDirs[rel] = err
+	return err
 }
 
 // stillThere catches a drive that was unplugged: its mount point then

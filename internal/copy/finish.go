@@ -23,7 +23,7 @@ func (c *copier) finishDests(ctx context.Context) {
 		if d.drive == nil {
 			continue
 		}
-		if err := c.finishDest(d); err != nil {
+		if err := c.finishDest(ctx, d); err != nil {
 			d.mu.Lock()
 			if d.res.Error == "" {
 				d.res.Error = fmt.Sprintf("%s: finishing: %v", d.arg, err)
@@ -33,7 +33,7 @@ func (c *copier) finishDests(ctx context.Context) {
 	}
 }
 
-func (c *copier) finishDest(d *dest) error {
+func (c *copier) finishDest(ctx context.Context, d *dest) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.stillThere(); err != nil {
@@ -51,6 +51,13 @@ func (c *copier) finishDest(d *dest) error {
 		errs = append(errs, fmt.Errorf("manifest: %w", err))
 	}
 	complete := !c.res.Interrupted && d.brokenErr == nil && len(errs) == 0
+	if complete {
+		if err := c.adoptHistory(ctx, d); err != nil {
+			// A broken chain is never extended: no generation this time.
+			errs = append(errs, fmt.Errorf("ASC MHL history: %w", err))
+			complete = false
+		}
+	}
 	if complete {
 		if err := drv.WriteChecksums(); err != nil {
 			errs = append(errs, fmt.Errorf("checksum list: %w", err))

@@ -1,12 +1,15 @@
 package copy
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/treepath"
 )
@@ -19,9 +22,8 @@ const (
 // sourceRecord is what the source's ASC MHL histories (a camera card's,
 // an offload tool's) record for one file.
 type sourceRecord struct {
-	history string     // folder of the history that records it, "" for the source's root
-	hashes  []mhl.Hash // the newest hash in each format
-	failed  bool       // the newest record is a failed verification
+	history string // folder of the history that records it, "" for the source's root
+	rec     mhl.FileRecord
 }
 
 // loadSourceHistories reads what the source's histories record, so each
@@ -43,11 +45,7 @@ func (c *copier) loadSourceHistories() error {
 			if treepath.Validate(p) != nil {
 				continue
 			}
-			r := sourceRecord{history: h, failed: f.Failed}
-			for _, rh := range f.Hashes {
-				r.hashes = append(r.hashes, rh.Hash)
-			}
-			c.recorded[p] = r
+			c.recorded[p] = sourceRecord{history: h, rec: f}
 		}
 		return nil
 	}
@@ -67,7 +65,7 @@ func (c *copier) loadSourceHistories() error {
 // computes) that a source history records for a file.
 func (r sourceRecord) extraFormats() []mhl.Format {
 	var out []mhl.Format
-	for _, h := range r.hashes {
+	for _, h := range r.rec.Hashes {
 		if h.Format != mhl.XXH128 {
 			out = append(out, h.Format)
 		}
@@ -77,56 +75,27 @@ func (r sourceRecord) extraFormats() []mhl.Format {
 
 // check compares what was read from the source with what its history
 // records. It returns the hashes the drive's next generation records for
-// the file — each recorded format "verified" when it matches, "failed" when
-// it does not, and xxh128 added with the same verdict when the history had
-// another format, as the reference tool does — and, when the file does not
-// match, why it is damaged at the source.
+// the file (see mhl.FileRecord.Recheck; xxh128 is added when the history
+// had another format, as the reference tool does) and, when the file does
+// not match, why it is damaged at the source.
 func (r sourceRecord) check(srcRoot, path, xxh128 string, extra map[mhl.Format]string, at time.Time) ([]mhl.Hash, error) {
-	got := func(f mhl.Format) string {
-		if f == mhl.XXH128 {
-			return xxh128
-		}
-		return extra[f]
+	got := map[mhl.Format]string{mhl.XXH128: xxh128}
+	for f, d := range extra {
+		got[f] = d
 	}
-	var mismatches []string
-	for _, h := range r.hashes {
-		if g := got(h.Format); !sameDigest(h.Format, g, h.Digest) {
-			mismatches = append(mismatches, fmt.Sprintf("%s is %s, the history recorded %s", h.Format, g, h.Digest))
-		}
-	}
-	var damage error
+	out, mismatches := r.rec.Recheck(got, at, mhl.XXH128)
 	srcPath := filepath.Join(srcRoot, filepath.FromSlash(path))
 	hist := filepath.Join(srcRoot, filepath.FromSlash(r.history), "ascmhl")
 	switch {
 	case len(mismatches) > 0:
-		damage = fmt.Errorf("damaged at the source: %s does not match its ASC MHL history (%s): %s; "+
+		return out, fmt.Errorf("damaged at the source: %s does not match its ASC MHL history (%s): %s; "+
 			"the copy on this drive holds the damaged bytes and is recorded as failed — copy this file again from another copy of the card",
 			srcPath, hist, strings.Join(mismatches, "; "))
-	case r.failed:
-		damage = fmt.Errorf("damaged at the source: the ASC MHL history of %s (%s) records a failed verification for it; "+
+	case r.rec.Failed:
+		return out, fmt.Errorf("damaged at the source: the ASC MHL history of %s (%s) records a failed verification for it; "+
 			"the copy on this drive is recorded as failed — copy this file again from another copy of the card", srcPath, hist)
 	}
-	action := mhl.Verified
-	if damage != nil {
-		action = mhl.Failed
-	}
-	var out []mhl.Hash
-	haveXXH := false
-	for _, h := range r.hashes {
-		haveXXH = haveXXH || h.Format == mhl.XXH128
-		out = append(out, mhl.Hash{Format: h.Format, Digest: got(h.Format), Action: action, HashDate: at})
-	}
-	if !haveXXH {
-		out = append(out, mhl.Hash{Format: mhl.XXH128, Digest: xxh128, Action: action, HashDate: at})
-	}
-	return out, damage
-}
-
-func sameDigest(f mhl.Format, a, b string) bool {
-	if f == mhl.C4Format {
-		return a == b
-	}
-	return strings.EqualFold(a, b)
+	return out, nil
 }
 
 // writeMHL adds an ASC MHL transfer generation at the drive's root listing
@@ -141,4 +110,92 @@ func (c *copier) writeMHL(d *dest) (string, error) {
 		Author:      c.opts.User,
 		Comment:     "editkit copy from " + c.srcRoot,
 	}, c.histories, d.mhlFiles)
+}
+
+// adoptHistory takes into a destination's manifest what the drive's own
+// ASC MHL history records and the manifest lacks (a drive another tool
+// prepared; see manifest.Drive.AdoptHistory), so this run's generation and
+// checksum list cover the whole drive. Files this run copied are in the
+// manifest already and are not read again. A file that does not match the
+// history is failed here and recorded failed in the generation. Called
+// with d.mu held.
+func (c *copier) adoptHistory(ctx context.Context, d *dest) error {
+	ao := manifest.AdoptOptions{Jobs: c.opts.Jobs, Now: c.opts.Now()}
+	if p, ok := c.opts.Progress.(interface{ AddTotal(int64, int) }); ok {
+		ao.Start, ao.Progress, ao.FileDone = p.AddTotal, c.opts.Progress.Add, c.opts.Progress.FileDone
+	}
+	a, err := d.drive.AdoptHistory(ctx, ao)
+	if err != nil {
+		return err
+	}
+	if a.Adopted == 0 && len(a.Damaged) == 0 {
+		return nil // missing files alone were reported when the history was adopted
+	}
+	d.res.History = a
+	for _, p := range a.Damaged {
+		d.res.Failed = append(d.res.Failed, FileError{Path: p.Path, Err: "damaged on the drive: " + p.Detail +
+			"; recorded as failed in the drive's ASC MHL history and kept out of its manifest — copy this file again from another copy"})
+	}
+	if d.mhlFiles == nil {
+		d.mhlFiles = make(map[string]manifest.MHLFile)
+	}
+	for p, f := range a.Files {
+		if _, ok := d.mhlFiles[p]; !ok {
+			d.mhlFiles[p] = f
+		}
+	}
+	return nil
+}
+
+// checkHistories refuses, before anything is written, a destination whose
+// ASC MHL history's chain is broken (this copy's generation would extend
+// it), and a source history that cannot be carried: the destination
+// already has a history in the same folder (one folder holds one history)
+// that does not continue the source's. Dropping the source's would break
+// its chain of custody without a word.
+func (c *copier) checkHistories() error {
+	var problems []string
+	for _, d := range c.dests {
+		if fi, err := os.Lstat(filepath.Join(d.root, "ascmhl")); err != nil || !fi.IsDir() {
+			continue
+		}
+		// Nothing is appended to a broken chain: say so before copying.
+		hist, err := mhl.Open(d.root)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("destination %s: reading its ASC MHL history: %v; restore the ascmhl folder from another copy of the drive", d.arg, err))
+		} else if cps := hist.CheckChain(); len(cps) > 0 {
+			problems = append(problems, fmt.Sprintf("destination %s: %v", d.arg, &manifest.ChainError{Root: d.root, Problems: cps}))
+		}
+	}
+	for _, h := range c.histories {
+		from := filepath.Join(c.srcRoot, filepath.FromSlash(h))
+		for _, d := range c.dests {
+			to := filepath.Join(d.root, filepath.FromSlash(h))
+			if fi, err := os.Lstat(filepath.Join(to, "ascmhl")); err != nil || !fi.IsDir() {
+				continue // carried there at the end of the copy
+			}
+			rel, err := mhl.CompareChains(from, to)
+			switch {
+			case err != nil:
+				problems = append(problems, fmt.Sprintf("comparing the ASC MHL histories %s and %s: %v", filepath.Join(from, "ascmhl"), filepath.Join(to, "ascmhl"), err))
+			case rel == mhl.Unrelated:
+				problems = append(problems, fmt.Sprintf("the source's ASC MHL history %s cannot be carried to %s: that folder already has a history of its own (%s), "+
+					"not a copy of the source's, and one folder holds one history — copy onto a drive or folder without an ASC MHL history "+
+					"(or copy the folder that holds %s, so that its history lands in a folder of its own on the drive and nests there)",
+					filepath.Join(from, "ascmhl"), d.arg, filepath.Join(to, "ascmhl"), from))
+			case rel == mhl.Diverged:
+				// A copy of the source's history that both went on with:
+				// the drive's history continues on its own, and this
+				// copy's generation records each file checked against the
+				// source's newest record.
+				d.res.Notes = append(d.res.Notes, fmt.Sprintf("the source's ASC MHL history %s has generations that %s's copy of it (%s) lacks: "+
+					"they describe the source, not this drive; the drive's history goes on with its own, and this copy's generation records "+
+					"each file checked against the source's newest record", filepath.Join(from, "ascmhl"), d.arg, filepath.Join(to, "ascmhl")))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return &PreflightError{Problems: problems}
+	}
+	return nil
 }

@@ -379,6 +379,9 @@ func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode) (*output, error
 	if err := d.stillThere(); err != nil {
 		return nil, err
 	}
+	if err := d.canHold(e.Path); err != nil {
+		return nil, err
+	}
 	// copy restarts a file an interrupted run left half-written: the
 	// source may have changed since.
 	pf, err := d.place.Begin(e.Path, place.BeginOptions{Perm: perm})

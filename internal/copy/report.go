@@ -86,6 +86,16 @@ func (c *copier) fillReport(out io.Writer, d *dest, started time.Time) error {
 	fmt.Fprintf(w, "Verification: %s\n", verifyText(c.opts.Verify))
 	fmt.Fprintf(w, "\nCopied:        %d files, %s (%s)\n", d.res.Copied, units.FormatBytes(d.res.CopiedBytes), units.FormatRate(d.res.CopiedBytes, took))
 	fmt.Fprintf(w, "Already there: %d files (complete from an earlier run)\n", d.res.AlreadyThere)
+	if a := d.res.History; a != nil {
+		fmt.Fprintf(w, "Adopted:       %d files the drive's own ASC MHL history records, checked against it (%s read); %d damaged, %d missing\n",
+			a.Adopted, units.FormatBytes(a.Bytes), len(a.Damaged), len(a.Missing))
+		for _, m := range a.Missing {
+			fmt.Fprintf(w, "  missing %s: recorded in the drive's history, not on the drive\n", m)
+		}
+	}
+	for _, n := range d.res.Notes {
+		fmt.Fprintf(w, "Note:          %s\n", n)
+	}
 	fmt.Fprintf(w, "Failed:        %d files\n", len(d.res.Failed))
 	if len(d.res.Failed) > 0 {
 		for _, f := range d.res.Failed {

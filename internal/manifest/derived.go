@@ -24,8 +24,11 @@ import (
 const ChecksumsFile = DirName + "/checksums.b3sum"
 
 // MHLIgnore is what a drive holds that is not media: tools verifying the
-// drive's ASC MHL history must not count it as new files.
-var MHLIgnore = []string{DirName + "/", "._*", "Thumbs.db", ".Spotlight-V100/", ".Trashes/", ".fseventsd/", ".TemporaryItems/", ".editkit-tmp-*"}
+// drive's ASC MHL history must not count it as new files. DirName is also
+// given without the slash: the reference tool matches "dir/" patterns
+// against paths without one, so it ignores the folder's files but still
+// counts the folder itself, empty, in the root hash.
+var MHLIgnore = []string{DirName + "/", DirName, "._*", "Thumbs.db", ".Spotlight-V100/", ".Trashes/", ".fseventsd/", ".TemporaryItems/", ".editkit-tmp-*"}
 
 // WriteChecksums writes the drive's b3sum list from its manifest, atomically.
 func (d *Drive) WriteChecksums() error {
@@ -149,6 +152,10 @@ func (d *Drive) mhlEntries(known map[string]string, files map[string]MHLFile, un
 						if old != r.XXH128 {
 							action = mhl.Failed
 						}
+					} else if r.Origin == OriginAdopt {
+						// Checked against the history in its own formats when
+						// adopted (by a run cut short before it wrote a generation).
+						action = mhl.Verified
 					}
 					e.Hashes = []mhl.Hash{{Format: mhl.XXH128, Digest: r.XXH128, Action: action, HashDate: time.Unix(at, 0)}}
 				}

@@ -45,7 +45,7 @@ type PullOptions struct {
 type PulledItem struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
-	Status string `json:"status"` // pulled, present, adopted, conflict, refused, failed, removed, would-pull, would-remove
+	Status string `json:"status"` // pulled, present, adopted, conflict, refused, failed, removed, would-pull, would-remove, damaged, missing
 	Detail string `json:"detail,omitempty"`
 }
 
@@ -64,14 +64,18 @@ type PullResult struct {
 	ETA        time.Duration `json:"eta_ns,omitempty"`
 	DryRun     bool          `json:"dry_run"`
 	MHL        string        `json:"mhl,omitempty"`
-	Events     []event.Event `json:"-"`
+	// History is what the drive's ASC MHL history recorded that its
+	// manifest lacked (a drive prepared by another tool), checked and
+	// taken in; its damaged and missing files are listed as items.
+	History *manifest.Adoption `json:"history,omitempty"`
+	Events  []event.Event      `json:"-"`
 }
 
 // OK reports whether the drive now has everything the catalog lists.
 func (r *PullResult) OK() bool {
 	for _, it := range r.Items {
 		switch it.Status {
-		case "conflict", "refused", "failed":
+		case "conflict", "refused", "failed", "damaged":
 			return false
 		}
 	}
@@ -142,6 +146,15 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 		}
 		defer pending.close()
 		res.Events = append(res.Events, left...)
+	}
+
+	// A drive another tool prepared: what its ASC MHL history records is
+	// checked and taken into the manifest first, so the pull's generation,
+	// checksum list and manifest cover the whole drive.
+	if !o.DryRun {
+		if err := adoptHistory(ctx, drv, o, res); err != nil {
+			return res, err
+		}
 	}
 
 	// What the drive's manifest says it holds, for the catalog's paths only.
@@ -226,6 +239,13 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: statErr.Error()})
 			continue
 		}
+		if dir := confusedFolder(pr, it.Path); dir != "" {
+			// The file would land in the drive's other folder, under a
+			// name no record has.
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed",
+				Detail: (&place.CollisionError{Path: filepath.Join(root, filepath.FromSlash(dir)), Existing: "a folder with a similar name"}).Error()})
+			continue
+		}
 		todo = append(todo, it)
 		need += space.RoundUp(it.Size)
 	}
@@ -301,9 +321,13 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 		if err := drv.WriteChecksums(); err != nil {
 			return res, err
 		}
-		if res.Pulled > 0 || res.Present > 0 {
+		var checked map[string]manifest.MHLFile
+		if res.History != nil {
+			checked = res.History.Files
+		}
+		if res.Pulled > 0 || res.Present > 0 || len(checked) > 0 {
 			path, err := drv.AddMHLGeneration(mhl.Generation{Process: mhl.ProcessTransfer, Created: o.Now(), Host: o.Host,
-				Tool: o.Tool, ToolVersion: o.Version, Author: o.User, Comment: "editkit pull from " + h.Location()}, nil, nil)
+				Tool: o.Tool, ToolVersion: o.Version, Author: o.User, Comment: "editkit pull from " + h.Location()}, nil, checked)
 			if err != nil {
 				return res, err
 			}
@@ -425,6 +449,24 @@ func (p *puller) pullOne(ctx context.Context, it *catalog.Item) {
 func exactName(pr *place.Root, rel string) bool {
 	ok, err := pr.HasExactName(rel)
 	return ok || err != nil
+}
+
+// confusedFolder returns the first folder of rel that the drive holds
+// under another name it confuses with it (case, Unicode form), or "".
+func confusedFolder(pr *place.Root, rel string) string {
+	var dirs []string
+	for d := treepath.Parent(rel); d != ""; d = treepath.Parent(d) {
+		dirs = append(dirs, d)
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if _, err := pr.Lstat(dirs[i]); err != nil {
+			return "" // from here down, pull creates the folders itself
+		}
+		if !exactName(pr, dirs[i]) {
+			return dirs[i]
+		}
+	}
+	return ""
 }
 
 // badDownload is a download whose content does not match the catalog.
@@ -558,4 +600,36 @@ type progressWriter struct{ p Progress }
 func (w progressWriter) Write(b []byte) (int, error) {
 	w.p.Add(int64(len(b)))
 	return len(b), nil
+}
+
+// adoptHistory takes into the drive's manifest what its ASC MHL history
+// records and the manifest lacks (see manifest.Drive.AdoptHistory), with
+// progress, and lists the files that could not be adopted. A history whose
+// chain is broken stops the pull before it writes a byte: nothing may be
+// appended to it.
+func adoptHistory(ctx context.Context, drv *manifest.Drive, o PullOptions, res *PullResult) error {
+	ao := manifest.AdoptOptions{Jobs: o.Jobs, Now: o.Now()}
+	if p := o.Progress; p != nil {
+		ao.Start, ao.Progress, ao.FileDone = p.AddTotal, p.Add, p.FileDone
+	}
+	a, err := drv.AdoptHistory(ctx, ao)
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	if a == nil || a.Adopted == 0 && len(a.Damaged) == 0 {
+		// Nothing new was found: files the history records but the drive
+		// lacks (media pull --prune removed, say) were reported when the
+		// history was adopted, and verify reports them.
+		return nil
+	}
+	res.History = a
+	for _, d := range a.Damaged {
+		res.Items = append(res.Items, PulledItem{Path: d.Path, Status: "damaged",
+			Detail: d.Detail + "; recorded as failed in the drive's ASC MHL history and kept out of its manifest — copy this file again from another copy"})
+	}
+	for _, m := range a.Missing {
+		res.Items = append(res.Items, PulledItem{Path: m, Status: "missing",
+			Detail: "recorded in the drive's ASC MHL history, not on the drive; copy it back from another copy to keep the record whole"})
+	}
+	return nil
 }
