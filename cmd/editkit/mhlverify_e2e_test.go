@@ -171,7 +171,9 @@ func TestMHLVerifyDriveStaysAccepted(t *testing.T) {
 // A rename the reference tool recorded with previousPath (create -dr)
 // verifies (spec 5.3.3: implementations shall support renaming); a rename
 // editkit's verify finds itself ("moved") is recorded the same way, so the
-// reference then accepts the drive.
+// reference then accepts the drive. (Not `verify -dh`: a name is part of
+// its folder's structure hash, so a rename changes the structure hashes
+// of the generations before it — for the reference's own -dr too.)
 func TestMHLVerifyRenames(t *testing.T) {
 	ref := needRefTool(t)
 	t.Run("recorded by the reference", func(t *testing.T) {
@@ -189,7 +191,9 @@ func TestMHLVerifyRenames(t *testing.T) {
 		if r.code != 0 || strings.Contains(r.stdout, "missing") {
 			t.Errorf("verify --mhl of a rename recorded with previousPath: want exit 0, nothing missing\n%s", r)
 		}
-		wantRefAccepts(t, ref, tree, "after editkit verify")
+		if code, out := refVerify(t, ref, tree); code != 0 {
+			t.Errorf("reference verify after editkit verify: exit %d, want 0\n%s", code, out)
+		}
 	})
 	for _, mode := range []string{"manifest", "mhl"} {
 		t.Run("found by editkit, "+mode, func(t *testing.T) {
@@ -221,7 +225,9 @@ func TestMHLVerifyRenames(t *testing.T) {
 				t.Errorf("%s does not record the rename with previousPath:\n%s", filepath.Base(gen), b)
 			}
 			xmllintAll(t, filepath.Join(drive, "ascmhl"))
-			wantRefAccepts(t, ref, drive, "after verify recorded the rename")
+			if code, out := refVerify(t, ref, drive); code != 0 {
+				t.Errorf("reference verify after editkit recorded the rename: exit %d, want 0\n%s", code, out)
+			}
 		})
 	}
 }
