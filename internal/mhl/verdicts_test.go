@@ -104,7 +104,7 @@ func TestUnhiding(t *testing.T) {
 		{"nothing recorded", nil, []string{".editkit", "Thumbs.db", "._*", "$RECYCLE.BIN", "msmMMOB.mdb"}},
 		{"a recorded Thumbs.db and AppleDouble file", map[string]bool{"Clips/Thumbs.db": false, "Clips/._a.mov": false, "Clips": true},
 			[]string{".editkit", "$RECYCLE.BIN", "msmMMOB.mdb"}},
-		{"a file in a recycle bin", map[string]bool{"$RECYCLE.BIN/S-1/x": false}, []string{".editkit", "Thumbs.db", "._*", "msmMMOB.mdb"}},
+		{"a file in a recycle bin", map[string]bool{"$RECYCLE.BIN/S-1/x": false, "$RECYCLE.BIN/S-1": true, "$RECYCLE.BIN": true}, []string{".editkit", "Thumbs.db", "._*", "msmMMOB.mdb"}},
 		{"Avid databases copied", map[string]bool{"Avid MediaFiles/MXF/1/msmMMOB.mdb": false}, []string{".editkit", "Thumbs.db", "._*", "$RECYCLE.BIN"}},
 	}
 	for _, c := range cases {

@@ -34,8 +34,9 @@ type Entry struct {
 	// directory hashes.
 	Listed bool
 	// PreviousPath records a rename: the listed file's path (relative to
-	// the root, like Path) before it was moved (spec 5.3.3). It must lie
-	// in the same history as Path.
+	// the root, like Path) before it was moved (spec 5.3.3). A history can
+	// only name its own files, so one outside the history Path is written
+	// to (a move into or out of a nested card) is not recorded.
 	PreviousPath string
 }
 
@@ -425,10 +426,9 @@ func (w *writer) file(e *Entry) error {
 		if err := xmlSafe(e.PreviousPath); err != nil {
 			return fmt.Errorf("mhl: entry %q: previous path: %w", e.Path, err)
 		}
-		if t.sink.prefix != "" && !strings.HasPrefix(e.PreviousPath, t.sink.prefix+"/") {
-			return fmt.Errorf("mhl: entry %q: previous path %q is outside its history %s", e.Path, e.PreviousPath, t.sink.prefix)
+		if t.sink.prefix == "" || strings.HasPrefix(e.PreviousPath, t.sink.prefix+"/") {
+			prev = rel(e.PreviousPath, t.sink.prefix)
 		}
-		prev = rel(e.PreviousPath, t.sink.prefix)
 	}
 	w.buf = appendHash(w.buf[:0], rel(e.Path, t.sink.prefix), e.Size, e.ModTime, hashes, prev)
 	if err := t.sink.pending.push(w.buf); err != nil {

@@ -213,7 +213,8 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 				}
 			}
 			for _, e := range entries {
-				if e.listed && !yield(e.Path, false) {
+				isDir := e.Kind == walk.Dir
+				if (isDir || e.listed) && !yield(e.Path, isDir) {
 					return
 				}
 			}
