@@ -59,7 +59,8 @@ Unless --read-only, a verify report is written to DRIVE/.editkit/reports, the
 drive's last-verify date is recorded and an ASC MHL generation with the
 results is appended, as the reference tool does: "verified" for intact files,
 "failed" for changed ones, a moved file under its new name with its
-previousPath — problems included, but never onto a broken chain.
+previousPath — problems included, but never onto a broken chain nor after a
+file could not be read.
 
 A manifest that cannot be read in full (truncated, a flipped byte, a bad
 journal line) is reported as damaged, exit 1: nothing is checked against it.

@@ -95,9 +95,9 @@ func (v *verifier) againstB3Sum(ctx context.Context) error {
 // writeOutputs records the verification on the drive: a report, the
 // drive's last-verify state, and an ASC MHL generation with the results,
 // problems included (spec 5.6.4: the results of a verification shall be
-// appended) — but never onto a chain that does not hold.
+// appended) — but never onto a chain that does not hold (see mayAppend).
 func (v *verifier) writeOutputs() error {
-	if v.writeMHL != nil && !v.chainBroken() && dirExists(filepath.Join(v.root, "ascmhl")) {
+	if v.writeMHL != nil && v.mayAppend() && dirExists(filepath.Join(v.root, "ascmhl")) {
 		path, err := v.writeMHL()
 		if err != nil {
 			return fmt.Errorf("recording the verification in the ASC MHL history: %w", err)
@@ -119,10 +119,12 @@ func (v *verifier) writeOutputs() error {
 	return nil
 }
 
-// chainBroken reports whether the run found the ASC MHL history's chain
-// broken (or the history unreadable): nothing is appended to it then.
-func (v *verifier) chainBroken() bool {
-	return slices.ContainsFunc(v.res.Problems, func(p Problem) bool { return p.Kind == Tampered })
+// mayAppend reports whether the run's results may go into the drive's
+// ASC MHL history: not onto a chain found broken (or a history that could
+// not be read), and not when a file could not be read — the generation's
+// directory hashes would describe a tree the run did not see.
+func (v *verifier) mayAppend() bool {
+	return !slices.ContainsFunc(v.res.Problems, func(p Problem) bool { return p.Kind == Tampered || p.Kind == ReadError })
 }
 
 // checkedFile is what manifest mode found re-hashing a recorded file.
