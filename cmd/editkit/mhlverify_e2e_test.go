@@ -166,6 +166,29 @@ func TestMHLVerifyDriveStaysAccepted(t *testing.T) {
 		wantRefAccepts(t, ref, drive, "after verify --mhl")
 		xmllintAll(t, filepath.Join(drive, "ascmhl"))
 	})
+	// Avid's databases are ignored unless they were copied on purpose: then
+	// the generations record them and are checked like any file. (Another
+	// Avid database appearing later is then a new file to both tools: the
+	// reference matches ignore patterns against absolute paths, so a
+	// pattern cannot re-include one path.)
+	t.Run("Avid databases copied", func(t *testing.T) {
+		src := filepath.Join(t.TempDir(), "Show")
+		writeTree(t, src, map[string]string{"Avid MediaFiles/MXF/1/V01.mxf": "proxy", "Avid MediaFiles/MXF/1/msmMMOB.mdb": "avid database"})
+		drive := filepath.Join(t.TempDir(), "EDITOR7")
+		os.Mkdir(drive, 0o755)
+		if r := editkit(t, "copy", "--include-avid-db", src, drive); r.code != 0 {
+			t.Fatalf("copy: %s", r)
+		}
+		if r := editkit(t, "verify", drive); r.code != 0 {
+			t.Fatalf("verify: %s", r)
+		}
+		for _, gen := range []string{"0001_", "0002_"} {
+			if _, ok := readHashEntries(t, genFile(t, drive, gen))["Avid MediaFiles/MXF/1/msmMMOB.mdb"]; !ok {
+				t.Errorf("generation %s does not list the copied Avid database", gen)
+			}
+		}
+		wantRefAccepts(t, ref, drive, "after copy --include-avid-db and verify")
+	})
 }
 
 // A rename the reference tool recorded with previousPath (create -dr)
