@@ -87,7 +87,7 @@ func readHashEntries(t *testing.T, path string) map[string]mhlHashEntry {
 func (e mhlHashEntry) actions() []string {
 	var out []string
 	for _, v := range e.Values {
-		if v.XMLName.Local != "path" {
+		if !slices.Contains([]string{"path", "previousPath", "metadata"}, v.XMLName.Local) {
 			out = append(out, v.XMLName.Local+"="+v.Action)
 		}
 	}

@@ -50,9 +50,17 @@ missing, moved (found intact under another name), extra (on the drive but
 not recorded; OS junk aside) and files that could not be read (each one; the
 run goes on, and gives up on a drive that stops answering instead of hanging).
 
+Against an ASC MHL history, every file it records is checked whatever its
+name (a ._ file, a Thumbs.db, a file under an ignore pattern); renames it
+records (previousPath) are followed, and a good copy put back after a
+"failed" record verifies against the hash recorded before the failure.
+
 Unless --read-only, a verify report is written to DRIVE/.editkit/reports, the
-drive's last-verify date is recorded and, after a clean run, an ASC MHL
-generation with action "verified" is appended, as the reference tool does.
+drive's last-verify date is recorded and an ASC MHL generation with the
+results is appended, as the reference tool does: "verified" for intact files,
+"failed" for changed ones, a moved file under its new name with its
+previousPath — problems included, but never onto a broken chain nor after a
+file could not be read.
 
 A manifest that cannot be read in full (truncated, a flipped byte, a bad
 journal line) is reported as damaged, exit 1: nothing is checked against it.

@@ -146,9 +146,26 @@ func TestVerifyFindsEveryProblem(t *testing.T) {
 			t.Errorf("summary does not mention %s:\n%s", w, r.stdout)
 		}
 	}
+	// Each run appended its results, problems included (spec 5.6.4):
+	// the damaged files failed, the renamed one under its new name.
 	gens, _ := filepath.Glob(filepath.Join(drive, "ascmhl", "*.mhl"))
-	if len(gens) != 2 {
-		t.Errorf("a failed verify added a generation: %v", gens)
+	if len(gens) != 4 {
+		t.Fatalf("generations after a clean and two failed verifies: %v", gens)
+	}
+	xmllintAll(t, filepath.Join(drive, "ascmhl"))
+	last := readHashEntries(t, genFile(t, drive, "0004_"))
+	for p, want := range map[string]string{
+		rel(clips[0]):      "xxh128=failed",
+		rel(clips[1]):      "xxh128=failed",
+		rel("renamed.mxf"): "xxh128=verified",
+		rel(clips[4]):      "xxh128=verified",
+	} {
+		if got := last[p].actions(); !slices.Equal(got, []string{want}) {
+			t.Errorf("newest generation: %s %v, want %s", p, got, want)
+		}
+	}
+	if _, ok := last[rel(clips[2])]; ok {
+		t.Errorf("newest generation lists the missing %s", rel(clips[2]))
 	}
 }
 

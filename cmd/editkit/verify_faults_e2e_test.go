@@ -3,6 +3,7 @@
 package main
 
 import (
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,6 +31,25 @@ func TestVerifyReportsIOErrorsAndGoesOn(t *testing.T) {
 	}
 	if v.Verified != v.Files-1 {
 		t.Errorf("verified %d of %d; every other file should have been checked", v.Verified, v.Files)
+	}
+}
+
+// A file that cannot be read: the run appends no ASC MHL generation (its
+// directory hashes would describe a tree it did not see), while a run that
+// only finds changed files does (see TestMHLVerifyAppendsFailures).
+func TestVerifyReadErrorAppendsNoGeneration(t *testing.T) {
+	needRoot(t)
+	_, backing := preparedDrive(t, 29, 8<<20)
+	drive := testfs.MustMount(t, backing)
+	victim := largestMXF(t, backing)
+	drive.FailReads(filepath.Base(victim), 8192, syscall.EIO)
+	before := historyFiles(t, drive.Dir)
+	r := editkit(t, "verify", drive.Dir)
+	if r.code != 1 || !strings.Contains(r.stdout, "read-error") {
+		t.Fatalf("failing reads: %s", r)
+	}
+	if after := historyFiles(t, drive.Dir); !maps.Equal(before, after) {
+		t.Errorf("a verify that could not read a file changed the ASC MHL history:\nbefore %v\nafter  %v", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
 	}
 }
 

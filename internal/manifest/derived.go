@@ -16,6 +16,7 @@ import (
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
+	"github.com/editkit/editkit/internal/walk"
 )
 
 // ChecksumsFile is the b3sum-format list on every drive, relative to its
@@ -96,12 +97,26 @@ func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string, files map[st
 		g.DirHashFormat = mhl.XXH128
 	}
 	g.Ignore = append(g.Ignore, MHLIgnore...)
+	g.Ignore = append(g.Ignore, mhl.Unhiding(walk.Rules{}.SkipPatterns(), d.RecordPaths())...)
 	path, err := mhl.WriteGeneration(d.Root, g, d.mhlEntries(known, files, unrecorded))
 	if err != nil {
 		return "", err
 	}
 	d.Info.MHLThrough = d.LastSeq()
 	return path, nil
+}
+
+// RecordPaths yields the path of every record, for mhl.Unhiding: a name
+// editkit skips is not ignored where the drive holds such a file on
+// purpose (Avid databases copied with --include-avid-db).
+func (d *Drive) RecordPaths() iter.Seq2[string, bool] {
+	return func(yield func(string, bool) bool) {
+		for r, err := range d.Records() {
+			if err != nil || !yield(r.Path, r.Dir) {
+				return
+			}
+		}
+	}
 }
 
 // mhlEntries turns the manifest into MHL entries, with the unrecorded

@@ -23,6 +23,7 @@ type History struct {
 	root  string
 	hists []*hist // the root's first, then nested ones in tree order
 	files map[string]*fileState
+	dirs  map[string]bool // every folder holding a recorded file
 }
 
 // hist is one ascmhl folder.
@@ -58,11 +59,12 @@ type GenerationInfo struct {
 
 // fileState accumulates what the generations say about one file.
 type fileState struct {
-	hashes []RecordedHash
+	hashes []RecordedHash  // newest good hash per format; failed ones only while there is no good one
 	last   *GenerationInfo // newest generation that listed the file
-	size   int64
+	size   int64           // from the newest good record (the newest record while there is none)
 	mod    time.Time
-	failed bool
+	failed bool // the newest generation listing the file records a failure
+	good   bool // some generation recorded a hash that was not a failure
 }
 
 // RecordedHash is a hash and the generation that recorded it.
@@ -81,10 +83,14 @@ type FileRecord struct {
 	ModTime time.Time
 	// Hashes holds the newest hash in each format, in schema order.
 	Hashes []RecordedHash
-	// Failed is set when the newest generation listing the file recorded a
-	// failed verification. Its hashes then describe the damaged file, not
-	// the original one.
+	// Failed is set when the history records only failed verifications
+	// of the file: its hashes then describe a damaged file, not the
+	// original one. A file that failed once and was recorded intact before
+	// keeps those good hashes (spec 5.6.4, note 2) and is not Failed.
 	Failed bool
+	// FailedLast is set when the newest generation listing the file
+	// recorded a failed verification, whatever came before.
+	FailedLast bool
 }
 
 // Open reads the history in root/ascmhl: its chain, every generation file,
@@ -112,6 +118,12 @@ func Open(root string) (*History, error) {
 	for _, p := range prefixes {
 		if err := h.load(p); err != nil {
 			return nil, err
+		}
+	}
+	h.dirs = make(map[string]bool)
+	for p := range h.files {
+		for d := treepath.Parent(p); d != "" && !h.dirs[d]; d = treepath.Parent(d) {
+			h.dirs[d] = true
 		}
 	}
 	return h, nil
@@ -225,33 +237,59 @@ func (h *History) readGen(hs *hist, seq int, p string) (*gen, []string, error) {
 // record merges one <hash> element into the per-file state. Records are
 // seen in generation order within a history, but histories are read one
 // after another, so "newer" is decided by newer().
+//
+// A failed hash never replaces a good one: spec 5.6.4 (note 2) lets a
+// file that failed a verification verify again once a good copy is put
+// back, against the hashes recorded before the failure, as the reference
+// tool does (it compares with the "original"). A record with a
+// previousPath moves what the history knew of the old path to the new
+// one (spec 5.3.3: implementations shall support renaming).
 func (h *History) record(hs *hist, g *gen, r *fileRec) {
 	p := r.Path
 	if hs.prefix != "" {
-		p = hs.prefix + "/" + p
+		p = hs.prefix + "/" + r.Path
 	}
 	st := h.files[p]
-	if st == nil {
-		st = &fileState{}
-		h.files[p] = st
-	}
-	if st.last == nil || !newer(st.last, &g.info) {
-		st.last = &g.info
-		st.size, st.mod, st.failed = r.Size, r.ModTime, false
-		for _, x := range r.Hashes {
-			if x.Action == Failed {
-				st.failed = true
+	if r.PreviousPath != "" {
+		old := r.PreviousPath
+		if hs.prefix != "" {
+			old = hs.prefix + "/" + old
+		}
+		if prev := h.files[old]; prev != nil && old != p {
+			delete(h.files, old)
+			if st == nil {
+				st = prev
 			}
 		}
 	}
+	if st == nil {
+		st = &fileState{}
+	}
+	h.files[p] = st
+	good := slices.ContainsFunc(r.Hashes, func(x Hash) bool { return x.Action != Failed })
+	if st.last == nil || !newer(st.last, &g.info) {
+		st.last = &g.info
+		st.failed = !good
+		if good || !st.good {
+			st.size, st.mod = r.Size, r.ModTime
+		}
+	}
+	st.good = st.good || good
 	for _, x := range r.Hashes {
+		if x.Action == Failed && st.good {
+			continue // the damaged file's hash: never what the file should be
+		}
 		i := slices.IndexFunc(st.hashes, func(o RecordedHash) bool { return o.Format == x.Format })
 		switch {
 		case i < 0:
 			st.hashes = append(st.hashes, RecordedHash{x, &g.info})
-		case !newer(st.hashes[i].Generation, &g.info):
+		case st.hashes[i].Action == Failed && x.Action != Failed, !newer(st.hashes[i].Generation, &g.info):
 			st.hashes[i] = RecordedHash{x, &g.info}
 		}
+	}
+	if good {
+		// A good record makes earlier failed-only hashes moot.
+		st.hashes = slices.DeleteFunc(st.hashes, func(o RecordedHash) bool { return o.Action == Failed })
 	}
 }
 
@@ -297,7 +335,36 @@ func (h *History) Files() iter.Seq[FileRecord] {
 			st := h.files[p]
 			hashes := slices.Clone(st.hashes)
 			slices.SortFunc(hashes, func(a, b RecordedHash) int { return a.Format.rank() - b.Format.rank() })
-			if !yield(FileRecord{Path: p, Size: st.size, ModTime: st.mod, Hashes: hashes, Failed: st.failed}) {
+			if !yield(FileRecord{Path: p, Size: st.size, ModTime: st.mod, Hashes: hashes, Failed: !st.good, FailedLast: st.failed}) {
+				return
+			}
+		}
+	}
+}
+
+// Records reports whether the history records the file at relPath, or
+// (isDir) a file anywhere below the folder at relPath. What a history
+// records is verified whatever its name: a walk's own skip list (OS junk,
+// ignore patterns added later) decides what a tool copies, never what a
+// history says is there.
+func (h *History) Records(relPath string, isDir bool) bool {
+	if isDir {
+		return h.dirs[relPath]
+	}
+	return h.files[relPath] != nil
+}
+
+// Paths yields every file the history records (false) and every folder
+// holding one (true), in no particular order.
+func (h *History) Paths() iter.Seq2[string, bool] {
+	return func(yield func(string, bool) bool) {
+		for p := range h.files {
+			if !yield(p, false) {
+				return
+			}
+		}
+		for d := range h.dirs {
+			if !yield(d, true) {
 				return
 			}
 		}

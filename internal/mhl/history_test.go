@@ -63,10 +63,12 @@ func TestReadCrafted(t *testing.T) {
 	files := filesOf(t, h)
 	want := map[string]string{
 		// md5 from generation 2 (newest wins), sha1 and xxh64 from 1
-		"A001/clip1.mov":  "md5:d41d8cd98f00b204e9800998ecf8427e sha1:a9993e364706816aba3e25717850c26c9cd0d89d xxh64:44bc2cf5ad770999",
-		"A001/clip2.mov":  "c4:c45S4rnaTNWonxss1u8LzsaJdEph1AJhWUF4sh2waXKMsutyfAxg4ybUeuXVWS9HdNcEypmeXn8FZGonD4w1rj9DZp xxh3:78af5f94892f3950",
-		"A002/clip3.mov":  "xxh128:06b05ab6733a618578af5f94892f3950",
-		"audio/take1.wav": "xxh64:ef46db3751d8e999",
+		"A001/clip1.mov": "md5:d41d8cd98f00b204e9800998ecf8427e sha1:a9993e364706816aba3e25717850c26c9cd0d89d xxh64:44bc2cf5ad770999",
+		"A001/clip2.mov": "c4:c45S4rnaTNWonxss1u8LzsaJdEph1AJhWUF4sh2waXKMsutyfAxg4ybUeuXVWS9HdNcEypmeXn8FZGonD4w1rj9DZp xxh3:78af5f94892f3950",
+		"A002/clip3.mov": "xxh128:06b05ab6733a618578af5f94892f3950",
+		// failed in generation 2: the original of generation 1 is still
+		// what the file should be (spec 5.6.4, note 2)
+		"audio/take1.wav": "xxh64:44bc2cf5ad770999",
 	}
 	if len(files) != len(want) {
 		t.Errorf("%d files, want %d", len(files), len(want))
@@ -81,7 +83,7 @@ func TestReadCrafted(t *testing.T) {
 		t.Errorf("clip1: %+v", c1)
 	}
 	take := files["audio/take1.wav"]
-	if !take.Failed || take.Hashes[0].Action != Failed || take.Size != 0 {
+	if take.Failed || !take.FailedLast || take.Hashes[0].Action != Original || take.Hashes[0].Generation.Seq != 1 {
 		t.Errorf("take1: %+v", take)
 	}
 	if c3 := files["A002/clip3.mov"]; c3.Hashes[0].Generation.History != "A002" || c3.ModTime.Format(layoutDate) != "2025-03-01T17:00:00+00:00" {
@@ -163,8 +165,9 @@ func TestCheckChain(t *testing.T) {
 	}
 }
 
-// A generation that re-hashes files: the newest hash wins, and a failed
-// verification marks the file.
+// A generation that re-hashes files: the newest hash wins, but a failed
+// verification never replaces a good hash (spec 5.6.4, note 2: a good copy
+// put back verifies again); it only marks the file.
 func TestNewestWins(t *testing.T) {
 	root := t.TempDir()
 	g := testGeneration()
@@ -191,7 +194,7 @@ func TestNewestWins(t *testing.T) {
 	if f := files["a"]; f.Hashes[0].Digest != fileEntry("a", "v2").Hashes[0].Digest || f.Hashes[0].Generation.Seq != 2 || f.Size != 2 {
 		t.Errorf("a: %+v", f)
 	}
-	if f := files["b"]; !f.Failed || f.Hashes[0].Digest != bad.Hashes[0].Digest {
+	if f := files["b"]; f.Failed || !f.FailedLast || f.Hashes[0].Digest != fileEntry("b", "b").Hashes[0].Digest || f.Size != 1 {
 		t.Errorf("b: %+v", f)
 	}
 	if f := files["c"]; f.Failed || f.Hashes[0].Generation.Seq != 1 {

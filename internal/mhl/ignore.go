@@ -2,6 +2,7 @@ package mhl
 
 import (
 	"fmt"
+	"iter"
 	"path"
 	"slices"
 	"strings"
@@ -158,6 +159,41 @@ func mergePatterns(lists ...[]string) []string {
 			if !slices.Contains(out, p) {
 				out = append(out, p)
 			}
+		}
+	}
+	return out
+}
+
+// Unhiding returns the patterns that match none of the paths given: the
+// ignore patterns a generation can record without hiding a file it
+// describes. A pattern that would hide a recorded file (a history that
+// records a Thumbs.db, Avid databases copied on purpose) is left out, so
+// the reference tool still verifies that file and directory hashes stay
+// comparable with earlier generations. A pattern that does not compile is
+// left out too. paths must hold the folders of the files too (true): each
+// path is matched by itself, one pattern match per path and pattern, so a
+// history of a million files is checked in seconds.
+func Unhiding(patterns []string, paths iter.Seq2[string, bool]) []string {
+	var ms []*matcher
+	var keep []string
+	for _, p := range patterns {
+		if m, err := compilePatterns([]string{p}); err == nil && len(m.pats) > 0 {
+			ms = append(ms, m)
+			keep = append(keep, p)
+		}
+	}
+	hides := make([]bool, len(ms))
+	for p, isDir := range paths {
+		for i, m := range ms {
+			if !hides[i] && m.excluded(p, isDir) {
+				hides[i] = true
+			}
+		}
+	}
+	var out []string
+	for i, p := range keep {
+		if !hides[i] {
+			out = append(out, p)
 		}
 	}
 	return out

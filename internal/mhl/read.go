@@ -34,8 +34,9 @@ type xPath struct {
 }
 
 type xHash struct {
-	Path   *xPath       `xml:"path"`
-	Values []xHashValue `xml:",any"` // hash formats; previousPath and metadata are skipped
+	Path         *xPath       `xml:"path"`
+	PreviousPath *string      `xml:"previousPath"`
+	Values       []xHashValue `xml:",any"` // hash formats; metadata is skipped
 }
 
 type xDirHash struct {
@@ -104,6 +105,10 @@ type fileRec struct {
 	Size    int64 // -1: not recorded (the reference tool leaves it out for empty files)
 	ModTime time.Time
 	Hashes  []Hash // schema order
+	// PreviousPath is the file's path before it was renamed, if this
+	// generation recorded a rename (spec 5.3.3, the reference tool's
+	// create -dr).
+	PreviousPath string
 }
 
 // dirRec is one <directoryhash> element.
@@ -282,6 +287,13 @@ func (r *fileRec) fill(x *xHash) error {
 		return err
 	}
 	*r = fileRec{Path: p, Size: -1, ModTime: mod}
+	if x.PreviousPath != nil {
+		prev := trimLayout(*x.PreviousPath)
+		if err := treepath.Validate(prev); err != nil {
+			return fmt.Errorf("<hash> %q: <previousPath>: %w", p, err)
+		}
+		r.PreviousPath = prev
+	}
 	if s := x.Path.Size; s != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil || n < 0 {

@@ -33,6 +33,11 @@ type Entry struct {
 	// so a generation that re-verifies part of a tree keeps whole-tree
 	// directory hashes.
 	Listed bool
+	// PreviousPath records a rename: the listed file's path (relative to
+	// the root, like Path) before it was moved (spec 5.3.3). A history can
+	// only name its own files, so one outside the history Path is written
+	// to (a move into or out of a nested card) is not recorded.
+	PreviousPath string
 }
 
 // Generation describes the run that writes a generation.
@@ -413,7 +418,19 @@ func (w *writer) file(e *Entry) error {
 		return nil
 	}
 	t.listed++
-	w.buf = appendHash(w.buf[:0], rel(e.Path, t.sink.prefix), e.Size, e.ModTime, hashes)
+	var prev string
+	if e.PreviousPath != "" {
+		if err := treepath.Validate(e.PreviousPath); err != nil {
+			return fmt.Errorf("mhl: entry %q: previous path: %w", e.Path, err)
+		}
+		if err := xmlSafe(e.PreviousPath); err != nil {
+			return fmt.Errorf("mhl: entry %q: previous path: %w", e.Path, err)
+		}
+		if t.sink.prefix == "" || strings.HasPrefix(e.PreviousPath, t.sink.prefix+"/") {
+			prev = rel(e.PreviousPath, t.sink.prefix)
+		}
+	}
+	w.buf = appendHash(w.buf[:0], rel(e.Path, t.sink.prefix), e.Size, e.ModTime, hashes, prev)
 	if err := t.sink.pending.push(w.buf); err != nil {
 		return fmt.Errorf("mhl: %w", err)
 	}
@@ -673,11 +690,18 @@ func appendDirHashBody(b []byte, indent string, f Format, content, structure str
 	return b
 }
 
-func appendHash(b []byte, p string, size int64, mod time.Time, hashes []Hash) []byte {
+// appendHash writes a <hash>; prev, if set, is its <previousPath>, which
+// the schema puts after the hash values.
+func appendHash(b []byte, p string, size int64, mod time.Time, hashes []Hash, prev string) []byte {
 	b = append(b, "    <hash>\n"...)
 	b = appendPath(b, p, size, mod)
 	for _, h := range hashes {
 		b = appendHashValue(b, "      ", h)
+	}
+	if prev != "" {
+		b = append(b, "      <previousPath>"...)
+		b = appendEscaped(b, prev)
+		b = append(b, "</previousPath>\n"...)
 	}
 	return append(b, "    </hash>\n"...)
 }

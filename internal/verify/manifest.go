@@ -88,14 +88,16 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 		mu         sync.Mutex
 		missing    []lost
 		extras     []found
-		okPaths    = map[string]bool{}
+		checked    = map[string]checkedFile{}
 		unverified []manifest.Record // intact, but never read back before
 	)
 	check := func(r manifest.Record, e walk.Entry) error {
 		v.res.Files++
-		if e.Size != r.Size {
+		// A file of another size is read all the same: the ASC MHL
+		// generation appended records what it holds now, as failed.
+		resized := e.Size != r.Size
+		if resized {
 			v.problem(Problem{Kind: SizeChanged, Path: r.Path, Detail: fmt.Sprintf("%d bytes recorded, %d now", r.Size, e.Size)})
-			return nil
 		}
 		if !pick(r.Path) {
 			v.res.NotSampled++
@@ -104,25 +106,30 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 		full := filepath.Join(v.root, filepath.FromSlash(r.Path))
 		return p.submit(func(ctx context.Context) {
 			defer v.fileDone()
-			sum, err := p.hashFile(ctx, full, false)
+			sum, err := p.hashFile(ctx, full, true)
+			intact := false
 			switch {
 			case ctx.Err() != nil:
 				return
 			case err != nil:
 				v.problem(Problem{Kind: ReadError, Path: r.Path, Detail: err.Error()})
+				return
+			case resized:
 			case sum.BLAKE3Hex() != r.BLAKE3:
 				v.problem(Problem{Kind: Modified, Path: r.Path, Detail: fmt.Sprintf("BLAKE3 %s, recorded %s", sum.BLAKE3Hex(), r.BLAKE3)})
 			case e.ModTime.UnixNano() != r.ModTime:
+				intact = true
 				v.problem(Problem{Kind: MTimeChanged, Path: r.Path, Detail: fmt.Sprintf("content intact, but modified %s (recorded %s)",
 					e.ModTime.UTC().Format(time.RFC3339Nano), r.MTime().UTC().Format(time.RFC3339Nano))})
 			default:
+				intact = true
 				v.verified(sum.Size)
-				mu.Lock()
-				okPaths[r.Path] = true
-				if r.Verified == 0 {
-					unverified = append(unverified, r)
-				}
-				mu.Unlock()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			checked[r.Path] = checkedFile{xxh128: sum.XXH128Hex(), size: sum.Size, mod: e.ModTime, intact: intact}
+			if intact && e.ModTime.UnixNano() == r.ModTime && r.Verified == 0 {
+				unverified = append(unverified, r)
 			}
 		})
 	}
@@ -177,12 +184,27 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 	if err := firstErr(poolErr, walkErr); err != nil {
 		return err
 	}
-	v.findMoved(ctx, missing, extras, func(ctx context.Context, path string, _ lost) (string, error) {
-		sum, err := p.hashFile(ctx, filepath.Join(v.root, filepath.FromSlash(path)), false)
+	sizes := map[string]int64{}
+	for _, x := range extras {
+		sizes[x.path] = x.size
+	}
+	movedXXH := map[string]string{}
+	moved, gone := v.findMoved(ctx, missing, extras, func(ctx context.Context, path string, _ lost) (string, error) {
+		sum, err := p.hashFile(ctx, filepath.Join(v.root, filepath.FromSlash(path)), true)
+		movedXXH[path] = sum.XXH128Hex()
 		return sum.BLAKE3Hex(), err
 	})
-
-	v.writeMHL = func() (string, error) { return v.manifestMHL(okPaths) }
+	// The generation appended records a moved file under its new name,
+	// with its previous path (spec 5.3.3), and leaves out what is gone.
+	var renamed []movedRecord
+	for _, m := range moved {
+		fi, err := os.Lstat(filepath.Join(v.root, filepath.FromSlash(m.to)))
+		if err != nil {
+			continue
+		}
+		renamed = append(renamed, movedRecord{movedFile: m, xxh128: movedXXH[m.to], size: sizes[m.to], mod: fi.ModTime()})
+	}
+	v.writeMHL = func() (string, error) { return v.manifestMHL(checked, renamed, gone) }
 	if !v.opts.ReadOnly && len(unverified) > 0 {
 		now := v.opts.Now().Unix()
 		for _, r := range unverified {
@@ -204,18 +226,22 @@ func (v *verifier) fileDone() {
 	}
 }
 
+// movedFile is a recorded file found intact under another name.
+type movedFile struct{ from, to string }
+
 // findMoved pairs missing files with unrecorded ones of the same size and
 // content: a file renamed or moved on the drive. Whatever is left is
 // reported as missing or extra. digest hashes a file on the drive the way
-// the missing file want was recorded.
-func (v *verifier) findMoved(ctx context.Context, missing []lost, extras []found, digest func(ctx context.Context, path string, want lost) (string, error)) {
+// the missing file want was recorded. It returns the pairs and the paths
+// still missing.
+func (v *verifier) findMoved(ctx context.Context, missing []lost, extras []found, digest func(ctx context.Context, path string, want lost) (string, error)) (moved []movedFile, gone []string) {
 	bySize := map[int64][]int{}
 	for i, m := range missing {
 		bySize[m.size] = append(bySize[m.size], i)
 	}
 	matched := make([]bool, len(missing))
 	for _, e := range extras {
-		moved := false
+		found := false
 		computed := map[string]string{} // one read per way of hashing
 		for _, i := range bySize[e.size] {
 			if matched[i] || ctx.Err() != nil {
@@ -231,20 +257,23 @@ func (v *verifier) findMoved(ctx context.Context, missing []lost, extras []found
 				computed[kind] = d
 			}
 			if d == missing[i].digest {
-				matched[i], moved = true, true
+				matched[i], found = true, true
+				moved = append(moved, movedFile{from: missing[i].path, to: e.path})
 				v.problem(Problem{Kind: Moved, Path: missing[i].path, Other: e.path, Detail: "renamed or moved on the drive; content intact"})
 				break
 			}
 		}
-		if !moved {
+		if !found {
 			v.problem(Problem{Kind: Extra, Path: e.path, Detail: fmt.Sprintf("%d bytes, not in the %s", e.size, v.res.Against)})
 		}
 	}
 	for i, m := range missing {
 		if !matched[i] {
+			gone = append(gone, m.path)
 			v.problem(Problem{Kind: Missing, Path: m.path})
 		}
 	}
+	return moved, gone
 }
 
 // sampler returns whether a path is in the --sample. The choice depends on

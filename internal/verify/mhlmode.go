@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"iter"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -20,8 +21,10 @@ var formatPreference = []mhl.Format{mhl.XXH128, mhl.XXH3, mhl.XXH64, mhl.MD5, mh
 // verified generation afterwards.
 type mhlEntry struct {
 	walk.Entry
-	hashes map[mhl.Format]string // files: digests computed now
-	listed bool
+	hashes   map[mhl.Format]string // files: digests computed now
+	listed   bool
+	action   mhl.Action // Verified, or Failed for a file that no longer matches
+	previous string     // a recorded file found intact here, under another name
 }
 
 // againstMHL verifies a drive against its ASC MHL history (and the nested
@@ -82,6 +85,10 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 		return r, ok
 	}
 	rules := driveRules()
+	// What the history records is verified whatever its name: editkit's
+	// skip list and the history's ignore patterns decide only about files
+	// nobody recorded.
+	rules.Keep = h.Records
 	rules.Custom = func(rel string, isDir bool) string {
 		if h.Match(rel, isDir) {
 			return "ignored by the ASC MHL history"
@@ -111,12 +118,14 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 			}
 			v.res.Files++
 			if r.Failed {
-				v.problem(Problem{Kind: FailedBefore, Path: r.Path, Detail: "the history's newest entry for this file records a failed verification"})
+				v.problem(Problem{Kind: FailedBefore, Path: r.Path, Detail: "the history records only failed verifications of this file, never a good hash"})
 				return nil
 			}
-			if r.Size >= 0 && r.Size != e.Size {
+			// A file of another size is read all the same: the generation
+			// appended records what it holds now, as failed.
+			resized := r.Size >= 0 && r.Size != e.Size
+			if resized {
 				v.problem(Problem{Kind: SizeChanged, Path: r.Path, Detail: fmt.Sprintf("%d bytes recorded, %d now", r.Size, e.Size)})
-				return nil
 			}
 			if !pick(r.Path) {
 				v.res.NotSampled++
@@ -137,23 +146,30 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 			return p.submit(func(ctx context.Context) {
 				defer v.fileDone()
 				got, n, err := p.hashFormats(ctx, full, formats)
+				action := mhl.Failed
 				switch {
 				case ctx.Err() != nil:
+					return
 				case err != nil:
 					v.problem(Problem{Kind: ReadError, Path: r.Path, Detail: err.Error()})
+					return
+				case resized:
 				case got[format] != want:
 					v.problem(Problem{Kind: Modified, Path: r.Path, Detail: fmt.Sprintf("%s %s, recorded %s", format, got[format], want)})
 				case wantRun != "" && got[runFormat] != wantRun:
 					v.problem(Problem{Kind: Modified, Path: r.Path, Detail: fmt.Sprintf("%s %s, recorded %s", runFormat, got[runFormat], wantRun)})
 				default:
+					action = mhl.Verified
 					v.verified(n)
-					mu.Lock()
-					me.hashes, me.listed = got, true
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				me.hashes, me.listed, me.action = got, true, action
+				if action == mhl.Verified {
 					if v.res.Formats == nil {
 						v.res.Formats = map[string]int{}
 					}
 					v.res.Formats[string(format)]++
-					mu.Unlock()
 				}
 			})
 		},
@@ -169,13 +185,52 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 	if err := firstErr(p.wait(), walkErr); err != nil {
 		return err
 	}
-	v.findMoved(ctx, missing, extras, func(ctx context.Context, path string, want lost) (string, error) {
+	// A file found intact under another name is recorded there, with its
+	// previous path, as the reference tool's create -dr does (spec 5.3.3).
+	computed := map[string]map[mhl.Format]string{}
+	moved, _ := v.findMoved(ctx, missing, extras, func(ctx context.Context, path string, want lost) (string, error) {
 		f := mhl.Format(want.format)
-		got, _, err := p.hashFormats(ctx, filepath.Join(v.root, filepath.FromSlash(path)), []mhl.Format{f})
+		got, _, err := p.hashFormats(ctx, filepath.Join(v.root, filepath.FromSlash(path)), []mhl.Format{f, runFormat})
+		computed[path] = got
 		return got[f], err
 	})
-	v.writeMHL = func() (string, error) { return v.verifiedGeneration(runFormat, entries) }
+	byPath := make(map[string]*mhlEntry, len(moved))
+	for _, e := range entries {
+		if e.Kind != walk.Dir {
+			byPath[e.Path] = e
+		}
+	}
+	for _, m := range moved {
+		if e := byPath[m.to]; e != nil {
+			e.hashes, e.listed, e.action, e.previous = computed[m.to], true, mhl.Verified, m.from
+		}
+	}
+	v.writeMHL = func() (string, error) {
+		paths := func(yield func(string, bool) bool) {
+			for p, isDir := range h.Paths() {
+				if !yield(p, isDir) {
+					return
+				}
+			}
+			for _, e := range entries {
+				isDir := e.Kind == walk.Dir
+				if (isDir || e.listed) && !yield(e.Path, isDir) {
+					return
+				}
+			}
+		}
+		return v.verifiedGeneration(runFormat, entries, driveIgnore(paths))
+	}
 	return nil
+}
+
+// driveIgnore is the ignore list of a generation verify appends: editkit's
+// own folders and every name a drive walk leaves out ($RECYCLE.BIN, Avid's
+// databases…), so a drive opened on Windows or in Avid is no "new files"
+// to the reference tool, less any pattern that would hide one of the
+// paths given (what the history records and the generation lists).
+func driveIgnore(paths iter.Seq2[string, bool]) []string {
+	return mhl.Unhiding(walk.Rules{}.SkipPatterns(), paths)
 }
 
 // chooseFormat picks the recorded hash to compare with.
@@ -226,16 +281,18 @@ func chainPath(cp mhl.ChainProblem) string {
 }
 
 // verifiedGeneration appends an in-place generation recording every file
-// re-hashed in this run as verified, as the reference tool does: in the
-// format it was checked in, and in the run's format, which is either
-// checked against the history's record too or, the first time the file is
-// hashed in it, "verified" as well (the reference adds a new format so).
-func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry) (string, error) {
+// re-hashed in this run, as the reference tool does: "verified" when it
+// matches the history, "failed" when it does not (spec 5.6.4: the results
+// of a verification shall be appended, failures included), in the format
+// it was checked in and in the run's format, which is either checked
+// against the history's record too or, the first time the file is hashed
+// in it, "verified" (or "failed") as well, as the reference adds a format.
+func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry, ignore []string) (string, error) {
 	slices.SortFunc(entries, func(a, b *mhlEntry) int { return treepath.Compare(a.Path, b.Path) })
 	now := v.opts.Now()
 	seq := func(yield func(mhl.Entry, error) bool) {
 		for _, e := range entries {
-			me := mhl.Entry{Path: e.Path, Dir: e.Kind == walk.Dir, Size: e.Size, ModTime: e.ModTime, Listed: e.listed}
+			me := mhl.Entry{Path: e.Path, Dir: e.Kind == walk.Dir, Size: e.Size, ModTime: e.ModTime, Listed: e.listed, PreviousPath: e.previous}
 			if !me.Dir {
 				if !e.listed {
 					// Unverified files (not sampled, out of scope) still count
@@ -244,7 +301,7 @@ func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry) (s
 				}
 				for _, f := range formatPreference {
 					if d, ok := e.hashes[f]; ok {
-						me.Hashes = append(me.Hashes, mhl.Hash{Format: f, Digest: d, Action: mhl.Verified, HashDate: now})
+						me.Hashes = append(me.Hashes, mhl.Hash{Format: f, Digest: d, Action: e.action, HashDate: now})
 					}
 				}
 			}
@@ -264,6 +321,7 @@ func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry) (s
 		ToolVersion:   v.opts.Version,
 		Author:        v.opts.User,
 		Comment:       "editkit verify",
+		Ignore:        ignore,
 		DirHashFormat: format,
 	}, seq)
 }

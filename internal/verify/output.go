@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/editkit/editkit/internal/b3sum"
@@ -92,9 +93,11 @@ func (v *verifier) againstB3Sum(ctx context.Context) error {
 }
 
 // writeOutputs records the verification on the drive: a report, the
-// drive's last-verify state, and (after a clean run) an ASC MHL generation.
+// drive's last-verify state, and an ASC MHL generation with the results,
+// problems included (spec 5.6.4: the results of a verification shall be
+// appended) — but never onto a chain that does not hold (see mayAppend).
 func (v *verifier) writeOutputs() error {
-	if v.res.OK() && v.writeMHL != nil && dirExists(filepath.Join(v.root, "ascmhl")) {
+	if v.writeMHL != nil && v.mayAppend() && dirExists(filepath.Join(v.root, "ascmhl")) {
 		path, err := v.writeMHL()
 		if err != nil {
 			return fmt.Errorf("recording the verification in the ASC MHL history: %w", err)
@@ -116,23 +119,95 @@ func (v *verifier) writeOutputs() error {
 	return nil
 }
 
+// mayAppend reports whether the run's results may go into the drive's
+// ASC MHL history: not onto a chain found broken (or a history that could
+// not be read), and not when a file could not be read — the generation's
+// directory hashes would describe a tree the run did not see.
+func (v *verifier) mayAppend() bool {
+	return !slices.ContainsFunc(v.res.Problems, func(p Problem) bool { return p.Kind == Tampered || p.Kind == ReadError })
+}
+
+// checkedFile is what manifest mode found re-hashing a recorded file.
+type checkedFile struct {
+	xxh128 string
+	size   int64
+	mod    time.Time
+	intact bool // same bytes as recorded
+}
+
+// movedRecord is a moved file with what its generation entry needs.
+type movedRecord struct {
+	movedFile
+	xxh128 string
+	size   int64
+	mod    time.Time
+}
+
 // manifestMHL appends an in-place generation to an editkit drive's history
-// listing the files this run found intact, with the xxh128 the manifest
-// records for them (the same bytes, so the same digest).
-func (v *verifier) manifestMHL(ok map[string]bool) (string, error) {
+// with this run's results: each file re-hashed, "verified" when intact and
+// "failed" (with the hash it has now) when not; a file found under another
+// name under that name, with its previous path; files gone left out. Files
+// not re-hashed (unreadable) keep the manifest's xxh128 in the directory
+// hashes without being listed.
+func (v *verifier) manifestMHL(checked map[string]checkedFile, moved []movedRecord, gone []string) (string, error) {
 	now := v.opts.Now()
+	skip := map[string]bool{}
+	for _, g := range gone {
+		skip[g] = true
+	}
+	for _, m := range moved {
+		skip[m.from] = true
+	}
+	slices.SortFunc(moved, func(a, b movedRecord) int { return treepath.Compare(a.to, b.to) })
+	movedEntry := func(m movedRecord) mhl.Entry {
+		return mhl.Entry{Path: m.to, Size: m.size, ModTime: m.mod, Listed: true, PreviousPath: m.from,
+			Hashes: []mhl.Hash{{Format: mhl.XXH128, Digest: m.xxh128, Action: mhl.Verified, HashDate: now}}}
+	}
 	entries := func(yield func(mhl.Entry, error) bool) {
 		for r, err := range v.drive.Records() {
 			if err != nil {
 				yield(mhl.Entry{}, err)
 				return
 			}
+			for len(moved) > 0 && treepath.Compare(moved[0].to, r.Path) < 0 {
+				if !yield(movedEntry(moved[0]), nil) {
+					return
+				}
+				moved = moved[1:]
+			}
+			if skip[r.Path] {
+				continue
+			}
 			e := mhl.Entry{Path: r.Path, Dir: r.Dir}
 			if !r.Dir {
-				e.Size, e.ModTime, e.Listed = r.Size, r.MTime(), ok[r.Path]
+				e.Size, e.ModTime = r.Size, r.MTime()
 				e.Hashes = []mhl.Hash{{Format: mhl.XXH128, Digest: r.XXH128, Action: mhl.Verified, HashDate: now}}
+				if c, ok := checked[r.Path]; ok {
+					e.Listed = true
+					if !c.intact {
+						e.Size, e.ModTime = c.size, c.mod
+						e.Hashes[0].Digest, e.Hashes[0].Action = c.xxh128, mhl.Failed
+					}
+				}
 			}
 			if !yield(e, nil) {
+				return
+			}
+		}
+		for _, m := range moved {
+			if !yield(movedEntry(m), nil) {
+				return
+			}
+		}
+	}
+	paths := func(yield func(string, bool) bool) {
+		for p, isDir := range v.drive.RecordPaths() {
+			if !yield(p, isDir) {
+				return
+			}
+		}
+		for _, m := range moved {
+			if !yield(m.to, false) {
 				return
 			}
 		}
@@ -145,7 +220,7 @@ func (v *verifier) manifestMHL(ok map[string]bool) (string, error) {
 		ToolVersion:   v.opts.Version,
 		Author:        v.opts.User,
 		Comment:       "editkit verify",
-		Ignore:        []string{".editkit/"},
+		Ignore:        driveIgnore(paths),
 		DirHashFormat: mhl.XXH128,
 	}, entries)
 }

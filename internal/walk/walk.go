@@ -9,9 +9,11 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,6 +59,10 @@ type Rules struct {
 	// Custom, if set, is asked last; it returns a reason to leave an entry
 	// out, or "" (e.g. an ASC MHL history's own ignore patterns).
 	Custom func(rel string, isDir bool) string
+	// Keep, if set, is asked first: an entry it returns true for is taken
+	// whatever the other rules say (e.g. a file an ASC MHL history
+	// records, or a folder holding one).
+	Keep func(rel string, isDir bool) bool
 }
 
 // Validate reports a malformed exclude pattern.
@@ -111,6 +117,9 @@ func TempName(name string) string {
 // Skip returns why the entry at rel (its base name being name) is left out,
 // or "" to keep it.
 func (r Rules) Skip(rel string, isDir bool) string {
+	if r.Keep != nil && r.Keep(rel, isDir) {
+		return ""
+	}
 	name := rel[strings.LastIndexByte(rel, '/')+1:]
 	if isDir {
 		if why, ok := junkDirs[name]; ok {
@@ -144,6 +153,29 @@ func (r Rules) Skip(rel string, isDir bool) string {
 		return r.Custom(rel, isDir)
 	}
 	return ""
+}
+
+// SkipPatterns returns the names the built-in rules leave out as
+// gitignore-style patterns (the dialect ASC MHL ignore lists use), so a
+// record of a walk can say what the walk did not take. Folders are given
+// without a trailing "/": the ASC MHL reference tool matches a folder's
+// own path without one, and would otherwise count the folder, empty, in
+// its directory hashes. "Icon\r" (a macOS folder icon) is left out: a
+// pattern cannot end in a control character portably.
+func (r Rules) SkipPatterns() []string {
+	var out []string
+	for _, m := range []map[string]string{junkDirs, junkFiles} {
+		for _, name := range slices.Sorted(maps.Keys(m)) {
+			if !strings.ContainsRune(name, '\r') {
+				out = append(out, name)
+			}
+		}
+	}
+	out = append(out, "._*", TempPrefix+"*")
+	if !r.IncludeAvidDB {
+		out = append(out, slices.Sorted(maps.Keys(avidDB))...)
+	}
+	return out
 }
 
 // Match reports whether a pattern matches the entry at rel. Patterns follow
