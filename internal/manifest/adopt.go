@@ -118,7 +118,7 @@ func (d *Drive) AdoptHistory(ctx context.Context, o AdoptOptions) (*Adoption, er
 	for f := range hist.Files() {
 		// A newest record that is failed already says the file is damaged
 		// (editkit's own, from an earlier adoption, or the other tool's).
-		if covered[f.Path] || f.Failed || treepath.Validate(f.Path) != nil ||
+		if covered[f.Path] || f.FailedLast || treepath.Validate(f.Path) != nil ||
 			f.Path == DirName || strings.HasPrefix(f.Path, DirName+"/") {
 			continue
 		}

@@ -24,12 +24,6 @@ import (
 // drive with no editkit installed.
 const ChecksumsFile = DirName + "/checksums.b3sum"
 
-// MHLIgnore is what a drive holds that is not media: tools verifying the
-// drive's ASC MHL history must not count it as new files. DirName is also
-// given without the slash: the reference tool matches "dir/" patterns
-// against paths without one, so it ignores the folder's files but still
-// counts the folder itself, empty, in the root hash.
-var MHLIgnore = []string{DirName + "/", DirName, "._*", "Thumbs.db", ".Spotlight-V100/", ".Trashes/", ".fseventsd/", ".TemporaryItems/", ".editkit-tmp-*"}
 
 // WriteChecksums writes the drive's b3sum list from its manifest, atomically.
 func (d *Drive) WriteChecksums() error {
@@ -96,7 +90,9 @@ func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string, files map[st
 	if g.DirHashFormat == "" {
 		g.DirHashFormat = mhl.XXH128
 	}
-	g.Ignore = append(g.Ignore, MHLIgnore...)
+	// What a drive holds that is not media (editkit's own folder, every
+	// name a drive walk leaves out), less what the drive records on purpose:
+	// one list, shared with verify, so the reference tool sees no new files.
 	g.Ignore = append(g.Ignore, mhl.Unhiding(walk.Rules{}.SkipPatterns(), d.RecordPaths())...)
 	path, err := mhl.WriteGeneration(d.Root, g, d.mhlEntries(known, files, unrecorded))
 	if err != nil {

@@ -32,12 +32,13 @@ type mhlEntry struct {
 // C4 no longer matches was edited after the fact), then every file's newest
 // recorded hash, in whatever format the history used.
 func (v *verifier) againstMHL(ctx context.Context) error {
-	h, err := mhl.Open(v.root)
-	if err != nil {
+	if !dirExists(filepath.Join(v.root, "ascmhl")) {
+		_, err := mhl.Open(v.root) // its error names the missing folder
 		return &UsageError{fmt.Errorf("%s: %w", v.opts.Drive, err)}
 	}
-	for _, cp := range h.CheckChain() {
-		v.problem(chainProblem(cp))
+	h := v.openHistory()
+	if h == nil {
+		return nil
 	}
 	// The generation written after a clean verify uses the format of the
 	// history's latest root hash, so editkit's entry reads like the others.
@@ -259,17 +260,25 @@ func chainProblem(cp mhl.ChainProblem) Problem {
 // run verifies against: a generation edited, deleted or added after the fact
 // is reported as tampered, so the run fails and appends no generation.
 func (v *verifier) checkChain() {
-	if !dirExists(filepath.Join(v.root, "ascmhl")) {
-		return
+	if dirExists(filepath.Join(v.root, "ascmhl")) {
+		v.openHistory()
 	}
+}
+
+// openHistory reads the drive's ASC MHL history and checks its chain. A
+// history that cannot be read (a chain or generation edited past parsing)
+// is tampered, as the reference tool says (spec 5.4, 7.4.2), not a usage
+// error: nil is returned and the run appends nothing.
+func (v *verifier) openHistory() *mhl.History {
 	h, err := mhl.Open(v.root)
 	if err != nil {
 		v.problem(Problem{Kind: Tampered, Path: "ascmhl", Detail: fmt.Sprintf("the ASC MHL history cannot be read (%v); %s", err, chainWayOut)})
-		return
+		return nil
 	}
 	for _, cp := range h.CheckChain() {
 		v.problem(chainProblem(cp))
 	}
+	return h
 }
 
 func chainPath(cp mhl.ChainProblem) string {
