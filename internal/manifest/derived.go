@@ -24,7 +24,6 @@ import (
 // drive with no editkit installed.
 const ChecksumsFile = DirName + "/checksums.b3sum"
 
-
 // WriteChecksums writes the drive's b3sum list from its manifest, atomically.
 func (d *Drive) WriteChecksums() error {
 	// 0644: another user's b3sum --check must be able to read it.
