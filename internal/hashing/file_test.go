@@ -35,7 +35,7 @@ func TestHashFileMatchesHasher(t *testing.T) {
 	sizes := []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, segmentSize + 1,
 		readSize - 1, readSize, readSize + 1, 2*readSize - 1, 2 * readSize, 2*readSize + chunkSize - 1,
 		3*readSize + chunkSize + 1, 4*readSize + 1, 7*readSize + 12345, 2*mediumReadSize + 1}
-	if !raceEnabled {
+	if !modest() {
 		sizes = append(sizes, 50<<20+3, 64<<20)
 	}
 	options := []FileOptions{
