@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"strings"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/zeebo/xxh3"
@@ -275,9 +276,9 @@ func Encode(t Type, b []byte) string {
 	return hex.EncodeToString(b)
 }
 
-// C4Alphabet, the digits of a C4 id, is base 58 without 0, O, I and l. Its characters are in
+// c4Alphabet is base 58 without 0, O, I and l. Its characters are in
 // ASCII order, so C4 ids of equal length sort like the numbers they encode.
-const C4Alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+const c4Alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 // C4ID returns the C4 id (SMPTE ST 2114) of a SHA-512 digest: "c4" followed
 // by the digest, read as one big-endian number, in base 58, left-padded
@@ -292,8 +293,32 @@ func C4ID(sha512sum [64]byte) string {
 			num[j] = byte(cur / 58)
 			rem = cur % 58
 		}
-		out[i] = C4Alphabet[rem]
+		out[i] = c4Alphabet[rem]
 	}
 	out[0], out[1] = 'c', '4'
 	return string(out[:])
+}
+
+// ParseC4ID returns the SHA-512 digest a C4 id encodes.
+func ParseC4ID(s string) ([]byte, error) {
+	if len(s) != 90 || s[:2] != "c4" {
+		return nil, fmt.Errorf("c4 id %q: want \"c4\" and 88 base-58 digits", s)
+	}
+	var num [64]byte
+	for i := 2; i < len(s); i++ {
+		d := strings.IndexByte(c4Alphabet, s[i])
+		if d < 0 {
+			return nil, fmt.Errorf("c4 id %q: %q is not a base-58 digit", s, s[i])
+		}
+		carry := uint(d)
+		for j := len(num) - 1; j >= 0; j-- {
+			cur := uint(num[j])*58 + carry
+			num[j] = byte(cur)
+			carry = cur >> 8
+		}
+		if carry != 0 {
+			return nil, fmt.Errorf("c4 id %q is larger than a SHA-512 digest", s)
+		}
+	}
+	return num[:], nil
 }

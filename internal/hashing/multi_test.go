@@ -145,15 +145,35 @@ func TestParseType(t *testing.T) {
 	}
 }
 
-// C4 ids of known SHA-512 digests (SMPTE ST 2114).
+// C4 ids of known SHA-512 digests (SMPTE ST 2114), and back.
 func TestC4ID(t *testing.T) {
 	if got, want := C4ID(sha512.Sum512(nil)), "c459dsjfscH38cYeXXYogktxf4Cd9ibshE3BHUo6a58hBXmRQdZrAkZzsWcbWtDg5oQstpDuni4Hirj75GEmTc1sFT"; got != want {
-		t.Errorf("C4 of empty = %s, want %s", got, want)
+		t.Errorf("C4(empty) = %s, want %s", got, want)
 	}
+	// Padding: a small number is mostly '1's.
 	var small [64]byte
 	small[63] = 57
 	if got, want := C4ID(small), "c4"+strings.Repeat("1", 87)+"z"; got != want {
-		t.Errorf("C4 of 57 = %s, want %s", got, want)
+		t.Errorf("C4ID(57) = %s, want %s", got, want)
+	}
+	var max [64]byte
+	for i := range max {
+		max[i] = 0xff
+	}
+	for _, d := range [][64]byte{small, max, sha512.Sum512([]byte("x"))} {
+		id := C4ID(d)
+		if len(id) != 90 {
+			t.Errorf("C4 length %d", len(id))
+		}
+		b, err := ParseC4ID(id)
+		if err != nil || !bytes.Equal(b, d[:]) {
+			t.Errorf("ParseC4ID(%s) = %x, %v; want %x", id, b, err, d)
+		}
+	}
+	for _, bad := range []string{"", "c4", "c5" + strings.Repeat("1", 88), "c4" + strings.Repeat("0", 88), "c4" + strings.Repeat("z", 88)} {
+		if _, err := ParseC4ID(bad); err == nil {
+			t.Errorf("ParseC4ID(%q) succeeded", bad)
+		}
 	}
 }
 

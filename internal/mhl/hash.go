@@ -99,25 +99,4 @@ func decodeDigest(f Format, s string) (canon string, b []byte, err error) {
 func C4(sha512sum [64]byte) string { return hashing.C4ID(sha512sum) }
 
 // decodeC4 returns the SHA-512 digest a C4 id encodes.
-func decodeC4(s string) ([]byte, error) {
-	if len(s) != 90 || s[:2] != "c4" {
-		return nil, fmt.Errorf("c4 id %q: want \"c4\" and 88 base-58 digits", s)
-	}
-	var num [64]byte
-	for i := 2; i < len(s); i++ {
-		d := strings.IndexByte(hashing.C4Alphabet, s[i])
-		if d < 0 {
-			return nil, fmt.Errorf("c4 id %q: %q is not a base-58 digit", s, s[i])
-		}
-		carry := uint(d)
-		for j := len(num) - 1; j >= 0; j-- {
-			cur := uint(num[j])*58 + carry
-			num[j] = byte(cur)
-			carry = cur >> 8
-		}
-		if carry != 0 {
-			return nil, fmt.Errorf("c4 id %q is larger than a SHA-512 digest", s)
-		}
-	}
-	return num[:], nil
-}
+func decodeC4(s string) ([]byte, error) { return hashing.ParseC4ID(s) }
