@@ -3,6 +3,9 @@ package verify
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
+	"lukechampine.com/blake3"
 )
 
 // decideFiles is the drive every case starts from: distinct contents, in
@@ -158,5 +162,82 @@ func TestVerifyDecidesWhatChanged(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Against a b3sum list (a drive checked as b3sum --check would): a file
+// whose bytes differ is modified, one that is gone is missing, and a file
+// the list does not name is not verify's business.
+func TestVerifyAgainstB3SumList(t *testing.T) {
+	const clip, wav = "Avid MediaFiles/MXF/1/A001.mxf", "Audio/dialogue.wav"
+	cases := []struct {
+		name     string
+		change   func(root string)
+		problems map[string]Kind
+	}{
+		{"untouched", func(string) {}, map[string]Kind{}},
+		{"one byte flipped", func(root string) {
+			f, _ := os.OpenFile(filepath.Join(root, filepath.FromSlash(clip)), os.O_WRONLY, 0)
+			f.WriteAt([]byte{'X'}, 7)
+			f.Close()
+		}, map[string]Kind{clip: Modified}},
+		{"deleted", func(root string) { os.Remove(filepath.Join(root, filepath.FromSlash(wav))) }, map[string]Kind{wav: Missing}},
+		{"unlisted file", func(root string) { os.WriteFile(filepath.Join(root, "new.txt"), nil, 0o644) }, map[string]Kind{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := decideDrive(t)
+			var list strings.Builder
+			for name, data := range decideFiles {
+				sum := hashing.SumBLAKE3(data)
+				fmt.Fprintf(&list, "%x  %s\n", sum, name)
+			}
+			listPath := filepath.Join(t.TempDir(), "drive.b3sum")
+			os.WriteFile(listPath, []byte(list.String()), 0o644)
+			c.change(root)
+			res, err := Run(context.Background(), Options{Drive: root, ReadOnly: true, Against: WithB3Sum, B3Sum: listPath})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]Kind{}
+			for _, p := range res.Problems {
+				got[p.Path] = p.Kind
+			}
+			if !maps.Equal(got, c.problems) {
+				t.Errorf("problems %v, want %v", got, c.problems)
+			}
+			if res.Verified != len(decideFiles)-len(c.problems) {
+				t.Errorf("verified %d of %d", res.Verified, len(decideFiles))
+			}
+		})
+	}
+}
+
+// A sample is chosen by the seed alone, file by file, so a sample that
+// found a problem can be repeated (the seed is reported): the file at p is
+// in a 40% sample when the first 8 bytes of BLAKE3(seed, p), read
+// little-endian, fall below 40% of 2^64.
+func TestVerifySampleIsRepeatable(t *testing.T) {
+	root := decideDrive(t)
+	const seed = 12345
+	var key [8]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	sample := 40.0
+	limit := uint64(sample / 100 * (1 << 63) * 2)
+	want := 0
+	for name := range decideFiles {
+		ref := blake3.Sum256(append(key[:], name...)) // the reference implementation
+		if binary.LittleEndian.Uint64(ref[:8]) >= limit {
+			want++
+		}
+	}
+	for range 2 {
+		res, err := Run(context.Background(), Options{Drive: root, ReadOnly: true, Sample: sample, Seed: seed})
+		if err != nil || !res.OK() {
+			t.Fatalf("%v %+v", err, res)
+		}
+		if res.NotSampled != want || res.Seed != seed || res.Verified != len(decideFiles)-want {
+			t.Errorf("seed %d: %d not sampled, %d verified; want %d not sampled", res.Seed, res.NotSampled, res.Verified, want)
+		}
 	}
 }
