@@ -105,7 +105,7 @@ func TestCopySkipsJunkAndLinks(t *testing.T) {
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		os.WriteFile(p, []byte(data), 0o644)
 	}
-	os.Symlink("A001.mxf", filepath.Join(src, "link.mxf"))
+	haveLink := os.Symlink("A001.mxf", filepath.Join(src, "link.mxf")) == nil // not everywhere on Windows
 	res, err := Run(context.Background(), Options{Source: src, Dests: []string{dst}})
 	if err != nil || !res.OK() {
 		t.Fatalf("%v %+v", err, res)
@@ -126,6 +126,9 @@ func TestCopySkipsJunkAndLinks(t *testing.T) {
 		{"A001.mxf", true}, {"Reel 1/b.mxf", true}, {"Reel 1/.keep", true}, {"Reel 1/c.mxf~", true},
 		{".DS_Store", false}, {"._A001.mxf", false}, {"Thumbs.db", false}, {"link.mxf", false},
 	} {
+		if c.path == "link.mxf" && !haveLink {
+			continue
+		}
 		_, err := os.Lstat(filepath.Join(dst, filepath.FromSlash(c.path)))
 		if there := err == nil; there != c.copied {
 			t.Errorf("%s: on the drive %v, want %v", c.path, there, c.copied)
