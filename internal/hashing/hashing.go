@@ -16,20 +16,22 @@
 // subtrees on several cores.
 //
 // Measured on the 2-core AMD EPYC (Zen, AVX-512) KVM guest editkit is
-// developed on, 256 MiB in memory fed in 1 MiB writes, 11 interleaved
-// rounds per run, median of per-round ratios, three runs
+// developed on, shared with other builds: 256 MiB in memory, one core fed
+// in 1 MiB writes (as copy and placement hash) and every core in one write
+// (as HashFile shares a file); 11 interleaved rounds per run, the median
+// of per-round ratios to zeebo/blake3, five runs at load averages 2 to 12
 // (EDITKIT_MEASURE=1 go test -run TestMeasureBLAKE3Engines ./internal/hashing/):
 //
-//	                          GB/s        vs zeebo/blake3
-//	zeebo/blake3, one core    3.0–3.1     1
-//	kernel, one core          5.3–6.7     1.95–2.12×
-//	guts alone, one core      3.2–3.8     1.16–1.22×
-//	kernel, both cores        5.8–11.2    2.07–3.53×
-//	guts alone, both cores    3.8–5.6     1.20–2.14×
+//	                          GB/s (load 2–3)   vs zeebo/blake3 (all runs)
+//	zeebo/blake3, one core    3.0–3.1           1
+//	kernel, one core          5.3–6.7           1.89–2.12×
+//	guts alone, one core      3.2–3.8           1.15–1.22×
+//	kernel, both cores        5.8–11.2          2.07–3.53×
+//	guts alone, both cores    3.8–5.6           1.18–2.14×
 //
 // (the two-core figures depend on what else the shared machine ran). With
 // GODEBUG=cpu.avx512f=off the kernel is off and ParallelBLAKE3 is guts
-// alone: 1.28× zeebo on one core. The kernel thus doubles what one core
+// alone: 1.28–1.43× zeebo on one core. The kernel thus doubles what one core
 // hashes where it runs, which is what a copy's single hashing goroutine
 // needs to keep up with an NVMe drive (zeebo's 3 GB/s on one core would
 // hold it back): a margin worth its upkeep, so it stays. It is tested
@@ -39,6 +41,11 @@
 // time with GODEBUG=cpu.avx512f=off for the portable path the other amd64
 // machines take. Every digest is checked against zeebo/blake3 and the
 // b3sum binary.
+//
+// Not measured here: CPUs without AVX-512 (most Intel laptops) and Apple
+// silicon, where guts runs its AVX2 or generic Go code. The kernel does not
+// run there whichever way this is decided; whether guts or zeebo/blake3 is
+// the faster portable path there is for a measurement on such a machine.
 package hashing
 
 import (
