@@ -69,8 +69,9 @@ const (
 // o.Workers goroutines takes the next unit, reads it (pread, so reads
 // proceed in parallel) and hashes its BLAKE3 subtrees while the others read
 // and hash theirs. Units are merged in file order, which is also where
-// xxh128, one sequential stream, is fed; it runs beside the other
-// goroutines' BLAKE3 and costs ~12% of the CPU time. Nothing waits for a
+// the sequential digests (xxh128, and any ASC MHL format asked for) are
+// fed; xxh128 runs beside the other goroutines' BLAKE3 and costs ~12% of
+// the CPU time. Nothing waits for a
 // hand-off per buffer: on the KVM guest this was tuned on, waking an idle
 // goroutine on the other core takes 70–500 µs, which a reader goroutine
 // feeding hashers, or a fork-join per buffer, paid every few hundred
