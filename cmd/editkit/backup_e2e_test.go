@@ -36,6 +36,7 @@ type backupOut struct {
 // file; restore gives back the source bit for bit, also as it was before the
 // change; prune and check; every step lands in the hub's event log.
 func TestBackupRestoreCycle(t *testing.T) {
+	long(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		src := projectTree(t, 30, 24<<20)
 		var b backupOut
@@ -131,6 +132,7 @@ func (h *testHub) eventLines(t *testing.T) []string {
 // A dry run says what would go and how long it would take, and uploads
 // nothing; --log keeps a cron run silent and writes the record.
 func TestBackupDryRunAndLog(t *testing.T) {
+	long(t)
 	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
 	h.dir = h.url
 	src := projectTree(t, 31, 8<<20)

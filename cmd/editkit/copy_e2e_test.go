@@ -20,6 +20,7 @@ import (
 // carries a manifest, a b3sum list the real b3sum accepts and a report; a
 // second run copies nothing.
 func TestCopyOneToThree(t *testing.T) {
+	long(t)
 	needTool(t, "b3sum")
 	src := filepath.Join(t.TempDir(), "Show")
 	st := generate(t, src, samplemedia.Options{Seed: 1, TotalBytes: 40 << 20})
@@ -254,6 +255,7 @@ func TestCopyDiskFillsMidCopy(t *testing.T) {
 // Names that cannot live on exFAT/NTFS, and names that collide there, are
 // listed and refused unless --allow-unportable.
 func TestCopyRefusesUnportableNames(t *testing.T) {
+	long(t)
 	src := filepath.Join(t.TempDir(), "Show")
 	generate(t, src, samplemedia.Options{Seed: 5, TotalBytes: 5 << 20, Unportable: true})
 	dst := t.TempDir()
@@ -296,6 +298,7 @@ func TestCopyToExfat(t *testing.T) {
 
 // A source file that cannot be read is reported; the rest is copied; exit 1.
 func TestCopyUnreadableSourceFile(t *testing.T) {
+	long(t)
 	needRoot(t)
 	needTool(t, "setpriv")
 	src := filepath.Join(t.TempDir(), "Show")

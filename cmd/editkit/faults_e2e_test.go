@@ -20,6 +20,7 @@ import (
 // catches it, the file never gets its final name on that drive, the other
 // drive is unaffected; once the drive behaves, the same command completes.
 func TestCopyCatchesCorruptReadBack(t *testing.T) {
+	long(t)
 	needRoot(t)
 	src := filepath.Join(t.TempDir(), "Show")
 	generate(t, src, samplemedia.Options{Seed: 10, TotalBytes: 16 << 20})
@@ -58,6 +59,7 @@ func TestCopyCatchesCorruptReadBack(t *testing.T) {
 // --verify=full re-reads the source after the copy and refuses a file that
 // changed meanwhile.
 func TestCopyVerifyFullCatchesChangingSource(t *testing.T) {
+	long(t)
 	needRoot(t)
 	backing := filepath.Join(t.TempDir(), "Show")
 	generate(t, backing, samplemedia.Options{Seed: 11, TotalBytes: 16 << 20})
@@ -78,6 +80,7 @@ func TestCopyVerifyFullCatchesChangingSource(t *testing.T) {
 // A drive that starts failing mid-copy (every write EIO) is marked failed and
 // the copy goes on to the other drive; exit 1.
 func TestCopyDriveFailsMidCopy(t *testing.T) {
+	long(t)
 	needRoot(t)
 	src := filepath.Join(t.TempDir(), "Show")
 	generate(t, src, samplemedia.Options{Seed: 12, TotalBytes: 64 << 20})

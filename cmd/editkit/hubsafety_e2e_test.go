@@ -99,6 +99,7 @@ func ahead(d string) []string { return []string{"EDITKIT_TEST_CLOCK_AHEAD=" + d}
 // restore gives the file. (Before: "Backed up … 2 new", then hub check:
 // missing, restore failed, and every later snapshot inherited the hole.)
 func TestPruneRacingBackupE2E(t *testing.T) {
+	long(t)
 	bin := hooksBinary(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		a := filepath.Join(t.TempDir(), "A")
@@ -152,6 +153,7 @@ func TestPruneRacingBackupE2E(t *testing.T) {
 // The same race for push: a push finds its blob in the hub, a prune
 // deletes it before the catalog event is written; the push puts it back.
 func TestPruneRacingPushE2E(t *testing.T) {
+	long(t)
 	bin := hooksBinary(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		a := filepath.Join(t.TempDir(), "A")
@@ -278,6 +280,7 @@ func TestBackupPruneCrashMatrixE2E(t *testing.T) {
 // snapshot and the command that drops it; after `snapshots forget` both
 // are clean again.
 func TestDamagedSnapshotListE2E(t *testing.T) {
+	long(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		src := filepath.Join(t.TempDir(), "Show")
 		writeRandom(t, filepath.Join(src, "a.avb"), 5000)
@@ -336,6 +339,7 @@ func TestDamagedSnapshotListE2E(t *testing.T) {
 // restore that could mean the damaged one refuses; hub check reports it;
 // snapshots forget drops it.
 func TestDamagedSnapshotSummaryE2E(t *testing.T) {
+	long(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		src := filepath.Join(t.TempDir(), "Show")
 		writeRandom(t, filepath.Join(src, "a.avb"), 5000)
@@ -400,6 +404,7 @@ func TestDamagedSnapshotSummaryE2E(t *testing.T) {
 // next backup and push of the files, which still exist, upload it again
 // (though the files are unchanged), and the hub is whole again.
 func TestHubCheckRepairE2E(t *testing.T) {
+	long(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		src := filepath.Join(t.TempDir(), "Show")
 		content := writeRandom(t, filepath.Join(src, "one.mxf"), 200<<10)
@@ -470,6 +475,7 @@ func TestHubCheckRepairE2E(t *testing.T) {
 // -2562047h47m…"); a bad set name is a usage error; a push that lost a
 // same-path race does not say "Pushed 1 file" and exits 1.
 func TestHubReportsNeverOverstateE2E(t *testing.T) {
+	long(t)
 	bin := hooksBinary(t)
 	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
 	h.dir = h.url

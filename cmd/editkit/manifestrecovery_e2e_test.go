@@ -65,6 +65,7 @@ func mrCopyJSON(t *testing.T, src, drive string) (*mediacopy.DestResult, result)
 // damage and the rebuild command (never "all intact"); the rebuild keeps the
 // damaged file aside and verify is clean again.
 func TestE2EDamagedManifestVerifyRebuild(t *testing.T) {
+	long(t)
 	_, prepared := preparedDrive(t, 91, 6<<20)
 	manifestFile := mrStateFile(prepared, "manifest.ekm")
 	cases := []struct {
@@ -149,6 +150,7 @@ func TestE2EDamagedManifestVerifyRebuild(t *testing.T) {
 // modified and does not adopt it (verify then lists it, exit 1); a copy from
 // the source puts it back, copying nothing else, and the drive is clean.
 func TestE2ERebuildReportsFileTheHistoryDisagreesWith(t *testing.T) {
+	long(t)
 	src, drive := preparedDrive(t, 92, 6<<20)
 	victim := largestMXF(t, drive)
 	flipByte(t, filepath.Join(drive, filepath.FromSlash(victim)), 4096)
@@ -198,6 +200,7 @@ func TestE2ERebuildReportsFileTheHistoryDisagreesWith(t *testing.T) {
 // No manifest at all: verify checks the drive against its ASC MHL history
 // and says so, rather than finding nothing to verify.
 func TestE2EVerifyWithoutManifestUsesMHLHistory(t *testing.T) {
+	long(t)
 	_, prepared := preparedDrive(t, 93, 4<<20)
 	for _, tc := range []struct {
 		name   string
@@ -231,6 +234,7 @@ func TestE2EVerifyWithoutManifestUsesMHLHistory(t *testing.T) {
 // names the rebuild; after the rebuild the same copy finds every intact file
 // already there and copies nothing again.
 func TestE2ECopyOntoDamagedDriveNamesRebuild(t *testing.T) {
+	long(t)
 	src := filepath.Join(t.TempDir(), "Show")
 	st := generate(t, src, samplemedia.Options{Seed: 94, TotalBytes: 6 << 20})
 	drive := filepath.Join(t.TempDir(), "EDITOR1")

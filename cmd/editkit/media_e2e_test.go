@@ -47,6 +47,7 @@ func writeMedia(t *testing.T, path string, n int, seed byte) []byte {
 // --replace, status says who has what, a withdrawn item is removed by
 // pull --prune — on both kinds of hub.
 func TestPushPullStatus(t *testing.T) {
+	long(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		inbox := t.TempDir()
 		shot := writeMedia(t, filepath.Join(inbox, "VFX_010_v1.mxf"), 3<<20, 1)
@@ -148,6 +149,7 @@ func TestPushPullStatus(t *testing.T) {
 // Two assistants push at once from two processes: nothing is lost; for the
 // same path with different files exactly one wins and the other is told.
 func TestConcurrentPushers(t *testing.T) {
+	long(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		a, b := t.TempDir(), t.TempDir()
 		for i := 0; i < 20; i++ {
@@ -298,6 +300,7 @@ func blake3Sum8(name string) []byte {
 
 // Pull onto an exFAT drive (FUSE, loop device).
 func TestPullOntoExfat(t *testing.T) {
+	long(t)
 	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
 	h.dir = h.url
 	inbox := t.TempDir()

@@ -144,6 +144,7 @@ func TestCopyWritesConformingMHL(t *testing.T) {
 // file; a second copy that brings nothing new adds no generation, and one
 // that brings a new file adds a generation listing just that file.
 func TestCopyMHLGenerations(t *testing.T) {
+	long(t)
 	src := filepath.Join(t.TempDir(), "Show")
 	generate(t, src, samplemedia.Options{Seed: 9, TotalBytes: 8 << 20})
 	drive := filepath.Join(t.TempDir(), "EDITOR2")

@@ -132,6 +132,7 @@ func flipTwoBytes(t *testing.T, path string) {
 // spec's "failed" records a copy that was made but did not verify) but not
 // in the manifest, so nothing vouches for them.
 func TestMHLTrustCopyDamagedCardFile(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	src := filepath.Join(t.TempDir(), "Card")
 	copyTree(t, filepath.Join(refDir, "vector1", "Card"), src)
@@ -192,6 +193,7 @@ func TestMHLTrustCopyDamagedCardFile(t *testing.T) {
 // one gets "failed" in both. The reference accepts the drive of the intact
 // card and rejects the other.
 func TestMHLTrustCopyMD5Card(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	for _, damaged := range []bool{false, true} {
 		name := "intact"
@@ -254,6 +256,7 @@ func TestMHLTrustCopyMD5Card(t *testing.T) {
 // (31, 33) and so does every mode of editkit verify, which exits 1, names
 // the generation and the way out, and appends nothing to the broken chain.
 func TestMHLTrustVerifyTamperedChain(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	cases := []struct {
 		name    string
@@ -358,6 +361,7 @@ func historyFiles(t *testing.T, drive string) map[string]string {
 // file the history already recorded (here in c4, the run's format), as the
 // reference does.
 func TestMHLTrustVerifySeveralFormats(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	tree := filepath.Join(t.TempDir(), "Card")
 	for p, body := range map[string]string{"Clips/A003C001.mov": "picture", "Sound/take1.wav": "sound"} {

@@ -53,6 +53,7 @@ var retryLine = regexp.MustCompile(`(?m)^retrying \(attempt (\d+), next in \d+s\
 // --retry-for keeps the test quick; what is asserted is the messages and
 // the exit code, not the timing.
 func TestE2EUnreachableHubRetriesThenGivesUp(t *testing.T) {
+	long(t)
 	check := func(t *testing.T, env []string, endpoint string, args ...string) {
 		t.Helper()
 		r := editkitEnv(t, env, append(args, "--hub", "s3://show-hub/editorial", "--retry-for", "3s")...)
@@ -143,6 +144,7 @@ func decodeOne(t *testing.T, r result, v any) {
 // object on stdout and exit 2 — also when the unknown flag comes before
 // --json, where flag parsing stops.
 func TestE2EJSONUsageErrors(t *testing.T) {
+	long(t)
 	env := append(stateEnv(t), "EDITKIT_HUB="+t.TempDir())
 	expect := func(t *testing.T, want string, args ...string) {
 		t.Helper()
@@ -231,6 +233,7 @@ oauth_client_secret = "GOCSPX-e2e-client-secret-8812"
 // log; whatever of them editkit keeps in its state folder is in 0600
 // files.
 func TestE2ENoSecretInOutput(t *testing.T) {
+	long(t)
 	te := newTrackerEnv(t)
 	var keyFile string
 	for _, kv := range te.env {

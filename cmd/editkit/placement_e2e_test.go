@@ -66,6 +66,7 @@ func assertOutsideUntouched(t *testing.T, outside string) {
 // Must 2: copy never writes through a link on the destination, and a file
 // it refused is counted failed, not copied.
 func TestCopyNeverWritesThroughALink(t *testing.T) {
+	long(t)
 	src := filepath.Join(t.TempDir(), "Show")
 	writeMedia(t, filepath.Join(src, "Music", "cue.wav"), 1<<20, 1)
 	writeMedia(t, filepath.Join(src, "Picture", "A001.mxf"), 1<<20, 2)
@@ -194,6 +195,7 @@ func TestVerifyReportNeverThroughALink(t *testing.T) {
 // the killed run's temporary file is editkit's own and does not block the
 // resume.
 func TestCopyResumesOnNearlyFullDrive(t *testing.T) {
+	long(t)
 	drive := mountTmpfs(t, "100M")
 	src := filepath.Join(t.TempDir(), "Show")
 	data := writeMedia(t, filepath.Join(src, "Reel 1", "A001.mxf"), 60<<20, 6)
@@ -231,6 +233,7 @@ func killedByHook(r result) bool { return r.code == -1 || r.code == 137 }
 // result is complete, verified, with no temporary file and a consistent
 // manifest and ASC MHL history.
 func TestCrashMatrixCopy(t *testing.T) {
+	long(t)
 	src := filepath.Join(t.TempDir(), "Show")
 	for i := 0; i < 5; i++ {
 		writeMedia(t, filepath.Join(src, "Reel 1", fmt.Sprintf("A00%d.mxf", i)), 1<<20+i*4096, byte(10+i))
@@ -264,6 +267,7 @@ func TestCrashMatrixCopy(t *testing.T) {
 
 // Crash matrix, pull, both hubs.
 func TestCrashMatrixPull(t *testing.T) {
+	long(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		inbox := t.TempDir()
 		var files []string
@@ -331,6 +335,7 @@ func TestCrashMatrixPull(t *testing.T) {
 // Crash matrix, restore, both hubs: and nothing is left in the state
 // folder.
 func TestCrashMatrixRestore(t *testing.T) {
+	long(t)
 	hubs(t, func(t *testing.T, h *testHub) {
 		src := filepath.Join(t.TempDir(), "Proj")
 		for i := 0; i < 4; i++ {
@@ -461,6 +466,7 @@ func countRows(rows [][]string, action string) int {
 // a name the drive cannot hold leaves neither a temporary file nor a file
 // under its final name uncounted.
 func TestCopyUnportableOntoExfat(t *testing.T) {
+	long(t)
 	drive := mountExfat(t, "64M")
 	src := filepath.Join(t.TempDir(), "Show")
 	upper := writeMedia(t, filepath.Join(src, "Clips", "A.mxf"), 1<<20, 40)

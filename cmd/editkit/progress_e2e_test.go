@@ -13,6 +13,7 @@ import (
 // Not on a terminal (cron, a log file): plain progress lines every
 // EDITKIT_LOG_INTERVAL, no bar, no escape codes.
 func TestCopyLogsProgressWithoutTerminal(t *testing.T) {
+	long(t)
 	src := filepath.Join(t.TempDir(), "Show")
 	generate(t, src, samplemedia.Options{Seed: 14, TotalBytes: 200 << 20})
 	r := editkitEnv(t, []string{"EDITKIT_LOG_INTERVAL=50ms"}, "copy", src, t.TempDir())
@@ -30,6 +31,7 @@ func TestCopyLogsProgressWithoutTerminal(t *testing.T) {
 
 // On a terminal: a progress bar with throughput and ETA.
 func TestCopyDrawsProgressBarOnTerminal(t *testing.T) {
+	long(t)
 	needTool(t, "script")
 	src := filepath.Join(t.TempDir(), "Show")
 	generate(t, src, samplemedia.Options{Seed: 15, TotalBytes: 200 << 20})

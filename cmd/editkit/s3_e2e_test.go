@@ -91,6 +91,7 @@ func TestBackupSurvivesServerRestart(t *testing.T) {
 // Wrong credentials: a clear error saying which one to fix, no secret in
 // it, exit 2.
 func TestHubWrongCredentials(t *testing.T) {
+	long(t)
 	needS3(t)
 	srv := s3test.Start(t)
 	h := s3Hub(t, srv, "hub")
@@ -112,6 +113,7 @@ func TestHubWrongCredentials(t *testing.T) {
 
 // A hub behind TLS with a private CA, trusted through AWS_CA_BUNDLE.
 func TestHubTLSWithCustomCA(t *testing.T) {
+	long(t)
 	needS3(t)
 	srv := s3test.StartTLS(t)
 	h := s3Hub(t, srv, "hub")

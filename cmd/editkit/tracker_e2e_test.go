@@ -79,6 +79,7 @@ func assertOnce(t *testing.T, ids map[string]int) {
 // during which the commands succeed with a warning and the rows wait in
 // the outbox until the next command or tracker sync.
 func TestTrackerRowsExactlyOnce(t *testing.T) {
+	long(t)
 	te := newTrackerEnv(t)
 	run := func(args ...string) result {
 		t.Helper()

@@ -89,6 +89,7 @@ func flipByte(t *testing.T, path string, off int64) {
 // Every kind of damage a drive can suffer is found and named, from the
 // medium; a clean drive exits 0 and gets an ASC MHL "verified" generation.
 func TestVerifyFindsEveryProblem(t *testing.T) {
+	long(t)
 	_, drive := preparedDrive(t, 20, 24<<20)
 	v, r := runVerify(t, drive)
 	if r.code != 0 || !v.OK || v.Verified == 0 || v.Verified != v.Files {
@@ -171,6 +172,7 @@ func TestVerifyFindsEveryProblem(t *testing.T) {
 
 // Subsets: named paths, --since, --sample; --read-only writes nothing.
 func TestVerifySubsetsAndReadOnly(t *testing.T) {
+	long(t)
 	_, drive := preparedDrive(t, 21, 16<<20)
 	before := snapshot(t, drive)
 	v, r := runVerify(t, "--read-only", drive, "Avid MediaFiles/MXF/1")
@@ -221,6 +223,7 @@ func snapshot(t *testing.T, root string) []string {
 }
 
 func TestVerifyUsage(t *testing.T) {
+	long(t)
 	empty := t.TempDir()
 	for _, args := range [][]string{
 		{"verify"},
@@ -300,6 +303,7 @@ func digestOf(f mhl.Format, data []byte) string {
 // verify; a changed file is caught in each; a clean run appends a verified
 // generation that validates against the schema.
 func TestVerifyForeignMHLFormats(t *testing.T) {
+	long(t)
 	for _, f := range []mhl.Format{mhl.MD5, mhl.SHA1, mhl.XXH64, mhl.XXH3, mhl.XXH128, mhl.C4Format} {
 		t.Run(string(f), func(t *testing.T) {
 			card := filepath.Join(t.TempDir(), "A001")
@@ -329,6 +333,7 @@ func TestVerifyForeignMHLFormats(t *testing.T) {
 // A generation edited after the fact is reported as tampered; a nested
 // history (a card inside a drive) is verified with its parent.
 func TestVerifyTamperedAndNestedMHL(t *testing.T) {
+	long(t)
 	drive := filepath.Join(t.TempDir(), "SHOOT")
 	cardGen := craftHistory(t, filepath.Join(drive, "Day01", "A002"), "A002", mhl.XXH64, map[string]string{
 		"A002C001.mov": "card clip one",
@@ -400,6 +405,7 @@ func copyTree(t *testing.T, from, to string) {
 // A drive on exFAT (through FUSE, on a loop device): verified, and a flipped
 // byte is caught reading from the medium.
 func TestVerifyExfatDrive(t *testing.T) {
+	long(t)
 	src := filepath.Join(t.TempDir(), "Show")
 	generate(t, src, samplemedia.Options{Seed: 22, TotalBytes: 16 << 20})
 	drive := mountExfat(t, "128M")

@@ -17,6 +17,7 @@ import (
 // A drive whose file system returns I/O errors for some files: each one is
 // reported, the rest is verified, exit 1.
 func TestVerifyReportsIOErrorsAndGoesOn(t *testing.T) {
+	long(t)
 	needRoot(t)
 	_, backing := preparedDrive(t, 23, 16<<20)
 	drive := testfs.MustMount(t, backing)
@@ -81,6 +82,7 @@ func TestVerifyDriveUnpluggedMidRun(t *testing.T) {
 // A drive that stops answering (reads block in the kernel): verify gives
 // up after --stall-timeout and says why, instead of hanging forever.
 func TestVerifyGivesUpOnAStalledDrive(t *testing.T) {
+	long(t)
 	needRoot(t)
 	_, backing := preparedDrive(t, 25, 8<<20)
 	drive := testfs.MustMount(t, backing)

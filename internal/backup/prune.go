@@ -15,8 +15,8 @@ import (
 
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/hub"
-	"github.com/zeebo/blake3"
 )
 
 // Policy says which snapshots to keep, per set: the newest snapshot of each
@@ -588,7 +588,7 @@ func blobB3(ctx context.Context, h *hub.Hub, b3 string, p Progress) (string, int
 		return "", 0, err
 	}
 	defer rc.Close()
-	hh := blake3.New()
+	hh := hashing.NewMultiHasher(hashing.BLAKE3)
 	var w io.Writer = hh
 	if p != nil {
 		w = io.MultiWriter(hh, progressWriter{p})
@@ -597,5 +597,5 @@ func blobB3(ctx context.Context, h *hub.Hub, b3 string, p Progress) (string, int
 	if err != nil {
 		return "", n, err
 	}
-	return hex.EncodeToString(hh.Sum(nil)), n, nil
+	return hh.Digest(hashing.BLAKE3), n, nil
 }

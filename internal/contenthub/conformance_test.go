@@ -38,7 +38,12 @@ func runConformance(t *testing.T, fx fixture) {
 	t.Run("RetryResumesPut", func(t *testing.T) { testRetryResumesPut(t, fx.open(t), fx) })
 	t.Run("RetryResumesGet", func(t *testing.T) { testRetryResumesGet(t, fx.open(t)) })
 	t.Run("AbortUploads", func(t *testing.T) { testAbortUploads(t, fx.open(t), fx) })
-	t.Run("BandwidthLimit", func(t *testing.T) { testBandwidthLimit(t, fx.open(t)) })
+	t.Run("BandwidthLimit", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("measures seconds of throttled transfer; runs in make test")
+		}
+		testBandwidthLimit(t, fx.open(t))
+	})
 	t.Run("Logging", func(t *testing.T) { testLogging(t, fx.open(t)) })
 }
 

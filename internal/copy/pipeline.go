@@ -260,17 +260,17 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 	// A file the source's own ASC MHL history records is hashed in the
 	// history's formats too, and checked against it.
 	srec, inHistory := c.recorded[e.Path]
-	var formats []mhl.Format
-	var extra []mhl.Hasher
+	types := []hashing.Type{hashing.BLAKE3, hashing.XXH128}
+	formats := map[mhl.Format]hashing.Type{}
 	if inHistory {
 		for _, f := range srec.extraFormats() {
-			if x, err := mhl.NewHash(f); err == nil {
-				formats, extra = append(formats, f), append(extra, x)
+			if t, ok := f.HashType(); ok {
+				formats[f], types = t, append(types, t)
 			}
 		}
 	}
-	h := hashing.New()
-	n, err := w.fanOut(ctx, src, h, extra, outs)
+	h := hashing.NewMultiHasher(types...)
+	n, err := w.fanOut(ctx, src, h, outs)
 	if err != nil {
 		abort()
 		if ctx.Err() == nil {
@@ -292,8 +292,8 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 	var damage error
 	if inHistory {
 		got := make(map[mhl.Format]string, len(formats))
-		for i, f := range formats {
-			got[f] = extra[i].Digest()
+		for f, t := range formats {
+			got[f] = h.Digest(t)
 		}
 		mhlHashes, damage = srec.check(w.srcRoot, e.Path, sum.XXH128Hex(), got, c.opts.Now())
 	}
@@ -395,7 +395,7 @@ func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode) (*output, error
 // output's writer goroutine. Reading the next chunk overlaps with hashing
 // and writing the previous ones; a slow destination holds back the others
 // by at most chunksInFlight chunks.
-func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.Hasher, extra []mhl.Hasher, outs []*output) (int64, error) {
+func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.MultiHasher, outs []*output) (int64, error) {
 	free := w.buffers()
 	hashCh := make(chan *chunk, chunksInFlight)
 	var wg sync.WaitGroup
@@ -404,9 +404,6 @@ func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.Hasher, ex
 		defer wg.Done()
 		for c := range hashCh {
 			h.Write(c.buf)
-			for _, x := range extra {
-				x.Write(c.buf)
-			}
 			c.release()
 		}
 	}()

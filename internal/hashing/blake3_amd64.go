@@ -19,6 +19,9 @@ import (
 //go:noescape
 func hashManyAVX512(out *[16][8]uint32, in *byte, stride uintptr, blocks uintptr, key *[8]uint32, ctr *[2][16]uint32, flags *[16]uint32)
 
+// kernelBuilt says hashManyAVX512 is in this build.
+const kernelBuilt = true
+
 // haveKernel reports whether this CPU runs hashManyAVX512. It is set once,
 // from CPUID, before main.
 var haveKernel = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL

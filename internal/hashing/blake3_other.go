@@ -6,6 +6,8 @@ package hashing
 // hashed with guts alone (generic Go outside amd64).
 const haveKernel = false
 
+const kernelBuilt = false
+
 func hashChunks16(out *[16][8]uint32, buf *[simdSize]byte, counter uint64) {
 	panic("hashing: no SIMD kernel on this platform")
 }

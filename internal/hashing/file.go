@@ -12,14 +12,16 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/zeebo/xxh3"
-
 	"github.com/editkit/editkit/internal/fsx"
 )
 
 // FileOptions says which digests HashFile computes and how it reads.
 type FileOptions struct {
-	BLAKE3, XXH128 bool // which digests to compute; at least one
+	BLAKE3, XXH128 bool // editkit's own digests, to compute or not
+
+	// Extra are further formats computed in the same pass (an ASC MHL
+	// history's md5, sha1, xxh64, xxh3 or c4); FileSum.Extra has them.
+	Extra []Type
 
 	// FromMedium drops the file's cached pages before reading and forgets
 	// each range once read, so that the bytes hashed come from the drive,
@@ -41,7 +43,8 @@ type FileOptions struct {
 // FileSum is the digests of a file and the number of bytes they cover.
 type FileSum struct {
 	Sum
-	Size int64
+	Extra map[Type]string // FileOptions.Extra's digests, as MultiHasher.Digest gives them
+	Size  int64
 }
 
 // HashFile's unit of work is one read(2), then hashed by the goroutine that
@@ -66,8 +69,9 @@ const (
 // o.Workers goroutines takes the next unit, reads it (pread, so reads
 // proceed in parallel) and hashes its BLAKE3 subtrees while the others read
 // and hash theirs. Units are merged in file order, which is also where
-// xxh128, one sequential stream, is fed; it runs beside the other
-// goroutines' BLAKE3 and costs ~12% of the CPU time. Nothing waits for a
+// the sequential digests (xxh128, and any ASC MHL format asked for) are
+// fed; xxh128 runs beside the other goroutines' BLAKE3 and costs ~12% of
+// the CPU time. Nothing waits for a
 // hand-off per buffer: on the KVM guest this was tuned on, waking an idle
 // goroutine on the other core takes 70–500 µs, which a reader goroutine
 // feeding hashers, or a fork-join per buffer, paid every few hundred
@@ -98,9 +102,6 @@ func HashFile(ctx context.Context, path string, o FileOptions) (FileSum, error) 
 }
 
 func hashFile(ctx context.Context, path string, o FileOptions) (FileSum, error) {
-	if !o.BLAKE3 && !o.XXH128 {
-		return FileSum{}, errors.New("no digest requested")
-	}
 	if err := ctx.Err(); err != nil {
 		return FileSum{}, err
 	}
@@ -109,6 +110,25 @@ func hashFile(ctx context.Context, path string, o FileOptions) (FileSum, error) 
 		return FileSum{}, withoutPath(err)
 	}
 	defer f.Close()
+	return hashOpen(ctx, f, o)
+}
+
+// HashOpen is HashFile for a file already open: it hashes all of f, from
+// byte 0 whatever f's offset (placement reads back a temporary file
+// through the descriptor it wrote). Errors name f.
+func HashOpen(ctx context.Context, f *os.File, o FileOptions) (FileSum, error) {
+	s, err := hashOpen(ctx, f, o)
+	if err != nil {
+		return FileSum{}, fmt.Errorf("hash %s: %w", f.Name(), err)
+	}
+	return s, nil
+}
+
+func hashOpen(ctx context.Context, f *os.File, o FileOptions) (FileSum, error) {
+	types := o.types()
+	if len(types) == 0 {
+		return FileSum{}, errors.New("no digest requested")
+	}
 	if o.FromMedium {
 		if err := fsx.ReadFromMedium(f); err != nil {
 			return FileSum{}, fmt.Errorf("drop cached pages: %w", err)
@@ -122,7 +142,7 @@ func hashFile(ctx context.Context, path string, o FileOptions) (FileSum, error) 
 		return FileSum{}, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 	}
 
-	h := fileHasher{o: o, src: f}
+	h := fileHasher{o: o, src: f, m: NewMultiHasher(types...)}
 	if o.FromMedium {
 		h.forget = func(off, n int64) { fsx.Forget(f, off, n) }
 	}
@@ -132,24 +152,35 @@ func hashFile(ctx context.Context, path string, o FileOptions) (FileSum, error) 
 	return h.sum(), nil
 }
 
+// types lists the formats o asks for.
+func (o FileOptions) types() []Type {
+	var ts []Type
+	if o.BLAKE3 {
+		ts = append(ts, BLAKE3)
+	}
+	if o.XXH128 {
+		ts = append(ts, XXH128)
+	}
+	return append(ts, o.Extra...)
+}
+
 // fileHasher is the state of one HashFile call.
 type fileHasher struct {
 	o      FileOptions
 	src    io.ReaderAt
 	forget func(off, n int64) // nil unless reading from the medium
-	b3     *ParallelBLAKE3
-	xxh    *xxh3.Hasher
+	m      *MultiHasher
 	size   int64
 	unit   int // bytes per read of the parallel path
 }
 
 func (h *fileHasher) sum() FileSum {
-	s := FileSum{Size: h.size}
-	if h.b3 != nil {
-		s.BLAKE3 = h.b3.Sum256()
-	}
-	if h.xxh != nil {
-		s.XXH128 = h.xxh.Sum128().Bytes()
+	s := FileSum{Sum: h.m.Sum(), Size: h.size}
+	if len(h.o.Extra) > 0 {
+		s.Extra = make(map[Type]string, len(h.o.Extra))
+		for _, t := range h.o.Extra {
+			s.Extra[t] = h.m.Digest(t)
+		}
 	}
 	return s
 }
@@ -159,12 +190,6 @@ func (h *fileHasher) run(ctx context.Context, size int64) error {
 	h.unit = readSize
 	if h.o.FromMedium {
 		h.unit = mediumReadSize
-	}
-	if h.o.BLAKE3 {
-		h.b3 = NewParallelBLAKE3(1)
-	}
-	if h.o.XXH128 {
-		h.xxh = xxh3.New()
 	}
 	if size < 2*readSize {
 		// A small file is read in one go, plus the read that sees the end,
@@ -199,12 +224,7 @@ func (h *fileHasher) sequential(ctx context.Context, buf []byte) (more bool, err
 		return false, err
 	}
 	n, err := h.read(buf, h.size)
-	if h.xxh != nil {
-		h.xxh.Write(buf[:n])
-	}
-	if h.b3 != nil {
-		h.b3.Write(buf[:n])
-	}
+	h.m.Write(buf[:n])
 	h.add(n)
 	switch err {
 	case nil:
@@ -272,12 +292,10 @@ func (h *fileHasher) parallel(ctx context.Context) error {
 		if u.err != nil && u.err != io.EOF {
 			return true, u.err
 		}
-		if h.xxh != nil {
-			h.xxh.Write(u.buf)
-		}
-		if h.b3 != nil {
-			h.b3.commit(u.pieces)
-			h.b3.Write(u.buf[len(u.buf)/chunkSize*chunkSize:]) // the end of the file
+		h.m.writeSequential(u.buf)
+		if b3 := h.m.b3; b3 != nil {
+			b3.commit(u.pieces)
+			b3.Write(u.buf[len(u.buf)/chunkSize*chunkSize:]) // the end of the file
 		}
 		h.add(len(u.buf))
 		return u.err == io.EOF, nil
@@ -331,7 +349,7 @@ func (h *fileHasher) parallel(ctx context.Context) error {
 				stopped.Store(true)
 			}
 			u := unit{buf: buf[:n], err: rerr}
-			if h.b3 != nil && (rerr == nil || rerr == io.EOF) {
+			if h.m.b3 != nil && (rerr == nil || rerr == io.EOF) {
 				pieces = planPieces(pieces[:0], uint64(start)/chunkSize, uint64(n/chunkSize))
 				for j := range pieces {
 					pieces[j].hash(buf)

@@ -33,6 +33,10 @@ func pattern(n int, seed uint64) []byte {
 	return b
 }
 
+// modest keeps the tests to modest sizes under the race detector (as make
+// test runs them) and with -short; a plain go test runs the large ones.
+func modest() bool { return raceEnabled || testing.Short() }
+
 // edgeSizes are the lengths where the tree changes shape: around a chunk,
 // a 16-chunk SIMD group, a segment, and the powers of two between.
 func edgeSizes() []int {
@@ -46,7 +50,7 @@ func edgeSizes() []int {
 		5*seg + 3*simd + 7*chunkSize + 11, 16*seg + 1, 33*seg - 1,
 		1<<20 - 1, 1 << 20, 1<<20 + 1, 3<<20 + 7,
 	}
-	if !raceEnabled {
+	if !modest() {
 		sizes = append(sizes, 64<<20, 64<<20+1, 100<<20+12345,
 			// Past one round of maxBatch segments.
 			maxBatch*seg-1, maxBatch*seg, maxBatch*seg+1, maxBatch*seg+seg+chunkSize+1)
@@ -97,7 +101,7 @@ func TestParallelBLAKE3EdgeSizes(t *testing.T) {
 
 func TestParallelBLAKE3RandomSizes(t *testing.T) {
 	n, maxSize := 300, 100<<20
-	if raceEnabled {
+	if modest() {
 		n, maxSize = 60, 4<<20
 	}
 	r := rand.New(rand.NewPCG(2, 3))
@@ -117,7 +121,7 @@ func TestParallelBLAKE3RandomSizes(t *testing.T) {
 func TestParallelBLAKE3SplitWrites(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 5))
 	maxSize := 40 << 20
-	if raceEnabled {
+	if modest() {
 		maxSize = 3 << 20
 	}
 	big := pattern(maxSize, 3)
@@ -201,7 +205,7 @@ func TestParallelBLAKE3MatchesB3sum(t *testing.T) {
 	}
 	dir := t.TempDir()
 	sizes := []int{0, 1025, segmentSize + 1, 5<<20 + 3}
-	if !raceEnabled {
+	if !modest() {
 		sizes = append(sizes, 33<<20, 64<<20+chunkSize+1)
 	}
 	for _, size := range sizes {
@@ -333,9 +337,15 @@ func TestKernelsMatchReference(t *testing.T) {
 
 // The assembly kernel against guts, lane by lane, including chunk counters
 // whose low word wraps within the 16 lanes. It runs where the CPU has
-// AVX-512; TestKernelsMatchReference covers every machine.
+// AVX-512; TestKernelsMatchReference covers every machine. The kernel is
+// built on every amd64 machine, so the full suite (EDITKIT_REQUIRE_ALL)
+// must run on one that can test it, unless GODEBUG turned it off on
+// purpose (make test's second pass).
 func TestKernelMatchesGuts(t *testing.T) {
 	if !haveKernel {
+		if kernelBuilt && os.Getenv("EDITKIT_REQUIRE_ALL") == "1" && !strings.Contains(os.Getenv("GODEBUG"), "cpu.avx512f=off") {
+			t.Fatal("the AVX-512 kernel is built but this CPU cannot run it, so it goes untested: run make test on a CPU with AVX-512F and AVX-512VL")
+		}
 		t.Log("no AVX-512 kernel in this build or on this CPU: nothing lane by lane to check; TestKernelsMatchReference checked the portable fallback")
 		return
 	}

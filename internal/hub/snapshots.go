@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/treepath"
-	"github.com/zeebo/blake3"
 )
 
 const snapshotsPrefix = "snapshots/"
@@ -84,7 +84,7 @@ func ValidSetName(set string) error {
 // hashing it on the way, for PutSnapshot.
 type EntriesWriter struct {
 	f    *os.File
-	h    *blake3.Hasher
+	h    *hashing.MultiHasher
 	gz   *gzip.Writer
 	bw   *bufio.Writer
 	enc  *json.Encoder
@@ -98,7 +98,7 @@ func NewEntriesWriter(dir string) (*EntriesWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &EntriesWriter{f: f, h: blake3.New()}
+	w := &EntriesWriter{f: f, h: hashing.NewMultiHasher(hashing.BLAKE3)}
 	w.gz, _ = gzip.NewWriterLevel(io.MultiWriter(f, w.h), gzip.BestSpeed)
 	w.bw = bufio.NewWriterSize(w.gz, 256<<10)
 	w.enc = json.NewEncoder(w.bw)
@@ -126,7 +126,7 @@ func (w *EntriesWriter) Close() (path, b3 string, err error) {
 	if err := w.f.Close(); err != nil {
 		return "", "", err
 	}
-	return w.f.Name(), fmt.Sprintf("%x", w.h.Sum(nil)), nil
+	return w.f.Name(), w.h.Digest(hashing.BLAKE3), nil
 }
 
 // EntriesFile streams a file list written by an EntriesWriter on this
@@ -356,14 +356,14 @@ func (h *Hub) Entries(ctx context.Context, s *Snapshot, dir string) iter.Seq2[En
 			yield(Entry{}, fmt.Errorf("snapshot %s file list: %w", s.ID, err))
 			return
 		}
-		hh := blake3.New()
+		hh := hashing.NewMultiHasher(hashing.BLAKE3)
 		_, err = io.Copy(io.MultiWriter(f, hh), rc)
 		rc.Close()
 		if err != nil {
 			yield(Entry{}, fmt.Errorf("snapshot %s file list: %w", s.ID, err))
 			return
 		}
-		if got := fmt.Sprintf("%x", hh.Sum(nil)); got != s.EntriesB3 {
+		if got := hh.Digest(hashing.BLAKE3); got != s.EntriesB3 {
 			damaged(fmt.Errorf("its file list is damaged (BLAKE3 %s, expected %s)", got, s.EntriesB3))
 			return
 		}

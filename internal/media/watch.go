@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/walk"
-	"github.com/zeebo/blake3"
 )
 
 // WatchOptions configure a hot folder.
@@ -63,7 +63,7 @@ func Watch(ctx context.Context, h *hub.Hub, o WatchOptions) error {
 	if fi, err := os.Stat(folder); err != nil || !fi.IsDir() {
 		return fmt.Errorf("watch folder %s is not a folder", o.Folder)
 	}
-	memory := filepath.Join(o.StateDir, fmt.Sprintf("watch-%x.json", blake3.Sum256([]byte(folder))))
+	memory := filepath.Join(o.StateDir, fmt.Sprintf("watch-%x.json", hashing.SumBLAKE3([]byte(folder))))
 	files := map[string]*watched{}
 	if data, err := os.ReadFile(memory); err == nil {
 		json.Unmarshal(data, &files)

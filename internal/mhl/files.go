@@ -2,7 +2,6 @@ package mhl
 
 import (
 	"bufio"
-	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/place"
 )
 
@@ -132,9 +132,9 @@ func syncDir(dir string) error {
 
 // fileC4 returns the C4 id of a file's bytes.
 func fileC4(r io.Reader) (string, error) {
-	h := sha512.New()
+	h := hashing.NewMultiHasher(hashing.C4)
 	if _, err := io.Copy(h, r); err != nil {
 		return "", err
 	}
-	return C4([64]byte(h.Sum(nil))), nil
+	return h.Digest(hashing.C4), nil
 }

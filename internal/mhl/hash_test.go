@@ -2,10 +2,8 @@ package mhl
 
 import (
 	"bytes"
-	"crypto/sha512"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -42,37 +40,6 @@ func TestNewHash(t *testing.T) {
 	}
 	if _, err := NewHash("blake3"); err == nil {
 		t.Error("NewHash(blake3) succeeded")
-	}
-}
-
-func TestC4(t *testing.T) {
-	if got, want := C4(sha512.Sum512(nil)), "c459dsjfscH38cYeXXYogktxf4Cd9ibshE3BHUo6a58hBXmRQdZrAkZzsWcbWtDg5oQstpDuni4Hirj75GEmTc1sFT"; got != want {
-		t.Errorf("C4(empty) = %s, want %s", got, want)
-	}
-	// Padding: a small number is mostly '1's.
-	var small [64]byte
-	small[63] = 57
-	if got, want := C4(small), "c4"+strings.Repeat("1", 87)+"z"; got != want {
-		t.Errorf("C4(57) = %s, want %s", got, want)
-	}
-	var max [64]byte
-	for i := range max {
-		max[i] = 0xff
-	}
-	for _, d := range [][64]byte{small, max, sha512.Sum512([]byte("x"))} {
-		id := C4(d)
-		if len(id) != 90 {
-			t.Errorf("C4 length %d", len(id))
-		}
-		b, err := decodeC4(id)
-		if err != nil || !bytes.Equal(b, d[:]) {
-			t.Errorf("decodeC4(%s) = %x, %v; want %x", id, b, err, d)
-		}
-	}
-	for _, bad := range []string{"", "c4", "c5" + strings.Repeat("1", 88), "c4" + strings.Repeat("0", 88), "c4" + strings.Repeat("z", 88)} {
-		if _, err := decodeC4(bad); err == nil {
-			t.Errorf("decodeC4(%q) succeeded", bad)
-		}
 	}
 }
 

@@ -2,7 +2,6 @@ package mhl
 
 import (
 	"bufio"
-	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
@@ -211,7 +211,7 @@ func (h *History) readGen(hs *hist, seq int, p string) (*gen, []string, error) {
 	defer f.Close()
 	g := &gen{}
 	g.info = GenerationInfo{History: hs.prefix, Seq: seq, File: filepath.Base(p)}
-	sha := sha512.New()
+	sha := hashing.NewMultiHasher(hashing.C4)
 	hdr, err := parseGeneration(bufio.NewReader(io.TeeReader(f, sha)), parseOpts{
 		onFile: func(r *fileRec) error {
 			h.record(hs, g, r)
@@ -226,7 +226,7 @@ func (h *History) readGen(hs *hist, seq int, p string) (*gen, []string, error) {
 	if _, err := io.Copy(sha, f); err != nil {
 		return nil, nil, fmt.Errorf("mhl %s: %w", p, err)
 	}
-	g.c4 = C4([64]byte(sha.Sum(nil)))
+	g.c4 = sha.Digest(hashing.C4)
 	g.refs = hdr.Refs
 	i := &g.info
 	i.Created, i.Host, i.Tool, i.ToolVersion = hdr.Created, hdr.Host, hdr.Tool, hdr.ToolVersion

@@ -6,7 +6,7 @@
 // A file is written under a temporary name beside its final one that is
 // the same on every run (TempName), so a rerun after kill -9 finds it and
 // resumes it (pull and restore, which fetch by range) or starts it again
-// (copy). Its bytes are hashed as they are written (hashing.Hasher: BLAKE3
+// (copy). Its bytes are hashed as they are written (hashing.MultiHasher: BLAKE3
 // and xxh128 in one pass), then it is synced, its cached pages dropped and
 // it is read back from the medium, given its times, renamed, and the folder
 // synced; every error on the way is reported, none ignored.
@@ -38,7 +38,6 @@ import (
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
-	"github.com/zeebo/xxh3"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -254,7 +253,7 @@ type File struct {
 	tmp   string // temporary base name
 	f     *os.File
 	n     int64
-	h     *hashing.Hasher
+	h     *hashing.MultiHasher
 	fresh bool
 }
 
@@ -290,7 +289,7 @@ func (r *Root) Begin(rel string, o BeginOptions) (*File, error) {
 		return nil, err
 	}
 	if o.Hash {
-		p.h = hashing.New()
+		p.h = hashing.NewMultiHasher(hashing.BLAKE3, hashing.XXH128)
 	}
 	if o.Resume {
 		var w io.Writer = io.Discard
@@ -400,33 +399,14 @@ func (p *File) Settle(ctx context.Context, o SettleOptions) error {
 	return nil
 }
 
-// ReadBack hashes f's remaining bytes with xxh128, from the medium (each
-// range read is then dropped from the cache), reporting progress.
+// ReadBack hashes all of f with xxh128, from the medium (each range read
+// is then dropped from the cache), reporting progress.
 func ReadBack(ctx context.Context, f *os.File, progress func(int64)) (string, int64, error) {
-	h := xxh3.New()
-	buf := make([]byte, 1<<20)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", n, err
-		}
-		k, err := f.Read(buf)
-		if k > 0 {
-			h.Write(buf[:k])
-			fsx.Forget(f, n, int64(k))
-			n += int64(k)
-			if progress != nil {
-				progress(int64(k))
-			}
-		}
-		if err == io.EOF {
-			sum := h.Sum128().Bytes()
-			return fmt.Sprintf("%x", sum[:]), n, nil
-		}
-		if err != nil {
-			return "", n, err
-		}
+	s, err := hashing.HashOpen(ctx, f, hashing.FileOptions{XXH128: true, FromMedium: true, Workers: 1, Progress: progress})
+	if err != nil {
+		return "", s.Size, err
 	}
+	return s.XXH128Hex(), s.Size, nil
 }
 
 // Commit gives the settled file its final name and syncs the folder. A file

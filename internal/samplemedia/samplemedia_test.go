@@ -98,6 +98,9 @@ func isJunk(rel string) bool {
 }
 
 func TestDeterministic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates every tree twice; runs in make test")
+	}
 	for _, o := range []Options{
 		{Seed: 7, TotalBytes: testSize, Unportable: true},
 		{Seed: 7, ManyFiles: 600},
@@ -228,6 +231,9 @@ func TestPlans(t *testing.T) {
 }
 
 func TestManyFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 1234 files; runs in make test")
+	}
 	dir, st := generateT(t, Options{Seed: 5, ManyFiles: 1234})
 	if st.Files != 1234 || st.Junk != 0 || st.AvidDB != 0 {
 		t.Errorf("Stats %+v, want exactly 1234 files and no junk", st)

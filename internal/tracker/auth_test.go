@@ -34,6 +34,9 @@ func TestApplicationDefaultCredentials(t *testing.T) {
 }
 
 func TestLoginLoopbackAndDevice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("both login flows end to end; runs in make test")
+	}
 	for _, device := range []bool{false, true} {
 		name := "loopback"
 		if device {

@@ -61,6 +61,9 @@ func TestOutboxSurvivesKill(t *testing.T) {
 		outboxChild()
 		return
 	}
+	if testing.Short() {
+		t.Skip("kills a child process mid-push; runs in make test")
+	}
 	e := newEnv(t, envOpt{})
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

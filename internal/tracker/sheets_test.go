@@ -104,6 +104,9 @@ func TestPacingKeepsInsideQuota(t *testing.T) {
 // Without pacing the same push runs into the quota; back-off must carry it
 // through, still exactly once.
 func TestBackoffThroughQuotaErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault injection against the Sheets server; runs in make test")
+	}
 	e := newEnv(t, envOpt{})
 	cfg := e.config()
 	cfg.RowsPerRequest = 20
@@ -123,6 +126,9 @@ func TestBackoffThroughQuotaErrors(t *testing.T) {
 }
 
 func TestFaultsNeverDuplicate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault injection against the Sheets server; runs in make test")
+	}
 	cases := []struct {
 		name   string
 		faults []sheetsfakeFault
@@ -219,6 +225,9 @@ func TestServerDownThenBack(t *testing.T) {
 
 // Down for a moment in the middle of a large push: back-off rides it out.
 func TestServerDownMidPush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault injection against the Sheets server; runs in make test")
+	}
 	e := newEnv(t, envOpt{})
 	cfg := e.config()
 	cfg.RowsPerRequest = 25

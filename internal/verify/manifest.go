@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
-	"github.com/zeebo/blake3"
 )
 
 // driveRules is what a walk of a drive leaves out: editkit's own state and
@@ -291,10 +291,8 @@ func (v *verifier) sampler() func(string) bool {
 	var key [8]byte
 	binary.LittleEndian.PutUint64(key[:], seed)
 	return func(p string) bool {
-		h := blake3.New()
-		h.Write(key[:])
-		h.Write([]byte(p))
-		return binary.LittleEndian.Uint64(h.Sum(nil)) < limit
+		sum := hashing.SumBLAKE3(append(key[:], p...))
+		return binary.LittleEndian.Uint64(sum[:8]) < limit
 	}
 }
 

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"runtime"
 	"sync"
 
-	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/mhl"
 )
@@ -92,55 +89,21 @@ func (p *pool) hashFile(ctx context.Context, path string, xxh bool) (hashing.Fil
 // hashFormats reads a file from the medium once and returns its digest in
 // each of the given ASC MHL formats.
 func (p *pool) hashFormats(ctx context.Context, path string, formats []mhl.Format) (map[mhl.Format]string, int64, error) {
-	if len(formats) == 1 && formats[0] == mhl.XXH128 {
-		s, err := hashing.HashFile(ctx, path, hashing.FileOptions{XXH128: true, FromMedium: true, Workers: p.workers, Progress: p.add})
-		if err != nil {
-			return nil, 0, err
+	types := make([]hashing.Type, len(formats))
+	for i, f := range formats {
+		t, ok := f.HashType()
+		if !ok {
+			return nil, 0, fmt.Errorf("unknown hash format %q", f)
 		}
-		return map[mhl.Format]string{mhl.XXH128: s.XXH128Hex()}, s.Size, nil
+		types[i] = t
 	}
-	hashers := make(map[mhl.Format]mhl.Hasher, len(formats))
-	ws := make([]io.Writer, 0, len(formats))
-	for _, f := range formats {
-		h, err := mhl.NewHash(f)
-		if err != nil {
-			return nil, 0, err
-		}
-		hashers[f] = h
-		ws = append(ws, h)
-	}
-	f, err := os.Open(path)
+	s, err := hashing.HashFile(ctx, path, hashing.FileOptions{Extra: types, FromMedium: true, Workers: p.workers, Progress: p.add})
 	if err != nil {
-		return nil, 0, err
+		return nil, s.Size, err
 	}
-	defer f.Close()
-	if err := fsx.ReadFromMedium(f); err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	out := make(map[mhl.Format]string, len(formats))
+	for i, f := range formats {
+		out[f] = s.Extra[types[i]]
 	}
-	w := io.MultiWriter(ws...)
-	buf := make([]byte, 1<<20)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, n, err
-		}
-		k, err := f.Read(buf)
-		if k > 0 {
-			w.Write(buf[:k])
-			fsx.Forget(f, n, int64(k))
-			n += int64(k)
-			p.add(int64(k))
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, n, fmt.Errorf("read %s: %w", path, err)
-		}
-	}
-	out := make(map[mhl.Format]string, len(hashers))
-	for f, h := range hashers {
-		out[f] = h.Digest()
-	}
-	return out, n, nil
+	return out, s.Size, nil
 }

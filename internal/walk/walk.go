@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zeebo/blake3"
+	"github.com/editkit/editkit/internal/hashing"
 )
 
 // Kind is the type of a tree entry.
@@ -110,7 +110,7 @@ const TempPrefix = ".editkit-tmp-"
 // on every run, so an interrupted copy or pull is resumed or cleaned up by
 // the next one.
 func TempName(name string) string {
-	sum := blake3.Sum256([]byte(name))
+	sum := hashing.SumBLAKE3([]byte(name))
 	return fmt.Sprintf("%s%x", TempPrefix, sum[:8])
 }
 
