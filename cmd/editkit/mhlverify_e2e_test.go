@@ -14,20 +14,6 @@ import (
 // a good copy put back after a failure verify as the spec says, and a run
 // that finds problems still appends its results.
 
-// writeTree creates files (tree path → contents) under root.
-func writeTree(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for p, body := range files {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // refCreate runs the reference tool's create with args on tree and wants
 // exit code want.
 func refCreate(t *testing.T, ref, tree string, want int, args ...string) {
@@ -56,17 +42,6 @@ func wantRefAccepts(t *testing.T, ref, tree, when string) {
 	if code, out := refVerifyDH(t, ref, tree); code != 0 || strings.Contains(out, "ERROR") {
 		t.Errorf("%s: reference verify -dh: exit %d, want 0 and no ERROR\n%s", when, code, out)
 	}
-}
-
-// newestGeneration returns the newest generation file of the history at root.
-func newestGeneration(t *testing.T, root string) string {
-	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(root, "ascmhl", "[0-9][0-9][0-9][0-9]_*.mhl"))
-	if len(m) == 0 {
-		t.Fatalf("no generation in %s", root)
-	}
-	slices.Sort(m)
-	return m[len(m)-1]
 }
 
 // A history (here the reference tool's) that records files editkit would
