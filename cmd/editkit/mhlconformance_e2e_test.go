@@ -371,18 +371,17 @@ func (c *conformance) editkitWrites(t *testing.T) {
 		drive := copyOf(t, plainFolder(t))
 		c.refAccepts(t, e, drive)
 		sameRootHash(t, e, drive)
-		// A documented difference: the reference's own create on the
-		// drive records .editkit as an empty folder, although the drive's
-		// history lists .editkit/ among its ignore patterns, and hashes it
-		// into the root (its verify -dh then logs a root mismatch, exit 0).
-		// Spec 5.6.1.2: a manifest holds no record of an ignored file or
-		// folder; editkit's root hash is the spec's. Checked to be exactly
-		// that folder, so a change on either side shows.
+		// The reference's own create on the drive, which reads the ignore
+		// list of the drive's history, computes the same root hash: the list
+		// names .editkit without a trailing slash too, because the reference
+		// matches "dir/" against the folder's own path without one and
+		// would otherwise record .editkit as an empty folder (spec 5.6.1.2:
+		// a manifest holds no record of an ignored file or folder).
 		clone := filepath.Join(t.TempDir(), filepath.Base(drive))
 		cloneTree(t, drive, clone)
 		c.refCreate(t, clone, "-h", "xxh128")
-		theirs, withFolder := readRootHash(t, newestGeneration(t, clone)), c.refRootHash(t, drive, "xxh128", ".editkit")
-		e.check(theirs == withFolder, "the reference's create on the drive: root hash %+v; with an empty .editkit folder it computes %+v, the documented difference no longer explains it", theirs, withFolder)
+		theirs, ours := readRootHash(t, newestGeneration(t, clone)), readRootHash(t, newestGeneration(t, drive))
+		e.check(theirs == ours, "the reference's create on the drive: root hash %+v, editkit's generation %+v", theirs, ours)
 	})
 	t.Run("copy of a folder holding a card with its history", func(t *testing.T) {
 		e := expect(t, 0, "")
@@ -442,7 +441,7 @@ func (c *conformance) editkitWrites(t *testing.T) {
 		// The pull generation covers every child (spec 6.5.2), the drive's
 		// record is adopted: default verify finds nothing extra, and the
 		// checksum list names every file.
-		e := expect(t, 3, "")
+		e := expect(t, 0, "")
 		sameRootHash(t, e, drive)
 		v, r := ekVerify(t, "--read-only", drive)
 		e.check(v.equal(intact()), "verify (default) after the pull: %s, want every file of the drive's record verified\n%s", v, r)
@@ -475,7 +474,7 @@ func (c *conformance) referenceWrites(t *testing.T) {
 			t.Fatalf("editkit verify: %s\n%s", v, r)
 		}
 		c.schemaCheck(t, expect(t, 0, ""), clone)
-		c.refVerifies(t, expect(t, 5, ""), clone, dirHashes)
+		c.refVerifies(t, expect(t, 0, ""), clone, dirHashes)
 		return clone
 	}
 	for _, format := range []string{"md5", "sha1", "xxh64", "xxh3", "xxh128", "c4"} {
@@ -533,14 +532,14 @@ func (c *conformance) referenceWrites(t *testing.T) {
 		code, out := c.refVerdict(t, tree, false)
 		e.check(code == 0, "reference verify after a rename it recorded: exit %d\n%s", code, out)
 		// Spec 5.3.3: implementations shall support renaming (previousPath).
-		bothModes(t, expect(t, 6, ""), tree, intact())
+		bothModes(t, expect(t, 0, ""), tree, intact())
 	})
 	t.Run("names editkit skips, recorded by another tool", func(t *testing.T) {
 		tree := c.refCard(t, "xxh128", map[string]string{"Clips/._A001C001.mov": "resource fork", "Clips/Thumbs.db": "thumbnails"})
 		// Spec 5.6.1.2: what the history's ignore patterns leave in is
 		// covered; editkit's own skip list decides what it copies, not
 		// what a history records.
-		bothModes(t, expect(t, 4, ""), tree, intact())
+		bothModes(t, expect(t, 0, ""), tree, intact())
 	})
 	t.Run("failed then a good copy restored", func(t *testing.T) {
 		tree := c.refCard(t, "xxh128", nil)
@@ -556,7 +555,7 @@ func (c *conformance) referenceWrites(t *testing.T) {
 		e.check(code == 0, "reference verify after the good copy is back: exit %d\n%s", code, out)
 		// Spec 5.6.4: failed hashes are not used; note 2: an unintended
 		// change is resolved by a good copy matching the original.
-		bothModes(t, expect(t, 7, ""), tree, intact())
+		bothModes(t, expect(t, 0, ""), tree, intact())
 	})
 	t.Run("verify appends failed results", func(t *testing.T) {
 		tree := c.refCard(t, "xxh128", nil)
@@ -566,7 +565,7 @@ func (c *conformance) referenceWrites(t *testing.T) {
 		e.check(v.equal(problems(verify.Modified)), "editkit verify of a flipped file: %s\n%s", v, r)
 		// Spec 5.6.4: verifying with a history appends a generation with
 		// the results, failed ones too (5.6.5).
-		e8 := expect(t, 8, "")
+		e8 := expect(t, 0, "")
 		gens, _ := filepath.Glob(filepath.Join(tree, "ascmhl", "*.mhl"))
 		e8.check(len(gens) == 2, "generations after a verify that found a problem: %d, want 2", len(gens))
 		if len(gens) == 2 {
@@ -673,8 +672,7 @@ func (c *conformance) mutations(t *testing.T) {
 		}, ref: 31, ek: problems(verify.Tampered)},
 		{name: "chain edited, unreadable C4", mutate: func(t *testing.T, tree string) {
 			chainC4(t, tree, func(c4 string) string { return "c4z" + c4[3:] })
-		}, ref: 31, ek: problems(verify.Tampered),
-			finding: "F1 (verify --mhl, and default verify of a tree without a manifest, exit 2 'cannot read the history' for a chain whose C4 cannot be parsed, instead of exit 1 tampered; spec 5.4, 7.4.2)"},
+		}, ref: 31, ek: problems(verify.Tampered)},
 		{name: "chain deleted", mutate: func(t *testing.T, tree string) { os.Remove(at(tree, "ascmhl/ascmhl_chain.xml")) },
 			ref: 32, ek: problems(verify.Tampered)},
 	}
