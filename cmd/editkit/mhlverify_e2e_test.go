@@ -315,3 +315,59 @@ func TestMHLVerifyAppendsFailures(t *testing.T) {
 		})
 	}
 }
+
+// A card whose history records files editkit's skip list leaves out (an
+// AppleDouble file, a Thumbs.db, a file under a later generation's ignore
+// pattern) is copied whole: the history carried to the drive never records
+// a file the drive lacks, so both tools accept the drive. A name the user
+// excludes is still left out, and said so.
+func TestMHLCopyRecordedJunkNames(t *testing.T) {
+	ref := needRefTool(t)
+	src := filepath.Join(t.TempDir(), "Card")
+	writeTree(t, src, map[string]string{
+		"Clips/A001C001.mxf":    "picture",
+		"Clips/._A001C001.mxf":  "resource fork",
+		"Clips/Thumbs.db":       "thumbnails",
+		"$RECYCLE.BIN/S-1/x.db": "deleted on a PC",
+		"Clips/render.tmp":      "a render",
+	})
+	refCreate(t, ref, src, 0)
+	refCreate(t, ref, src, 0, "-i", "*.tmp")
+	// Junk the card's history does not record stays behind, as before.
+	writeTree(t, src, map[string]string{"Clips/._unrecorded.mxf": "later junk", ".DS_Store": "finder"})
+
+	drive := t.TempDir()
+	r := editkit(t, "copy", src, drive)
+	if r.code != 0 {
+		t.Fatalf("copy: %s", r)
+	}
+	for _, p := range []string{"Clips/._A001C001.mxf", "Clips/Thumbs.db", "$RECYCLE.BIN/S-1/x.db", "Clips/render.tmp"} {
+		if _, err := os.Stat(filepath.Join(drive, filepath.FromSlash(p))); err != nil {
+			t.Errorf("%s, recorded by the card's history, was not copied: %v", p, err)
+		}
+	}
+	for _, p := range []string{"Clips/._unrecorded.mxf", ".DS_Store"} {
+		if _, err := os.Stat(filepath.Join(drive, filepath.FromSlash(p))); err == nil {
+			t.Errorf("%s, junk no history records, was copied", p)
+		}
+	}
+	for _, mode := range [][]string{{"verify", "--read-only", drive}, {"verify", "--mhl", "--read-only", drive}} {
+		if r := editkit(t, mode...); r.code != 0 || strings.Contains(r.stdout, "missing") {
+			t.Errorf("%v: want every recorded file verified, exit 0\n%s", mode, r)
+		}
+	}
+	// Not verify -dh: the card's second generation ignores *.tmp, which its
+	// first recorded, and the reference's -dh fails on the card itself.
+	if code, out := refVerify(t, ref, drive); code != 0 {
+		t.Errorf("reference verify after copy: exit %d, want 0\n%s", code, out)
+	}
+
+	// --exclude still wins over the history: the file is left out, and the
+	// drive's record says what the user chose (the card history's entry
+	// for it is then reported missing by both tools, as it should be).
+	drive2 := t.TempDir()
+	r = editkit(t, "copy", "--exclude", "Thumbs.db", src, drive2)
+	if _, err := os.Stat(filepath.Join(drive2, "Clips", "Thumbs.db")); err == nil {
+		t.Errorf("copy --exclude Thumbs.db copied it anyway\n%s", r)
+	}
+}

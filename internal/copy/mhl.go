@@ -3,15 +3,18 @@ package copy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/treepath"
+	"github.com/editkit/editkit/internal/walk"
 )
 
 const (
@@ -59,6 +62,46 @@ func (c *copier) loadSourceHistories() error {
 		}
 	}
 	return nil
+}
+
+// keepRecorded is the walk's Keep rule for a source holding ASC MHL
+// histories: a file a card's history records (an AppleDouble file, a
+// Thumbs.db, a file under the history's own ignore patterns) is copied
+// whatever editkit's skip list says, so the history carried to the drive
+// never records a file the drive lacks. --exclude and the histories
+// themselves still win. Histories are found by looking up from the entry,
+// because a walk meets "._x" before the "ascmhl" folder beside it.
+func (c *copier) keepRecorded() func(rel string, isDir bool) bool {
+	var mu sync.Mutex
+	histories := map[string]*mhl.History{} // folder → its history, nil if none
+	history := func(dir string) *mhl.History {
+		mu.Lock()
+		defer mu.Unlock()
+		h, seen := histories[dir]
+		if !seen {
+			full := filepath.Join(c.srcRoot, filepath.FromSlash(dir))
+			if fi, err := os.Lstat(filepath.Join(full, "ascmhl")); err == nil && fi.IsDir() {
+				h, _ = mhl.Open(full) // an unreadable one stops the copy in loadSourceHistories
+			}
+			histories[dir] = h
+		}
+		return h
+	}
+	builtIn := walk.Rules{IncludeAvidDB: c.opts.Rules.IncludeAvidDB}
+	onPurpose := slices.Concat(c.opts.Rules.Excludes, slices.Collect(maps.Keys(c.opts.Rules.Internal)))
+	return func(rel string, isDir bool) bool {
+		if builtIn.Skip(rel, isDir) == "" || slices.ContainsFunc(onPurpose, func(p string) bool { return walk.Match(p, rel, isDir) }) {
+			return false // not junk, or left out on purpose
+		}
+		for dir := treepath.Parent(rel); ; dir = treepath.Parent(dir) {
+			if h := history(dir); h != nil && h.Records(strings.TrimPrefix(strings.TrimPrefix(rel, dir), "/"), isDir) {
+				return true
+			}
+			if dir == "" {
+				return false
+			}
+		}
+	}
 }
 
 // extraFormats returns the formats other than xxh128 (which every copy

@@ -30,6 +30,7 @@ func (c *copier) preflight(ctx context.Context) (*plan, error) {
 	srcRoot, _ := filepath.Abs(c.opts.Source)
 	c.srcRoot = srcRoot
 	c.opts.Rules.Internal = map[string]string{historyPattern: historyReason}
+	c.opts.Rules.Keep = c.keepRecorded()
 
 	cursors := make([]*manifest.Cursor, len(c.dests))
 	for i, d := range c.dests {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -23,6 +24,32 @@ import (
 // a drive may have them (copied with --include-avid-db).
 func driveRules() walk.Rules {
 	return walk.Rules{IncludeAvidDB: true, Internal: map[string]string{"ascmhl/": "ASC MHL history"}}
+}
+
+// keepRecorded returns the walk's Keep rule for a drive: a file its
+// manifest records is checked whatever its name (a card's "._x" or
+// Thumbs.db, copied because the card's ASC MHL history records it), never
+// reported missing because the skip list would leave it out. Only the few
+// recorded paths the rules would skip, and their folders, are held.
+func keepRecorded(records iter.Seq2[manifest.Record, error], rules walk.Rules) (func(string, bool) bool, error) {
+	keep := map[string]bool{}
+	for r, err := range records {
+		if err != nil {
+			return nil, err
+		}
+		for p, isDir := r.Path, r.Dir; p != ""; p, isDir = treepath.Parent(p), true {
+			if rules.Skip(p, isDir) != "" {
+				for q := r.Path; q != "" && !keep[q]; q = treepath.Parent(q) {
+					keep[q] = true
+				}
+				break
+			}
+		}
+	}
+	if len(keep) == 0 {
+		return nil, nil
+	}
+	return func(rel string, _ bool) bool { return keep[rel] }, nil
 }
 
 // lost is a recorded file that is not where it should be, kept to find it
@@ -145,6 +172,9 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 	defer cursor.stop()
 	advance := cursor.seek
 	rules := driveRules()
+	if rules.Keep, err = keepRecorded(drv.Records(), rules); err != nil {
+		return err
+	}
 	walkErr := walk.Walk(p.ctx, v.root, rules, walk.Visitor{
 		Dir: func(e walk.Entry, _ []string) error {
 			v.beat()
