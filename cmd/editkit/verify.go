@@ -93,10 +93,6 @@ nothing to verify against.`,
 				ReadOnly:     readOnly,
 				Rebuild:      rebuild,
 				StallTimeout: stall,
-				Tool:         "editkit",
-				Version:      editkitVersion(),
-				Host:         e.host,
-				User:         e.user,
 			}
 			switch {
 			case useMHL && b3list != "":
@@ -121,7 +117,7 @@ nothing to verify against.`,
 				o.Sample = pct
 			}
 			progress := e.term.NewProgress("verify")
-			o.Progress = progress
+			o.Env = e.runEnv(progress)
 			res, err := verify.Run(cmd.Context(), o)
 			progress.Close()
 			var ue *verify.UsageError

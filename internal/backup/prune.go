@@ -16,6 +16,7 @@ import (
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/zeebo/blake3"
 )
 
@@ -66,6 +67,7 @@ func (p Policy) Keep(snaps []*hub.Snapshot) (keep, remove []*hub.Snapshot) {
 
 // PruneOptions configure a prune.
 type PruneOptions struct {
+	run.Env
 	Set    string // "" for every set
 	Policy Policy
 	// Grace protects blobs from clients still uploading: a blob is deleted
@@ -78,9 +80,6 @@ type PruneOptions struct {
 	ExtraRefs func(ctx context.Context, add func(b3, where string)) error
 	DryRun    bool
 	TempDir   string
-	Host      string
-	User      string
-	Now       func() time.Time
 	// Hook, if set, is called between the steps of the prune ("listed",
 	// "marked", "announced", "relisted", "deleted"): tests use it to
 	// interleave a prune with a backup deterministically, or to stop it.
@@ -174,9 +173,7 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 	if o.Policy.empty() {
 		return nil, errors.New("give at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly: an empty policy would remove every snapshot")
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	tmp, doneTmp, err := scratchDir(tempDir(o.TempDir))
 	if err != nil {
 		return nil, err
@@ -374,6 +371,7 @@ func tempDir(d string) string {
 
 // CheckOptions configure a hub check.
 type CheckOptions struct {
+	run.Env
 	ReadData bool // download and re-hash every referenced blob
 	// Repair, with ReadData, removes the blobs found damaged (recording
 	// them, so the next backup or push of a file that still exists uploads
@@ -381,10 +379,6 @@ type CheckOptions struct {
 	Repair    bool
 	ExtraRefs func(ctx context.Context, add func(b3, where string)) error
 	TempDir   string
-	Progress  Progress
-	Host      string
-	User      string
-	Now       func() time.Time
 }
 
 // CheckProblem is one blob the hub lacks or holds damaged, with everything
@@ -417,9 +411,7 @@ func (r *CheckResult) OK() bool { return len(r.Problems) == 0 && len(r.Damaged) 
 // or damaged blob is named; a snapshot whose file list is damaged is
 // reported with the command that drops it.
 func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	tmp, doneTmp, err := scratchDir(tempDir(o.TempDir))
 	if err != nil {
 		return nil, err
@@ -498,7 +490,7 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i][:], keys[j][:]) < 0 })
-	if o.Progress != nil && o.ReadData {
+	if o.ReadData {
 		var total int64
 		for _, k := range keys {
 			total += have[k]
@@ -535,9 +527,7 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 		case sum != b3:
 			problem(k, "content does not match its hash (BLAKE3 "+sum+"): damaged in the hub", true)
 		}
-		if o.Progress != nil {
-			o.Progress.FileDone()
-		}
+		o.Progress.FileDone()
 	}
 	if len(bad) == 0 {
 		return res, nil
@@ -582,18 +572,14 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 	return res, nil
 }
 
-func blobB3(ctx context.Context, h *hub.Hub, b3 string, p Progress) (string, int64, error) {
+func blobB3(ctx context.Context, h *hub.Hub, b3 string, p run.Progress) (string, int64, error) {
 	rc, err := h.OpenBlob(ctx, b3)
 	if err != nil {
 		return "", 0, err
 	}
 	defer rc.Close()
 	hh := blake3.New()
-	var w io.Writer = hh
-	if p != nil {
-		w = io.MultiWriter(hh, progressWriter{p})
-	}
-	n, err := io.Copy(w, rc)
+	n, err := io.Copy(io.MultiWriter(hh, run.ProgressWriter(p)), rc)
 	if err != nil {
 		return "", n, err
 	}

@@ -19,11 +19,13 @@ import (
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
 // RestoreOptions configure a restore.
 type RestoreOptions struct {
+	run.Env
 	// Snapshot is an ID (or a unique prefix of one) or "latest".
 	Snapshot string
 	Set      string    // with "latest" or At: which set ("" if there is only one)
@@ -35,10 +37,6 @@ type RestoreOptions struct {
 	Overwrite bool // replace a different file already at a path (default: report a conflict)
 	Jobs      int
 	TempDir   string
-	Host      string
-	User      string
-	Now       func() time.Time
-	Progress  Progress
 	Hooks     place.Hooks // tests: stop at a chosen point (see place.Hooks)
 }
 
@@ -157,9 +155,7 @@ func rootNames(paths []string) []string {
 // way down and renamed into place only then; nothing is written outside
 // o.To, whatever the snapshot says and whatever links o.To holds.
 func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		o.Jobs = 4
 	}
@@ -209,17 +205,7 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 	r := &restorer{h: h, o: o, to: to, place: pr, res: res}
 	matched := make([]bool, len(filters))
 
-	work := make(chan hub.Entry)
-	var wg sync.WaitGroup
-	for range o.Jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for e := range work {
-				r.file(ctx, names[e.Root], e)
-			}
-		}()
-	}
+	files := run.NewPool(ctx, o.Jobs, func(ctx context.Context, e hub.Entry) { r.file(ctx, names[e.Root], e) })
 	var dirs []hub.Entry // to set their mtimes after their contents
 	var iterErr error
 	for e, err := range h.Entries(ctx, snap, tmpDir) {
@@ -241,19 +227,12 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 		}
 		res.Files++
 		res.Bytes += e.Size
-		if o.Progress != nil {
-			o.Progress.AddTotal(e.Size, 1)
-		}
-		select {
-		case work <- e:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		o.Progress.AddTotal(e.Size, 1)
+		if files.Submit(e) != nil {
 			break
 		}
 	}
-	close(work)
-	wg.Wait()
+	files.Wait()
 	if iterErr != nil {
 		return res, iterErr
 	}
@@ -318,11 +297,7 @@ func (r *restorer) mkdirs(rel string) error { return r.place.MkdirAll(rel) }
 // read back from the medium, and rename only if everything matches.
 func (r *restorer) file(ctx context.Context, rootName string, e hub.Entry) {
 	rel := rootName + "/" + e.Path
-	defer func() {
-		if p := r.o.Progress; p != nil {
-			p.FileDone()
-		}
-	}()
+	defer r.o.Progress.FileDone()
 	fi, err := r.place.Lstat(rel)
 	switch {
 	case err == nil:
@@ -342,9 +317,7 @@ func (r *restorer) file(ctx context.Context, rootName string, e hub.Entry) {
 				r.mu.Lock()
 				r.res.Present++
 				r.mu.Unlock()
-				if p := r.o.Progress; p != nil {
-					p.Add(e.Size)
-				}
+				r.o.Progress.Add(e.Size)
 				return
 			}
 		}
@@ -404,20 +377,14 @@ func (r *restorer) download(ctx context.Context, e hub.Entry, pf *place.File) er
 		}
 	}
 	have := pf.Offset()
-	if p := r.o.Progress; p != nil {
-		p.Add(have)
-	}
+	r.o.Progress.Add(have)
 	if have < e.Size || e.Size == 0 {
 		rc, err := r.h.Backend().Get(ctx, hub.BlobKey(e.B3), have, -1)
 		if err != nil {
 			return fmt.Errorf("download: %w", err)
 		}
 		defer rc.Close()
-		var w io.Writer = pf
-		if p := r.o.Progress; p != nil {
-			w = io.MultiWriter(w, progressWriter{p})
-		}
-		if _, err := io.Copy(w, io.LimitReader(rc, e.Size-have+1)); err != nil {
+		if _, err := io.Copy(io.MultiWriter(pf, run.ProgressWriter(r.o.Progress)), io.LimitReader(rc, e.Size-have+1)); err != nil {
 			return fmt.Errorf("download: %w", err)
 		}
 	}
@@ -456,11 +423,4 @@ func processRunning(pid int) bool {
 		return true
 	}
 	return p.Signal(syscall.Signal(0)) == nil
-}
-
-type progressWriter struct{ p Progress }
-
-func (w progressWriter) Write(b []byte) (int, error) {
-	w.p.Add(int64(len(b)))
-	return len(b), nil
 }

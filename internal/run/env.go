@@ -6,7 +6,10 @@
 // cancellation rule for every engine.
 package run
 
-import "time"
+import (
+	"io"
+	"time"
+)
 
 // Progress receives a run's progress. Engines report to it and never print;
 // the terminal's implementation is ui.Progress. Implementations must be
@@ -51,3 +54,14 @@ type discard struct{}
 func (discard) AddTotal(int64, int) {}
 func (discard) Add(int64)           {}
 func (discard) FileDone()           {}
+
+// ProgressWriter counts the bytes written through it as work done: put it
+// beside a download's destination with io.MultiWriter.
+func ProgressWriter(p Progress) io.Writer { return progressWriter{p} }
+
+type progressWriter struct{ p Progress }
+
+func (w progressWriter) Write(b []byte) (int, error) {
+	w.p.Add(int64(len(b)))
+	return len(b), nil
+}
