@@ -120,19 +120,9 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
-	var roots []string
-	for _, p := range o.Paths {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return nil, err
-		}
-		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("%s is not a folder; check the path (is the drive mounted?)", p)
-		}
-		if slices.Contains(roots, abs) {
-			return nil, fmt.Errorf("%s is given twice", p)
-		}
-		roots = append(roots, abs)
+	roots, err := o.roots()
+	if err != nil {
+		return nil, err
 	}
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
@@ -154,32 +144,8 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 	}
 	defer doneTmp()
 	o.TempDir = tmp
-	var prev iter.Seq2[hub.Entry, error] = func(func(hub.Entry, error) bool) {}
-	if parent != nil {
-		res.Parent = parent.ID
-		prev = h.Entries(ctx, parent, o.TempDir)
-	}
-	next, stop := iter.Pull2(prev)
+	pull, stop := parentEntries(ctx, h, &o, res, parent)
 	defer stop()
-	// A parent whose file list is damaged cannot tell what is unchanged:
-	// read every file instead (the hub keeps what it has, so only changed
-	// content goes up).
-	first, firstErr, firstOK := next()
-	var dmg *hub.DamagedError
-	if errors.As(firstErr, &dmg) {
-		o.note("%v; this backup reads every file instead of trusting it", firstErr)
-		res.Parent = ""
-		next = func() (hub.Entry, error, bool) { return hub.Entry{}, nil, false }
-		firstOK = false
-	}
-	peeked := firstOK
-	pull := func() (hub.Entry, error, bool) {
-		if peeked {
-			peeked = false
-			return first, firstErr, true
-		}
-		return next()
-	}
 
 	b := &backer{h: h, o: o, res: res, rules: rules}
 	var ew *hub.EntriesWriter
@@ -206,16 +172,32 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 		}
 		return res, nil
 	}
+	snap, err := b.commit(ctx, ew, roots)
+	if err != nil {
+		return res, err
+	}
+	o.hook("verified")
+	res.Snapshot = snap.ID
+	res.Finished = o.Now()
+	res.Events = []event.Event{backedUp(o, res)}
+	return res, nil
+}
+
+// commit writes the snapshot of what was walked, once every blob it names
+// is known to be in the hub, and withdraws it if a prune took one of them
+// meanwhile and it cannot be put back.
+func (b *backer) commit(ctx context.Context, ew *hub.EntriesWriter, roots []string) (*hub.Snapshot, error) {
+	o, res := &b.o, b.res
 	path, b3, err := ew.Close()
 	if err != nil {
-		return res, fmt.Errorf("writing the snapshot's file list: %w", err)
+		return nil, fmt.Errorf("writing the snapshot's file list: %w", err)
 	}
 	defer os.Remove(path)
 	// A prune may have deleted, or be about to delete, a blob this backup
 	// found in the hub and reuses: check those again and upload what is
 	// gone before the snapshot names them.
 	if err := b.protect(ctx, path, roots, false); err != nil {
-		return res, err
+		return nil, err
 	}
 	o.hook("rechecked")
 	snap := &hub.Snapshot{
@@ -234,8 +216,8 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 		Uploaded: res.Uploaded,
 		Blobs:    res.Blobs,
 	}
-	if err := h.PutSnapshot(ctx, snap, path, b3); err != nil {
-		return res, err
+	if err := b.h.PutSnapshot(ctx, snap, path, b3); err != nil {
+		return nil, err
 	}
 	o.hook("committed")
 	// A prune that read the snapshots just before this one appeared may be
@@ -243,24 +225,73 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 	// upload again what they took. If that cannot be done, the snapshot is
 	// withdrawn rather than left naming a missing blob.
 	if err := b.protect(ctx, path, roots, true); err != nil {
-		if derr := h.DeleteSnapshot(context.WithoutCancel(ctx), snap); derr != nil {
-			return res, fmt.Errorf("%w; snapshot %s names a blob the hub lacks and could not be withdrawn (%v): remove it with `editkit snapshots forget %s`", err, snap.ID, derr, snap.ID)
+		if derr := b.h.DeleteSnapshot(context.WithoutCancel(ctx), snap); derr != nil {
+			return nil, fmt.Errorf("%w; snapshot %s names a blob the hub lacks and could not be withdrawn (%v): remove it with `editkit snapshots forget %s`", err, snap.ID, derr, snap.ID)
 		}
-		return res, err
+		return nil, err
 	}
-	o.hook("verified")
-	res.Snapshot = snap.ID
-	res.Finished = o.Now()
+	return snap, nil
+}
+
+// roots are the folders to back up, as absolute paths: each must be a
+// folder, and given once.
+func (o Options) roots() ([]string, error) {
+	var roots []string
+	for _, p := range o.Paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%s is not a folder; check the path (is the drive mounted?)", p)
+		}
+		if slices.Contains(roots, abs) {
+			return nil, fmt.Errorf("%s is given twice", p)
+		}
+		roots = append(roots, abs)
+	}
+	return roots, nil
+}
+
+// parentEntries streams the parent snapshot's entries (none without a
+// parent), to be merged with the walk in order. A parent whose file list is
+// damaged cannot tell what is unchanged: it is dropped and every file read
+// instead (the hub keeps what it has, so only changed content goes up).
+func parentEntries(ctx context.Context, h *hub.Hub, o *Options, res *Result, parent *hub.Snapshot) (next func() (hub.Entry, error, bool), stop func()) {
+	var prev iter.Seq2[hub.Entry, error] = func(func(hub.Entry, error) bool) {}
+	if parent != nil {
+		res.Parent = parent.ID
+		prev = h.Entries(ctx, parent, o.TempDir)
+	}
+	entries, stop := iter.Pull2(prev)
+	first, firstErr, firstOK := entries()
+	var dmg *hub.DamagedError
+	if errors.As(firstErr, &dmg) {
+		o.note("%v; this backup reads every file instead of trusting it", firstErr)
+		res.Parent = ""
+		return func() (hub.Entry, error, bool) { return hub.Entry{}, nil, false }, stop
+	}
+	peeked := firstOK
+	return func() (hub.Entry, error, bool) {
+		if peeked {
+			peeked = false
+			return first, firstErr, true
+		}
+		return entries()
+	}, stop
+}
+
+// backedUp is the event that records a backup in the log.
+func backedUp(o Options, res *Result) event.Event {
 	ev := event.New(res.Finished, event.BackedUp)
-	ev.Host, ev.User, ev.Set, ev.Snapshot = o.Host, o.User, o.Set, snap.ID
-	ev.Path = strings.Join(roots, ", ")
+	ev.Host, ev.User, ev.Set, ev.Snapshot = o.Host, o.User, o.Set, res.Snapshot
+	ev.Path = strings.Join(res.Paths, ", ")
 	ev.Size = res.Bytes
 	ev.Note = fmt.Sprintf("%d files (%d new, %d changed, %d removed), %d bytes uploaded", res.Files, res.New, res.Changed, res.Removed, res.Uploaded)
 	if len(res.Failed) > 0 {
 		ev.Note += fmt.Sprintf("; %d files failed", len(res.Failed))
 	}
-	res.Events = []event.Event{ev}
-	return res, nil
+	return ev
 }
 
 type backer struct {

@@ -159,37 +159,17 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 	if o.Jobs <= 0 {
 		o.Jobs = 4
 	}
-	if o.To == "" {
-		return nil, errors.New("give the folder to restore into (--to DIR)")
-	}
-	to, err := filepath.Abs(o.To)
+	to, pr, err := o.openTo()
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		return nil, fmt.Errorf("restore folder %s cannot be created: %w; choose another --to", o.To, err)
-	}
-	// One clear error for a folder that cannot take files, rather than one
-	// per file.
-	pr, err := place.Open(to, o.Hooks)
-	if err == nil {
-		err = pr.Probe()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("restore folder %s cannot be written: %w; choose another --to (or make it writable)", o.To, err)
 	}
 	snap, err := FindSnapshot(ctx, h, o.Snapshot, o.Set, o.At)
 	if err != nil {
 		return nil, err
 	}
-	names := rootNames(snap.Paths)
-	var filters []string
-	for _, p := range o.Paths {
-		p = strings.Trim(filepath.ToSlash(filepath.Clean(p)), "/")
-		if err := treepath.Validate(p); err != nil {
-			return nil, fmt.Errorf("path %q: %w", p, err)
-		}
-		filters = append(filters, p)
+	filters, err := o.filters()
+	if err != nil {
+		return nil, err
 	}
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
@@ -203,38 +183,11 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 	defer os.RemoveAll(tmpDir)
 	res := &RestoreResult{Snapshot: snap.ID, Set: snap.Set, Time: snap.Time, To: to}
 	r := &restorer{h: h, o: o, to: to, place: pr, res: res}
+	names := rootNames(snap.Paths)
 	matched := make([]bool, len(filters))
-
-	files := run.NewPool(ctx, o.Jobs, func(ctx context.Context, e hub.Entry) { r.file(ctx, names[e.Root], e) })
-	var dirs []hub.Entry // to set their mtimes after their contents
-	var iterErr error
-	for e, err := range h.Entries(ctx, snap, tmpDir) {
-		if err != nil {
-			iterErr = err
-			break
-		}
-		rel := names[e.Root] + "/" + e.Path
-		if !selected(rel, filters, matched) {
-			continue
-		}
-		if e.Dir {
-			if err := r.mkdirs(rel); err != nil {
-				r.fail(&res.Failed, rel, err)
-			} else {
-				dirs = append(dirs, e)
-			}
-			continue
-		}
-		res.Files++
-		res.Bytes += e.Size
-		o.Progress.AddTotal(e.Size, 1)
-		if files.Submit(e) != nil {
-			break
-		}
-	}
-	files.Wait()
-	if iterErr != nil {
-		return res, iterErr
+	dirs, err := r.restoreEntries(ctx, snap, tmpDir, names, func(rel string) bool { return selected(rel, filters, matched) })
+	if err != nil {
+		return res, err
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -253,6 +206,78 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 	ev.Note = fmt.Sprintf("%d files restored, %d already there, %d failed", res.Restored, res.Present, len(res.Failed)+len(res.Conflicts))
 	res.Events = []event.Event{ev}
 	return res, nil
+}
+
+// openTo makes the restore folder and opens it for placing files: one clear
+// error for a folder that cannot take files, rather than one per file.
+func (o RestoreOptions) openTo() (string, *place.Root, error) {
+	if o.To == "" {
+		return "", nil, errors.New("give the folder to restore into (--to DIR)")
+	}
+	to, err := filepath.Abs(o.To)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return "", nil, fmt.Errorf("restore folder %s cannot be created: %w; choose another --to", o.To, err)
+	}
+	pr, err := place.Open(to, o.Hooks)
+	if err == nil {
+		err = pr.Probe()
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("restore folder %s cannot be written: %w; choose another --to (or make it writable)", o.To, err)
+	}
+	return to, pr, nil
+}
+
+// filters are the paths to restore, checked, as tree paths.
+func (o RestoreOptions) filters() ([]string, error) {
+	var filters []string
+	for _, p := range o.Paths {
+		p = strings.Trim(filepath.ToSlash(filepath.Clean(p)), "/")
+		if err := treepath.Validate(p); err != nil {
+			return nil, fmt.Errorf("path %q: %w", p, err)
+		}
+		filters = append(filters, p)
+	}
+	return filters, nil
+}
+
+// restoreEntries reads the snapshot's file list in order, creating the
+// folders wanted and handing the files wanted to o.Jobs workers; it stops
+// handing out files when ctx is cancelled. It returns the folders created,
+// whose times are set once their contents are in place.
+func (r *restorer) restoreEntries(ctx context.Context, snap *hub.Snapshot, tmpDir string, names []string, wanted func(rel string) bool) ([]hub.Entry, error) {
+	files := run.NewPool(ctx, r.o.Jobs, func(ctx context.Context, e hub.Entry) { r.file(ctx, names[e.Root], e) })
+	var dirs []hub.Entry
+	var iterErr error
+	for e, err := range r.h.Entries(ctx, snap, tmpDir) {
+		if err != nil {
+			iterErr = err
+			break
+		}
+		rel := names[e.Root] + "/" + e.Path
+		if !wanted(rel) {
+			continue
+		}
+		if e.Dir {
+			if err := r.mkdirs(rel); err != nil {
+				r.fail(&r.res.Failed, rel, err)
+			} else {
+				dirs = append(dirs, e)
+			}
+			continue
+		}
+		r.res.Files++
+		r.res.Bytes += e.Size
+		r.o.Progress.AddTotal(e.Size, 1)
+		if files.Submit(e) != nil {
+			break
+		}
+	}
+	files.Wait()
+	return dirs, iterErr
 }
 
 // selected reports whether rel is to be restored: it is, or is under, one

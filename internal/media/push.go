@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
@@ -215,27 +215,8 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 		}
 		seen[f.path] = f.source
 	}
-	var total int64
-	for _, f := range files {
-		total += f.size
-	}
-	o.Progress.AddTotal(total, len(files))
-	items := make([]PushedItem, len(files))
-	evs := make([]*event.Event, len(files))
-	order := make([]int, len(files))
-	for i := range order {
-		order[i] = i
-	}
-	var mu sync.Mutex
-	err = run.Each(ctx, o.Jobs, order, func(ctx context.Context, i int) {
-		items[i], evs[i] = pushOne(ctx, h, state, o, files[i])
-		o.Progress.FileDone()
-		if items[i].Uploaded {
-			mu.Lock()
-			res.Uploaded += items[i].Size
-			mu.Unlock()
-		}
-	})
+	items, evs, uploaded, err := pushEach(ctx, h, state, o, files)
+	res.Uploaded = uploaded
 	if err != nil {
 		return res, err
 	}
@@ -261,6 +242,32 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 	}
 	sort.SliceStable(res.Items, func(i, j int) bool { return treepath.Less(res.Items[i].Path, res.Items[j].Path) })
 	return res, nil
+}
+
+// pushEach pushes every file, o.Jobs at once, and returns what became of
+// each (in the order of files) with the catalog event of each one pushed,
+// and the bytes uploaded.
+func pushEach(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOptions, files []pushFile) ([]PushedItem, []*event.Event, int64, error) {
+	var total int64
+	for _, f := range files {
+		total += f.size
+	}
+	o.Progress.AddTotal(total, len(files))
+	items := make([]PushedItem, len(files))
+	evs := make([]*event.Event, len(files))
+	order := make([]int, len(files))
+	for i := range order {
+		order[i] = i
+	}
+	var uploaded atomic.Int64
+	err := run.Each(ctx, o.Jobs, order, func(ctx context.Context, i int) {
+		items[i], evs[i] = pushOne(ctx, h, state, o, files[i])
+		o.Progress.FileDone()
+		if items[i].Uploaded {
+			uploaded.Add(items[i].Size)
+		}
+	})
+	return items, evs, uploaded.Load(), err
 }
 
 func pushOne(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOptions, f pushFile) (PushedItem, *event.Event) {
