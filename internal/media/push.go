@@ -255,12 +255,8 @@ func pushEach(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOptio
 	o.Progress.AddTotal(total, len(files))
 	items := make([]PushedItem, len(files))
 	evs := make([]*event.Event, len(files))
-	order := make([]int, len(files))
-	for i := range order {
-		order[i] = i
-	}
 	var uploaded atomic.Int64
-	err := run.Each(ctx, o.Jobs, order, func(ctx context.Context, i int) {
+	err := run.EachIndex(ctx, o.Jobs, len(files), func(ctx context.Context, i int) {
 		items[i], evs[i] = pushOne(ctx, h, state, o, files[i])
 		o.Progress.FileDone()
 		if items[i].Uploaded {

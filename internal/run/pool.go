@@ -121,6 +121,18 @@ func Each[T any](ctx context.Context, workers int, items []T, do func(context.Co
 	return p.Wait()
 }
 
+// EachIndex is Each over the indices 0 to n-1: for work whose results go
+// into slices indexed like its input.
+func EachIndex(ctx context.Context, workers, n int, do func(context.Context, int)) error {
+	p := NewPool(ctx, workers, do)
+	for i := range n {
+		if p.Submit(i) != nil {
+			break
+		}
+	}
+	return p.Wait()
+}
+
 // WorkerPanic is what Wait panics with when a worker panicked: the value it
 // panicked with and the worker's stack at that moment.
 type WorkerPanic struct {

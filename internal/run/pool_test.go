@@ -248,3 +248,19 @@ func TestEnvDefaults(t *testing.T) {
 		t.Fatalf("WithDefaults changed given fields: %+v", given)
 	}
 }
+
+// TestEachIndexGivesEveryIndexOnce: EachIndex covers 0 to n-1, once each,
+// and nothing for n = 0.
+func TestEachIndexGivesEveryIndexOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 100} {
+		counts := make([]atomic.Int32, n)
+		if err := EachIndex(t.Context(), 3, n, func(_ context.Context, i int) { counts[i].Add(1) }); err != nil {
+			t.Fatalf("EachIndex(%d): %v", n, err)
+		}
+		for i := range counts {
+			if c := counts[i].Load(); c != 1 {
+				t.Errorf("n=%d: index %d done %d times", n, i, c)
+			}
+		}
+	}
+}
