@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/schollz/progressbar/v3"
 )
@@ -28,6 +29,9 @@ type Progress struct {
 	startOnce sync.Once
 	closeOnce sync.Once
 }
+
+// Progress is what the engines report to.
+var _ run.Progress = (*Progress)(nil)
 
 // NewProgress starts reporting progress for an operation named title.
 func (t *Terminal) NewProgress(title string) *Progress {
