@@ -83,7 +83,7 @@ the hub failed), or another run holds the lock; 2 bad usage or configuration
 			if err != nil {
 				return err
 			}
-			unlock, note, err := backup.LockSet(e.stateDir(), set, e.host, time.Now())
+			unlock, note, err := backup.LockSet(e.stateDir(), set, e.run.Host, time.Now())
 			if err != nil {
 				return err
 			}
@@ -98,6 +98,7 @@ the hub failed), or another run holds the lock; 2 bad usage or configuration
 			defer h.Close()
 			progress := e.progress("backup")
 			res, err := backup.Run(cmd.Context(), h, backup.Options{
+				Env:            e.runEnv(progress),
 				Set:            set,
 				Paths:          paths,
 				Excludes:       excludes,
@@ -105,9 +106,6 @@ the hub failed), or another run holds the lock; 2 bad usage or configuration
 				BytesPerSecond: bps,
 				Jobs:           jobs,
 				TempDir:        e.stateDir(),
-				Host:           e.host,
-				User:           e.user,
-				Progress:       progress,
 				Hook:           testHook("backup"),
 				Note:           func(msg string) { e.term.Warnf("%s", msg) },
 			})

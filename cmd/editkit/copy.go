@@ -75,6 +75,7 @@ cannot live on exFAT/NTFS).`,
 			progress := e.term.NewProgress("copy")
 			defer progress.Close()
 			res, err := mediacopy.Run(cmd.Context(), mediacopy.Options{
+				Env:             e.runEnv(progress),
 				Source:          args[0],
 				Dests:           dests,
 				Labels:          labels,
@@ -82,12 +83,7 @@ cannot live on exFAT/NTFS).`,
 				Verify:          mode,
 				AllowUnportable: allowUnportable,
 				Rules:           walk.Rules{IncludeAvidDB: includeAvidDB, Excludes: excludes},
-				Progress:        progress,
-				Tool:            "editkit",
-				Version:         editkitVersion(),
-				Host:            e.host,
 				Hooks:           testPlaceHooks(),
-				User:            e.user,
 			})
 			progress.Close()
 			var pe *mediacopy.PreflightError

@@ -59,7 +59,7 @@ Exit codes: 0 every byte read back right; 1 mismatches or I/O errors;
 				n = v
 			}
 			progress := e.term.NewProgress("drive test")
-			res, err := verify.SurfaceTest(cmd.Context(), verify.SurfaceOptions{Drive: args[0], Size: n, Progress: progress})
+			res, err := verify.SurfaceTest(cmd.Context(), verify.SurfaceOptions{Env: e.runEnv(progress), Drive: args[0], Size: n})
 			progress.Close()
 			var ue *verify.UsageError
 			if errors.As(err, &ue) {

@@ -42,8 +42,8 @@ Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 			}
 			defer h.Close()
 			progress := e.progress("hub check")
-			res, err := backup.Check(cmd.Context(), h, backup.CheckOptions{ReadData: readData, Repair: repair, TempDir: e.stateDir(), Progress: progress,
-				ExtraRefs: e.catalogRefs(h), Host: e.host, User: e.user})
+			res, err := backup.Check(cmd.Context(), h, backup.CheckOptions{ReadData: readData, Repair: repair, TempDir: e.stateDir(),
+				ExtraRefs: e.catalogRefs(h), Env: e.runEnv(progress)})
 			progress.Close()
 			if err != nil {
 				return err

@@ -48,7 +48,6 @@ listed); 2 bad usage or configuration.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Paths = args
 			o.MediaRoot = pick(mediaRoot, "", e.cfg.MediaRoot)
-			o.Host, o.User = e.host, e.user
 			if err := media.ValidCategory(o.Category); err != nil {
 				return &ui.UsageError{Err: err}
 			}
@@ -58,7 +57,7 @@ listed); 2 bad usage or configuration.`,
 			}
 			defer h.Close()
 			progress := e.progress("push")
-			o.Progress = progress
+			o.Env = e.runEnv(progress)
 			o.Hook = testHook("push")
 			res, err := media.Push(cmd.Context(), h, o)
 			progress.Close()
@@ -72,7 +71,7 @@ listed); 2 bad usage or configuration.`,
 				}
 				// A prune that read the catalog just before these events
 				// may be deleting a blob they name: put back what it took.
-				serr := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Host: e.host, Note: func(m string) { e.term.Warnf("%s", m) }})
+				serr := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Env: e.runEnv(nil), Note: func(m string) { e.term.Warnf("%s", m) }})
 				if serr != nil {
 					e.term.Warnf("could not check the pushed content against a prune running now: %v; run editkit hub check", serr)
 				}
@@ -132,7 +131,7 @@ func newWithdrawCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			evs, err := media.Withdraw(cmd.Context(), h, args, e.user, e.host, time.Now(), note)
+			evs, err := media.Withdraw(cmd.Context(), h, args, e.run.User, e.run.Host, time.Now(), note)
 			if len(evs) > 0 {
 				e.record(cmd.Context(), h, evs)
 				e.term.Printf("Withdrew %d items from the catalog; editors' pull --prune removes them from drives\n", len(evs))
@@ -186,7 +185,6 @@ interrupted; 2 bad usage, not enough space.`,
 		Args: argsRange(1, 1, "a drive"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Drive = args[0]
-			o.Tool, o.Version, o.Host, o.User = "editkit", editkitVersion(), e.host, e.user
 			o.Hooks = testPlaceHooks()
 			bps, err := e.bytesPerSecond(&hf)
 			if err != nil {
@@ -199,7 +197,7 @@ interrupted; 2 bad usage, not enough space.`,
 			}
 			defer h.Close()
 			progress := e.progress("pull")
-			o.Progress = progress
+			o.Env = e.runEnv(progress)
 			res, err := media.Pull(cmd.Context(), h, o)
 			progress.Close()
 			var se *media.SpaceError
@@ -370,7 +368,7 @@ or to their place under the media root.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Folder = args[0]
 			o.Push.MediaRoot = pick(mediaRoot, "", e.cfg.MediaRoot)
-			o.Push.Host, o.Push.User = e.host, e.user
+			o.Push.Env = e.runEnv(nil)
 			o.StateDir = e.stateDir()
 			if err := media.ValidCategory(o.Push.Category); err != nil {
 				return &ui.UsageError{Err: err}
@@ -387,7 +385,7 @@ or to their place under the media root.`,
 				if len(res.Events) > 0 {
 					e.record(cmd.Context(), h, res.Events)
 					// As for push: put back what a prune running now took.
-					if err := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Host: e.host, Note: func(m string) { e.term.Warnf("%s", m) }}); err != nil {
+					if err := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Env: e.runEnv(nil), Note: func(m string) { e.term.Warnf("%s", m) }}); err != nil {
 						e.term.Warnf("could not check the pushed content against a prune running now: %v; run editkit hub check", err)
 					}
 				}

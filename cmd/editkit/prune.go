@@ -57,7 +57,7 @@ Exit codes: 0 done; 1 the hub failed, or a snapshot's file list is damaged;
 			defer h.Close()
 			res, err := backup.Prune(cmd.Context(), h, backup.PruneOptions{
 				Set: set, Policy: policy, Grace: grace, DryRun: dryRun, TempDir: e.stateDir(),
-				Host: e.host, User: e.user, ExtraRefs: e.catalogRefs(h), Hook: testHook("prune"), Now: testNow(),
+				Env: e.runEnv(nil), ExtraRefs: e.catalogRefs(h), Hook: testHook("prune"),
 			})
 			if res == nil {
 				if policy == (backup.Policy{}) {

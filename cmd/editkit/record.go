@@ -19,10 +19,10 @@ func timeNow() time.Time { return time.Now() }
 func (e *env) record(ctx context.Context, h *hub.Hub, evs []event.Event) {
 	for i := range evs {
 		if evs[i].User == "" {
-			evs[i].User = e.user
+			evs[i].User = e.run.User
 		}
 		if evs[i].Host == "" {
-			evs[i].Host = e.host
+			evs[i].Host = e.run.Host
 		}
 	}
 	if h != nil {

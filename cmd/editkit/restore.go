@@ -52,7 +52,7 @@ kept and a partial download resumes where it stopped.`,
 				return err
 			}
 			o := backup.RestoreOptions{Snapshot: args[0], Set: set, Paths: args[1:], To: to, Overwrite: overwrite,
-				Jobs: jobs, TempDir: e.stateDir(), Host: e.host, User: e.user, Hooks: testPlaceHooks()}
+				Jobs: jobs, TempDir: e.stateDir(), Hooks: testPlaceHooks()}
 			if at != "" {
 				t, err := parseSince(at, timeNow())
 				if err != nil {
@@ -66,7 +66,7 @@ kept and a partial download resumes where it stopped.`,
 			}
 			defer h.Close()
 			progress := e.progress("restore")
-			o.Progress = progress
+			o.Env = e.runEnv(progress)
 			res, err := backup.Restore(cmd.Context(), h, o)
 			progress.Close()
 			if res == nil {

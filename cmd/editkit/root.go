@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/editkit/editkit/internal/config"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/spf13/cobra"
 )
@@ -31,22 +32,22 @@ func editkitVersion() string {
 	return "dev"
 }
 
-// env is what every command gets: the terminal, who is running it, and
-// the settings file.
+// env is what every command gets: the terminal, the run's environment
+// every engine is given (who runs it, where, with which editkit), and the
+// settings file.
 type env struct {
 	term    *ui.Terminal
-	host    string
-	user    string
+	run     run.Env
 	cfgPath string // --config
 	cfg     config.Config
 	tf      trackerFlags
 }
 
 func newRootCmd(term *ui.Terminal) *cobra.Command {
-	e := &env{term: term}
-	e.host, _ = os.Hostname()
+	e := &env{term: term, run: run.Env{Now: testNow(), Tool: "editkit", Version: editkitVersion()}}
+	e.run.Host, _ = os.Hostname()
 	if u, err := user.Current(); err == nil {
-		e.user = u.Username
+		e.run.User = u.Username
 	}
 	root := &cobra.Command{
 		Use:   "editkit",
@@ -76,7 +77,7 @@ refused before starting.`,
 		}
 		e.cfg, e.cfgPath = cfg, path
 		if cfg.User != "" {
-			e.user = cfg.User
+			e.run.User = cfg.User
 		}
 		return nil
 	}
@@ -111,6 +112,16 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		}
 		return cmd.Help()
 	}
+}
+
+// runEnv is the run's environment for an engine, its progress shown by p
+// (nil: not shown).
+func (e *env) runEnv(p *ui.Progress) run.Env {
+	r := e.run.WithDefaults()
+	if p != nil {
+		r.Progress = p
+	}
+	return r
 }
 
 // settingsPath is the settings file to use, and whether the user named it

@@ -101,10 +101,6 @@ nothing to verify against.`,
 				ReadOnly:     readOnly,
 				Rebuild:      rebuild,
 				StallTimeout: stall,
-				Tool:         "editkit",
-				Version:      editkitVersion(),
-				Host:         e.host,
-				User:         e.user,
 			}
 			switch {
 			case useMHL && b3list != "":
@@ -129,7 +125,7 @@ nothing to verify against.`,
 				o.Sample = pct
 			}
 			progress := e.term.NewProgress("verify")
-			o.Progress = progress
+			o.Env = e.runEnv(progress)
 			res, err := verify.Run(cmd.Context(), o)
 			progress.Close()
 			var ue *verify.UsageError

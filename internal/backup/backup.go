@@ -28,18 +28,14 @@ import (
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/walk"
 )
 
-// Progress receives a backup's progress; safe for concurrent use.
-type Progress interface {
-	AddTotal(bytes int64, files int) // more work found
-	Add(bytes int64)                 // bytes hashed or uploaded
-	FileDone()
-}
-
-// Options configure a backup.
+// Options configure a backup. Its Progress counts bytes hashed and
+// uploaded, announced as changed files are found.
 type Options struct {
+	run.Env
 	Set      string
 	Paths    []string
 	Excludes []string
@@ -48,9 +44,6 @@ type Options struct {
 	BytesPerSecond int64
 	Jobs           int    // files hashed and uploaded at once; 0: 4
 	TempDir        string // for the snapshot's file list while it is written
-	Host, User     string
-	Now            func() time.Time
-	Progress       Progress
 	// Hook, if set, is called between the steps of the run ("started", "walked",
 	// "rechecked", "committed", "wait", "verified"): tests use it to
 	// interleave a backup with a prune deterministically, or to stop it.
@@ -111,9 +104,7 @@ func (r *Result) OK() bool { return len(r.Failed) == 0 }
 
 // Run backs up opts.Paths to the hub as a new snapshot of opts.Set.
 func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		// Small files wait on round trips to the hub more than on disks or
 		// CPUs: keep several in flight.
@@ -129,19 +120,9 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
-	var roots []string
-	for _, p := range o.Paths {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return nil, err
-		}
-		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("%s is not a folder; check the path (is the drive mounted?)", p)
-		}
-		if slices.Contains(roots, abs) {
-			return nil, fmt.Errorf("%s is given twice", p)
-		}
-		roots = append(roots, abs)
+	roots, err := o.roots()
+	if err != nil {
+		return nil, err
 	}
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
@@ -163,32 +144,8 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 	}
 	defer doneTmp()
 	o.TempDir = tmp
-	var prev iter.Seq2[hub.Entry, error] = func(func(hub.Entry, error) bool) {}
-	if parent != nil {
-		res.Parent = parent.ID
-		prev = h.Entries(ctx, parent, o.TempDir)
-	}
-	next, stop := iter.Pull2(prev)
+	pull, stop := parentEntries(ctx, h, &o, res, parent)
 	defer stop()
-	// A parent whose file list is damaged cannot tell what is unchanged:
-	// read every file instead (the hub keeps what it has, so only changed
-	// content goes up).
-	first, firstErr, firstOK := next()
-	var dmg *hub.DamagedError
-	if errors.As(firstErr, &dmg) {
-		o.note("%v; this backup reads every file instead of trusting it", firstErr)
-		res.Parent = ""
-		next = func() (hub.Entry, error, bool) { return hub.Entry{}, nil, false }
-		firstOK = false
-	}
-	peeked := firstOK
-	pull := func() (hub.Entry, error, bool) {
-		if peeked {
-			peeked = false
-			return first, firstErr, true
-		}
-		return next()
-	}
 
 	b := &backer{h: h, o: o, res: res, rules: rules}
 	var ew *hub.EntriesWriter
@@ -215,16 +172,32 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 		}
 		return res, nil
 	}
+	snap, err := b.commit(ctx, ew, roots)
+	if err != nil {
+		return res, err
+	}
+	o.hook("verified")
+	res.Snapshot = snap.ID
+	res.Finished = o.Now()
+	res.Events = []event.Event{backedUp(o, res)}
+	return res, nil
+}
+
+// commit writes the snapshot of what was walked, once every blob it names
+// is known to be in the hub, and withdraws it if a prune took one of them
+// meanwhile and it cannot be put back.
+func (b *backer) commit(ctx context.Context, ew *hub.EntriesWriter, roots []string) (*hub.Snapshot, error) {
+	o, res := &b.o, b.res
 	path, b3, err := ew.Close()
 	if err != nil {
-		return res, fmt.Errorf("writing the snapshot's file list: %w", err)
+		return nil, fmt.Errorf("writing the snapshot's file list: %w", err)
 	}
 	defer os.Remove(path)
 	// A prune may have deleted, or be about to delete, a blob this backup
 	// found in the hub and reuses: check those again and upload what is
 	// gone before the snapshot names them.
 	if err := b.protect(ctx, path, roots, false); err != nil {
-		return res, err
+		return nil, err
 	}
 	o.hook("rechecked")
 	snap := &hub.Snapshot{
@@ -243,8 +216,8 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 		Uploaded: res.Uploaded,
 		Blobs:    res.Blobs,
 	}
-	if err := h.PutSnapshot(ctx, snap, path, b3); err != nil {
-		return res, err
+	if err := b.h.PutSnapshot(ctx, snap, path, b3); err != nil {
+		return nil, err
 	}
 	o.hook("committed")
 	// A prune that read the snapshots just before this one appeared may be
@@ -252,24 +225,73 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 	// upload again what they took. If that cannot be done, the snapshot is
 	// withdrawn rather than left naming a missing blob.
 	if err := b.protect(ctx, path, roots, true); err != nil {
-		if derr := h.DeleteSnapshot(context.WithoutCancel(ctx), snap); derr != nil {
-			return res, fmt.Errorf("%w; snapshot %s names a blob the hub lacks and could not be withdrawn (%v): remove it with `editkit snapshots forget %s`", err, snap.ID, derr, snap.ID)
+		if derr := b.h.DeleteSnapshot(context.WithoutCancel(ctx), snap); derr != nil {
+			return nil, fmt.Errorf("%w; snapshot %s names a blob the hub lacks and could not be withdrawn (%v): remove it with `editkit snapshots forget %s`", err, snap.ID, derr, snap.ID)
 		}
-		return res, err
+		return nil, err
 	}
-	o.hook("verified")
-	res.Snapshot = snap.ID
-	res.Finished = o.Now()
+	return snap, nil
+}
+
+// roots are the folders to back up, as absolute paths: each must be a
+// folder, and given once.
+func (o Options) roots() ([]string, error) {
+	var roots []string
+	for _, p := range o.Paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%s is not a folder; check the path (is the drive mounted?)", p)
+		}
+		if slices.Contains(roots, abs) {
+			return nil, fmt.Errorf("%s is given twice", p)
+		}
+		roots = append(roots, abs)
+	}
+	return roots, nil
+}
+
+// parentEntries streams the parent snapshot's entries (none without a
+// parent), to be merged with the walk in order. A parent whose file list is
+// damaged cannot tell what is unchanged: it is dropped and every file read
+// instead (the hub keeps what it has, so only changed content goes up).
+func parentEntries(ctx context.Context, h *hub.Hub, o *Options, res *Result, parent *hub.Snapshot) (next func() (hub.Entry, error, bool), stop func()) {
+	var prev iter.Seq2[hub.Entry, error] = func(func(hub.Entry, error) bool) {}
+	if parent != nil {
+		res.Parent = parent.ID
+		prev = h.Entries(ctx, parent, o.TempDir)
+	}
+	entries, stop := iter.Pull2(prev)
+	first, firstErr, firstOK := entries()
+	var dmg *hub.DamagedError
+	if errors.As(firstErr, &dmg) {
+		o.note("%v; this backup reads every file instead of trusting it", firstErr)
+		res.Parent = ""
+		return func() (hub.Entry, error, bool) { return hub.Entry{}, nil, false }, stop
+	}
+	peeked := firstOK
+	return func() (hub.Entry, error, bool) {
+		if peeked {
+			peeked = false
+			return first, firstErr, true
+		}
+		return entries()
+	}, stop
+}
+
+// backedUp is the event that records a backup in the log.
+func backedUp(o Options, res *Result) event.Event {
 	ev := event.New(res.Finished, event.BackedUp)
-	ev.Host, ev.User, ev.Set, ev.Snapshot = o.Host, o.User, o.Set, snap.ID
-	ev.Path = strings.Join(roots, ", ")
+	ev.Host, ev.User, ev.Set, ev.Snapshot = o.Host, o.User, o.Set, res.Snapshot
+	ev.Path = strings.Join(res.Paths, ", ")
 	ev.Size = res.Bytes
 	ev.Note = fmt.Sprintf("%d files (%d new, %d changed, %d removed), %d bytes uploaded", res.Files, res.New, res.Changed, res.Removed, res.Uploaded)
 	if len(res.Failed) > 0 {
 		ev.Note += fmt.Sprintf("; %d files failed", len(res.Failed))
 	}
-	res.Events = []event.Event{ev}
-	return res, nil
+	return ev
 }
 
 type backer struct {
@@ -306,152 +328,164 @@ const (
 // changed files go to workers that hash and upload them; a writer emits
 // the entries in order, at most a window ahead of the walk.
 func (b *backer) walkAndHash(ctx context.Context, roots []string, next func() (hub.Entry, error, bool), ew *hub.EntriesWriter) error {
-	var cur hub.Entry
-	have, done := false, false
-	var prevErr error
-	// lookup returns the parent's entry for e, counting the ones it passes
-	// (files removed since).
-	lookup := func(e hub.Entry) (hub.Entry, bool) {
-		for {
-			if !have && !done {
-				pe, err, ok := next()
-				switch {
-				case !ok:
-					done = true
-				case err != nil:
-					prevErr, done = err, true
-				default:
-					cur, have = pe, true
-				}
-			}
-			if !have {
-				return hub.Entry{}, false
-			}
-			c := hub.CompareEntries(cur, e)
-			if c == 0 {
-				have = false
-				return cur, true
-			}
-			if c > 0 {
-				return hub.Entry{}, false
-			}
-			if !cur.Dir {
-				b.res.Removed++
-			}
-			have = false
-		}
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	queue := make(chan *pending, 1024) // the window between walk and writer
-	work := make(chan *pending)
-	var wg sync.WaitGroup
-	for range b.o.Jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range work {
-				b.hashAndUpload(ctx, roots[p.entry.Root], p)
-				close(p.done)
-			}
-		}()
-	}
-	writeErr := make(chan error, 1)
-	go func() {
-		var err error
-		for p := range queue {
-			<-p.done
-			if err != nil || !p.ok {
-				continue
-			}
-			if ew != nil {
-				err = ew.Add(p.entry)
-			}
-			// Counted as it goes into the snapshot, so the counts match
-			// the file list: a file that failed is not backed up.
-			if p.kind != 0 {
-				b.res.Files++
-				b.res.Bytes += p.entry.Size
-				switch p.kind {
-				case kindNew:
-					b.res.New++
-				case kindChanged:
-					b.res.Changed++
-				case kindUnchanged:
-					b.res.Unchanged++
-				}
-			}
-		}
-		writeErr <- err
-	}()
-
+	written := make(chan error, 1)
+	go func() { written <- b.writeEntries(queue, ew) }()
+	hashers := run.NewPool(ctx, b.o.Jobs, func(ctx context.Context, p *pending) {
+		b.hashAndUpload(ctx, roots[p.entry.Root], p)
+		close(p.done)
+	})
+	w := &treeWalk{b: b, ctx: hashers.Context(), parent: &parentCursor{next: next}, queue: queue, hashers: hashers}
 	var walkErr error
 	for ri, root := range roots {
-		walkErr = walk.Walk(ctx, root, b.rules, walk.Visitor{
-			Dir: func(e walk.Entry, _ []string) error {
-				if e.Path == "" {
-					return nil
-				}
-				he := hub.Entry{Root: ri, Path: e.Path, Dir: true, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm())}
-				lookup(he)
-				p := &pending{entry: he, done: make(chan struct{}), ok: true}
-				close(p.done)
-				return enqueue(ctx, queue, p)
-			},
-			File: func(e walk.Entry) error {
-				fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(e.Path)))
-				if err != nil {
-					b.fail(filepath.Join(root, e.Path), err)
-					return nil
-				}
-				he := hub.Entry{Root: ri, Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), Inode: fsx.Inode(fi)}
-				p := &pending{entry: he, done: make(chan struct{}), kind: kindNew}
-				old, found := lookup(he)
-				if found && !old.Dir && old.Size == he.Size && old.MTime == he.MTime && old.Inode == he.Inode && old.B3 != "" {
-					// Unchanged since the last snapshot: no need to read it.
-					p.entry.B3, p.ok, p.kind = old.B3, true, kindUnchanged
-					close(p.done)
-					return enqueue(ctx, queue, p)
-				}
-				if found {
-					p.kind = kindChanged
-				}
-				if pr := b.o.Progress; pr != nil {
-					pr.AddTotal(he.Size, 1)
-				}
-				if err := enqueue(ctx, queue, p); err != nil {
-					return err
-				}
-				select {
-				case work <- p:
-					return nil
-				case <-ctx.Done():
-					close(p.done)
-					return ctx.Err()
-				}
-			},
-			Skipped: func(s walk.Skipped) {
-				if s.Err != nil {
-					b.fail(filepath.Join(root, s.Path), s.Err)
-				} else {
-					b.res.Skipped++
-				}
-			},
-		})
-		if walkErr != nil {
+		if walkErr = walk.Walk(w.ctx, root, b.rules, w.visitor(ri, root)); walkErr != nil {
 			break
 		}
 	}
 	if walkErr == nil {
 		// The parent's entries after the last walked one are removed files.
-		lookup(hub.Entry{Root: len(roots)})
+		w.parent.seek(hub.Entry{Root: len(roots)})
 	}
-	close(work)
-	wg.Wait()
+	b.res.Removed += w.parent.removed
+	hashErr := hashers.Wait()
 	close(queue)
-	err := <-writeErr
-	return errors.Join(walkErr, prevErr, err, ctx.Err())
+	return errors.Join(walkErr, w.parent.err, <-written, hashErr)
+}
+
+// parentCursor reads the parent snapshot's entries alongside the walk,
+// which visits the same tree in the same order.
+type parentCursor struct {
+	next       func() (hub.Entry, error, bool)
+	cur        hub.Entry
+	have, done bool
+	err        error // reading the parent's entries failed
+	removed    int64 // the parent's files passed: removed since
+}
+
+// seek returns the parent's entry for e, if it has one, counting the files
+// it passes on the way.
+func (c *parentCursor) seek(e hub.Entry) (hub.Entry, bool) {
+	for {
+		if !c.have && !c.done {
+			pe, err, ok := c.next()
+			switch {
+			case !ok:
+				c.done = true
+			case err != nil:
+				c.err, c.done = err, true
+			default:
+				c.cur, c.have = pe, true
+			}
+		}
+		if !c.have {
+			return hub.Entry{}, false
+		}
+		switch cmp := hub.CompareEntries(c.cur, e); {
+		case cmp == 0:
+			c.have = false
+			return c.cur, true
+		case cmp > 0:
+			return hub.Entry{}, false
+		}
+		if !c.cur.Dir {
+			c.removed++
+		}
+		c.have = false
+	}
+}
+
+// writeEntries takes the walk's entries in order, waits for the ones being
+// hashed, and adds those that made it to the snapshot's file list.
+func (b *backer) writeEntries(queue <-chan *pending, ew *hub.EntriesWriter) error {
+	var err error
+	for p := range queue {
+		<-p.done
+		if err != nil || !p.ok {
+			continue
+		}
+		if ew != nil {
+			err = ew.Add(p.entry)
+		}
+		// Counted as it goes into the snapshot, so the counts match
+		// the file list: a file that failed is not backed up.
+		if p.kind != 0 {
+			b.res.Files++
+			b.res.Bytes += p.entry.Size
+			switch p.kind {
+			case kindNew:
+				b.res.New++
+			case kindChanged:
+				b.res.Changed++
+			case kindUnchanged:
+				b.res.Unchanged++
+			}
+		}
+	}
+	return err
+}
+
+// treeWalk is the walk of a backup's roots: every entry is matched with the
+// parent's, queued for the writer in walk order and, if it changed, handed
+// to the hashers.
+type treeWalk struct {
+	b       *backer
+	ctx     context.Context
+	parent  *parentCursor
+	queue   chan<- *pending
+	hashers *run.Pool[*pending]
+}
+
+func (w *treeWalk) visitor(ri int, root string) walk.Visitor {
+	return walk.Visitor{
+		Dir: func(e walk.Entry, _ []string) error {
+			if e.Path == "" {
+				return nil
+			}
+			he := hub.Entry{Root: ri, Path: e.Path, Dir: true, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm())}
+			w.parent.seek(he)
+			p := &pending{entry: he, done: make(chan struct{}), ok: true}
+			close(p.done)
+			return enqueue(w.ctx, w.queue, p)
+		},
+		File: func(e walk.Entry) error { return w.file(ri, root, e) },
+		Skipped: func(s walk.Skipped) {
+			if s.Err != nil {
+				w.b.fail(filepath.Join(root, s.Path), s.Err)
+			} else {
+				w.b.res.Skipped++
+			}
+		},
+	}
+}
+
+// file queues a file: as the parent has it if it is unchanged since (same
+// size, mtime and inode: not read), else to be hashed and uploaded.
+func (w *treeWalk) file(ri int, root string, e walk.Entry) error {
+	fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(e.Path)))
+	if err != nil {
+		w.b.fail(filepath.Join(root, e.Path), err)
+		return nil
+	}
+	he := hub.Entry{Root: ri, Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), Inode: fsx.Inode(fi)}
+	p := &pending{entry: he, done: make(chan struct{}), kind: kindNew}
+	old, found := w.parent.seek(he)
+	if found && !old.Dir && old.Size == he.Size && old.MTime == he.MTime && old.Inode == he.Inode && old.B3 != "" {
+		p.entry.B3, p.ok, p.kind = old.B3, true, kindUnchanged
+		close(p.done)
+		return enqueue(w.ctx, w.queue, p)
+	}
+	if found {
+		p.kind = kindChanged
+	}
+	w.b.o.Progress.AddTotal(he.Size, 1)
+	if err := enqueue(w.ctx, w.queue, p); err != nil {
+		return err
+	}
+	if err := w.hashers.Submit(p); err != nil {
+		close(p.done) // never hashed: the writer passes it over
+		return err
+	}
+	return nil
 }
 
 func enqueue(ctx context.Context, q chan<- *pending, p *pending) error {
@@ -466,12 +500,8 @@ func enqueue(ctx context.Context, q chan<- *pending, p *pending) error {
 // hashAndUpload hashes a changed file and uploads it unless the hub has it.
 func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 	path := filepath.Join(root, filepath.FromSlash(p.entry.Path))
-	defer func() {
-		if pr := b.o.Progress; pr != nil {
-			pr.FileDone()
-		}
-	}()
-	sum, err := hashing.HashFile(ctx, path, hashing.FileOptions{BLAKE3: true, Progress: b.progress})
+	defer b.o.Progress.FileDone()
+	sum, err := hashing.HashFile(ctx, path, hashing.FileOptions{BLAKE3: true, Progress: b.o.Progress.Add})
 	if err != nil {
 		if ctx.Err() == nil {
 			b.fail(path, err)
@@ -521,10 +551,4 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 		b.mu.Unlock()
 	}
 	p.ok = true
-}
-
-func (b *backer) progress(n int64) {
-	if pr := b.o.Progress; pr != nil {
-		pr.Add(n)
-	}
 }

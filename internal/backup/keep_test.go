@@ -11,6 +11,7 @@ import (
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // What prune keeps, blob by blob: a blob a kept snapshot or the catalog
@@ -69,7 +70,7 @@ func TestPruneDecidesWhichBlobsGo(t *testing.T) {
 			clock := func() time.Time { return now }
 			backup := func(set, dir, content string) {
 				os.WriteFile(filepath.Join(dir, "cut.avb"), []byte(content), 0o644)
-				if _, err := Run(ctx, h, Options{Set: set, Paths: []string{dir}, TempDir: tmp, Now: clock}); err != nil {
+				if _, err := Run(ctx, h, Options{Set: set, Paths: []string{dir}, TempDir: tmp, Env: run.Env{Now: clock}}); err != nil {
 					t.Fatal(err)
 				}
 				now = now.Add(24 * time.Hour)
@@ -82,7 +83,7 @@ func TestPruneDecidesWhichBlobsGo(t *testing.T) {
 			var res *PruneResult
 			for _, after := range c.prunes {
 				now = last.Add(after)
-				o := PruneOptions{Set: "film", Policy: Policy{Last: 1}, TempDir: tmp, Now: clock}
+				o := PruneOptions{Set: "film", Policy: Policy{Last: 1}, TempDir: tmp, Env: run.Env{Now: clock}}
 				if c.opts != nil {
 					c.opts(&o)
 				}

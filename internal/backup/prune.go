@@ -17,6 +17,7 @@ import (
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // Policy says which snapshots to keep, per set: the newest snapshot of each
@@ -66,6 +67,7 @@ func (p Policy) Keep(snaps []*hub.Snapshot) (keep, remove []*hub.Snapshot) {
 
 // PruneOptions configure a prune.
 type PruneOptions struct {
+	run.Env
 	Set    string // "" for every set
 	Policy Policy
 	// Grace protects blobs from clients still uploading: a blob is deleted
@@ -78,9 +80,6 @@ type PruneOptions struct {
 	ExtraRefs func(ctx context.Context, add func(b3, where string)) error
 	DryRun    bool
 	TempDir   string
-	Host      string
-	User      string
-	Now       func() time.Time
 	// Hook, if set, is called between the steps of the prune ("listed",
 	// "marked", "announced", "relisted", "deleted"): tests use it to
 	// interleave a prune with a backup deterministically, or to stop it.
@@ -174,23 +173,98 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 	if o.Policy.empty() {
 		return nil, errors.New("give at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly: an empty policy would remove every snapshot")
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	tmp, doneTmp, err := scratchDir(tempDir(o.TempDir))
 	if err != nil {
 		return nil, err
 	}
 	defer doneTmp()
-	res := &PruneResult{DryRun: o.DryRun}
+	p := &pruner{h: h, o: &o, res: &PruneResult{DryRun: o.DryRun}, tmp: tmp, refs: refSet{}, known: map[string]bool{},
+		next: hub.PendingList{Blobs: map[string]time.Time{}}}
+	res := p.res
 	all, err := h.Snapshots(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	known := map[string]bool{}
+	kept, err := p.applyPolicy(ctx, all)
+	if err != nil {
+		return res, err
+	}
+	o.hook("listed")
+
+	// Mark: every blob the kept snapshots and the catalog use.
+	for _, s := range kept {
+		dmg, err := addSnapshot(ctx, h, s, tmp, p.refs)
+		if err != nil {
+			return res, err
+		}
+		if dmg != nil {
+			res.Damaged = append(res.Damaged, *dmg)
+		}
+	}
+	if err := p.addExtraRefs(ctx); err != nil {
+		return res, err
+	}
+	doomed, err := p.unreferenced(ctx)
+	if err != nil {
+		return res, err
+	}
+	o.hook("marked")
+	if o.DryRun {
+		for _, c := range doomed {
+			res.BlobsDeleted++
+			res.BytesFreed += c.size
+		}
+	} else if len(doomed) > 0 {
+		if err := p.delete(ctx, doomed); err != nil {
+			return res, err
+		}
+	}
+	res.BlobsPending = int64(len(p.next.Blobs))
+	if !o.DryRun {
+		if err := p.finish(ctx); err != nil {
+			return res, err
+		}
+	}
+	ev := event.New(o.Now(), event.Pruned)
+	ev.Host, ev.User, ev.Set = o.Host, o.User, o.Set
+	ev.Size = res.BytesFreed
+	ev.Note = fmt.Sprintf("%d snapshots removed, %d kept, %d blobs deleted, %d pending", len(res.Removed), len(res.Kept), res.BlobsDeleted, res.BlobsPending)
+	if len(res.Damaged) > 0 {
+		ev.Note += fmt.Sprintf("; %d snapshots with a damaged file list, no blob deleted", len(res.Damaged))
+	}
+	if !o.DryRun {
+		res.Events = []event.Event{ev}
+	}
+	return res, nil
+}
+
+// pruner is one prune's state between its steps.
+type pruner struct {
+	h     *hub.Hub
+	o     *PruneOptions
+	res   *PruneResult
+	tmp   string
+	refs  refSet          // blobs something kept uses
+	known map[string]bool // the snapshots there were at the start
+	next  hub.PendingList // blobs marked now, for a later prune to delete
+	now   time.Time       // when the sweep started
+}
+
+// candidate is an unreferenced blob a prune may delete.
+type candidate struct {
+	key, b3 string
+	size    int64
+	first   time.Time // when a prune first found it unreferenced
+}
+
+// applyPolicy removes the snapshots the policy does not keep (unless a dry
+// run) and returns the ones kept, of every set.
+func (p *pruner) applyPolicy(ctx context.Context, all []*hub.Snapshot) ([]*hub.Snapshot, error) {
+	o, res := p.o, p.res
 	bySet := map[string][]*hub.Snapshot{}
 	for _, s := range all {
-		known[s.ID] = true
+		p.known[s.ID] = true
 		bySet[s.Set] = append(bySet[s.Set], s)
 	}
 	var kept []*hub.Snapshot
@@ -207,57 +281,44 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 		for _, s := range remove {
 			res.Removed = append(res.Removed, s.ID)
 			if !o.DryRun {
-				if err := h.DeleteSnapshot(ctx, s); err != nil {
-					return res, fmt.Errorf("removing snapshot %s: %w", s.ID, err)
+				if err := p.h.DeleteSnapshot(ctx, s); err != nil {
+					return nil, fmt.Errorf("removing snapshot %s: %w", s.ID, err)
 				}
 			}
 		}
 	}
 	sort.Strings(res.Kept)
 	sort.Strings(res.Removed)
-	o.hook("listed")
+	return kept, nil
+}
 
-	// Mark: every blob the kept snapshots and the catalog use.
-	refs := refSet{}
-	for _, s := range kept {
-		dmg, err := addSnapshot(ctx, h, s, tmp, refs)
-		if err != nil {
-			return res, err
-		}
-		if dmg != nil {
-			res.Damaged = append(res.Damaged, *dmg)
-		}
+// addExtraRefs marks what is used outside snapshots (the catalog).
+func (p *pruner) addExtraRefs(ctx context.Context) error {
+	if p.o.ExtraRefs == nil {
+		return nil
 	}
-	extra := func() error {
-		if o.ExtraRefs == nil {
-			return nil
-		}
-		return o.ExtraRefs(ctx, func(b3, _ string) { refs.add(b3) })
-	}
-	if err := extra(); err != nil {
-		return res, err
-	}
-	// Sweep, in two steps separated by the grace period: a blob is deleted
-	// only once it has been unreferenced for Grace, and if it was uploaded
-	// more than Grace ago.
+	return p.o.ExtraRefs(ctx, func(b3, _ string) { p.refs.add(b3) })
+}
+
+// unreferenced sweeps, in two steps separated by the grace period: a blob
+// is deleted only once it has been unreferenced for Grace, and if it was
+// uploaded more than Grace ago. It returns the blobs whose time has come
+// and marks the others in p.next.
+func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
+	o, h := p.o, p.h
 	prev, err := h.ReadPending(ctx)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	now := o.Now()
-	next := hub.PendingList{Blobs: map[string]time.Time{}}
-	type candidate struct {
-		key, b3 string
-		size    int64
-		first   time.Time
-	}
+	p.now = o.Now()
+	now := p.now
 	var doomed []candidate
 	for oi, err := range h.Backend().List(ctx, "blobs/") {
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		b3 := oi.Key[strings.LastIndexByte(oi.Key, '/')+1:]
-		if len(b3) != 64 || refs.has(b3) {
+		if len(b3) != 64 || p.refs.has(b3) {
 			continue
 		}
 		if _, err := hex.DecodeString(b3); err != nil {
@@ -270,99 +331,87 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 		if !seen {
 			first = now
 		}
-		if (o.Grace > 0 && now.Sub(first) < o.Grace) || len(res.Damaged) > 0 {
-			next.Blobs[b3] = first
+		if (o.Grace > 0 && now.Sub(first) < o.Grace) || len(p.res.Damaged) > 0 {
+			p.next.Blobs[b3] = first
 			continue
 		}
 		doomed = append(doomed, candidate{oi.Key, b3, oi.Size, first})
 	}
-	o.hook("marked")
-	if o.DryRun {
-		for _, c := range doomed {
-			res.BlobsDeleted++
-			res.BytesFreed += c.size
+	return doomed, nil
+}
+
+// delete announces the deletion of doomed, reads what appeared since the
+// listing (a backup or push that committed meanwhile keeps its blobs; one
+// that commits after this sees the announcement and puts back what is
+// deleted), and deletes the blobs still unused.
+func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
+	o, h, res := p.o, p.h, p.res
+	d := &hub.Deletion{ID: hub.NewRunID(p.now), Host: o.Host, PID: os.Getpid(), User: o.User, Started: p.now, Deadline: p.now.Add(deletionWindow)}
+	for _, c := range doomed {
+		d.Blobs = append(d.Blobs, c.b3)
+	}
+	if err := h.AnnounceDeletion(ctx, d); err != nil {
+		return err
+	}
+	o.hook("announced")
+	again, err := h.Snapshots(ctx, "")
+	if err != nil {
+		return err
+	}
+	late := false
+	for _, s := range again {
+		if p.known[s.ID] {
+			continue
 		}
-	} else if len(doomed) > 0 {
-		d := &hub.Deletion{ID: hub.NewRunID(now), Host: o.Host, PID: os.Getpid(), User: o.User, Started: now, Deadline: now.Add(deletionWindow)}
-		for _, c := range doomed {
-			d.Blobs = append(d.Blobs, c.b3)
-		}
-		if err := h.AnnounceDeletion(ctx, d); err != nil {
-			return res, err
-		}
-		o.hook("announced")
-		// Read what appeared since the listing: a backup or push that
-		// committed meanwhile keeps its blobs. One that commits after this
-		// sees the announcement and puts back what is deleted.
-		again, err := h.Snapshots(ctx, "")
+		dmg, err := addSnapshot(ctx, h, s, p.tmp, p.refs)
 		if err != nil {
-			return res, err
+			return err
 		}
-		late := false
-		for _, s := range again {
-			if known[s.ID] {
-				continue
-			}
-			dmg, err := addSnapshot(ctx, h, s, tmp, refs)
-			if err != nil {
-				return res, err
-			}
-			if dmg != nil {
-				late = true // unreadable: it might use any of them
-			}
-		}
-		if err := extra(); err != nil {
-			return res, err
-		}
-		o.hook("relisted")
-		for _, c := range doomed {
-			switch {
-			case refs.has(c.b3):
-				res.BlobsKept++
-				continue
-			case late || o.Now().After(d.Deadline):
-				next.Blobs[c.b3] = c.first
-				continue
-			}
-			if err := h.Backend().Delete(ctx, c.key); err != nil {
-				return res, err
-			}
-			res.BlobsDeleted++
-			res.BytesFreed += c.size
-		}
-		o.hook("deleted")
-		if err := h.EndDeletion(ctx, d.ID); err != nil {
-			return res, err
+		if dmg != nil {
+			late = true // unreadable: it might use any of them
 		}
 	}
-	res.BlobsPending = int64(len(next.Blobs))
-	if !o.DryRun {
-		if err := h.WritePending(ctx, next); err != nil {
-			return res, err
-		}
-		// Announcements of prunes that were killed mid-way.
-		if ds, err := h.Deletions(ctx); err == nil {
-			for _, id := range hub.StaleDeletions(ds, o.Now(), o.Host) {
-				h.EndDeletion(ctx, id)
-			}
-		}
-		n, err := contenthub.AbortUploads(ctx, h.Backend(), o.Grace)
-		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			return res, err
-		}
-		res.UploadsAborted = n
+	if err := p.addExtraRefs(ctx); err != nil {
+		return err
 	}
-	ev := event.New(o.Now(), event.Pruned)
-	ev.Host, ev.User, ev.Set = o.Host, o.User, o.Set
-	ev.Size = res.BytesFreed
-	ev.Note = fmt.Sprintf("%d snapshots removed, %d kept, %d blobs deleted, %d pending", len(res.Removed), len(res.Kept), res.BlobsDeleted, res.BlobsPending)
-	if len(res.Damaged) > 0 {
-		ev.Note += fmt.Sprintf("; %d snapshots with a damaged file list, no blob deleted", len(res.Damaged))
+	o.hook("relisted")
+	for _, c := range doomed {
+		switch {
+		case p.refs.has(c.b3):
+			res.BlobsKept++
+			continue
+		case late || o.Now().After(d.Deadline):
+			p.next.Blobs[c.b3] = c.first
+			continue
+		}
+		if err := h.Backend().Delete(ctx, c.key); err != nil {
+			return err
+		}
+		res.BlobsDeleted++
+		res.BytesFreed += c.size
 	}
-	if !o.DryRun {
-		res.Events = []event.Event{ev}
+	o.hook("deleted")
+	return h.EndDeletion(ctx, d.ID)
+}
+
+// finish writes the marks for the next prune, ends the announcements of
+// prunes killed mid-way and aborts abandoned uploads.
+func (p *pruner) finish(ctx context.Context) error {
+	o, h := p.o, p.h
+	if err := h.WritePending(ctx, p.next); err != nil {
+		return err
 	}
-	return res, nil
+	if ds, err := h.Deletions(ctx); err == nil {
+		for _, id := range hub.StaleDeletions(ds, o.Now(), o.Host) {
+			h.EndDeletion(ctx, id)
+		}
+	}
+	n, err := contenthub.AbortUploads(ctx, h.Backend(), o.Grace)
+	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	p.res.UploadsAborted = n
+	return nil
 }
 
 func tempDir(d string) string {
@@ -374,6 +423,7 @@ func tempDir(d string) string {
 
 // CheckOptions configure a hub check.
 type CheckOptions struct {
+	run.Env
 	ReadData bool // download and re-hash every referenced blob
 	// Repair, with ReadData, removes the blobs found damaged (recording
 	// them, so the next backup or push of a file that still exists uploads
@@ -381,10 +431,6 @@ type CheckOptions struct {
 	Repair    bool
 	ExtraRefs func(ctx context.Context, add func(b3, where string)) error
 	TempDir   string
-	Progress  Progress
-	Host      string
-	User      string
-	Now       func() time.Time
 }
 
 // CheckProblem is one blob the hub lacks or holds damaged, with everything
@@ -417,27 +463,16 @@ func (r *CheckResult) OK() bool { return len(r.Problems) == 0 && len(r.Damaged) 
 // or damaged blob is named; a snapshot whose file list is damaged is
 // reported with the command that drops it.
 func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	tmp, doneTmp, err := scratchDir(tempDir(o.TempDir))
 	if err != nil {
 		return nil, err
 	}
 	defer doneTmp()
 	res := &CheckResult{}
-	have := map[[32]byte]int64{}
-	for oi, err := range h.Backend().List(ctx, "blobs/") {
-		if err != nil {
-			return nil, err
-		}
-		var k [32]byte
-		b3 := oi.Key[strings.LastIndexByte(oi.Key, '/')+1:]
-		if len(b3) == 64 {
-			if _, err := hex.Decode(k[:], []byte(b3)); err == nil {
-				have[k] = oi.Size
-			}
-		}
+	have, err := blobSizes(ctx, h)
+	if err != nil {
+		return nil, err
 	}
 	refs := map[[32]byte]int64{} // expected size, -1 unknown
 	snaps, err := h.Snapshots(ctx, "")
@@ -493,12 +528,47 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 		return nil, err
 	}
 	res.Blobs = int64(len(refs))
+	bad, err := checkBlobs(ctx, h, o, res, refs, have)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) == 0 {
+		return res, nil
+	}
+	// Second pass: everything that uses a problem blob, not only the first.
+	err = users(false, func(k [32]byte, _ int64, where string) {
+		if p, ok := bad[k]; ok {
+			p.UsedBy = append(p.UsedBy, where)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var damaged []string
+	for k, p := range bad {
+		if p.Damaged {
+			damaged = append(damaged, hex.EncodeToString(k[:]))
+		}
+		res.Problems = append(res.Problems, *p)
+	}
+	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].Blob < res.Problems[j].Blob })
+	sort.Strings(damaged)
+	if o.Repair && len(damaged) > 0 {
+		return res, repair(ctx, h, o, res, damaged)
+	}
+	return res, nil
+}
+
+// checkBlobs checks that every blob referenced (with the size expected, -1
+// if unknown) is in the hub (have: the sizes listed) with that size and,
+// with ReadData, that its content hashes to its name.
+func checkBlobs(ctx context.Context, h *hub.Hub, o CheckOptions, res *CheckResult, refs, have map[[32]byte]int64) (map[[32]byte]*CheckProblem, error) {
 	keys := make([][32]byte, 0, len(refs))
 	for k := range refs {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i][:], keys[j][:]) < 0 })
-	if o.Progress != nil && o.ReadData {
+	if o.ReadData {
 		var total int64
 		for _, k := range keys {
 			total += have[k]
@@ -535,65 +605,58 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 		case sum != b3:
 			problem(k, "content does not match its hash (BLAKE3 "+sum+"): damaged in the hub", true)
 		}
-		if o.Progress != nil {
-			o.Progress.FileDone()
-		}
+		o.Progress.FileDone()
 	}
-	if len(bad) == 0 {
-		return res, nil
-	}
-	// Second pass: everything that uses a problem blob, not only the first.
-	err = users(false, func(k [32]byte, _ int64, where string) {
-		if p, ok := bad[k]; ok {
-			p.UsedBy = append(p.UsedBy, where)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	var damaged []string
-	for k, p := range bad {
-		if p.Damaged {
-			damaged = append(damaged, hex.EncodeToString(k[:]))
-		}
-		res.Problems = append(res.Problems, *p)
-	}
-	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].Blob < res.Problems[j].Blob })
-	sort.Strings(damaged)
-	if o.Repair && len(damaged) > 0 {
-		// Recorded first, so a backup that reuses one of them checks it
-		// even if this run stops half-way.
-		now := o.Now()
-		if err := h.RecordRepair(ctx, &hub.Repair{ID: hub.NewRunID(now), Time: now, Host: o.Host, User: o.User, Blobs: damaged}); err != nil {
-			return res, fmt.Errorf("recording the repair: %w", err)
-		}
-		removed := map[string]bool{}
-		for _, b3 := range damaged {
-			if err := h.Backend().Delete(ctx, hub.BlobKey(b3)); err != nil {
-				return res, fmt.Errorf("removing the damaged blob %s: %w", hub.BlobKey(b3), err)
-			}
-			removed[hub.BlobKey(b3)] = true
-			res.Repaired++
-		}
-		for i := range res.Problems {
-			res.Problems[i].Removed = removed[res.Problems[i].Blob]
-		}
-	}
-	return res, nil
+	return bad, nil
 }
 
-func blobB3(ctx context.Context, h *hub.Hub, b3 string, p Progress) (string, int64, error) {
+// blobSizes lists the hub's blobs with their sizes.
+func blobSizes(ctx context.Context, h *hub.Hub) (map[[32]byte]int64, error) {
+	have := map[[32]byte]int64{}
+	for oi, err := range h.Backend().List(ctx, "blobs/") {
+		if err != nil {
+			return nil, err
+		}
+		var k [32]byte
+		b3 := oi.Key[strings.LastIndexByte(oi.Key, '/')+1:]
+		if len(b3) == 64 {
+			if _, err := hex.Decode(k[:], []byte(b3)); err == nil {
+				have[k] = oi.Size
+			}
+		}
+	}
+	return have, nil
+}
+
+// repair removes the damaged blobs, recording them first, so a backup that
+// reuses one of them checks it even if this run stops half-way.
+func repair(ctx context.Context, h *hub.Hub, o CheckOptions, res *CheckResult, damaged []string) error {
+	now := o.Now()
+	if err := h.RecordRepair(ctx, &hub.Repair{ID: hub.NewRunID(now), Time: now, Host: o.Host, User: o.User, Blobs: damaged}); err != nil {
+		return fmt.Errorf("recording the repair: %w", err)
+	}
+	removed := map[string]bool{}
+	for _, b3 := range damaged {
+		if err := h.Backend().Delete(ctx, hub.BlobKey(b3)); err != nil {
+			return fmt.Errorf("removing the damaged blob %s: %w", hub.BlobKey(b3), err)
+		}
+		removed[hub.BlobKey(b3)] = true
+		res.Repaired++
+	}
+	for i := range res.Problems {
+		res.Problems[i].Removed = removed[res.Problems[i].Blob]
+	}
+	return nil
+}
+
+func blobB3(ctx context.Context, h *hub.Hub, b3 string, p run.Progress) (string, int64, error) {
 	rc, err := h.OpenBlob(ctx, b3)
 	if err != nil {
 		return "", 0, err
 	}
 	defer rc.Close()
 	hh := hashing.NewMultiHasher(hashing.BLAKE3)
-	var w io.Writer = hh
-	if p != nil {
-		w = io.MultiWriter(hh, progressWriter{p})
-	}
-	n, err := io.Copy(w, rc)
+	n, err := io.Copy(io.MultiWriter(hh, run.ProgressWriter(p)), rc)
 	if err != nil {
 		return "", n, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // stepper runs functions that call hook(step) between their steps, and
@@ -117,7 +118,7 @@ func TestPruneRacingBackupNeverLosesABlob(t *testing.T) {
 	}
 	// The first prune removes the old snapshot and marks the blob.
 	t0 := time.Now().Add(time.Hour)
-	pr, err := Prune(ctx, h, PruneOptions{Policy: Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Now: func() time.Time { return t0 }})
+	pr, err := Prune(ctx, h, PruneOptions{Policy: Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Env: run.Env{Now: func() time.Time { return t0 }}})
 	if err != nil || pr.BlobsPending != 1 || pr.BlobsDeleted != 0 {
 		t.Fatalf("first prune: %v %+v", err, pr)
 	}
@@ -174,7 +175,7 @@ func runRace(t *testing.T, base, srcB, order string, later bool) []string {
 	})
 	p := newStepper("prune", func(hook func(string)) {
 		pres, perr = Prune(ctx, h, PruneOptions{Policy: Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Hook: hook,
-			Now: func() time.Time { return t1 }})
+			Env: run.Env{Now: func() time.Time { return t1 }}})
 	})
 	trace := interleave(b, p, order)
 	if berr != nil || bres.Snapshot == "" || bres.Files != 1 {
@@ -194,7 +195,7 @@ func runRace(t *testing.T, base, srcB, order string, later bool) []string {
 		return trace
 	}
 	// Only snapshot B uses the blob; a later prune must not take it.
-	pr, err := Prune(ctx, h, PruneOptions{Policy: Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Now: func() time.Time { return t1.Add(time.Hour) }})
+	pr, err := Prune(ctx, h, PruneOptions{Policy: Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Env: run.Env{Now: func() time.Time { return t1.Add(time.Hour) }}})
 	if err != nil {
 		t.Fatal(err)
 	}

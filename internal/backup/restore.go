@@ -19,11 +19,13 @@ import (
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
 // RestoreOptions configure a restore.
 type RestoreOptions struct {
+	run.Env
 	// Snapshot is an ID (or a unique prefix of one) or "latest".
 	Snapshot string
 	Set      string    // with "latest" or At: which set ("" if there is only one)
@@ -35,10 +37,6 @@ type RestoreOptions struct {
 	Overwrite bool // replace a different file already at a path (default: report a conflict)
 	Jobs      int
 	TempDir   string
-	Host      string
-	User      string
-	Now       func() time.Time
-	Progress  Progress
 	Hooks     place.Hooks // tests: stop at a chosen point (see place.Hooks)
 }
 
@@ -157,43 +155,21 @@ func rootNames(paths []string) []string {
 // way down and renamed into place only then; nothing is written outside
 // o.To, whatever the snapshot says and whatever links o.To holds.
 func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		o.Jobs = 4
 	}
-	if o.To == "" {
-		return nil, errors.New("give the folder to restore into (--to DIR)")
-	}
-	to, err := filepath.Abs(o.To)
+	to, pr, err := o.openTo()
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		return nil, fmt.Errorf("restore folder %s cannot be created: %w; choose another --to", o.To, err)
-	}
-	// One clear error for a folder that cannot take files, rather than one
-	// per file.
-	pr, err := place.Open(to, o.Hooks)
-	if err == nil {
-		err = pr.Probe()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("restore folder %s cannot be written: %w; choose another --to (or make it writable)", o.To, err)
 	}
 	snap, err := FindSnapshot(ctx, h, o.Snapshot, o.Set, o.At)
 	if err != nil {
 		return nil, err
 	}
-	names := rootNames(snap.Paths)
-	var filters []string
-	for _, p := range o.Paths {
-		p = strings.Trim(filepath.ToSlash(filepath.Clean(p)), "/")
-		if err := treepath.Validate(p); err != nil {
-			return nil, fmt.Errorf("path %q: %w", p, err)
-		}
-		filters = append(filters, p)
+	filters, err := o.filters()
+	if err != nil {
+		return nil, err
 	}
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
@@ -207,55 +183,11 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 	defer os.RemoveAll(tmpDir)
 	res := &RestoreResult{Snapshot: snap.ID, Set: snap.Set, Time: snap.Time, To: to}
 	r := &restorer{h: h, o: o, to: to, place: pr, res: res}
+	names := rootNames(snap.Paths)
 	matched := make([]bool, len(filters))
-
-	work := make(chan hub.Entry)
-	var wg sync.WaitGroup
-	for range o.Jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for e := range work {
-				r.file(ctx, names[e.Root], e)
-			}
-		}()
-	}
-	var dirs []hub.Entry // to set their mtimes after their contents
-	var iterErr error
-	for e, err := range h.Entries(ctx, snap, tmpDir) {
-		if err != nil {
-			iterErr = err
-			break
-		}
-		rel := names[e.Root] + "/" + e.Path
-		if !selected(rel, filters, matched) {
-			continue
-		}
-		if e.Dir {
-			if err := r.mkdirs(rel); err != nil {
-				r.fail(&res.Failed, rel, err)
-			} else {
-				dirs = append(dirs, e)
-			}
-			continue
-		}
-		res.Files++
-		res.Bytes += e.Size
-		if o.Progress != nil {
-			o.Progress.AddTotal(e.Size, 1)
-		}
-		select {
-		case work <- e:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(work)
-	wg.Wait()
-	if iterErr != nil {
-		return res, iterErr
+	dirs, err := r.restoreEntries(ctx, snap, tmpDir, names, func(rel string) bool { return selected(rel, filters, matched) })
+	if err != nil {
+		return res, err
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -274,6 +206,78 @@ func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult,
 	ev.Note = fmt.Sprintf("%d files restored, %d already there, %d failed", res.Restored, res.Present, len(res.Failed)+len(res.Conflicts))
 	res.Events = []event.Event{ev}
 	return res, nil
+}
+
+// openTo makes the restore folder and opens it for placing files: one clear
+// error for a folder that cannot take files, rather than one per file.
+func (o RestoreOptions) openTo() (string, *place.Root, error) {
+	if o.To == "" {
+		return "", nil, errors.New("give the folder to restore into (--to DIR)")
+	}
+	to, err := filepath.Abs(o.To)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return "", nil, fmt.Errorf("restore folder %s cannot be created: %w; choose another --to", o.To, err)
+	}
+	pr, err := place.Open(to, o.Hooks)
+	if err == nil {
+		err = pr.Probe()
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("restore folder %s cannot be written: %w; choose another --to (or make it writable)", o.To, err)
+	}
+	return to, pr, nil
+}
+
+// filters are the paths to restore, checked, as tree paths.
+func (o RestoreOptions) filters() ([]string, error) {
+	var filters []string
+	for _, p := range o.Paths {
+		p = strings.Trim(filepath.ToSlash(filepath.Clean(p)), "/")
+		if err := treepath.Validate(p); err != nil {
+			return nil, fmt.Errorf("path %q: %w", p, err)
+		}
+		filters = append(filters, p)
+	}
+	return filters, nil
+}
+
+// restoreEntries reads the snapshot's file list in order, creating the
+// folders wanted and handing the files wanted to o.Jobs workers; it stops
+// handing out files when ctx is cancelled. It returns the folders created,
+// whose times are set once their contents are in place.
+func (r *restorer) restoreEntries(ctx context.Context, snap *hub.Snapshot, tmpDir string, names []string, wanted func(rel string) bool) ([]hub.Entry, error) {
+	files := run.NewPool(ctx, r.o.Jobs, func(ctx context.Context, e hub.Entry) { r.file(ctx, names[e.Root], e) })
+	var dirs []hub.Entry
+	var iterErr error
+	for e, err := range r.h.Entries(ctx, snap, tmpDir) {
+		if err != nil {
+			iterErr = err
+			break
+		}
+		rel := names[e.Root] + "/" + e.Path
+		if !wanted(rel) {
+			continue
+		}
+		if e.Dir {
+			if err := r.mkdirs(rel); err != nil {
+				r.fail(&r.res.Failed, rel, err)
+			} else {
+				dirs = append(dirs, e)
+			}
+			continue
+		}
+		r.res.Files++
+		r.res.Bytes += e.Size
+		r.o.Progress.AddTotal(e.Size, 1)
+		if files.Submit(e) != nil {
+			break
+		}
+	}
+	files.Wait()
+	return dirs, iterErr
 }
 
 // selected reports whether rel is to be restored: it is, or is under, one
@@ -318,11 +322,7 @@ func (r *restorer) mkdirs(rel string) error { return r.place.MkdirAll(rel) }
 // read back from the medium, and rename only if everything matches.
 func (r *restorer) file(ctx context.Context, rootName string, e hub.Entry) {
 	rel := rootName + "/" + e.Path
-	defer func() {
-		if p := r.o.Progress; p != nil {
-			p.FileDone()
-		}
-	}()
+	defer r.o.Progress.FileDone()
 	fi, err := r.place.Lstat(rel)
 	switch {
 	case err == nil:
@@ -342,9 +342,7 @@ func (r *restorer) file(ctx context.Context, rootName string, e hub.Entry) {
 				r.mu.Lock()
 				r.res.Present++
 				r.mu.Unlock()
-				if p := r.o.Progress; p != nil {
-					p.Add(e.Size)
-				}
+				r.o.Progress.Add(e.Size)
 				return
 			}
 		}
@@ -404,20 +402,14 @@ func (r *restorer) download(ctx context.Context, e hub.Entry, pf *place.File) er
 		}
 	}
 	have := pf.Offset()
-	if p := r.o.Progress; p != nil {
-		p.Add(have)
-	}
+	r.o.Progress.Add(have)
 	if have < e.Size || e.Size == 0 {
 		rc, err := r.h.Backend().Get(ctx, hub.BlobKey(e.B3), have, -1)
 		if err != nil {
 			return fmt.Errorf("download: %w", err)
 		}
 		defer rc.Close()
-		var w io.Writer = pf
-		if p := r.o.Progress; p != nil {
-			w = io.MultiWriter(w, progressWriter{p})
-		}
-		if _, err := io.Copy(w, io.LimitReader(rc, e.Size-have+1)); err != nil {
+		if _, err := io.Copy(io.MultiWriter(pf, run.ProgressWriter(r.o.Progress)), io.LimitReader(rc, e.Size-have+1)); err != nil {
 			return fmt.Errorf("download: %w", err)
 		}
 	}
@@ -456,11 +448,4 @@ func processRunning(pid int) bool {
 		return true
 	}
 	return p.Signal(syscall.Signal(0)) == nil
-}
-
-type progressWriter struct{ p Progress }
-
-func (w progressWriter) Write(b []byte) (int, error) {
-	w.p.Add(int64(len(b)))
-	return len(b), nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // maxParts is S3's limit on the parts of one upload.
@@ -140,29 +141,13 @@ func (b *S3) pendingUpload(ctx context.Context, key string) (string, map[int32]s
 func (b *S3) forEachPart(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	next := make(chan int)
-	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
-	for range min(b.concurrency, n) {
-		wg.Go(func() {
-			for i := range next {
-				if err := fn(ctx, i); err != nil {
-					once.Do(func() { first = err; cancel(err) })
-				}
-			}
-		})
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	run.EachIndex(ctx, min(b.concurrency, n), n, func(ctx context.Context, i int) {
+		if err := fn(ctx, i); err != nil {
+			once.Do(func() { first = err; cancel(err) })
 		}
-	}
-	close(next)
-	wg.Wait()
+	})
 	if first != nil {
 		return first
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/walk"
 )
 
@@ -61,20 +62,12 @@ func ParseVerifyMode(s string) (VerifyMode, error) {
 	return 0, fmt.Errorf("--verify %q: want none, dest or full", s)
 }
 
-// Progress receives a copy's progress. Implementations must be safe for
-// concurrent use.
-type Progress interface {
-	// Start announces the work ahead: bytes to read and files to finish.
-	Start(bytes int64, files int)
-	// Add reports bytes of work done (source bytes read; read-back bytes
-	// are counted as well when verifying).
-	Add(bytes int64)
-	// FileDone reports a file finished on every destination.
-	FileDone()
-}
-
-// Options configure a copy.
+// Options configure a copy. Its Progress counts source bytes read, and
+// read-back bytes too when verifying; a file is done when it is finished on
+// every destination. Tool and Version are recorded in reports and ASC MHL
+// generations.
 type Options struct {
+	run.Env
 	Source          string
 	Dests           []string
 	Labels          []string // one per destination, in order; missing ones default to the folder's name
@@ -82,12 +75,7 @@ type Options struct {
 	Verify          VerifyMode
 	AllowUnportable bool
 	Rules           walk.Rules
-	Progress        Progress
-
-	Tool, Version string // recorded in reports and MHL generations
-	Host, User    string
-	Now           func() time.Time
-	Hooks         place.Hooks // tests: stop at a chosen point (see place.Hooks)
+	Hooks           place.Hooks // tests: stop at a chosen point (see place.Hooks)
 
 	// beforeReadBack lets tests look at a file's page-cache residency at
 	// the moment verification starts reading it.
@@ -190,14 +178,9 @@ func (e *PreflightError) Error() string {
 // if it refused to start; otherwise a Result (check Result.OK) and, when ctx
 // was cancelled, ctx's error.
 func Run(ctx context.Context, opts Options) (*Result, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Env = opts.Env.WithDefaults()
 	if opts.Jobs <= 0 {
 		opts.Jobs = DefaultJobs(len(opts.Dests))
-	}
-	if opts.Tool == "" {
-		opts.Tool = "editkit"
 	}
 	if err := opts.Rules.Validate(); err != nil {
 		return nil, &PreflightError{Problems: []string{err.Error()}}
@@ -233,16 +216,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := c.prepareDests(); err != nil {
 		return nil, err
 	}
-	if p := opts.Progress; p != nil {
-		work := plan.bytes
-		if opts.Verify != VerifyNone {
-			work += plan.bytes
-		}
-		if opts.Verify == VerifyFull {
-			work += plan.bytes
-		}
-		p.Start(work, plan.files)
+	work := plan.bytes
+	if opts.Verify != VerifyNone {
+		work += plan.bytes
 	}
+	if opts.Verify == VerifyFull {
+		work += plan.bytes
+	}
+	opts.Progress.AddTotal(work, plan.files)
 	runErr := c.copyAll(ctx)
 	c.res.Interrupted = ctx.Err() != nil
 	c.finishDests(ctx)

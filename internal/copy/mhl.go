@@ -163,10 +163,7 @@ func (c *copier) writeMHL(d *dest) (string, error) {
 // history is failed here and recorded failed in the generation. Called
 // with d.mu held.
 func (c *copier) adoptHistory(ctx context.Context, d *dest) error {
-	ao := manifest.AdoptOptions{Jobs: c.opts.Jobs, Now: c.opts.Now()}
-	if p, ok := c.opts.Progress.(interface{ AddTotal(int64, int) }); ok {
-		ao.Start, ao.Progress, ao.FileDone = p.AddTotal, c.opts.Progress.Add, c.opts.Progress.FileDone
-	}
+	ao := manifest.AdoptOptions{Jobs: c.opts.Jobs, Now: c.opts.Now(), Progress: c.opts.Progress}
 	a, err := d.drive.AdoptHistory(ctx, ao)
 	if err != nil {
 		return err

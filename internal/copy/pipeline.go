@@ -15,6 +15,7 @@ import (
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/walk"
 )
 
@@ -45,18 +46,9 @@ func (c *copier) copyAll(ctx context.Context) error {
 		cursors[i] = d.drive.Cursor()
 		defer cursors[i].Close()
 	}
-	jobs := make(chan job)
-	var wg sync.WaitGroup
-	for range c.opts.Jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := &worker{c: c, srcRoot: srcRoot}
-			for j := range jobs {
-				w.do(ctx, j)
-			}
-		}()
-	}
+	workers := run.NewPoolOfWorkers(ctx, c.opts.Jobs, func() func(context.Context, job) {
+		return (&worker{c: c, srcRoot: srcRoot}).do
+	})
 	v := walk.Visitor{
 		Dir: func(e walk.Entry, _ []string) error {
 			if e.Path == "" {
@@ -104,12 +96,7 @@ func (c *copier) copyAll(ctx context.Context) error {
 			if len(j.copyTo) == 0 && len(j.checkOn) == 0 {
 				return nil
 			}
-			select {
-			case jobs <- j:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+			return workers.Submit(j)
 		},
 		Skipped: func(s walk.Skipped) {
 			if s.Err != nil {
@@ -117,9 +104,10 @@ func (c *copier) copyAll(ctx context.Context) error {
 			}
 		},
 	}
-	err := walk.Walk(ctx, srcRoot, c.opts.Rules, v)
-	close(jobs)
-	wg.Wait()
+	err := walk.Walk(workers.Context(), srcRoot, c.opts.Rules, v)
+	if waitErr := workers.Wait(); err == nil {
+		err = waitErr
+	}
 	return err
 }
 
@@ -145,11 +133,7 @@ func (w *worker) do(ctx context.Context, j job) {
 	if ctx.Err() != nil {
 		return
 	}
-	defer func() {
-		if p := w.c.opts.Progress; p != nil {
-			p.FileDone()
-		}
-	}()
+	defer w.c.opts.Progress.FileDone()
 	for _, t := range j.checkOn {
 		if err := w.readBack(ctx, t.d, j.entry, t.rec); err != nil {
 			if ctx.Err() != nil {
@@ -190,11 +174,7 @@ func (w *worker) readBack(ctx context.Context, d *dest, e walk.Entry, rec manife
 // them as progress divided by share (several read-backs of one file run at
 // once).
 func (w *worker) hashXXH(ctx context.Context, f *os.File, share int) (string, int64, error) {
-	var progress func(int64)
-	if p := w.c.opts.Progress; p != nil {
-		progress = func(k int64) { p.Add(k / int64(max(1, share))) }
-	}
-	return place.ReadBack(ctx, f, progress)
+	return place.ReadBack(ctx, f, w.progress(share))
 }
 
 // output is one destination's temporary file for the file being copied,
@@ -435,9 +415,7 @@ func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.MultiHashe
 				o.ch <- c
 			}
 			total += int64(k)
-			if p := w.c.opts.Progress; p != nil {
-				p.Add(int64(k))
-			}
+			w.c.opts.Progress.Add(int64(k))
 		} else {
 			free <- buf
 		}
@@ -485,11 +463,15 @@ func (w *worker) settle(ctx context.Context, o *output, mtime time.Time, sum has
 		XXH128:         sum.XXH128Hex(),
 		Against:        "the source",
 		BeforeReadBack: w.c.opts.beforeReadBack,
-	}
-	if p := w.c.opts.Progress; p != nil {
-		so.Progress = func(k int64) { p.Add(k / int64(max(1, share))) }
+		Progress:       w.progress(share),
 	}
 	return o.pf.Settle(ctx, so)
+}
+
+// progress counts read-back bytes divided by share: several read-backs of
+// one file run at once, and the file's work was announced once per pass.
+func (w *worker) progress(share int) func(int64) {
+	return func(k int64) { w.c.opts.Progress.Add(k / int64(max(1, share))) }
 }
 
 // reReadSource reads the source again from the medium after the copy and

@@ -16,6 +16,7 @@ import (
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
@@ -28,12 +29,10 @@ const OriginAdopt = "adopt"
 type AdoptOptions struct {
 	Jobs int // files hashed at once; 0 means 2
 	Now  time.Time
-	// Start announces the files to hash and their bytes (as the history
-	// records them); Progress reports bytes hashed, FileDone each file.
-	// Any may be nil; Progress and FileDone are called concurrently.
-	Start    func(bytes int64, files int)
-	Progress func(n int64)
-	FileDone func()
+	// Progress is told the files to hash and their bytes (as the history
+	// records them), then the bytes hashed and each file done; nil
+	// discards.
+	Progress run.Progress
 }
 
 // Adoption is what AdoptHistory did.
@@ -132,50 +131,31 @@ func (d *Drive) AdoptHistory(ctx context.Context, o AdoptOptions) (*Adoption, er
 	if err != nil {
 		return nil, err
 	}
-	if o.Start != nil {
-		o.Start(total, len(todo))
+	if o.Progress == nil {
+		o.Progress = run.Env{}.WithDefaults().Progress
 	}
+	o.Progress.AddTotal(total, len(todo))
 	if o.Jobs <= 0 {
 		o.Jobs = 2
 	}
 	var (
 		mu     sync.Mutex
 		appErr error
-		work   = make(chan mhl.FileRecord)
-		wg     sync.WaitGroup
 	)
-	for range o.Jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for f := range work {
-				a, done := d.check(ctx, pr, f, o)
-				if done {
-					// Checked in full: kept even if the run is being
-					// interrupted, so it is not read again.
-					mu.Lock()
-					if err := res.add(d, a, o.Now); err != nil && appErr == nil {
-						appErr = err
-					}
-					mu.Unlock()
-				}
-				if o.FileDone != nil {
-					o.FileDone()
-				}
-			}
-		}()
-	}
-	for _, f := range todo {
-		select {
-		case work <- f:
-		case <-ctx.Done():
+	ranErr := run.Each(ctx, o.Jobs, todo, func(ctx context.Context, f mhl.FileRecord) {
+		defer o.Progress.FileDone()
+		a, done := d.check(ctx, pr, f, o)
+		if !done {
+			return
 		}
-		if ctx.Err() != nil {
-			break
+		// Checked in full: kept even if the run is being interrupted, so
+		// it is not read again.
+		mu.Lock()
+		defer mu.Unlock()
+		if err := res.add(d, a, o.Now); err != nil && appErr == nil {
+			appErr = err
 		}
-	}
-	close(work)
-	wg.Wait()
+	})
 	slices.SortFunc(res.Damaged, func(a, b AdoptProblem) int { return treepath.Compare(a.Path, b.Path) })
 	slices.SortFunc(res.Missing, treepath.Compare)
 	if err := d.Sync(); err != nil && appErr == nil {
@@ -184,7 +164,7 @@ func (d *Drive) AdoptHistory(ctx context.Context, o AdoptOptions) (*Adoption, er
 	if appErr != nil {
 		return res, appErr
 	}
-	return res, ctx.Err()
+	return res, ranErr
 }
 
 // checked is one history file as found on the drive.
@@ -218,7 +198,7 @@ func (d *Drive) check(ctx context.Context, pr *place.Root, f mhl.FileRecord, o A
 	}
 	c.fi = fi
 	full := filepath.Join(d.Root, filepath.FromSlash(f.Path))
-	if c.sum, err = hashing.HashFile(ctx, full, hashing.FileOptions{BLAKE3: true, XXH128: true, FromMedium: true, Progress: o.Progress}); err != nil {
+	if c.sum, err = hashing.HashFile(ctx, full, hashing.FileOptions{BLAKE3: true, XXH128: true, FromMedium: true, Progress: o.Progress.Add}); err != nil {
 		c.problem = "could not be read: " + err.Error()
 		return c, ctx.Err() == nil
 	}

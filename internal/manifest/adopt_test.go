@@ -92,7 +92,7 @@ func TestAdoptHistoryInterruptedThenResumed(t *testing.T) {
 	}
 	defer d.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := d.AdoptHistory(ctx, AdoptOptions{Jobs: 1, Now: t0, FileDone: cancel})
+	a, err := d.AdoptHistory(ctx, AdoptOptions{Jobs: 1, Now: t0, Progress: cancelOnFileDone(cancel)})
 	if err != context.Canceled || a.Adopted != 1 {
 		t.Fatalf("interrupted adoption: adopted %d, err %v; want 1, context.Canceled", a.Adopted, err)
 	}
@@ -148,3 +148,11 @@ func TestAdoptHistoryBrokenChain(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// cancelOnFileDone is a progress that interrupts the run when the first
+// file is done.
+type cancelOnFileDone func()
+
+func (c cancelOnFileDone) AddTotal(int64, int) {}
+func (c cancelOnFileDone) Add(int64)           {}
+func (c cancelOnFileDone) FileDone()           { c() }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // corruptOnce damages the first download of a blob, as a flaky connection
@@ -48,7 +49,7 @@ func TestPullRefetchesABadDownload(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "shot.mov")
 	data := bytes.Repeat([]byte("frame "), 100000)
 	os.WriteFile(src, data, 0o644)
-	res, err := Push(ctx, h, PushOptions{Paths: []string{src}, DestPath: "VFX", Category: "vfx", User: "ae"})
+	res, err := Push(ctx, h, PushOptions{Paths: []string{src}, DestPath: "VFX", Category: "vfx", Env: run.Env{User: "ae"}})
 	if err != nil || res.Pushed != 1 {
 		t.Fatalf("push: %v %+v", err, res)
 	}
@@ -57,7 +58,7 @@ func TestPullRefetchesABadDownload(t *testing.T) {
 	}
 	flaky := hub.New(&corruptOnce{Backend: local})
 	drive := t.TempDir()
-	pr, err := Pull(ctx, flaky, PullOptions{Drive: drive, User: "ed"})
+	pr, err := Pull(ctx, flaky, PullOptions{Drive: drive, Env: run.Env{User: "ed"}})
 	if err != nil || pr.Pulled != 1 {
 		t.Fatalf("pull: %v %+v", err, pr)
 	}

@@ -21,23 +21,21 @@ import (
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/units"
 )
 
 // PullOptions configure a pull.
 type PullOptions struct {
+	run.Env
 	Drive          string
 	Label          string // for a drive editkit has not prepared before
 	DryRun         bool
 	Prune          bool // delete media withdrawn from the catalog
 	KeepAvidDB     bool // leave Avid's media databases alone
 	Jobs           int
-	BytesPerSecond int64 // for the dry run's time estimate
-	Tool, Version  string
-	Host, User     string
-	Now            func() time.Time
-	Progress       Progress
+	BytesPerSecond int64       // for the dry run's time estimate
 	Hooks          place.Hooks // tests: stop at a chosen point (see place.Hooks)
 }
 
@@ -93,14 +91,9 @@ func (e *SpaceError) Error() string { return e.Msg }
 // then renamed into place and recorded in the drive's manifest and ASC MHL
 // history. A different file already at a catalog path is never overwritten.
 func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		o.Jobs = 3
-	}
-	if o.Tool == "" {
-		o.Tool = "editkit"
 	}
 	root, err := filepath.Abs(o.Drive)
 	if err != nil {
@@ -283,28 +276,7 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 		o.Progress.AddTotal(res.ToPullSize, len(todo))
 	}
 	p := &puller{h: h, o: o, root: root, place: pr, drv: drv, res: res, pending: pending}
-	work := make(chan *catalog.Item)
-	var wg sync.WaitGroup
-	for range o.Jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range work {
-				p.pullOne(ctx, it)
-			}
-		}()
-	}
-	for _, it := range todo {
-		select {
-		case work <- it:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(work)
-	wg.Wait()
+	run.Each(ctx, o.Jobs, todo, p.pullOne)
 
 	if o.Prune && ctx.Err() == nil {
 		p.prune(state, have)
@@ -384,11 +356,7 @@ func (p *puller) add(it PulledItem, ev *event.Event) {
 // pullOne downloads one item through the placement path, trying twice: a
 // download whose hash is wrong is discarded and fetched again in full.
 func (p *puller) pullOne(ctx context.Context, it *catalog.Item) {
-	defer func() {
-		if p.o.Progress != nil {
-			p.o.Progress.FileDone()
-		}
-	}()
+	defer p.o.Progress.FileDone()
 	mt := it.MTime
 	if mt.IsZero() {
 		mt = it.Time
@@ -484,20 +452,14 @@ func (p *puller) download(ctx context.Context, it *catalog.Item, pf *place.File)
 		}
 	}
 	have := pf.Offset()
-	if p.o.Progress != nil {
-		p.o.Progress.Add(have)
-	}
+	p.o.Progress.Add(have)
 	if have < it.Size {
 		rc, err := p.h.Backend().Get(ctx, hub.BlobKey(it.B3), have, -1)
 		if err != nil {
 			return fmt.Errorf("download: %w", err)
 		}
 		defer rc.Close()
-		var w io.Writer = pf
-		if p.o.Progress != nil {
-			w = io.MultiWriter(w, progressWriter{p.o.Progress})
-		}
-		if _, err := io.Copy(w, io.LimitReader(rc, it.Size-have+1)); err != nil {
+		if _, err := io.Copy(io.MultiWriter(pf, run.ProgressWriter(p.o.Progress)), io.LimitReader(rc, it.Size-have+1)); err != nil {
 			return fmt.Errorf("download: %w", err)
 		}
 	}
@@ -595,23 +557,13 @@ func (p *puller) resetAvidDatabases() {
 	}
 }
 
-type progressWriter struct{ p Progress }
-
-func (w progressWriter) Write(b []byte) (int, error) {
-	w.p.Add(int64(len(b)))
-	return len(b), nil
-}
-
 // adoptHistory takes into the drive's manifest what its ASC MHL history
 // records and the manifest lacks (see manifest.Drive.AdoptHistory), with
 // progress, and lists the files that could not be adopted. A history whose
 // chain is broken stops the pull before it writes a byte: nothing may be
 // appended to it.
 func adoptHistory(ctx context.Context, drv *manifest.Drive, o PullOptions, res *PullResult) error {
-	ao := manifest.AdoptOptions{Jobs: o.Jobs, Now: o.Now()}
-	if p := o.Progress; p != nil {
-		ao.Start, ao.Progress, ao.FileDone = p.AddTotal, p.Add, p.FileDone
-	}
+	ao := manifest.AdoptOptions{Jobs: o.Jobs, Now: o.Now(), Progress: o.Progress}
 	a, err := drv.AdoptHistory(ctx, ao)
 	if err != nil && ctx.Err() == nil {
 		return err

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
@@ -19,6 +19,7 @@ import (
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/portable"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -36,15 +37,9 @@ func ValidCategory(c string) error {
 	return fmt.Errorf("category %q: use one of %s", c, strings.Join(Categories, ", "))
 }
 
-// Progress receives progress; safe for concurrent use.
-type Progress interface {
-	AddTotal(bytes int64, files int)
-	Add(bytes int64)
-	FileDone()
-}
-
 // PushOptions configure a push.
 type PushOptions struct {
+	run.Env
 	Paths    []string // files or folders on this computer
 	Category string
 	Note     string
@@ -54,10 +49,6 @@ type PushOptions struct {
 	MediaRoot string
 	Replace   bool // replace a different file the catalog has at the same path
 	Jobs      int
-	Host      string
-	User      string
-	Now       func() time.Time
-	Progress  Progress
 	// Hook, if set, is called between steps ("uploaded", "rechecked"):
 	// tests interleave a push with a prune with it.
 	Hook func(step string)
@@ -192,9 +183,7 @@ func checkCatalogPath(p string) string {
 // first; the catalog events are written last, so nobody can pull an item
 // whose bytes are not in the hub yet.
 func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		o.Jobs = 8 // small files wait on round trips to the hub
 	}
@@ -226,44 +215,9 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 		}
 		seen[f.path] = f.source
 	}
-	if o.Progress != nil {
-		var total int64
-		for _, f := range files {
-			total += f.size
-		}
-		o.Progress.AddTotal(total, len(files))
-	}
-	items := make([]PushedItem, len(files))
-	evs := make([]*event.Event, len(files))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for range o.Jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				items[i], evs[i] = pushOne(ctx, h, state, o, files[i])
-				if o.Progress != nil {
-					o.Progress.FileDone()
-				}
-				if items[i].Uploaded {
-					mu.Lock()
-					res.Uploaded += items[i].Size
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := range files {
-		select {
-		case work <- i:
-		case <-ctx.Done():
-		}
-	}
-	close(work)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	items, evs, uploaded, err := pushEach(ctx, h, state, o, files)
+	res.Uploaded = uploaded
+	if err != nil {
 		return res, err
 	}
 	if o.Hook != nil {
@@ -272,7 +226,7 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 	// A prune may have deleted a blob this push found in the hub: check
 	// the ones at risk again before the events name them.
 	mine := &PushResult{Items: items, risk: res.risk}
-	if err := Secure(ctx, h, mine, SecureOptions{Now: o.Now}); err != nil {
+	if err := Secure(ctx, h, mine, SecureOptions{Env: o.Env}); err != nil {
 		return res, err
 	}
 	res.risk = mine.risk
@@ -290,9 +244,31 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 	return res, nil
 }
 
+// pushEach pushes every file, o.Jobs at once, and returns what became of
+// each (in the order of files) with the catalog event of each one pushed,
+// and the bytes uploaded.
+func pushEach(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOptions, files []pushFile) ([]PushedItem, []*event.Event, int64, error) {
+	var total int64
+	for _, f := range files {
+		total += f.size
+	}
+	o.Progress.AddTotal(total, len(files))
+	items := make([]PushedItem, len(files))
+	evs := make([]*event.Event, len(files))
+	var uploaded atomic.Int64
+	err := run.EachIndex(ctx, o.Jobs, len(files), func(ctx context.Context, i int) {
+		items[i], evs[i] = pushOne(ctx, h, state, o, files[i])
+		o.Progress.FileDone()
+		if items[i].Uploaded {
+			uploaded.Add(items[i].Size)
+		}
+	})
+	return items, evs, uploaded.Load(), err
+}
+
 func pushOne(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOptions, f pushFile) (PushedItem, *event.Event) {
 	it := PushedItem{Source: f.source, Path: f.path, Size: f.size}
-	sum, err := hashing.HashFile(ctx, f.source, hashing.FileOptions{BLAKE3: true, XXH128: true, Progress: progressFunc(o.Progress)})
+	sum, err := hashing.HashFile(ctx, f.source, hashing.FileOptions{BLAKE3: true, XXH128: true, Progress: o.Progress.Add})
 	if err != nil {
 		it.Status, it.Detail = "failed", err.Error()
 		return it, nil
@@ -350,13 +326,6 @@ func pushOne(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOption
 		it.Status = "replaced"
 	}
 	return it, &ev
-}
-
-func progressFunc(p Progress) func(int64) {
-	if p == nil {
-		return nil
-	}
-	return p.Add
 }
 
 // Confirm re-reads the catalog after a push's events are in the hub and
@@ -418,8 +387,8 @@ type SecureOptions struct {
 	// first waits for a prune's announced deletions of the blobs the push
 	// uses to end.
 	After bool
-	Host  string // this computer, to tell a prune killed here
-	Now   func() time.Time
+	// Env's Host is this computer, to tell a prune killed here.
+	run.Env
 	Sleep func(ctx context.Context, d time.Duration) error
 	Note  func(msg string)
 }
@@ -429,9 +398,7 @@ type SecureOptions struct {
 // uploads again from the pushed file what is gone. An item whose content
 // cannot be put back is marked failed. See the protocol in package hub.
 func Secure(ctx context.Context, h *hub.Hub, res *PushResult, o SecureOptions) error {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	if o.Sleep == nil {
 		o.Sleep = hub.Sleep
 	}

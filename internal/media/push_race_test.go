@@ -13,6 +13,7 @@ import (
 	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // actor runs a function that calls hook(step) between its steps; the test
@@ -123,7 +124,7 @@ func TestPruneRacingPushNeverLosesABlob(t *testing.T) {
 		os.Remove(filepath.Join(srcA, "VFX_010.mxf"))
 	}
 	t0 := time.Now().Add(time.Hour)
-	pr, err := backup.Prune(ctx, h, backup.PruneOptions{Policy: backup.Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Now: func() time.Time { return t0 }})
+	pr, err := backup.Prune(ctx, h, backup.PruneOptions{Policy: backup.Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Env: run.Env{Now: func() time.Time { return t0 }}})
 	if err != nil || pr.BlobsPending != 1 {
 		t.Fatalf("first prune: %v %+v", err, pr)
 	}
@@ -145,7 +146,7 @@ func TestPruneRacingPushNeverLosesABlob(t *testing.T) {
 		var pushErr, pruneErr error
 		var res *PushResult
 		push := newActor("push", func(hook func(string)) {
-			res, pushErr = Push(ctx, h, PushOptions{Paths: []string{src}, DestPath: "VFX", Hook: hook, Host: "here", User: "ae"})
+			res, pushErr = Push(ctx, h, PushOptions{Paths: []string{src}, DestPath: "VFX", Hook: hook, Env: run.Env{Host: "here", User: "ae"}})
 			if pushErr != nil {
 				return
 			}
@@ -159,7 +160,7 @@ func TestPruneRacingPushNeverLosesABlob(t *testing.T) {
 		})
 		prune := newActor("prune", func(hook func(string)) {
 			_, pruneErr = backup.Prune(ctx, h, backup.PruneOptions{Policy: backup.Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Hook: hook,
-				ExtraRefs: catalogRefs(h), Now: func() time.Time { return t1 }})
+				ExtraRefs: catalogRefs(h), Env: run.Env{Now: func() time.Time { return t1 }}})
 		})
 		trace := interleave(push, prune, order)
 		if pushErr != nil || pruneErr != nil || res.Pushed != 1 || !res.OK() {

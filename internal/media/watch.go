@@ -18,7 +18,7 @@ import (
 // WatchOptions configure a hot folder.
 type WatchOptions struct {
 	Folder   string
-	Push     PushOptions   // Category, Note, DestPath, Host, User; Paths is ignored
+	Push     PushOptions   // Category, Note, DestPath and the run's Env; Paths is ignored
 	Interval time.Duration // between looks at the folder; 0: 5 s
 	// Settle is how long a file's size and mtime must stay the same before
 	// it counts as complete; 0: 15 s.
@@ -28,10 +28,9 @@ type WatchOptions struct {
 	Pushed func(res *PushResult)
 	// Problem is told about failures; the watch goes on.
 	Problem func(err error)
-	// Now and Looks replace the clock and the ticker that paces the looks
-	// at the folder (tests drive a watch with a fake clock); nil: the real
-	// ones, every Interval.
-	Now   func() time.Time
+	// Looks replaces the ticker that paces the looks at the folder (tests
+	// drive a watch with it and a fake clock in Push.Now); nil: every
+	// Interval.
 	Looks <-chan time.Time
 }
 
@@ -74,10 +73,8 @@ func Watch(ctx context.Context, h *hub.Hub, o WatchOptions) error {
 			fsx.WriteFileAtomic(memory, data, 0o600)
 		}
 	}
-	clock := o.Now
-	if clock == nil {
-		clock = time.Now
-	}
+	o.Push.Env = o.Push.Env.WithDefaults()
+	clock := o.Push.Now
 	looks := o.Looks
 	if looks == nil {
 		tick := time.NewTicker(o.Interval)

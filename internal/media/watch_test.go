@@ -11,6 +11,7 @@ import (
 
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -44,8 +45,8 @@ func TestWatchWaitsForFilesToSettle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Watch(ctx, h, WatchOptions{
-			Folder: folder, Push: PushOptions{Category: "vfx", DestPath: "Incoming", User: "ae"},
-			Settle: 15 * time.Second, StateDir: t.TempDir(), Now: clock.Now, Looks: looks,
+			Folder: folder, Push: PushOptions{Category: "vfx", DestPath: "Incoming", Env: run.Env{User: "ae", Now: clock.Now}},
+			Settle: 15 * time.Second, StateDir: t.TempDir(), Looks: looks,
 			Pushed:  func(res *PushResult) { pushed <- res },
 			Problem: func(err error) { t.Errorf("watch: %v", err) },
 		})

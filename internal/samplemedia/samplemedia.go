@@ -18,8 +18,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"time"
+
+	"github.com/editkit/editkit/internal/run"
 )
 
 // DefaultTotalBytes is the size of the realistic tree when Options.TotalBytes is 0.
@@ -142,45 +143,23 @@ func prepareRoot(dir string) error {
 // writeFiles writes the planned files with one worker per CPU: each file's
 // bytes depend only on the seed and its path, so the order does not matter.
 func writeFiles(ctx context.Context, root string, p *tree) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	jobs := make(chan *entry)
-	for range min(runtime.GOMAXPROCS(0), 8) {
-		wg.Go(func() {
-			buf := make([]byte, chunkSize)
-			for e := range jobs {
-				err := writeFile(ctx, root, p.o.Seed, e, buf)
-				if err == nil {
-					continue
-				}
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-				cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	files := run.NewPoolOfWorkers(ctx, min(runtime.GOMAXPROCS(0), 8), func() func(context.Context, *entry) {
+		buf := make([]byte, chunkSize)
+		return func(ctx context.Context, e *entry) {
+			if err := writeFile(ctx, root, p.o.Seed, e, buf); err != nil {
+				cancel(err) // the first error stops the others
 			}
-		})
-	}
-feed:
+		}
+	})
 	for i := range p.files {
-		select {
-		case jobs <- &p.files[i]:
-		case <-ctx.Done():
-			break feed
+		if files.Submit(&p.files[i]) != nil {
+			break
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+	files.Wait()
+	return context.Cause(ctx)
 }
 
 // chunkSize is the size of each write: large enough that syscalls cost little

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/schollz/progressbar/v3"
 )
@@ -25,16 +26,25 @@ type Progress struct {
 	bar       *progressbar.ProgressBar
 	stop      chan struct{}
 	wg        sync.WaitGroup
+	startOnce sync.Once
 	closeOnce sync.Once
 }
+
+// Progress is what the engines report to.
+var _ run.Progress = (*Progress)(nil)
 
 // NewProgress starts reporting progress for an operation named title.
 func (t *Terminal) NewProgress(title string) *Progress {
 	return &Progress{t: t, title: title, stop: make(chan struct{})}
 }
 
-// Start announces the work: bytes and files.
+// Start starts showing progress, with the work known so far: bytes and
+// files. Later calls do nothing; AddTotal starts it if nothing did.
 func (p *Progress) Start(bytes int64, files int) {
+	p.startOnce.Do(func() { p.start(bytes, files) })
+}
+
+func (p *Progress) start(bytes int64, files int) {
 	p.total.Store(bytes)
 	p.files.Store(int64(files))
 	p.started = time.Now()
@@ -80,9 +90,14 @@ func (p *Progress) tick(every time.Duration, f func()) {
 	}
 }
 
-// AddTotal grows the work announced by Start, for operations that find
-// their work as they go.
+// AddTotal announces more work (run.Progress): the first announcement
+// starts the display, unless Start did.
 func (p *Progress) AddTotal(bytes int64, files int) {
+	first := false
+	p.startOnce.Do(func() { p.start(bytes, files); first = true })
+	if first {
+		return
+	}
 	p.total.Add(bytes)
 	p.files.Add(int64(files))
 	if p.bar != nil {

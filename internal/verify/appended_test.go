@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // withHistory gives a test drive (verifyTestDrive) an ASC MHL history
@@ -77,7 +78,7 @@ func TestVerifyAppendsResults(t *testing.T) {
 				root := verifyTestDrive(t)
 				withHistory(t, root)
 				c.mutate(t, root)
-				res, err := Run(context.Background(), Options{Drive: root, Against: against, Host: "test", Jobs: 2})
+				res, err := Run(context.Background(), Options{Drive: root, Against: against, Env: run.Env{Host: "test"}, Jobs: 2})
 				if err != nil {
 					t.Fatal(err)
 				}

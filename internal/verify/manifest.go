@@ -107,7 +107,7 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 		}
 	}
 	if v.opts.Progress != nil {
-		v.opts.Progress.Start(total, files)
+		v.opts.Progress.AddTotal(total, files)
 	}
 
 	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)

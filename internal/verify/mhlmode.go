@@ -61,7 +61,7 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 		}
 	}
 	if v.opts.Progress != nil {
-		v.opts.Progress.Start(total, files)
+		v.opts.Progress.AddTotal(total, files)
 	}
 	pick := v.sampler()
 	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)

@@ -57,7 +57,7 @@ func (v *verifier) againstB3Sum(ctx context.Context) error {
 		}
 	}
 	if v.opts.Progress != nil {
-		v.opts.Progress.Start(total, len(lines))
+		v.opts.Progress.AddTotal(total, len(lines))
 	}
 	pick := v.sampler()
 	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)

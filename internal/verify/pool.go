@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // ErrStalled is returned when the drive stops answering: nothing was read
@@ -16,56 +16,30 @@ import (
 // minutes). Verification gives up rather than hang.
 var ErrStalled = errors.New("the drive stopped responding")
 
-// pool reads files on a few goroutines.
+// pool reads files on a few goroutines (a run.Pool of jobs).
 type pool struct {
-	jobs chan func(context.Context)
+	*run.Pool[func(context.Context)]
+	// ctx is the pool's context: walks feeding it stop with it.
+	ctx context.Context
 	// workers is how many goroutines hash one large file: the cores left
 	// over once every job has one.
 	workers  int
-	wg       sync.WaitGroup
-	ctx      context.Context
-	cancel   context.CancelFunc
-	progress Progress
+	progress run.Progress
 	beat     func()
 }
 
-func newPool(ctx context.Context, workers int, progress Progress, beat func()) *pool {
-	ctx, cancel := context.WithCancel(ctx)
-	p := &pool{jobs: make(chan func(context.Context)), ctx: ctx, cancel: cancel, progress: progress, beat: beat,
+func newPool(ctx context.Context, workers int, progress run.Progress, beat func()) *pool {
+	jobs := run.NewPool(ctx, workers, func(ctx context.Context, job func(context.Context)) { job(ctx) })
+	return &pool{Pool: jobs, ctx: jobs.Context(), progress: progress, beat: beat,
 		workers: max(1, runtime.NumCPU()/workers)}
-	for range workers {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for job := range p.jobs {
-				if p.ctx.Err() == nil {
-					job(p.ctx)
-				}
-			}
-		}()
-	}
-	return p
 }
 
 // submit queues a job; it blocks while every worker is busy.
-func (p *pool) submit(job func(context.Context)) error {
-	select {
-	case p.jobs <- job:
-		return nil
-	case <-p.ctx.Done():
-		return p.ctx.Err()
-	}
-}
+func (p *pool) submit(job func(context.Context)) error { return p.Submit(job) }
 
 // wait waits for the queued jobs and returns why the pool stopped early,
 // if it did.
-func (p *pool) wait() error {
-	close(p.jobs)
-	p.wg.Wait()
-	err := p.ctx.Err()
-	p.cancel()
-	return err
-}
+func (p *pool) wait() error { return p.Wait() }
 
 func (p *pool) add(n int64) {
 	p.beat()

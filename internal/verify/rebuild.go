@@ -100,7 +100,7 @@ func (v *verifier) rebuild(ctx context.Context) error {
 		return err
 	}
 	if v.opts.Progress != nil {
-		v.opts.Progress.Start(total, filesTotal)
+		v.opts.Progress.AddTotal(total, filesTotal)
 	}
 
 	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)

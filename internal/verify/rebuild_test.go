@@ -12,15 +12,16 @@ import (
 
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // cancelOnFirstRead cancels a run as soon as the first bytes are hashed:
 // an interruption at a chosen point, without timing.
 type cancelOnFirstRead struct{ cancel context.CancelFunc }
 
-func (c cancelOnFirstRead) Start(int64, int) {}
-func (c cancelOnFirstRead) Add(int64)        { c.cancel() }
-func (c cancelOnFirstRead) FileDone()        {}
+func (c cancelOnFirstRead) AddTotal(int64, int) {}
+func (c cancelOnFirstRead) Add(int64)           { c.cancel() }
+func (c cancelOnFirstRead) FileDone()           {}
 
 // verifyTestDrive makes an editkit drive of a few files with a compacted manifest
 // (no ASC MHL history) and returns its root.
@@ -65,7 +66,7 @@ func TestRebuildInterruptedLeavesTheOldManifest(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	res, err := Run(ctx, Options{Drive: root, Rebuild: true, Jobs: 1, Progress: cancelOnFirstRead{cancel}})
+	res, err := Run(ctx, Options{Drive: root, Rebuild: true, Jobs: 1, Env: run.Env{Progress: cancelOnFirstRead{cancel}}})
 	if !errors.Is(err, context.Canceled) || res == nil || !res.Interrupted || res.OK() {
 		t.Fatalf("interrupted rebuild: res %+v, err %v", res, err)
 	}
@@ -97,7 +98,7 @@ func TestVerifyInterruptedIsNotOK(t *testing.T) {
 	root := verifyTestDrive(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	res, err := Run(ctx, Options{Drive: root, Jobs: 1, Progress: cancelOnFirstRead{cancel}})
+	res, err := Run(ctx, Options{Drive: root, Jobs: 1, Env: run.Env{Progress: cancelOnFirstRead{cancel}}})
 	if !errors.Is(err, context.Canceled) || res == nil || !res.Interrupted || res.OK() || res.Report != "" {
 		t.Fatalf("interrupted verify: res %+v, err %v", res, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/units"
 )
 
@@ -22,10 +23,10 @@ const SurfaceDirPrefix = ".editkit-drivetest-"
 
 // SurfaceOptions configure a drive test.
 type SurfaceOptions struct {
+	run.Env
 	Drive    string
-	Size     int64 // bytes to write; -1 = all free space but a margin
-	FileSize int64 // each test file; 0 = 1 GiB
-	Progress Progress
+	Size     int64  // bytes to write; -1 = all free space but a margin
+	FileSize int64  // each test file; 0 = 1 GiB
 	Seed     uint64 // 0 picks one
 }
 
@@ -63,6 +64,7 @@ const surfaceBlock = 1 << 20
 // files are removed afterwards, whatever happens; nothing else on the drive
 // is touched.
 func SurfaceTest(ctx context.Context, o SurfaceOptions) (*SurfaceResult, error) {
+	o.Env = o.Env.WithDefaults()
 	if o.FileSize <= 0 {
 		o.FileSize = 1 << 30
 	}
@@ -115,9 +117,7 @@ func SurfaceTest(ctx context.Context, o SurfaceOptions) (*SurfaceResult, error) 
 	defer pd.Close()
 
 	res := &SurfaceResult{Drive: o.Drive}
-	if o.Progress != nil {
-		o.Progress.Start(2*size, 0)
-	}
+	o.Progress.AddTotal(2*size, 0)
 	var files []string
 	start := time.Now()
 	for off, i := int64(0), 0; off < size; i++ {
@@ -174,7 +174,7 @@ func fillPattern(b []byte, seed, file uint64, off int64) {
 	}
 }
 
-func writePattern(ctx context.Context, d *place.Dir, name string, seed, file uint64, n int64, p Progress) error {
+func writePattern(ctx context.Context, d *place.Dir, name string, seed, file uint64, n int64, p run.Progress) error {
 	f, err := d.OpenFile(filepath.Base(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
@@ -192,9 +192,7 @@ func writePattern(ctx context.Context, d *place.Dir, name string, seed, file uin
 		if off%(64<<20) == 0 {
 			fsx.StartWriteback(f, max(0, off-64<<20), 64<<20)
 		}
-		if p != nil {
-			p.Add(surfaceBlock)
-		}
+		p.Add(surfaceBlock)
 	}
 	if err := fsx.Sync(f); err != nil {
 		return fmt.Errorf("sync %s: %w", name, err)
@@ -205,7 +203,7 @@ func writePattern(ctx context.Context, d *place.Dir, name string, seed, file uin
 	return f.Close()
 }
 
-func checkPattern(ctx context.Context, d *place.Dir, name string, seed, file uint64, res *SurfaceResult, p Progress) error {
+func checkPattern(ctx context.Context, d *place.Dir, name string, seed, file uint64, res *SurfaceResult, p run.Progress) error {
 	f, err := d.OpenFile(filepath.Base(name), os.O_RDONLY, 0)
 	if err != nil {
 		return err
@@ -236,9 +234,7 @@ func checkPattern(ctx context.Context, d *place.Dir, name string, seed, file uin
 				}
 			}
 			fsx.Forget(f, off, int64(k))
-			if p != nil {
-				p.Add(int64(k))
-			}
+			p.Add(int64(k))
 		}
 		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil

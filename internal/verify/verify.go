@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
@@ -83,15 +84,9 @@ func (p Problem) String() string {
 	return s
 }
 
-// Progress receives verification progress; safe for concurrent use.
-type Progress interface {
-	Start(bytes int64, files int)
-	Add(bytes int64)
-	FileDone()
-}
-
 // Options configure a verification.
 type Options struct {
+	run.Env
 	Drive   string
 	Paths   []string  // only these files or folders (tree paths, or paths inside the drive)
 	Since   time.Time // manifest: only files written since
@@ -109,10 +104,6 @@ type Options struct {
 	// StallTimeout gives up on a drive that stops answering (a read blocked
 	// that long); 0 means 2 minutes.
 	StallTimeout time.Duration
-	Progress     Progress
-
-	Tool, Version, Host, User string
-	Now                       func() time.Time
 }
 
 // Result is the outcome of a verification.
@@ -162,17 +153,12 @@ func DefaultJobs(drive string) int { return max(4, runtime.NumCPU()) }
 
 // Run verifies a drive.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		o.Jobs = DefaultJobs(o.Drive)
 	}
 	if o.StallTimeout <= 0 {
 		o.StallTimeout = 2 * time.Minute
-	}
-	if o.Tool == "" {
-		o.Tool = "editkit"
 	}
 	if o.Rebuild {
 		switch {
