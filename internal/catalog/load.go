@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
@@ -51,7 +51,7 @@ type Stats struct {
 // Load reads the catalog: the newest valid checkpoint, then the batches
 // that arrived after it. With write set it leaves a new checkpoint when it
 // had to read many events past the old one.
-func Load(ctx context.Context, h *hub.Hub, write bool) (*State, Stats, error) {
+func Load(ctx context.Context, h *contenthub.Hub, write bool) (*State, Stats, error) {
 	start := time.Now()
 	var st Stats
 	cps, err := listCheckpoints(ctx, h)
@@ -100,14 +100,14 @@ func eventsOf(cp *checkpoint) int64 {
 
 // replay folds the batches after cp (all of them without one). ok is false
 // when cp missed a batch that arrived late inside its window.
-func replay(ctx context.Context, h *hub.Hub, cp *checkpoint) (*State, []string, bool, error) {
+func replay(ctx context.Context, h *contenthub.Hub, cp *checkpoint) (*State, []string, bool, error) {
 	s := NewState()
 	var since time.Time
 	var through string
 	if cp != nil {
 		s = cp.State
 		through = cp.Through
-		t, _ := hub.EventKeyTime(cp.Through)
+		t, _ := contenthub.EventKeyTime(cp.Through)
 		since = t.Add(-lateWindow)
 	}
 	keys, err := h.EventKeys(ctx, since)
@@ -148,7 +148,7 @@ func keyAt(t time.Time) string {
 	return "events/" + t.UTC().Format("2006/01/02") + "/" + t.UTC().Format("20060102T150405.000000Z")
 }
 
-func listCheckpoints(ctx context.Context, h *hub.Hub) ([]string, error) {
+func listCheckpoints(ctx context.Context, h *contenthub.Hub) ([]string, error) {
 	var out []string
 	for oi, err := range h.Backend().List(ctx, checkpointPrefix) {
 		if err != nil {
@@ -162,7 +162,7 @@ func listCheckpoints(ctx context.Context, h *hub.Hub) ([]string, error) {
 	return out, nil
 }
 
-func readCheckpoint(ctx context.Context, h *hub.Hub, key string) (*checkpoint, error) {
+func readCheckpoint(ctx context.Context, h *contenthub.Hub, key string) (*checkpoint, error) {
 	rc, err := h.Backend().Get(ctx, key, 0, -1)
 	if err != nil {
 		return nil, err
@@ -224,9 +224,9 @@ func validState(s *State) error {
 }
 
 // writeCheckpoint stores the catalog folded through the last key.
-func writeCheckpoint(ctx context.Context, h *hub.Hub, s *State, old *checkpoint, folded []string) (string, error) {
+func writeCheckpoint(ctx context.Context, h *contenthub.Hub, s *State, old *checkpoint, folded []string) (string, error) {
 	through := folded[len(folded)-1]
-	t, _ := hub.EventKeyTime(through)
+	t, _ := contenthub.EventKeyTime(through)
 	windowStart := keyAt(t.Add(-lateWindow))
 	var recent []string
 	if old != nil {
@@ -251,8 +251,8 @@ func writeCheckpoint(ctx context.Context, h *hub.Hub, s *State, old *checkpoint,
 	}
 	base := through[strings.LastIndexByte(through, '/')+1:]
 	key := checkpointPrefix + strings.TrimSuffix(base, ".jsonl") + ".json.gz"
-	err := h.Backend().Put(ctx, key, contenthub.BytesSource(buf.Bytes()), contenthub.PutOptions{IfNotExists: true})
-	if errors.Is(err, contenthub.ErrExists) {
+	err := h.Backend().Put(ctx, key, backend.BytesSource(buf.Bytes()), backend.PutOptions{IfNotExists: true})
+	if errors.Is(err, backend.ErrExists) {
 		return key, nil
 	}
 	return key, err

@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/place"
@@ -90,7 +90,7 @@ func (e *SpaceError) Error() string { return e.Msg }
 // against the catalog's BLAKE3, synced, read back from the medium, and only
 // then renamed into place and recorded in the drive's manifest and ASC MHL
 // history. A different file already at a catalog path is never overwritten.
-func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
+func Pull(ctx context.Context, h *contenthub.Hub, o PullOptions) (*PullResult, error) {
 	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		o.Jobs = 3
@@ -321,7 +321,7 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 }
 
 type puller struct {
-	h       *hub.Hub
+	h       *contenthub.Hub
 	o       PullOptions
 	root    string
 	place   *place.Root
@@ -454,7 +454,7 @@ func (p *puller) download(ctx context.Context, it *catalog.Item, pf *place.File)
 	have := pf.Offset()
 	p.o.Progress.Add(have)
 	if have < it.Size {
-		rc, err := p.h.Backend().Get(ctx, hub.BlobKey(it.B3), have, -1)
+		rc, err := p.h.Backend().Get(ctx, contenthub.BlobKey(it.B3), have, -1)
 		if err != nil {
 			return fmt.Errorf("download: %w", err)
 		}
