@@ -103,7 +103,7 @@ func (s *s3server) objectBytes(prefix string) (map[string]int64, error) {
 		if d.Type().IsRegular() {
 			fi, _ := d.Info()
 			rel, _ := filepath.Rel(root, p)
-			out[rel] = fi.Size()
+			out[filepath.ToSlash(rel)] = fi.Size()
 		}
 		return nil
 	})
@@ -189,7 +189,7 @@ func (b *bench) hubSuite() error {
 	for k, n := range after {
 		if _, ok := before[k]; !ok {
 			newBytes += n
-			if !strings.HasPrefix(k, "blobs/") {
+			if !contenthub.IsBlobKey(k) {
 				snapBytes += n
 			}
 		}

@@ -541,7 +541,7 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 		// A file saved again while it was uploading would leave a blob
 		// whose bytes do not match its name: take it back.
 		if fi, err := os.Lstat(path); err != nil || fi.Size() != p.entry.Size || fi.ModTime().UnixNano() != p.entry.MTime || fsx.Inode(fi) != p.entry.Inode {
-			b.h.Backend().Delete(ctx, contenthub.BlobKey(p.entry.B3))
+			b.h.DeleteBlob(ctx, p.entry.B3)
 			b.fail(path, errors.New("changed while it was being backed up; it will be backed up next time"))
 			return
 		}

@@ -111,7 +111,7 @@ func (b *backer) reupload(ctx context.Context, path string, e contenthub.Entry) 
 		return err
 	}
 	if uploaded && !same() {
-		b.h.Backend().Delete(ctx, contenthub.BlobKey(e.B3))
+		b.h.DeleteBlob(ctx, e.B3)
 		return errors.New("it changed while it was being uploaded")
 	}
 	if uploaded {

@@ -10,11 +10,9 @@ import (
 	"os"
 	"path"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/run"
@@ -253,9 +251,9 @@ type pruner struct {
 
 // candidate is an unreferenced blob a prune may delete.
 type candidate struct {
-	key, b3 string
-	size    int64
-	first   time.Time // when a prune first found it unreferenced
+	b3    string
+	size  int64
+	first time.Time // when a prune first found it unreferenced
 }
 
 // applyPolicy removes the snapshots the policy does not keep (unless a dry
@@ -313,18 +311,15 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 	p.now = o.Now()
 	now := p.now
 	var doomed []candidate
-	for oi, err := range h.Backend().List(ctx, "blobs/") {
+	for blob, err := range h.Blobs(ctx) {
 		if err != nil {
 			return nil, err
 		}
-		b3 := oi.Key[strings.LastIndexByte(oi.Key, '/')+1:]
-		if len(b3) != 64 || p.refs.has(b3) {
+		b3 := blob.B3
+		if p.refs.has(b3) {
 			continue
 		}
-		if _, err := hex.DecodeString(b3); err != nil {
-			continue
-		}
-		if now.Sub(oi.Modified) < o.Grace {
+		if now.Sub(blob.Modified) < o.Grace {
 			continue // uploaded recently: a backup in progress may need it
 		}
 		first, seen := prev.Blobs[b3]
@@ -335,7 +330,7 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 			p.next.Blobs[b3] = first
 			continue
 		}
-		doomed = append(doomed, candidate{oi.Key, b3, oi.Size, first})
+		doomed = append(doomed, candidate{b3, blob.Size, first})
 	}
 	return doomed, nil
 }
@@ -384,7 +379,7 @@ func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
 			p.next.Blobs[c.b3] = c.first
 			continue
 		}
-		if err := h.Backend().Delete(ctx, c.key); err != nil {
+		if err := h.DeleteBlob(ctx, c.b3); err != nil {
 			return err
 		}
 		res.BlobsDeleted++
@@ -406,7 +401,7 @@ func (p *pruner) finish(ctx context.Context) error {
 			h.EndDeletion(ctx, id)
 		}
 	}
-	n, err := backend.AbortUploads(ctx, h.Backend(), o.Grace)
+	n, err := h.AbortUploads(ctx, o.Grace)
 	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return err
 	}
@@ -613,16 +608,13 @@ func checkBlobs(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *Che
 // blobSizes lists the hub's blobs with their sizes.
 func blobSizes(ctx context.Context, h *contenthub.Hub) (map[[32]byte]int64, error) {
 	have := map[[32]byte]int64{}
-	for oi, err := range h.Backend().List(ctx, "blobs/") {
+	for blob, err := range h.Blobs(ctx) {
 		if err != nil {
 			return nil, err
 		}
 		var k [32]byte
-		b3 := oi.Key[strings.LastIndexByte(oi.Key, '/')+1:]
-		if len(b3) == 64 {
-			if _, err := hex.Decode(k[:], []byte(b3)); err == nil {
-				have[k] = oi.Size
-			}
+		if _, err := hex.Decode(k[:], []byte(blob.B3)); err == nil {
+			have[k] = blob.Size
 		}
 	}
 	return have, nil
@@ -637,7 +629,7 @@ func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckRe
 	}
 	removed := map[string]bool{}
 	for _, b3 := range damaged {
-		if err := h.Backend().Delete(ctx, contenthub.BlobKey(b3)); err != nil {
+		if err := h.DeleteBlob(ctx, b3); err != nil {
 			return fmt.Errorf("removing the damaged blob %s: %w", contenthub.BlobKey(b3), err)
 		}
 		removed[contenthub.BlobKey(b3)] = true
@@ -650,7 +642,7 @@ func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckRe
 }
 
 func blobB3(ctx context.Context, h *contenthub.Hub, b3 string, p run.Progress) (string, int64, error) {
-	rc, err := h.OpenBlob(ctx, b3)
+	rc, err := h.OpenBlob(ctx, b3, 0)
 	if err != nil {
 		return "", 0, err
 	}

@@ -404,7 +404,7 @@ func (r *restorer) download(ctx context.Context, e contenthub.Entry, pf *place.F
 	have := pf.Offset()
 	r.o.Progress.Add(have)
 	if have < e.Size || e.Size == 0 {
-		rc, err := r.h.Backend().Get(ctx, contenthub.BlobKey(e.B3), have, -1)
+		rc, err := r.h.OpenBlob(ctx, e.B3, have)
 		if err != nil {
 			return fmt.Errorf("download: %w", err)
 		}

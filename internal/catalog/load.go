@@ -8,17 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
 const (
-	checkpointPrefix = "catalog/checkpoints/"
 	checkpointFormat = "editkit-catalog-checkpoint/1"
 	// lateWindow is how late a batch may arrive in the log, relative to
 	// the batches around it (clocks of different computers disagree), and
@@ -54,7 +50,7 @@ type Stats struct {
 func Load(ctx context.Context, h *contenthub.Hub, write bool) (*State, Stats, error) {
 	start := time.Now()
 	var st Stats
-	cps, err := listCheckpoints(ctx, h)
+	cps, err := h.Checkpoints(ctx)
 	if err != nil {
 		return nil, st, err
 	}
@@ -119,7 +115,7 @@ func replay(ctx context.Context, h *contenthub.Hub, cp *checkpoint) (*State, []s
 		for _, k := range cp.Recent {
 			known[k] = true
 		}
-		windowStart := keyAt(since)
+		windowStart := contenthub.FirstEventKeyAt(since)
 		for _, k := range keys {
 			if k > windowStart && k <= through && !known[k] {
 				return nil, nil, false, nil // arrived late: this checkpoint is stale
@@ -143,27 +139,8 @@ func replay(ctx context.Context, h *contenthub.Hub, cp *checkpoint) (*State, []s
 	return s, folded, true, nil
 }
 
-// keyAt is the smallest batch key that arrived at t.
-func keyAt(t time.Time) string {
-	return "events/" + t.UTC().Format("2006/01/02") + "/" + t.UTC().Format("20060102T150405.000000Z")
-}
-
-func listCheckpoints(ctx context.Context, h *contenthub.Hub) ([]string, error) {
-	var out []string
-	for oi, err := range h.Backend().List(ctx, checkpointPrefix) {
-		if err != nil {
-			return nil, fmt.Errorf("listing catalog checkpoints: %w", err)
-		}
-		if strings.HasSuffix(oi.Key, ".json.gz") {
-			out = append(out, oi.Key)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
 func readCheckpoint(ctx context.Context, h *contenthub.Hub, key string) (*checkpoint, error) {
-	rc, err := h.Backend().Get(ctx, key, 0, -1)
+	rc, err := h.OpenCheckpoint(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +204,7 @@ func validState(s *State) error {
 func writeCheckpoint(ctx context.Context, h *contenthub.Hub, s *State, old *checkpoint, folded []string) (string, error) {
 	through := folded[len(folded)-1]
 	t, _ := contenthub.EventKeyTime(through)
-	windowStart := keyAt(t.Add(-lateWindow))
+	windowStart := contenthub.FirstEventKeyAt(t.Add(-lateWindow))
 	var recent []string
 	if old != nil {
 		for _, k := range old.Recent {
@@ -249,11 +226,5 @@ func writeCheckpoint(ctx context.Context, h *contenthub.Hub, s *State, old *chec
 	if err := gz.Close(); err != nil {
 		return "", err
 	}
-	base := through[strings.LastIndexByte(through, '/')+1:]
-	key := checkpointPrefix + strings.TrimSuffix(base, ".jsonl") + ".json.gz"
-	err := h.Backend().Put(ctx, key, backend.BytesSource(buf.Bytes()), backend.PutOptions{IfNotExists: true})
-	if errors.Is(err, backend.ErrExists) {
-		return key, nil
-	}
-	return key, err
+	return h.WriteCheckpoint(ctx, through, buf.Bytes())
 }

@@ -42,6 +42,14 @@ func eventKey(id string) string {
 // NewEventKey returns a fresh key for a batch reaching the hub now.
 func NewEventKey(now time.Time) string { return eventKey(event.NewID(now)) }
 
+// FirstEventKeyAt is a bound below every key of a batch that reached the
+// hub at t or later, and above every key of one that reached it earlier:
+// batch keys compare as their arrival times.
+func FirstEventKeyAt(t time.Time) string {
+	t = t.UTC()
+	return eventsPrefix + t.Format("2006/01/02") + "/" + t.Format("20060102T150405.000000Z")
+}
+
 // EventKeyTime returns when a batch with the given key reached the hub.
 func EventKeyTime(key string) (time.Time, bool) {
 	base := key[strings.LastIndexByte(key, '/')+1:]

@@ -15,6 +15,7 @@
 //	snapshots/SET/ID.json        a backup snapshot's summary (written last: its presence means complete)
 //	snapshots/SET/ID.entries.gz  the snapshot's file list, gzipped JSON lines in tree order
 //	events/YYYY/MM/DD/ID.jsonl   a batch of events (one command's changes), never rewritten
+//	catalog/checkpoints/ID.json.gz  the catalog folded through batch ID (checkpoints.go; its content is package catalog's)
 //	prune/pending.json           blobs the last prune found unreferenced, deleted by a later one
 //	prune/deleting/ID.json       a prune's announced deletions, while it deletes (see gc.go)
 //	repair/ID.json               blobs `hub check --repair` removed as damaged
@@ -28,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"net/url"
 	"os"
@@ -123,14 +125,28 @@ func New(b backend.Backend) *Hub { return &Hub{backend: b, location: b.Location(
 // Location names the hub for messages.
 func (h *Hub) Location() string { return h.location }
 
-// Backend is the storage underneath.
-func (h *Hub) Backend() backend.Backend { return h.backend }
-
 // Close releases the hub.
 func (h *Hub) Close() error { return h.backend.Close() }
 
-// BlobKey is where the blob with the given BLAKE3 (hex) lives.
-func BlobKey(b3 string) string { return "blobs/" + b3[:2] + "/" + b3 }
+const blobsPrefix = "blobs/"
+
+// BlobKey is where the blob with the given BLAKE3 (hex) lives; callers use
+// it only to name a blob to the user.
+func BlobKey(b3 string) string { return blobsPrefix + b3[:2] + "/" + b3 }
+
+// blobOf is the BLAKE3 of the blob stored under key, "" if key holds no
+// blob.
+func blobOf(key string) string {
+	b3 := key[strings.LastIndexByte(key, '/')+1:]
+	if !validB3(b3) || key != BlobKey(b3) {
+		return ""
+	}
+	return b3
+}
+
+// IsBlobKey reports whether key (relative to the hub) holds a blob, for
+// tools that look at a hub's storage from outside (benchmarks).
+func IsBlobKey(key string) bool { return blobOf(key) != "" }
 
 // HasBlob reports whether the hub holds a blob.
 func (h *Hub) HasBlob(ctx context.Context, b3 string) (bool, error) {
@@ -162,7 +178,48 @@ func (h *Hub) PutBlob(ctx context.Context, b3, path string) (uploaded bool, err 
 	return true, nil
 }
 
-// OpenBlob reads a blob.
-func (h *Hub) OpenBlob(ctx context.Context, b3 string) (io.ReadCloser, error) {
-	return h.backend.Get(ctx, BlobKey(b3), 0, -1)
+// OpenBlob reads a blob from offset on (0: all of it; more: the rest of an
+// interrupted download).
+func (h *Hub) OpenBlob(ctx context.Context, b3 string, offset int64) (io.ReadCloser, error) {
+	return h.backend.Get(ctx, BlobKey(b3), offset, -1)
+}
+
+// DeleteBlob removes a blob. Only prune, hub check --repair and a command
+// taking back a blob it uploaded itself (see gc.go) delete blobs.
+func (h *Hub) DeleteBlob(ctx context.Context, b3 string) error {
+	return h.backend.Delete(ctx, BlobKey(b3))
+}
+
+// BlobInfo describes a blob in the hub.
+type BlobInfo struct {
+	B3       string // BLAKE3, hex
+	Size     int64
+	Modified time.Time // when it was uploaded
+}
+
+// Blobs lists the hub's blobs. Objects under blobs/ whose name is not a
+// BLAKE3 are not blobs and are skipped.
+func (h *Hub) Blobs(ctx context.Context) iter.Seq2[BlobInfo, error] {
+	return func(yield func(BlobInfo, error) bool) {
+		for oi, err := range h.backend.List(ctx, blobsPrefix) {
+			if err != nil {
+				yield(BlobInfo{}, fmt.Errorf("listing the blobs: %w", err))
+				return
+			}
+			b3 := blobOf(oi.Key)
+			if b3 == "" {
+				continue
+			}
+			if !yield(BlobInfo{B3: b3, Size: oi.Size, Modified: oi.Modified}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// AbortUploads discards uploads interrupted more than olderThan ago (S3
+// multipart uploads, the folder backend's partial files); a storage that
+// keeps none reports errors.ErrUnsupported.
+func (h *Hub) AbortUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	return backend.AbortUploads(ctx, h.backend, olderThan)
 }

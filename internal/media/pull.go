@@ -454,7 +454,7 @@ func (p *puller) download(ctx context.Context, it *catalog.Item, pf *place.File)
 	have := pf.Offset()
 	p.o.Progress.Add(have)
 	if have < it.Size {
-		rc, err := p.h.Backend().Get(ctx, contenthub.BlobKey(it.B3), have, -1)
+		rc, err := p.h.OpenBlob(ctx, it.B3, have)
 		if err != nil {
 			return fmt.Errorf("download: %w", err)
 		}

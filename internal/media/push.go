@@ -285,7 +285,7 @@ func pushOne(ctx context.Context, h *contenthub.Hub, state *catalog.State, o Pus
 				it.Status, it.Detail = "failed", "the hub lacks this file's content and uploading it again failed: "+err.Error()
 			} else if fi, err := os.Stat(f.source); err != nil || fi.Size() != sum.Size {
 				if uploaded {
-					h.Backend().Delete(ctx, contenthub.BlobKey(it.B3))
+					h.DeleteBlob(ctx, it.B3)
 				}
 				it.Status, it.Detail = "failed", "changed while it was being pushed; push it again when it is complete"
 			} else {
@@ -308,7 +308,7 @@ func pushOne(ctx context.Context, h *contenthub.Hub, state *catalog.State, o Pus
 	// The file must not have changed between hashing and uploading.
 	if fi, err := os.Stat(f.source); err != nil || fi.Size() != sum.Size {
 		if uploaded {
-			h.Backend().Delete(ctx, contenthub.BlobKey(it.B3))
+			h.DeleteBlob(ctx, it.B3)
 		}
 		it.Status, it.Detail = "failed", "changed while it was being pushed; push it again when it is complete"
 		return it, nil
