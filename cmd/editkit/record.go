@@ -8,6 +8,7 @@ import (
 	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/media"
 )
 
 func timeNow() time.Time { return time.Now() }
@@ -37,6 +38,23 @@ func (e *env) record(ctx context.Context, h *contenthub.Hub, evs []event.Event) 
 	}
 	e.track(ctx, evs)
 }
+
+// recorder is record as a media.Recorder, for engines that record their
+// own events (push).
+func (e *env) recorder(h *contenthub.Hub) media.Recorder {
+	return recorderFunc(func(ctx context.Context, evs []event.Event) { e.record(ctx, h, evs) })
+}
+
+type recorderFunc func(ctx context.Context, evs []event.Event)
+
+// Record never fails: record warns, and keeps what it cannot deliver.
+func (f recorderFunc) Record(ctx context.Context, evs []event.Event) error {
+	f(ctx, evs)
+	return nil
+}
+
+// warn tells the user something an engine noted.
+func (e *env) warn(msg string) { e.term.Warnf("%s", msg) }
 
 // catalogRefs lists the blobs the media catalog uses (every version of
 // every item, withdrawn ones included: their history must stay

@@ -293,6 +293,15 @@ func (o *Outbox) Flush(ctx context.Context, h *Hub) (sent int, err error) {
 	return sent, nil
 }
 
+// Record appends events to the log as one batch arriving now. Commands
+// record through an Outbox instead, so that an unreachable hub loses
+// nothing.
+func (h *Hub) Record(ctx context.Context, evs []event.Event) error {
+	b := NewBatch(time.Now(), evs)
+	b.Key = NewEventKey(time.Now())
+	return h.AppendEvents(ctx, b)
+}
+
 // NewBatch groups events under a new batch ID.
 func NewBatch(now time.Time, evs []event.Event) Batch {
 	return Batch{ID: event.NewID(now), Events: evs}

@@ -66,7 +66,10 @@ type PullResult struct {
 	// manifest lacked (a drive prepared by another tool), checked and
 	// taken in; its damaged and missing files are listed as items.
 	History *manifest.Adoption `json:"history,omitempty"`
-	Events  []event.Event      `json:"-"`
+	// Warnings are what went wrong beside the items (the drive could not
+	// keep the pull's events as they happened).
+	Warnings []string      `json:"warnings,omitempty"`
+	Events   []event.Event `json:"-"`
 }
 
 // OK reports whether the drive now has everything the catalog lists.
@@ -137,7 +140,11 @@ func Pull(ctx context.Context, h *contenthub.Hub, o PullOptions) (*PullResult, e
 		if pending, left, err = openPending(pr); err != nil {
 			return nil, err
 		}
-		defer pending.close()
+		defer func() {
+			if err := pending.close(); err != nil {
+				res.Warnings = append(res.Warnings, err.Error())
+			}
+		}()
 		res.Events = append(res.Events, left...)
 	}
 

@@ -49,9 +49,26 @@ type PushOptions struct {
 	MediaRoot string
 	Replace   bool // replace a different file the catalog has at the same path
 	Jobs      int
-	// Hook, if set, is called between steps ("uploaded", "rechecked"):
-	// tests interleave a push with a prune with it.
+	// Record keeps the push's events: durably on this computer first,
+	// then in the hub's event log (which is the catalog) and wherever else
+	// they go (the tracker). Nil: straight into the hub's event log.
+	Record Recorder
+	// Warn, if set, hears what the user should know that is not the fate
+	// of an item: a prune this push waits for, content uploaded again.
+	Warn func(msg string)
+	// Sleep waits while a prune deletes (nil: contenthub.Sleep; tests
+	// give one that does not wait).
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Hook, if set, is called between steps ("uploaded", "rechecked",
+	// "committed"): tests interleave a push with a prune with it.
 	Hook func(step string)
+}
+
+// Recorder keeps a command's events. Record fails only if it could not keep
+// them at all; events it kept but could not deliver yet wait for the next
+// command. *contenthub.Hub is one (it appends to its event log at once).
+type Recorder interface {
+	Record(ctx context.Context, evs []event.Event) error
 }
 
 // PushedItem is what happened to one file.
@@ -180,8 +197,10 @@ func checkCatalogPath(p string) string {
 }
 
 // Push uploads media to the hub and adds it to the catalog. Blobs go up
-// first; the catalog events are written last, so nobody can pull an item
-// whose bytes are not in the hub yet.
+// first; the catalog events are recorded last, so nobody can pull an item
+// whose bytes are not in the hub yet. Then it re-reads the catalog to find
+// the items another push beat to the same path (Confirm), and puts back
+// what a prune running meanwhile took (Secure).
 func Push(ctx context.Context, h *contenthub.Hub, o PushOptions) (*PushResult, error) {
 	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
@@ -241,7 +260,38 @@ func Push(ctx context.Context, h *contenthub.Hub, o PushOptions) (*PushResult, e
 		o.Hook("rechecked")
 	}
 	sort.SliceStable(res.Items, func(i, j int) bool { return treepath.Less(res.Items[i].Path, res.Items[j].Path) })
-	return res, nil
+	if len(res.Events) == 0 {
+		return res, nil
+	}
+	return res, o.commit(ctx, h, res)
+}
+
+// commit records a push's events and settles what happened meanwhile:
+// another push to the same path, a prune deleting a blob the events name.
+func (o PushOptions) commit(ctx context.Context, h *contenthub.Hub, res *PushResult) error {
+	rec := o.Record
+	if rec == nil {
+		rec = h
+	}
+	if err := rec.Record(ctx, res.Events); err != nil {
+		return fmt.Errorf("recording the push in the catalog: %w", err)
+	}
+	if o.Hook != nil {
+		o.Hook("committed")
+	}
+	note := o.Warn
+	if note == nil {
+		note = func(string) {}
+	}
+	if err := Confirm(ctx, h, res); err != nil {
+		note(fmt.Sprintf("could not re-read the catalog to confirm the push: %v", err))
+	}
+	// A prune that read the catalog just before these events may be
+	// deleting a blob they name: put back what it took.
+	if err := Secure(ctx, h, res, SecureOptions{After: true, Env: o.Env, Sleep: o.Sleep, Note: note}); err != nil {
+		note(fmt.Sprintf("could not check the pushed content against a prune running now: %v; run editkit hub check", err))
+	}
+	return nil
 }
 
 // pushEach pushes every file, o.Jobs at once, and returns what became of

@@ -24,7 +24,8 @@ type WatchOptions struct {
 	// it counts as complete; 0: 15 s.
 	Settle   time.Duration
 	StateDir string // remembers what was pushed, across restarts
-	// Pushed is called after each push (for recording events, reporting).
+	// Pushed is called after each push, to report it (the push has
+	// recorded its events already).
 	Pushed func(res *PushResult)
 	// Problem is told about failures; the watch goes on.
 	Problem func(err error)
