@@ -54,9 +54,9 @@ FUZZ_TARGETS := \
 	internal/b3sum:FuzzParse internal/b3sum:FuzzRoundTrip \
 	internal/catalog:FuzzApply internal/catalog:FuzzCheckpoint \
 	internal/config:FuzzLoad \
-	internal/contenthub:FuzzValidateKey \
+	internal/contenthub/backend:FuzzValidateKey \
 	internal/hashing:FuzzParallelBLAKE3 \
-	internal/hub:FuzzEntries internal/hub:FuzzEntriesRoundTrip internal/hub:FuzzEventBatch internal/hub:FuzzEventKeyTime internal/hub:FuzzOutbox internal/hub:FuzzPruneRecords internal/hub:FuzzSnapshotSummary \
+	internal/contenthub:FuzzEntries internal/contenthub:FuzzEntriesRoundTrip internal/contenthub:FuzzEventBatch internal/contenthub:FuzzEventKeyTime internal/contenthub:FuzzOutbox internal/contenthub:FuzzPruneRecords internal/contenthub:FuzzSnapshotSummary \
 	internal/manifest:FuzzCheckedLine internal/manifest:FuzzDriveInfo internal/manifest:FuzzJournal internal/manifest:FuzzManifest internal/manifest:FuzzManifestRoundTrip \
 	internal/mhl:FuzzChainRoundTrip internal/mhl:FuzzDigest internal/mhl:FuzzGenerationRoundTrip internal/mhl:FuzzIgnore internal/mhl:FuzzOpen internal/mhl:FuzzParse \
 	internal/tracker:FuzzCSVLog internal/tracker:FuzzOutboxFile internal/tracker:FuzzSpreadsheetID \

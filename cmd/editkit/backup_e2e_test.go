@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/samplemedia"
 	"github.com/zeebo/blake3"
 )
@@ -90,7 +90,7 @@ func TestBackupRestoreCycle(t *testing.T) {
 			t.Fatalf("restore again: %s", r)
 		}
 
-		var snaps []hub.Snapshot
+		var snaps []contenthub.Snapshot
 		h.runJSON(t, &snaps, "snapshots")
 		if len(snaps) != 3 || snaps[2].Changed != 1 {
 			t.Fatalf("snapshots: %+v", snaps)
@@ -210,11 +210,11 @@ func TestRestoreRefusesHostileSnapshot(t *testing.T) {
 		os.WriteFile(filepath.Join(hubDir, "blobs", b3[:2], b3), content, 0o644)
 		var entries bytes.Buffer
 		gz := gzip.NewWriter(&entries)
-		json.NewEncoder(gz).Encode(hub.Entry{Root: 0, Path: bad, Size: int64(len(content)), B3: b3})
+		json.NewEncoder(gz).Encode(contenthub.Entry{Root: 0, Path: bad, Size: int64(len(content)), B3: b3})
 		gz.Close()
 		id := fmt.Sprintf("20260101T00000%d.000000Z-deadbeef", i)
 		esum := blake3.Sum256(entries.Bytes())
-		snap := hub.Snapshot{Format: hub.SnapshotFormat, ID: id, Set: "evil", Time: time.Now(), Paths: []string{"/tmp/x"},
+		snap := contenthub.Snapshot{Format: contenthub.SnapshotFormat, ID: id, Set: "evil", Time: time.Now(), Paths: []string{"/tmp/x"},
 			EntriesKey: "snapshots/evil/" + id + ".entries.gz", EntriesB3: fmt.Sprintf("%x", esum)}
 		os.MkdirAll(filepath.Join(hubDir, "snapshots", "evil"), 0o755)
 		os.WriteFile(filepath.Join(hubDir, snap.EntriesKey), entries.Bytes(), 0o644)

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/editkit/editkit/internal/contenthub/s3test"
+	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
 )
 
 // testHub is a hub a test talks to through the binary: a folder, or a

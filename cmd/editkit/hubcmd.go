@@ -2,7 +2,7 @@ package main
 
 import (
 	"github.com/editkit/editkit/internal/backup"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -100,7 +100,7 @@ func checkSetFlag(set string) error {
 	if set == "" {
 		return nil
 	}
-	if err := hub.ValidSetName(set); err != nil {
+	if err := contenthub.ValidSetName(set); err != nil {
 		return &ui.UsageError{Err: err}
 	}
 	return nil

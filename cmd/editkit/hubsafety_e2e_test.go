@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/media"
 )
 
@@ -325,7 +325,7 @@ func TestDamagedSnapshotListE2E(t *testing.T) {
 		if r := h.run(t, "hub", "check", "--read-data"); r.code != 0 {
 			t.Fatalf("hub check after forget: %s", r)
 		}
-		var snaps []hub.Snapshot
+		var snaps []contenthub.Snapshot
 		h.runJSON(t, &snaps, "snapshots")
 		if len(snaps) != 1 || snaps[0].ID == bad {
 			t.Fatalf("snapshots after forget: %+v", snaps)

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/testfs"
 )
 
@@ -28,7 +28,7 @@ func TestBackupCountsMatchTheFileListE2E(t *testing.T) {
 	if r.code != 1 || len(b.Failed) != 1 || b.Files != 2 || b.New != 2 || b.Bytes != 128<<10 {
 		t.Fatalf("backup with an unreadable file: %s", r)
 	}
-	var snaps []hub.Snapshot
+	var snaps []contenthub.Snapshot
 	h.runJSON(t, &snaps, "snapshots")
 	if len(snaps) != 1 || snaps[0].Files != 2 || snaps[0].New != 2 {
 		t.Fatalf("snapshots: %+v", snaps)

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/ui"
 )
 
@@ -35,7 +35,7 @@ func execute() int {
 	// an unknown flag before reaching it: the error is then JSON too.
 	term.JSON = jsonRequested(os.Args[1:])
 	err := root.ExecuteContext(ctx)
-	if errors.Is(err, contenthub.ErrAuth) || errors.Is(err, contenthub.ErrNoBucket) {
+	if errors.Is(err, backend.ErrAuth) || errors.Is(err, backend.ErrNoBucket) {
 		// The hub refused who we are, or is not there: configuration.
 		err = &ui.UsageError{Err: err}
 	}

@@ -59,22 +59,11 @@ listed); 2 bad usage or configuration.`,
 			progress := e.progress("push")
 			o.Env = e.runEnv(progress)
 			o.Hook = testHook("push")
+			o.Record, o.Warn = e.recorder(h), e.warn
 			res, err := media.Push(cmd.Context(), h, o)
 			progress.Close()
 			if res == nil {
 				return &ui.UsageError{Err: err}
-			}
-			if len(res.Events) > 0 {
-				e.record(cmd.Context(), h, res.Events)
-				if cerr := media.Confirm(cmd.Context(), h, res); cerr != nil {
-					e.term.Warnf("could not re-read the catalog to confirm the push: %v", cerr)
-				}
-				// A prune that read the catalog just before these events
-				// may be deleting a blob they name: put back what it took.
-				serr := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Env: e.runEnv(nil), Note: func(m string) { e.term.Warnf("%s", m) }})
-				if serr != nil {
-					e.term.Warnf("could not check the pushed content against a prune running now: %v; run editkit hub check", serr)
-				}
 			}
 			return e.conclude(res.OK(), res, err, func() {
 				failed := len(res.Items) - res.Pushed
@@ -206,6 +195,9 @@ interrupted; 2 bad usage, not enough space.`,
 			}
 			if res == nil {
 				return &ui.UsageError{Err: err}
+			}
+			for _, w := range res.Warnings {
+				e.warn(w)
 			}
 			if len(res.Events) > 0 {
 				e.record(cmd.Context(), h, res.Events)
@@ -381,14 +373,8 @@ or to their place under the media root.`,
 				return err
 			}
 			defer h.Close()
+			o.Push.Record, o.Push.Warn = e.recorder(h), e.warn
 			o.Pushed = func(res *media.PushResult) {
-				if len(res.Events) > 0 {
-					e.record(cmd.Context(), h, res.Events)
-					// As for push: put back what a prune running now took.
-					if err := media.Secure(cmd.Context(), h, res, media.SecureOptions{After: true, Env: e.runEnv(nil), Note: func(m string) { e.term.Warnf("%s", m) }}); err != nil {
-						e.term.Warnf("could not check the pushed content against a prune running now: %v; run editkit hub check", err)
-					}
-				}
 				for _, it := range res.Items {
 					e.term.Infof("%s %s %s", it.Status, it.Path, it.Detail)
 				}

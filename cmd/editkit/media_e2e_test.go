@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/media"
 	"github.com/zeebo/blake3"
 )
@@ -217,7 +217,7 @@ func TestPullRefusesHostileCatalogAndBadBlob(t *testing.T) {
 	for _, e := range evs {
 		json.NewEncoder(&buf).Encode(e)
 	}
-	key := hub.NewEventKey(time.Now())
+	key := contenthub.NewEventKey(time.Now())
 	os.MkdirAll(filepath.Join(hubDir, filepath.Dir(key)), 0o755)
 	os.WriteFile(filepath.Join(hubDir, key), buf.Bytes(), 0o644)
 

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/editkit/editkit/internal/contenthub/s3test"
+	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/spf13/cobra"
 )

@@ -6,8 +6,9 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/media"
 )
 
 func timeNow() time.Time { return time.Now() }
@@ -16,7 +17,7 @@ func timeNow() time.Time { return time.Now() }
 // outbox, so nothing is lost while the hub is unreachable) and in the
 // tracker. It never fails the command: what cannot go now waits in the
 // outbox for the next command, and the user is warned.
-func (e *env) record(ctx context.Context, h *hub.Hub, evs []event.Event) {
+func (e *env) record(ctx context.Context, h *contenthub.Hub, evs []event.Event) {
 	for i := range evs {
 		if evs[i].User == "" {
 			evs[i].User = e.run.User
@@ -26,10 +27,10 @@ func (e *env) record(ctx context.Context, h *hub.Hub, evs []event.Event) {
 		}
 	}
 	if h != nil {
-		ob, err := hub.OpenOutbox(filepath.Join(e.stateDir(), "hub-outbox"))
+		ob, err := contenthub.OpenOutbox(filepath.Join(e.stateDir(), "hub-outbox"))
 		if err != nil {
 			e.term.Warnf("could not keep the events for the hub: %v", err)
-		} else if err := ob.Add(hub.NewBatch(time.Now(), evs)); err != nil {
+		} else if err := ob.Add(contenthub.NewBatch(time.Now(), evs)); err != nil {
 			e.term.Warnf("could not keep the events for the hub: %v", err)
 		} else if _, err := ob.Flush(ctx, h); err != nil {
 			e.term.Warnf("the hub's event log could not be updated now (%v); the changes wait in %s and go with the next command", err, filepath.Join(e.stateDir(), "hub-outbox"))
@@ -38,10 +39,27 @@ func (e *env) record(ctx context.Context, h *hub.Hub, evs []event.Event) {
 	e.track(ctx, evs)
 }
 
+// recorder is record as a media.Recorder, for engines that record their
+// own events (push).
+func (e *env) recorder(h *contenthub.Hub) media.Recorder {
+	return recorderFunc(func(ctx context.Context, evs []event.Event) { e.record(ctx, h, evs) })
+}
+
+type recorderFunc func(ctx context.Context, evs []event.Event)
+
+// Record never fails: record warns, and keeps what it cannot deliver.
+func (f recorderFunc) Record(ctx context.Context, evs []event.Event) error {
+	f(ctx, evs)
+	return nil
+}
+
+// warn tells the user something an engine noted.
+func (e *env) warn(msg string) { e.term.Warnf("%s", msg) }
+
 // catalogRefs lists the blobs the media catalog uses (every version of
 // every item, withdrawn ones included: their history must stay
 // restorable), for prune and check.
-func (e *env) catalogRefs(h *hub.Hub) func(context.Context, func(b3, where string)) error {
+func (e *env) catalogRefs(h *contenthub.Hub) func(context.Context, func(b3, where string)) error {
 	return func(ctx context.Context, add func(b3, where string)) error {
 		state, _, err := catalog.Load(ctx, h, false)
 		if err != nil {
@@ -66,7 +84,7 @@ func (e *env) catalogRefs(h *hub.Hub) func(context.Context, func(b3, where strin
 // optionalHub opens the hub if one is configured (environment or settings
 // file), for commands that work without one but record their changes in
 // its event log when there is one. Problems are warnings.
-func (e *env) optionalHub(ctx context.Context) *hub.Hub {
+func (e *env) optionalHub(ctx context.Context) *contenthub.Hub {
 	if pick("", "EDITKIT_HUB", e.cfg.Hub) == "" {
 		return nil
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/editkit/editkit/internal/backup"
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -73,8 +73,8 @@ kept and a partial download resumes where it stopped.`,
 				// Nothing was restored: a snapshot, path or --to the hub or
 				// the disk cannot serve is the user's to correct (exit 2); a
 				// damaged snapshot or an unreachable hub is a failure (1).
-				var dmg *hub.DamagedError
-				var gaveUp *contenthub.GaveUpError
+				var dmg *contenthub.DamagedError
+				var gaveUp *backend.GaveUpError
 				if errors.As(err, &dmg) || errors.As(err, &gaveUp) {
 					return err
 				}

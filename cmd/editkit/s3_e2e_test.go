@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
-	"github.com/editkit/editkit/internal/contenthub/s3test"
+	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
 )
 
 func needS3(t *testing.T) {

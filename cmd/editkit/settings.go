@@ -12,7 +12,7 @@ import (
 
 	"github.com/editkit/editkit/internal/config"
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -93,7 +93,7 @@ func (e *env) bytesPerSecond(f *hubFlags) (int64, error) {
 }
 
 // openHub connects to the hub the flags, environment and settings name.
-func (e *env) openHub(ctx context.Context, f *hubFlags) (*hub.Hub, error) {
+func (e *env) openHub(ctx context.Context, f *hubFlags) (*contenthub.Hub, error) {
 	url := pick(f.url, "EDITKIT_HUB", e.cfg.Hub)
 	if url == "" {
 		return nil, ui.Usagef("no hub configured: give --hub s3://BUCKET/PREFIX or --hub FOLDER, set EDITKIT_HUB, or set hub in %s (editkit config init writes one)", e.cfgPath)
@@ -119,7 +119,7 @@ func (e *env) openHub(ctx context.Context, f *hubFlags) (*hub.Hub, error) {
 	// once for each of the transfers in flight that all met the outage.
 	var mu sync.Mutex
 	var last string
-	onRetry := func(n contenthub.RetryNote) {
+	onRetry := func(n backend.RetryNote) {
 		line := fmt.Sprint(n.Attempt, n.Reason())
 		mu.Lock()
 		dup := line == last
@@ -129,7 +129,7 @@ func (e *env) openHub(ctx context.Context, f *hubFlags) (*hub.Hub, error) {
 			e.term.Retrying(n.Attempt, n.Wait, n.Reason())
 		}
 	}
-	h, err := hub.Open(ctx, hub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger,
+	h, err := contenthub.Open(ctx, contenthub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger,
 		RetryFor: retryFor, OnRetry: onRetry})
 	if err != nil {
 		return nil, &ui.UsageError{Err: err}

@@ -3,7 +3,7 @@ package main
 import (
 	"errors"
 
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -29,7 +29,7 @@ func newSnapshotsCmd(e *env) *cobra.Command {
 			}
 			defer h.Close()
 			snaps, err := h.Snapshots(cmd.Context(), set)
-			if err != nil && !hub.OnlyDamaged(err) {
+			if err != nil && !contenthub.OnlyDamaged(err) {
 				return err
 			}
 			// Every readable snapshot is listed; damaged ones are reported

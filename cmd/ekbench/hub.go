@@ -15,9 +15,9 @@ import (
 
 	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/contenthub/s3test"
+	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/samplemedia"
 	"github.com/editkit/editkit/internal/units"
 )
@@ -103,7 +103,7 @@ func (s *s3server) objectBytes(prefix string) (map[string]int64, error) {
 		if d.Type().IsRegular() {
 			fi, _ := d.Info()
 			rel, _ := filepath.Rel(root, p)
-			out[rel] = fi.Size()
+			out[filepath.ToSlash(rel)] = fi.Size()
 		}
 		return nil
 	})
@@ -189,7 +189,7 @@ func (b *bench) hubSuite() error {
 	for k, n := range after {
 		if _, ok := before[k]; !ok {
 			newBytes += n
-			if !strings.HasPrefix(k, "blobs/") {
+			if !contenthub.IsBlobKey(k) {
 				snapBytes += n
 			}
 		}
@@ -313,11 +313,11 @@ func touchSome(dir string, every int) (int64, error) {
 func catalogRead(ctx context.Context, dir string) (time.Duration, error) {
 	os.RemoveAll(dir)
 	os.MkdirAll(dir, 0o755)
-	be, err := contenthub.OpenLocal(dir)
+	be, err := backend.OpenLocal(dir)
 	if err != nil {
 		return 0, err
 	}
-	h := hub.New(be)
+	h := contenthub.New(be)
 	base := time.Now().Add(-time.Hour)
 	n := 0
 	for batch := 0; batch < 500; batch++ {
@@ -328,7 +328,7 @@ func catalogRead(ctx context.Context, dir string) (time.Duration, error) {
 			e.Path, e.Hash, e.Size, e.Category = fmt.Sprintf("Stock/%06d.mov", n), fmt.Sprintf("%064x", n), int64(n), "stock"
 			evs = append(evs, e)
 		}
-		if err := h.AppendEvents(ctx, hub.Batch{ID: event.NewID(time.Now()), Events: evs, Key: hub.NewEventKey(base.Add(time.Duration(batch) * time.Second))}); err != nil {
+		if err := h.AppendEvents(ctx, contenthub.Batch{ID: event.NewID(time.Now()), Events: evs, Key: contenthub.NewEventKey(base.Add(time.Duration(batch) * time.Second))}); err != nil {
 			return 0, err
 		}
 	}

@@ -24,10 +24,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -103,14 +103,14 @@ type Result struct {
 func (r *Result) OK() bool { return len(r.Failed) == 0 }
 
 // Run backs up opts.Paths to the hub as a new snapshot of opts.Set.
-func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
+func Run(ctx context.Context, h *contenthub.Hub, o Options) (*Result, error) {
 	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		// Small files wait on round trips to the hub more than on disks or
 		// CPUs: keep several in flight.
 		o.Jobs = max(8, 2*runtime.NumCPU())
 	}
-	if err := hub.ValidSetName(o.Set); err != nil {
+	if err := contenthub.ValidSetName(o.Set); err != nil {
 		return nil, err
 	}
 	if len(o.Paths) == 0 {
@@ -134,7 +134,7 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 
 	// The parent is the newest snapshot of the set made of the same folders:
 	// its entries can then be merged with the walk in order.
-	parent, err := h.LatestSnapshot(ctx, o.Set, func(s *hub.Snapshot) bool { return slices.Equal(s.Paths, roots) })
+	parent, err := h.LatestSnapshot(ctx, o.Set, func(s *contenthub.Snapshot) bool { return slices.Equal(s.Paths, roots) })
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 	defer stop()
 
 	b := &backer{h: h, o: o, res: res, rules: rules}
-	var ew *hub.EntriesWriter
+	var ew *contenthub.EntriesWriter
 	if !o.DryRun {
 		// What prune has marked now: a blob this run finds in the hub and
 		// reuses may be deleted before the snapshot is written.
@@ -156,7 +156,7 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 			return nil, err
 		}
 		o.hook("started")
-		if ew, err = hub.NewEntriesWriter(o.TempDir); err != nil {
+		if ew, err = contenthub.NewEntriesWriter(o.TempDir); err != nil {
 			return nil, err
 		}
 		defer ew.Abort()
@@ -186,7 +186,7 @@ func Run(ctx context.Context, h *hub.Hub, o Options) (*Result, error) {
 // commit writes the snapshot of what was walked, once every blob it names
 // is known to be in the hub, and withdraws it if a prune took one of them
 // meanwhile and it cannot be put back.
-func (b *backer) commit(ctx context.Context, ew *hub.EntriesWriter, roots []string) (*hub.Snapshot, error) {
+func (b *backer) commit(ctx context.Context, ew *contenthub.EntriesWriter, roots []string) (*contenthub.Snapshot, error) {
 	o, res := &b.o, b.res
 	path, b3, err := ew.Close()
 	if err != nil {
@@ -200,7 +200,7 @@ func (b *backer) commit(ctx context.Context, ew *hub.EntriesWriter, roots []stri
 		return nil, err
 	}
 	o.hook("rechecked")
-	snap := &hub.Snapshot{
+	snap := &contenthub.Snapshot{
 		ID:       event.NewID(res.Started),
 		Set:      o.Set,
 		Time:     res.Started.UTC(),
@@ -257,22 +257,22 @@ func (o Options) roots() ([]string, error) {
 // parent), to be merged with the walk in order. A parent whose file list is
 // damaged cannot tell what is unchanged: it is dropped and every file read
 // instead (the hub keeps what it has, so only changed content goes up).
-func parentEntries(ctx context.Context, h *hub.Hub, o *Options, res *Result, parent *hub.Snapshot) (next func() (hub.Entry, error, bool), stop func()) {
-	var prev iter.Seq2[hub.Entry, error] = func(func(hub.Entry, error) bool) {}
+func parentEntries(ctx context.Context, h *contenthub.Hub, o *Options, res *Result, parent *contenthub.Snapshot) (next func() (contenthub.Entry, error, bool), stop func()) {
+	var prev iter.Seq2[contenthub.Entry, error] = func(func(contenthub.Entry, error) bool) {}
 	if parent != nil {
 		res.Parent = parent.ID
 		prev = h.Entries(ctx, parent, o.TempDir)
 	}
 	entries, stop := iter.Pull2(prev)
 	first, firstErr, firstOK := entries()
-	var dmg *hub.DamagedError
+	var dmg *contenthub.DamagedError
 	if errors.As(firstErr, &dmg) {
 		o.note("%v; this backup reads every file instead of trusting it", firstErr)
 		res.Parent = ""
-		return func() (hub.Entry, error, bool) { return hub.Entry{}, nil, false }, stop
+		return func() (contenthub.Entry, error, bool) { return contenthub.Entry{}, nil, false }, stop
 	}
 	peeked := firstOK
-	return func() (hub.Entry, error, bool) {
+	return func() (contenthub.Entry, error, bool) {
 		if peeked {
 			peeked = false
 			return first, firstErr, true
@@ -295,12 +295,12 @@ func backedUp(o Options, res *Result) event.Event {
 }
 
 type backer struct {
-	h     *hub.Hub
+	h     *contenthub.Hub
 	o     Options
 	res   *Result
 	rules walk.Rules
-	mu    sync.Mutex // guards res counters touched by workers
-	risk  *hub.Risk  // blobs at risk at the start and since
+	mu    sync.Mutex       // guards res counters touched by workers
+	risk  *contenthub.Risk // blobs at risk at the start and since
 }
 
 func (b *backer) fail(path string, err error) {
@@ -312,7 +312,7 @@ func (b *backer) fail(path string, err error) {
 // pending is an entry on its way to the snapshot: the writer takes entries
 // in walk order and waits for the hash of those being hashed.
 type pending struct {
-	entry hub.Entry
+	entry contenthub.Entry
 	done  chan struct{} // closed when entry.B3 is set (or the file failed)
 	ok    bool
 	kind  int // kindNew, kindChanged, kindUnchanged; 0 for folders
@@ -327,7 +327,7 @@ const (
 // walkAndHash walks every root in order, merging with the parent's entries;
 // changed files go to workers that hash and upload them; a writer emits
 // the entries in order, at most a window ahead of the walk.
-func (b *backer) walkAndHash(ctx context.Context, roots []string, next func() (hub.Entry, error, bool), ew *hub.EntriesWriter) error {
+func (b *backer) walkAndHash(ctx context.Context, roots []string, next func() (contenthub.Entry, error, bool), ew *contenthub.EntriesWriter) error {
 	queue := make(chan *pending, 1024) // the window between walk and writer
 	written := make(chan error, 1)
 	go func() { written <- b.writeEntries(queue, ew) }()
@@ -344,7 +344,7 @@ func (b *backer) walkAndHash(ctx context.Context, roots []string, next func() (h
 	}
 	if walkErr == nil {
 		// The parent's entries after the last walked one are removed files.
-		w.parent.seek(hub.Entry{Root: len(roots)})
+		w.parent.seek(contenthub.Entry{Root: len(roots)})
 	}
 	b.res.Removed += w.parent.removed
 	hashErr := hashers.Wait()
@@ -355,8 +355,8 @@ func (b *backer) walkAndHash(ctx context.Context, roots []string, next func() (h
 // parentCursor reads the parent snapshot's entries alongside the walk,
 // which visits the same tree in the same order.
 type parentCursor struct {
-	next       func() (hub.Entry, error, bool)
-	cur        hub.Entry
+	next       func() (contenthub.Entry, error, bool)
+	cur        contenthub.Entry
 	have, done bool
 	err        error // reading the parent's entries failed
 	removed    int64 // the parent's files passed: removed since
@@ -364,7 +364,7 @@ type parentCursor struct {
 
 // seek returns the parent's entry for e, if it has one, counting the files
 // it passes on the way.
-func (c *parentCursor) seek(e hub.Entry) (hub.Entry, bool) {
+func (c *parentCursor) seek(e contenthub.Entry) (contenthub.Entry, bool) {
 	for {
 		if !c.have && !c.done {
 			pe, err, ok := c.next()
@@ -378,14 +378,14 @@ func (c *parentCursor) seek(e hub.Entry) (hub.Entry, bool) {
 			}
 		}
 		if !c.have {
-			return hub.Entry{}, false
+			return contenthub.Entry{}, false
 		}
-		switch cmp := hub.CompareEntries(c.cur, e); {
+		switch cmp := contenthub.CompareEntries(c.cur, e); {
 		case cmp == 0:
 			c.have = false
 			return c.cur, true
 		case cmp > 0:
-			return hub.Entry{}, false
+			return contenthub.Entry{}, false
 		}
 		if !c.cur.Dir {
 			c.removed++
@@ -396,7 +396,7 @@ func (c *parentCursor) seek(e hub.Entry) (hub.Entry, bool) {
 
 // writeEntries takes the walk's entries in order, waits for the ones being
 // hashed, and adds those that made it to the snapshot's file list.
-func (b *backer) writeEntries(queue <-chan *pending, ew *hub.EntriesWriter) error {
+func (b *backer) writeEntries(queue <-chan *pending, ew *contenthub.EntriesWriter) error {
 	var err error
 	for p := range queue {
 		<-p.done
@@ -441,7 +441,7 @@ func (w *treeWalk) visitor(ri int, root string) walk.Visitor {
 			if e.Path == "" {
 				return nil
 			}
-			he := hub.Entry{Root: ri, Path: e.Path, Dir: true, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm())}
+			he := contenthub.Entry{Root: ri, Path: e.Path, Dir: true, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm())}
 			w.parent.seek(he)
 			p := &pending{entry: he, done: make(chan struct{}), ok: true}
 			close(p.done)
@@ -466,7 +466,7 @@ func (w *treeWalk) file(ri int, root string, e walk.Entry) error {
 		w.b.fail(filepath.Join(root, e.Path), err)
 		return nil
 	}
-	he := hub.Entry{Root: ri, Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), Inode: fsx.Inode(fi)}
+	he := contenthub.Entry{Root: ri, Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), Inode: fsx.Inode(fi)}
 	p := &pending{entry: he, done: make(chan struct{}), kind: kindNew}
 	old, found := w.parent.seek(he)
 	if found && !old.Dir && old.Size == he.Size && old.MTime == he.MTime && old.Inode == he.Inode && old.B3 != "" {
@@ -541,7 +541,7 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 		// A file saved again while it was uploading would leave a blob
 		// whose bytes do not match its name: take it back.
 		if fi, err := os.Lstat(path); err != nil || fi.Size() != p.entry.Size || fi.ModTime().UnixNano() != p.entry.MTime || fsx.Inode(fi) != p.entry.Inode {
-			b.h.Backend().Delete(ctx, hub.BlobKey(p.entry.B3))
+			b.h.DeleteBlob(ctx, p.entry.B3)
 			b.fail(path, errors.New("changed while it was being backed up; it will be backed up next time"))
 			return
 		}

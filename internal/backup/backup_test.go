@@ -10,18 +10,18 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 )
 
 // A backup, a rerun, a restore and a prune in one process, under -race:
 // the walk, the hashing workers and the snapshot writer share state.
 func TestBackupRestoreInProcess(t *testing.T) {
 	ctx := context.Background()
-	be, err := contenthub.OpenLocal(t.TempDir())
+	be, err := backend.OpenLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(be)
+	h := contenthub.New(be)
 	src := filepath.Join(t.TempDir(), "Project")
 	for i := 0; i < 300; i++ {
 		p := filepath.Join(src, fmt.Sprintf("Bins %d", i%7), fmt.Sprintf("bin %03d.avb", i))

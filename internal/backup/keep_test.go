@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/hashing"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/run"
 )
 
@@ -60,11 +60,11 @@ func TestPruneDecidesWhichBlobsGo(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			be, err := contenthub.OpenLocal(t.TempDir())
+			be, err := backend.OpenLocal(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := hub.New(be)
+			h := contenthub.New(be)
 			tmp, src, other := t.TempDir(), t.TempDir(), t.TempDir()
 			now := day
 			clock := func() time.Time { return now }

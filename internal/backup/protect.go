@@ -9,16 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
-	"github.com/editkit/editkit/internal/hub"
 )
 
 // protect makes sure every blob of the file list at path that a prune
 // marked, announced for deletion or a repair removed is in the hub,
 // uploading again from the file what is gone. After the commit (after is
 // set) it first waits for the announced deletions naming those blobs to
-// end. See the protocol in package hub (gc.go).
+// end. See the protocol in package contenthub (gc.go).
 func (b *backer) protect(ctx context.Context, path string, roots []string, after bool) error {
 	risk, err := b.h.AtRisk(ctx)
 	if err != nil {
@@ -31,8 +31,8 @@ func (b *backer) protect(ctx context.Context, path string, roots []string, after
 	if len(risk.Blobs) == 0 && !risk.All {
 		return nil
 	}
-	need := map[string]hub.Entry{}
-	for e, err := range hub.EntriesFile(path) {
+	need := map[string]contenthub.Entry{}
+	for e, err := range contenthub.EntriesFile(path) {
 		if err != nil {
 			return fmt.Errorf("re-reading the snapshot's file list: %w", err)
 		}
@@ -52,15 +52,15 @@ func (b *backer) protect(ctx context.Context, path string, roots []string, after
 		}
 		sleep := b.o.Sleep
 		if sleep == nil {
-			sleep = hub.Sleep
+			sleep = contenthub.Sleep
 		}
 		waitSleep := func(ctx context.Context, d time.Duration) error {
 			b.o.hook("wait")
 			return sleep(ctx, d)
 		}
-		err := b.h.WaitDeletions(ctx, risk, blobs, b.o.Host, b.o.Now, waitSleep, func(d *hub.Deletion) {
+		err := b.h.WaitDeletions(ctx, risk, blobs, b.o.Host, b.o.Now, waitSleep, func(d *contenthub.Deletion) {
 			b.o.note("waiting for a prune (%s on %s, started %s) to finish deleting blobs this backup uses; it stops deleting by %s at the latest, then this backup checks them and uploads again what is gone",
-				d.User, d.Host, d.Started.Local().Format("15:04:05"), d.Deadline.Add(hub.DeletionSkew).Local().Format("15:04:05"))
+				d.User, d.Host, d.Started.Local().Format("15:04:05"), d.Deadline.Add(contenthub.DeletionSkew).Local().Format("15:04:05"))
 		})
 		if err != nil {
 			return err
@@ -91,7 +91,7 @@ func (b *backer) protect(ctx context.Context, path string, roots []string, after
 
 // reupload uploads a file again as blob e.B3, after checking it is still
 // the file the snapshot describes and hashes to e.B3.
-func (b *backer) reupload(ctx context.Context, path string, e hub.Entry) error {
+func (b *backer) reupload(ctx context.Context, path string, e contenthub.Entry) error {
 	same := func() bool {
 		fi, err := os.Lstat(path)
 		return err == nil && fi.Size() == e.Size && fi.ModTime().UnixNano() == e.MTime && fsx.Inode(fi) == e.Inode
@@ -111,7 +111,7 @@ func (b *backer) reupload(ctx context.Context, path string, e hub.Entry) error {
 		return err
 	}
 	if uploaded && !same() {
-		b.h.Backend().Delete(ctx, hub.BlobKey(e.B3))
+		b.h.DeleteBlob(ctx, e.B3)
 		return errors.New("it changed while it was being uploaded")
 	}
 	if uploaded {

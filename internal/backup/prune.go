@@ -10,13 +10,11 @@ import (
 	"os"
 	"path"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/hashing"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/run"
 )
 
@@ -30,8 +28,8 @@ type Policy struct {
 func (p Policy) empty() bool { return p.Last+p.Daily+p.Weekly+p.Monthly == 0 }
 
 // Keep splits snapshots (of one set) into kept and removed.
-func (p Policy) Keep(snaps []*hub.Snapshot) (keep, remove []*hub.Snapshot) {
-	sorted := append([]*hub.Snapshot(nil), snaps...)
+func (p Policy) Keep(snaps []*contenthub.Snapshot) (keep, remove []*contenthub.Snapshot) {
+	sorted := append([]*contenthub.Snapshot(nil), snaps...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID > sorted[j].ID }) // newest first
 	kept := map[string]bool{}
 	rule := func(n int, bucket func(time.Time) string) {
@@ -141,9 +139,9 @@ func (r refSet) has(b3 string) bool {
 }
 
 // addSnapshot adds the blobs of s; a damaged file list is returned as such.
-func addSnapshot(ctx context.Context, h *hub.Hub, s *hub.Snapshot, tmp string, refs refSet) (*DamagedSnapshot, error) {
+func addSnapshot(ctx context.Context, h *contenthub.Hub, s *contenthub.Snapshot, tmp string, refs refSet) (*DamagedSnapshot, error) {
 	for e, err := range h.Entries(ctx, s, tmp) {
-		var dmg *hub.DamagedError
+		var dmg *contenthub.DamagedError
 		if errors.As(err, &dmg) {
 			return &DamagedSnapshot{ID: s.ID, Set: s.Set, Error: err.Error()}, nil
 		}
@@ -160,7 +158,7 @@ func addSnapshot(ctx context.Context, h *hub.Hub, s *hub.Snapshot, tmp string, r
 // Prune removes snapshots the policy does not keep, then the blobs nothing
 // references any more, and multipart uploads abandoned for longer than
 // Grace. It is safe while others back up or push, without a lock (see the
-// protocol in package hub, gc.go):
+// protocol in package contenthub, gc.go):
 //
 //   - a blob is first marked (prune/pending.json) and deleted only by a
 //     prune at least Grace later, if it is still unreferenced and was not
@@ -169,7 +167,7 @@ func addSnapshot(ctx context.Context, h *hub.Hub, s *hub.Snapshot, tmp string, r
 //     reads every snapshot and catalog event that appeared since it started
 //     and keeps what they use; backups and pushes wait for announcements
 //     naming blobs they use and upload again what was deleted.
-func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error) {
+func Prune(ctx context.Context, h *contenthub.Hub, o PruneOptions) (*PruneResult, error) {
 	if o.Policy.empty() {
 		return nil, errors.New("give at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly: an empty policy would remove every snapshot")
 	}
@@ -180,7 +178,7 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 	}
 	defer doneTmp()
 	p := &pruner{h: h, o: &o, res: &PruneResult{DryRun: o.DryRun}, tmp: tmp, refs: refSet{}, known: map[string]bool{},
-		next: hub.PendingList{Blobs: map[string]time.Time{}}}
+		next: contenthub.PendingList{Blobs: map[string]time.Time{}}}
 	res := p.res
 	all, err := h.Snapshots(ctx, "")
 	if err != nil {
@@ -241,33 +239,33 @@ func Prune(ctx context.Context, h *hub.Hub, o PruneOptions) (*PruneResult, error
 
 // pruner is one prune's state between its steps.
 type pruner struct {
-	h     *hub.Hub
+	h     *contenthub.Hub
 	o     *PruneOptions
 	res   *PruneResult
 	tmp   string
-	refs  refSet          // blobs something kept uses
-	known map[string]bool // the snapshots there were at the start
-	next  hub.PendingList // blobs marked now, for a later prune to delete
-	now   time.Time       // when the sweep started
+	refs  refSet                 // blobs something kept uses
+	known map[string]bool        // the snapshots there were at the start
+	next  contenthub.PendingList // blobs marked now, for a later prune to delete
+	now   time.Time              // when the sweep started
 }
 
 // candidate is an unreferenced blob a prune may delete.
 type candidate struct {
-	key, b3 string
-	size    int64
-	first   time.Time // when a prune first found it unreferenced
+	b3    string
+	size  int64
+	first time.Time // when a prune first found it unreferenced
 }
 
 // applyPolicy removes the snapshots the policy does not keep (unless a dry
 // run) and returns the ones kept, of every set.
-func (p *pruner) applyPolicy(ctx context.Context, all []*hub.Snapshot) ([]*hub.Snapshot, error) {
+func (p *pruner) applyPolicy(ctx context.Context, all []*contenthub.Snapshot) ([]*contenthub.Snapshot, error) {
 	o, res := p.o, p.res
-	bySet := map[string][]*hub.Snapshot{}
+	bySet := map[string][]*contenthub.Snapshot{}
 	for _, s := range all {
 		p.known[s.ID] = true
 		bySet[s.Set] = append(bySet[s.Set], s)
 	}
-	var kept []*hub.Snapshot
+	var kept []*contenthub.Snapshot
 	for set, snaps := range bySet {
 		if o.Set != "" && set != o.Set {
 			kept = append(kept, snaps...)
@@ -313,18 +311,15 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 	p.now = o.Now()
 	now := p.now
 	var doomed []candidate
-	for oi, err := range h.Backend().List(ctx, "blobs/") {
+	for blob, err := range h.Blobs(ctx) {
 		if err != nil {
 			return nil, err
 		}
-		b3 := oi.Key[strings.LastIndexByte(oi.Key, '/')+1:]
-		if len(b3) != 64 || p.refs.has(b3) {
+		b3 := blob.B3
+		if p.refs.has(b3) {
 			continue
 		}
-		if _, err := hex.DecodeString(b3); err != nil {
-			continue
-		}
-		if now.Sub(oi.Modified) < o.Grace {
+		if now.Sub(blob.Modified) < o.Grace {
 			continue // uploaded recently: a backup in progress may need it
 		}
 		first, seen := prev.Blobs[b3]
@@ -335,7 +330,7 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 			p.next.Blobs[b3] = first
 			continue
 		}
-		doomed = append(doomed, candidate{oi.Key, b3, oi.Size, first})
+		doomed = append(doomed, candidate{b3, blob.Size, first})
 	}
 	return doomed, nil
 }
@@ -346,7 +341,7 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 // deleted), and deletes the blobs still unused.
 func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
 	o, h, res := p.o, p.h, p.res
-	d := &hub.Deletion{ID: hub.NewRunID(p.now), Host: o.Host, PID: os.Getpid(), User: o.User, Started: p.now, Deadline: p.now.Add(deletionWindow)}
+	d := &contenthub.Deletion{ID: contenthub.NewRunID(p.now), Host: o.Host, PID: os.Getpid(), User: o.User, Started: p.now, Deadline: p.now.Add(deletionWindow)}
 	for _, c := range doomed {
 		d.Blobs = append(d.Blobs, c.b3)
 	}
@@ -384,7 +379,7 @@ func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
 			p.next.Blobs[c.b3] = c.first
 			continue
 		}
-		if err := h.Backend().Delete(ctx, c.key); err != nil {
+		if err := h.DeleteBlob(ctx, c.b3); err != nil {
 			return err
 		}
 		res.BlobsDeleted++
@@ -402,11 +397,11 @@ func (p *pruner) finish(ctx context.Context) error {
 		return err
 	}
 	if ds, err := h.Deletions(ctx); err == nil {
-		for _, id := range hub.StaleDeletions(ds, o.Now(), o.Host) {
+		for _, id := range contenthub.StaleDeletions(ds, o.Now(), o.Host) {
 			h.EndDeletion(ctx, id)
 		}
 	}
-	n, err := contenthub.AbortUploads(ctx, h.Backend(), o.Grace)
+	n, err := h.AbortUploads(ctx, o.Grace)
 	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return err
 	}
@@ -462,7 +457,7 @@ func (r *CheckResult) OK() bool { return len(r.Problems) == 0 && len(r.Damaged) 
 // and re-hashed. Every snapshot file and catalog item that uses a missing
 // or damaged blob is named; a snapshot whose file list is damaged is
 // reported with the command that drops it.
-func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error) {
+func Check(ctx context.Context, h *contenthub.Hub, o CheckOptions) (*CheckResult, error) {
 	o.Env = o.Env.WithDefaults()
 	tmp, doneTmp, err := scratchDir(tempDir(o.TempDir))
 	if err != nil {
@@ -476,10 +471,10 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 	}
 	refs := map[[32]byte]int64{} // expected size, -1 unknown
 	snaps, err := h.Snapshots(ctx, "")
-	if hub.OnlyDamaged(err) {
+	if contenthub.OnlyDamaged(err) {
 		// Unreadable summaries are reported; every other snapshot is checked.
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-			var dmg *hub.DamagedError
+			var dmg *contenthub.DamagedError
 			errors.As(e, &dmg)
 			res.Damaged = append(res.Damaged, DamagedSnapshot{ID: dmg.ID, Set: dmg.Set, Error: e.Error()})
 		}
@@ -491,7 +486,7 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 	users := func(first bool, f func(k [32]byte, size int64, where string)) error {
 		for _, s := range snaps {
 			for e, err := range h.Entries(ctx, s, tmp) {
-				var dmg *hub.DamagedError
+				var dmg *contenthub.DamagedError
 				if errors.As(err, &dmg) {
 					if first {
 						res.Damaged = append(res.Damaged, DamagedSnapshot{ID: s.ID, Set: s.Set, Error: err.Error()})
@@ -562,7 +557,7 @@ func Check(ctx context.Context, h *hub.Hub, o CheckOptions) (*CheckResult, error
 // checkBlobs checks that every blob referenced (with the size expected, -1
 // if unknown) is in the hub (have: the sizes listed) with that size and,
 // with ReadData, that its content hashes to its name.
-func checkBlobs(ctx context.Context, h *hub.Hub, o CheckOptions, res *CheckResult, refs, have map[[32]byte]int64) (map[[32]byte]*CheckProblem, error) {
+func checkBlobs(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckResult, refs, have map[[32]byte]int64) (map[[32]byte]*CheckProblem, error) {
 	keys := make([][32]byte, 0, len(refs))
 	for k := range refs {
 		keys = append(keys, k)
@@ -577,7 +572,7 @@ func checkBlobs(ctx context.Context, h *hub.Hub, o CheckOptions, res *CheckResul
 	}
 	bad := map[[32]byte]*CheckProblem{}
 	problem := func(k [32]byte, what string, damaged bool) {
-		bad[k] = &CheckProblem{Blob: hub.BlobKey(hex.EncodeToString(k[:])), Problem: what, Damaged: damaged}
+		bad[k] = &CheckProblem{Blob: contenthub.BlobKey(hex.EncodeToString(k[:])), Problem: what, Damaged: damaged}
 	}
 	for _, k := range keys {
 		size := refs[k]
@@ -611,18 +606,15 @@ func checkBlobs(ctx context.Context, h *hub.Hub, o CheckOptions, res *CheckResul
 }
 
 // blobSizes lists the hub's blobs with their sizes.
-func blobSizes(ctx context.Context, h *hub.Hub) (map[[32]byte]int64, error) {
+func blobSizes(ctx context.Context, h *contenthub.Hub) (map[[32]byte]int64, error) {
 	have := map[[32]byte]int64{}
-	for oi, err := range h.Backend().List(ctx, "blobs/") {
+	for blob, err := range h.Blobs(ctx) {
 		if err != nil {
 			return nil, err
 		}
 		var k [32]byte
-		b3 := oi.Key[strings.LastIndexByte(oi.Key, '/')+1:]
-		if len(b3) == 64 {
-			if _, err := hex.Decode(k[:], []byte(b3)); err == nil {
-				have[k] = oi.Size
-			}
+		if _, err := hex.Decode(k[:], []byte(blob.B3)); err == nil {
+			have[k] = blob.Size
 		}
 	}
 	return have, nil
@@ -630,17 +622,17 @@ func blobSizes(ctx context.Context, h *hub.Hub) (map[[32]byte]int64, error) {
 
 // repair removes the damaged blobs, recording them first, so a backup that
 // reuses one of them checks it even if this run stops half-way.
-func repair(ctx context.Context, h *hub.Hub, o CheckOptions, res *CheckResult, damaged []string) error {
+func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckResult, damaged []string) error {
 	now := o.Now()
-	if err := h.RecordRepair(ctx, &hub.Repair{ID: hub.NewRunID(now), Time: now, Host: o.Host, User: o.User, Blobs: damaged}); err != nil {
+	if err := h.RecordRepair(ctx, &contenthub.Repair{ID: contenthub.NewRunID(now), Time: now, Host: o.Host, User: o.User, Blobs: damaged}); err != nil {
 		return fmt.Errorf("recording the repair: %w", err)
 	}
 	removed := map[string]bool{}
 	for _, b3 := range damaged {
-		if err := h.Backend().Delete(ctx, hub.BlobKey(b3)); err != nil {
-			return fmt.Errorf("removing the damaged blob %s: %w", hub.BlobKey(b3), err)
+		if err := h.DeleteBlob(ctx, b3); err != nil {
+			return fmt.Errorf("removing the damaged blob %s: %w", contenthub.BlobKey(b3), err)
 		}
-		removed[hub.BlobKey(b3)] = true
+		removed[contenthub.BlobKey(b3)] = true
 		res.Repaired++
 	}
 	for i := range res.Problems {
@@ -649,8 +641,8 @@ func repair(ctx context.Context, h *hub.Hub, o CheckOptions, res *CheckResult, d
 	return nil
 }
 
-func blobB3(ctx context.Context, h *hub.Hub, b3 string, p run.Progress) (string, int64, error) {
-	rc, err := h.OpenBlob(ctx, b3)
+func blobB3(ctx context.Context, h *contenthub.Hub, b3 string, p run.Progress) (string, int64, error) {
+	rc, err := h.OpenBlob(ctx, b3, 0)
 	if err != nil {
 		return "", 0, err
 	}

@@ -11,20 +11,20 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 )
 
 // The keep policy follows restic's: the newest snapshot in each of the
 // last N days, weeks and months, and the last N; any rule keeps.
 func TestPolicyKeep(t *testing.T) {
 	loc := time.Local
-	var snaps []*hub.Snapshot
+	var snaps []*contenthub.Snapshot
 	// Two snapshots a day (09:00 and 23:30) for 70 days.
 	start := time.Date(2026, 9, 1, 0, 0, 0, 0, loc)
 	for d := 0; d < 70; d++ {
 		for _, h := range []int{9, 23} {
 			tm := start.AddDate(0, 0, d).Add(time.Duration(h) * time.Hour)
-			snaps = append(snaps, &hub.Snapshot{ID: tm.UTC().Format("20060102T150405") + fmt.Sprint(h), Time: tm})
+			snaps = append(snaps, &contenthub.Snapshot{ID: tm.UTC().Format("20060102T150405") + fmt.Sprint(h), Time: tm})
 		}
 	}
 	keep, remove := Policy{Daily: 7}.Keep(snaps)
@@ -44,7 +44,7 @@ func TestPolicyKeep(t *testing.T) {
 	if len(months) != 3 || len(keep) < 7 || len(keep) > 14 {
 		t.Fatalf("mixed policy kept %d snapshots over %d months", len(keep), len(months))
 	}
-	if !slices.ContainsFunc(keep, func(s *hub.Snapshot) bool { return s == snaps[len(snaps)-1] }) {
+	if !slices.ContainsFunc(keep, func(s *contenthub.Snapshot) bool { return s == snaps[len(snaps)-1] }) {
 		t.Fatal("the newest snapshot was not kept")
 	}
 	if (Policy{}).empty() != true {
@@ -58,11 +58,11 @@ func TestPolicyKeep(t *testing.T) {
 func TestPruneWithADamagedSnapshotDeletesNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	be, err := contenthub.OpenLocal(dir)
+	be, err := backend.OpenLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(be)
+	h := contenthub.New(be)
 	tmp := t.TempDir()
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "a"), []byte("old"), 0o644)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/run"
 )
 
@@ -97,11 +97,11 @@ func orders(na, nb int) []string {
 func TestPruneRacingBackupNeverLosesABlob(t *testing.T) {
 	ctx := context.Background()
 	base := t.TempDir()
-	be, err := contenthub.OpenLocal(base)
+	be, err := backend.OpenLocal(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(be)
+	h := contenthub.New(be)
 	tmp := t.TempDir()
 	content := make([]byte, 64<<10)
 	rand.Read(content)
@@ -159,11 +159,11 @@ func runRace(t *testing.T, base, srcB, order string, later bool) []string {
 	if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
 		t.Fatal(err)
 	}
-	be, err := contenthub.OpenLocal(dir)
+	be, err := backend.OpenLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(be)
+	h := contenthub.New(be)
 	tmp := t.TempDir()
 	t1 := time.Now().Add(time.Hour + 10*time.Second)
 	var bres *Result

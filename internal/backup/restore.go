@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/hashing"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
@@ -63,10 +63,10 @@ func (r *RestoreResult) OK() bool {
 }
 
 // FindSnapshot resolves "latest", an ID or a prefix, and At.
-func FindSnapshot(ctx context.Context, h *hub.Hub, which, set string, at time.Time) (found *hub.Snapshot, rerr error) {
+func FindSnapshot(ctx context.Context, h *contenthub.Hub, which, set string, at time.Time) (found *contenthub.Snapshot, rerr error) {
 	snaps, err := h.Snapshots(ctx, set)
 	if err != nil {
-		if !hub.OnlyDamaged(err) {
+		if !contenthub.OnlyDamaged(err) {
 			return nil, err
 		}
 		// A damaged summary does not stop the restore of another
@@ -75,7 +75,7 @@ func FindSnapshot(ctx context.Context, h *hub.Hub, which, set string, at time.Ti
 		// the latest readable one or when --at is given.
 		var damaged []string
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-			var dmg *hub.DamagedError
+			var dmg *contenthub.DamagedError
 			errors.As(e, &dmg)
 			damaged = append(damaged, dmg.ID)
 		}
@@ -104,7 +104,7 @@ func FindSnapshot(ctx context.Context, h *hub.Hub, which, set string, at time.Ti
 		if len(sets) > 1 {
 			return nil, fmt.Errorf("the hub holds %d backup sets; name one with --set", len(sets))
 		}
-		var best *hub.Snapshot
+		var best *contenthub.Snapshot
 		for _, s := range snaps {
 			if at.IsZero() || !s.Time.After(at) {
 				best = s
@@ -154,7 +154,7 @@ func rootNames(paths []string) []string {
 // sub-folder of its name. Every file is checked against its BLAKE3 on the
 // way down and renamed into place only then; nothing is written outside
 // o.To, whatever the snapshot says and whatever links o.To holds.
-func Restore(ctx context.Context, h *hub.Hub, o RestoreOptions) (*RestoreResult, error) {
+func Restore(ctx context.Context, h *contenthub.Hub, o RestoreOptions) (*RestoreResult, error) {
 	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		o.Jobs = 4
@@ -248,9 +248,9 @@ func (o RestoreOptions) filters() ([]string, error) {
 // folders wanted and handing the files wanted to o.Jobs workers; it stops
 // handing out files when ctx is cancelled. It returns the folders created,
 // whose times are set once their contents are in place.
-func (r *restorer) restoreEntries(ctx context.Context, snap *hub.Snapshot, tmpDir string, names []string, wanted func(rel string) bool) ([]hub.Entry, error) {
-	files := run.NewPool(ctx, r.o.Jobs, func(ctx context.Context, e hub.Entry) { r.file(ctx, names[e.Root], e) })
-	var dirs []hub.Entry
+func (r *restorer) restoreEntries(ctx context.Context, snap *contenthub.Snapshot, tmpDir string, names []string, wanted func(rel string) bool) ([]contenthub.Entry, error) {
+	files := run.NewPool(ctx, r.o.Jobs, func(ctx context.Context, e contenthub.Entry) { r.file(ctx, names[e.Root], e) })
+	var dirs []contenthub.Entry
 	var iterErr error
 	for e, err := range r.h.Entries(ctx, snap, tmpDir) {
 		if err != nil {
@@ -299,7 +299,7 @@ func selected(rel string, filters []string, matched []bool) bool {
 }
 
 type restorer struct {
-	h     *hub.Hub
+	h     *contenthub.Hub
 	o     RestoreOptions
 	to    string
 	place *place.Root
@@ -320,7 +320,7 @@ func (r *restorer) mkdirs(rel string) error { return r.place.MkdirAll(rel) }
 // file restores one file through the placement path: download beside the
 // final name (resuming what a killed restore left), hash on the way, sync,
 // read back from the medium, and rename only if everything matches.
-func (r *restorer) file(ctx context.Context, rootName string, e hub.Entry) {
+func (r *restorer) file(ctx context.Context, rootName string, e contenthub.Entry) {
 	rel := rootName + "/" + e.Path
 	defer r.o.Progress.FileDone()
 	fi, err := r.place.Lstat(rel)
@@ -395,7 +395,7 @@ func (r *restorer) file(ctx context.Context, rootName string, e hub.Entry) {
 
 // download fetches the rest of the entry's blob into pf, by range from
 // where an interrupted restore stopped, and checks its BLAKE3.
-func (r *restorer) download(ctx context.Context, e hub.Entry, pf *place.File) error {
+func (r *restorer) download(ctx context.Context, e contenthub.Entry, pf *place.File) error {
 	if pf.Offset() > e.Size {
 		if err := pf.Restart(); err != nil {
 			return err
@@ -404,7 +404,7 @@ func (r *restorer) download(ctx context.Context, e hub.Entry, pf *place.File) er
 	have := pf.Offset()
 	r.o.Progress.Add(have)
 	if have < e.Size || e.Size == 0 {
-		rc, err := r.h.Backend().Get(ctx, hub.BlobKey(e.B3), have, -1)
+		rc, err := r.h.OpenBlob(ctx, e.B3, have)
 		if err != nil {
 			return fmt.Errorf("download: %w", err)
 		}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/hub"
 )
 
 func hash(n int) string { return fmt.Sprintf("%064x", n) }
@@ -55,17 +55,17 @@ func TestFoldRules(t *testing.T) {
 	}
 }
 
-func newHub(t *testing.T) *hub.Hub {
-	b, err := contenthub.OpenLocal(t.TempDir())
+func newHub(t *testing.T) *contenthub.Hub {
+	b, err := backend.OpenLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return hub.New(b)
+	return contenthub.New(b)
 }
 
-func appendBatch(t *testing.T, h *hub.Hub, key string, evs ...event.Event) {
+func appendBatch(t *testing.T, h *contenthub.Hub, key string, evs ...event.Event) {
 	t.Helper()
-	if err := h.AppendEvents(context.Background(), hub.Batch{ID: event.NewID(time.Now()), Events: evs, Key: key}); err != nil {
+	if err := h.AppendEvents(context.Background(), contenthub.Batch{ID: event.NewID(time.Now()), Events: evs, Key: key}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -84,7 +84,7 @@ func TestCheckpointsAndLateBatches(t *testing.T) {
 			n++
 			evs = append(evs, pushed(base, fmt.Sprintf("Stock/%05d.mov", n), n, ""))
 		}
-		appendBatch(t, h, hub.NewEventKey(base.Add(time.Duration(b)*time.Minute)), evs...)
+		appendBatch(t, h, contenthub.NewEventKey(base.Add(time.Duration(b)*time.Minute)), evs...)
 	}
 	s, st, err := Load(ctx, h, true)
 	if err != nil || len(s.Items) != n || st.Wrote == "" || st.Checkpoint != "" {
@@ -95,7 +95,7 @@ func TestCheckpointsAndLateBatches(t *testing.T) {
 		t.Fatalf("load from checkpoint: %v %+v", err, st2)
 	}
 	// A batch that arrived "earlier" than the checkpoint's last one.
-	appendBatch(t, h, hub.NewEventKey(base.Add(90*time.Second)), pushed(base, "Stock/late.mov", 99999, ""))
+	appendBatch(t, h, contenthub.NewEventKey(base.Add(90*time.Second)), pushed(base, "Stock/late.mov", 99999, ""))
 	s3, st3, err := Load(ctx, h, true)
 	if err != nil || s3.Items["Stock/late.mov"] == nil {
 		t.Fatalf("a late batch was missed: %v %+v", err, st3)
@@ -112,7 +112,7 @@ func TestConcurrentWriters(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 25; i++ {
-				appendBatch(t, h, hub.NewEventKey(time.Now()), pushed(time.Now(), fmt.Sprintf("W%d/%d.wav", w, i), w*1000+i+1, ""))
+				appendBatch(t, h, contenthub.NewEventKey(time.Now()), pushed(time.Now(), fmt.Sprintf("W%d/%d.wav", w, i), w*1000+i+1, ""))
 			}
 		}()
 	}
@@ -127,8 +127,8 @@ func TestConcurrentWriters(t *testing.T) {
 // under a second; this prints the time).
 func BenchmarkLoad50k(b *testing.B) {
 	ctx := context.Background()
-	be, _ := contenthub.OpenLocal(b.TempDir())
-	h := hub.New(be)
+	be, _ := backend.OpenLocal(b.TempDir())
+	h := contenthub.New(be)
 	base := time.Now().Add(-time.Hour)
 	n := 0
 	for batch := 0; batch < 500; batch++ {
@@ -137,7 +137,7 @@ func BenchmarkLoad50k(b *testing.B) {
 			n++
 			evs = append(evs, pushed(base, fmt.Sprintf("Stock/%06d.mov", n), n, ""))
 		}
-		h.AppendEvents(ctx, hub.Batch{ID: event.NewID(time.Now()), Events: evs, Key: hub.NewEventKey(base.Add(time.Duration(batch) * time.Second))})
+		h.AppendEvents(ctx, contenthub.Batch{ID: event.NewID(time.Now()), Events: evs, Key: contenthub.NewEventKey(base.Add(time.Duration(batch) * time.Second))})
 	}
 	if _, st, err := Load(ctx, h, true); err != nil || st.Wrote == "" {
 		b.Fatalf("%v %+v", err, st)

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
@@ -145,14 +145,14 @@ func FuzzCheckpoint(f *testing.F) {
 	// folder, as anyone with access to a NAS share could), which keeps the
 	// fuzzer fast.
 	dir := f.TempDir()
-	b, err := contenthub.OpenLocal(dir)
+	b, err := backend.OpenLocal(dir)
 	if err != nil {
 		f.Fatal(err)
 	}
-	hb := hub.New(b)
+	hb := contenthub.New(b)
 	e := event.New(fuzzT0, event.Pushed)
 	e.Path, e.Hash, e.Size = "VFX/a.mxf", strings.Repeat("ab", 32), 3
-	if err := hb.AppendEvents(context.Background(), hub.Batch{ID: "b1", Events: []event.Event{e}, Key: cpBatch}); err != nil {
+	if err := hb.AppendEvents(context.Background(), contenthub.Batch{ID: "b1", Events: []event.Event{e}, Key: cpBatch}); err != nil {
 		f.Fatal(err)
 	}
 	cpFile := filepath.Join(dir, filepath.FromSlash(cpKey))

@@ -8,17 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
 const (
-	checkpointPrefix = "catalog/checkpoints/"
 	checkpointFormat = "editkit-catalog-checkpoint/1"
 	// lateWindow is how late a batch may arrive in the log, relative to
 	// the batches around it (clocks of different computers disagree), and
@@ -51,10 +47,10 @@ type Stats struct {
 // Load reads the catalog: the newest valid checkpoint, then the batches
 // that arrived after it. With write set it leaves a new checkpoint when it
 // had to read many events past the old one.
-func Load(ctx context.Context, h *hub.Hub, write bool) (*State, Stats, error) {
+func Load(ctx context.Context, h *contenthub.Hub, write bool) (*State, Stats, error) {
 	start := time.Now()
 	var st Stats
-	cps, err := listCheckpoints(ctx, h)
+	cps, err := h.Checkpoints(ctx)
 	if err != nil {
 		return nil, st, err
 	}
@@ -100,14 +96,14 @@ func eventsOf(cp *checkpoint) int64 {
 
 // replay folds the batches after cp (all of them without one). ok is false
 // when cp missed a batch that arrived late inside its window.
-func replay(ctx context.Context, h *hub.Hub, cp *checkpoint) (*State, []string, bool, error) {
+func replay(ctx context.Context, h *contenthub.Hub, cp *checkpoint) (*State, []string, bool, error) {
 	s := NewState()
 	var since time.Time
 	var through string
 	if cp != nil {
 		s = cp.State
 		through = cp.Through
-		t, _ := hub.EventKeyTime(cp.Through)
+		t, _ := contenthub.EventKeyTime(cp.Through)
 		since = t.Add(-lateWindow)
 	}
 	keys, err := h.EventKeys(ctx, since)
@@ -119,7 +115,7 @@ func replay(ctx context.Context, h *hub.Hub, cp *checkpoint) (*State, []string, 
 		for _, k := range cp.Recent {
 			known[k] = true
 		}
-		windowStart := keyAt(since)
+		windowStart := contenthub.FirstEventKeyAt(since)
 		for _, k := range keys {
 			if k > windowStart && k <= through && !known[k] {
 				return nil, nil, false, nil // arrived late: this checkpoint is stale
@@ -143,27 +139,8 @@ func replay(ctx context.Context, h *hub.Hub, cp *checkpoint) (*State, []string, 
 	return s, folded, true, nil
 }
 
-// keyAt is the smallest batch key that arrived at t.
-func keyAt(t time.Time) string {
-	return "events/" + t.UTC().Format("2006/01/02") + "/" + t.UTC().Format("20060102T150405.000000Z")
-}
-
-func listCheckpoints(ctx context.Context, h *hub.Hub) ([]string, error) {
-	var out []string
-	for oi, err := range h.Backend().List(ctx, checkpointPrefix) {
-		if err != nil {
-			return nil, fmt.Errorf("listing catalog checkpoints: %w", err)
-		}
-		if strings.HasSuffix(oi.Key, ".json.gz") {
-			out = append(out, oi.Key)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func readCheckpoint(ctx context.Context, h *hub.Hub, key string) (*checkpoint, error) {
-	rc, err := h.Backend().Get(ctx, key, 0, -1)
+func readCheckpoint(ctx context.Context, h *contenthub.Hub, key string) (*checkpoint, error) {
+	rc, err := h.OpenCheckpoint(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +201,10 @@ func validState(s *State) error {
 }
 
 // writeCheckpoint stores the catalog folded through the last key.
-func writeCheckpoint(ctx context.Context, h *hub.Hub, s *State, old *checkpoint, folded []string) (string, error) {
+func writeCheckpoint(ctx context.Context, h *contenthub.Hub, s *State, old *checkpoint, folded []string) (string, error) {
 	through := folded[len(folded)-1]
-	t, _ := hub.EventKeyTime(through)
-	windowStart := keyAt(t.Add(-lateWindow))
+	t, _ := contenthub.EventKeyTime(through)
+	windowStart := contenthub.FirstEventKeyAt(t.Add(-lateWindow))
 	var recent []string
 	if old != nil {
 		for _, k := range old.Recent {
@@ -249,11 +226,5 @@ func writeCheckpoint(ctx context.Context, h *hub.Hub, s *State, old *checkpoint,
 	if err := gz.Close(); err != nil {
 		return "", err
 	}
-	base := through[strings.LastIndexByte(through, '/')+1:]
-	key := checkpointPrefix + strings.TrimSuffix(base, ".jsonl") + ".json.gz"
-	err := h.Backend().Put(ctx, key, contenthub.BytesSource(buf.Bytes()), contenthub.PutOptions{IfNotExists: true})
-	if errors.Is(err, contenthub.ErrExists) {
-		return key, nil
-	}
-	return key, err
+	return h.WriteCheckpoint(ctx, through, buf.Bytes())
 }

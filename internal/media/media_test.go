@@ -10,17 +10,16 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/run"
 )
 
 // corruptOnce damages the first download of a blob, as a flaky connection
 // or proxy might.
 type corruptOnce struct {
-	contenthub.Backend
+	backend.Backend
 	done atomic.Bool
 }
 
@@ -41,11 +40,11 @@ func (c *corruptOnce) Get(ctx context.Context, key string, off, n int64) (io.Rea
 // A download whose hash is wrong is discarded and fetched again.
 func TestPullRefetchesABadDownload(t *testing.T) {
 	ctx := context.Background()
-	local, err := contenthub.OpenLocal(t.TempDir())
+	local, err := backend.OpenLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(local)
+	h := contenthub.New(local)
 	src := filepath.Join(t.TempDir(), "shot.mov")
 	data := bytes.Repeat([]byte("frame "), 100000)
 	os.WriteFile(src, data, 0o644)
@@ -53,10 +52,7 @@ func TestPullRefetchesABadDownload(t *testing.T) {
 	if err != nil || res.Pushed != 1 {
 		t.Fatalf("push: %v %+v", err, res)
 	}
-	if err := h.AppendEvents(ctx, hub.Batch{ID: "b1", Events: res.Events, Key: hub.NewEventKey(time.Now())}); err != nil {
-		t.Fatal(err)
-	}
-	flaky := hub.New(&corruptOnce{Backend: local})
+	flaky := contenthub.New(&corruptOnce{Backend: local})
 	drive := t.TempDir()
 	pr, err := Pull(ctx, flaky, PullOptions{Drive: drive, Env: run.Env{User: "ed"}})
 	if err != nil || pr.Pulled != 1 {
@@ -84,11 +80,11 @@ func TestCheckCatalogPath(t *testing.T) {
 // Several downloads at once share the drive's manifest (run with -race).
 func TestPullManyAtOnce(t *testing.T) {
 	ctx := context.Background()
-	local, err := contenthub.OpenLocal(t.TempDir())
+	local, err := backend.OpenLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(local)
+	h := contenthub.New(local)
 	dir := t.TempDir()
 	var paths []string
 	for i := 0; i < 40; i++ {
@@ -100,7 +96,6 @@ func TestPullManyAtOnce(t *testing.T) {
 	if err != nil || res.Pushed != 40 {
 		t.Fatalf("push: %v %+v", err, res)
 	}
-	h.AppendEvents(ctx, hub.Batch{ID: "b1", Events: res.Events, Key: hub.NewEventKey(time.Now())})
 	drive := t.TempDir()
 	pr, err := Pull(ctx, h, PullOptions{Drive: drive, Jobs: 8})
 	if err != nil || pr.Pulled != 40 || !pr.OK() {

@@ -22,8 +22,9 @@ const pendingFile = "pull-events.jsonl"
 
 // pendingLog appends events to the drive's pending file as they happen.
 type pendingLog struct {
-	mu sync.Mutex
-	f  *os.File
+	mu  sync.Mutex
+	f   *os.File
+	err error // the first append that failed
 }
 
 // openPending reads the events a killed pull left and opens the file for
@@ -47,7 +48,30 @@ func openPending(pr *place.Root) (*pendingLog, []event.Event, error) {
 			left = append(left, ev) // a line torn by the kill is skipped
 		}
 	}
+	// A line torn by the kill is ended, so the next event starts a line of
+	// its own instead of being glued to it (and skipped with it).
+	if err := terminateLastLine(f); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("pending events on the drive: %w", err)
+	}
 	return &pendingLog{f: f}, left, nil
+}
+
+// terminateLastLine ends f with a newline unless it is empty or does.
+func terminateLastLine(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, fi.Size()-1); err != nil {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	_, err = f.Write([]byte{'\n'})
+	return err
 }
 
 // add appends an event; written at once, so kill -9 does not lose it.
@@ -56,18 +80,30 @@ func (l *pendingLog) add(ev event.Event) {
 		return
 	}
 	b, err := json.Marshal(ev)
-	if err != nil {
-		return
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.f.Write(append(b, '\n'))
+	if err == nil {
+		_, err = l.f.Write(append(b, '\n'))
+	}
+	if err != nil && l.err == nil {
+		l.err = err
+	}
 }
 
-func (l *pendingLog) close() {
-	if l != nil {
-		l.f.Close()
+// close closes the file and reports the first append that failed: the
+// events of that pull are then not safe on the drive until recorded.
+func (l *pendingLog) close() error {
+	if l == nil {
+		return nil
 	}
+	err := l.err
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("could not keep this pull's events on the drive (%s/%s: %w): had the pull been stopped, the catalog's log would not hear of the files it placed", manifest.DirName, pendingFile, err)
+	}
+	return nil
 }
 
 // EventsRecorded tells the drive that the events of its last pull reached

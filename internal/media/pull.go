@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/place"
@@ -66,7 +66,10 @@ type PullResult struct {
 	// manifest lacked (a drive prepared by another tool), checked and
 	// taken in; its damaged and missing files are listed as items.
 	History *manifest.Adoption `json:"history,omitempty"`
-	Events  []event.Event      `json:"-"`
+	// Warnings are what went wrong beside the items (the drive could not
+	// keep the pull's events as they happened).
+	Warnings []string      `json:"warnings,omitempty"`
+	Events   []event.Event `json:"-"`
 }
 
 // OK reports whether the drive now has everything the catalog lists.
@@ -90,7 +93,7 @@ func (e *SpaceError) Error() string { return e.Msg }
 // against the catalog's BLAKE3, synced, read back from the medium, and only
 // then renamed into place and recorded in the drive's manifest and ASC MHL
 // history. A different file already at a catalog path is never overwritten.
-func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
+func Pull(ctx context.Context, h *contenthub.Hub, o PullOptions) (*PullResult, error) {
 	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		o.Jobs = 3
@@ -137,7 +140,11 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 		if pending, left, err = openPending(pr); err != nil {
 			return nil, err
 		}
-		defer pending.close()
+		defer func() {
+			if err := pending.close(); err != nil {
+				res.Warnings = append(res.Warnings, err.Error())
+			}
+		}()
 		res.Events = append(res.Events, left...)
 	}
 
@@ -150,97 +157,14 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 		}
 	}
 
-	// What the drive's manifest says it holds, for the catalog's paths only.
-	have := map[string]manifest.Record{}
-	if drv != nil {
-		for r, err := range drv.Records() {
-			if err != nil {
-				return nil, err
-			}
-			if _, ok := state.Items[r.Path]; ok {
-				have[r.Path] = r
-			} else if _, ok := state.Withdrawn[r.Path]; ok {
-				have[r.Path] = r
-			}
-		}
-	}
-
-	// Plan, before writing a byte: refuse hostile entries, find conflicts,
-	// and work out the space needed.
-	for _, rj := range state.Rejected {
-		res.Items = append(res.Items, PulledItem{Path: rj.Path, Status: "refused",
-			Detail: fmt.Sprintf("catalog entry refused (pushed by %s on %s): %s", rj.User, rj.Host, rj.Reason)})
-	}
-	var todo []*catalog.Item
-	var need int64
-	space, err := fsx.FreeSpace(root)
+	have, err := catalogRecords(drv, state)
 	if err != nil {
 		return nil, err
 	}
-	for _, it := range state.Sorted() {
-		if why := checkCatalogPath(it.Path); why != "" {
-			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "refused", Detail: "catalog entry refused: " + why})
-			continue
-		}
-		full := filepath.Join(root, filepath.FromSlash(it.Path))
-		rec, recorded := have[it.Path]
-		fi, statErr := pr.Lstat(it.Path) // never through a link on the drive
-		var linkErr *place.LinkError
-		switch {
-		case errors.As(statErr, &linkErr):
-			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: statErr.Error()})
-			continue
-		case statErr == nil && recorded && rec.BLAKE3 == it.B3 && fi.Size() == rec.Size && fi.ModTime().UnixNano() == rec.ModTime:
-			res.Present++
-			continue
-		case statErr == nil && !exactName(pr, it.Path):
-			// A case-insensitive drive holds a file whose name differs
-			// only in case or accents: the item cannot live beside it.
-			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed",
-				Detail: (&place.CollisionError{Path: full, Existing: "a file with a similar name"}).Error()})
-			continue
-		case statErr == nil && (!fi.Mode().IsRegular() || fi.Size() != it.Size):
-			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "conflict",
-				Detail: "a different file (or folder) is already there; it was left alone — move it away and pull again to get the catalog's version"})
-			continue
-		case statErr == nil:
-			// Same size, not in the manifest as this content: look at it.
-			sum, err := hashing.HashFile(ctx, full, hashing.FileOptions{BLAKE3: true, XXH128: true})
-			if err == nil && sum.BLAKE3Hex() == it.B3 {
-				if !o.DryRun {
-					if err := recordPulled(drv, it, full, sum.XXH128Hex(), o.Now()); err != nil {
-						return nil, err
-					}
-				}
-				res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "adopted", Detail: "already on the drive, identical"})
-				if !o.DryRun {
-					// The drive has the item now (e.g. placed by a pull
-					// killed before it recorded it): say so, once.
-					ev := event.New(o.Now(), event.Pulled)
-					ev.User, ev.Host, ev.Drive, ev.DriveID = o.User, o.Host, drv.Info.Label, drv.Info.ID
-					ev.Path, ev.Size, ev.Hash, ev.XXH128, ev.Category = it.Path, it.Size, it.B3, sum.XXH128Hex(), it.Category
-					ev.Note = "already on the drive, identical; recorded"
-					res.Events = append(res.Events, ev)
-					pending.add(ev)
-				}
-				continue
-			}
-			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "conflict",
-				Detail: "a different file is already there; it was left alone — move it away and pull again to get the catalog's version"})
-			continue
-		case !errors.Is(statErr, fs.ErrNotExist):
-			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: statErr.Error()})
-			continue
-		}
-		if dir := confusedFolder(pr, it.Path); dir != "" {
-			// The file would land in the drive's other folder, under a
-			// name no record has.
-			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed",
-				Detail: (&place.CollisionError{Path: filepath.Join(root, filepath.FromSlash(dir)), Existing: "a folder with a similar name"}).Error()})
-			continue
-		}
-		todo = append(todo, it)
-		need += space.RoundUp(it.Size)
+	p := &puller{h: h, o: o, root: root, place: pr, drv: drv, res: res, pending: pending}
+	todo, need, space, err := p.plan(ctx, state, have)
+	if err != nil {
+		return nil, err
 	}
 	res.ToPull, res.ToPullSize = len(todo), 0
 	for _, it := range todo {
@@ -275,7 +199,6 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 	if o.Progress != nil {
 		o.Progress.AddTotal(res.ToPullSize, len(todo))
 	}
-	p := &puller{h: h, o: o, root: root, place: pr, drv: drv, res: res, pending: pending}
 	run.Each(ctx, o.Jobs, todo, p.pullOne)
 
 	if o.Prune && ctx.Err() == nil {
@@ -284,14 +207,130 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 	if !o.KeepAvidDB {
 		p.resetAvidDatabases()
 	}
-	// Bring the drive's derived files up to date, even after an
-	// interruption: what was pulled is recorded.
-	if err := drv.Compact(); err != nil {
+	if err := p.finish(ctx); err != nil {
 		return res, err
+	}
+	sort.SliceStable(res.Items, func(i, j int) bool { return treepath.Less(res.Items[i].Path, res.Items[j].Path) })
+	return res, ctx.Err()
+}
+
+// catalogRecords is what the drive's manifest says it holds, for the
+// catalog's paths only (current or withdrawn).
+func catalogRecords(drv *manifest.Drive, state *catalog.State) (map[string]manifest.Record, error) {
+	have := map[string]manifest.Record{}
+	if drv != nil {
+		for r, err := range drv.Records() {
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := state.Items[r.Path]; ok {
+				have[r.Path] = r
+			} else if _, ok := state.Withdrawn[r.Path]; ok {
+				have[r.Path] = r
+			}
+		}
+	}
+
+	return have, nil
+}
+
+// plan decides, before a byte is written, what becomes of each catalog
+// item: refused (hostile), present, adopted (already there, identical),
+// conflict or failed (something else is in its place), or to pull. It
+// returns what to pull and the space that takes on the drive.
+func (p *puller) plan(ctx context.Context, state *catalog.State, have map[string]manifest.Record) ([]*catalog.Item, int64, fsx.Space, error) {
+	o, res, pr, drv, root, pending := p.o, p.res, p.place, p.drv, p.root, p.pending
+	// Plan, before writing a byte: refuse hostile entries, find conflicts,
+	// and work out the space needed.
+	for _, rj := range state.Rejected {
+		res.Items = append(res.Items, PulledItem{Path: rj.Path, Status: "refused",
+			Detail: fmt.Sprintf("catalog entry refused (pushed by %s on %s): %s", rj.User, rj.Host, rj.Reason)})
+	}
+	var todo []*catalog.Item
+	var need int64
+	space, err := fsx.FreeSpace(root)
+	if err != nil {
+		return nil, 0, space, err
+	}
+	for _, it := range state.Sorted() {
+		if why := checkCatalogPath(it.Path); why != "" {
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "refused", Detail: "catalog entry refused: " + why})
+			continue
+		}
+		full := filepath.Join(root, filepath.FromSlash(it.Path))
+		rec, recorded := have[it.Path]
+		fi, statErr := pr.Lstat(it.Path) // never through a link on the drive
+		var linkErr *place.LinkError
+		switch {
+		case errors.As(statErr, &linkErr):
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: statErr.Error()})
+			continue
+		case statErr == nil && recorded && rec.BLAKE3 == it.B3 && fi.Size() == rec.Size && fi.ModTime().UnixNano() == rec.ModTime:
+			res.Present++
+			continue
+		case statErr == nil && !exactName(pr, it.Path):
+			// A case-insensitive drive holds a file whose name differs
+			// only in case or accents: the item cannot live beside it.
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed",
+				Detail: (&place.CollisionError{Path: full, Existing: "a file with a similar name"}).Error()})
+			continue
+		case statErr == nil && (!fi.Mode().IsRegular() || fi.Size() != it.Size):
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "conflict",
+				Detail: "a different file (or folder) is already there; it was left alone — move it away and pull again to get the catalog's version"})
+			continue
+		case statErr == nil:
+			// Same size, not in the manifest as this content: look at it.
+			sum, err := hashing.HashFile(ctx, full, hashing.FileOptions{BLAKE3: true, XXH128: true})
+			if err == nil && sum.BLAKE3Hex() == it.B3 {
+				if !o.DryRun {
+					if err := recordPulled(drv, it, full, sum.XXH128Hex(), o.Now()); err != nil {
+						return nil, 0, space, err
+					}
+				}
+				res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "adopted", Detail: "already on the drive, identical"})
+				if !o.DryRun {
+					// The drive has the item now (e.g. placed by a pull
+					// killed before it recorded it): say so, once.
+					ev := event.New(o.Now(), event.Pulled)
+					ev.User, ev.Host, ev.Drive, ev.DriveID = o.User, o.Host, drv.Info.Label, drv.Info.ID
+					ev.Path, ev.Size, ev.Hash, ev.XXH128, ev.Category = it.Path, it.Size, it.B3, sum.XXH128Hex(), it.Category
+					ev.Note = "already on the drive, identical; recorded"
+					res.Events = append(res.Events, ev)
+					pending.add(ev)
+				}
+				continue
+			}
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "conflict",
+				Detail: "a different file is already there; it was left alone — move it away and pull again to get the catalog's version"})
+			continue
+		case !errors.Is(statErr, fs.ErrNotExist):
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: statErr.Error()})
+			continue
+		}
+		if dir := confusedFolder(pr, it.Path); dir != "" {
+			// The file would land in the drive's other folder, under a
+			// name no record has.
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed",
+				Detail: (&place.CollisionError{Path: filepath.Join(root, filepath.FromSlash(dir)), Existing: "a folder with a similar name"}).Error()})
+			continue
+		}
+		todo = append(todo, it)
+		need += space.RoundUp(it.Size)
+	}
+	return todo, need, space, nil
+}
+
+// finish brings the drive's derived files up to date, even after an
+// interruption (what was pulled is recorded): manifest, checksum list, an
+// ASC MHL generation, and the pull's summary in drive.json.
+func (p *puller) finish(ctx context.Context) error {
+	o, res, drv, info, h, root := p.o, p.res, p.drv, &p.drv.Info, p.h, p.root
+	if err := drv.Compact(); err != nil {
+		return err
 	}
 	if ctx.Err() == nil {
 		if err := drv.WriteChecksums(); err != nil {
-			return res, err
+			return err
 		}
 		var checked map[string]manifest.MHLFile
 		if res.History != nil {
@@ -301,7 +340,7 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 			path, err := drv.AddMHLGeneration(mhl.Generation{Process: mhl.ProcessTransfer, Created: o.Now(), Host: o.Host,
 				Tool: o.Tool, ToolVersion: o.Version, Author: o.User, Comment: "editkit pull from " + h.Location()}, nil, checked)
 			if err != nil {
-				return res, err
+				return err
 			}
 			res.MHL = path
 		}
@@ -314,14 +353,13 @@ func Pull(ctx context.Context, h *hub.Hub, o PullOptions) (*PullResult, error) {
 		res.Events[i].FreeSpace = sp.Free
 	}
 	if err := drv.SaveInfo(); err != nil {
-		return res, err
+		return err
 	}
-	sort.SliceStable(res.Items, func(i, j int) bool { return treepath.Less(res.Items[i].Path, res.Items[j].Path) })
-	return res, ctx.Err()
+	return nil
 }
 
 type puller struct {
-	h       *hub.Hub
+	h       *contenthub.Hub
 	o       PullOptions
 	root    string
 	place   *place.Root
@@ -454,7 +492,7 @@ func (p *puller) download(ctx context.Context, it *catalog.Item, pf *place.File)
 	have := pf.Offset()
 	p.o.Progress.Add(have)
 	if have < it.Size {
-		rc, err := p.h.Backend().Get(ctx, hub.BlobKey(it.B3), have, -1)
+		rc, err := p.h.OpenBlob(ctx, it.B3, have)
 		if err != nil {
 			return fmt.Errorf("download: %w", err)
 		}

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/hashing"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/portable"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
@@ -49,9 +49,26 @@ type PushOptions struct {
 	MediaRoot string
 	Replace   bool // replace a different file the catalog has at the same path
 	Jobs      int
-	// Hook, if set, is called between steps ("uploaded", "rechecked"):
-	// tests interleave a push with a prune with it.
+	// Record keeps the push's events: durably on this computer first,
+	// then in the hub's event log (which is the catalog) and wherever else
+	// they go (the tracker). Nil: straight into the hub's event log.
+	Record Recorder
+	// Warn, if set, hears what the user should know that is not the fate
+	// of an item: a prune this push waits for, content uploaded again.
+	Warn func(msg string)
+	// Sleep waits while a prune deletes (nil: contenthub.Sleep; tests
+	// give one that does not wait).
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Hook, if set, is called between steps ("uploaded", "rechecked",
+	// "committed"): tests interleave a push with a prune with it.
 	Hook func(step string)
+}
+
+// Recorder keeps a command's events. Record fails only if it could not keep
+// them at all; events it kept but could not deliver yet wait for the next
+// command. *contenthub.Hub is one (it appends to its event log at once).
+type Recorder interface {
+	Record(ctx context.Context, evs []event.Event) error
 }
 
 // PushedItem is what happened to one file.
@@ -67,12 +84,12 @@ type PushedItem struct {
 
 // PushResult is the outcome of a push.
 type PushResult struct {
-	Items    []PushedItem  `json:"items"`
-	Pushed   int           `json:"pushed"`
-	Lost     int           `json:"lost_race,omitempty"` // pushed, but another push to the same path won
-	Uploaded int64         `json:"uploaded_bytes"`
-	Events   []event.Event `json:"-"`
-	risk     *hub.Risk     // blobs a prune had marked when the push started, and since
+	Items    []PushedItem     `json:"items"`
+	Pushed   int              `json:"pushed"`
+	Lost     int              `json:"lost_race,omitempty"` // pushed, but another push to the same path won
+	Uploaded int64            `json:"uploaded_bytes"`
+	Events   []event.Event    `json:"-"`
+	risk     *contenthub.Risk // blobs a prune had marked when the push started, and since
 }
 
 // OK reports whether every file is in the catalog as pushed.
@@ -180,9 +197,11 @@ func checkCatalogPath(p string) string {
 }
 
 // Push uploads media to the hub and adds it to the catalog. Blobs go up
-// first; the catalog events are written last, so nobody can pull an item
-// whose bytes are not in the hub yet.
-func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
+// first; the catalog events are recorded last, so nobody can pull an item
+// whose bytes are not in the hub yet. Then it re-reads the catalog to find
+// the items another push beat to the same path (Confirm), and puts back
+// what a prune running meanwhile took (Secure).
+func Push(ctx context.Context, h *contenthub.Hub, o PushOptions) (*PushResult, error) {
 	o.Env = o.Env.WithDefaults()
 	if o.Jobs <= 0 {
 		o.Jobs = 8 // small files wait on round trips to the hub
@@ -241,13 +260,44 @@ func Push(ctx context.Context, h *hub.Hub, o PushOptions) (*PushResult, error) {
 		o.Hook("rechecked")
 	}
 	sort.SliceStable(res.Items, func(i, j int) bool { return treepath.Less(res.Items[i].Path, res.Items[j].Path) })
-	return res, nil
+	if len(res.Events) == 0 {
+		return res, nil
+	}
+	return res, o.commit(ctx, h, res)
+}
+
+// commit records a push's events and settles what happened meanwhile:
+// another push to the same path, a prune deleting a blob the events name.
+func (o PushOptions) commit(ctx context.Context, h *contenthub.Hub, res *PushResult) error {
+	rec := o.Record
+	if rec == nil {
+		rec = h
+	}
+	if err := rec.Record(ctx, res.Events); err != nil {
+		return fmt.Errorf("recording the push in the catalog: %w", err)
+	}
+	if o.Hook != nil {
+		o.Hook("committed")
+	}
+	note := o.Warn
+	if note == nil {
+		note = func(string) {}
+	}
+	if err := Confirm(ctx, h, res); err != nil {
+		note(fmt.Sprintf("could not re-read the catalog to confirm the push: %v", err))
+	}
+	// A prune that read the catalog just before these events may be
+	// deleting a blob they name: put back what it took.
+	if err := Secure(ctx, h, res, SecureOptions{After: true, Env: o.Env, Sleep: o.Sleep, Note: note}); err != nil {
+		note(fmt.Sprintf("could not check the pushed content against a prune running now: %v; run editkit hub check", err))
+	}
+	return nil
 }
 
 // pushEach pushes every file, o.Jobs at once, and returns what became of
 // each (in the order of files) with the catalog event of each one pushed,
 // and the bytes uploaded.
-func pushEach(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOptions, files []pushFile) ([]PushedItem, []*event.Event, int64, error) {
+func pushEach(ctx context.Context, h *contenthub.Hub, state *catalog.State, o PushOptions, files []pushFile) ([]PushedItem, []*event.Event, int64, error) {
 	var total int64
 	for _, f := range files {
 		total += f.size
@@ -266,7 +316,7 @@ func pushEach(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOptio
 	return items, evs, uploaded.Load(), err
 }
 
-func pushOne(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOptions, f pushFile) (PushedItem, *event.Event) {
+func pushOne(ctx context.Context, h *contenthub.Hub, state *catalog.State, o PushOptions, f pushFile) (PushedItem, *event.Event) {
 	it := PushedItem{Source: f.source, Path: f.path, Size: f.size}
 	sum, err := hashing.HashFile(ctx, f.source, hashing.FileOptions{BLAKE3: true, XXH128: true, Progress: o.Progress.Add})
 	if err != nil {
@@ -285,7 +335,7 @@ func pushOne(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOption
 				it.Status, it.Detail = "failed", "the hub lacks this file's content and uploading it again failed: "+err.Error()
 			} else if fi, err := os.Stat(f.source); err != nil || fi.Size() != sum.Size {
 				if uploaded {
-					h.Backend().Delete(ctx, hub.BlobKey(it.B3))
+					h.DeleteBlob(ctx, it.B3)
 				}
 				it.Status, it.Detail = "failed", "changed while it was being pushed; push it again when it is complete"
 			} else {
@@ -308,7 +358,7 @@ func pushOne(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOption
 	// The file must not have changed between hashing and uploading.
 	if fi, err := os.Stat(f.source); err != nil || fi.Size() != sum.Size {
 		if uploaded {
-			h.Backend().Delete(ctx, hub.BlobKey(it.B3))
+			h.DeleteBlob(ctx, it.B3)
 		}
 		it.Status, it.Detail = "failed", "changed while it was being pushed; push it again when it is complete"
 		return it, nil
@@ -330,7 +380,7 @@ func pushOne(ctx context.Context, h *hub.Hub, state *catalog.State, o PushOption
 
 // Confirm re-reads the catalog after a push's events are in the hub and
 // marks the items another push beat to the same path at the same time.
-func Confirm(ctx context.Context, h *hub.Hub, res *PushResult) error {
+func Confirm(ctx context.Context, h *contenthub.Hub, res *PushResult) error {
 	state, _, err := catalog.Load(ctx, h, true)
 	if err != nil {
 		return err
@@ -357,7 +407,7 @@ func Confirm(ctx context.Context, h *hub.Hub, res *PushResult) error {
 
 // Withdraw takes paths out of the catalog (editors' pull --prune then
 // removes them from drives); their history stays in the log.
-func Withdraw(ctx context.Context, h *hub.Hub, paths []string, user, host string, now time.Time, note string) ([]event.Event, error) {
+func Withdraw(ctx context.Context, h *contenthub.Hub, paths []string, user, host string, now time.Time, note string) ([]event.Event, error) {
 	state, _, err := catalog.Load(ctx, h, true)
 	if err != nil {
 		return nil, err
@@ -396,11 +446,11 @@ type SecureOptions struct {
 // Secure checks that every blob the pushed items use and that a prune
 // marked or announced (or a repair removed) is still in the hub, and
 // uploads again from the pushed file what is gone. An item whose content
-// cannot be put back is marked failed. See the protocol in package hub.
-func Secure(ctx context.Context, h *hub.Hub, res *PushResult, o SecureOptions) error {
+// cannot be put back is marked failed. See the protocol in package contenthub (gc.go).
+func Secure(ctx context.Context, h *contenthub.Hub, res *PushResult, o SecureOptions) error {
 	o.Env = o.Env.WithDefaults()
 	if o.Sleep == nil {
-		o.Sleep = hub.Sleep
+		o.Sleep = contenthub.Sleep
 	}
 	risk, err := h.AtRisk(ctx)
 	if err != nil {
@@ -420,10 +470,10 @@ func Secure(ctx context.Context, h *hub.Hub, res *PushResult, o SecureOptions) e
 		return nil
 	}
 	if o.After {
-		err := h.WaitDeletions(ctx, risk, blobs, o.Host, o.Now, o.Sleep, func(d *hub.Deletion) {
+		err := h.WaitDeletions(ctx, risk, blobs, o.Host, o.Now, o.Sleep, func(d *contenthub.Deletion) {
 			if o.Note != nil {
 				o.Note(fmt.Sprintf("waiting for a prune (%s on %s) to finish deleting blobs this push uses; it stops by %s at the latest, then this push checks them and uploads again what is gone",
-					d.User, d.Host, d.Deadline.Add(hub.DeletionSkew).Local().Format("15:04:05")))
+					d.User, d.Host, d.Deadline.Add(contenthub.DeletionSkew).Local().Format("15:04:05")))
 			}
 		})
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/run"
 )
 
@@ -57,7 +57,7 @@ func TestPushStopsFeedingWhenInterrupted(t *testing.T) {
 		{"at the end of the first file", &interruptingProgress{atFirstFileDone: true}, jobs},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			local, err := contenthub.OpenLocal(t.TempDir())
+			local, err := backend.OpenLocal(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestPushStopsFeedingWhenInterrupted(t *testing.T) {
 			defer cancel()
 			progress := tc.progress
 			progress.cancel = cancel
-			res, err := Push(ctx, hub.New(local), PushOptions{Paths: []string{src}, DestPath: "SFX", Category: "sfx", Jobs: jobs, Env: run.Env{Progress: progress}})
+			res, err := Push(ctx, contenthub.New(local), PushOptions{Paths: []string{src}, DestPath: "SFX", Category: "sfx", Jobs: jobs, Env: run.Env{Progress: progress}})
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("interrupted push: %v, want context.Canceled", err)
 			}

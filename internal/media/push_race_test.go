@@ -12,7 +12,7 @@ import (
 	"github.com/editkit/editkit/internal/backup"
 	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/run"
 )
 
@@ -85,7 +85,7 @@ func orders(na, nb int) []string {
 	return out
 }
 
-func catalogRefs(h *hub.Hub) func(context.Context, func(b3, where string)) error {
+func catalogRefs(h *contenthub.Hub) func(context.Context, func(b3, where string)) error {
 	return func(ctx context.Context, add func(b3, where string)) error {
 		state, _, err := catalog.Load(ctx, h, false)
 		if err != nil {
@@ -105,11 +105,11 @@ func catalogRefs(h *hub.Hub) func(context.Context, func(b3, where string)) error
 func TestPruneRacingPushNeverLosesABlob(t *testing.T) {
 	ctx := context.Background()
 	base := t.TempDir()
-	be, err := contenthub.OpenLocal(base)
+	be, err := backend.OpenLocal(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(be)
+	h := contenthub.New(be)
 	tmp := t.TempDir()
 	content := make([]byte, 64<<10)
 	rand.Read(content)
@@ -137,26 +137,17 @@ func TestPruneRacingPushNeverLosesABlob(t *testing.T) {
 		if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
 			t.Fatal(err)
 		}
-		be, err := contenthub.OpenLocal(dir)
+		be, err := backend.OpenLocal(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := hub.New(be)
+		h := contenthub.New(be)
 		t1 := t0.Add(10 * time.Second)
 		var pushErr, pruneErr error
 		var res *PushResult
 		push := newActor("push", func(hook func(string)) {
-			res, pushErr = Push(ctx, h, PushOptions{Paths: []string{src}, DestPath: "VFX", Hook: hook, Env: run.Env{Host: "here", User: "ae"}})
-			if pushErr != nil {
-				return
-			}
-			b := hub.NewBatch(time.Now(), res.Events)
-			b.Key = hub.NewEventKey(time.Now())
-			if pushErr = h.AppendEvents(ctx, b); pushErr != nil {
-				return
-			}
-			hook("committed")
-			pushErr = Secure(ctx, h, res, SecureOptions{After: true, Sleep: func(context.Context, time.Duration) error { hook("wait"); return nil }})
+			res, pushErr = Push(ctx, h, PushOptions{Paths: []string{src}, DestPath: "VFX", Hook: hook, Env: run.Env{Host: "here", User: "ae"},
+				Sleep: func(context.Context, time.Duration) error { hook("wait"); return nil }})
 		})
 		prune := newActor("prune", func(hook func(string)) {
 			_, pruneErr = backup.Prune(ctx, h, backup.PruneOptions{Policy: backup.Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Hook: hook,

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/treepath"
 )
@@ -51,7 +51,7 @@ type DriveStatus struct {
 }
 
 // GetStatus reads the catalog, and the named drive's manifest if any.
-func GetStatus(ctx context.Context, h *hub.Hub, drive string) (*Status, error) {
+func GetStatus(ctx context.Context, h *contenthub.Hub, drive string) (*Status, error) {
 	state, stats, err := catalog.Load(ctx, h, true)
 	if err != nil {
 		return nil, err

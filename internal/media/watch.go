@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
-	"github.com/editkit/editkit/internal/hub"
 	"github.com/editkit/editkit/internal/walk"
 )
 
@@ -24,7 +24,8 @@ type WatchOptions struct {
 	// it counts as complete; 0: 15 s.
 	Settle   time.Duration
 	StateDir string // remembers what was pushed, across restarts
-	// Pushed is called after each push (for recording events, reporting).
+	// Pushed is called after each push, to report it (the push has
+	// recorded its events already).
 	Pushed func(res *PushResult)
 	// Problem is told about failures; the watch goes on.
 	Problem func(err error)
@@ -48,7 +49,7 @@ type watched struct {
 // hub is unreachable the watch keeps going and tries again at the next
 // look; nothing it saw is lost, and what it pushed is remembered across
 // restarts.
-func Watch(ctx context.Context, h *hub.Hub, o WatchOptions) error {
+func Watch(ctx context.Context, h *contenthub.Hub, o WatchOptions) error {
 	if o.Interval <= 0 {
 		o.Interval = 5 * time.Second
 	}
@@ -148,7 +149,7 @@ func Watch(ctx context.Context, h *hub.Hub, o WatchOptions) error {
 
 // pushWatched pushes files of the hot folder, each to DestPath plus its
 // path below the folder.
-func pushWatched(ctx context.Context, h *hub.Hub, o PushOptions, folder string, rels []string) (*PushResult, error) {
+func pushWatched(ctx context.Context, h *contenthub.Hub, o PushOptions, folder string, rels []string) (*PushResult, error) {
 	all := &PushResult{}
 	dest := strings.Trim(o.DestPath, "/")
 	if dest == "" {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/hub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/run"
 )
 
@@ -32,11 +32,11 @@ func (c *fakeClock) Add(d time.Duration) time.Time {
 // at it, and is pushed whole once its size and time have stayed the same
 // for the settle time — on a fake clock, so a busy machine changes nothing.
 func TestWatchWaitsForFilesToSettle(t *testing.T) {
-	local, err := contenthub.OpenLocal(t.TempDir())
+	local, err := backend.OpenLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New(local)
+	h := contenthub.New(local)
 	folder := t.TempDir()
 	clock := &fakeClock{t: time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC)}
 	looks := make(chan time.Time)

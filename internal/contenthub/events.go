@@ -1,0 +1,308 @@
+package contenthub
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/fsx"
+)
+
+const eventsPrefix = "events/"
+
+// Batch is a group of events written as one object: one command's changes.
+type Batch struct {
+	ID     string        // unique (event.NewID)
+	Events []event.Event // in order
+	// Key is the object the batch is written to, chosen at the first
+	// attempt to send it and kept for retries: the time in it is when the
+	// batch reached the hub (not when it was made, which may be days
+	// earlier for a laptop that was offline), so the log's order is arrival
+	// order and readers that checkpointed the log do not miss late batches.
+	Key string `json:",omitempty"`
+}
+
+// eventKey names a batch's object: by arrival day, then a time-ordered
+// unique ID, so listing the log returns it in arrival order.
+func eventKey(id string) string {
+	return eventsPrefix + id[0:4] + "/" + id[4:6] + "/" + id[6:8] + "/" + id + ".jsonl"
+}
+
+// NewEventKey returns a fresh key for a batch reaching the hub now.
+func NewEventKey(now time.Time) string { return eventKey(event.NewID(now)) }
+
+// FirstEventKeyAt is a bound below every key of a batch that reached the
+// hub at t or later, and above every key of one that reached it earlier:
+// batch keys compare as their arrival times.
+func FirstEventKeyAt(t time.Time) string {
+	t = t.UTC()
+	return eventsPrefix + t.Format("2006/01/02") + "/" + t.Format("20060102T150405.000000Z")
+}
+
+// EventKeyTime returns when a batch with the given key reached the hub.
+func EventKeyTime(key string) (time.Time, bool) {
+	base := key[strings.LastIndexByte(key, '/')+1:]
+	if len(base) < 23 {
+		return time.Time{}, false
+	}
+	const layout = "20060102T150405.000000Z"
+	t, err := time.Parse(layout, base[:23])
+	// Only the form NewEventKey writes: time.Parse also takes a comma
+	// for the decimal point, and such a key would sort out of time order.
+	return t, err == nil && t.Format(layout) == base[:23]
+}
+
+// AppendEvents writes a batch to the log under b.Key. Writing the same
+// batch again (a retry after a timeout whose outcome was unknown) changes
+// nothing: objects are created only if absent.
+func (h *Hub) AppendEvents(ctx context.Context, b Batch) error {
+	if err := validBatch(b); err != nil {
+		return err
+	}
+	if b.Key == "" {
+		return fmt.Errorf("event batch %s has no key", b.ID)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, e := range b.Events {
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+	}
+	err := h.backend.Put(ctx, b.Key, backend.BytesSource(buf.Bytes()), backend.PutOptions{IfNotExists: true})
+	if errors.Is(err, backend.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+// validBatch checks a batch before it is written to the log, or read
+// from the outbox: an event the log's readers refuse would make the whole
+// log unreadable for everyone, so it must never get there.
+func validBatch(b Batch) error {
+	if err := validBatchID(b.ID); err != nil {
+		return err
+	}
+	if b.Key != "" {
+		if _, ok := EventKeyTime(b.Key); !ok || !strings.HasPrefix(b.Key, eventsPrefix) || !strings.HasSuffix(b.Key, ".jsonl") || backend.ValidateKey(b.Key) != nil {
+			return fmt.Errorf("event batch %s has no valid key %q", b.ID, b.Key)
+		}
+	}
+	for _, e := range b.Events {
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("event batch %s: %w", b.ID, err)
+		}
+	}
+	return nil
+}
+
+func validBatchID(id string) error {
+	if id == "" || len(id) > 100 || strings.ContainsAny(id, "/\\\x00 ") || strings.Contains(id, "..") {
+		return fmt.Errorf("event batch id %q is not valid", id)
+	}
+	return nil
+}
+
+// EventRecord is an event with the log object it came from.
+type EventRecord struct {
+	Key string
+	event.Event
+}
+
+// EventKeys lists the log's batch keys in order, those that arrived on or
+// after the day of since (zero: all), listing only those days' folders.
+func (h *Hub) EventKeys(ctx context.Context, since time.Time) ([]string, error) {
+	var prefixes []string
+	now := time.Now().UTC().Add(48 * time.Hour) // clocks differ; look a little ahead
+	if since.IsZero() || now.Sub(since) > 90*24*time.Hour {
+		prefixes = []string{eventsPrefix}
+	} else {
+		for d := since.UTC().Truncate(24 * time.Hour); !d.After(now); d = d.Add(24 * time.Hour) {
+			prefixes = append(prefixes, eventsPrefix+d.Format("2006/01/02")+"/")
+		}
+	}
+	var keys []string
+	for _, p := range prefixes {
+		for oi, err := range h.backend.List(ctx, p) {
+			if err != nil {
+				return nil, fmt.Errorf("listing the event log: %w", err)
+			}
+			if _, ok := EventKeyTime(oi.Key); ok && strings.HasSuffix(oi.Key, ".jsonl") {
+				keys = append(keys, oi.Key)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// ReadBatch returns the events of one batch object.
+func (h *Hub) ReadBatch(ctx context.Context, key string) ([]event.Event, error) {
+	return h.readBatch(ctx, key)
+}
+
+// Events streams the whole event log, oldest batch first; events of a batch
+// in their order. A damaged object or event is an error naming it, not a
+// silent gap.
+func (h *Hub) Events(ctx context.Context) iter.Seq2[EventRecord, error] {
+	return func(yield func(EventRecord, error) bool) {
+		keys, err := h.EventKeys(ctx, time.Time{})
+		if err != nil {
+			yield(EventRecord{}, err)
+			return
+		}
+		for _, k := range keys {
+			evs, err := h.readBatch(ctx, k)
+			if err != nil {
+				yield(EventRecord{}, err)
+				return
+			}
+			for _, e := range evs {
+				if !yield(EventRecord{Key: k, Event: e}, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (h *Hub) readBatch(ctx context.Context, key string) ([]event.Event, error) {
+	rc, err := h.backend.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, fmt.Errorf("event log %s: %w", key, err)
+	}
+	defer rc.Close()
+	var out []event.Event
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for n := 1; sc.Scan(); n++ {
+		var e event.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("event log %s line %d: %w", key, n, err)
+		}
+		if err := e.Validate(); err != nil {
+			return nil, fmt.Errorf("event log %s line %d: %w", key, n, err)
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("event log %s: %w", key, err)
+	}
+	return out, nil
+}
+
+// Outbox keeps event batches on this computer until the hub has them, so no
+// change is lost while the hub is unreachable. Each batch is one file,
+// written atomically; delivery is idempotent (see AppendEvents), so a batch
+// sent twice after a crash lands once.
+type Outbox struct{ dir string }
+
+// OpenOutbox opens (creating) an outbox folder.
+func OpenOutbox(dir string) (*Outbox, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("outbox %s: %w", dir, err)
+	}
+	return &Outbox{dir: dir}, nil
+}
+
+// Add stores a batch durably.
+func (o *Outbox) Add(b Batch) error {
+	if err := validBatchID(b.ID); err != nil {
+		return err
+	}
+	data, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	return fsx.WriteFileAtomic(filepath.Join(o.dir, b.ID+".json"), data, 0o600)
+}
+
+// Pending lists the batches not yet delivered, oldest first.
+func (o *Outbox) Pending() ([]Batch, error) {
+	entries, err := os.ReadDir(o.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Batch
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(o.dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var b Batch
+		if err := json.Unmarshal(data, &b); err != nil || validBatch(b) != nil {
+			// Written atomically, so this is damage, not a torn write: keep
+			// the file for a person to look at, skip it. Sending it would
+			// fail for ever and hold back every batch after it, or put in
+			// the log an event its readers refuse.
+			continue
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Done removes a delivered batch.
+func (o *Outbox) Done(id string) error {
+	err := os.Remove(filepath.Join(o.dir, id+".json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Flush delivers every pending batch to the hub, oldest first, stopping at
+// the first failure (the rest waits for the next command).
+func (o *Outbox) Flush(ctx context.Context, h *Hub) (sent int, err error) {
+	pending, err := o.Pending()
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range pending {
+		if b.Key == "" {
+			// Choose the object now and remember it before the first
+			// attempt, so a retry writes the same object.
+			b.Key = NewEventKey(time.Now())
+			if err := o.Add(b); err != nil {
+				return sent, err
+			}
+		}
+		if err := h.AppendEvents(ctx, b); err != nil {
+			return sent, err
+		}
+		if err := o.Done(b.ID); err != nil {
+			return sent, err
+		}
+		sent++
+	}
+	return sent, nil
+}
+
+// Record appends events to the log as one batch arriving now. Commands
+// record through an Outbox instead, so that an unreachable hub loses
+// nothing.
+func (h *Hub) Record(ctx context.Context, evs []event.Event) error {
+	b := NewBatch(time.Now(), evs)
+	b.Key = NewEventKey(time.Now())
+	return h.AppendEvents(ctx, b)
+}
+
+// NewBatch groups events under a new batch ID.
+func NewBatch(now time.Time, evs []event.Event) Batch {
+	return Batch{ID: event.NewID(now), Events: evs}
+}

@@ -1,0 +1,225 @@
+// Package contenthub is the hub: it owns what editkit keeps there and how
+// it is laid out, and is the only package that knows a key or a prefix:
+// content-addressed blobs (a file's bytes under its BLAKE3), backup
+// snapshots, the append-only event log, and the media catalog. Every object
+// is immutable and every key unique, so several people can write at once
+// without locks and nothing is ever overwritten. The bytes move through a
+// backend.Backend (S3 or a folder, package contenthub/backend) with
+// retrying, rate limiting and logging wrapped around it; callers ask the hub
+// for what they want (a blob, a snapshot, the events, a checkpoint), never
+// for a key.
+//
+// Layout:
+//
+//	blobs/ab/abcdef…             a file's content; the key is its BLAKE3 (hex)
+//	snapshots/SET/ID.json        a backup snapshot's summary (written last: its presence means complete)
+//	snapshots/SET/ID.entries.gz  the snapshot's file list, gzipped JSON lines in tree order
+//	events/YYYY/MM/DD/ID.jsonl   a batch of events (one command's changes), never rewritten
+//	catalog/checkpoints/ID.json.gz  the catalog folded through batch ID (checkpoints.go; its content is package catalog's)
+//	prune/pending.json           blobs the last prune found unreferenced, deleted by a later one
+//	prune/deleting/ID.json       a prune's announced deletions, while it deletes (see gc.go)
+//	repair/ID.json               blobs `hub check --repair` removed as damaged
+//
+// How prune deletes blobs while others back up and push, without a lock,
+// is in gc.go.
+package contenthub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/editkit/editkit/internal/contenthub/backend"
+)
+
+// Hub is an open hub.
+type Hub struct {
+	backend  backend.Backend
+	location string
+}
+
+// Config says where the hub is and how to reach it.
+type Config struct {
+	// URL is s3://BUCKET/PREFIX, a folder path, or file:///path.
+	URL        string
+	S3Endpoint string // optional; else the AWS SDK's AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL
+	// BytesPerSecond caps transfers (0: no cap).
+	BytesPerSecond int64
+	// Retry gives up on a transient failure after this long (0: 15 minutes,
+	// long enough to ride out a dropped home connection at night).
+	RetryFor time.Duration
+	// OnRetry, if set, hears of each retry before its wait, so that the
+	// command can tell the user (this package prints nothing).
+	OnRetry func(backend.RetryNote)
+	Logger  *slog.Logger // nil: no logging
+}
+
+// Open connects to the hub described by c.
+func Open(ctx context.Context, c Config) (*Hub, error) {
+	if c.URL == "" {
+		return nil, errors.New("no hub configured: give --hub, set EDITKIT_HUB, or set hub in the settings file (editkit config init)")
+	}
+	var b backend.Backend
+	var err error
+	switch {
+	case strings.HasPrefix(c.URL, "s3://"):
+		u, perr := url.Parse(c.URL)
+		if perr != nil || u.Host == "" {
+			return nil, fmt.Errorf("hub %q: want s3://BUCKET/PREFIX", c.URL)
+		}
+		b, err = backend.OpenS3(ctx, backend.S3Config{
+			Bucket:   u.Host,
+			Prefix:   strings.Trim(u.Path, "/"),
+			Endpoint: c.S3Endpoint,
+		})
+	case strings.HasPrefix(c.URL, "file://"):
+		u, perr := url.Parse(c.URL)
+		if perr != nil {
+			return nil, fmt.Errorf("hub %q: %w", c.URL, perr)
+		}
+		b, err = openLocal(u.Path)
+	case strings.Contains(c.URL, "://"):
+		return nil, fmt.Errorf("hub %q: want s3://BUCKET/PREFIX, a folder path or file:///path", c.URL)
+	default:
+		b, err = openLocal(c.URL)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Logger != nil {
+		b = backend.WithLogging(b, c.Logger)
+	}
+	retry := c.RetryFor
+	if retry <= 0 {
+		retry = 15 * time.Minute
+	}
+	b = backend.WithRetry(b, backend.RetryPolicy{MaxElapsed: retry, Notify: c.OnRetry})
+	if c.BytesPerSecond > 0 {
+		b = backend.WithBandwidthLimit(b, c.BytesPerSecond)
+	}
+	return &Hub{backend: b, location: b.Location()}, nil
+}
+
+func openLocal(dir string) (backend.Backend, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("hub folder %s does not exist; create it (mkdir) or mount the NAS share", abs)
+	}
+	return backend.OpenLocal(abs)
+}
+
+// New wraps a backend (tests, or callers that built their own).
+func New(b backend.Backend) *Hub { return &Hub{backend: b, location: b.Location()} }
+
+// Location names the hub for messages.
+func (h *Hub) Location() string { return h.location }
+
+// Close releases the hub.
+func (h *Hub) Close() error { return h.backend.Close() }
+
+const blobsPrefix = "blobs/"
+
+// BlobKey is where the blob with the given BLAKE3 (hex) lives; callers use
+// it only to name a blob to the user.
+func BlobKey(b3 string) string { return blobsPrefix + b3[:2] + "/" + b3 }
+
+// blobOf is the BLAKE3 of the blob stored under key, "" if key holds no
+// blob.
+func blobOf(key string) string {
+	b3 := key[strings.LastIndexByte(key, '/')+1:]
+	if !validB3(b3) || key != BlobKey(b3) {
+		return ""
+	}
+	return b3
+}
+
+// IsBlobKey reports whether key (relative to the hub) holds a blob, for
+// tools that look at a hub's storage from outside (benchmarks).
+func IsBlobKey(key string) bool { return blobOf(key) != "" }
+
+// HasBlob reports whether the hub holds a blob.
+func (h *Hub) HasBlob(ctx context.Context, b3 string) (bool, error) {
+	_, err := h.backend.Stat(ctx, BlobKey(b3))
+	if errors.Is(err, backend.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// PutBlob uploads a file as the blob b3 unless the hub has it. Interrupted
+// uploads of large files resume on the next call.
+func (h *Hub) PutBlob(ctx context.Context, b3, path string) (uploaded bool, err error) {
+	if ok, err := h.HasBlob(ctx, b3); err != nil || ok {
+		return false, err
+	}
+	src, err := backend.NewFileSource(path)
+	if err != nil {
+		return false, err
+	}
+	defer src.Close()
+	err = h.backend.Put(ctx, BlobKey(b3), src, backend.PutOptions{IfNotExists: true})
+	if errors.Is(err, backend.ErrExists) {
+		return false, nil // someone else uploaded the same content meanwhile
+	}
+	if err != nil {
+		return false, fmt.Errorf("upload %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// OpenBlob reads a blob from offset on (0: all of it; more: the rest of an
+// interrupted download).
+func (h *Hub) OpenBlob(ctx context.Context, b3 string, offset int64) (io.ReadCloser, error) {
+	return h.backend.Get(ctx, BlobKey(b3), offset, -1)
+}
+
+// DeleteBlob removes a blob. Only prune, hub check --repair and a command
+// taking back a blob it uploaded itself (see gc.go) delete blobs.
+func (h *Hub) DeleteBlob(ctx context.Context, b3 string) error {
+	return h.backend.Delete(ctx, BlobKey(b3))
+}
+
+// BlobInfo describes a blob in the hub.
+type BlobInfo struct {
+	B3       string // BLAKE3, hex
+	Size     int64
+	Modified time.Time // when it was uploaded
+}
+
+// Blobs lists the hub's blobs. Objects under blobs/ whose name is not a
+// BLAKE3 are not blobs and are skipped.
+func (h *Hub) Blobs(ctx context.Context) iter.Seq2[BlobInfo, error] {
+	return func(yield func(BlobInfo, error) bool) {
+		for oi, err := range h.backend.List(ctx, blobsPrefix) {
+			if err != nil {
+				yield(BlobInfo{}, fmt.Errorf("listing the blobs: %w", err))
+				return
+			}
+			b3 := blobOf(oi.Key)
+			if b3 == "" {
+				continue
+			}
+			if !yield(BlobInfo{B3: b3, Size: oi.Size, Modified: oi.Modified}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// AbortUploads discards uploads interrupted more than olderThan ago (S3
+// multipart uploads, the folder backend's partial files); a storage that
+// keeps none reports errors.ErrUnsupported.
+func (h *Hub) AbortUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	return backend.AbortUploads(ctx, h.backend, olderThan)
+}

@@ -1,6 +1,0 @@
-//go:build !linux && !darwin && !windows
-
-package contenthub
-
-// renameNoReplace is not available here; Put falls back to check-then-rename.
-func renameNoReplace(oldpath, newpath string) error { return errNoExclusiveRename }

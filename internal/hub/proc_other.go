@@ -1,6 +1,0 @@
-//go:build !unix
-
-package hub
-
-// processAlive cannot tell here: an announcement then ends by its deadline.
-func processAlive(pid int) bool { return true }
