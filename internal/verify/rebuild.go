@@ -150,7 +150,7 @@ func (v *verifier) rebuild(ctx context.Context) error {
 			v.res.Files++
 			hint, hinted := rb.Hints[e.Path]
 			full := filepath.Join(v.root, filepath.FromSlash(e.Path))
-			return p.submit(func(ctx context.Context) {
+			return p.Submit(func(ctx context.Context) {
 				defer v.fileDone()
 				sum, err := p.hashFile(ctx, full, true)
 				if ctx.Err() != nil {
@@ -220,7 +220,7 @@ func (v *verifier) rebuild(ctx context.Context) error {
 	if walkErr == nil {
 		advance("", true)
 	}
-	if err := firstErr(p.wait(), walkErr); err != nil {
+	if err := firstErr(p.Wait(), walkErr); err != nil {
 		return err // interrupted or failed: the old manifest stays as it is
 	}
 	slices.SortFunc(info.New, treepath.Compare)
