@@ -149,13 +149,9 @@ func printCopySummary(t *ui.Terminal, r *offload.Result) {
 		if d.Error != "" {
 			t.Printf("             %s\n", d.Error)
 		}
-		for i, f := range d.Failed {
-			if i == 20 {
-				t.Printf("             … %d more in the report\n", len(d.Failed)-20)
-				break
-			}
+		printFirst(t, d.Failed, 20, "             … %d more in the report\n", func(f offload.FileError) {
 			t.Printf("             failed: %s: %s\n", f.Path, f.Err)
-		}
+		})
 		if d.Report != "" {
 			t.Printf("             report: %s\n", d.Report)
 		}

@@ -212,12 +212,35 @@ func verifyVerdict(r *verify.Result, err error) string {
 	return "all intact"
 }
 
+// driveName names a verified drive, with its label if it has one.
+func driveName(r *verify.Result) string {
+	if r.Label != "" {
+		return fmt.Sprintf("%s (%s)", r.Drive, r.Label)
+	}
+	return r.Drive
+}
+
+// printProblems prints a run's first problems; the report and --json hold
+// them all.
+func printProblems(t *ui.Terminal, problems []verify.Problem) {
+	printFirst(t, problems, 50, "  … %d more (see the report or --json)\n", func(p verify.Problem) { t.Printf("  %s\n", p) })
+}
+
+// printFirst prints the first n items with line, then, in the format more,
+// how many it left out.
+func printFirst[T any](t *ui.Terminal, items []T, n int, more string, line func(T)) {
+	for i, item := range items {
+		if i == n {
+			t.Printf(more, len(items)-n)
+			return
+		}
+		line(item)
+	}
+}
+
 func printVerifySummary(t *ui.Terminal, r *verify.Result, err error) {
 	took := r.Finished.Sub(r.Started)
-	name := r.Drive
-	if r.Label != "" {
-		name = fmt.Sprintf("%s (%s)", r.Drive, r.Label)
-	}
+	name := driveName(r)
 	if r.Note != "" {
 		t.Printf("%s\n", r.Note)
 	}
@@ -237,13 +260,7 @@ func printVerifySummary(t *ui.Terminal, r *verify.Result, err error) {
 	if r.NotSampled > 0 {
 		t.Printf("  spot check: %d files not sampled (seed %d)\n", r.NotSampled, r.Seed)
 	}
-	for i, p := range r.Problems {
-		if i == 50 {
-			t.Printf("  … %d more (see the report or --json)\n", len(r.Problems)-50)
-			break
-		}
-		t.Printf("  %s\n", p)
-	}
+	printProblems(t, r.Problems)
 	if r.Report != "" {
 		t.Printf("  report: %s\n", r.Report)
 	}
@@ -254,10 +271,7 @@ func printVerifySummary(t *ui.Terminal, r *verify.Result, err error) {
 
 func printRebuildSummary(t *ui.Terminal, r *verify.Result, err error) {
 	took := r.Finished.Sub(r.Started)
-	name := r.Drive
-	if r.Label != "" {
-		name = fmt.Sprintf("%s (%s)", r.Drive, r.Label)
-	}
+	name := driveName(r)
 	rb := r.Rebuild
 	if r.Interrupted || rb.Manifest == "" {
 		t.Printf("Did not rebuild the manifest of %s: %s; the old manifest is unchanged\n", name, verifyVerdict(r, err))
@@ -278,20 +292,10 @@ func printRebuildSummary(t *ui.Terminal, r *verify.Result, err error) {
 			t.Printf("  %d PROBLEMS:\n", len(r.Problems))
 		}
 	}
-	for i, p := range r.Problems {
-		if i == 50 {
-			t.Printf("  … %d more (see the report or --json)\n", len(r.Problems)-50)
-			break
-		}
-		t.Printf("  %s\n", p)
-	}
-	for i, p := range rb.New {
-		if i == 50 {
-			t.Printf("  … %d more new files (see --json)\n", len(rb.New)-50)
-			break
-		}
+	printProblems(t, r.Problems)
+	printFirst(t, rb.New, 50, "  … %d more new files (see --json)\n", func(p string) {
 		t.Printf("  %-13s %s: in no history; recorded unverified\n", "new", p)
-	}
+	})
 	if r.Report != "" {
 		t.Printf("  report: %s\n", r.Report)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/treepath"
@@ -248,7 +249,7 @@ func (m *mhlCheck) writeGeneration() (string, error) {
 			}
 		}
 	}
-	return m.verifiedGeneration(m.runFormat, m.entries, driveIgnore(paths))
+	return m.verifiedGeneration(m.runFormat, m.entries, paths)
 }
 
 // driveIgnore is the ignore list of a generation verify appends: editkit's
@@ -322,7 +323,7 @@ func chainPath(cp mhl.ChainProblem) string {
 // it was checked in and in the run's format, which is either checked
 // against the history's record too or, the first time the file is hashed
 // in it, "verified" (or "failed") as well, as the reference adds a format.
-func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry, ignore []string) (string, error) {
+func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry, paths iter.Seq2[string, bool]) (string, error) {
 	slices.SortFunc(entries, func(a, b *mhlEntry) int { return treepath.Compare(a.Path, b.Path) })
 	now := v.opts.Now()
 	seq := func(yield func(mhl.Entry, error) bool) {
@@ -348,17 +349,24 @@ func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry, ig
 	if !v.complete() {
 		return "", nil
 	}
+	return v.appendGeneration(now, format, paths, seq)
+}
+
+// appendGeneration appends an in-place generation of entries to the drive's
+// ASC MHL history, its folder hashes in format, ignoring what a drive walk
+// leaves out less any pattern that would hide one of paths.
+func (v *verifier) appendGeneration(created time.Time, format mhl.Format, paths iter.Seq2[string, bool], entries iter.Seq2[mhl.Entry, error]) (string, error) {
 	return mhl.WriteGeneration(v.root, mhl.Generation{
 		Process:       mhl.ProcessInPlace,
-		Created:       now,
+		Created:       created,
 		Host:          v.opts.Host,
 		Tool:          v.opts.Tool,
 		ToolVersion:   v.opts.Version,
 		Author:        v.opts.User,
 		Comment:       "editkit verify",
-		Ignore:        ignore,
+		Ignore:        driveIgnore(paths),
 		DirHashFormat: format,
-	}, seq)
+	}, entries)
 }
 
 // complete reports whether every file of the drive was re-hashed, which a

@@ -208,17 +208,7 @@ func (v *verifier) manifestMHL(checked map[string]checkedFile, moved []movedReco
 			}
 		}
 	}
-	return mhl.WriteGeneration(v.root, mhl.Generation{
-		Process:       mhl.ProcessInPlace,
-		Created:       now,
-		Host:          v.opts.Host,
-		Tool:          v.opts.Tool,
-		ToolVersion:   v.opts.Version,
-		Author:        v.opts.User,
-		Comment:       "editkit verify",
-		Ignore:        driveIgnore(paths),
-		DirHashFormat: mhl.XXH128,
-	}, entries)
+	return v.appendGeneration(now, mhl.XXH128, paths, entries)
 }
 
 // writeReport writes the human-readable verify report and its JSON twin
