@@ -127,16 +127,7 @@ func TestCopyDriveUnpluggedMidCopy(t *testing.T) {
 	if err := drive.Unmount(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if code := exitCode(err); code != 1 {
-			t.Fatalf("exit %d, want 1:\n%s", code, out.String())
-		}
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("copy hung after the drive was unplugged:\n%s", out.String())
-	}
+	exitsWith(t, cmd, out, 1, 5*time.Minute, "copy hung after the drive was unplugged", nil)
 	if !strings.Contains(out.String(), "reconnect it and run the same command again") {
 		t.Logf("%s", out.String())
 		t.Errorf("no advice after the drive disappeared:\n%s", out.String())
