@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	mediacopy "github.com/editkit/editkit/internal/copy"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/offload"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/editkit/editkit/internal/walk"
@@ -61,7 +61,7 @@ cannot live on exFAT/NTFS).`,
   editkit copy --exclude "Renders/" --exclude "*.tmp" --include-avid-db SRC /Volumes/EDITOR1`,
 		Args: argsRange(2, -1, "a source and at least one destination"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mode, err := mediacopy.ParseVerifyMode(verify)
+			mode, err := offload.ParseVerifyMode(verify)
 			if err != nil {
 				return &ui.UsageError{Err: err}
 			}
@@ -74,7 +74,7 @@ cannot live on exFAT/NTFS).`,
 			}
 			progress := e.term.NewProgress("copy")
 			defer progress.Close()
-			res, err := mediacopy.Run(cmd.Context(), mediacopy.Options{
+			res, err := offload.Run(cmd.Context(), offload.Options{
 				Env:             e.runEnv(progress),
 				Source:          args[0],
 				Dests:           dests,
@@ -86,7 +86,7 @@ cannot live on exFAT/NTFS).`,
 				Hooks:           testPlaceHooks(),
 			})
 			progress.Close()
-			var pe *mediacopy.PreflightError
+			var pe *offload.PreflightError
 			if errors.As(err, &pe) {
 				if e.term.JSON {
 					e.term.PrintJSON(map[string]any{"ok": false, "refused": pe.Problems})
@@ -115,7 +115,7 @@ cannot live on exFAT/NTFS).`,
 	return cmd
 }
 
-func printCopySummary(t *ui.Terminal, r *mediacopy.Result) {
+func printCopySummary(t *ui.Terminal, r *offload.Result) {
 	took := r.Finished.Sub(r.Started)
 	state := "Copied"
 	if !r.OK() {
@@ -149,13 +149,9 @@ func printCopySummary(t *ui.Terminal, r *mediacopy.Result) {
 		if d.Error != "" {
 			t.Printf("             %s\n", d.Error)
 		}
-		for i, f := range d.Failed {
-			if i == 20 {
-				t.Printf("             … %d more in the report\n", len(d.Failed)-20)
-				break
-			}
+		printFirst(t, d.Failed, 20, "             … %d more in the report\n", func(f offload.FileError) {
 			t.Printf("             failed: %s: %s\n", f.Path, f.Err)
-		}
+		})
 		if d.Report != "" {
 			t.Printf("             report: %s\n", d.Report)
 		}
@@ -206,7 +202,7 @@ func shellJoin(args []string) string {
 }
 
 // recordCopy records one "copied" event per destination that received files.
-func (e *env) recordCopy(ctx context.Context, res *mediacopy.Result) {
+func (e *env) recordCopy(ctx context.Context, res *offload.Result) {
 	var evs []event.Event
 	for _, d := range res.Destinations {
 		if d.Copied == 0 && d.Error == "" && len(d.Failed) == 0 {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	mediacopy "github.com/editkit/editkit/internal/copy"
+	"github.com/editkit/editkit/internal/offload"
 	"github.com/editkit/editkit/internal/samplemedia"
 )
 
@@ -40,7 +40,7 @@ func TestCopyOneToThree(t *testing.T) {
 	}
 	var res struct {
 		OK bool `json:"ok"`
-		mediacopy.Result
+		offload.Result
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, r.stdout)
@@ -136,7 +136,7 @@ func TestCopyKill9Resume(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("resumed copy: %s", r)
 	}
-	var res mediacopy.Result
+	var res offload.Result
 	json.Unmarshal([]byte(r.stdout), &res)
 	if res.Destinations[0].AlreadyThere == 0 {
 		t.Errorf("the resumed copy started from scratch: %+v", res.Destinations[0])
@@ -289,7 +289,7 @@ func TestCopyToExfat(t *testing.T) {
 	}
 	assertCopied(t, src, drive)
 	r := editkit(t, "copy", "--json", src, drive)
-	var res mediacopy.Result
+	var res offload.Result
 	json.Unmarshal([]byte(r.stdout), &res)
 	if r.code != 0 || res.Destinations[0].Copied != 0 {
 		t.Fatalf("rerun on exFAT copied again (mtime rounding?): %s", r)

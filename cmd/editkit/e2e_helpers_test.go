@@ -295,6 +295,26 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// exitsWith waits for an editkit started with startEditkit to exit with
+// code want. One still running after limit hangs: the test fails saying
+// so (hung), after unstick, if given, has freed it.
+func exitsWith(t *testing.T, cmd *exec.Cmd, out *syncBuffer, want int, limit time.Duration, hung string, unstick func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != want {
+			t.Fatalf("exit %d, want %d:\n%s", code, want, out.String())
+		}
+	case <-time.After(limit):
+		if unstick != nil {
+			unstick()
+		}
+		t.Fatalf("%s:\n%s", hung, out.String())
+	}
+}
+
 func exitCode(err error) int {
 	if ee, ok := err.(*exec.ExitError); ok {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	mediacopy "github.com/editkit/editkit/internal/copy"
+	"github.com/editkit/editkit/internal/offload"
 	"github.com/editkit/editkit/internal/samplemedia"
 	"github.com/editkit/editkit/internal/testfs"
 )
@@ -29,13 +29,13 @@ func TestCopyCatchesCorruptReadBack(t *testing.T) {
 	bad := testfs.MustMount(t, backing)
 	good := t.TempDir()
 	// The read-back reads the file under its temporary name.
-	bad.CorruptReads(mediacopy.TempName(filepath.Base(victim)), 12345)
+	bad.CorruptReads(offload.TempName(filepath.Base(victim)), 12345)
 
 	r := editkit(t, "copy", "--json", src, bad.Dir, good)
 	if r.code != 1 {
 		t.Fatalf("copy onto a corrupting drive: %s", r)
 	}
-	var res mediacopy.Result
+	var res offload.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestCopyDriveFailsMidCopy(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("copy with a failing drive: %s", r)
 	}
-	var res mediacopy.Result
+	var res offload.Result
 	json.Unmarshal([]byte(r.stdout), &res)
 	if e := res.Destinations[0].Error; !strings.Contains(e, "input/output error") {
 		t.Errorf("the failing drive is not reported as failed: %q", e)
@@ -127,16 +127,7 @@ func TestCopyDriveUnpluggedMidCopy(t *testing.T) {
 	if err := drive.Unmount(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if code := exitCode(err); code != 1 {
-			t.Fatalf("exit %d, want 1:\n%s", code, out.String())
-		}
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("copy hung after the drive was unplugged:\n%s", out.String())
-	}
+	exitsWith(t, cmd, out, 1, 5*time.Minute, "copy hung after the drive was unplugged", nil)
 	if !strings.Contains(out.String(), "reconnect it and run the same command again") {
 		t.Logf("%s", out.String())
 		t.Errorf("no advice after the drive disappeared:\n%s", out.String())

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	mediacopy "github.com/editkit/editkit/internal/copy"
+	"github.com/editkit/editkit/internal/offload"
 	"github.com/editkit/editkit/internal/samplemedia"
 	"github.com/editkit/editkit/internal/verify"
 )
@@ -51,10 +51,10 @@ func mrKeptAside(t *testing.T, drive string) []string {
 }
 
 // mrCopyJSON runs copy --json and returns its result for the one destination.
-func mrCopyJSON(t *testing.T, src, drive string) (*mediacopy.DestResult, result) {
+func mrCopyJSON(t *testing.T, src, drive string) (*offload.DestResult, result) {
 	t.Helper()
 	r := editkit(t, "copy", "--json", src, drive)
-	var res mediacopy.Result
+	var res offload.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || len(res.Destinations) != 1 {
 		return nil, r
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	mediacopy "github.com/editkit/editkit/internal/copy"
+	"github.com/editkit/editkit/internal/offload"
 )
 
 // A drive another tool prepared (a history made by the reference tool's
@@ -348,7 +348,7 @@ func TestMHLCopyCollidingFoldersOntoExfat(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("copy with colliding folders onto exFAT: want exit 1\n%s", r)
 	}
-	var res mediacopy.Result
+	var res offload.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("%v\n%s", err, r)
 	}

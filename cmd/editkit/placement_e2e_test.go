@@ -22,7 +22,7 @@ import (
 	"testing"
 
 	"github.com/editkit/editkit/internal/backup"
-	mediacopy "github.com/editkit/editkit/internal/copy"
+	"github.com/editkit/editkit/internal/offload"
 	"github.com/editkit/editkit/internal/place"
 )
 
@@ -76,7 +76,7 @@ func TestCopyNeverWritesThroughALink(t *testing.T) {
 		t.Fatalf("copy through a link: want exit 1\n%s", r)
 	}
 	assertOutsideUntouched(t, outside)
-	var res mediacopy.Result
+	var res offload.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("%v\n%s", err, r)
 	}
@@ -477,7 +477,7 @@ func TestCopyUnportableOntoExfat(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("copy with colliding names onto exFAT: want exit 1\n%s", r)
 	}
-	var res mediacopy.Result
+	var res offload.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("%v\n%s", err, r)
 	}

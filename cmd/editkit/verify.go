@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,18 +16,76 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// verifyFlags are verify's flags, as given.
+type verifyFlags struct {
+	useMHL   bool
+	b3list   string
+	since    string
+	sample   string
+	seed     uint64
+	jobs     int
+	readOnly bool
+	rebuild  bool
+	stall    time.Duration
+}
+
+// options turns the flags and arguments into what verify.Run takes.
+func (fl *verifyFlags) options(args []string) (verify.Options, error) {
+	o := verify.Options{
+		Drive:        args[0],
+		Paths:        args[1:],
+		Seed:         fl.seed,
+		Jobs:         fl.jobs,
+		ReadOnly:     fl.readOnly,
+		Rebuild:      fl.rebuild,
+		StallTimeout: fl.stall,
+	}
+	switch {
+	case fl.useMHL && fl.b3list != "":
+		return o, ui.Usagef("--mhl and --b3sum: choose one")
+	case fl.useMHL:
+		o.Against = verify.WithMHL
+	case fl.b3list != "":
+		o.Against, o.B3Sum = verify.WithB3Sum, fl.b3list
+	}
+	if fl.since != "" {
+		t, err := parseSince(fl.since, time.Now())
+		if err != nil {
+			return o, &ui.UsageError{Err: err}
+		}
+		o.Since = t
+	}
+	if fl.sample != "" {
+		pct, err := strconv.ParseFloat(strings.TrimSuffix(fl.sample, "%"), 64)
+		if err != nil || pct <= 0 || pct > 100 {
+			return o, ui.Usagef("--sample %q: want a percentage such as 5%%", fl.sample)
+		}
+		o.Sample = pct
+	}
+	return o, nil
+}
+
+// recordVerify records a finished run in the event log.
+func recordVerify(ctx context.Context, e *env, res *verify.Result) {
+	action := event.Verified
+	if !res.OK() {
+		action = event.VerifyFailed
+	}
+	ev := event.New(res.Finished, action)
+	ev.Drive, ev.DriveID, ev.Path, ev.Size = res.Label, res.DriveID, res.Drive, res.Bytes
+	ev.Note = fmt.Sprintf("%d of %d files intact against its %s, %d problems", res.Verified, res.Files, res.Against, len(res.Problems))
+	if sp, err := fsx.FreeSpace(res.Drive); err == nil {
+		ev.FreeSpace = sp.Free
+	}
+	h := e.optionalHub(ctx)
+	e.record(ctx, h, []event.Event{ev})
+	if h != nil {
+		h.Close()
+	}
+}
+
 func newVerifyCmd(e *env) *cobra.Command {
-	var (
-		useMHL   bool
-		b3list   string
-		since    string
-		sample   string
-		seed     uint64
-		jobs     int
-		readOnly bool
-		rebuild  bool
-		stall    time.Duration
-	)
+	var fl verifyFlags
 	cmd := &cobra.Command{
 		Use:   "verify DRIVE [PATH...]",
 		Short: "Re-hash a drive from the medium against its manifest or ASC MHL history",
@@ -93,36 +152,9 @@ nothing to verify against.`,
   editkit verify --rebuild /Volumes/EDITOR1`,
 		Args: argsRange(1, -1, "a drive"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := verify.Options{
-				Drive:        args[0],
-				Paths:        args[1:],
-				Seed:         seed,
-				Jobs:         jobs,
-				ReadOnly:     readOnly,
-				Rebuild:      rebuild,
-				StallTimeout: stall,
-			}
-			switch {
-			case useMHL && b3list != "":
-				return ui.Usagef("--mhl and --b3sum: choose one")
-			case useMHL:
-				o.Against = verify.WithMHL
-			case b3list != "":
-				o.Against, o.B3Sum = verify.WithB3Sum, b3list
-			}
-			if since != "" {
-				t, err := parseSince(since, time.Now())
-				if err != nil {
-					return &ui.UsageError{Err: err}
-				}
-				o.Since = t
-			}
-			if sample != "" {
-				pct, err := strconv.ParseFloat(strings.TrimSuffix(sample, "%"), 64)
-				if err != nil || pct <= 0 || pct > 100 {
-					return ui.Usagef("--sample %q: want a percentage such as 5%%", sample)
-				}
-				o.Sample = pct
+			o, err := fl.options(args)
+			if err != nil {
+				return err
 			}
 			progress := e.term.NewProgress("verify")
 			o.Env = e.runEnv(progress)
@@ -142,22 +174,8 @@ nothing to verify against.`,
 				}
 				return e.conclude(res.OK() && err == nil, res, err, func() { printRebuildSummary(e.term, res, err) })
 			}
-			if !res.Interrupted && !readOnly {
-				action := event.Verified
-				if !res.OK() {
-					action = event.VerifyFailed
-				}
-				ev := event.New(res.Finished, action)
-				ev.Drive, ev.DriveID, ev.Path, ev.Size = res.Label, res.DriveID, res.Drive, res.Bytes
-				ev.Note = fmt.Sprintf("%d of %d files intact against its %s, %d problems", res.Verified, res.Files, res.Against, len(res.Problems))
-				if sp, err := fsx.FreeSpace(res.Drive); err == nil {
-					ev.FreeSpace = sp.Free
-				}
-				h := e.optionalHub(cmd.Context())
-				e.record(cmd.Context(), h, []event.Event{ev})
-				if h != nil {
-					h.Close()
-				}
+			if !res.Interrupted && !fl.readOnly {
+				recordVerify(cmd.Context(), e, res)
 			}
 			if res.Interrupted {
 				e.term.Warnf("interrupted: the drive was not fully verified")
@@ -167,15 +185,15 @@ nothing to verify against.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&useMHL, "mhl", false, "verify against the ASC MHL history even if the drive has an editkit manifest")
-	f.StringVar(&b3list, "b3sum", "", "verify against a b3sum-format checksum list (paths relative to DRIVE)")
-	f.StringVar(&since, "since", "", "only files that arrived since DATE (2026-11-17, 2026-11-17T09:00:00Z, or a duration such as 48h or 7d)")
-	f.StringVar(&sample, "sample", "", "spot check: re-hash a random N% of the files (missing and extra files are still all checked)")
-	f.Uint64Var(&seed, "seed", 0, "with --sample: pick the same files as an earlier run (its seed is in its report)")
-	f.IntVarP(&jobs, "jobs", "j", 0, "files read at once (default 4, or the number of CPUs if more; on a single spinning disk, 1 or 2 can be faster)")
-	f.BoolVar(&readOnly, "read-only", false, "write nothing to the drive: no report, no state, no ASC MHL generation")
-	f.BoolVar(&rebuild, "rebuild", false, "rebuild the drive's manifest from its files, checked against its ASC MHL history; the old one is kept aside")
-	f.DurationVar(&stall, "stall-timeout", 2*time.Minute, "give up on a drive that returns no data for this long")
+	f.BoolVar(&fl.useMHL, "mhl", false, "verify against the ASC MHL history even if the drive has an editkit manifest")
+	f.StringVar(&fl.b3list, "b3sum", "", "verify against a b3sum-format checksum list (paths relative to DRIVE)")
+	f.StringVar(&fl.since, "since", "", "only files that arrived since DATE (2026-11-17, 2026-11-17T09:00:00Z, or a duration such as 48h or 7d)")
+	f.StringVar(&fl.sample, "sample", "", "spot check: re-hash a random N% of the files (missing and extra files are still all checked)")
+	f.Uint64Var(&fl.seed, "seed", 0, "with --sample: pick the same files as an earlier run (its seed is in its report)")
+	f.IntVarP(&fl.jobs, "jobs", "j", 0, "files read at once (default 4, or the number of CPUs if more; on a single spinning disk, 1 or 2 can be faster)")
+	f.BoolVar(&fl.readOnly, "read-only", false, "write nothing to the drive: no report, no state, no ASC MHL generation")
+	f.BoolVar(&fl.rebuild, "rebuild", false, "rebuild the drive's manifest from its files, checked against its ASC MHL history; the old one is kept aside")
+	f.DurationVar(&fl.stall, "stall-timeout", 2*time.Minute, "give up on a drive that returns no data for this long")
 	return cmd
 }
 
@@ -212,12 +230,35 @@ func verifyVerdict(r *verify.Result, err error) string {
 	return "all intact"
 }
 
+// driveName names a verified drive, with its label if it has one.
+func driveName(r *verify.Result) string {
+	if r.Label != "" {
+		return fmt.Sprintf("%s (%s)", r.Drive, r.Label)
+	}
+	return r.Drive
+}
+
+// printProblems prints a run's first problems; the report and --json hold
+// them all.
+func printProblems(t *ui.Terminal, problems []verify.Problem) {
+	printFirst(t, problems, 50, "  … %d more (see the report or --json)\n", func(p verify.Problem) { t.Printf("  %s\n", p) })
+}
+
+// printFirst prints the first n items with line, then, in the format more,
+// how many it left out.
+func printFirst[T any](t *ui.Terminal, items []T, n int, more string, line func(T)) {
+	for i, item := range items {
+		if i == n {
+			t.Printf(more, len(items)-n)
+			return
+		}
+		line(item)
+	}
+}
+
 func printVerifySummary(t *ui.Terminal, r *verify.Result, err error) {
 	took := r.Finished.Sub(r.Started)
-	name := r.Drive
-	if r.Label != "" {
-		name = fmt.Sprintf("%s (%s)", r.Drive, r.Label)
-	}
+	name := driveName(r)
 	if r.Note != "" {
 		t.Printf("%s\n", r.Note)
 	}
@@ -237,13 +278,7 @@ func printVerifySummary(t *ui.Terminal, r *verify.Result, err error) {
 	if r.NotSampled > 0 {
 		t.Printf("  spot check: %d files not sampled (seed %d)\n", r.NotSampled, r.Seed)
 	}
-	for i, p := range r.Problems {
-		if i == 50 {
-			t.Printf("  … %d more (see the report or --json)\n", len(r.Problems)-50)
-			break
-		}
-		t.Printf("  %s\n", p)
-	}
+	printProblems(t, r.Problems)
 	if r.Report != "" {
 		t.Printf("  report: %s\n", r.Report)
 	}
@@ -254,10 +289,7 @@ func printVerifySummary(t *ui.Terminal, r *verify.Result, err error) {
 
 func printRebuildSummary(t *ui.Terminal, r *verify.Result, err error) {
 	took := r.Finished.Sub(r.Started)
-	name := r.Drive
-	if r.Label != "" {
-		name = fmt.Sprintf("%s (%s)", r.Drive, r.Label)
-	}
+	name := driveName(r)
 	rb := r.Rebuild
 	if r.Interrupted || rb.Manifest == "" {
 		t.Printf("Did not rebuild the manifest of %s: %s; the old manifest is unchanged\n", name, verifyVerdict(r, err))
@@ -278,20 +310,10 @@ func printRebuildSummary(t *ui.Terminal, r *verify.Result, err error) {
 			t.Printf("  %d PROBLEMS:\n", len(r.Problems))
 		}
 	}
-	for i, p := range r.Problems {
-		if i == 50 {
-			t.Printf("  … %d more (see the report or --json)\n", len(r.Problems)-50)
-			break
-		}
-		t.Printf("  %s\n", p)
-	}
-	for i, p := range rb.New {
-		if i == 50 {
-			t.Printf("  … %d more new files (see --json)\n", len(rb.New)-50)
-			break
-		}
+	printProblems(t, r.Problems)
+	printFirst(t, rb.New, 50, "  … %d more new files (see --json)\n", func(p string) {
 		t.Printf("  %-13s %s: in no history; recorded unverified\n", "new", p)
-	}
+	})
 	if r.Report != "" {
 		t.Printf("  report: %s\n", r.Report)
 	}

@@ -64,16 +64,7 @@ func TestVerifyDriveUnpluggedMidRun(t *testing.T) {
 	cmd, out := startEditkit(t, "verify", "--read-only", "--jobs", "1", drive.Dir)
 	waitFor(t, 30*time.Second, "the verify to start reading", func() bool { return drive.Stats().BytesRead > 20<<20 })
 	drive.Unmount()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if code := exitCode(err); code != 1 {
-			t.Fatalf("exit %d, want 1:\n%s", code, out.String())
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("verify hung after the drive was unplugged:\n%s", out.String())
-	}
+	exitsWith(t, cmd, out, 1, 2*time.Minute, "verify hung after the drive was unplugged", nil)
 	if !strings.Contains(out.String(), "read-error") && !strings.Contains(out.String(), "missing") {
 		t.Errorf("no errors reported:\n%s", out.String())
 	}
@@ -89,17 +80,7 @@ func TestVerifyGivesUpOnAStalledDrive(t *testing.T) {
 	drive.StallReads()
 	defer drive.Reset()
 	cmd, out := startEditkit(t, "verify", "--read-only", "--stall-timeout", "2s", drive.Dir)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if code := exitCode(err); code != 1 {
-			t.Fatalf("exit %d, want 1:\n%s", code, out.String())
-		}
-	case <-time.After(60 * time.Second):
-		drive.Reset()
-		t.Fatalf("verify hung on a stalled drive:\n%s", out.String())
-	}
+	exitsWith(t, cmd, out, 1, 60*time.Second, "verify hung on a stalled drive", drive.Reset)
 	if !strings.Contains(out.String(), "stopped responding") {
 		t.Errorf("no explanation:\n%s", out.String())
 	}

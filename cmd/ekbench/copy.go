@@ -112,10 +112,6 @@ func (b *bench) copySuite() error {
 	for _, l := range lines {
 		fmt.Println("  " + l)
 	}
-	verdict := "met"
-	if peak > 256<<20 {
-		verdict = "MISSED"
-	}
-	fmt.Printf("  %-66s %s  (target < 256 MiB: %s)\n", fmt.Sprintf("peak memory, %d files", b.many), units.FormatBytes(peak), verdict)
+	fmt.Println("  " + peakMemory(fmt.Sprintf("peak memory, %d files", b.many), peak))
 	return nil
 }

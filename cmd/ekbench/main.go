@@ -209,6 +209,16 @@ func ratio(what string, ours, theirs time.Duration, target float64, lessIsBetter
 	return fmt.Sprintf("%-66s %5.2f×  (target ≤ %.2f×: %s)", what, r, target, verdict)
 }
 
+// peakMemory prints a peak memory line with its target: memory must not
+// grow with the number of files.
+func peakMemory(what string, peak int64) string {
+	verdict := "met"
+	if peak > 256<<20 {
+		verdict = "MISSED"
+	}
+	return fmt.Sprintf("%-66s %s  (target < 256 MiB: %s)", what, units.FormatBytes(peak), verdict)
+}
+
 func numCPU() int {
 	n := 0
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {

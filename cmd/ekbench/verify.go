@@ -98,11 +98,7 @@ func (b *bench) verifySuite() error {
 	tp("verify, cold vs b3sum cold", took[runs[0].name], took[runs[1].name], 0.95)
 	tp("hashing engine, hot vs b3sum hot", eng, took[runs[4].name], 0.90)
 	tp("verify --mhl (xxh128), cold vs xxhsum -H2 cold", took[runs[2].name], took[runs[3].name], 1.0)
-	verdict := "met"
-	if peak > 256<<20 {
-		verdict = "MISSED"
-	}
-	fmt.Printf("  %-66s %s  (target < 256 MiB: %s)\n", fmt.Sprintf("peak memory, verify of %d files", b.many), units.FormatBytes(peak), verdict)
+	fmt.Println("  " + peakMemory(fmt.Sprintf("peak memory, verify of %d files", b.many), peak))
 	return nil
 }
 

@@ -68,19 +68,25 @@ func newLineReader(r io.Reader, name string) *lineReader {
 	return &lineReader{r: bufio.NewReaderSize(r, 256<<10), name: name}
 }
 
+// rawLine reads the next line as it stands, newline included; a line
+// longer than the buffer (a very long path) is collected whole.
+func (lr *lineReader) rawLine() ([]byte, error) {
+	raw, err := lr.r.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return raw, err
+	}
+	buf := append([]byte(nil), raw...)
+	for err == bufio.ErrBufferFull {
+		raw, err = lr.r.ReadSlice('\n')
+		buf = append(buf, raw...)
+	}
+	return buf, err
+}
+
 // next returns the JSON body of the next line; io.EOF at a clean end, errTorn
 // (wrapped) for a line that is incomplete or fails its checksum.
 func (lr *lineReader) next() ([]byte, error) {
-	raw, err := lr.r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		// A record longer than the buffer (a very long path): collect it.
-		buf := append([]byte(nil), raw...)
-		for err == bufio.ErrBufferFull {
-			raw, err = lr.r.ReadSlice('\n')
-			buf = append(buf, raw...)
-		}
-		raw = buf
-	}
+	raw, err := lr.rawLine()
 	if err == io.EOF {
 		if len(raw) == 0 {
 			return nil, io.EOF
@@ -174,15 +180,7 @@ func intactLength(f *os.File, name string) (int64, error) {
 // just returned as torn: then the torn line is damage, not a crash's tail.
 func (lr *lineReader) restHasIntactLine() bool {
 	for {
-		raw, err := lr.r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			buf := append([]byte(nil), raw...)
-			for err == bufio.ErrBufferFull {
-				raw, err = lr.r.ReadSlice('\n')
-				buf = append(buf, raw...)
-			}
-			raw = buf
-		}
+		raw, err := lr.rawLine()
 		if err != nil {
 			return false // EOF (a last line without its newline is torn) or unreadable
 		}

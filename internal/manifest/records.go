@@ -70,9 +70,9 @@ func (d *Drive) Records() iter.Seq2[Record, error] {
 	}
 }
 
-// readBase streams manifest.ekm, checking its header, line checksums, order
-// and trailer. A missing file is an empty manifest.
-func readBase(path string) iter.Seq2[Record, error] {
+// lineFile streams the records read from the lines of the file at path; a
+// missing file has none, one that cannot be opened yields the error.
+func lineFile(path string, read func(lr *lineReader, yield func(Record, error) bool)) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		f, err := os.Open(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -83,10 +83,17 @@ func readBase(path string) iter.Seq2[Record, error] {
 			return
 		}
 		defer f.Close()
+		read(newLineReader(f, path), yield)
+	}
+}
+
+// readBase streams manifest.ekm, checking its header, line checksums, order
+// and trailer. A missing file is an empty manifest.
+func readBase(path string) iter.Seq2[Record, error] {
+	return lineFile(path, func(lr *lineReader, yield func(Record, error) bool) {
 		damaged := func(what string, err error) {
 			yield(Record{}, damagedFile(path, what, err))
 		}
-		lr := newLineReader(f, path)
 		body, err := lr.next()
 		if err != nil {
 			if err == io.EOF {
@@ -152,7 +159,7 @@ func readBase(path string) iter.Seq2[Record, error] {
 				return
 			}
 		}
-	}
+	})
 }
 
 // readJournal returns the journal's intact records; a torn tail is ignored.
@@ -168,17 +175,7 @@ func readJournal(path string) ([]Record, error) {
 }
 
 func journalRecords(path string) iter.Seq2[Record, error] {
-	return func(yield func(Record, error) bool) {
-		f, err := os.Open(path)
-		if errors.Is(err, os.ErrNotExist) {
-			return
-		}
-		if err != nil {
-			yield(Record{}, err)
-			return
-		}
-		defer f.Close()
-		lr := newLineReader(f, path)
+	return lineFile(path, func(lr *lineReader, yield func(Record, error) bool) {
 		for {
 			body, err := lr.next()
 			if err == io.EOF {
@@ -208,7 +205,7 @@ func journalRecords(path string) iter.Seq2[Record, error] {
 				return
 			}
 		}
-	}
+	})
 }
 
 func slices2Seq(rs []Record) iter.Seq2[Record, error] {

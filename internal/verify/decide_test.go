@@ -32,13 +32,21 @@ var decideFiles = map[string][]byte{
 // copy would, in its manifest.
 func decideDrive(t *testing.T) string {
 	t.Helper()
+	return recordedDrive(t, decideFiles)
+}
+
+// recordedDrive writes files into a new drive and records each, as a copy
+// would, in its compacted manifest (no ASC MHL history); it returns the
+// drive's root.
+func recordedDrive(t *testing.T, files map[string][]byte) string {
+	t.Helper()
 	root := t.TempDir()
 	d, err := manifest.Create(root, "T", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	for name, data := range decideFiles {
+	for name, data := range files {
 		p := filepath.Join(root, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)

@@ -71,183 +71,277 @@ type found struct {
 // and walks the drive for missing and unrecorded files, merging the two
 // streams in tree order so memory does not grow with the drive.
 func (v *verifier) againstManifest(ctx context.Context) error {
-	var drv *manifest.Drive
-	var err error
-	if v.opts.ReadOnly {
-		drv, err = manifest.Open(v.root)
-	} else {
-		drv, err = manifest.OpenForWrite(v.root)
-	}
+	drv, err := v.openManifest()
 	if err != nil {
-		if errors.Is(err, manifest.ErrNotADrive) {
-			return &UsageError{err}
-		}
 		return err
 	}
 	v.drive = drv // closed by Run, after the outputs are written
 	v.res.Label, v.res.DriveID = drv.Info.Label, drv.Info.ID
 
-	pick := v.sampler()
 	since := v.opts.Since.Unix()
-	selected := func(r manifest.Record) bool {
-		return !r.Dir && v.inScope(r.Path) && (v.opts.Since.IsZero() || r.Written >= since)
+	m := &manifestCheck{
+		verifier: v,
+		drv:      drv,
+		pick:     v.sampler(),
+		selected: func(r manifest.Record) bool {
+			return !r.Dir && v.inScope(r.Path) && (v.opts.Since.IsZero() || r.Written >= since)
+		},
+		checked: map[string]checkedFile{},
 	}
+	if err := m.announceTotal(); err != nil {
+		return err
+	}
+	m.pool = newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)
+	walkErr := m.walk()
+	if err := firstErr(m.pool.Wait(), walkErr); err != nil {
+		return err
+	}
+	renamed, gone := m.findMoved(ctx)
+	v.writeMHL = func() (string, error) { return v.manifestMHL(m.checked, renamed, gone) }
+	return m.markReadBack()
+}
 
-	// First a pass over the manifest alone, for the progress total.
+// openManifest opens the drive's manifest, for writing unless the run is
+// read-only.
+func (v *verifier) openManifest() (*manifest.Drive, error) {
+	open := manifest.OpenForWrite
+	if v.opts.ReadOnly {
+		open = manifest.Open
+	}
+	drv, err := open(v.root)
+	if errors.Is(err, manifest.ErrNotADrive) {
+		return nil, &UsageError{err}
+	}
+	return drv, err
+}
+
+// manifestCheck is one run against an editkit manifest: what the walk, the
+// re-hash jobs and the search for moved files share.
+type manifestCheck struct {
+	*verifier
+	drv      *manifest.Drive
+	pool     *pool
+	pick     func(path string) bool       // in the --sample
+	selected func(r manifest.Record) bool // a file this run checks
+
+	missing []lost  // recorded, not on the drive (walk only)
+	extras  []found // on the drive, not recorded (walk only)
+
+	mu         sync.Mutex // guards what the re-hash jobs record
+	checked    map[string]checkedFile
+	unverified []manifest.Record // intact, but never read back before
+}
+
+// announceTotal passes over the manifest alone, for the progress total.
+func (m *manifestCheck) announceTotal() error {
 	var total int64
 	files := 0
-	for r, err := range drv.Records() {
+	for r, err := range m.drv.Records() {
 		if err != nil {
 			return err
 		}
-		v.beat()
-		if selected(r) && pick(r.Path) {
+		m.beat()
+		if m.selected(r) && m.pick(r.Path) {
 			total += r.Size
 			files++
 		}
 	}
-	if v.opts.Progress != nil {
-		v.opts.Progress.AddTotal(total, files)
-	}
+	m.addTotal(total, files)
+	return nil
+}
 
-	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)
-	var (
-		mu         sync.Mutex
-		missing    []lost
-		extras     []found
-		checked    = map[string]checkedFile{}
-		unverified []manifest.Record // intact, but never read back before
-	)
-	check := func(r manifest.Record, e walk.Entry) error {
-		v.res.Files++
-		// A file of another size is read all the same: the ASC MHL
-		// generation appended records what it holds now, as failed.
-		resized := e.Size != r.Size
-		if resized {
-			v.problem(Problem{Kind: SizeChanged, Path: r.Path, Detail: fmt.Sprintf("%d bytes recorded, %d now", r.Size, e.Size)})
-		}
-		if !pick(r.Path) {
-			v.res.NotSampled++
-			return nil
-		}
-		full := filepath.Join(v.root, filepath.FromSlash(r.Path))
-		return p.submit(func(ctx context.Context) {
-			defer v.fileDone()
-			sum, err := p.hashFile(ctx, full, true)
-			intact := false
-			switch {
-			case ctx.Err() != nil:
-				return
-			case err != nil:
-				v.problem(Problem{Kind: ReadError, Path: r.Path, Detail: err.Error()})
-				return
-			case resized:
-			case sum.BLAKE3Hex() != r.BLAKE3:
-				v.problem(Problem{Kind: Modified, Path: r.Path, Detail: fmt.Sprintf("BLAKE3 %s, recorded %s", sum.BLAKE3Hex(), r.BLAKE3)})
-			case e.ModTime.UnixNano() != r.ModTime:
-				intact = true
-				v.problem(Problem{Kind: MTimeChanged, Path: r.Path, Detail: fmt.Sprintf("content intact, but modified %s (recorded %s)",
-					e.ModTime.UTC().Format(time.RFC3339Nano), r.MTime().UTC().Format(time.RFC3339Nano))})
-			default:
-				intact = true
-				v.verified(sum.Size)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			checked[r.Path] = checkedFile{xxh128: sum.XXH128Hex(), size: sum.Size, mod: e.ModTime, intact: intact}
-			if intact && e.ModTime.UnixNano() == r.ModTime && r.Verified == 0 {
-				unverified = append(unverified, r)
-			}
-		})
-	}
-
-	// advance reports the records before path (tree order) as missing and
-	// returns the record for path, if any.
-	cursor := newTreeCursor(drv.Records(), func(r manifest.Record) string { return r.Path }, func(r manifest.Record) {
-		if selected(r) {
-			v.res.Files++
-			missing = append(missing, lost{r.Path, r.Size, r.BLAKE3, "blake3"})
+// walk walks the drive beside the manifest in tree order: a record the walk
+// passes without finding is missing, a file no record names is extra, and
+// every recorded file is queued to be re-hashed.
+func (m *manifestCheck) walk() error {
+	cursor := newTreeCursor(m.drv.Records(), func(r manifest.Record) string { return r.Path }, func(r manifest.Record) {
+		if m.selected(r) {
+			m.res.Files++
+			m.missing = append(m.missing, lost{r.Path, r.Size, r.BLAKE3, "blake3"})
 		}
 	})
 	defer cursor.stop()
-	advance := cursor.seek
 	rules := driveRules()
-	if rules.Keep, err = keepRecorded(drv.Records(), rules); err != nil {
+	var err error
+	if rules.Keep, err = keepRecorded(m.drv.Records(), rules); err != nil {
 		return err
 	}
-	walkErr := walk.Walk(p.ctx, v.root, rules, walk.Visitor{
+	err = walk.Walk(m.pool.ctx, m.root, rules, walk.Visitor{
 		Dir: func(e walk.Entry, _ []string) error {
-			v.beat()
+			m.beat()
 			if e.Path == "" {
 				return nil
 			}
-			_, _, err := advance(e.Path, false)
+			_, _, err := cursor.seek(e.Path, false)
 			return err
 		},
 		File: func(e walk.Entry) error {
-			v.beat()
-			r, ok, err := advance(e.Path, false)
+			m.beat()
+			r, ok, err := cursor.seek(e.Path, false)
 			if err != nil {
 				return err
 			}
 			switch {
-			case ok && !r.Dir && selected(r):
-				return check(r, e)
-			case !ok && v.opts.Since.IsZero() && v.inScope(e.Path):
-				extras = append(extras, found{e.Path, e.Size})
+			case ok && !r.Dir && m.selected(r):
+				return m.rehash(r, e)
+			case !ok && m.opts.Since.IsZero() && m.inScope(e.Path):
+				m.extras = append(m.extras, found{e.Path, e.Size})
 			}
 			return nil
 		},
 		Skipped: func(s walk.Skipped) {
-			switch {
-			case s.Err != nil && v.inScope(s.Path):
-				v.problem(Problem{Kind: ReadError, Path: s.Path, Detail: s.Err.Error()})
-			case strings.HasPrefix(treepath.Base(s.Path), walk.TempPrefix) && v.inScope(s.Path):
-				v.problem(Problem{Kind: Extra, Path: s.Path, Detail: "temporary file of an interrupted copy; run that copy again to finish it"})
+			if !m.unreadable(s) && strings.HasPrefix(treepath.Base(s.Path), walk.TempPrefix) && m.inScope(s.Path) {
+				m.problem(Problem{Kind: Extra, Path: s.Path, Detail: "temporary file of an interrupted copy; run that copy again to finish it"})
 			}
 		},
 	})
-	if walkErr == nil {
-		_, _, walkErr = advance("", true)
+	if err == nil {
+		_, _, err = cursor.seek("", true)
 	}
-	poolErr := p.wait()
-	if err := firstErr(poolErr, walkErr); err != nil {
-		return err
+	return err
+}
+
+// rehash queues the re-hash of a recorded file found on the drive as e.
+func (m *manifestCheck) rehash(r manifest.Record, e walk.Entry) error {
+	resized, sampled := m.admit(r.Path, r.Size, e.Size, m.pick)
+	if !sampled {
+		return nil
 	}
+	full := filepath.Join(m.root, filepath.FromSlash(r.Path))
+	return m.pool.Submit(func(ctx context.Context) {
+		defer m.fileDone()
+		sum, err := m.pool.hashFile(ctx, full, true)
+		var mismatch string
+		if got := sum.BLAKE3Hex(); got != r.BLAKE3 {
+			mismatch = fmt.Sprintf("BLAKE3 %s, recorded %s", got, r.BLAKE3)
+		}
+		intact := false
+		switch m.judge(ctx, r.Path, err, resized, mismatch) {
+		case unread:
+			return
+		case matches:
+			intact = true
+			if e.ModTime.UnixNano() != r.ModTime {
+				m.problem(Problem{Kind: MTimeChanged, Path: r.Path, Detail: fmt.Sprintf("content intact, but modified %s (recorded %s)",
+					e.ModTime.UTC().Format(time.RFC3339Nano), r.MTime().UTC().Format(time.RFC3339Nano))})
+			} else {
+				m.verified(sum.Size)
+			}
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.checked[r.Path] = checkedFile{xxh128: sum.XXH128Hex(), size: sum.Size, mod: e.ModTime, intact: intact}
+		if intact && e.ModTime.UnixNano() == r.ModTime && r.Verified == 0 {
+			m.unverified = append(m.unverified, r)
+		}
+	})
+}
+
+// findMoved pairs the missing records with the extra files of the same
+// content and returns the moved files as the generation appended records
+// them (under the new name, with the previous path, spec 5.3.3) and the
+// paths still missing, which it leaves out.
+func (m *manifestCheck) findMoved(ctx context.Context) ([]movedRecord, []string) {
 	sizes := map[string]int64{}
-	for _, x := range extras {
+	for _, x := range m.extras {
 		sizes[x.path] = x.size
 	}
 	movedXXH := map[string]string{}
-	moved, gone := v.findMoved(ctx, missing, extras, func(ctx context.Context, path string, _ lost) (string, error) {
-		sum, err := p.hashFile(ctx, filepath.Join(v.root, filepath.FromSlash(path)), true)
+	moved, gone := m.verifier.findMoved(ctx, m.missing, m.extras, func(ctx context.Context, path string, _ lost) (string, error) {
+		sum, err := m.pool.hashFile(ctx, filepath.Join(m.root, filepath.FromSlash(path)), true)
 		movedXXH[path] = sum.XXH128Hex()
 		return sum.BLAKE3Hex(), err
 	})
-	// The generation appended records a moved file under its new name,
-	// with its previous path (spec 5.3.3), and leaves out what is gone.
 	var renamed []movedRecord
-	for _, m := range moved {
-		fi, err := os.Lstat(filepath.Join(v.root, filepath.FromSlash(m.to)))
+	for _, mv := range moved {
+		fi, err := os.Lstat(filepath.Join(m.root, filepath.FromSlash(mv.to)))
 		if err != nil {
 			continue
 		}
-		renamed = append(renamed, movedRecord{movedFile: m, xxh128: movedXXH[m.to], size: sizes[m.to], mod: fi.ModTime()})
+		renamed = append(renamed, movedRecord{movedFile: mv, xxh128: movedXXH[mv.to], size: sizes[mv.to], mod: fi.ModTime()})
 	}
-	v.writeMHL = func() (string, error) { return v.manifestMHL(checked, renamed, gone) }
-	if !v.opts.ReadOnly && len(unverified) > 0 {
-		now := v.opts.Now().Unix()
-		for _, r := range unverified {
-			r.Verified = now
-			if err := drv.Append(r); err != nil {
-				return err
-			}
-		}
-		if err := drv.Sync(); err != nil {
+	return renamed, gone
+}
+
+// markReadBack records in the manifest that the intact files never read
+// back before have been now.
+func (m *manifestCheck) markReadBack() error {
+	if m.opts.ReadOnly || len(m.unverified) == 0 {
+		return nil
+	}
+	now := m.opts.Now().Unix()
+	for _, r := range m.unverified {
+		r.Verified = now
+		if err := m.drv.Append(r); err != nil {
 			return err
 		}
 	}
-	return nil
+	return m.drv.Sync()
+}
+
+// verdict is what re-hashing a recorded file found.
+type verdict int
+
+const (
+	unread  verdict = iota // interrupted, or a read error (reported): nothing to record
+	differs                // read whole, but not what was recorded (reported)
+	matches                // the content is what was recorded
+)
+
+// judge reports what re-hashing the recorded file path found: err, the
+// error reading it; resized, its size differs from the record (already
+// reported); mismatch, how its digest differs ("" when it does not).
+func (v *verifier) judge(ctx context.Context, path string, err error, resized bool, mismatch string) verdict {
+	switch {
+	case ctx.Err() != nil:
+		return unread
+	case err != nil:
+		v.problem(Problem{Kind: ReadError, Path: path, Detail: err.Error()})
+		return unread
+	case resized:
+		return differs
+	case mismatch != "":
+		v.problem(Problem{Kind: Modified, Path: path, Detail: mismatch})
+		return differs
+	}
+	return matches
+}
+
+// admit counts a recorded file found on the drive, reports it if its size
+// changed, and returns whether it did and whether it is in the sample. A
+// file of another size is read all the same: the ASC MHL generation
+// appended records what it holds now, as failed. A negative recorded size
+// is unknown.
+func (v *verifier) admit(path string, recorded, now int64, pick func(string) bool) (resized, sampled bool) {
+	v.res.Files++
+	resized = recorded >= 0 && recorded != now
+	if resized {
+		v.problem(Problem{Kind: SizeChanged, Path: path, Detail: fmt.Sprintf("%d bytes recorded, %d now", recorded, now)})
+	}
+	if !pick(path) {
+		v.res.NotSampled++
+		return resized, false
+	}
+	return resized, true
+}
+
+// unreadable reports a file or folder the walk could not read, if it is in
+// scope, and returns whether s was one.
+func (v *verifier) unreadable(s walk.Skipped) bool {
+	if s.Err == nil {
+		return false
+	}
+	if v.inScope(s.Path) {
+		v.problem(Problem{Kind: ReadError, Path: s.Path, Detail: s.Err.Error()})
+	}
+	return true
+}
+
+// addTotal tells the progress how much the run will read.
+func (v *verifier) addTotal(bytes int64, files int) {
+	if v.opts.Progress != nil {
+		v.opts.Progress.AddTotal(bytes, files)
+	}
 }
 
 func (v *verifier) fileDone() {

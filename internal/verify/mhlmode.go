@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/treepath"
@@ -40,44 +41,71 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 	if h == nil {
 		return nil
 	}
-	// The generation written after a clean verify uses the format of the
-	// history's latest root hash, so editkit's entry reads like the others.
-	runFormat := mhl.XXH128
-	if gens := h.Generations(); len(gens) > 0 {
-		for _, g := range gens {
-			if g.History == "" && len(g.RootHash) > 0 {
-				runFormat = g.RootHash[0].Format
-			}
+	m := &mhlCheck{verifier: v, h: h, runFormat: runFormat(h)}
+	m.announceTotal()
+	m.pick = v.sampler()
+	m.pool = newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)
+	walkErr := m.walk()
+	if err := firstErr(m.pool.Wait(), walkErr); err != nil {
+		return err
+	}
+	m.recordMoved(ctx)
+	v.writeMHL = m.writeGeneration
+	return nil
+}
+
+// runFormat is the format of the generation written after a clean verify:
+// that of the history's latest root hash, so editkit's entry reads like the
+// others.
+func runFormat(h *mhl.History) mhl.Format {
+	format := mhl.XXH128
+	for _, g := range h.Generations() {
+		if g.History == "" && len(g.RootHash) > 0 {
+			format = g.RootHash[0].Format
 		}
 	}
+	return format
+}
 
+// mhlCheck is one run against an ASC MHL history: what the walk, the
+// re-hash jobs and the search for moved files share.
+type mhlCheck struct {
+	*verifier
+	h         *mhl.History
+	runFormat mhl.Format
+	pool      *pool
+	pick      func(path string) bool // in the --sample
+
+	entries []*mhlEntry // every file and folder walked, for the generation
+	missing []lost      // recorded, not on the drive (walk only)
+	extras  []found     // on the drive, not recorded (walk only)
+
+	mu sync.Mutex // guards the entries' results, set by the re-hash jobs
+}
+
+// announceTotal passes over the history alone, for the progress total.
+func (m *mhlCheck) announceTotal() {
 	var total int64
 	files := 0
-	for f := range h.Files() {
-		v.beat()
-		if v.inScope(f.Path) {
+	for f := range m.h.Files() {
+		m.beat()
+		if m.inScope(f.Path) {
 			files++
 			total += max(f.Size, 0)
 		}
 	}
-	if v.opts.Progress != nil {
-		v.opts.Progress.AddTotal(total, files)
-	}
-	pick := v.sampler()
-	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)
-	var (
-		mu      sync.Mutex
-		entries []*mhlEntry
-		missing []lost
-		extras  []found
-	)
-	// advance reports the history's files before path (tree order) as
-	// missing and returns its record for path, if any.
-	cursor := newTreeCursor(withNoErrors(h.Files()), mhlPath, func(r mhl.FileRecord) {
-		if v.inScope(r.Path) {
-			v.res.Files++
+	m.addTotal(total, files)
+}
+
+// walk walks the drive beside the history in tree order: a record the walk
+// passes without finding is missing, a file no record names is extra, and
+// every recorded file is queued to be re-hashed.
+func (m *mhlCheck) walk() error {
+	cursor := newTreeCursor(withNoErrors(m.h.Files()), mhlPath, func(r mhl.FileRecord) {
+		if m.inScope(r.Path) {
+			m.res.Files++
 			f, d := chooseFormat(r)
-			missing = append(missing, lost{r.Path, r.Size, d, string(f)})
+			m.missing = append(m.missing, lost{r.Path, r.Size, d, string(f)})
 		}
 	})
 	defer cursor.stop()
@@ -89,140 +117,139 @@ func (v *verifier) againstMHL(ctx context.Context) error {
 	// What the history records is verified whatever its name: editkit's
 	// skip list and the history's ignore patterns decide only about files
 	// nobody recorded.
-	rules.Keep = h.Records
+	rules.Keep = m.h.Records
 	rules.Custom = func(rel string, isDir bool) string {
-		if h.Match(rel, isDir) {
+		if m.h.Match(rel, isDir) {
 			return "ignored by the ASC MHL history"
 		}
 		return ""
 	}
-	walkErr := walk.Walk(p.ctx, v.root, rules, walk.Visitor{
+	err := walk.Walk(m.pool.ctx, m.root, rules, walk.Visitor{
 		Dir: func(e walk.Entry, _ []string) error {
-			v.beat()
+			m.beat()
 			if e.Path != "" {
 				advance(e.Path, false)
-				entries = append(entries, &mhlEntry{Entry: e})
+				m.entries = append(m.entries, &mhlEntry{Entry: e})
 			}
 			return nil
 		},
 		File: func(e walk.Entry) error {
-			v.beat()
+			m.beat()
 			r, ok := advance(e.Path, false)
 			me := &mhlEntry{Entry: e}
-			entries = append(entries, me)
-			if !v.inScope(e.Path) {
+			m.entries = append(m.entries, me)
+			switch {
+			case !m.inScope(e.Path):
+				return nil
+			case !ok:
+				m.extras = append(m.extras, found{e.Path, e.Size})
 				return nil
 			}
-			if !ok {
-				extras = append(extras, found{e.Path, e.Size})
-				return nil
-			}
-			v.res.Files++
-			if r.Failed {
-				v.problem(Problem{Kind: FailedBefore, Path: r.Path, Detail: "the history records only failed verifications of this file, never a good hash"})
-				return nil
-			}
-			// A file of another size is read all the same: the generation
-			// appended records what it holds now, as failed.
-			resized := r.Size >= 0 && r.Size != e.Size
-			if resized {
-				v.problem(Problem{Kind: SizeChanged, Path: r.Path, Detail: fmt.Sprintf("%d bytes recorded, %d now", r.Size, e.Size)})
-			}
-			if !pick(r.Path) {
-				v.res.NotSampled++
-				return nil
-			}
-			format, want := chooseFormat(r)
-			formats := []mhl.Format{format}
-			var wantRun string // the run format's recorded digest, if any
-			if format != runFormat {
-				formats = append(formats, runFormat)
-				for _, h := range r.Hashes {
-					if h.Format == runFormat {
-						wantRun = h.Digest
-					}
-				}
-			}
-			full := filepath.Join(v.root, filepath.FromSlash(r.Path))
-			return p.submit(func(ctx context.Context) {
-				defer v.fileDone()
-				got, n, err := p.hashFormats(ctx, full, formats)
-				action := mhl.Failed
-				switch {
-				case ctx.Err() != nil:
-					return
-				case err != nil:
-					v.problem(Problem{Kind: ReadError, Path: r.Path, Detail: err.Error()})
-					return
-				case resized:
-				case got[format] != want:
-					v.problem(Problem{Kind: Modified, Path: r.Path, Detail: fmt.Sprintf("%s %s, recorded %s", format, got[format], want)})
-				case wantRun != "" && got[runFormat] != wantRun:
-					v.problem(Problem{Kind: Modified, Path: r.Path, Detail: fmt.Sprintf("%s %s, recorded %s", runFormat, got[runFormat], wantRun)})
-				default:
-					action = mhl.Verified
-					v.verified(n)
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				me.hashes, me.listed, me.action = got, true, action
-				if action == mhl.Verified {
-					if v.res.Formats == nil {
-						v.res.Formats = map[string]int{}
-					}
-					v.res.Formats[string(format)]++
-				}
-			})
+			return m.rehash(r, me)
 		},
-		Skipped: func(s walk.Skipped) {
-			if s.Err != nil && v.inScope(s.Path) {
-				v.problem(Problem{Kind: ReadError, Path: s.Path, Detail: s.Err.Error()})
-			}
-		},
+		Skipped: func(s walk.Skipped) { m.unreadable(s) },
 	})
-	if walkErr == nil {
+	if err == nil {
 		advance("", true)
 	}
-	if err := firstErr(p.wait(), walkErr); err != nil {
-		return err
+	return err
+}
+
+// rehash queues the re-hash of a recorded file found on the drive as me,
+// in the format the history recorded it in and in the run's format.
+func (m *mhlCheck) rehash(r mhl.FileRecord, me *mhlEntry) error {
+	if r.Failed {
+		m.res.Files++
+		m.problem(Problem{Kind: FailedBefore, Path: r.Path, Detail: "the history records only failed verifications of this file, never a good hash"})
+		return nil
 	}
-	// A file found intact under another name is recorded there, with its
-	// previous path, as the reference tool's create -dr does (spec 5.3.3).
+	resized, sampled := m.admit(r.Path, r.Size, me.Size, m.pick)
+	if !sampled {
+		return nil
+	}
+	format, want := chooseFormat(r)
+	formats := []mhl.Format{format}
+	var wantRun string // the run format's recorded digest, if any
+	if format != m.runFormat {
+		formats = append(formats, m.runFormat)
+		for _, h := range r.Hashes {
+			if h.Format == m.runFormat {
+				wantRun = h.Digest
+			}
+		}
+	}
+	full := filepath.Join(m.root, filepath.FromSlash(r.Path))
+	return m.pool.Submit(func(ctx context.Context) {
+		defer m.fileDone()
+		got, n, err := m.pool.hashFormats(ctx, full, formats)
+		var mismatch string
+		switch {
+		case got[format] != want:
+			mismatch = fmt.Sprintf("%s %s, recorded %s", format, got[format], want)
+		case wantRun != "" && got[m.runFormat] != wantRun:
+			mismatch = fmt.Sprintf("%s %s, recorded %s", m.runFormat, got[m.runFormat], wantRun)
+		}
+		action := mhl.Failed
+		switch m.judge(ctx, r.Path, err, resized, mismatch) {
+		case unread:
+			return
+		case matches:
+			action = mhl.Verified
+			m.verified(n)
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		me.hashes, me.listed, me.action = got, true, action
+		if action == mhl.Verified {
+			if m.res.Formats == nil {
+				m.res.Formats = map[string]int{}
+			}
+			m.res.Formats[string(format)]++
+		}
+	})
+}
+
+// recordMoved finds the files intact under another name and records each
+// there, with its previous path, as the reference tool's create -dr does
+// (spec 5.3.3).
+func (m *mhlCheck) recordMoved(ctx context.Context) {
 	computed := map[string]map[mhl.Format]string{}
-	moved, _ := v.findMoved(ctx, missing, extras, func(ctx context.Context, path string, want lost) (string, error) {
+	moved, _ := m.findMoved(ctx, m.missing, m.extras, func(ctx context.Context, path string, want lost) (string, error) {
 		f := mhl.Format(want.format)
-		got, _, err := p.hashFormats(ctx, filepath.Join(v.root, filepath.FromSlash(path)), []mhl.Format{f, runFormat})
+		got, _, err := m.pool.hashFormats(ctx, filepath.Join(m.root, filepath.FromSlash(path)), []mhl.Format{f, m.runFormat})
 		computed[path] = got
 		return got[f], err
 	})
 	byPath := make(map[string]*mhlEntry, len(moved))
-	for _, e := range entries {
+	for _, e := range m.entries {
 		if e.Kind != walk.Dir {
 			byPath[e.Path] = e
 		}
 	}
-	for _, m := range moved {
-		if e := byPath[m.to]; e != nil {
-			e.hashes, e.listed, e.action, e.previous = computed[m.to], true, mhl.Verified, m.from
+	for _, mv := range moved {
+		if e := byPath[mv.to]; e != nil {
+			e.hashes, e.listed, e.action, e.previous = computed[mv.to], true, mhl.Verified, mv.from
 		}
 	}
-	v.writeMHL = func() (string, error) {
-		paths := func(yield func(string, bool) bool) {
-			for p, isDir := range h.Paths() {
-				if !yield(p, isDir) {
-					return
-				}
-			}
-			for _, e := range entries {
-				isDir := e.Kind == walk.Dir
-				if (isDir || e.listed) && !yield(e.Path, isDir) {
-					return
-				}
+}
+
+// writeGeneration appends the generation of a clean run, ignoring what
+// editkit leaves out less what the history or the generation names.
+func (m *mhlCheck) writeGeneration() (string, error) {
+	paths := func(yield func(string, bool) bool) {
+		for p, isDir := range m.h.Paths() {
+			if !yield(p, isDir) {
+				return
 			}
 		}
-		return v.verifiedGeneration(runFormat, entries, driveIgnore(paths))
+		for _, e := range m.entries {
+			isDir := e.Kind == walk.Dir
+			if (isDir || e.listed) && !yield(e.Path, isDir) {
+				return
+			}
+		}
 	}
-	return nil
+	return m.verifiedGeneration(m.runFormat, m.entries, paths)
 }
 
 // driveIgnore is the ignore list of a generation verify appends: editkit's
@@ -296,7 +323,7 @@ func chainPath(cp mhl.ChainProblem) string {
 // it was checked in and in the run's format, which is either checked
 // against the history's record too or, the first time the file is hashed
 // in it, "verified" (or "failed") as well, as the reference adds a format.
-func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry, ignore []string) (string, error) {
+func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry, paths iter.Seq2[string, bool]) (string, error) {
 	slices.SortFunc(entries, func(a, b *mhlEntry) int { return treepath.Compare(a.Path, b.Path) })
 	now := v.opts.Now()
 	seq := func(yield func(mhl.Entry, error) bool) {
@@ -322,17 +349,24 @@ func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry, ig
 	if !v.complete() {
 		return "", nil
 	}
+	return v.appendGeneration(now, format, paths, seq)
+}
+
+// appendGeneration appends an in-place generation of entries to the drive's
+// ASC MHL history, its folder hashes in format, ignoring what a drive walk
+// leaves out less any pattern that would hide one of paths.
+func (v *verifier) appendGeneration(created time.Time, format mhl.Format, paths iter.Seq2[string, bool], entries iter.Seq2[mhl.Entry, error]) (string, error) {
 	return mhl.WriteGeneration(v.root, mhl.Generation{
 		Process:       mhl.ProcessInPlace,
-		Created:       now,
+		Created:       created,
 		Host:          v.opts.Host,
 		Tool:          v.opts.Tool,
 		ToolVersion:   v.opts.Version,
 		Author:        v.opts.User,
 		Comment:       "editkit verify",
-		Ignore:        ignore,
+		Ignore:        driveIgnore(paths),
 		DirHashFormat: format,
-	}, seq)
+	}, entries)
 }
 
 // complete reports whether every file of the drive was re-hashed, which a

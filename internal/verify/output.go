@@ -56,9 +56,7 @@ func (v *verifier) againstB3Sum(ctx context.Context) error {
 			total += fi.Size()
 		}
 	}
-	if v.opts.Progress != nil {
-		v.opts.Progress.AddTotal(total, len(lines))
-	}
+	v.addTotal(total, len(lines))
 	pick := v.sampler()
 	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)
 	var submitErr error
@@ -73,23 +71,21 @@ func (v *verifier) againstB3Sum(ctx context.Context) error {
 			v.problem(Problem{Kind: Missing, Path: l.path})
 			continue
 		}
-		if submitErr = p.submit(func(ctx context.Context) {
+		if submitErr = p.Submit(func(ctx context.Context) {
 			defer v.fileDone()
 			sum, err := p.hashFile(ctx, full, false)
-			switch {
-			case ctx.Err() != nil:
-			case err != nil:
-				v.problem(Problem{Kind: ReadError, Path: l.path, Detail: err.Error()})
-			case sum.BLAKE3Hex() != l.digest:
-				v.problem(Problem{Kind: Modified, Path: l.path, Detail: fmt.Sprintf("BLAKE3 %s, listed %s", sum.BLAKE3Hex(), l.digest)})
-			default:
+			var mismatch string
+			if got := sum.BLAKE3Hex(); got != l.digest {
+				mismatch = fmt.Sprintf("BLAKE3 %s, listed %s", got, l.digest)
+			}
+			if v.judge(ctx, l.path, err, false, mismatch) == matches {
 				v.verified(sum.Size)
 			}
 		}); submitErr != nil {
 			break
 		}
 	}
-	return firstErr(p.wait(), submitErr)
+	return firstErr(p.Wait(), submitErr)
 }
 
 // writeOutputs records the verification on the drive: a report, the
@@ -212,17 +208,7 @@ func (v *verifier) manifestMHL(checked map[string]checkedFile, moved []movedReco
 			}
 		}
 	}
-	return mhl.WriteGeneration(v.root, mhl.Generation{
-		Process:       mhl.ProcessInPlace,
-		Created:       now,
-		Host:          v.opts.Host,
-		Tool:          v.opts.Tool,
-		ToolVersion:   v.opts.Version,
-		Author:        v.opts.User,
-		Comment:       "editkit verify",
-		Ignore:        driveIgnore(paths),
-		DirHashFormat: mhl.XXH128,
-	}, entries)
+	return v.appendGeneration(now, mhl.XXH128, paths, entries)
 }
 
 // writeReport writes the human-readable verify report and its JSON twin

@@ -16,7 +16,9 @@ import (
 // minutes). Verification gives up rather than hang.
 var ErrStalled = errors.New("the drive stopped responding")
 
-// pool reads files on a few goroutines (a run.Pool of jobs).
+// pool reads files on a few goroutines: a run.Pool of jobs (Submit blocks
+// while every worker is busy; Wait says why the pool stopped early, if it
+// did), with the hashing each job does.
 type pool struct {
 	*run.Pool[func(context.Context)]
 	// ctx is the pool's context: walks feeding it stop with it.
@@ -33,13 +35,6 @@ func newPool(ctx context.Context, workers int, progress run.Progress, beat func(
 	return &pool{Pool: jobs, ctx: jobs.Context(), progress: progress, beat: beat,
 		workers: max(1, runtime.NumCPU()/workers)}
 }
-
-// submit queues a job; it blocks while every worker is busy.
-func (p *pool) submit(job func(context.Context)) error { return p.Submit(job) }
-
-// wait waits for the queued jobs and returns why the pool stopped early,
-// if it did.
-func (p *pool) wait() error { return p.Wait() }
 
 func (p *pool) add(n int64) {
 	p.beat()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
@@ -61,195 +62,233 @@ func (v *verifier) rebuild(ctx context.Context) error {
 		return err
 	}
 	defer rb.Close()
-	drv := rb.Drive
-	v.res.Label, v.res.DriveID = drv.Info.Label, drv.Info.ID
+	v.res.Label, v.res.DriveID = rb.Drive.Info.Label, rb.Drive.Info.ID
 	if rb.Damage != nil {
 		info.Damage = rb.Damage.Error()
 	}
-
-	// The history, if the drive has one and its chain is intact: a
-	// generation edited after the fact proves nothing.
-	var hist *mhl.History
-	if dirExists(filepath.Join(v.root, "ascmhl")) {
-		h, err := mhl.Open(v.root)
-		if err != nil {
-			v.problem(Problem{Kind: Tampered, Path: "ascmhl", Detail: fmt.Sprintf("the ASC MHL history cannot be read (%v); files are recorded as new, not verified", err)})
-		} else if cps := h.CheckChain(); len(cps) > 0 {
-			for _, cp := range cps {
-				v.problem(Problem{Kind: Tampered, Path: chainPath(cp), Detail: cp.String() + "; the history is not trusted: files are recorded as new, not verified"})
-			}
-		} else {
-			hist = h
-		}
-	}
 	v.res.Against = FromFiles
 	var histFiles iter.Seq[mhl.FileRecord] = func(func(mhl.FileRecord) bool) {}
-	if hist != nil {
+	if hist := v.trustedHistory(); hist != nil {
 		v.res.Against, info.History = WithMHL, true
 		histFiles = hist.Files()
 	}
+	if err := v.announceDrive(ctx); err != nil {
+		return err
+	}
+	r := &rebuildRun{verifier: v, rb: rb, info: info, stamp: now.Unix(), seen: map[string]bool{},
+		pool: newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)}
+	walkErr := r.walk(histFiles)
+	if err := firstErr(r.pool.Wait(), walkErr); err != nil {
+		return err // interrupted or failed: the old manifest stays as it is
+	}
+	r.reportOldMissing()
+	return r.replace(now)
+}
 
+// trustedHistory returns the drive's ASC MHL history if it has one and its
+// chain is intact: a generation edited after the fact proves nothing.
+func (v *verifier) trustedHistory() *mhl.History {
+	if !dirExists(filepath.Join(v.root, "ascmhl")) {
+		return nil
+	}
+	h, err := mhl.Open(v.root)
+	if err != nil {
+		v.problem(Problem{Kind: Tampered, Path: "ascmhl", Detail: fmt.Sprintf("the ASC MHL history cannot be read (%v); files are recorded as new, not verified", err)})
+		return nil
+	}
+	cps := h.CheckChain()
+	for _, cp := range cps {
+		v.problem(Problem{Kind: Tampered, Path: chainPath(cp), Detail: cp.String() + "; the history is not trusted: files are recorded as new, not verified"})
+	}
+	if len(cps) > 0 {
+		return nil
+	}
+	return h
+}
+
+// announceDrive walks the drive for the progress total.
+func (v *verifier) announceDrive(ctx context.Context) error {
 	var total int64
-	filesTotal := 0
+	files := 0
 	if err := walk.Walk(ctx, v.root, driveRules(), walk.Visitor{File: func(e walk.Entry) error {
 		v.beat()
 		total += e.Size
-		filesTotal++
+		files++
 		return nil
 	}}); err != nil {
 		return err
 	}
-	if v.opts.Progress != nil {
-		v.opts.Progress.AddTotal(total, filesTotal)
-	}
+	v.addTotal(total, files)
+	return nil
+}
 
-	p := newPool(ctx, v.opts.Jobs, v.opts.Progress, v.beat)
-	var (
-		mu   sync.Mutex
-		recs []manifest.Record
-		seen = map[string]bool{}
-	)
-	add := func(r manifest.Record) {
-		mu.Lock()
-		recs = append(recs, r)
-		mu.Unlock()
-	}
-	// advance reports the history's files before path (tree order) as
-	// missing and returns its record for path, if any.
-	cursor := newTreeCursor(withNoErrors(histFiles), mhlPath, func(r mhl.FileRecord) {
-		if !rb.Removed[r.Path] && treepath.Validate(r.Path) == nil {
-			mu.Lock()
-			seen[r.Path] = true
-			mu.Unlock()
-			v.res.Files++
-			v.problem(Problem{Kind: Missing, Path: r.Path, Detail: "recorded in the ASC MHL history, not on the drive" + putBack})
+// rebuildRun is one rebuild: what the walk and the re-hash jobs share.
+type rebuildRun struct {
+	*verifier
+	rb    *manifest.Rebuild
+	info  *Rebuild
+	pool  *pool
+	stamp int64 // when, in the records written
+
+	mu   sync.Mutex // guards recs, seen and info's counts
+	recs []manifest.Record
+	seen map[string]bool // paths the history or the walk named
+}
+
+func (r *rebuildRun) add(rec manifest.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, rec)
+}
+
+func (r *rebuildRun) saw(path string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen[path] = true
+}
+
+// walk walks the drive beside the history's files in tree order: a file
+// the history records and the walk passes without finding is missing,
+// every folder is recorded and every file queued to be re-hashed.
+func (r *rebuildRun) walk(histFiles iter.Seq[mhl.FileRecord]) error {
+	cursor := newTreeCursor(withNoErrors(histFiles), mhlPath, func(hr mhl.FileRecord) {
+		if !r.rb.Removed[hr.Path] && treepath.Validate(hr.Path) == nil {
+			r.saw(hr.Path)
+			r.res.Files++
+			r.problem(Problem{Kind: Missing, Path: hr.Path, Detail: "recorded in the ASC MHL history, not on the drive" + putBack})
 		}
 	})
 	defer cursor.stop()
 	advance := func(path string, last bool) (mhl.FileRecord, bool) {
-		r, ok, _ := cursor.seek(path, last)
-		return r, ok
+		hr, ok, _ := cursor.seek(path, last)
+		return hr, ok
 	}
-	stamp := now.Unix()
-	walkErr := walk.Walk(p.ctx, v.root, driveRules(), walk.Visitor{
+	err := walk.Walk(r.pool.ctx, r.root, driveRules(), walk.Visitor{
 		Dir: func(e walk.Entry, _ []string) error {
-			v.beat()
+			r.beat()
 			if e.Path == "" {
 				return nil
 			}
 			advance(e.Path, false)
-			add(manifest.Record{Path: e.Path, Dir: true, Origin: "rebuild", Written: stamp})
+			r.add(manifest.Record{Path: e.Path, Dir: true, Origin: "rebuild", Written: r.stamp})
 			return nil
 		},
 		File: func(e walk.Entry) error {
-			v.beat()
+			r.beat()
 			hr, inHistory := advance(e.Path, false)
-			mu.Lock()
-			seen[e.Path] = true
-			mu.Unlock()
-			v.res.Files++
-			hint, hinted := rb.Hints[e.Path]
-			full := filepath.Join(v.root, filepath.FromSlash(e.Path))
-			return p.submit(func(ctx context.Context) {
-				defer v.fileDone()
-				sum, err := p.hashFile(ctx, full, true)
-				if ctx.Err() != nil {
-					return
-				}
-				if err != nil {
-					v.problem(Problem{Kind: ReadError, Path: e.Path, Detail: err.Error() + "; left out of the rebuilt manifest"})
-					return
-				}
-				mu.Lock()
-				info.Hashed++
-				info.HashedBytes += sum.Size
-				mu.Unlock()
-				r := manifest.Record{
-					Path: e.Path, Size: sum.Size, ModTime: e.ModTime.UnixNano(),
-					BLAKE3: sum.BLAKE3Hex(), XXH128: sum.XXH128Hex(),
-					Origin: "rebuild", Written: stamp,
-				}
-				// What the old manifest said, if this is still that file.
-				hintOK := hinted && hint.BLAKE3 == r.BLAKE3 && hint.Size == r.Size && hint.ModTime == r.ModTime
-				if hintOK {
-					r.SrcMTime, r.Origin, r.Written = hint.SrcMTime, hint.Origin, hint.Written
-				}
-				switch {
-				case hintOK && (!inHistory || hint.Seq > drv.Info.MHLThrough):
-					// Recorded by editkit (after the history's last generation, if any).
-					r.Verified = stamp
-					add(r)
-					v.verified(sum.Size)
-					mu.Lock()
-					info.FromOld++
-					mu.Unlock()
-				case inHistory:
-					if why := v.againstHistory(ctx, p, full, hr, sum.Size, r.XXH128); why != "" {
-						v.problem(Problem{Kind: Modified, Path: e.Path, Detail: why + leftOut})
-						return
-					}
-					if !hintOK {
-						// Copies keep the source's mtime, so a later copy from
-						// the same source finds this file done.
-						r.SrcMTime = r.ModTime
-					}
-					r.Verified = stamp
-					add(r)
-					v.verified(sum.Size)
-					mu.Lock()
-					info.FromHistory++
-					mu.Unlock()
-				case hinted:
-					v.problem(Problem{Kind: Modified, Path: e.Path, Detail: fmt.Sprintf(
-						"BLAKE3 %s, %d bytes; the old manifest records %s, %d bytes%s",
-						r.BLAKE3, r.Size, hint.BLAKE3, hint.Size, leftOut)})
-				default:
-					add(r)
-					mu.Lock()
-					info.New = append(info.New, e.Path)
-					mu.Unlock()
-				}
-			})
+			r.saw(e.Path)
+			r.res.Files++
+			return r.pool.Submit(func(ctx context.Context) { r.rehash(ctx, e, hr, inHistory) })
 		},
 		Skipped: func(s walk.Skipped) {
 			if s.Err != nil {
-				v.problem(Problem{Kind: ReadError, Path: s.Path, Detail: s.Err.Error() + "; left out of the rebuilt manifest"})
+				r.problem(Problem{Kind: ReadError, Path: s.Path, Detail: s.Err.Error() + "; left out of the rebuilt manifest"})
 			}
 		},
 	})
-	if walkErr == nil {
+	if err == nil {
 		advance("", true)
 	}
-	if err := firstErr(p.wait(), walkErr); err != nil {
-		return err // interrupted or failed: the old manifest stays as it is
+	return err
+}
+
+// rehash reads a file of the drive and records it: verified if it matches
+// the old manifest's intact line or the history (hr, if inHistory), new if
+// nothing records it, left out if what records it says otherwise.
+func (r *rebuildRun) rehash(ctx context.Context, e walk.Entry, hr mhl.FileRecord, inHistory bool) {
+	defer r.fileDone()
+	full := filepath.Join(r.root, filepath.FromSlash(e.Path))
+	sum, err := r.pool.hashFile(ctx, full, true)
+	if ctx.Err() != nil {
+		return
 	}
-	slices.SortFunc(info.New, treepath.Compare)
-	for path, hint := range rb.Hints {
-		if !seen[path] && !hint.Dir {
-			v.res.Files++
-			v.problem(Problem{Kind: Missing, Path: path, Detail: "recorded in the old manifest, not on the drive" + putBack})
-		}
-	}
-	files := 0
-	for _, r := range recs {
-		if !r.Dir {
-			files++
-		}
-	}
-	info.Recorded = files
-	kept, err := rb.Replace(recs, now)
-	info.KeptAside = kept
 	if err != nil {
-		return fmt.Errorf("rebuilding the manifest of %s: %w", v.opts.Drive, err)
+		r.problem(Problem{Kind: ReadError, Path: e.Path, Detail: err.Error() + "; left out of the rebuilt manifest"})
+		return
 	}
-	info.Manifest = filepath.Join(v.root, manifest.DirName, "manifest.ekm")
-	if err := drv.WriteChecksums(); err != nil {
-		return fmt.Errorf("rebuilding the checksum list of %s: %w", v.opts.Drive, err)
+	r.mu.Lock()
+	r.info.Hashed++
+	r.info.HashedBytes += sum.Size
+	r.mu.Unlock()
+	rec := manifest.Record{
+		Path: e.Path, Size: sum.Size, ModTime: e.ModTime.UnixNano(),
+		BLAKE3: sum.BLAKE3Hex(), XXH128: sum.XXH128Hex(),
+		Origin: "rebuild", Written: r.stamp,
 	}
-	if err := drv.Sync(); err != nil {
-		return err
+	// What the old manifest said, if this is still that file.
+	hint, hinted := r.rb.Hints[e.Path]
+	hintOK := hinted && hint.BLAKE3 == rec.BLAKE3 && hint.Size == rec.Size && hint.ModTime == rec.ModTime
+	if hintOK {
+		rec.SrcMTime, rec.Origin, rec.Written = hint.SrcMTime, hint.Origin, hint.Written
 	}
-	return nil
+	switch {
+	case hintOK && (!inHistory || hint.Seq > r.rb.Drive.Info.MHLThrough):
+		// Recorded by editkit (after the history's last generation, if any).
+		r.adopt(rec, &r.info.FromOld)
+	case inHistory:
+		if why := r.againstHistory(ctx, r.pool, full, hr, sum.Size, rec.XXH128); why != "" {
+			r.problem(Problem{Kind: Modified, Path: e.Path, Detail: why + leftOut})
+			return
+		}
+		if !hintOK {
+			// Copies keep the source's mtime, so a later copy from
+			// the same source finds this file done.
+			rec.SrcMTime = rec.ModTime
+		}
+		r.adopt(rec, &r.info.FromHistory)
+	case hinted:
+		r.problem(Problem{Kind: Modified, Path: e.Path, Detail: fmt.Sprintf(
+			"BLAKE3 %s, %d bytes; the old manifest records %s, %d bytes%s",
+			rec.BLAKE3, rec.Size, hint.BLAKE3, hint.Size, leftOut)})
+	default:
+		r.add(rec)
+		r.mu.Lock()
+		r.info.New = append(r.info.New, e.Path)
+		r.mu.Unlock()
+	}
+}
+
+// adopt records a file whose content matches what a record says, as
+// verified now, counting it in from.
+func (r *rebuildRun) adopt(rec manifest.Record, from *int) {
+	rec.Verified = r.stamp
+	r.add(rec)
+	r.verified(rec.Size)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*from++
+}
+
+// reportOldMissing reports what the old manifest records and the drive no
+// longer holds.
+func (r *rebuildRun) reportOldMissing() {
+	for path, hint := range r.rb.Hints {
+		if !r.seen[path] && !hint.Dir {
+			r.res.Files++
+			r.problem(Problem{Kind: Missing, Path: path, Detail: "recorded in the old manifest, not on the drive" + putBack})
+		}
+	}
+}
+
+// replace puts the rebuilt manifest and checksum list in place of the old
+// ones, which it keeps aside.
+func (r *rebuildRun) replace(now time.Time) error {
+	slices.SortFunc(r.info.New, treepath.Compare)
+	for _, rec := range r.recs {
+		if !rec.Dir {
+			r.info.Recorded++
+		}
+	}
+	kept, err := r.rb.Replace(r.recs, now)
+	r.info.KeptAside = kept
+	if err != nil {
+		return fmt.Errorf("rebuilding the manifest of %s: %w", r.opts.Drive, err)
+	}
+	r.info.Manifest = filepath.Join(r.root, manifest.DirName, "manifest.ekm")
+	if err := r.rb.Drive.WriteChecksums(); err != nil {
+		return fmt.Errorf("rebuilding the checksum list of %s: %w", r.opts.Drive, err)
+	}
+	return r.rb.Drive.Sync()
 }
 
 // leftOut ends the message for a file a rebuild does not adopt.

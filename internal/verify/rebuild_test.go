@@ -8,9 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/run"
 )
@@ -27,31 +25,11 @@ func (c cancelOnFirstRead) FileDone()           {}
 // (no ASC MHL history) and returns its root.
 func verifyTestDrive(t *testing.T) string {
 	t.Helper()
-	root := t.TempDir()
-	d, err := manifest.Create(root, "T", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := map[string][]byte{}
 	for i, name := range []string{"a.mxf", "b.mxf", "c.wav"} {
-		p := filepath.Join(root, name)
-		if err := os.WriteFile(p, bytes.Repeat([]byte{byte(i + 1)}, 256<<10), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		sum, err := hashing.HashFile(context.Background(), p, hashing.FileOptions{BLAKE3: true, XXH128: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fi, _ := os.Stat(p)
-		mt := fi.ModTime().UnixNano()
-		if err := d.Append(manifest.Record{Path: name, Size: sum.Size, ModTime: mt, SrcMTime: mt, BLAKE3: sum.BLAKE3Hex(), XXH128: sum.XXH128Hex(), Origin: "copy", Written: 1, Verified: 1}); err != nil {
-			t.Fatal(err)
-		}
+		files[name] = bytes.Repeat([]byte{byte(i + 1)}, 256<<10)
 	}
-	if err := d.Compact(); err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
-	return root
+	return recordedDrive(t, files)
 }
 
 // A rebuild interrupted half-way replaces nothing: the damaged manifest

@@ -199,40 +199,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // run detects what to verify against and does it.
 func (v *verifier) run(ctx context.Context) (*Result, error) {
-	o := v.opts
-	root := v.root
-	var err error
-	against := o.Against
-	if o.Rebuild {
-		err = v.rebuild(ctx)
-		v.res.Finished = o.Now()
-		if err != nil {
-			if ctx.Err() != nil {
-				v.res.Interrupted = true
-				v.finishProblems()
-				return v.res, ctx.Err()
-			}
-			return v.res, err
-		}
-		v.finishProblems()
-		if report, err := v.writeReport(); err != nil {
-			return v.res, fmt.Errorf("writing the rebuild report: %w", err)
-		} else {
-			v.res.Report = report
-		}
-		return v.res, nil
+	if v.opts.Rebuild {
+		return v.runRebuild(ctx)
 	}
-	if against == Auto {
-		switch {
-		case manifest.IsDrive(root):
-			against = WithManifest
-		case dirExists(filepath.Join(root, "ascmhl")):
-			against = WithMHL
-			v.res.Note = fmt.Sprintf("%s has no editkit manifest (.editkit/): verified against its ASC MHL history", o.Drive)
-		default:
-			return nil, usagef("%s has no editkit manifest (.editkit/) and no ASC MHL history (ascmhl/): nothing to verify against; "+
-				"prepare it with `editkit copy`, or give a checksum list with --b3sum FILE", o.Drive)
-		}
+	against, err := v.chooseAgainst()
+	if err != nil {
+		return nil, err
 	}
 	v.res.Against = against
 	defer func() {
@@ -240,67 +212,115 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 			v.drive.Close()
 		}
 	}()
-	switch against {
-	case WithManifest:
-		err = v.againstManifest(ctx)
-		if errors.Is(err, manifest.ErrDamaged) && ctx.Err() == nil {
-			if v.drive != nil {
-				v.drive.Close()
-				v.drive = nil
-			}
-			if o.Against == Auto && errors.Is(err, manifest.ErrMissing) && dirExists(filepath.Join(root, "ascmhl")) {
-				// No manifest at all: the drive's ASC MHL history still
-				// says what it should hold.
-				v.res.Against = WithMHL
-				v.res.Note = fmt.Sprintf("%v\nVerified against the drive's ASC MHL history instead.", err)
-				err = v.againstMHL(ctx)
-				break
-			}
-			// Nothing can be checked against a manifest that cannot be
-			// read: say so, and write nothing (no report claiming a run).
-			v.damaged(err)
-			v.res.Finished = o.Now()
-			v.finishProblems()
-			return v.res, nil
-		}
-		if err == nil && v.res.Against == WithManifest {
-			v.checkChain()
-		}
-	case WithMHL:
-		err = v.againstMHL(ctx)
-	case WithB3Sum:
-		err = v.againstB3Sum(ctx)
-		if err == nil {
-			v.checkChain()
-		}
-	default:
-		return nil, usagef("cannot verify against %q", against)
+	damaged, err := v.check(ctx, against)
+	v.res.Finished = v.opts.Now()
+	if damaged {
+		// Nothing can be checked against a manifest that cannot be
+		// read: say so, and write nothing (no report claiming a run).
+		v.finishProblems()
+		return v.res, nil
 	}
-	v.res.Finished = o.Now()
 	if err != nil {
 		var ue *UsageError
 		if errors.As(err, &ue) {
 			return nil, err
 		}
-		if ctx.Err() != nil {
-			v.res.Interrupted = true
-		} else {
+		if ctx.Err() == nil {
 			return v.res, err
 		}
+		v.res.Interrupted = true
 	}
 	if !v.res.Interrupted {
 		v.unmatchedScope()
 	}
 	v.finishProblems()
-	if !o.ReadOnly && !v.res.Interrupted {
+	if v.res.Interrupted {
+		return v.res, ctx.Err()
+	}
+	if !v.opts.ReadOnly {
 		if err := v.writeOutputs(); err != nil {
 			return v.res, err
 		}
 	}
-	if v.res.Interrupted {
-		return v.res, ctx.Err()
-	}
 	return v.res, nil
+}
+
+// runRebuild rebuilds the drive's manifest and writes the report of it.
+func (v *verifier) runRebuild(ctx context.Context) (*Result, error) {
+	err := v.rebuild(ctx)
+	v.res.Finished = v.opts.Now()
+	if err != nil {
+		if ctx.Err() != nil {
+			v.res.Interrupted = true
+			v.finishProblems()
+			return v.res, ctx.Err()
+		}
+		return v.res, err
+	}
+	v.finishProblems()
+	report, err := v.writeReport()
+	if err != nil {
+		return v.res, fmt.Errorf("writing the rebuild report: %w", err)
+	}
+	v.res.Report = report
+	return v.res, nil
+}
+
+// chooseAgainst returns what the run verifies against: what it was told,
+// else the drive's editkit manifest, else its ASC MHL history.
+func (v *verifier) chooseAgainst() (Against, error) {
+	switch {
+	case v.opts.Against != Auto:
+		return v.opts.Against, nil
+	case manifest.IsDrive(v.root):
+		return WithManifest, nil
+	case dirExists(filepath.Join(v.root, "ascmhl")):
+		v.res.Note = fmt.Sprintf("%s has no editkit manifest (.editkit/): verified against its ASC MHL history", v.opts.Drive)
+		return WithMHL, nil
+	}
+	return "", usagef("%s has no editkit manifest (.editkit/) and no ASC MHL history (ascmhl/): nothing to verify against; "+
+		"prepare it with `editkit copy`, or give a checksum list with --b3sum FILE", v.opts.Drive)
+}
+
+// check verifies the drive against what against names, and the chain of
+// its ASC MHL history whatever that is. damaged says the manifest cannot
+// be read and nothing else says what the drive should hold.
+func (v *verifier) check(ctx context.Context, against Against) (damaged bool, err error) {
+	switch against {
+	case WithManifest:
+		err = v.againstManifest(ctx)
+		if errors.Is(err, manifest.ErrDamaged) && ctx.Err() == nil {
+			return v.manifestDamaged(ctx, err)
+		}
+	case WithMHL:
+		return false, v.againstMHL(ctx) // it checks the chain first
+	case WithB3Sum:
+		err = v.againstB3Sum(ctx)
+	default:
+		return false, usagef("cannot verify against %q", against)
+	}
+	if err == nil {
+		v.checkChain()
+	}
+	return false, err
+}
+
+// manifestDamaged handles a manifest that cannot be read: with no manifest
+// at all, the drive's ASC MHL history still says what it should hold, and
+// the run verifies against it when it was free to choose; otherwise the
+// damage is the run's one problem.
+func (v *verifier) manifestDamaged(ctx context.Context, err error) (damaged bool, _ error) {
+	if v.drive != nil {
+		v.drive.Close()
+		v.drive = nil
+	}
+	if v.opts.Against == Auto && errors.Is(err, manifest.ErrMissing) && dirExists(filepath.Join(v.root, "ascmhl")) {
+		v.res.Against = WithMHL
+		v.res.Note = fmt.Sprintf("%v\nVerified against the drive's ASC MHL history instead.", err)
+		return false, v.againstMHL(ctx)
+	}
+	v.damaged(err)
+	return true, nil
 }
 
 // watch runs the verification and gives up on a drive that stops

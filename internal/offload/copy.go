@@ -1,11 +1,12 @@
-// Package copy owns drive preparation: copying a source tree to one or more
+// Package offload owns drive preparation (an offload, the industry's word
+// for copying camera cards to drives): copying a source tree to one or more
 // destinations at once, reading every source byte once and fanning it out to
 // a hasher (BLAKE3 + xxh128) and one writer per destination, writing each
 // file under a temporary name, syncing, reading it back from the medium and
 // only then giving it its final name; keeping each destination's manifest,
 // checksum list, ASC MHL history and copy report; and resuming where an
 // interrupted copy stopped.
-package copy
+package offload
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package copy
+package offload
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/treepath"
@@ -238,4 +239,41 @@ func (c *copier) checkHistories() error {
 		return &PreflightError{Problems: problems}
 	}
 	return nil
+}
+
+// fileHasher hashes a file being copied in the formats every copy records
+// and, when the source's ASC MHL history records the file, in the
+// history's formats too, to check it against the history.
+type fileHasher struct {
+	*hashing.MultiHasher
+	rec       sourceRecord
+	inHistory bool
+	formats   map[mhl.Format]hashing.Type
+}
+
+func (c *copier) newFileHasher(path string) *fileHasher {
+	rec, inHistory := c.recorded[path]
+	types := []hashing.Type{hashing.BLAKE3, hashing.XXH128}
+	formats := map[mhl.Format]hashing.Type{}
+	if inHistory {
+		for _, f := range rec.extraFormats() {
+			if t, ok := f.HashType(); ok {
+				formats[f], types = t, append(types, t)
+			}
+		}
+	}
+	return &fileHasher{MultiHasher: hashing.NewMultiHasher(types...), rec: rec, inHistory: inHistory, formats: formats}
+}
+
+// checkHistory checks the hashed file against the source's history, if it
+// records the file: see sourceRecord.check.
+func (h *fileHasher) checkHistory(srcRoot, path, xxh128 string, now func() time.Time) ([]mhl.Hash, error) {
+	if !h.inHistory {
+		return nil, nil
+	}
+	got := make(map[mhl.Format]string, len(h.formats))
+	for f, t := range h.formats {
+		got[f] = h.Digest(t)
+	}
+	return h.rec.check(srcRoot, path, xxh128, got, now())
 }

@@ -1,4 +1,4 @@
-package copy
+package offload
 
 import (
 	"context"
@@ -54,47 +54,12 @@ func (c *copier) copyAll(ctx context.Context) error {
 			if e.Path == "" {
 				return nil
 			}
-			for i, d := range c.dests {
-				if d.broken() != nil {
-					continue
-				}
-				rec, known, err := cursors[i].Seek(e.Path)
-				if err != nil {
-					return err
-				}
-				if err := d.mkdirs(e.Path); err != nil {
-					d.failFile(e.Path+"/", err)
-					continue
-				}
-				if !known || !rec.Dir {
-					if err := d.record(manifest.Record{Path: e.Path, Dir: true, Origin: "copy"}, false); err != nil {
-						d.failFile(e.Path+"/", err)
-					}
-				}
-			}
-			return nil
+			return c.makeDir(cursors, e)
 		},
 		File: func(e walk.Entry) error {
-			j := job{entry: e}
-			for i, d := range c.dests {
-				if d.broken() != nil {
-					continue
-				}
-				act, rec, err := decide(d, cursors[i], e, c.opts.Verify)
-				if err != nil {
-					return err
-				}
-				switch act {
-				case actSkip:
-					d.alreadyThere()
-				case actVerify:
-					j.checkOn = append(j.checkOn, checkTarget{d, rec})
-				case actCopy:
-					j.copyTo = append(j.copyTo, d)
-				}
-			}
-			if len(j.copyTo) == 0 && len(j.checkOn) == 0 {
-				return nil
+			j, err := c.plan(cursors, e)
+			if err != nil || len(j.copyTo) == 0 && len(j.checkOn) == 0 {
+				return err
 			}
 			return workers.Submit(j)
 		},
@@ -109,6 +74,55 @@ func (c *copier) copyAll(ctx context.Context) error {
 		err = waitErr
 	}
 	return err
+}
+
+// makeDir creates a source folder on every working destination and
+// records it in the destination's manifest (cursors[i] is destination i's
+// manifest, read in tree order) unless it already is.
+func (c *copier) makeDir(cursors []*manifest.Cursor, e walk.Entry) error {
+	for i, d := range c.dests {
+		if d.broken() != nil {
+			continue
+		}
+		rec, known, err := cursors[i].Seek(e.Path)
+		if err != nil {
+			return err
+		}
+		if err := d.mkdirs(e.Path); err != nil {
+			d.failFile(e.Path+"/", err)
+			continue
+		}
+		if !known || !rec.Dir {
+			if err := d.record(manifest.Record{Path: e.Path, Dir: true, Origin: "copy"}, false); err != nil {
+				d.failFile(e.Path+"/", err)
+			}
+		}
+	}
+	return nil
+}
+
+// plan decides, for each working destination, whether a source file is
+// there already, needs reading back, or needs copying.
+func (c *copier) plan(cursors []*manifest.Cursor, e walk.Entry) (job, error) {
+	j := job{entry: e}
+	for i, d := range c.dests {
+		if d.broken() != nil {
+			continue
+		}
+		act, rec, err := decide(d, cursors[i], e, c.opts.Verify)
+		if err != nil {
+			return j, err
+		}
+		switch act {
+		case actSkip:
+			d.alreadyThere()
+		case actVerify:
+			j.checkOn = append(j.checkOn, checkTarget{d, rec})
+		case actCopy:
+			j.copyTo = append(j.copyTo, d)
+		}
+	}
+	return j, nil
 }
 
 // worker copies one file at a time with its own buffers, so memory is
@@ -207,27 +221,13 @@ func (c *chunk) release() {
 // back and renames on every destination.
 func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 	c := w.c
-	srcPath := filepath.Join(w.srcRoot, filepath.FromSlash(e.Path))
-	src, err := os.Open(srcPath)
+	src, before, err := openSource(filepath.Join(w.srcRoot, filepath.FromSlash(e.Path)))
 	if err != nil {
 		c.sourceError(e.Path, err)
 		return
 	}
 	defer src.Close()
-	before, err := src.Stat()
-	if err != nil {
-		c.sourceError(e.Path, err)
-		return
-	}
-
-	var outs []*output
-	for _, d := range targets {
-		if o, err := w.create(d, e, before.Mode().Perm()); err != nil {
-			d.failFile(e.Path, err)
-		} else {
-			outs = append(outs, o)
-		}
-	}
+	outs := w.createAll(targets, e, before.Mode().Perm())
 	if len(outs) == 0 {
 		return
 	}
@@ -236,21 +236,8 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 			o.abort()
 		}
 	}
-
-	// A file the source's own ASC MHL history records is hashed in the
-	// history's formats too, and checked against it.
-	srec, inHistory := c.recorded[e.Path]
-	types := []hashing.Type{hashing.BLAKE3, hashing.XXH128}
-	formats := map[mhl.Format]hashing.Type{}
-	if inHistory {
-		for _, f := range srec.extraFormats() {
-			if t, ok := f.HashType(); ok {
-				formats[f], types = t, append(types, t)
-			}
-		}
-	}
-	h := hashing.NewMultiHasher(types...)
-	n, err := w.fanOut(ctx, src, h, outs)
+	h := c.newFileHasher(e.Path)
+	n, err := w.fanOut(ctx, src, h.MultiHasher, outs)
 	if err != nil {
 		abort()
 		if ctx.Err() == nil {
@@ -258,48 +245,14 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		}
 		return
 	}
-	after, err := src.Stat()
-	if err == nil && (after.Size() != n || !after.ModTime().Equal(before.ModTime())) {
-		err = fmt.Errorf("changed while it was being copied (size %d → %d); copy again when it is complete", before.Size(), after.Size())
-	}
-	if err != nil {
+	if err := unchanged(src, before, n); err != nil {
 		abort()
 		c.sourceError(e.Path, err)
 		return
 	}
 	sum := h.Sum()
-	var mhlHashes []mhl.Hash
-	var damage error
-	if inHistory {
-		got := make(map[mhl.Format]string, len(formats))
-		for f, t := range formats {
-			got[f] = h.Digest(t)
-		}
-		mhlHashes, damage = srec.check(w.srcRoot, e.Path, sum.XXH128Hex(), got, c.opts.Now())
-	}
-
-	// Make every copy durable and read it back, all destinations at once;
-	// with --verify=full, re-read the source alongside.
-	var wg sync.WaitGroup
-	var srcErr error
-	if c.opts.Verify == VerifyFull {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			srcErr = w.reReadSource(ctx, src, sum)
-		}()
-	}
-	for _, o := range outs {
-		if o.err != nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			o.err = w.settle(ctx, o, before.ModTime(), sum, len(outs))
-		}()
-	}
-	wg.Wait()
+	mhlHashes, damage := h.checkHistory(w.srcRoot, e.Path, sum.XXH128Hex(), c.opts.Now)
+	srcErr := w.settleAll(ctx, src, outs, before.ModTime(), sum)
 	if ctx.Err() != nil {
 		abort()
 		return
@@ -311,19 +264,9 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 	}
 	now := c.opts.Now().Unix()
 	for _, o := range outs {
-		if o.err == nil {
-			o.err = o.commit()
-		}
-		if o.err != nil {
-			o.abort()
-			o.d.failFile(e.Path, o.err)
-			continue
-		}
-		fi := o.fi
 		rec := manifest.Record{
 			Path:     e.Path,
 			Size:     n,
-			ModTime:  fi.ModTime().UnixNano(), // as the drive stores it: exFAT rounds to 10 ms
 			SrcMTime: before.ModTime().UnixNano(),
 			BLAKE3:   sum.BLAKE3Hex(),
 			XXH128:   sum.XXH128Hex(),
@@ -333,21 +276,94 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		if c.opts.Verify != VerifyNone {
 			rec.Verified = now
 		}
-		if damage != nil {
-			// A faithful copy of a damaged source: kept, so nothing the
-			// card still holds is lost, but never recorded in the manifest
-			// as good. The drive's ASC MHL history records it as failed.
-			o.d.addMHLFile(manifest.MHLFile{Path: e.Path, Size: n, ModTime: fi.ModTime(), Hashes: mhlHashes, Unrecorded: true})
-			o.d.failFile(e.Path, damage)
+		o.record(rec, mhlHashes, damage)
+	}
+}
+
+// openSource opens a source file and returns what it was before the copy.
+func openSource(path string) (*os.File, os.FileInfo, error) {
+	src, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	before, err := src.Stat()
+	if err != nil {
+		src.Close()
+		return nil, nil, err
+	}
+	return src, before, nil
+}
+
+// unchanged checks that the source, n bytes read, is still what it was
+// before the copy.
+func unchanged(src *os.File, before os.FileInfo, n int64) error {
+	after, err := src.Stat()
+	if err == nil && (after.Size() != n || !after.ModTime().Equal(before.ModTime())) {
+		err = fmt.Errorf("changed while it was being copied (size %d → %d); copy again when it is complete", before.Size(), after.Size())
+	}
+	return err
+}
+
+// createAll opens a temporary file for e on every target; a target that
+// cannot take it has the file failed.
+func (w *worker) createAll(targets []*dest, e walk.Entry, perm os.FileMode) []*output {
+	var outs []*output
+	for _, d := range targets {
+		if o, err := w.create(d, e, perm); err != nil {
+			d.failFile(e.Path, err)
+		} else {
+			outs = append(outs, o)
+		}
+	}
+	return outs
+}
+
+// settleAll makes every copy durable and reads it back, all destinations at
+// once (each output keeps its own error); with --verify=full it re-reads
+// the source alongside and returns what that found.
+func (w *worker) settleAll(ctx context.Context, src *os.File, outs []*output, mtime time.Time, sum hashing.Sum) error {
+	var wg sync.WaitGroup
+	var srcErr error
+	if w.c.opts.Verify == VerifyFull {
+		wg.Go(func() { srcErr = w.reReadSource(ctx, src, sum) })
+	}
+	for _, o := range outs {
+		if o.err != nil {
 			continue
 		}
-		if err := o.d.record(rec, true); err != nil {
-			o.d.failFile(e.Path, err)
-			continue
-		}
-		if mhlHashes != nil {
-			o.d.addMHLFile(manifest.MHLFile{Path: e.Path, Hashes: mhlHashes})
-		}
+		wg.Go(func() { o.err = w.settle(ctx, o, mtime, sum, len(outs)) })
+	}
+	wg.Wait()
+	return srcErr
+}
+
+// record gives a settled copy its final name and records it in its
+// destination's manifest (rec, completed with the mtime the drive stores)
+// and ASC MHL history. A faithful copy of a file damaged at the source
+// (damage) is kept, so nothing the card still holds is lost, but never
+// recorded in the manifest as good: the drive's history records it as
+// failed.
+func (o *output) record(rec manifest.Record, mhlHashes []mhl.Hash, damage error) {
+	if o.err == nil {
+		o.err = o.commit()
+	}
+	if o.err != nil {
+		o.abort()
+		o.d.failFile(rec.Path, o.err)
+		return
+	}
+	rec.ModTime = o.fi.ModTime().UnixNano() // as the drive stores it: exFAT rounds to 10 ms
+	if damage != nil {
+		o.d.addMHLFile(manifest.MHLFile{Path: rec.Path, Size: rec.Size, ModTime: o.fi.ModTime(), Hashes: mhlHashes, Unrecorded: true})
+		o.d.failFile(rec.Path, damage)
+		return
+	}
+	if err := o.d.record(rec, true); err != nil {
+		o.d.failFile(rec.Path, err)
+		return
+	}
+	if mhlHashes != nil {
+		o.d.addMHLFile(manifest.MHLFile{Path: rec.Path, Hashes: mhlHashes})
 	}
 }
 
