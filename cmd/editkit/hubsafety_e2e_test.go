@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
+	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/media"
 )
 
 // hooksBinary is the editkit binary the end-to-end tests run: it is built
@@ -445,7 +445,7 @@ func TestHubCheckRepairE2E(t *testing.T) {
 		}
 		repair()
 		// The push of a file the catalog has (unchanged) uploads it again.
-		var pr media.PushResult
+		var pr catalog.PushResult
 		if r := h.runJSON(t, &pr, "push", "--dest-path", "VFX", filepath.Join(src, "one.mxf")); r.code != 0 || !pr.Items[0].Uploaded {
 			t.Fatalf("push after the repair: %s", r)
 		}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/editkit/editkit/internal/media"
+	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -15,7 +15,7 @@ import (
 func newPushCmd(e *env) *cobra.Command {
 	var (
 		hf        hubFlags
-		o         media.PushOptions
+		o         catalog.PushOptions
 		mediaRoot string
 	)
 	cmd := &cobra.Command{
@@ -48,7 +48,7 @@ listed); 2 bad usage or configuration.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Paths = args
 			o.MediaRoot = pick(mediaRoot, "", e.cfg.MediaRoot)
-			if err := media.ValidCategory(o.Category); err != nil {
+			if err := catalog.ValidCategory(o.Category); err != nil {
 				return &ui.UsageError{Err: err}
 			}
 			h, err := e.openHub(cmd.Context(), &hf)
@@ -60,7 +60,7 @@ listed); 2 bad usage or configuration.`,
 			o.Env = e.runEnv(progress)
 			o.Hook = testHook("push")
 			o.Record, o.Warn = e.recorder(h), e.warn
-			res, err := media.Push(cmd.Context(), h, o)
+			res, err := catalog.Push(cmd.Context(), h, o)
 			progress.Close()
 			if res == nil {
 				return &ui.UsageError{Err: err}
@@ -95,7 +95,7 @@ listed); 2 bad usage or configuration.`,
 	}
 	hf.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.Category, "category", "other", "kind of media: "+strings.Join(media.Categories, ", "))
+	f.StringVar(&o.Category, "category", "other", "kind of media: "+strings.Join(catalog.Categories, ", "))
 	f.StringVar(&o.Note, "note", "", "a note for the catalog and the tracker")
 	f.StringVar(&o.DestPath, "dest-path", "", "the folder on editors' drives the media goes to (default: its place under the media root)")
 	f.StringVar(&mediaRoot, "media-root", "", "the folder here that matches the root of editors' drives (default: media_root in the settings file)")
@@ -120,7 +120,7 @@ func newWithdrawCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			evs, err := media.Withdraw(cmd.Context(), h, args, e.run.User, e.run.Host, time.Now(), note)
+			evs, err := catalog.Withdraw(cmd.Context(), h, args, e.run.User, e.run.Host, time.Now(), note)
 			if len(evs) > 0 {
 				e.record(cmd.Context(), h, evs)
 				e.term.Printf("Withdrew %d items from the catalog; editors' pull --prune removes them from drives\n", len(evs))
@@ -139,7 +139,7 @@ func newWithdrawCmd(e *env) *cobra.Command {
 func newPullCmd(e *env) *cobra.Command {
 	var (
 		hf hubFlags
-		o  media.PullOptions
+		o  catalog.PullOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "pull DRIVE",
@@ -187,9 +187,9 @@ interrupted; 2 bad usage, not enough space.`,
 			defer h.Close()
 			progress := e.progress("pull")
 			o.Env = e.runEnv(progress)
-			res, err := media.Pull(cmd.Context(), h, o)
+			res, err := catalog.Pull(cmd.Context(), h, o)
 			progress.Close()
-			var se *media.SpaceError
+			var se *catalog.SpaceError
 			if errors.As(err, &se) {
 				return &ui.UsageError{Err: se}
 			}
@@ -205,7 +205,7 @@ interrupted; 2 bad usage, not enough space.`,
 			if !res.DryRun {
 				// Recorded (or waiting in the outbox): no longer pending
 				// on the drive.
-				if err := media.EventsRecorded(o.Drive); err != nil {
+				if err := catalog.EventsRecorded(o.Drive); err != nil {
 					e.term.Warnf("%v", err)
 				}
 			}
@@ -225,7 +225,7 @@ interrupted; 2 bad usage, not enough space.`,
 	return cmd
 }
 
-func printPull(t *ui.Terminal, r *media.PullResult, bps int64) {
+func printPull(t *ui.Terminal, r *catalog.PullResult, bps int64) {
 	if r.DryRun {
 		eta := "no --bwlimit set"
 		if bps > 0 {
@@ -273,7 +273,7 @@ func newStatusCmd(e *env) *cobra.Command {
 			if len(args) == 1 {
 				drive = args[0]
 			}
-			st, err := media.GetStatus(cmd.Context(), h, drive)
+			st, err := catalog.GetStatus(cmd.Context(), h, drive)
 			if err != nil {
 				return err
 			}
@@ -340,7 +340,7 @@ func when(t time.Time) string {
 func newWatchCmd(e *env) *cobra.Command {
 	var (
 		hf        hubFlags
-		o         media.WatchOptions
+		o         catalog.WatchOptions
 		mediaRoot string
 	)
 	cmd := &cobra.Command{
@@ -362,7 +362,7 @@ or to their place under the media root.`,
 			o.Push.MediaRoot = pick(mediaRoot, "", e.cfg.MediaRoot)
 			o.Push.Env = e.runEnv(nil)
 			o.StateDir = e.stateDir()
-			if err := media.ValidCategory(o.Push.Category); err != nil {
+			if err := catalog.ValidCategory(o.Push.Category); err != nil {
 				return &ui.UsageError{Err: err}
 			}
 			if o.Push.DestPath == "" && o.Push.MediaRoot == "" {
@@ -374,19 +374,19 @@ or to their place under the media root.`,
 			}
 			defer h.Close()
 			o.Push.Record, o.Push.Warn = e.recorder(h), e.warn
-			o.Pushed = func(res *media.PushResult) {
+			o.Pushed = func(res *catalog.PushResult) {
 				for _, it := range res.Items {
 					e.term.Infof("%s %s %s", it.Status, it.Path, it.Detail)
 				}
 			}
 			o.Problem = func(err error) { e.term.Warnf("%v", err) }
 			e.term.Infof("watching %s (every %s, settle %s); Ctrl-C stops", o.Folder, o.Interval, o.Settle)
-			return media.Watch(cmd.Context(), h, o)
+			return catalog.Watch(cmd.Context(), h, o)
 		},
 	}
 	hf.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.Push.Category, "category", "other", "kind of media: "+strings.Join(media.Categories, ", "))
+	f.StringVar(&o.Push.Category, "category", "other", "kind of media: "+strings.Join(catalog.Categories, ", "))
 	f.StringVar(&o.Push.Note, "note", "", "a note for the catalog and the tracker")
 	f.StringVar(&o.Push.DestPath, "dest-path", "", "the folder on editors' drives")
 	f.StringVar(&mediaRoot, "media-root", "", "the folder here that matches the root of editors' drives")

@@ -11,20 +11,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/media"
 	"github.com/zeebo/blake3"
 )
 
 type pushOut struct {
 	OK bool `json:"ok"`
-	media.PushResult
+	catalog.PushResult
 }
 
 type pullOut struct {
 	OK bool `json:"ok"`
-	media.PullResult
+	catalog.PullResult
 }
 
 // writeMedia writes a file of n pseudo-random bytes.
@@ -112,7 +112,7 @@ func TestPushPullStatus(t *testing.T) {
 		}
 		_ = v2
 
-		var st media.Status
+		var st catalog.Status
 		if r := h.runJSON(t, &st, "status", drive); r.code != 0 || len(st.Items) != 2 || st.Drive == nil || len(st.Drive.Differs) != 1 {
 			t.Fatalf("status: %s", r)
 		}
@@ -177,7 +177,7 @@ func TestConcurrentPushers(t *testing.T) {
 		if !strings.Contains(loser, "SAME.wav") {
 			t.Errorf("the losing push does not say which file lost:\n%s", loser)
 		}
-		var st media.Status
+		var st catalog.Status
 		h.runJSON(t, &st, "status")
 		if len(st.Items) != 41 {
 			t.Fatalf("catalog has %d items, want 41 (20 + 20 + 1)", len(st.Items))
@@ -330,7 +330,7 @@ func TestWatchPushesFinishedFiles(t *testing.T) {
 	folder := t.TempDir()
 	// A render written under a partial name, then renamed: the watch never
 	// pushes the partial file, and pushes the finished one once settled
-	// (how long a growing file must stay still is internal/media's
+	// (how long a growing file must stay still is internal/catalog's
 	// TestWatchWaitsForFilesToSettle, on a fake clock).
 	all := bytes.Repeat([]byte("frame"), 600<<10)
 	partial := filepath.Join(folder, "shot_020.mov.part")
@@ -350,7 +350,7 @@ func TestWatchPushesFinishedFiles(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("watch did not stop cleanly on Ctrl-C: %v\n%s", err, out.String())
 	}
-	var st media.Status
+	var st catalog.Status
 	h.runJSON(t, &st, "status")
 	if len(st.Items) != 1 || st.Items[0].B3 != want || len(st.Items[0].Previous) != 0 || len(st.Conflicts) != 0 {
 		t.Fatalf("catalog after watch: %+v\n%s", st.Items, out.String())

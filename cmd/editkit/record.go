@@ -8,7 +8,6 @@ import (
 	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/media"
 )
 
 func timeNow() time.Time { return time.Now() }
@@ -39,9 +38,9 @@ func (e *env) record(ctx context.Context, h *contenthub.Hub, evs []event.Event) 
 	e.track(ctx, evs)
 }
 
-// recorder is record as a media.Recorder, for engines that record their
+// recorder is record as a catalog.Recorder, for engines that record their
 // own events (push).
-func (e *env) recorder(h *contenthub.Hub) media.Recorder {
+func (e *env) recorder(h *contenthub.Hub) catalog.Recorder {
 	return recorderFunc(func(ctx context.Context, evs []event.Event) { e.record(ctx, h, evs) })
 }
 

@@ -1,4 +1,5 @@
-// Package catalog owns the shared media catalog: what media the team has
+// Package catalog owns the shared media catalog and the engines that move
+// media through it (push, pull, status, watch): what media the team has
 // pushed (newly shot footage, archive, stills, stock, VFX, music, guide VO),
 // where it belongs on editors' drives, which drives have it, and the last
 // backup of each set. It is never stored as a mutable object: it is a fold

@@ -1,4 +1,4 @@
-package media
+package catalog
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/treepath"
@@ -15,7 +14,7 @@ import (
 
 // ItemStatus is one catalog item and who has it.
 type ItemStatus struct {
-	catalog.Item
+	Item
 	Drives []DriveCopy `json:"drives"` // drives that have this version
 	// OnDrive says, when a drive was named, whether it has the item:
 	// "yes", "missing", or "different" (another file at that path).
@@ -31,13 +30,13 @@ type DriveCopy struct {
 
 // Status is what `editkit status` shows.
 type Status struct {
-	Items     []ItemStatus       `json:"items"`
-	Drives    []*catalog.Drive   `json:"drives"`
-	Backups   []catalog.Backup   `json:"backups"`
-	Conflicts []catalog.Conflict `json:"conflicts,omitempty"`
-	Rejected  []catalog.Rejected `json:"rejected,omitempty"`
-	Drive     *DriveStatus       `json:"drive,omitempty"`
-	Catalog   catalog.Stats      `json:"catalog"`
+	Items     []ItemStatus `json:"items"`
+	Drives    []*Drive     `json:"drives"`
+	Backups   []Backup     `json:"backups"`
+	Conflicts []Conflict   `json:"conflicts,omitempty"`
+	Rejected  []Rejected   `json:"rejected,omitempty"`
+	Drive     *DriveStatus `json:"drive,omitempty"`
+	Catalog   Stats        `json:"catalog"`
 }
 
 // DriveStatus is what a named drive lacks.
@@ -52,7 +51,7 @@ type DriveStatus struct {
 
 // GetStatus reads the catalog, and the named drive's manifest if any.
 func GetStatus(ctx context.Context, h *contenthub.Hub, drive string) (*Status, error) {
-	state, stats, err := catalog.Load(ctx, h, true)
+	state, stats, err := Load(ctx, h, true)
 	if err != nil {
 		return nil, err
 	}

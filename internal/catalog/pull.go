@@ -1,4 +1,4 @@
-package media
+package catalog
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
@@ -109,7 +108,7 @@ func Pull(ctx context.Context, h *contenthub.Hub, o PullOptions) (*PullResult, e
 	if err != nil {
 		return nil, err
 	}
-	state, _, err := catalog.Load(ctx, h, true)
+	state, _, err := Load(ctx, h, true)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +215,7 @@ func Pull(ctx context.Context, h *contenthub.Hub, o PullOptions) (*PullResult, e
 
 // catalogRecords is what the drive's manifest says it holds, for the
 // catalog's paths only (current or withdrawn).
-func catalogRecords(drv *manifest.Drive, state *catalog.State) (map[string]manifest.Record, error) {
+func catalogRecords(drv *manifest.Drive, state *State) (map[string]manifest.Record, error) {
 	have := map[string]manifest.Record{}
 	if drv != nil {
 		for r, err := range drv.Records() {
@@ -238,7 +237,7 @@ func catalogRecords(drv *manifest.Drive, state *catalog.State) (map[string]manif
 // item: refused (hostile), present, adopted (already there, identical),
 // conflict or failed (something else is in its place), or to pull. It
 // returns what to pull and the space that takes on the drive.
-func (p *puller) plan(ctx context.Context, state *catalog.State, have map[string]manifest.Record) ([]*catalog.Item, int64, fsx.Space, error) {
+func (p *puller) plan(ctx context.Context, state *State, have map[string]manifest.Record) ([]*Item, int64, fsx.Space, error) {
 	o, res, pr, drv, root, pending := p.o, p.res, p.place, p.drv, p.root, p.pending
 	// Plan, before writing a byte: refuse hostile entries, find conflicts,
 	// and work out the space needed.
@@ -246,7 +245,7 @@ func (p *puller) plan(ctx context.Context, state *catalog.State, have map[string
 		res.Items = append(res.Items, PulledItem{Path: rj.Path, Status: "refused",
 			Detail: fmt.Sprintf("catalog entry refused (pushed by %s on %s): %s", rj.User, rj.Host, rj.Reason)})
 	}
-	var todo []*catalog.Item
+	var todo []*Item
 	var need int64
 	space, err := fsx.FreeSpace(root)
 	if err != nil {
@@ -393,7 +392,7 @@ func (p *puller) add(it PulledItem, ev *event.Event) {
 
 // pullOne downloads one item through the placement path, trying twice: a
 // download whose hash is wrong is discarded and fetched again in full.
-func (p *puller) pullOne(ctx context.Context, it *catalog.Item) {
+func (p *puller) pullOne(ctx context.Context, it *Item) {
 	defer p.o.Progress.FileDone()
 	mt := it.MTime
 	if mt.IsZero() {
@@ -483,7 +482,7 @@ func (e *badDownload) Error() string { return e.msg }
 // download fetches the rest of the item's blob into pf (which holds, and
 // has hashed, what an interrupted pull left) and checks its BLAKE3 against
 // the catalog.
-func (p *puller) download(ctx context.Context, it *catalog.Item, pf *place.File) error {
+func (p *puller) download(ctx context.Context, it *Item, pf *place.File) error {
 	if pf.Offset() > it.Size {
 		if err := pf.Restart(); err != nil {
 			return err
@@ -508,7 +507,7 @@ func (p *puller) download(ctx context.Context, it *catalog.Item, pf *place.File)
 }
 
 // recordPulled adds a file now on the drive to its manifest.
-func recordPulled(drv *manifest.Drive, it *catalog.Item, full, xxh string, now time.Time) error {
+func recordPulled(drv *manifest.Drive, it *Item, full, xxh string, now time.Time) error {
 	fi, err := os.Lstat(full)
 	if err != nil {
 		return err
@@ -518,7 +517,7 @@ func recordPulled(drv *manifest.Drive, it *catalog.Item, full, xxh string, now t
 
 // recordPulledInfo adds a placed file, as the medium describes it, to the
 // drive's manifest.
-func recordPulledInfo(drv *manifest.Drive, it *catalog.Item, fi os.FileInfo, xxh string, now time.Time) error {
+func recordPulledInfo(drv *manifest.Drive, it *Item, fi os.FileInfo, xxh string, now time.Time) error {
 	if err := drv.Append(manifest.Record{Path: it.Path, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), BLAKE3: it.B3, XXH128: xxh,
 		Origin: "pull", Written: now.Unix(), Verified: now.Unix()}); err != nil {
 		return err
@@ -531,12 +530,12 @@ func recordPulledInfo(drv *manifest.Drive, it *catalog.Item, fi os.FileInfo, xxh
 type pruneCandidate struct {
 	path string
 	rec  manifest.Record
-	w    *catalog.Item
+	w    *Item
 }
 
 // prunable lists the media --prune removes: withdrawn from the catalog, and
 // on the drive exactly as withdrawn (a file changed since is kept).
-func prunable(pr *place.Root, state *catalog.State, have map[string]manifest.Record) []pruneCandidate {
+func prunable(pr *place.Root, state *State, have map[string]manifest.Record) []pruneCandidate {
 	var paths []string
 	for path := range state.Withdrawn {
 		paths = append(paths, path)
@@ -560,7 +559,7 @@ func prunable(pr *place.Root, state *catalog.State, have map[string]manifest.Rec
 
 // prune deletes media withdrawn from the catalog, only where the drive
 // holds exactly the withdrawn version, never through a link.
-func (p *puller) prune(state *catalog.State, have map[string]manifest.Record) {
+func (p *puller) prune(state *State, have map[string]manifest.Record) {
 	for _, c := range prunable(p.place, state, have) {
 		path, rec, w := c.path, c.rec, c.w
 		if err := p.place.Remove(path); err != nil {

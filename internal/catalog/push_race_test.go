@@ -1,4 +1,4 @@
-package media
+package catalog
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
-	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/run"
@@ -87,7 +86,7 @@ func orders(na, nb int) []string {
 
 func catalogRefs(h *contenthub.Hub) func(context.Context, func(b3, where string)) error {
 	return func(ctx context.Context, add func(b3, where string)) error {
-		state, _, err := catalog.Load(ctx, h, false)
+		state, _, err := Load(ctx, h, false)
 		if err != nil {
 			return err
 		}

@@ -1,8 +1,9 @@
-// Package media owns how new media reaches every editor: an assistant
-// pushes files to the hub and into the shared catalog (by hand, or from a
-// hot folder), each editor pulls onto their drive what the catalog has and
-// the drive lacks, and status shows who has what.
-package media
+// How new media reaches every editor (push.go, pull.go, status.go,
+// watch.go): an assistant pushes files to the hub and into the catalog (by
+// hand, or from a hot folder), each editor pulls onto their drive what the
+// catalog has and the drive lacks, and status shows who has what.
+
+package catalog
 
 import (
 	"context"
@@ -14,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/hashing"
@@ -217,7 +217,7 @@ func Push(ctx context.Context, h *contenthub.Hub, o PushOptions) (*PushResult, e
 		return nil, err
 	}
 	res := &PushResult{Items: refused}
-	state, _, err := catalog.Load(ctx, h, true)
+	state, _, err := Load(ctx, h, true)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (o PushOptions) commit(ctx context.Context, h *contenthub.Hub, res *PushRes
 // pushEach pushes every file, o.Jobs at once, and returns what became of
 // each (in the order of files) with the catalog event of each one pushed,
 // and the bytes uploaded.
-func pushEach(ctx context.Context, h *contenthub.Hub, state *catalog.State, o PushOptions, files []pushFile) ([]PushedItem, []*event.Event, int64, error) {
+func pushEach(ctx context.Context, h *contenthub.Hub, state *State, o PushOptions, files []pushFile) ([]PushedItem, []*event.Event, int64, error) {
 	var total int64
 	for _, f := range files {
 		total += f.size
@@ -316,7 +316,7 @@ func pushEach(ctx context.Context, h *contenthub.Hub, state *catalog.State, o Pu
 	return items, evs, uploaded.Load(), err
 }
 
-func pushOne(ctx context.Context, h *contenthub.Hub, state *catalog.State, o PushOptions, f pushFile) (PushedItem, *event.Event) {
+func pushOne(ctx context.Context, h *contenthub.Hub, state *State, o PushOptions, f pushFile) (PushedItem, *event.Event) {
 	it := PushedItem{Source: f.source, Path: f.path, Size: f.size}
 	sum, err := hashing.HashFile(ctx, f.source, hashing.FileOptions{BLAKE3: true, XXH128: true, Progress: o.Progress.Add})
 	if err != nil {
@@ -381,7 +381,7 @@ func pushOne(ctx context.Context, h *contenthub.Hub, state *catalog.State, o Pus
 // Confirm re-reads the catalog after a push's events are in the hub and
 // marks the items another push beat to the same path at the same time.
 func Confirm(ctx context.Context, h *contenthub.Hub, res *PushResult) error {
-	state, _, err := catalog.Load(ctx, h, true)
+	state, _, err := Load(ctx, h, true)
 	if err != nil {
 		return err
 	}
@@ -408,7 +408,7 @@ func Confirm(ctx context.Context, h *contenthub.Hub, res *PushResult) error {
 // Withdraw takes paths out of the catalog (editors' pull --prune then
 // removes them from drives); their history stays in the log.
 func Withdraw(ctx context.Context, h *contenthub.Hub, paths []string, user, host string, now time.Time, note string) ([]event.Event, error) {
-	state, _, err := catalog.Load(ctx, h, true)
+	state, _, err := Load(ctx, h, true)
 	if err != nil {
 		return nil, err
 	}

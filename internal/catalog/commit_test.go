@@ -1,4 +1,4 @@
-package media
+package catalog
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/event"
@@ -58,7 +57,7 @@ func TestPushCompletesInTheCatalog(t *testing.T) {
 	if res.Pushed != 1 || res.Lost != 1 || res.OK() {
 		t.Fatalf("push result %+v: want a.mxf pushed, b.mxf lost to the other push", res)
 	}
-	state, _, err := catalog.Load(ctx, h, false)
+	state, _, err := Load(ctx, h, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +73,7 @@ func TestPushCompletesInTheCatalog(t *testing.T) {
 	if res, err := Push(ctx, h, PushOptions{Paths: []string{filepath.Join(dir, "c.mxf")}, DestPath: "VFX"}); err != nil || res.Pushed != 1 {
 		t.Fatalf("push without a recorder: %v %+v", err, res)
 	}
-	if state, _, err = catalog.Load(ctx, h, false); err != nil {
+	if state, _, err = Load(ctx, h, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := state.Lookup("VFX/c.mxf"); !ok {
