@@ -151,6 +151,7 @@ func assertWholeDrive(t *testing.T, ref, drive, gen string, want []string) {
 // generation records them verified and its hashes cover every folder, and
 // the second pull does not read them again.
 func TestMHLPullOntoForeignDrive(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	h := folderHub(t)
 	pushVFX(t, h)
@@ -198,6 +199,7 @@ func TestMHLPullOntoForeignDrive(t *testing.T) {
 // does not hold what was recorded. The report happens once: the history
 // now says the file failed.
 func TestMHLPullForeignDriveDamagedFile(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	h := folderHub(t)
 	pushVFX(t, h)
@@ -254,6 +256,7 @@ func TestMHLPullForeignDriveDamagedFile(t *testing.T) {
 // copy onto a drive prepared by the reference tool has the same defect
 // pull had: its generation and manifest held only the copied files.
 func TestMHLCopyOntoForeignDrive(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	drive := foreignDrive(t, ref, "xxh128", foreignFiles)
 	src := filepath.Join(t.TempDir(), "Show")
@@ -284,6 +287,7 @@ func TestMHLCopyOntoForeignDrive(t *testing.T) {
 // on since, it goes on and says the source's newer generations stay with
 // the source.
 func TestMHLCopySourceHistoryNotDropped(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	src := foreignDrive(t, ref, "xxh128", map[string]string{"Clips/B001C001.mov": "second unit"})
 	other := foreignDrive(t, ref, "xxh128", foreignFiles)

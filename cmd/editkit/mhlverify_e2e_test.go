@@ -50,6 +50,7 @@ func wantRefAccepts(t *testing.T, ref, tree, when string) {
 // checks them like any other file, instead of reporting them missing, and
 // finds one that was changed.
 func TestMHLVerifyRecordedJunkNames(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	tree := filepath.Join(t.TempDir(), "Card")
 	writeTree(t, tree, map[string]string{
@@ -94,6 +95,7 @@ func TestMHLVerifyRecordedJunkNames(t *testing.T) {
 // databases on the drive. A copied md5 card's drive passes the reference's
 // directory-hash check too, before and after a verify.
 func TestMHLVerifyDriveStaysAccepted(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	t.Run("foreign history", func(t *testing.T) {
 		tree := filepath.Join(t.TempDir(), "Shoot")
@@ -173,6 +175,7 @@ func TestMHLVerifyDriveStaysAccepted(t *testing.T) {
 // its folder's structure hash, so a rename changes the structure hashes
 // of the generations before it — for the reference's own -dr too.)
 func TestMHLVerifyRenames(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	t.Run("recorded by the reference", func(t *testing.T) {
 		tree := filepath.Join(t.TempDir(), "Card")
@@ -235,6 +238,7 @@ func TestMHLVerifyRenames(t *testing.T) {
 // the file is checked against its original hash again), and so does
 // editkit, instead of "failed-before". Still damaged, it is "modified".
 func TestMHLVerifyFailedThenRestored(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	tree := filepath.Join(t.TempDir(), "Card")
 	writeTree(t, tree, map[string]string{"Clips/A005C001.mov": "picture", "Sound/take4.wav": "sound"})
@@ -270,6 +274,7 @@ func TestMHLVerifyFailedThenRestored(t *testing.T) {
 // "verified". The reference tool agrees the drive is damaged (11), in both
 // of editkit's modes.
 func TestMHLVerifyAppendsFailures(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	for _, mode := range []string{"manifest", "mhl"} {
 		t.Run(mode, func(t *testing.T) {
@@ -322,6 +327,7 @@ func TestMHLVerifyAppendsFailures(t *testing.T) {
 // a file the drive lacks, so both tools accept the drive. A name the user
 // excludes is still left out, and said so.
 func TestMHLCopyRecordedJunkNames(t *testing.T) {
+	long(t)
 	ref := needRefTool(t)
 	src := filepath.Join(t.TempDir(), "Card")
 	writeTree(t, src, map[string]string{

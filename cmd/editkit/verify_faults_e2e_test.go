@@ -39,6 +39,7 @@ func TestVerifyReportsIOErrorsAndGoesOn(t *testing.T) {
 // directory hashes would describe a tree it did not see), while a run that
 // only finds changed files does (see TestMHLVerifyAppendsFailures).
 func TestVerifyReadErrorAppendsNoGeneration(t *testing.T) {
+	long(t)
 	needRoot(t)
 	_, backing := preparedDrive(t, 29, 8<<20)
 	drive := testfs.MustMount(t, backing)
