@@ -334,10 +334,7 @@ func (s *sheetsSink) ensureLayout(ctx context.Context) error {
 		headerData = append(headerData, headerCells(ti, added))
 	}
 	if len(fmtReqs) > 0 {
-		if err := s.write(ctx, func(ctx context.Context) error {
-			_, err := s.svc.Spreadsheets.BatchUpdate(s.id, &sheets.BatchUpdateSpreadsheetRequest{Requests: fmtReqs}).Context(ctx).Do()
-			return err
-		}); err != nil {
+		if err := s.batchUpdate(ctx, fmtReqs); err != nil {
 			return err
 		}
 		if err := s.write(ctx, func(ctx context.Context) error {
@@ -527,186 +524,260 @@ func (s *sheetsSink) push(ctx context.Context, evs []event.Event) (pushResult, e
 // folded into the derived tabs. Each round reads the state and writes what
 // is missing; it ends with a read that finds nothing to write.
 func (s *sheetsSink) pushWith(ctx context.Context, evs []event.Event, derived bool) (pushResult, error) {
-	pr := pushResult{confirmed: map[string]bool{}}
-	firstRead := true
-	derivedDedups := map[string]int{}
-	warned := map[string]bool{}
-	warn := func(w string) {
-		if !warned[w] {
-			warned[w] = true
-			pr.warnings = append(pr.warnings, w)
+	p := &pushRounds{s: s, evs: evs, derived: derived, firstRead: true,
+		pr: pushResult{confirmed: map[string]bool{}}, derivedDedups: map[string]int{}, warned: map[string]bool{}}
+	err := s.retry(ctx, p.round)
+	p.pr.written = len(p.pr.confirmed) - p.pr.already
+	return p.pr, err
+}
+
+// pushRounds is the state one push keeps across its rounds: which events
+// the Log was seen to hold, the warnings given, and how often each derived
+// tab's duplicates were resolved.
+type pushRounds struct {
+	s             *sheetsSink
+	evs           []event.Event
+	derived       bool
+	firstRead     bool
+	pr            pushResult
+	derivedDedups map[string]int
+	warned        map[string]bool
+}
+
+// tabEdit is what a round changes in one derived tab.
+type tabEdit struct {
+	ti    *tabInfo
+	ed    *edit
+	kinds columnKinds
+}
+
+func (p *pushRounds) warn(w string) {
+	if !p.warned[w] {
+		p.warned[w] = true
+		p.pr.warnings = append(p.pr.warnings, w)
+	}
+}
+
+// round reads the sheet and writes what it lacks: new columns, changed
+// cells, missing rows, then removes exact duplicates. It is done when a
+// read finds nothing to write.
+func (p *pushRounds) round(ctx context.Context) (done, progressed bool, err error) {
+	s := p.s
+	if err := s.ensureLayout(ctx); err != nil {
+		return false, false, err
+	}
+	for _, w := range s.lay.warn {
+		p.warn(w)
+	}
+	st, err := s.readState(ctx, p.derived)
+	if err != nil {
+		return false, false, err
+	}
+	missing, progressed := p.confirm(st)
+	dupLog, err := p.checkDuplicateLog(ctx, st)
+	if err != nil {
+		return false, progressed, err
+	}
+	codec := sheetsCodec{loc: s.lay.loc}
+	edits := p.derivedEdits(st, codec)
+	if len(missing) == 0 && len(edits) == 0 && !dupLog {
+		return true, progressed, nil
+	}
+	if err := p.growColumns(ctx, edits); err != nil {
+		return false, progressed, err
+	}
+	if err := p.writeChangedCells(ctx, edits); err != nil {
+		return false, progressed, err
+	}
+	logRows, err := p.appendRows(ctx, missing, edits, codec)
+	if err != nil {
+		return false, progressed, err
+	}
+	if err := p.removeDuplicates(ctx, st, dupLog, logRows, edits); err != nil {
+		return false, progressed, err
+	}
+	// Not done: the next round reads back to confirm.
+	return false, true, nil
+}
+
+// confirm notes the events the Log holds and returns those it lacks, and
+// whether this round confirmed any new one.
+func (p *pushRounds) confirm(st *sheetState) (missing []event.Event, progressed bool) {
+	before := len(p.pr.confirmed)
+	for _, e := range p.evs {
+		if st.ids[e.ID] > 0 {
+			if !p.pr.confirmed[e.ID] {
+				p.pr.confirmed[e.ID] = true
+				if p.firstRead {
+					p.pr.already++
+				}
+			}
+		} else {
+			missing = append(missing, e)
 		}
 	}
-	err := s.retry(ctx, func(ctx context.Context) (done, progressed bool, err error) {
-		if err := s.ensureLayout(ctx); err != nil {
-			return false, false, err
-		}
-		for _, w := range s.lay.warn {
-			warn(w)
-		}
-		st, err := s.readState(ctx, derived)
-		if err != nil {
-			return false, false, err
-		}
-		before := len(pr.confirmed)
-		var missing []event.Event
-		for _, e := range evs {
-			if st.ids[e.ID] > 0 {
-				if !pr.confirmed[e.ID] {
-					pr.confirmed[e.ID] = true
-					if firstRead {
-						pr.already++
-					}
-				}
-			} else {
-				missing = append(missing, e)
-			}
-		}
-		firstRead = false
-		progressed = len(pr.confirmed) > before
+	p.firstRead = false
+	return missing, len(p.pr.confirmed) > before
+}
 
-		// Duplicate ids in the Log (see the type's comment for when):
-		// removable when the copies are identical, as two writers' rows
-		// for one event are.
-		dupLog := false
-		if len(st.dupRows) > 0 {
-			same, differ, err := s.compareDuplicates(ctx, st.dupRows)
-			if err != nil {
-				return false, progressed, err
-			}
-			dupLog = same > 0
-			for _, id := range differ {
-				warn(fmt.Sprintf("event %s appears more than once in the Log and the copies differ (edited by hand?); editkit left them: delete the extra row", id))
-			}
-		}
+// checkDuplicateLog reports whether the Log has duplicate ids that can be
+// removed (see the type's comment for when they appear): removable when
+// the copies are identical, as two writers' rows for one event are.
+func (p *pushRounds) checkDuplicateLog(ctx context.Context, st *sheetState) (bool, error) {
+	if len(st.dupRows) == 0 {
+		return false, nil
+	}
+	same, differ, err := p.s.compareDuplicates(ctx, st.dupRows)
+	if err != nil {
+		return false, err
+	}
+	for _, id := range differ {
+		p.warn(fmt.Sprintf("event %s appears more than once in the Log and the copies differ (edited by hand?); editkit left them: delete the extra row", id))
+	}
+	return same > 0, nil
+}
 
-		// Derived tabs: fold every pending event in (idempotent).
-		codec := sheetsCodec{loc: s.lay.loc}
-		type tabEdit struct {
-			ti    *tabInfo
-			ed    *edit
-			kinds columnKinds
+// derivedEdits folds every pending event into the derived tabs
+// (idempotent) and returns the tabs that change.
+func (p *pushRounds) derivedEdits(st *sheetState, codec sheetsCodec) []tabEdit {
+	if !p.derived {
+		return nil
+	}
+	var edits []tabEdit
+	for _, v := range views() {
+		name := v.spec().name
+		ed, kinds := update(st.tables[name], v, p.evs, codec)
+		if ed.dupsResolved && p.derivedDedups[name] >= 3 {
+			p.warn(fmt.Sprintf("the %s tab has two rows for the same item that differ in a way editkit cannot merge; editkit left them", name))
+			ed.dupsResolved = false
 		}
-		var edits []tabEdit
-		if derived {
-			for _, v := range views() {
-				name := v.spec().name
-				ed, kinds := update(st.tables[name], v, evs, codec)
-				if ed.dupsResolved && derivedDedups[name] >= 3 {
-					warn(fmt.Sprintf("the %s tab has two rows for the same item that differ in a way editkit cannot merge; editkit left them", name))
-					ed.dupsResolved = false
-				}
-				if !ed.empty() {
-					edits = append(edits, tabEdit{ti: s.lay.tabs[name], ed: ed, kinds: kinds})
-				}
-			}
+		if !ed.empty() {
+			edits = append(edits, tabEdit{ti: p.s.lay.tabs[name], ed: ed, kinds: kinds})
 		}
-		if len(missing) == 0 && len(edits) == 0 && !dupLog {
-			return true, progressed, nil
-		}
+	}
+	return edits
+}
 
-		// 1. Grid and formats for columns the derived tabs gained.
-		var structural []*sheets.Request
-		for _, te := range edits {
-			if len(te.ed.headerAdded) > 0 {
-				te.ti.header = te.ed.t.header
-				structural = append(structural, s.columnRequests(te.ti, te.ed.headerAdded, te.kinds)...)
-			}
+// growColumns adds the grid and formats of columns the derived tabs gained.
+func (p *pushRounds) growColumns(ctx context.Context, edits []tabEdit) error {
+	s := p.s
+	var structural []*sheets.Request
+	for _, te := range edits {
+		if len(te.ed.headerAdded) > 0 {
+			te.ti.header = te.ed.t.header
+			structural = append(structural, s.columnRequests(te.ti, te.ed.headerAdded, te.kinds)...)
 		}
-		if len(structural) > 0 {
-			if err := s.write(ctx, func(ctx context.Context) error {
-				_, err := s.svc.Spreadsheets.BatchUpdate(s.id, &sheets.BatchUpdateSpreadsheetRequest{Requests: structural}).Context(ctx).Do()
-				return err
-			}); err != nil {
-				s.lay = nil // the grid size we assumed may be wrong now
-				return false, progressed, err
-			}
-		}
+	}
+	if len(structural) == 0 {
+		return nil
+	}
+	if err := s.batchUpdate(ctx, structural); err != nil {
+		s.lay = nil // the grid size we assumed may be wrong now
+		return err
+	}
+	return nil
+}
 
-		// 2. Changed cells of existing rows and new header cells: one
-		// values.batchUpdate for all tabs (null leaves a cell alone).
-		var data []*sheets.ValueRange
-		for _, te := range edits {
-			if len(te.ed.headerAdded) > 0 {
-				data = append(data, headerCells(te.ti, te.ed.headerAdded))
-			}
-			rows := make([]int, 0, len(te.ed.changed))
-			for r := range te.ed.changed {
-				rows = append(rows, r)
-			}
-			sort.Ints(rows)
-			for _, r := range rows {
-				cols := te.ed.changed[r]
-				lo, hi := -1, -1
-				for c := range cols {
-					if lo < 0 || c < lo {
-						lo = c
-					}
-					hi = max(hi, c)
-				}
-				vals := make([]any, hi-lo+1)
-				for c := range cols {
-					vals[c-lo] = te.ed.t.cell(r, c)
-				}
-				data = append(data, &sheets.ValueRange{
-					Range:  quoteTab(te.ti.title) + "!" + colLetters(lo) + strconv.Itoa(r+2) + ":" + colLetters(hi) + strconv.Itoa(r+2),
-					Values: [][]any{vals},
-				})
-			}
+// writeChangedCells writes the changed cells of existing rows and new
+// header cells: values.batchUpdate for all tabs at once, in chunks (null
+// leaves a cell alone).
+func (p *pushRounds) writeChangedCells(ctx context.Context, edits []tabEdit) error {
+	s := p.s
+	var data []*sheets.ValueRange
+	for _, te := range edits {
+		if len(te.ed.headerAdded) > 0 {
+			data = append(data, headerCells(te.ti, te.ed.headerAdded))
 		}
-		for len(data) > 0 {
-			chunk := data[:min(len(data), 5*s.cfg.RowsPerRequest)]
-			data = data[len(chunk):]
-			if err := s.write(ctx, func(ctx context.Context) error {
-				_, err := s.svc.Spreadsheets.Values.BatchUpdate(s.id, &sheets.BatchUpdateValuesRequest{
-					ValueInputOption: "RAW", Data: chunk}).Context(ctx).Do()
-				return err
-			}); err != nil {
-				return false, progressed, err
-			}
+		rows := make([]int, 0, len(te.ed.changed))
+		for r := range te.ed.changed {
+			rows = append(rows, r)
 		}
+		sort.Ints(rows)
+		for _, r := range rows {
+			data = append(data, changedRange(te, r))
+		}
+	}
+	for len(data) > 0 {
+		chunk := data[:min(len(data), 5*s.cfg.RowsPerRequest)]
+		data = data[len(chunk):]
+		if err := s.write(ctx, func(ctx context.Context) error {
+			_, err := s.svc.Spreadsheets.Values.BatchUpdate(s.id, &sheets.BatchUpdateValuesRequest{
+				ValueInputOption: "RAW", Data: chunk}).Context(ctx).Do()
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-		// 3. Log rows for missing events, then new derived rows, in
-		// batches of RowsPerRequest.
-		logTab := s.lay.tabs[tabLog]
-		var logRows [][]any
-		sort.Slice(missing, func(i, j int) bool { return missing[i].ID < missing[j].ID })
-		for _, e := range missing {
-			logRows = append(logRows, alignRow(logTab.header, logCells(e, codec)))
+// changedRange is the span of row r's changed cells in one tab.
+func changedRange(te tabEdit, r int) *sheets.ValueRange {
+	cols := te.ed.changed[r]
+	lo, hi := -1, -1
+	for c := range cols {
+		if lo < 0 || c < lo {
+			lo = c
 		}
-		if err := s.appendRows(ctx, logTab, logRows); err != nil {
-			return false, progressed, err
-		}
-		for _, te := range edits {
-			if err := s.appendRows(ctx, te.ti, padRows(te.ed.t.rows[te.ed.origRows:], len(te.ed.t.header))); err != nil {
-				return false, progressed, err
-			}
-		}
+		hi = max(hi, c)
+	}
+	vals := make([]any, hi-lo+1)
+	for c := range cols {
+		vals[c-lo] = te.ed.t.cell(r, c)
+	}
+	return &sheets.ValueRange{
+		Range:  quoteTab(te.ti.title) + "!" + colLetters(lo) + strconv.Itoa(r+2) + ":" + colLetters(hi) + strconv.Itoa(r+2),
+		Values: [][]any{vals},
+	}
+}
 
-		// 4. Remove exact duplicate rows, now that merged copies match.
-		var dedup []*sheets.Request
-		if dupLog {
-			dedup = append(dedup, dedupRequest(logTab, st.logRows+len(logRows)))
+// appendRows appends Log rows for the missing events, then the derived
+// tabs' new rows, in batches of RowsPerRequest; it returns the Log rows
+// appended.
+func (p *pushRounds) appendRows(ctx context.Context, missing []event.Event, edits []tabEdit, codec sheetsCodec) (int, error) {
+	s := p.s
+	logTab := s.lay.tabs[tabLog]
+	var logRows [][]any
+	sort.Slice(missing, func(i, j int) bool { return missing[i].ID < missing[j].ID })
+	for _, e := range missing {
+		logRows = append(logRows, alignRow(logTab.header, logCells(e, codec)))
+	}
+	if err := s.appendRows(ctx, logTab, logRows); err != nil {
+		return 0, err
+	}
+	for _, te := range edits {
+		if err := s.appendRows(ctx, te.ti, padRows(te.ed.t.rows[te.ed.origRows:], len(te.ed.t.header))); err != nil {
+			return len(logRows), err
 		}
-		for _, te := range edits {
-			if te.ed.dupsResolved {
-				derivedDedups[te.ti.spec.name]++
-				dedup = append(dedup, dedupRequest(te.ti, len(te.ed.t.rows)))
-			}
+	}
+	return len(logRows), nil
+}
+
+// removeDuplicates removes exact duplicate rows, now that merged copies
+// match.
+func (p *pushRounds) removeDuplicates(ctx context.Context, st *sheetState, dupLog bool, logRows int, edits []tabEdit) error {
+	var dedup []*sheets.Request
+	if dupLog {
+		dedup = append(dedup, dedupRequest(p.s.lay.tabs[tabLog], st.logRows+logRows))
+	}
+	for _, te := range edits {
+		if te.ed.dupsResolved {
+			p.derivedDedups[te.ti.spec.name]++
+			dedup = append(dedup, dedupRequest(te.ti, len(te.ed.t.rows)))
 		}
-		if len(dedup) > 0 {
-			if err := s.write(ctx, func(ctx context.Context) error {
-				_, err := s.svc.Spreadsheets.BatchUpdate(s.id, &sheets.BatchUpdateSpreadsheetRequest{Requests: dedup}).Context(ctx).Do()
-				return err
-			}); err != nil {
-				return false, progressed, err
-			}
-		}
-		// Not done: the next round reads back to confirm.
-		return false, true, nil
+	}
+	if len(dedup) == 0 {
+		return nil
+	}
+	return p.s.batchUpdate(ctx, dedup)
+}
+
+// batchUpdate sends one spreadsheets.batchUpdate of requests as a write.
+func (s *sheetsSink) batchUpdate(ctx context.Context, requests []*sheets.Request) error {
+	return s.write(ctx, func(ctx context.Context) error {
+		_, err := s.svc.Spreadsheets.BatchUpdate(s.id, &sheets.BatchUpdateSpreadsheetRequest{Requests: requests}).Context(ctx).Do()
+		return err
 	})
-	pr.written = len(pr.confirmed) - pr.already
-	return pr, err
 }
 
 // compareDuplicates reads the Log rows of duplicated ids (at most 50 ids
@@ -896,10 +967,7 @@ func (s *sheetsSink) rebuild(ctx context.Context, all []event.Event) error {
 			}
 		}
 		if len(structural) > 0 {
-			if err := s.write(ctx, func(ctx context.Context) error {
-				_, err := s.svc.Spreadsheets.BatchUpdate(s.id, &sheets.BatchUpdateSpreadsheetRequest{Requests: structural}).Context(ctx).Do()
-				return err
-			}); err != nil {
+			if err := s.batchUpdate(ctx, structural); err != nil {
 				s.lay = nil
 				return false, false, err
 			}
