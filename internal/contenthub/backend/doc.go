@@ -1,7 +1,7 @@
-// Package backend owns the storage beneath the hub (package backend): a
-// store of immutable objects under keys, kept either in a local or NAS folder
-// or in any S3-compatible service. It knows nothing of what the keys mean;
-// the hub's layout (which key holds what) is package backend's alone.
+// Package backend owns the storage beneath the hub: a store of immutable
+// objects under keys, kept either in a local or NAS folder or in any
+// S3-compatible service. It knows nothing of what the keys mean; the hub's
+// layout (which key holds what) is package contenthub's alone.
 //
 // The design follows restic's backends: one small Backend interface with two
 // implementations (OpenLocal, OpenS3), and everything that is not storage —
