@@ -111,6 +111,7 @@ demo: build
 BENCH ?= all
 bench: build
 	$(GO) run ./cmd/ekbench $(BENCH)
+	@[ -n "$(BENCH)" ] || $(GO) test -run '^$$' -bench BLAKE3Engines -benchtime 1x ./internal/hashing/
 
 dist:
 	@mkdir -p dist

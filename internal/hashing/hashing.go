@@ -20,7 +20,7 @@
 // in 1 MiB writes (as copy and placement hash) and every core in one write
 // (as HashFile shares a file); 11 interleaved rounds per run, the median
 // of per-round ratios to zeebo/blake3, five runs at load averages 2 to 12
-// (EDITKIT_MEASURE=1 go test -run TestMeasureBLAKE3Engines ./internal/hashing/):
+// (go test -run '^$' -bench BLAKE3Engines -benchtime 1x ./internal/hashing/, part of make bench):
 //
 //	                          GB/s (load 2–3)   vs zeebo/blake3 (all runs)
 //	zeebo/blake3, one core    3.0–3.1           1
