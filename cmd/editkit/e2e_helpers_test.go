@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/samplemedia"
+	"github.com/editkit/editkit/internal/slowtest"
 	"github.com/editkit/editkit/internal/walk"
 	"github.com/zeebo/blake3"
 )
@@ -79,9 +80,7 @@ func needTool(t *testing.T, name string) {
 
 // long marks tests that take more than a few seconds.
 func long(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long end-to-end test; runs in make test")
-	}
+	slowtest.Skip(t, "long end-to-end test")
 }
 
 type result struct {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/editkit/editkit/internal/slowtest"
 	"github.com/zeebo/xxh3"
 )
 
@@ -50,9 +51,7 @@ func synthetic(fan, depth, perLeaf int, sample func()) func(func(Entry, error) b
 // checks that the heap stays small while it does: nothing may grow with
 // the number of entries.
 func TestStreaming(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes 200,000 entries")
-	}
+	slowtest.Skip(t, "writes 200,000 entries")
 	var peak uint64
 	sample := func() {
 		runtime.GC()
@@ -79,9 +78,7 @@ func TestStreaming(t *testing.T) {
 // TestLargeFolder puts 60,000 files in one folder ahead of a sub-folder,
 // so they must wait (and spill to disk) until the folder closes.
 func TestLargeFolder(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes 60,000 entries")
-	}
+	slowtest.Skip(t, "writes 60,000 entries")
 	const n = 60000
 	entries := func(yield func(Entry, error) bool) {
 		for i := range n {

@@ -19,6 +19,7 @@ import (
 	"unicode"
 	"unicode/utf16"
 
+	"github.com/editkit/editkit/internal/slowtest"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -98,9 +99,7 @@ func isJunk(rel string) bool {
 }
 
 func TestDeterministic(t *testing.T) {
-	if testing.Short() {
-		t.Skip("generates every tree twice; runs in make test")
-	}
+	slowtest.Skip(t, "generates every tree twice")
 	for _, o := range []Options{
 		{Seed: 7, TotalBytes: testSize, Unportable: true},
 		{Seed: 7, ManyFiles: 600},
@@ -231,9 +230,7 @@ func TestPlans(t *testing.T) {
 }
 
 func TestManyFiles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes 1234 files; runs in make test")
-	}
+	slowtest.Skip(t, "writes 1234 files")
 	dir, st := generateT(t, Options{Seed: 5, ManyFiles: 1234})
 	if st.Files != 1234 || st.Junk != 0 || st.AvidDB != 0 {
 		t.Errorf("Stats %+v, want exactly 1234 files and no junk", st)

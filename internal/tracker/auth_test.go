@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/editkit/editkit/internal/slowtest"
 	"github.com/editkit/editkit/internal/tracker/sheetsfake"
 )
 
@@ -34,9 +35,7 @@ func TestApplicationDefaultCredentials(t *testing.T) {
 }
 
 func TestLoginLoopbackAndDevice(t *testing.T) {
-	if testing.Short() {
-		t.Skip("both login flows end to end; runs in make test")
-	}
+	slowtest.Skip(t, "both login flows end to end")
 	for _, device := range []bool{false, true} {
 		name := "loopback"
 		if device {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/slowtest"
 )
 
 func snapshot(e *env) map[string][][]any {
@@ -188,9 +189,7 @@ func TestRebuildRepairsHandEdits(t *testing.T) {
 // the same missing Log rows. At rest, every event is in the Log once and
 // every item in Media once.
 func TestTwoMachinesAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("two trackers racing; runs in make test")
-	}
+	slowtest.Skip(t, "two trackers racing")
 	e := newEnv(t, envOpt{})
 	ctx := context.Background()
 	a, b := e.tracker(e.config()), e.tracker(e.config())

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/slowtest"
 )
 
 // The child side of TestOutboxSurvivesKill: record events as fast as it
@@ -61,9 +62,7 @@ func TestOutboxSurvivesKill(t *testing.T) {
 		outboxChild()
 		return
 	}
-	if testing.Short() {
-		t.Skip("kills a child process mid-push; runs in make test")
-	}
+	slowtest.Skip(t, "kills a child process mid-push")
 	e := newEnv(t, envOpt{})
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

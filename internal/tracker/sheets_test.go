@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/slowtest"
 )
 
 func TestRecordWritesEachEventOnce(t *testing.T) {
@@ -104,9 +105,7 @@ func TestPacingKeepsInsideQuota(t *testing.T) {
 // Without pacing the same push runs into the quota; back-off must carry it
 // through, still exactly once.
 func TestBackoffThroughQuotaErrors(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fault injection against the Sheets server; runs in make test")
-	}
+	slowtest.Skip(t, "fault injection against the Sheets server")
 	e := newEnv(t, envOpt{})
 	cfg := e.config()
 	cfg.RowsPerRequest = 20
@@ -126,9 +125,7 @@ func TestBackoffThroughQuotaErrors(t *testing.T) {
 }
 
 func TestFaultsNeverDuplicate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fault injection against the Sheets server; runs in make test")
-	}
+	slowtest.Skip(t, "fault injection against the Sheets server")
 	cases := []struct {
 		name   string
 		faults []sheetsfakeFault
@@ -225,9 +222,7 @@ func TestServerDownThenBack(t *testing.T) {
 
 // Down for a moment in the middle of a large push: back-off rides it out.
 func TestServerDownMidPush(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fault injection against the Sheets server; runs in make test")
-	}
+	slowtest.Skip(t, "fault injection against the Sheets server")
 	e := newEnv(t, envOpt{})
 	cfg := e.config()
 	cfg.RowsPerRequest = 25

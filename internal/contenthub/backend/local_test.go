@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/editkit/editkit/internal/slowtest"
 )
 
 func openLocalTest(t *testing.T) *Local {
@@ -173,9 +175,7 @@ func TestLocalAbortSparesActiveWriters(t *testing.T) {
 // TestLocalIfNotExistsAcrossProcesses races two processes creating the same
 // key: link(2) lets exactly one win.
 func TestLocalIfNotExistsAcrossProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
+	slowtest.Skip(t, "starts processes")
 	l := openLocalTest(t)
 	for round := range 3 {
 		key := fmt.Sprintf("events/proc%d", round)

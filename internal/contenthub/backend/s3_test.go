@@ -25,6 +25,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
+	"github.com/editkit/editkit/internal/slowtest"
 )
 
 // Test sizes: parts of S3's minimum size, objects of a few parts.
@@ -76,9 +77,7 @@ func TestS3Conformance(t *testing.T) {
 // upload and comes back; the next Put finds the pending upload and sends
 // only the parts the server does not have.
 func TestS3ServerKilledMidUpload(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fault injection against the S3 server; runs in make test")
-	}
+	slowtest.Skip(t, "fault injection against the S3 server")
 	srv := s3test.Start(t)
 	proxy := s3test.NewProxy(t, srv.Endpoint)
 	b := openS3Test(t, srv, func(c *S3Config) { c.Endpoint = proxy.URL })
@@ -117,9 +116,7 @@ func TestS3ServerKilledMidUpload(t *testing.T) {
 // TestS3RetryAcrossRestart: WithRetry carries a Put over a server that dies
 // mid-upload and comes back a second later.
 func TestS3RetryAcrossRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fault injection against the S3 server; runs in make test")
-	}
+	slowtest.Skip(t, "fault injection against the S3 server")
 	srv := s3test.Start(t)
 	b := openS3Test(t, srv)
 	data := randomData(31, testBigSize)
@@ -165,9 +162,7 @@ func TestS3RetryAcrossRestart(t *testing.T) {
 // not match the local data — cut short on the server's disk, or uploaded with
 // other content — are found by ListParts (size, ETag) and sent again.
 func TestS3DamagedPartsAreReplaced(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fault injection against the S3 server; runs in make test")
-	}
+	slowtest.Skip(t, "fault injection against the S3 server")
 	srv := s3test.Start(t)
 	b := openS3Test(t, srv, func(c *S3Config) { c.Concurrency = 1 })
 	data := randomData(32, testBigSize)
@@ -233,9 +228,7 @@ func TestS3DamagedPartsAreReplaced(t *testing.T) {
 // transient error, nothing is stored, and WithRetry gets it through once the
 // proxy stops damaging.
 func TestS3CorruptedInTransit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fault injection against the S3 server; runs in make test")
-	}
+	slowtest.Skip(t, "fault injection against the S3 server")
 	srv := s3test.Start(t)
 	proxy := s3test.NewProxy(t, srv.Endpoint)
 	b := openS3Test(t, srv, func(c *S3Config) { c.Endpoint = proxy.URL })
@@ -546,9 +539,7 @@ func TestS3ServerFeatures(t *testing.T) {
 // breaking (a dead Wi-Fi, a NAT that forgot us) fails after StallTimeout
 // with a transient error, both ways, instead of hanging.
 func TestS3StalledConnection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fault injection against the S3 server; runs in make test")
-	}
+	slowtest.Skip(t, "fault injection against the S3 server")
 	srv := s3test.Start(t)
 	proxy := s3test.NewProxy(t, srv.Endpoint)
 	b := openS3Test(t, srv, func(c *S3Config) { c.Endpoint = proxy.URL; c.StallTimeout = time.Second })
