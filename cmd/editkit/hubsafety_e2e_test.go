@@ -209,7 +209,7 @@ func TestBackupPruneCrashMatrixE2E(t *testing.T) {
 			if left, _ := os.ReadDir(filepath.Join(state, "tmp")); len(left) != 0 {
 				t.Fatalf("%s: left in the state folder: %v", what, left)
 			}
-			if left, _ := os.ReadDir(filepath.Join(state, "hub-outbox")); len(left) != 0 {
+			if left := outboxLeft(t, state); len(left) != 0 {
 				t.Fatalf("%s: events left undelivered: %v", what, left)
 			}
 			seen := map[string]bool{}

@@ -199,11 +199,9 @@ interrupted; 2 bad usage, not enough space.`,
 			for _, w := range res.Warnings {
 				e.warn(w)
 			}
-			if len(res.Events) > 0 {
-				e.record(cmd.Context(), h, res.Events)
-			}
-			if !res.DryRun {
-				// Recorded (or waiting in the outbox): no longer pending
+			kept := len(res.Events) == 0 || e.record(cmd.Context(), h, res.Events)
+			if !res.DryRun && kept {
+				// Delivered or waiting in the outbox: no longer pending
 				// on the drive.
 				if err := catalog.EventsRecorded(o.Drive); err != nil {
 					e.term.Warnf("%v", err)

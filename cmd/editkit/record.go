@@ -2,21 +2,25 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/outbox"
+	"github.com/editkit/editkit/internal/tracker"
 )
 
 func timeNow() time.Time { return time.Now() }
 
-// record keeps a command's changes: in the hub's event log (through a local
-// outbox, so nothing is lost while the hub is unreachable) and in the
-// tracker. It never fails the command: what cannot go now waits in the
-// outbox for the next command, and the user is warned.
-func (e *env) record(ctx context.Context, h *contenthub.Hub, evs []event.Event) {
+// record keeps a command's changes in this computer's outbox, bound for the
+// hub's event log (when the command has a hub) and the tracker, then
+// delivers what waits there. It never fails the command: what cannot go now
+// waits in the outbox for the next command, and the user is warned. It
+// reports whether the events are safe in the outbox.
+func (e *env) record(ctx context.Context, h *contenthub.Hub, evs []event.Event) bool {
 	for i := range evs {
 		if evs[i].User == "" {
 			evs[i].User = e.run.User
@@ -25,32 +29,97 @@ func (e *env) record(ctx context.Context, h *contenthub.Hub, evs []event.Event) 
 			evs[i].Host = e.run.Host
 		}
 	}
+	// A batch goes to the hub only when this command has one: without a
+	// hub it would wait for ever for one that may never be configured.
+	to := []string{outbox.Tracker}
 	if h != nil {
-		ob, err := contenthub.OpenOutbox(filepath.Join(e.stateDir(), "hub-outbox"))
+		to = append(to, outbox.Hub)
+	}
+	ob, err := e.openOutbox(ctx)
+	if err == nil {
+		err = ob.Add(outbox.NewBatch(time.Now(), to, evs))
+	}
+	if err != nil {
+		e.term.Warnf("these changes could not be kept for the hub's event log and the tracker: %v", err)
+		return false
+	}
+	if h != nil {
+		e.deliverToHub(ctx, ob, h)
+	}
+	e.track(ctx)
+	return true
+}
+
+// deliverToHub sends the hub's waiting batches to its event log.
+func (e *env) deliverToHub(ctx context.Context, ob *outbox.Outbox, h *contenthub.Hub) {
+	snd, err := ob.Lock(ctx, outbox.Hub, tracker.RealClock(), outboxLockWait)
+	if err != nil {
+		e.term.Warnf("the hub's event log could not be updated now (%v); the changes wait in %s and go with the next command that uses the hub", err, ob.Dir())
+		return
+	}
+	defer snd.Close()
+	_, warnings, err := h.Deliver(ctx, snd)
+	for _, w := range warnings {
+		e.term.Warnf("hub event log: %s", w)
+	}
+	if err != nil {
+		e.term.Warnf("the hub's event log could not be updated now (%v); the changes wait in %s and go with the next command that uses the hub", err, ob.Dir())
+	}
+}
+
+// outboxLockWait is how long a command waits for another editkit on this
+// computer that is delivering the same destination's events.
+const outboxLockWait = 30 * time.Second
+
+func (e *env) outboxDir() string { return filepath.Join(e.stateDir(), "outbox") }
+
+// openOutbox opens this computer's outbox, first taking over the batches an
+// editkit before the one outbox left in its two folders.
+func (e *env) openOutbox(ctx context.Context) (*outbox.Outbox, error) {
+	ob, err := outbox.Open(e.outboxDir(), testHook("outbox"))
+	if err != nil {
+		return nil, err
+	}
+	for _, old := range []struct{ dest, dir string }{{outbox.Hub, "hub-outbox"}, {outbox.Tracker, "tracker-outbox"}} {
+		dir := filepath.Join(e.stateDir(), old.dir)
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		snd, err := ob.Lock(ctx, old.dest, tracker.RealClock(), outboxLockWait)
 		if err != nil {
-			e.term.Warnf("could not keep the events for the hub: %v", err)
-		} else if err := ob.Add(contenthub.NewBatch(time.Now(), evs)); err != nil {
-			e.term.Warnf("could not keep the events for the hub: %v", err)
-		} else if _, err := ob.Flush(ctx, h); err != nil {
-			e.term.Warnf("the hub's event log could not be updated now (%v); the changes wait in %s and go with the next command", err, filepath.Join(e.stateDir(), "hub-outbox"))
+			e.term.Warnf("events waiting in %s were not taken over yet (%v); the next command tries again", dir, err)
+			continue
+		}
+		_, warnings, err := snd.Import(dir)
+		snd.Close()
+		for _, w := range warnings {
+			e.term.Warnf("%s", w)
+		}
+		if err != nil {
+			e.term.Warnf("%v", err)
 		}
 	}
-	e.track(ctx, evs)
+	return ob, nil
 }
 
 // recorder is record as a catalog.Recorder, for engines that record their
 // own events (push).
 func (e *env) recorder(h *contenthub.Hub) catalog.Recorder {
-	return recorderFunc(func(ctx context.Context, evs []event.Event) { e.record(ctx, h, evs) })
+	return recorderFunc(func(ctx context.Context, evs []event.Event) error {
+		if e.record(ctx, h, evs) {
+			return nil
+		}
+		// Not kept on this computer: the push is in the catalog only if
+		// the log has its events now.
+		return h.Record(ctx, evs)
+	})
 }
 
-type recorderFunc func(ctx context.Context, evs []event.Event)
+type recorderFunc func(ctx context.Context, evs []event.Event) error
 
-// Record never fails: record warns, and keeps what it cannot deliver.
-func (f recorderFunc) Record(ctx context.Context, evs []event.Event) error {
-	f(ctx, evs)
-	return nil
-}
+// Record fails only when the events are neither kept in the outbox nor in
+// the hub's log.
+func (f recorderFunc) Record(ctx context.Context, evs []event.Event) error { return f(ctx, evs) }
 
 // warn tells the user something an engine noted.
 func (e *env) warn(msg string) { e.term.Warnf("%s", msg) }

@@ -193,3 +193,17 @@ func TestTrackerCSVDefault(t *testing.T) {
 		t.Fatalf("log.csv: %v", rows)
 	}
 }
+
+// outboxLeft lists the batches and receipts still waiting in the state
+// folder's outbox (damaged files put aside included).
+func outboxLeft(t *testing.T, state string) []string {
+	t.Helper()
+	entries, _ := os.ReadDir(filepath.Join(state, "outbox"))
+	var left []string
+	for _, de := range entries {
+		if !strings.HasPrefix(de.Name(), ".") {
+			left = append(left, de.Name())
+		}
+	}
+	return left
+}

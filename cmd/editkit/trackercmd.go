@@ -33,7 +33,8 @@ func (e *env) trackerConfig() tracker.Config {
 		OAuthClient:     e.oauthClient(),
 		Endpoint:        pick("", "EDITKIT_SHEETS_ENDPOINT", t.SheetsEndpoint),
 		CSVDir:          csv,
-		OutboxDir:       filepath.Join(e.stateDir(), "tracker-outbox"),
+		OutboxDir:       e.outboxDir(),
+		OutboxHook:      testHook("outbox"),
 		// A command must not hang on an unreachable Sheet: what does not go
 		// within this waits in the outbox for the next command.
 		RetryFor:       20 * time.Second,
@@ -56,21 +57,16 @@ func (e *env) oauthClient() tracker.OAuthClient {
 	}
 }
 
-// track records events in the tracker. It never fails the command: what
-// cannot be sent now waits in the outbox and goes with the next command or
-// `editkit tracker sync`, and the user is warned.
-func (e *env) track(ctx context.Context, evs []event.Event) {
+// track sends the outbox's events to the tracker. It never fails the
+// command: what cannot be sent now waits in the outbox and goes with the
+// next command or `editkit tracker sync`, and the user is warned.
+func (e *env) track(ctx context.Context) {
 	tr, err := tracker.New(ctx, e.trackerConfig())
 	if err != nil {
-		e.term.Warnf("tracker: %v", err)
+		e.term.Warnf("tracker: %v (the changes wait in %s)", err, e.outboxDir())
 		return
 	}
-	res, err := tr.Record(ctx, evs)
-	if err != nil {
-		e.term.Warnf("tracker: these changes could not be recorded: %v", err)
-		return
-	}
-	res, err = tr.Sync(ctx)
+	res, err := tr.Sync(ctx)
 	e.trackerWarnings(res, err)
 }
 
@@ -124,6 +120,9 @@ written twice.`,
   editkit tracker sync --rebuild   # after someone edited the sheet by hand`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := e.openOutbox(cmd.Context()); err != nil {
+				return err
+			}
 			cfg := e.trackerConfig()
 			cfg.RetryFor = 2 * time.Minute // asked for: worth waiting out quota
 			tr, err := tracker.New(cmd.Context(), cfg)

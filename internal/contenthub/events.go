@@ -8,15 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/outbox"
 )
 
 const eventsPrefix = "events/"
@@ -202,107 +200,48 @@ func (h *Hub) readBatch(ctx context.Context, key string) ([]event.Event, error) 
 	return out, nil
 }
 
-// Outbox keeps event batches on this computer until the hub has them, so no
-// change is lost while the hub is unreachable. Each batch is one file,
-// written atomically; delivery is idempotent (see AppendEvents), so a batch
-// sent twice after a crash lands once.
-type Outbox struct{ dir string }
-
-// OpenOutbox opens (creating) an outbox folder.
-func OpenOutbox(dir string) (*Outbox, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("outbox %s: %w", dir, err)
-	}
-	return &Outbox{dir: dir}, nil
-}
-
-// Add stores a batch durably.
-func (o *Outbox) Add(b Batch) error {
-	if err := validBatchID(b.ID); err != nil {
-		return err
-	}
-	data, err := json.Marshal(b)
+// Deliver sends to the log the batches waiting for the hub in this
+// computer's outbox (s holds its hub lock), oldest first, stopping at the
+// first failure: the rest waits for the next command. Each batch's object
+// is chosen and saved in its receipt before the first attempt, so a retry
+// after a crash or a timeout writes the same object, which AppendEvents
+// creates only if absent: a batch lands in the log once. A batch the log
+// refuses for good (its saved object is not a log key) is put aside, not
+// left to block the others.
+func (h *Hub) Deliver(ctx context.Context, s *outbox.Sender) (sent int, warnings []string, err error) {
+	pending, warnings, err := s.Pending()
 	if err != nil {
-		return err
+		return 0, warnings, err
 	}
-	return fsx.WriteFileAtomic(filepath.Join(o.dir, b.ID+".json"), data, 0o600)
-}
-
-// Pending lists the batches not yet delivered, oldest first.
-func (o *Outbox) Pending() ([]Batch, error) {
-	entries, err := os.ReadDir(o.dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []Batch
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(o.dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		var b Batch
-		if err := json.Unmarshal(data, &b); err != nil || validBatch(b) != nil {
-			// Written atomically, so this is damage, not a torn write: keep
-			// the file for a person to look at, skip it. Sending it would
-			// fail for ever and hold back every batch after it, or put in
-			// the log an event its readers refuse.
-			continue
-		}
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
-}
-
-// Done removes a delivered batch.
-func (o *Outbox) Done(id string) error {
-	err := os.Remove(filepath.Join(o.dir, id+".json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	return err
-}
-
-// Flush delivers every pending batch to the hub, oldest first, stopping at
-// the first failure (the rest waits for the next command).
-func (o *Outbox) Flush(ctx context.Context, h *Hub) (sent int, err error) {
-	pending, err := o.Pending()
-	if err != nil {
-		return 0, err
-	}
-	for _, b := range pending {
-		if b.Key == "" {
-			// Choose the object now and remember it before the first
-			// attempt, so a retry writes the same object.
-			b.Key = NewEventKey(time.Now())
-			if err := o.Add(b); err != nil {
-				return sent, err
+	for _, p := range pending {
+		if p.Receipt.Key == "" {
+			p.Receipt.Key = NewEventKey(time.Now())
+			if err := s.Save(p); err != nil {
+				return sent, warnings, err
 			}
 		}
-		if err := h.AppendEvents(ctx, b); err != nil {
-			return sent, err
+		b := Batch{ID: p.ID, Events: p.Events, Key: p.Receipt.Key}
+		if err := validBatch(b); err != nil {
+			warnings = append(warnings, s.Quarantine(p.ID, err))
+			continue
 		}
-		if err := o.Done(b.ID); err != nil {
-			return sent, err
+		s.Step("sending")
+		if err := h.AppendEvents(ctx, b); err != nil {
+			return sent, warnings, err
+		}
+		s.Step("sent")
+		p.Receipt.Done = true
+		if err := s.Save(p); err != nil {
+			return sent, warnings, err
 		}
 		sent++
 	}
-	return sent, nil
+	return sent, warnings, nil
 }
 
 // Record appends events to the log as one batch arriving now. Commands
 // record through an Outbox instead, so that an unreachable hub loses
 // nothing.
 func (h *Hub) Record(ctx context.Context, evs []event.Event) error {
-	b := NewBatch(time.Now(), evs)
-	b.Key = NewEventKey(time.Now())
-	return h.AppendEvents(ctx, b)
-}
-
-// NewBatch groups events under a new batch ID.
-func NewBatch(now time.Time, evs []event.Event) Batch {
-	return Batch{ID: event.NewID(now), Events: evs}
+	return h.AppendEvents(ctx, Batch{ID: event.NewID(time.Now()), Events: evs, Key: NewEventKey(time.Now())})
 }

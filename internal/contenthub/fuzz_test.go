@@ -16,6 +16,8 @@ import (
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/outbox"
+	"github.com/editkit/editkit/internal/tracker"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/zeebo/blake3"
 )
@@ -341,22 +343,23 @@ func FuzzEventKeyTime(f *testing.F) {
 	})
 }
 
-// FuzzOutbox puts an arbitrary file in this computer's outbox of event
-// batches and flushes it to a hub: whatever the file says, the hub's log
-// stays readable by everyone, and a batch the outbox cannot send does not
-// block the others forever.
+// FuzzOutbox puts an arbitrary file in this computer's outbox of events,
+// as a batch and as the hub's receipt of another batch, and delivers it to
+// a hub: whatever the files say, the hub's log stays readable by everyone,
+// and a batch the hub cannot take does not block the others forever.
 func FuzzOutbox(f *testing.F) {
 	e := event.New(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), event.Copied)
 	e.Path, e.Hash, e.DriveID = "A001/clip.mxf", sum64, "ek-0123456789"
-	good, _ := json.Marshal(contenthub.Batch{ID: "20261124T120000.000000Z-0a1b2c3d", Events: []event.Event{e}})
+	good, _ := json.Marshal(outbox.Batch{ID: "20261124T120000.000000Z-0a1b2c3d", To: []string{outbox.Hub}, Events: []event.Event{e}})
 	f.Add(good, "20261124T120000.000000Z-0a1b2c3d")
-	f.Add([]byte(`{"ID":"","Events":[]}`), "empty")
-	f.Add([]byte(`{"ID":"x","Events":[{"id":"","action":""}]}`), "x")
-	f.Add([]byte(`{"ID":"x","Events":[],"Key":"events/../../x/20261124T120000.000000Z.jsonl"}`), "x")
-	f.Add([]byte(`{"ID":"../x","Events":[]}`), "y")
+	f.Add([]byte(`{"id":"","to":["hub"],"events":[]}`), "empty")
+	f.Add([]byte(`{"id":"x","to":["hub"],"events":[{"id":"","action":""}]}`), "x")
+	f.Add([]byte(`{"key":"events/../../x/20261124T120000.000000Z.jsonl"}`), "x")
+	f.Add([]byte(`{"key":"events/2026/11/24/20261124T120000,000000Z.jsonl"}`), "x")
+	f.Add([]byte(`{"id":"../x","to":["hub"],"events":[]}`), "y")
 	f.Add([]byte(`not json`), "z")
 	h, dir := newHub(f), f.TempDir()
-	ob, err := contenthub.OpenOutbox(dir)
+	ob, err := outbox.Open(dir, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -370,18 +373,29 @@ func FuzzOutbox(f *testing.F) {
 		for _, e := range old {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
-		if err := os.WriteFile(filepath.Join(dir, name+".json"), data, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name+".batch"), data, 0o600); err != nil {
 			return // a name this filesystem cannot hold
 		}
+		// A good batch whose receipt is the same bytes.
+		mid := event.New(time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC), event.Verified)
+		mid.DriveID = "ek-0123456789"
+		if err := ob.Add(outbox.Batch{ID: "20261124T180000.000000Z-0a1b2c3d", To: []string{outbox.Hub}, Events: []event.Event{mid}}); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "20261124T180000.000000Z-0a1b2c3d.hub.receipt"), data, 0o600)
 		// And one good batch that must get through.
 		later := event.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), event.Verified)
 		later.DriveID = "ek-0123456789"
-		okBatch := contenthub.NewBatch(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), []event.Event{later})
-		if err := ob.Add(okBatch); err != nil {
+		if err := ob.Add(outbox.NewBatch(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), []string{outbox.Hub}, []event.Event{later})); err != nil {
 			t.Fatal(err)
 		}
 		for range 3 { // commands run again and again
-			ob.Flush(ctx, h)
+			snd, err := ob.Lock(ctx, outbox.Hub, tracker.RealClock(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Deliver(ctx, snd)
+			snd.Close()
 		}
 		var ids []string
 		for r, err := range h.Events(ctx) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/outbox"
 )
 
 // csvSink is the local CSV tracker: a folder with log.csv, media.csv,
@@ -52,7 +53,7 @@ func (s *csvSink) lock(ctx context.Context) (func() error, error) {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("tracker: cannot create the CSV tracker folder: %w", err)
 	}
-	unlock, err := lockFile(ctx, s.cfg.Clock, filepath.Join(s.dir, ".editkit-tracker.lock"), s.cfg.LockWait)
+	unlock, err := outbox.LockFile(ctx, s.cfg.Clock, filepath.Join(s.dir, ".editkit-tracker.lock"), s.cfg.LockWait)
 	if err != nil {
 		return nil, fmt.Errorf("tracker: CSV folder %s: %w", s.dir, err)
 	}

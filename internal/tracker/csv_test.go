@@ -161,8 +161,7 @@ func TestCSVTornAppend(t *testing.T) {
 	f, _ := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
 	f.Write(whole[:len(whole)*2/3])
 	f.Close()
-	ob, _ := openOutbox(cfg.OutboxDir)
-	ob.add(evs[10:11]) // accepted before the crash, not yet confirmed
+	queue(t, cfg.OutboxDir, evs[10:11]) // accepted before the crash, not yet confirmed
 	res, err := tr.Sync(context.Background())
 	if err != nil || res.Sent != 1 {
 		t.Fatalf("%+v %v", res, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/outbox"
 )
 
 // sink is a tracker backend: the Google Sheet or the CSV folder.
@@ -32,13 +33,14 @@ type pushResult struct {
 	warnings  []string
 }
 
-// engine is the Tracker both backends share: the outbox, its lock and the
-// coalescing of per-file calls. The backend only has to make a set of
-// events present exactly once.
+// engine is the Tracker both backends share: delivery from the outbox
+// (internal/outbox, shared with the hub's event log) under the tracker's
+// lock there, and the coalescing of per-file calls. The backend only has
+// to make a set of events present exactly once.
 type engine struct {
 	cfg  Config
 	sink sink
-	ob   *outbox // nil: no outbox configured
+	ob   *outbox.Outbox // nil: no outbox configured
 
 	mu        sync.Mutex // one send at a time within the process
 	lastFlush time.Time
@@ -51,7 +53,7 @@ type engine struct {
 func newEngine(cfg Config, s sink) (*engine, error) {
 	e := &engine{cfg: cfg, sink: s, pending: -1}
 	if cfg.OutboxDir != "" {
-		ob, err := openOutbox(cfg.OutboxDir)
+		ob, err := outbox.Open(cfg.OutboxDir, cfg.OutboxHook)
 		if err != nil {
 			return nil, err
 		}
@@ -86,14 +88,14 @@ func (e *engine) Record(ctx context.Context, evs []event.Event) (Result, error) 
 	if e.ob == nil {
 		return e.recordDirect(ctx, evs)
 	}
-	if err := e.ob.add(evs); err != nil {
+	if err := e.ob.Add(outbox.NewBatch(time.Now(), []string{outbox.Tracker}, evs)); err != nil {
 		return Result{}, err
 	}
 	e.mu.Lock()
 	recent := e.cfg.MinFlushInterval > 0 && !e.lastFlush.IsZero() && e.cfg.Clock.Now().Sub(e.lastFlush) < e.cfg.MinFlushInterval
 	if recent {
 		if e.pending < 0 {
-			e.pending = e.ob.count()
+			e.pending = e.ob.Waiting(outbox.Tracker)
 		} else {
 			e.pending += len(evs)
 		}
@@ -108,7 +110,7 @@ func (e *engine) Record(ctx context.Context, evs []event.Event) (Result, error) 
 		// The events are safe in the outbox already: a failure to send
 		// them (even a local one, like an unreadable lock file) is a
 		// warning for this command, not a lost record.
-		res.NotSent = &NotSentError{Pending: res.Pending, Outbox: e.ob.dir, Reason: err.Error(), Err: err}
+		res.NotSent = &NotSentError{Pending: res.Pending, Outbox: e.ob.Dir(), Reason: err.Error(), Err: err}
 		return res, nil
 	}
 	return res, nil
@@ -149,29 +151,28 @@ func (e *engine) flush(ctx context.Context) (res Result, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.lastFlush = e.cfg.Clock.Now()
-	unlock, err := e.ob.lock(ctx, e.cfg.Clock, e.cfg.LockWait)
+	snd, err := e.ob.Lock(ctx, outbox.Tracker, e.cfg.Clock, e.cfg.LockWait)
 	if err != nil {
-		n := e.ob.count()
+		n := e.ob.Waiting(outbox.Tracker)
 		if errors.Is(err, fsx.ErrLocked) {
-			return Result{Pending: n, NotSent: &NotSentError{Pending: n, Outbox: e.ob.dir, Temporary: true, Err: err,
+			return Result{Pending: n, NotSent: &NotSentError{Pending: n, Outbox: e.ob.Dir(), Temporary: true, Err: err,
 				Reason: "another editkit on this computer is sending the tracker events right now"}}, nil
 		}
 		if ctx.Err() != nil {
-			return Result{Pending: n, NotSent: &NotSentError{Pending: n, Outbox: e.ob.dir, Temporary: true, Err: ctx.Err(),
+			return Result{Pending: n, NotSent: &NotSentError{Pending: n, Outbox: e.ob.Dir(), Temporary: true, Err: ctx.Err(),
 				Reason: "interrupted"}}, nil
 		}
-		return Result{Pending: n}, fmt.Errorf("tracker outbox %s: %w", e.ob.dir, err)
+		return Result{Pending: n}, fmt.Errorf("tracker outbox %s: %w", e.ob.Dir(), err)
 	}
-	defer unlock()
-	e.ob.cleanTemps(time.Now())
-	batches, warnings, err := e.ob.load(true)
+	defer snd.Close()
+	batches, warnings, err := snd.Pending()
 	if err != nil {
 		return Result{}, err
 	}
 	var pending []event.Event
 	seen := map[string]bool{}
 	for _, b := range batches {
-		for _, ev := range b.events {
+		for _, ev := range b.Unconfirmed() {
 			if !seen[ev.ID] {
 				seen[ev.ID] = true
 				pending = append(pending, ev)
@@ -184,13 +185,15 @@ func (e *engine) flush(ctx context.Context) (res Result, err error) {
 		return res, nil
 	}
 	defer func() { e.pending = res.Pending }()
+	snd.Step("sending")
 	pr, perr := e.sink.push(ctx, pending)
+	snd.Step("sent")
 	res.Warnings = append(res.Warnings, pr.warnings...)
 	res.Sent, res.AlreadyThere = pr.written, pr.already
-	if serr := e.ob.settle(batches, pr.confirmed); serr != nil {
-		// The events are in the tracker; a leftover batch only costs a
-		// read next time (its ids are found present and skipped).
-		res.Warnings = append(res.Warnings, fmt.Sprintf("could not tidy the outbox %s: %v", e.ob.dir, serr))
+	if serr := settle(snd, batches, pr.confirmed); serr != nil {
+		// The events are in the tracker; a receipt not written only costs
+		// a read next time (their ids are found present and skipped).
+		res.Warnings = append(res.Warnings, fmt.Sprintf("could not note in the outbox %s what the tracker confirmed: %v", e.ob.Dir(), serr))
 	}
 	for _, ev := range pending {
 		if !pr.confirmed[ev.ID] {
@@ -202,11 +205,38 @@ func (e *engine) flush(ctx context.Context) (res Result, err error) {
 			perr = errors.New("the tracker did not confirm every row")
 		}
 		ns := e.sink.notSent(perr)
-		ns.Pending, ns.Outbox = res.Pending, e.ob.dir
+		ns.Pending, ns.Outbox = res.Pending, e.ob.Dir()
 		res.NotSent = ns
 		e.cfg.Logger.Warn("tracker events queued", "pending", res.Pending, "reason", ns.Reason)
 	}
 	return res, nil
+}
+
+// settle writes the tracker's receipt of every batch the push confirmed
+// more of: the events confirmed so far, done when that is all of them (the
+// batch then leaves the outbox once its other destinations are done too).
+// A batch is never rewritten: a partly confirmed one keeps its events, and
+// its receipt says which not to send again.
+func settle(snd *outbox.Sender, batches []outbox.Pending, confirmed map[string]bool) error {
+	var errs []error
+	for _, b := range batches {
+		before := len(b.Receipt.Confirmed)
+		for _, ev := range b.Unconfirmed() {
+			if confirmed[ev.ID] {
+				b.Receipt.Confirmed = append(b.Receipt.Confirmed, ev.ID)
+			}
+		}
+		if len(b.Receipt.Confirmed) == before {
+			continue
+		}
+		if len(b.Unconfirmed()) == 0 {
+			b.Receipt = outbox.Receipt{Done: true}
+		}
+		if err := snd.Save(b); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (e *engine) Rebuild(ctx context.Context, all iter.Seq[event.Event]) error {
@@ -228,13 +258,13 @@ func (e *engine) Rebuild(ctx context.Context, all iter.Seq[event.Event]) error {
 	if e.ob != nil {
 		// Hold the send lock so this machine's own outbox does not race
 		// the backfill of the Log.
-		unlock, err := e.ob.lock(ctx, e.cfg.Clock, e.cfg.LockWait)
+		snd, err := e.ob.Lock(ctx, outbox.Tracker, e.cfg.Clock, e.cfg.LockWait)
 		if err != nil {
 			e.mu.Unlock()
 			return fmt.Errorf("tracker rebuild: %w", err)
 		}
 		err = e.sink.rebuild(ctx, evs)
-		unlock()
+		snd.Close()
 		e.mu.Unlock()
 		if err != nil {
 			return err

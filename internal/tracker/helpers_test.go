@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/outbox"
 	"github.com/editkit/editkit/internal/tracker/sheetsfake"
 )
 
@@ -193,4 +194,19 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+// queue puts events in the outbox for the tracker, as a command that was
+// killed before it sent them would leave them.
+func queue(t testing.TB, dir string, evs []event.Event) string {
+	t.Helper()
+	ob, err := outbox.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := outbox.NewBatch(time.Now(), []string{outbox.Tracker}, evs)
+	if err := ob.Add(b); err != nil {
+		t.Fatal(err)
+	}
+	return b.ID
 }

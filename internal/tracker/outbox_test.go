@@ -148,14 +148,8 @@ func TestOutboxSurvivesKill(t *testing.T) {
 func TestOutboxIgnoresHalfWrittenBatch(t *testing.T) {
 	e := newEnv(t, envOpt{})
 	cfg := e.config()
-	ob, err := openOutbox(cfg.OutboxDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	evs := genEvents(10, time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
-	if err := ob.add(evs[:5]); err != nil {
-		t.Fatal(err)
-	}
+	queue(t, cfg.OutboxDir, evs[:5])
 	// Half of a batch in the temporary name WriteFileAtomic uses.
 	var whole strings.Builder
 	for _, ev := range evs[5:] {
@@ -164,7 +158,7 @@ func TestOutboxIgnoresHalfWrittenBatch(t *testing.T) {
 		whole.WriteByte('\n')
 	}
 	half := whole.String()[:whole.Len()/2]
-	tmp := filepath.Join(cfg.OutboxDir, "."+evs[5].ID+"-0000"+batchExt+".123.tmp")
+	tmp := filepath.Join(cfg.OutboxDir, "."+evs[5].ID+".batch.123.tmp")
 	if err := os.WriteFile(tmp, []byte(half), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -186,16 +180,15 @@ func TestOutboxIgnoresHalfWrittenBatch(t *testing.T) {
 func TestOutboxPutsDamagedBatchAside(t *testing.T) {
 	e := newEnv(t, envOpt{})
 	cfg := e.config()
-	ob, _ := openOutbox(cfg.OutboxDir)
 	evs := genEvents(4, time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
-	ob.add(evs)
-	bad := filepath.Join(cfg.OutboxDir, "00000000T000000.000000Z-bad-0000"+batchExt)
+	queue(t, cfg.OutboxDir, evs)
+	bad := filepath.Join(cfg.OutboxDir, "00000000T000000.000000Z-bad-0000.batch")
 	os.WriteFile(bad, []byte("{\"id\":\"x\",\"act"), 0o600)
 	res, err := e.tracker(cfg).Sync(context.Background())
 	if err != nil || res.Sent != 4 || len(res.Warnings) != 1 {
 		t.Fatalf("sync: %+v %v", res, err)
 	}
-	if _, err := os.Stat(bad + corruptSuffix); err != nil {
+	if _, err := os.Stat(bad + ".unreadable"); err != nil {
 		t.Errorf("damaged batch not put aside: %v", err)
 	}
 }

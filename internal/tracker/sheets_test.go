@@ -280,7 +280,7 @@ func TestOfflineThenOnline(t *testing.T) {
 	e.assertExactlyOnce(evs)
 	entries, _ := os.ReadDir(cfg.OutboxDir)
 	for _, de := range entries {
-		if strings.HasSuffix(de.Name(), batchExt) {
+		if !strings.HasPrefix(de.Name(), ".") {
 			t.Errorf("outbox still holds %s", de.Name())
 		}
 	}

@@ -123,10 +123,14 @@ type Config struct {
 	// CSVDir is the folder of the local CSV tracker.
 	CSVDir string
 
-	// OutboxDir is where events wait until they are sent, e.g.
-	// ~/.local/state/editkit/outbox. Without it, an event that cannot be
-	// sent makes Record fail instead of being queued.
+	// OutboxDir is the outbox (internal/outbox) where events wait until
+	// they are sent, e.g. ~/.local/state/editkit/outbox: the one the
+	// hub's event log is delivered from too. Without it, an event that
+	// cannot be sent makes Record fail instead of being queued.
 	OutboxDir string
+	// OutboxHook, if set, hears each step of a delivery from the outbox
+	// (see outbox.Open): the end-to-end tests kill the process there.
+	OutboxHook func(step string)
 
 	// Clock drives pacing, back-off and flush intervals; tests speed it
 	// up. Default: the real clock.
