@@ -29,10 +29,10 @@ func (e *env) record(ctx context.Context, h *contenthub.Hub, evs []event.Event) 
 			evs[i].Host = e.run.Host
 		}
 	}
-	// A batch goes to the hub only when this command has one: without a
-	// hub it would wait for ever for one that may never be configured.
+	// A batch goes to the hub when one is configured, reachable now or
+	// not; without one it would wait for ever for a hub that may never be.
 	to := []string{outbox.Tracker}
-	if h != nil {
+	if h != nil || e.hubConfigured() {
 		to = append(to, outbox.Hub)
 	}
 	ob, err := e.openOutbox(ctx)
@@ -153,13 +153,17 @@ func (e *env) catalogRefs(h *contenthub.Hub) func(context.Context, func(b3, wher
 // file), for commands that work without one but record their changes in
 // its event log when there is one. Problems are warnings.
 func (e *env) optionalHub(ctx context.Context) *contenthub.Hub {
-	if pick("", "EDITKIT_HUB", e.cfg.Hub) == "" {
+	if !e.hubConfigured() {
 		return nil
 	}
 	h, err := e.openHub(ctx, &hubFlags{})
 	if err != nil {
-		e.term.Warnf("the hub's event log will not hear of this: %v", err)
+		e.term.Warnf("the hub could not be opened (%v); its event log hears of these changes from the next command that reaches it (they wait in %s)", err, e.outboxDir())
 		return nil
 	}
 	return h
 }
+
+// hubConfigured reports whether the environment or the settings file name
+// a hub (commands with --hub open theirs themselves).
+func (e *env) hubConfigured() bool { return pick("", "EDITKIT_HUB", e.cfg.Hub) != "" }

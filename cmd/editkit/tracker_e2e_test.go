@@ -21,9 +21,11 @@ type trackerEnv struct {
 	hub   *testHub
 }
 
-func newTrackerEnv(t *testing.T) *trackerEnv {
+func newTrackerEnv(t *testing.T) *trackerEnv { return newTrackerEnvWith(t, sheetsfake.Options{}) }
+
+func newTrackerEnvWith(t *testing.T, o sheetsfake.Options) *trackerEnv {
 	t.Helper()
-	fake := sheetsfake.New(sheetsfake.Options{})
+	fake := sheetsfake.New(o)
 	t.Cleanup(fake.Close)
 	const sa = "editkit-tracker@show.iam.gserviceaccount.com"
 	key, err := fake.NewServiceAccount(sa)

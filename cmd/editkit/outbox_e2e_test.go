@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/tracker/sheetsfake"
+)
+
+// Every event a command records reaches the hub's event log once and the
+// Sheet once, through a hub outage (its folder unmounted), a Sheet outage,
+// both at once, and a kill -9 at each step of delivery to either; the one
+// outbox is empty at the end.
+func TestOutboxExactlyOnceAcrossOutagesAndKills(t *testing.T) {
+	long(t)
+	// Many short commands in a row: Google's per-minute quota is not what
+	// this test is about.
+	te := newTrackerEnvWith(t, sheetsfake.Options{ReadsPerMinutePerUser: -1, WritesPerMinutePerUser: -1,
+		ReadsPerMinutePerProject: -1, WritesPerMinutePerProject: -1})
+	state := envValue(te.env, "EDITKIT_STATE_DIR")
+	hubDir := te.hub.dir
+	if r := editkitEnv(t, te.env, "tracker", "init"); r.code != 0 {
+		t.Fatalf("tracker init: %s", r)
+	}
+	src := projectTree(t, 11, 1<<20)
+	drive := t.TempDir()
+	if r := editkitEnv(t, te.env, "copy", src, drive); r.code != 0 {
+		t.Fatalf("copy: %s", r)
+	}
+	copied := len(te.hub.eventLines(t))
+	verify := func(what string, env ...string) result {
+		t.Helper()
+		return editkitEnv(t, append(append([]string{}, te.env...), env...), "verify", drive)
+	}
+	hubDown := func(down bool) {
+		t.Helper()
+		from, to := hubDir, hubDir+".unmounted"
+		if !down {
+			from, to = to, from
+		}
+		if err := os.Rename(from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	hubDown(true)
+	if r := verify("hub down"); r.code != 0 || !strings.Contains(r.stderr, "hub") {
+		t.Fatalf("verify with the hub down: %s", r)
+	}
+	hubDown(false)
+	te.fake.SetDown(true)
+	if r := verify("Sheet down"); r.code != 0 || !strings.Contains(r.stderr, "tracker") {
+		t.Fatalf("verify with the Sheet down: %s", r)
+	}
+	hubDown(true)
+	if r := verify("both down"); r.code != 0 {
+		t.Fatalf("verify with both down: %s", r)
+	}
+	if n := len(outboxLeft(t, state)); n == 0 {
+		t.Fatal("nothing waits in the outbox while both are down")
+	}
+	hubDown(false)
+	te.fake.SetDown(false)
+	for _, step := range []string{"hub:receipt", "hub:sending", "hub:sent", "tracker:sending", "tracker:sent", "tracker:receipt"} {
+		if r := verify(step, "EDITKIT_TEST_KILL_AT=outbox:"+step); r.code != -1 {
+			t.Fatalf("verify killed at %s: %s", step, r)
+		}
+	}
+	if r := verify("last"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("verify with both back: %s", r)
+	}
+	if left := outboxLeft(t, state); len(left) != 0 {
+		t.Fatalf("left in the outbox: %v", left)
+	}
+	inLog := map[string]int{}
+	for _, l := range te.hub.eventLines(t) {
+		var ev event.Event
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		inLog[ev.ID]++
+	}
+	inSheet, _ := te.logIDs(t)
+	assertOnce(t, inSheet)
+	for id, n := range inLog {
+		if n != 1 {
+			t.Errorf("event %s is in the hub's log %d times", id, n)
+		}
+		if inSheet[id] != 1 {
+			t.Errorf("event %s of the hub's log is in the Sheet %d times", id, inSheet[id])
+		}
+	}
+	// The copy's, then ten verifies' (three through outages, six killed,
+	// the last): the ones made while the hub was down reached it too.
+	if want := copied + 10; len(inLog) != want || len(inSheet) != want {
+		t.Errorf("%d events in the hub's log, %d in the Sheet, want %d", len(inLog), len(inSheet), want)
+	}
+}
