@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -97,5 +100,80 @@ func TestOutboxExactlyOnceAcrossOutagesAndKills(t *testing.T) {
 	// the last): the ones made while the hub was down reached it too.
 	if want := copied + 10; len(inLog) != want || len(inSheet) != want {
 		t.Errorf("%d events in the hub's log, %d in the Sheet, want %d", len(inLog), len(inSheet), want)
+	}
+}
+
+// A pull killed half-way leaves its events on the drive; they leave the
+// drive only once they are safe in the outbox (a pull whose outbox cannot
+// be written keeps them there), and then reach the hub's log and the Sheet
+// once.
+func TestPullEventsDrainIntoTheOutbox(t *testing.T) {
+	long(t)
+	te := newTrackerEnvWith(t, sheetsfake.Options{ReadsPerMinutePerUser: -1, WritesPerMinutePerUser: -1,
+		ReadsPerMinutePerProject: -1, WritesPerMinutePerProject: -1})
+	state := envValue(te.env, "EDITKIT_STATE_DIR")
+	run := func(env []string, args ...string) result {
+		t.Helper()
+		return editkitEnv(t, append(append([]string{}, te.env...), env...), args...)
+	}
+	inbox := t.TempDir()
+	var files []string
+	for i := range 4 {
+		p := filepath.Join(inbox, fmt.Sprintf("SFX_%02d.wav", i))
+		writeMedia(t, p, 64<<10, byte(i))
+		files = append(files, p)
+	}
+	if r := run(nil, append([]string{"push", "--category", "sfx", "--dest-path", "SFX"}, files...)...); r.code != 0 {
+		t.Fatalf("push: %s", r)
+	}
+	drive := filepath.Join(t.TempDir(), "EDITOR1")
+	os.Mkdir(drive, 0o755)
+	pending := filepath.Join(drive, ".editkit", "pull-events.jsonl")
+	if r := run([]string{crashEnv + "=renamed:3"}, "pull", "--jobs", "1", "--label", "Anna", drive); r.code != -1 {
+		t.Fatalf("pull killed: %s", r)
+	}
+	if data, err := os.ReadFile(pending); err != nil || len(bytes.TrimSpace(data)) == 0 {
+		t.Fatalf("the killed pull left no events on the drive: %q %v", data, err)
+	}
+	// The outbox cannot be written: the events stay on the drive.
+	if left := outboxLeft(t, state); len(left) != 0 {
+		t.Fatalf("outbox not empty after the push: %v", left)
+	}
+	ob := filepath.Join(state, "outbox")
+	os.RemoveAll(ob)
+	os.WriteFile(ob, []byte("not a folder"), 0o600)
+	if r := run(nil, "pull", drive); r.code != 0 || !strings.Contains(r.stderr, "could not be kept") {
+		t.Fatalf("pull with the outbox not writable: %s", r)
+	}
+	if _, err := os.Stat(pending); err != nil {
+		t.Fatalf("the drive's pending events were dropped though the outbox could not keep them: %v", err)
+	}
+	os.Remove(ob)
+	if r := run(nil, "pull", drive); r.code != 0 {
+		t.Fatalf("pull: %s", r)
+	}
+	if _, err := os.Stat(pending); !os.IsNotExist(err) {
+		t.Fatalf("the drive's pending events are still there: %v", err)
+	}
+	if left := outboxLeft(t, state); len(left) != 0 {
+		t.Fatalf("left in the outbox: %v", left)
+	}
+	inSheet, _ := te.logIDs(t)
+	assertOnce(t, inSheet)
+	pulled := map[string]bool{}
+	inLog := map[string]int{}
+	for _, l := range te.hub.eventLines(t) {
+		var ev event.Event
+		json.Unmarshal([]byte(l), &ev)
+		inLog[ev.ID]++
+		if inLog[ev.ID] > 1 || inSheet[ev.ID] != 1 {
+			t.Errorf("event %s (%s %s) is in the log %d times, in the Sheet %d times", ev.ID, ev.Action, ev.Path, inLog[ev.ID], inSheet[ev.ID])
+		}
+		if ev.Action == event.Pulled {
+			pulled[ev.Path] = true
+		}
+	}
+	if len(pulled) != 4 || len(inSheet) != len(inLog) {
+		t.Errorf("pulled in the log: %v; %d events in the log, %d in the Sheet", pulled, len(inLog), len(inSheet))
 	}
 }
