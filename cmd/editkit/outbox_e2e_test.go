@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/tracker/sheetsfake"
 )
@@ -175,5 +177,83 @@ func TestPullEventsDrainIntoTheOutbox(t *testing.T) {
 	}
 	if len(pulled) != 4 || len(inSheet) != len(inLog) {
 		t.Errorf("pulled in the log: %v; %d events in the log, %d in the Sheet", pulled, len(inLog), len(inSheet))
+	}
+}
+
+// Batches an earlier editkit left in its two outbox folders are taken over
+// on upgrade and delivered once: the hub's to the log object chosen for it
+// before (which an attempt whose answer was lost may have written
+// already), the tracker's to the Sheet.
+func TestOutboxTakesOverOldFolders(t *testing.T) {
+	long(t)
+	te := newTrackerEnvWith(t, sheetsfake.Options{ReadsPerMinutePerUser: -1, WritesPerMinutePerUser: -1,
+		ReadsPerMinutePerProject: -1, WritesPerMinutePerProject: -1})
+	state := envValue(te.env, "EDITKIT_STATE_DIR")
+	if r := editkitEnv(t, te.env, "tracker", "init"); r.code != 0 {
+		t.Fatalf("tracker init: %s", r)
+	}
+	var evs []event.Event
+	for i := range 5 {
+		ev := event.New(time.Now().Add(-time.Hour), event.Verified)
+		ev.Drive, ev.DriveID, ev.User, ev.Host = "EDIT_01", "ek-0123456789", "anna", "mac"
+		ev.Note = fmt.Sprint("old ", i)
+		evs = append(evs, ev)
+	}
+	// The hub's: one tried already (its object written, the answer lost),
+	// one never tried.
+	oldHub, oldTracker := filepath.Join(state, "hub-outbox"), filepath.Join(state, "tracker-outbox")
+	os.MkdirAll(oldHub, 0o700)
+	os.MkdirAll(oldTracker, 0o700)
+	key := contenthub.NewEventKey(time.Now().Add(-time.Minute))
+	tried := map[string]any{"ID": event.NewID(time.Now()), "Events": evs[:2], "Key": key}
+	never := map[string]any{"ID": event.NewID(time.Now()), "Events": evs[2:3]}
+	for _, b := range []map[string]any{tried, never} {
+		data, _ := json.Marshal(b)
+		os.WriteFile(filepath.Join(oldHub, b["ID"].(string)+".json"), data, 0o600)
+	}
+	var written bytes.Buffer
+	for _, ev := range evs[:2] {
+		line, _ := json.Marshal(ev)
+		written.Write(append(line, '\n'))
+	}
+	os.MkdirAll(filepath.Dir(filepath.Join(te.hub.dir, key)), 0o755)
+	os.WriteFile(filepath.Join(te.hub.dir, key), written.Bytes(), 0o644)
+	var lines bytes.Buffer
+	for _, ev := range evs {
+		line, _ := json.Marshal(ev)
+		lines.Write(append(line, '\n'))
+	}
+	os.WriteFile(filepath.Join(oldTracker, evs[0].ID+"-abcd.jsonl"), lines.Bytes(), 0o600)
+
+	if r := editkitEnv(t, te.env, "tracker", "sync"); r.code != 0 || !strings.Contains(r.stdout, "5 rows sent") {
+		t.Fatalf("tracker sync: %s", r)
+	}
+	src := projectTree(t, 12, 256<<10)
+	if r := editkitEnv(t, te.env, "copy", src, t.TempDir()); r.code != 0 {
+		t.Fatalf("copy: %s", r)
+	}
+	for _, dir := range []string{oldHub, oldTracker} {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", dir, err)
+		}
+	}
+	if left := outboxLeft(t, state); len(left) != 0 {
+		t.Fatalf("left in the outbox: %v", left)
+	}
+	inSheet, _ := te.logIDs(t)
+	assertOnce(t, inSheet)
+	inLog := map[string]int{}
+	for _, l := range te.hub.eventLines(t) {
+		var ev event.Event
+		json.Unmarshal([]byte(l), &ev)
+		inLog[ev.ID]++
+	}
+	for i, ev := range evs {
+		if inSheet[ev.ID] != 1 {
+			t.Errorf("old event %d is in the Sheet %d times", i, inSheet[ev.ID])
+		}
+		if want := map[bool]int{true: 1, false: 0}[i < 3]; inLog[ev.ID] != want {
+			t.Errorf("old event %d is in the hub's log %d times, want %d", i, inLog[ev.ID], want)
+		}
 	}
 }
