@@ -59,7 +59,8 @@ FUZZ_TARGETS := \
 	internal/contenthub:FuzzEntries internal/contenthub:FuzzEntriesRoundTrip internal/contenthub:FuzzEventBatch internal/contenthub:FuzzEventKeyTime internal/contenthub:FuzzOutbox internal/contenthub:FuzzPruneRecords internal/contenthub:FuzzSnapshotSummary \
 	internal/manifest:FuzzCheckedLine internal/manifest:FuzzDriveInfo internal/manifest:FuzzJournal internal/manifest:FuzzManifest internal/manifest:FuzzManifestRoundTrip \
 	internal/mhl:FuzzChainRoundTrip internal/mhl:FuzzDigest internal/mhl:FuzzGenerationRoundTrip internal/mhl:FuzzIgnore internal/mhl:FuzzOpen internal/mhl:FuzzParse \
-	internal/tracker:FuzzCSVLog internal/tracker:FuzzOutboxFile internal/tracker:FuzzSpreadsheetID \
+	internal/outbox:FuzzBatchFile \
+	internal/tracker:FuzzCSVLog internal/tracker:FuzzSpreadsheetID \
 	internal/treepath:FuzzCompare internal/treepath:FuzzValidate \
 	internal/units:FuzzParseBytes internal/units:FuzzParseRate
 

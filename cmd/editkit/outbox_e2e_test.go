@@ -15,16 +15,20 @@ import (
 	"github.com/editkit/editkit/internal/tracker/sheetsfake"
 )
 
+// newOutboxEnv is a Sheet and a folder hub for tests that run many short
+// commands in a row: Google's per-minute quota is not what they are about.
+func newOutboxEnv(t *testing.T) *trackerEnv {
+	return newTrackerEnvWith(t, sheetsfake.Options{ReadsPerMinutePerUser: -1, WritesPerMinutePerUser: -1,
+		ReadsPerMinutePerProject: -1, WritesPerMinutePerProject: -1})
+}
+
 // Every event a command records reaches the hub's event log once and the
 // Sheet once, through a hub outage (its folder unmounted), a Sheet outage,
 // both at once, and a kill -9 at each step of delivery to either; the one
 // outbox is empty at the end.
 func TestOutboxExactlyOnceAcrossOutagesAndKills(t *testing.T) {
 	long(t)
-	// Many short commands in a row: Google's per-minute quota is not what
-	// this test is about.
-	te := newTrackerEnvWith(t, sheetsfake.Options{ReadsPerMinutePerUser: -1, WritesPerMinutePerUser: -1,
-		ReadsPerMinutePerProject: -1, WritesPerMinutePerProject: -1})
+	te := newOutboxEnv(t)
 	state := envValue(te.env, "EDITKIT_STATE_DIR")
 	hubDir := te.hub.dir
 	if r := editkitEnv(t, te.env, "tracker", "init"); r.code != 0 {
@@ -111,8 +115,7 @@ func TestOutboxExactlyOnceAcrossOutagesAndKills(t *testing.T) {
 // once.
 func TestPullEventsDrainIntoTheOutbox(t *testing.T) {
 	long(t)
-	te := newTrackerEnvWith(t, sheetsfake.Options{ReadsPerMinutePerUser: -1, WritesPerMinutePerUser: -1,
-		ReadsPerMinutePerProject: -1, WritesPerMinutePerProject: -1})
+	te := newOutboxEnv(t)
 	state := envValue(te.env, "EDITKIT_STATE_DIR")
 	run := func(env []string, args ...string) result {
 		t.Helper()
@@ -186,8 +189,7 @@ func TestPullEventsDrainIntoTheOutbox(t *testing.T) {
 // already), the tracker's to the Sheet.
 func TestOutboxTakesOverOldFolders(t *testing.T) {
 	long(t)
-	te := newTrackerEnvWith(t, sheetsfake.Options{ReadsPerMinutePerUser: -1, WritesPerMinutePerUser: -1,
-		ReadsPerMinutePerProject: -1, WritesPerMinutePerProject: -1})
+	te := newOutboxEnv(t)
 	state := envValue(te.env, "EDITKIT_STATE_DIR")
 	if r := editkitEnv(t, te.env, "tracker", "init"); r.code != 0 {
 		t.Fatalf("tracker init: %s", r)

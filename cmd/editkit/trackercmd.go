@@ -90,8 +90,8 @@ func newTrackerCmd(e *env) *cobra.Command {
 media tracker: the Google Sheet named by --sheet or [tracker] sheet in the
 settings file, else CSV files (log.csv, media.csv, drives.csv, backups.csv) in
 [tracker] csv or the state folder. When the Sheet cannot be reached, rows wait
-in a local outbox and go with the next command or tracker sync; no row is ever
-written twice.`,
+in the outbox in the state folder and go with the next command or tracker
+sync; no row is ever written twice.`,
 	}
 	var hf hubFlags
 	var rebuild bool

@@ -8,17 +8,20 @@
 // makes sure that every event it accepts appears in the view exactly once,
 // whatever the network does:
 //
-//   - Record first stores the events in a durable local outbox (crash-safe:
-//     a batch file appears whole or not at all), then sends what waits
-//     there. When the Sheet cannot be reached — offline, quota, expired
-//     login, no access — the command still succeeds: Result.NotSent says
-//     why the events wait and what to do, and the next Record or Sync sends
-//     them.
+//   - Events wait in this computer's one outbox (internal/outbox, shared
+//     with the hub's event log; crash-safe: a batch file appears whole or
+//     not at all). Record stores them there, Sync sends what waits for the
+//     tracker under the outbox's tracker lock. When the Sheet cannot be
+//     reached — offline, quota, expired login, no access — the command
+//     still succeeds: Result.NotSent says why the events wait and what to
+//     do, and the next Record or Sync sends them.
 //   - Sending reads the Log's Event ID column before writing and appends
 //     only absent events, then reads again to confirm; only confirmed events
-//     leave the outbox. A write whose outcome is unknown (timeout, dropped
-//     connection) is thus never repeated blindly. See sheetsSink for the
-//     full argument, including two machines syncing at once.
+//     are noted in the batch's tracker receipt, and a batch is never sent
+//     again once its receipt says done. A write whose outcome is unknown
+//     (timeout, dropped connection, a kill before the receipt) is thus never
+//     repeated blindly. See sheetsSink for the full argument, including two
+//     machines syncing at once.
 //   - Requests are batched (many rows per append, one values.batchUpdate for
 //     all changed cells) and paced below Google's per-minute quotas by a
 //     sliding-window limiter; 429 and 5xx answers are retried with
