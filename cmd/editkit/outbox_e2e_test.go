@@ -71,8 +71,13 @@ func TestOutboxExactlyOnceAcrossOutagesAndKills(t *testing.T) {
 	if n := len(outboxLeft(t, state)); n == 0 {
 		t.Fatal("nothing waits in the outbox while both are down")
 	}
-	hubDown(false)
+	// The Sheet back: tracker sync sends its rows and says where the
+	// hub's events wait.
 	te.fake.SetDown(false)
+	if r := editkitEnv(t, te.env, "tracker", "sync"); r.code != 0 || !strings.Contains(r.stderr, "1 event(s) wait in "+filepath.Join(state, "outbox")+" for the hub's event log") {
+		t.Fatalf("tracker sync with the hub down: %s", r)
+	}
+	hubDown(false)
 	for _, step := range []string{"hub:receipt", "hub:sending", "hub:sent", "tracker:sending", "tracker:sent", "tracker:receipt"} {
 		if r := verify(step, "EDITKIT_TEST_KILL_AT=outbox:"+step); r.code != -1 {
 			t.Fatalf("verify killed at %s: %s", step, r)

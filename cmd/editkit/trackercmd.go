@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/outbox"
 	"github.com/editkit/editkit/internal/tracker"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/spf13/cobra"
@@ -120,7 +121,8 @@ sync; no row is ever written twice.`,
   editkit tracker sync --rebuild   # after someone edited the sheet by hand`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := e.openOutbox(cmd.Context()); err != nil {
+			ob, err := e.openOutbox(cmd.Context())
+			if err != nil {
 				return err
 			}
 			cfg := e.trackerConfig()
@@ -159,6 +161,12 @@ sync; no row is ever written twice.`,
 				e.term.PrintJSON(res)
 			} else {
 				e.term.Printf("Tracker %s: %d rows sent, %d already there, %d waiting\n", e.trackerName(), res.Sent, res.AlreadyThere, res.Pending)
+			}
+			// The hub's log is not this command's to deliver (only commands
+			// that reach the hub do), but where its events wait is worth
+			// saying.
+			if n := ob.Waiting(outbox.Hub); n > 0 {
+				e.term.Warnf("%d event(s) wait in %s for the hub's event log; they go with the next command that reaches the hub", n, ob.Dir())
 			}
 			if err != nil {
 				return err
