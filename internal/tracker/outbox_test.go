@@ -221,3 +221,50 @@ func TestRecordCoalescesPerFileCalls(t *testing.T) {
 	}
 	e.assertExactlyOnce(evs)
 }
+
+// A batch the Sheet took only part of is not rewritten: the outbox notes
+// which events the Log was seen to hold, and the next Sync sends only the
+// others (none is found "already there": none is sent twice), then the
+// batch leaves the outbox.
+func TestPartlyConfirmedBatchSendsOnlyTheRest(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	cfg := e.config()
+	cfg.RowsPerRequest = 2
+	tr := e.tracker(cfg)
+	ctx := context.Background()
+	if err := tr.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs := genEvents(4, time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
+	id := queue(t, cfg.OutboxDir, evs)
+	batch := filepath.Join(cfg.OutboxDir, id+".batch")
+	before, _ := os.ReadFile(batch)
+	// The first append of two rows is applied but never answered; the
+	// next round reads them back (confirmed), and its append of the other
+	// two is refused (access taken away).
+	e.fake.Inject(sheetsfakeFault{Op: "values.append", ApplyThenDrop: true})
+	e.fake.Inject(sheetsfakeFault{Op: "values.append", Status: 403})
+	res, err := tr.Sync(ctx)
+	if err != nil || res.Pending != 2 || res.NotSent == nil {
+		t.Fatalf("sync through the refusal: %+v %v", res, err)
+	}
+	receipt, err := os.ReadFile(filepath.Join(cfg.OutboxDir, id+".tracker.receipt"))
+	if err != nil || !strings.Contains(string(receipt), evs[0].ID) || !strings.Contains(string(receipt), evs[1].ID) || strings.Contains(string(receipt), evs[2].ID) {
+		t.Fatalf("receipt: %s %v", receipt, err)
+	}
+	if after, _ := os.ReadFile(batch); string(after) != string(before) {
+		t.Fatal("the batch was rewritten")
+	}
+	res, err = tr.Sync(ctx)
+	if err != nil || res.Sent != 2 || res.AlreadyThere != 0 || res.Pending != 0 {
+		t.Fatalf("sync: %+v %v", res, err)
+	}
+	e.assertExactlyOnce(evs)
+	if entries, _ := os.ReadDir(cfg.OutboxDir); len(entries) > 0 {
+		for _, de := range entries {
+			if !strings.HasPrefix(de.Name(), ".") {
+				t.Errorf("left in the outbox: %s", de.Name())
+			}
+		}
+	}
+}
