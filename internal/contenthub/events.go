@@ -240,8 +240,8 @@ func (h *Hub) Deliver(ctx context.Context, s *outbox.Sender) (sent int, warnings
 }
 
 // Record appends events to the log as one batch arriving now. Commands
-// record through an Outbox instead, so that an unreachable hub loses
-// nothing.
+// record through the outbox (internal/outbox) instead, so that an
+// unreachable hub loses nothing.
 func (h *Hub) Record(ctx context.Context, evs []event.Event) error {
 	return h.AppendEvents(ctx, Batch{ID: event.NewID(time.Now()), Events: evs, Key: NewEventKey(time.Now())})
 }
