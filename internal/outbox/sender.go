@@ -46,6 +46,9 @@ func (s *Sender) Pending() (pending []Pending, warnings []string, err error) {
 	s.removeOrphanReceipts(ids)
 	for _, id := range ids {
 		b, err := s.o.readBatch(id)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // just removed by the last of its destinations
+		}
 		if err != nil {
 			warnings = append(warnings, s.putAside(id, err))
 			continue
