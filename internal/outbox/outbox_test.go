@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,4 +349,70 @@ func FuzzBatchFile(f *testing.F) {
 			t.Fatalf("read %s\nthen %s", x, y)
 		}
 	})
+}
+
+// Writers adding batches while senders of both destinations (several of
+// each, as several editkit processes) deliver: each destination takes each
+// batch once, and the outbox ends empty.
+func TestConcurrentWritersAndSenders(t *testing.T) {
+	ob := open(t)
+	const batches = 40
+	var mu sync.Mutex
+	taken := map[string]int{}
+	deliver := func(dest string) {
+		s, err := ob.Lock(context.Background(), dest, wallClock{}, time.Minute)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		p, warnings, err := s.Pending()
+		if err != nil || len(warnings) > 0 {
+			t.Errorf("pending: %v %q", err, warnings)
+		}
+		for _, b := range p {
+			mu.Lock()
+			taken[dest+" "+b.ID]++
+			mu.Unlock()
+			b.Receipt.Done = true
+			if err := s.Save(b); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range batches {
+			to := []string{Tracker}
+			if i%2 == 0 {
+				to = append(to, Hub)
+			}
+			if err := ob.Add(NewBatch(time.Now(), to, events(1+i%3))); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	for range 3 {
+		for _, dest := range []string{Hub, Tracker} {
+			wg.Go(func() {
+				for range 10 {
+					deliver(dest)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	deliver(Hub)
+	deliver(Tracker)
+	if left := files(t, ob); len(left) != 0 {
+		t.Fatalf("left in the outbox: %v", left)
+	}
+	if len(taken) != batches+batches/2 {
+		t.Errorf("%d deliveries, want %d", len(taken), batches+batches/2)
+	}
+	for k, n := range taken {
+		if n != 1 {
+			t.Errorf("%s taken %d times", k, n)
+		}
+	}
 }
