@@ -53,17 +53,16 @@ func (e *env) record(ctx context.Context, h *contenthub.Hub, evs []event.Event) 
 // deliverToHub sends the hub's waiting batches to its event log.
 func (e *env) deliverToHub(ctx context.Context, ob *outbox.Outbox, h *contenthub.Hub) {
 	snd, err := ob.Lock(ctx, outbox.Hub, tracker.RealClock(), outboxLockWait)
-	if err != nil {
-		e.term.Warnf("the hub's event log could not be updated now (%v); the changes wait in %s and go with the next command that uses the hub", err, ob.Dir())
-		return
+	if err == nil {
+		var warnings []string
+		_, warnings, err = h.Deliver(ctx, snd)
+		snd.Close()
+		for _, w := range warnings {
+			e.term.Warnf("hub event log: %s", w)
+		}
 	}
-	defer snd.Close()
-	_, warnings, err := h.Deliver(ctx, snd)
-	for _, w := range warnings {
-		e.term.Warnf("hub event log: %s", w)
-	}
 	if err != nil {
-		e.term.Warnf("the hub's event log could not be updated now (%v); the changes wait in %s and go with the next command that uses the hub", err, ob.Dir())
+		e.term.Warnf("the hub's event log could not be updated now (%v); the changes wait in %s and go with the next command that reaches the hub", err, ob.Dir())
 	}
 }
 

@@ -106,8 +106,9 @@ func (l *pendingLog) close() error {
 	return nil
 }
 
-// EventsRecorded tells the drive that the events of its last pull reached
-// the event log (or its outbox): they are no longer pending.
+// EventsRecorded tells the drive that the events of its last pull are safe
+// in this computer's outbox (internal/outbox), which delivers them to the
+// event log and the tracker: they are no longer pending on the drive.
 func EventsRecorded(drive string) error {
 	pr, err := place.Open(drive, place.Hooks{})
 	if err != nil {
