@@ -27,10 +27,11 @@ import (
 )
 
 const (
-	// SmallMax is the largest blob fetched in a group. Below it a file's
-	// syncs and round trips cost more than its bytes; above it the bytes
-	// dominate and a resumable download of its own is worth having.
-	SmallMax = 1 << 20
+	// SmallMax is the largest blob fetched in a group: the size below
+	// which a file's syncs and round trips cost more than its bytes; above
+	// it the bytes dominate and a resumable download of its own is worth
+	// having.
+	SmallMax = place.SmallFile
 	// groupFiles and groupBytes bound a group: its blobs are held in
 	// memory one at a time, its open temporary files number groupFiles.
 	groupFiles = 256

@@ -42,6 +42,11 @@ type batched struct {
 	err     error
 }
 
+// SmallFile is the size up to which a file is worth placing in a batch:
+// below it, a file's own syncs, read-back and folder sync cost more than
+// its bytes (see the README's performance section for the measurements).
+const SmallFile = 1 << 20
+
 // syncers is how many files of a batch are synced or read back at once.
 const syncers = 8
 
