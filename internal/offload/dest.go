@@ -27,7 +27,7 @@ type dest struct {
 	res   *DestResult
 	space fsx.Space
 	dev   uint64
-	place *place.Root // every file, folder and temporary file goes through it
+	place *place.Root  // every file, folder and temporary file goes through it
 	batch *place.Batch // small files are synced, read back and renamed in groups
 
 	// tempBytes is what the temporary files of a killed run occupy: they
