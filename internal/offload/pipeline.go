@@ -136,6 +136,7 @@ type worker struct {
 	c       *copier
 	srcRoot string
 	free    chan []byte
+	small   []byte // a small file's whole content
 }
 
 func (w *worker) buffers() chan []byte {
@@ -242,7 +243,12 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		}
 	}
 	h := c.newFileHasher(e.Path)
-	n, err := w.fanOut(ctx, src, h.MultiHasher, outs)
+	var n int64
+	if before.Size() <= place.SmallFile {
+		n, err = w.copySmall(src, h.MultiHasher, outs)
+	} else {
+		n, err = w.fanOut(ctx, src, h.MultiHasher, outs)
+	}
 	if err != nil {
 		abort()
 		if ctx.Err() == nil {
@@ -494,6 +500,33 @@ func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.MultiHashe
 	}
 	wg.Wait()
 	return total, readErr
+}
+
+// copySmall copies a small file in one read and one write per output, in
+// the worker's goroutine: for a file of a few KB, handing chunks to other
+// goroutines costs more than the copy. A file that grew past SmallFile
+// since it was listed is still copied whole (unchanged then reports it).
+func (w *worker) copySmall(src *os.File, h *hashing.MultiHasher, outs []*output) (int64, error) {
+	if w.small == nil {
+		w.small = make([]byte, place.SmallFile+1)
+	}
+	k, err := io.ReadFull(src, w.small)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	if err != nil {
+		return int64(k), err
+	}
+	buf := w.small[:k]
+	h.Write(buf)
+	for _, o := range outs {
+		if _, err := o.pf.Write(buf); err != nil {
+			o.err = err
+		}
+		o.n = int64(k)
+	}
+	w.c.opts.Progress.Add(int64(k))
+	return int64(k), nil
 }
 
 // write drains the output's chunks into its temporary file. After an error

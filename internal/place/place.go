@@ -386,11 +386,24 @@ func (p *File) Settle(ctx context.Context, o SettleOptions) error {
 
 // sync gives the temporary file its time and makes its bytes durable.
 func (p *File) sync(o SettleOptions) error {
+	if err := p.setTime(o); err != nil {
+		return err
+	}
+	return p.fsync()
+}
+
+// setTime gives the temporary file its modification time, if one is set.
+func (p *File) setTime(o SettleOptions) error {
 	if !o.MTime.IsZero() {
 		if err := p.dir.chtimes(p.tmp, o.MTime); err != nil {
 			return fmt.Errorf("set mtime: %w", err)
 		}
 	}
+	return nil
+}
+
+// fsync makes the temporary file's bytes and metadata durable.
+func (p *File) fsync() error {
 	p.r.fileSyncs.Add(1)
 	if err := fsx.Sync(p.f); err != nil {
 		return fmt.Errorf("sync %s: %w", p.f.Name(), err)
