@@ -182,7 +182,7 @@ func Restore(ctx context.Context, h *contenthub.Hub, o RestoreOptions) (*Restore
 	}
 	defer os.RemoveAll(tmpDir)
 	res := &RestoreResult{Snapshot: snap.ID, Set: snap.Set, Time: snap.Time, To: to}
-	r := &restorer{h: h, o: o, to: to, place: pr, res: res}
+	r := &restorer{h: h, o: o, to: to, place: pr, res: res, created: map[string]bool{}}
 	names := rootNames(snap.Paths)
 	matched := make([]bool, len(filters))
 	dirs, err := r.restoreEntries(ctx, snap, tmpDir, names, func(rel string) bool { return selected(rel, filters, matched) })
@@ -309,6 +309,8 @@ type restorer struct {
 	res   *RestoreResult
 	fetch *blobfetch.Fetcher
 	mu    sync.Mutex
+	// created are the folders this restore created.
+	created map[string]bool
 }
 
 func (r *restorer) fail(list *[]FileError, path string, err error) {
@@ -318,8 +320,20 @@ func (r *restorer) fail(list *[]FileError, path string, err error) {
 }
 
 // mkdirs creates the folders of rel under the restore folder, refusing to
-// go through a symbolic link.
-func (r *restorer) mkdirs(rel string) error { return r.place.MkdirAll(rel) }
+// go through a symbolic link, and notes a folder it created: nothing can
+// be in the way of the files restored into it.
+func (r *restorer) mkdirs(rel string) error {
+	_, statErr := r.place.Lstat(rel)
+	if err := r.place.MkdirAll(rel); err != nil {
+		return err
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		r.mu.Lock()
+		r.created[rel] = true
+		r.mu.Unlock()
+	}
+	return nil
+}
 
 // file hands one file to the fetcher unless an identical file is already
 // there or another file is in its way: the fetcher downloads it beside the
@@ -327,6 +341,17 @@ func (r *restorer) mkdirs(rel string) error { return r.place.MkdirAll(rel) }
 // syncs, reads back from the medium, and renames only if everything
 // matches.
 func (r *restorer) file(ctx context.Context, rel string, e contenthub.Entry) {
+	item := blobfetch.Item{Rel: rel, B3: e.B3, Size: e.Size, MTime: time.Unix(0, e.MTime), Perm: os.FileMode(e.Mode).Perm(), Replace: r.o.Overwrite}
+	r.mu.Lock()
+	fresh := r.created[treepath.Parent(rel)]
+	r.mu.Unlock()
+	if fresh {
+		// A folder this restore created holds only what it restored: no
+		// need to look (and never replace what appeared there since).
+		item.Replace = false
+		r.fetch.Add(item)
+		return
+	}
 	fi, err := r.place.Lstat(rel)
 	switch {
 	case err == nil:
@@ -363,7 +388,7 @@ func (r *restorer) file(ctx context.Context, rel string, e contenthub.Entry) {
 		r.o.Progress.FileDone()
 		return
 	}
-	r.fetch.Add(blobfetch.Item{Rel: rel, B3: e.B3, Size: e.Size, MTime: time.Unix(0, e.MTime), Perm: os.FileMode(e.Mode).Perm(), Replace: r.o.Overwrite})
+	r.fetch.Add(item)
 }
 
 // fetched counts a file the fetcher placed, or says why it did not.
