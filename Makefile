@@ -107,8 +107,9 @@ demo: build
 	@echo "== the tracker (CSV, as no Google Sheet is configured): $(DEMO)/state/tracker/"
 	@cat $(DEMO)/state/tracker/log.csv
 
-# Every suite of cmd/ekbench (copy, verify, mhl: verify --mhl against the
-# ASC reference tool and xxhsum -H2, hub, tracker); BENCH=mhl runs one.
+# Every suite of cmd/ekbench (copy; small: 20 000 small files against restic
+# and cp; verify; mhl: verify --mhl against the ASC reference tool and
+# xxhsum -H2; hub; tracker); BENCH=mhl runs one.
 BENCH ?= all
 bench: build
 	$(GO) run ./cmd/ekbench $(BENCH)

@@ -1,11 +1,11 @@
 //go:build linux
 
 // Command ekbench measures editkit side by side with the tools people use
-// instead (cp, rsync, rclone, b3sum, xxhsum) on the same generated media, in
+// instead (cp, rsync, rclone, restic, b3sum, xxhsum) on the same generated media, in
 // one run, and prints ratios: these machines are noisy, so only ratios
 // measured together mean anything. `make bench` runs it.
 //
-//	ekbench [--work DIR] [--size 2GiB] [--many 100000] all|copy|verify|mhl|hub|tracker|place
+//	ekbench [--work DIR] [--size 2GiB] [--many 100000] all|copy|small|verify|mhl|hub|tracker|place
 package main
 
 import (
@@ -52,7 +52,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds of every comparison; the median is reported")
 	ascmhl := flag.String("ascmhl", filepath.Join("..", "shared", "reference", "ascmhl-tool"), "folder of the ASC MHL reference tool (the mhl suite races it)")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy|verify|mhl|hub|tracker|place\n")
+		fmt.Fprintf(os.Stderr, "usage: ekbench [flags] all|copy|small|verify|mhl|hub|tracker|place\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -74,12 +74,13 @@ func main() {
 	}
 	suites := map[string][]func() error{
 		"copy":    {b.copySuite},
+		"small":   {b.smallSuite},
 		"verify":  {b.verifySuite},
 		"mhl":     {b.mhlSuite},
 		"hub":     {b.hubSuite},
 		"tracker": {b.trackerSuite},
 		"place":   {b.placeSuite},
-		"all":     {b.copySuite, b.verifySuite, b.mhlSuite, b.hubSuite, b.trackerSuite},
+		"all":     {b.copySuite, b.smallSuite, b.verifySuite, b.mhlSuite, b.hubSuite, b.trackerSuite},
 	}
 	run, ok := suites[flag.Arg(0)]
 	if !ok {

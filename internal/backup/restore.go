@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/editkit/editkit/internal/blobfetch"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/hashing"
@@ -182,7 +182,7 @@ func Restore(ctx context.Context, h *contenthub.Hub, o RestoreOptions) (*Restore
 	}
 	defer os.RemoveAll(tmpDir)
 	res := &RestoreResult{Snapshot: snap.ID, Set: snap.Set, Time: snap.Time, To: to}
-	r := &restorer{h: h, o: o, to: to, place: pr, res: res}
+	r := &restorer{h: h, o: o, to: to, place: pr, res: res, created: map[string]bool{}}
 	names := rootNames(snap.Paths)
 	matched := make([]bool, len(filters))
 	dirs, err := r.restoreEntries(ctx, snap, tmpDir, names, func(rel string) bool { return selected(rel, filters, matched) })
@@ -249,7 +249,9 @@ func (o RestoreOptions) filters() ([]string, error) {
 // handing out files when ctx is cancelled. It returns the folders created,
 // whose times are set once their contents are in place.
 func (r *restorer) restoreEntries(ctx context.Context, snap *contenthub.Snapshot, tmpDir string, names []string, wanted func(rel string) bool) ([]contenthub.Entry, error) {
-	files := run.NewPool(ctx, r.o.Jobs, func(ctx context.Context, e contenthub.Entry) { r.file(ctx, names[e.Root], e) })
+	r.fetch = blobfetch.New(ctx, r.h, r.place, blobfetch.Options{Jobs: r.o.Jobs, Progress: r.o.Progress,
+		Source: "the snapshot", Advice: "the hub's copy is damaged; run editkit hub check --read-data"}, r.fetched)
+	files := run.NewPool(ctx, r.o.Jobs, func(ctx context.Context, e contenthub.Entry) { r.file(ctx, names[e.Root]+"/"+e.Path, e) })
 	var dirs []contenthub.Entry
 	var iterErr error
 	for e, err := range r.h.Entries(ctx, snap, tmpDir) {
@@ -277,6 +279,7 @@ func (r *restorer) restoreEntries(ctx context.Context, snap *contenthub.Snapshot
 		}
 	}
 	files.Wait()
+	r.fetch.Wait()
 	return dirs, iterErr
 }
 
@@ -304,7 +307,10 @@ type restorer struct {
 	to    string
 	place *place.Root
 	res   *RestoreResult
+	fetch *blobfetch.Fetcher
 	mu    sync.Mutex
+	// created are the folders this restore created.
+	created map[string]bool
 }
 
 func (r *restorer) fail(list *[]FileError, path string, err error) {
@@ -314,15 +320,38 @@ func (r *restorer) fail(list *[]FileError, path string, err error) {
 }
 
 // mkdirs creates the folders of rel under the restore folder, refusing to
-// go through a symbolic link.
-func (r *restorer) mkdirs(rel string) error { return r.place.MkdirAll(rel) }
+// go through a symbolic link, and notes a folder it created: nothing can
+// be in the way of the files restored into it.
+func (r *restorer) mkdirs(rel string) error {
+	_, statErr := r.place.Lstat(rel)
+	if err := r.place.MkdirAll(rel); err != nil {
+		return err
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		r.mu.Lock()
+		r.created[rel] = true
+		r.mu.Unlock()
+	}
+	return nil
+}
 
-// file restores one file through the placement path: download beside the
-// final name (resuming what a killed restore left), hash on the way, sync,
-// read back from the medium, and rename only if everything matches.
-func (r *restorer) file(ctx context.Context, rootName string, e contenthub.Entry) {
-	rel := rootName + "/" + e.Path
-	defer r.o.Progress.FileDone()
+// file hands one file to the fetcher unless an identical file is already
+// there or another file is in its way: the fetcher downloads it beside the
+// final name (resuming what a killed restore left), checks its BLAKE3,
+// syncs, reads back from the medium, and renames only if everything
+// matches.
+func (r *restorer) file(ctx context.Context, rel string, e contenthub.Entry) {
+	item := blobfetch.Item{Rel: rel, B3: e.B3, Size: e.Size, MTime: time.Unix(0, e.MTime), Perm: os.FileMode(e.Mode).Perm(), Replace: r.o.Overwrite}
+	r.mu.Lock()
+	fresh := r.created[treepath.Parent(rel)]
+	r.mu.Unlock()
+	if fresh {
+		// A folder this restore created holds only what it restored: no
+		// need to look (and never replace what appeared there since).
+		item.Replace = false
+		r.fetch.Add(item)
+		return
+	}
 	fi, err := r.place.Lstat(rel)
 	switch {
 	case err == nil:
@@ -331,10 +360,12 @@ func (r *restorer) file(ctx context.Context, rootName string, e contenthub.Entry
 				err = &place.CollisionError{Path: r.place.Join(rel), Existing: "a file with a similar name"}
 			}
 			r.fail(&r.res.Failed, rel, err)
+			r.o.Progress.FileDone()
 			return
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 || !fi.Mode().IsRegular() {
 			r.fail(&r.res.Conflicts, rel, errors.New("something other than a file is there"))
+			r.o.Progress.FileDone()
 			return
 		}
 		if fi.Size() == e.Size {
@@ -343,80 +374,41 @@ func (r *restorer) file(ctx context.Context, rootName string, e contenthub.Entry
 				r.res.Present++
 				r.mu.Unlock()
 				r.o.Progress.Add(e.Size)
+				r.o.Progress.FileDone()
 				return
 			}
 		}
 		if !r.o.Overwrite {
 			r.fail(&r.res.Conflicts, rel, errors.New("a different file is already there (use --overwrite to replace it)"))
+			r.o.Progress.FileDone()
 			return
 		}
 	case !errors.Is(err, fs.ErrNotExist):
 		r.fail(&r.res.Failed, rel, err)
+		r.o.Progress.FileDone()
 		return
 	}
-	var lastErr error
-	for attempt := 0; attempt < 2; attempt++ {
-		pf, err := r.place.Begin(rel, place.BeginOptions{Perm: os.FileMode(e.Mode).Perm(), Resume: true, Hash: true})
-		if err != nil {
-			lastErr = err
-			break
-		}
-		resumed := pf.Offset() > 0
-		err = r.download(ctx, e, pf)
-		if err == nil {
-			err = pf.Settle(ctx, place.SettleOptions{MTime: time.Unix(0, e.MTime), ReadBack: true, XXH128: pf.Sum().XXH128Hex()})
-		}
-		if err == nil {
-			_, err = pf.Commit(r.o.Overwrite)
-			if err == nil {
-				r.mu.Lock()
-				r.res.Restored++
-				r.mu.Unlock()
-				return
-			}
-			lastErr = err
-			break
-		}
-		if ctx.Err() != nil {
-			pf.Keep() // resumed by the next run
-			return
-		}
-		pf.Abort()
-		lastErr = err
-		var rb *place.ReadBackError
-		if !resumed && !errors.As(err, &rb) {
-			break
-		}
-		// What an earlier run left (or what was read back) was wrong:
-		// start again from scratch once.
-	}
-	r.fail(&r.res.Failed, rel, lastErr)
+	r.fetch.Add(item)
 }
 
-// download fetches the rest of the entry's blob into pf, by range from
-// where an interrupted restore stopped, and checks its BLAKE3.
-func (r *restorer) download(ctx context.Context, e contenthub.Entry, pf *place.File) error {
-	if pf.Offset() > e.Size {
-		if err := pf.Restart(); err != nil {
-			return err
-		}
+// fetched counts a file the fetcher placed, or says why it did not.
+func (r *restorer) fetched(p blobfetch.Placed) {
+	defer r.o.Progress.FileDone()
+	switch {
+	case p.Err == nil:
+		r.mu.Lock()
+		r.res.Restored++
+		r.mu.Unlock()
+	case cancelled(p.Err):
+		// Interrupted: the next run resumes it.
+	default:
+		r.fail(&r.res.Failed, p.Rel, p.Err)
 	}
-	have := pf.Offset()
-	r.o.Progress.Add(have)
-	if have < e.Size || e.Size == 0 {
-		rc, err := r.h.OpenBlob(ctx, e.B3, have)
-		if err != nil {
-			return fmt.Errorf("download: %w", err)
-		}
-		defer rc.Close()
-		if _, err := io.Copy(io.MultiWriter(pf, run.ProgressWriter(r.o.Progress)), io.LimitReader(rc, e.Size-have+1)); err != nil {
-			return fmt.Errorf("download: %w", err)
-		}
-	}
-	if got, n := pf.Sum().BLAKE3Hex(), pf.Offset(); got != e.B3 || n != e.Size {
-		return fmt.Errorf("downloaded data does not match the snapshot (BLAKE3 %s, %d bytes; expected %s, %d bytes): the hub's copy is damaged; run editkit hub check --read-data", got, n, e.B3, e.Size)
-	}
-	return nil
+}
+
+// cancelled reports whether err is a cancellation.
+func cancelled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // ownTempDir makes parent/<pid> for this process, first removing the

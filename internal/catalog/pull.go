@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/editkit/editkit/internal/blobfetch"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
@@ -198,7 +198,7 @@ func Pull(ctx context.Context, h *contenthub.Hub, o PullOptions) (*PullResult, e
 	if o.Progress != nil {
 		o.Progress.AddTotal(res.ToPullSize, len(todo))
 	}
-	run.Each(ctx, o.Jobs, todo, p.pullOne)
+	p.pullAll(ctx, todo)
 
 	if o.Prune && ctx.Err() == nil {
 		p.prune(state, have)
@@ -390,63 +390,52 @@ func (p *puller) add(it PulledItem, ev *event.Event) {
 	}
 }
 
-// pullOne downloads one item through the placement path, trying twice: a
-// download whose hash is wrong is discarded and fetched again in full.
-func (p *puller) pullOne(ctx context.Context, it *Item) {
-	defer p.o.Progress.FileDone()
-	mt := it.MTime
-	if mt.IsZero() {
-		mt = it.Time
+// pullAll fetches the items through the placement path (see blobfetch:
+// small files in batches, big ones resumable) and records each one placed.
+func (p *puller) pullAll(ctx context.Context, todo []*Item) {
+	byPath := make(map[string]*Item, len(todo))
+	f := blobfetch.New(ctx, p.h, p.place, blobfetch.Options{Jobs: p.o.Jobs, Progress: p.o.Progress, Source: "the catalog"}, func(pl blobfetch.Placed) {
+		p.pulled(byPath[pl.Rel], pl)
+	})
+	for _, it := range todo {
+		byPath[it.Path] = it
 	}
-	var lastErr error
-	for attempt := 0; attempt < 2; attempt++ {
-		// The temporary name is the same on every run: what a killed
-		// pull left is hashed and the rest fetched by range.
-		pf, err := p.place.Begin(it.Path, place.BeginOptions{Perm: 0o644, Resume: true, Hash: true})
-		if err != nil {
-			lastErr = err
+	for _, it := range todo {
+		if ctx.Err() != nil {
 			break
 		}
-		err = p.download(ctx, it, pf)
-		if err == nil {
-			err = pf.Settle(ctx, place.SettleOptions{MTime: mt, ReadBack: true, XXH128: pf.Sum().XXH128Hex()})
+		mt := it.MTime
+		if mt.IsZero() {
+			mt = it.Time
 		}
-		if err != nil && ctx.Err() != nil {
-			pf.Keep() // the partial download stays for the next run to resume
-			return
-		}
-		if err != nil {
-			pf.Abort()
-			lastErr = err
-			var bad *badDownload
-			var rb *place.ReadBackError
-			if errors.As(err, &bad) || errors.As(err, &rb) {
-				continue // wrong bytes: start again from scratch
-			}
-			break
-		}
-		xxh := pf.Sum().XXH128Hex()
 		// Planning found nothing at the final name: never replace what
 		// appeared there since (or what the drive confuses with it).
-		fi, err := pf.Commit(false)
-		if err != nil {
-			lastErr = err
-			break
-		}
+		f.Add(blobfetch.Item{Rel: it.Path, B3: it.B3, Size: it.Size, MTime: mt, Perm: 0o644})
+	}
+	f.Wait()
+}
+
+// pulled records an item the fetcher placed in the drive's manifest, or
+// says why it was not placed.
+func (p *puller) pulled(it *Item, pl blobfetch.Placed) {
+	defer p.o.Progress.FileDone()
+	err := pl.Err
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return // the next pull resumes it
+	}
+	if err == nil {
 		p.driveMu.Lock()
-		err = recordPulledInfo(p.drv, it, fi, xxh, p.o.Now())
+		err = recordPulledInfo(p.drv, it, pl.Info, pl.XXH128, p.o.Now())
 		p.driveMu.Unlock()
-		if err != nil {
-			lastErr = err
-			break
-		}
-		ev := event.New(p.o.Now(), event.Pulled)
-		ev.User, ev.Host, ev.Drive, ev.DriveID = p.o.User, p.o.Host, p.drv.Info.Label, p.drv.Info.ID
-		ev.Path, ev.Size, ev.Hash, ev.XXH128, ev.Category = it.Path, it.Size, it.B3, xxh, it.Category
-		p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "pulled"}, &ev)
+	}
+	if err != nil {
+		p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: err.Error()}, nil)
 		return
 	}
-	p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "failed", Detail: lastErr.Error()}, nil)
+	ev := event.New(p.o.Now(), event.Pulled)
+	ev.User, ev.Host, ev.Drive, ev.DriveID = p.o.User, p.o.Host, p.drv.Info.Label, p.drv.Info.ID
+	ev.Path, ev.Size, ev.Hash, ev.XXH128, ev.Category = it.Path, it.Size, it.B3, pl.XXH128, it.Category
+	p.add(PulledItem{Path: it.Path, Size: it.Size, Status: "pulled"}, &ev)
 }
 
 // exactName reports whether the drive lists rel under exactly that name
@@ -472,38 +461,6 @@ func confusedFolder(pr *place.Root, rel string) string {
 		}
 	}
 	return ""
-}
-
-// badDownload is a download whose content does not match the catalog.
-type badDownload struct{ msg string }
-
-func (e *badDownload) Error() string { return e.msg }
-
-// download fetches the rest of the item's blob into pf (which holds, and
-// has hashed, what an interrupted pull left) and checks its BLAKE3 against
-// the catalog.
-func (p *puller) download(ctx context.Context, it *Item, pf *place.File) error {
-	if pf.Offset() > it.Size {
-		if err := pf.Restart(); err != nil {
-			return err
-		}
-	}
-	have := pf.Offset()
-	p.o.Progress.Add(have)
-	if have < it.Size {
-		rc, err := p.h.OpenBlob(ctx, it.B3, have)
-		if err != nil {
-			return fmt.Errorf("download: %w", err)
-		}
-		defer rc.Close()
-		if _, err := io.Copy(io.MultiWriter(pf, run.ProgressWriter(p.o.Progress)), io.LimitReader(rc, it.Size-have+1)); err != nil {
-			return fmt.Errorf("download: %w", err)
-		}
-	}
-	if got, n := pf.Sum().BLAKE3Hex(), pf.Offset(); got != it.B3 || n != it.Size {
-		return &badDownload{fmt.Sprintf("downloaded data does not match the catalog (BLAKE3 %s, %d bytes; expected %s, %d bytes)", got, n, it.B3, it.Size)}
-	}
-	return nil
 }
 
 // recordPulled adds a file now on the drive to its manifest.

@@ -27,7 +27,8 @@ type dest struct {
 	res   *DestResult
 	space fsx.Space
 	dev   uint64
-	place *place.Root // every file, folder and temporary file goes through it
+	place *place.Root  // every file, folder and temporary file goes through it
+	batch *place.Batch // small files are synced, read back and renamed in groups
 
 	// tempBytes is what the temporary files of a killed run occupy: they
 	// are removed before copying, so they do not count against the room.
@@ -79,6 +80,7 @@ func (c *copier) openDests() error {
 			problems = append(problems, fmt.Sprintf("destination %s: %v", arg, err))
 			continue
 		}
+		d.batch = d.place.NewBatch(copyBatchFiles)
 		if d.space, err = fsx.FreeSpace(root); err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -166,6 +168,11 @@ func (c *copier) prepareDests() error {
 	}
 	return nil
 }
+
+// copyBatchFiles is how many small files a destination places at once:
+// enough that syncs and read-backs are grouped, few enough that the open
+// temporary files (two descriptors each) stay well within limits.
+const copyBatchFiles = 128
 
 // tempSkip are the folders of a drive that never hold a copied file's
 // temporary file (editkit's own files and ASC MHL histories).

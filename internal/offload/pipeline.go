@@ -2,8 +2,10 @@ package offload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -73,6 +75,9 @@ func (c *copier) copyAll(ctx context.Context) error {
 	if waitErr := workers.Wait(); err == nil {
 		err = waitErr
 	}
+	for _, d := range c.dests {
+		d.batch.Flush(ctx) // the last small files
+	}
 	return err
 }
 
@@ -131,6 +136,7 @@ type worker struct {
 	c       *copier
 	srcRoot string
 	free    chan []byte
+	small   []byte // a small file's whole content
 }
 
 func (w *worker) buffers() chan []byte {
@@ -237,7 +243,12 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		}
 	}
 	h := c.newFileHasher(e.Path)
-	n, err := w.fanOut(ctx, src, h.MultiHasher, outs)
+	var n int64
+	if before.Size() <= place.SmallFile {
+		n, err = w.copySmall(src, h.MultiHasher, outs)
+	} else {
+		n, err = w.fanOut(ctx, src, h.MultiHasher, outs)
+	}
 	if err != nil {
 		abort()
 		if ctx.Err() == nil {
@@ -252,6 +263,23 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 	}
 	sum := h.Sum()
 	mhlHashes, damage := h.checkHistory(w.srcRoot, e.Path, sum.XXH128Hex(), c.opts.Now)
+	now := c.opts.Now().Unix()
+	rec := manifest.Record{
+		Path:     e.Path,
+		Size:     n,
+		SrcMTime: before.ModTime().UnixNano(),
+		BLAKE3:   sum.BLAKE3Hex(),
+		XXH128:   sum.XXH128Hex(),
+		Origin:   "copy",
+		Written:  now,
+	}
+	if c.opts.Verify != VerifyNone {
+		rec.Verified = now
+	}
+	if n <= place.SmallFile {
+		w.batchAll(ctx, e.Path, src, outs, before.ModTime(), sum, func(o *output) { o.record(rec, mhlHashes, damage) })
+		return
+	}
 	srcErr := w.settleAll(ctx, src, outs, before.ModTime(), sum)
 	if ctx.Err() != nil {
 		abort()
@@ -262,21 +290,47 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		c.sourceError(e.Path, srcErr)
 		return
 	}
-	now := c.opts.Now().Unix()
 	for _, o := range outs {
-		rec := manifest.Record{
-			Path:     e.Path,
-			Size:     n,
-			SrcMTime: before.ModTime().UnixNano(),
-			BLAKE3:   sum.BLAKE3Hex(),
-			XXH128:   sum.XXH128Hex(),
-			Origin:   "copy",
-			Written:  now,
-		}
-		if c.opts.Verify != VerifyNone {
-			rec.Verified = now
+		if o.err == nil {
+			o.err = o.commit()
 		}
 		o.record(rec, mhlHashes, damage)
+	}
+}
+
+// batchAll hands a small file's copies to their destinations' batches,
+// which sync, read back and rename many files at once (see place.Batch);
+// record runs for each copy once its batch has placed it (or failed to).
+// With --verify=full the source is re-read first, while it is open.
+func (w *worker) batchAll(ctx context.Context, rel string, src *os.File, outs []*output, mtime time.Time, sum hashing.Sum, record func(*output)) {
+	abort := func() {
+		for _, o := range outs {
+			o.abort()
+		}
+	}
+	if w.c.opts.Verify == VerifyFull {
+		if err := w.reReadSource(ctx, src, sum); err != nil {
+			abort()
+			if ctx.Err() == nil {
+				w.c.sourceError(rel, err)
+			}
+			return
+		}
+	}
+	for _, o := range outs {
+		if o.err != nil {
+			record(o)
+			continue
+		}
+		pf := o.pf
+		o.pf = nil
+		o.d.batch.Add(ctx, pf, w.settleOptions(mtime, sum, len(outs)), true, func(fi fs.FileInfo, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return // interrupted: the temporary file is gone, nothing is recorded
+			}
+			o.fi, o.err = fi, err
+			record(o)
+		})
 	}
 }
 
@@ -337,16 +391,13 @@ func (w *worker) settleAll(ctx context.Context, src *os.File, outs []*output, mt
 	return srcErr
 }
 
-// record gives a settled copy its final name and records it in its
+// record records a copy given its final name (o.err says why not) in its
 // destination's manifest (rec, completed with the mtime the drive stores)
 // and ASC MHL history. A faithful copy of a file damaged at the source
 // (damage) is kept, so nothing the card still holds is lost, but never
 // recorded in the manifest as good: the drive's history records it as
 // failed.
 func (o *output) record(rec manifest.Record, mhlHashes []mhl.Hash, damage error) {
-	if o.err == nil {
-		o.err = o.commit()
-	}
 	if o.err != nil {
 		o.abort()
 		o.d.failFile(rec.Path, o.err)
@@ -451,6 +502,33 @@ func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.MultiHashe
 	return total, readErr
 }
 
+// copySmall copies a small file in one read and one write per output, in
+// the worker's goroutine: for a file of a few KB, handing chunks to other
+// goroutines costs more than the copy. A file that grew past SmallFile
+// since it was listed is still copied whole (unchanged then reports it).
+func (w *worker) copySmall(src *os.File, h *hashing.MultiHasher, outs []*output) (int64, error) {
+	if w.small == nil {
+		w.small = make([]byte, place.SmallFile+1)
+	}
+	k, err := io.ReadFull(src, w.small)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	if err != nil {
+		return int64(k), err
+	}
+	buf := w.small[:k]
+	h.Write(buf)
+	for _, o := range outs {
+		if _, err := o.pf.Write(buf); err != nil {
+			o.err = err
+		}
+		o.n = int64(k)
+	}
+	w.c.opts.Progress.Add(int64(k))
+	return int64(k), nil
+}
+
 // write drains the output's chunks into its temporary file. After an error
 // it keeps draining (so the reader never blocks) but writes nothing more.
 func (o *output) write() {
@@ -473,7 +551,13 @@ func (o *output) write() {
 // settle makes a written temporary file durable with the source's mtime and,
 // unless told not to, reads it back from the medium and compares it.
 func (w *worker) settle(ctx context.Context, o *output, mtime time.Time, sum hashing.Sum, share int) error {
-	so := place.SettleOptions{
+	return o.pf.Settle(ctx, w.settleOptions(mtime, sum, share))
+}
+
+// settleOptions say how a copy is made durable and checked against the
+// source's hash.
+func (w *worker) settleOptions(mtime time.Time, sum hashing.Sum, share int) place.SettleOptions {
+	return place.SettleOptions{
 		MTime:          mtime,
 		ReadBack:       w.c.opts.Verify != VerifyNone,
 		XXH128:         sum.XXH128Hex(),
@@ -481,7 +565,6 @@ func (w *worker) settle(ctx context.Context, o *output, mtime time.Time, sum has
 		BeforeReadBack: w.c.opts.beforeReadBack,
 		Progress:       w.progress(share),
 	}
-	return o.pf.Settle(ctx, so)
 }
 
 // progress counts read-back bytes divided by share: several read-backs of

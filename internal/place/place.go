@@ -122,6 +122,19 @@ type Root struct {
 	// kept up to date by Commit).
 	namesMu sync.Mutex
 	names   map[string]map[string]bool
+
+	// fileSyncs and dirSyncs count the syncs made (tests prove batching
+	// with them).
+	fileSyncs, dirSyncs atomic.Int64
+}
+
+// Syncs reports how many file and folder syncs the root has made.
+func (r *Root) Syncs() (files, folders int64) { return r.fileSyncs.Load(), r.dirSyncs.Load() }
+
+// syncDir syncs a folder that received files, counting it.
+func (r *Root) syncDir(d *Dir) error {
+	r.dirSyncs.Add(1)
+	return d.Sync()
 }
 
 // Open returns the Root for dir, which must be an existing folder. A link
@@ -358,19 +371,51 @@ type SettleOptions struct {
 
 // Settle gives the temporary file its time, syncs it to the medium and,
 // when asked, drops its cached pages and reads it back, comparing it with
-// what was written.
+// what was written. It is the batch of one: Batch does the same steps for
+// many files at once.
 func (p *File) Settle(ctx context.Context, o SettleOptions) error {
+	if err := p.sync(o); err != nil {
+		return err
+	}
+	if err := p.verify(ctx, o); err != nil {
+		return err
+	}
+	p.r.hit(1, "settled", 1)
+	return nil
+}
+
+// sync gives the temporary file its time and makes its bytes durable.
+func (p *File) sync(o SettleOptions) error {
+	if err := p.setTime(o); err != nil {
+		return err
+	}
+	return p.fsync()
+}
+
+// setTime gives the temporary file its modification time, if one is set.
+func (p *File) setTime(o SettleOptions) error {
 	if !o.MTime.IsZero() {
 		if err := p.dir.chtimes(p.tmp, o.MTime); err != nil {
 			return fmt.Errorf("set mtime: %w", err)
 		}
 	}
+	return nil
+}
+
+// fsync makes the temporary file's bytes and metadata durable.
+func (p *File) fsync() error {
+	p.r.fileSyncs.Add(1)
 	if err := fsx.Sync(p.f); err != nil {
 		return fmt.Errorf("sync %s: %w", p.f.Name(), err)
 	}
+	return nil
+}
+
+// verify drops the synced file's cached pages and, when asked, reads it
+// back from the medium and compares it with what was written.
+func (p *File) verify(ctx context.Context, o SettleOptions) error {
 	if !o.ReadBack {
 		fsx.Forget(p.f, 0, 0)
-		p.r.hit(1, "settled", 1)
 		return nil
 	}
 	// Synced, so every page is clean: drop them and read the medium.
@@ -395,7 +440,6 @@ func (p *File) Settle(ctx context.Context, o SettleOptions) error {
 		return &ReadBackError{fmt.Sprintf("read back from the drive differs from %s (xxh128 %s, expected %s, %d of %d bytes): "+
 			"the drive or its connection is corrupting data; the file was not kept", against, got, o.XXH128, n, p.n)}
 	}
-	p.r.hit(1, "settled", 1)
 	return nil
 }
 
@@ -416,27 +460,36 @@ func ReadBack(ctx context.Context, f *os.File, progress func(int64)) (string, in
 // placed file's description, as the medium stores it.
 func (p *File) Commit(replace bool) (fs.FileInfo, error) {
 	defer p.dir.Close()
+	if err := p.rename(replace); err != nil {
+		return nil, err
+	}
+	if err := p.r.syncDir(p.dir); err != nil {
+		return nil, err
+	}
+	return p.placed()
+}
+
+// rename closes the settled temporary file and gives it its final name;
+// when it cannot, the temporary file is removed.
+func (p *File) rename(replace bool) error {
 	if err := p.f.Close(); err != nil {
 		p.f = nil
 		p.dir.Remove(p.tmp)
-		return nil, fmt.Errorf("close %s: %w", filepath.Join(p.dir.path, p.tmp), err)
+		return fmt.Errorf("close %s: %w", filepath.Join(p.dir.path, p.tmp), err)
 	}
 	p.f = nil
-	err := p.place(replace)
-	if err != nil {
+	if err := p.place(replace); err != nil {
 		p.dir.Remove(p.tmp)
-		return nil, err
+		return err
 	}
-	if err := p.dir.Sync(); err != nil {
-		return nil, err
-	}
+	return nil
+}
+
+// placed notes a renamed file whose folder is synced and describes it.
+func (p *File) placed() (fs.FileInfo, error) {
 	p.r.placed(p.rel)
 	p.r.hit(2, "renamed", 1)
-	fi, err := p.dir.Lstat(p.name)
-	if err != nil {
-		return nil, err
-	}
-	return fi, nil
+	return p.dir.Lstat(p.name)
 }
 
 func (p *File) place(replace bool) error {

@@ -1,0 +1,299 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// smallSuite races editkit against restic and cp on a tree of many small
+// files (issue 12): first backup to a folder hub and to the S3 server,
+// restore, copy with and without read-back. Each round runs every pair
+// back to back (paired whole-process times, cold cache before each), and
+// the ratio printed is the median of the rounds' ratios. It also counts
+// the requests each backup makes to the S3 server, through a counting
+// proxy in front of it.
+func (b *bench) smallSuite() error {
+	if _, err := exec.LookPath("restic"); err != nil {
+		return fmt.Errorf("restic is missing: run .ci/install-deps")
+	}
+	const files, folders, size = 20_000, 100, 1536
+	src := filepath.Join(b.work, "small-tree")
+	if err := smallFiles(src, files, folders, size); err != nil {
+		return err
+	}
+	srv, err := b.startS3()
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	proxy, err := startCountingProxy(srv.endpoint)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	state := filepath.Join(b.work, "small-state")
+	os.RemoveAll(state)
+	env := srv.env(state)
+	// editkit and restic reach the server through the proxy, which counts.
+	for i, kv := range env {
+		if strings.HasPrefix(kv, "AWS_ENDPOINT_URL_S3=") {
+			env[i] = "AWS_ENDPOINT_URL_S3=" + proxy.url
+		}
+	}
+	env = append(env, "RESTIC_PASSWORD=ekbench", "RESTIC_CACHE_DIR="+filepath.Join(b.work, "restic-cache"))
+	fmt.Printf("\nsmall files: %d × %s in %d folders, editkit vs restic %s and cp, page cache dropped before each run\n",
+		files, "1.5 KB", folders, resticVersion())
+
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	dir := func(name string) string { return filepath.Join(b.work, "small-"+name) }
+	ekHub, rsRepo, ekTo, rsTo, dst := dir("ekhub"), dir("restic"), dir("ekrestore"), dir("rsrestore"), dir("dest")
+	b3 := "cd " + q(dst) + " && find . -type f ! -path './.editkit/*' ! -path './ascmhl/*' -print0 | xargs -0 b3sum > /dev/null"
+	drop := "sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true"
+
+	type sample struct{ ek, other time.Duration }
+	samples := map[string][]sample{}
+	requests := map[string]int64{}
+	var resticS3Err error
+	for round := 1; round <= b.rounds; round++ {
+		fmt.Printf(" round %d of %d\n", round, b.rounds)
+		tag := fmt.Sprintf("r%d", round)
+		pair := func(what string, ek, other func() (time.Duration, error)) error {
+			e, err := ek()
+			if err != nil {
+				return err
+			}
+			o, err := other()
+			if err != nil {
+				return err
+			}
+			samples[what] = append(samples[what], sample{e, o})
+			return nil
+		}
+		timed := func(name string, prep func() error, argv ...string) func() (time.Duration, error) {
+			return func() (time.Duration, error) {
+				if prep != nil {
+					if err := prep(); err != nil {
+						return 0, err
+					}
+				}
+				if err := b.dropCaches(); err != nil {
+					return 0, err
+				}
+				t, _, err := b.runEnv(name, env, argv...)
+				return t, err
+			}
+		}
+		// counted counts the requests of the command alone (not of prep).
+		counted := func(name string, prep func() error, argv ...string) func() (time.Duration, error) {
+			f := timed(name, func() error {
+				if prep != nil {
+					if err := prep(); err != nil {
+						return err
+					}
+				}
+				proxy.requests.Store(0)
+				return nil
+			}, argv...)
+			return func() (time.Duration, error) {
+				t, err := f()
+				requests[name] = proxy.requests.Load()
+				return t, err
+			}
+		}
+		resticInit := func(repo string) func() error {
+			return func() error {
+				os.RemoveAll(repo)
+				c := exec.CommandContext(b.ctx, "restic", "init", "--repo", repo)
+				c.Env = env
+				if out, err := c.CombinedOutput(); err != nil {
+					return fmt.Errorf("restic init %s: %v\n%s", repo, err, out)
+				}
+				return nil
+			}
+		}
+		empty := func(dirs ...string) func() error { return func() error { return b.fresh(dirs...) } }
+
+		// First backup, folder hub vs local repository.
+		if err := pair("first backup, folder hub vs restic to a local repository",
+			timed("editkit backup to a folder hub", empty(ekHub), b.editkit, "backup", "--quiet", "--hub", ekHub, "--set", "small", src),
+			timed("restic backup to a local repository", resticInit(rsRepo), "restic", "backup", "--quiet", "--repo", rsRepo, src),
+		); err != nil {
+			return err
+		}
+		// First backup to the S3 server.
+		rsS3 := "s3:" + proxy.url + "/" + srv.bucket + "/restic-" + tag
+		ek := counted("editkit backup to the S3 server", nil, b.editkit, "backup", "--quiet", "--hub", "s3://"+srv.bucket+"/ek-"+tag, "--set", "small", src)
+		if resticS3Err == nil {
+			rs := counted("restic backup to the S3 server", resticInit(rsS3), "restic", "backup", "--quiet", "--repo", rsS3, src)
+			if err := pair("first backup, S3 server vs restic to the same server", ek, rs); err != nil {
+				resticS3Err = err
+			}
+		}
+		if resticS3Err != nil {
+			if _, err := ek(); err != nil {
+				return err
+			}
+		}
+		// Restore of that snapshot.
+		if err := pair("restore vs restic restore (from the folder hub / local repository)",
+			timed("editkit restore", empty(ekTo), b.editkit, "restore", "latest", "--quiet", "--hub", ekHub, "--to", ekTo),
+			timed("restic restore", empty(rsTo), "restic", "restore", "latest", "--repo", rsRepo, "--target", rsTo),
+		); err != nil {
+			return err
+		}
+		// Copy to one drive.
+		if err := pair("copy --verify=none vs cp -r + sync",
+			timed("editkit copy --verify=none + sync", empty(dst), "sh", "-c", q(b.editkit)+" copy --quiet --verify=none "+q(src)+" "+q(dst)+" && sync"),
+			timed("cp -r + sync", empty(dst), "sh", "-c", "cp -r "+q(src)+"/. "+q(dst)+"/ && sync"),
+		); err != nil {
+			return err
+		}
+		if err := pair("verified copy vs cp -r + sync + cold b3sum of the copy",
+			timed("editkit copy (verified) + sync", empty(dst), "sh", "-c", q(b.editkit)+" copy --quiet "+q(src)+" "+q(dst)+" && sync"),
+			timed("cp -r + sync + cold b3sum of the copy", empty(dst), "sh", "-c", "cp -r "+q(src)+"/. "+q(dst)+"/ && sync && "+drop+" && "+b3),
+		); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{ekHub, rsRepo, ekTo, rsTo, dst} {
+		os.RemoveAll(d)
+	}
+
+	fmt.Printf("\nsmall-file ratios (editkit ÷ other; median of %d paired rounds; below 1 means editkit is faster):\n", b.rounds)
+	targets := []struct {
+		what   string
+		target float64
+	}{
+		{"first backup, folder hub vs restic to a local repository", 1.0},
+		{"first backup, S3 server vs restic to the same server", 1.0},
+		{"restore vs restic restore (from the folder hub / local repository)", 1.0},
+		{"copy --verify=none vs cp -r + sync", 1.1},
+		{"verified copy vs cp -r + sync + cold b3sum of the copy", 1.1},
+	}
+	for _, t := range targets {
+		s := samples[t.what]
+		if len(s) == 0 {
+			fmt.Printf("  %-66s not measured: %v\n", t.what, resticS3Err)
+			continue
+		}
+		var ratios, eks, others []time.Duration
+		for _, p := range s {
+			ratios = append(ratios, time.Duration(float64(time.Second)*p.ek.Seconds()/p.other.Seconds()))
+			eks, others = append(eks, p.ek), append(others, p.other)
+		}
+		r := median(ratios).Seconds()
+		verdict := "met"
+		if r > t.target {
+			verdict = "MISSED"
+		}
+		fmt.Printf("  %-66s %5.2f×  (target ≤ %.2f×: %s; medians %s vs %s)\n", t.what, r, t.target, verdict,
+			median(eks).Round(10*time.Millisecond), median(others).Round(10*time.Millisecond))
+	}
+	keys := make([]string, 0, len(requests))
+	for k := range requests {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Printf("  %-66s %d requests (counted by a proxy in front of the server, last round)\n", k, requests[k])
+	}
+	if objs, err := countFiles(ekHub); err == nil {
+		fmt.Printf("  %-66s %d objects written (listed)\n", "editkit backup to a folder hub", objs)
+	}
+	return nil
+}
+
+// smallFiles writes (once) n files of size bytes, each different, spread
+// over folders.
+func smallFiles(dir string, n, folders, size int) error {
+	marker := dir + ".done"
+	want := fmt.Sprintf("%d×%d in %d", n, size, folders)
+	if got, err := os.ReadFile(marker); err == nil && string(got) == want {
+		return nil
+	}
+	os.RemoveAll(dir)
+	fmt.Printf("generating %s …\n", dir)
+	buf := make([]byte, size)
+	for i := range n {
+		for j := 0; j < size; j += 8 {
+			v := uint64(i+1)*0x9e3779b97f4a7c15 ^ uint64(j)*0xbf58476d1ce4e5b9
+			for k := 0; k < 8 && j+k < size; k++ {
+				buf[j+k] = byte(v >> (8 * k))
+			}
+		}
+		p := filepath.Join(dir, fmt.Sprintf("Bins %03d", i%folders), fmt.Sprintf("bin %05d.avb", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, buf, 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(marker, []byte(want), 0o644)
+}
+
+// countFiles counts the regular files under dir.
+func countFiles(dir string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return err
+	})
+	return n, err
+}
+
+func resticVersion() string {
+	out, err := exec.Command("restic", "version").Output()
+	if err != nil {
+		return "(version unknown)"
+	}
+	f := strings.Fields(string(out))
+	if len(f) < 2 {
+		return "(version unknown)"
+	}
+	return f[1]
+}
+
+// countingProxy forwards HTTP requests to the S3 server, counting them.
+type countingProxy struct {
+	url      string
+	srv      *http.Server
+	requests atomic.Int64
+}
+
+func startCountingProxy(target string) (*countingProxy, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &countingProxy{url: "http://" + l.Addr().String()}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	// The Host header is signed by the client: it reaches the server as
+	// the client sent it.
+	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.requests.Add(1)
+		rp.ServeHTTP(w, r)
+	})}
+	go p.srv.Serve(l)
+	return p, nil
+}
+
+func (p *countingProxy) Close() { p.srv.Close() }

@@ -1,0 +1,164 @@
+package place
+
+import (
+	"context"
+	"io/fs"
+	"sync"
+)
+
+// Batch places many written files together, so that a tree of small files
+// costs what its bytes cost rather than several round trips to the medium
+// per file. Files are written to their temporary names as usual (Begin,
+// Write, by any number of goroutines) and handed to Add; a flush then runs
+// the steps of Settle and Commit for the whole group, one step at a time:
+//
+//  1. each file gets its time, then all are synced: on Linux one syncfs
+//     writes the group out in one pass and one journal commit, and each
+//     file's own fsync after it is then nearly free yet still reports that
+//     file's write-back error (the kernel keeps an error cursor per open
+//     file; syncfs's own error names no file, so it is not used). The
+//     syncfs also waits for whatever else is dirty on that file system,
+//     which is why big files never go through a batch;
+//  2. each file's cached pages are dropped and it is read back from the
+//     medium and compared with what was written;
+//  3. each file that passed is renamed to its final name;
+//  4. each folder that received files is synced once.
+//
+// The trust rule is that of one file: a final name only ever holds a file
+// that was synced and verified before the rename, and a kill -9 at any
+// point leaves temporary names (which the next run resumes or restarts) or
+// complete, verified files. A file that fails a step fails alone: done
+// names its error and the others go on.
+type Batch struct {
+	r    *Root
+	max  int
+	mu   sync.Mutex
+	todo []*batched
+}
+
+type batched struct {
+	p       *File
+	o       SettleOptions
+	replace bool
+	done    func(fs.FileInfo, error)
+	err     error
+}
+
+// SmallFile is the size up to which a file is worth placing in a batch:
+// below it, a file's own syncs, read-back and folder sync cost more than
+// its bytes (see the README's performance section for the measurements).
+const SmallFile = 1 << 20
+
+// syncers is how many files of a batch are synced or read back at once.
+const syncers = 8
+
+// NewBatch returns a batch that flushes every n files (at least 1).
+func (r *Root) NewBatch(n int) *Batch { return &Batch{r: r, max: max(1, n)} }
+
+// Add hands over a written file: it is settled with o and committed (see
+// File.Commit for replace) with the next flush, and done then receives the
+// placed file's description or why it was not placed (its temporary file
+// removed). When the batch is full, Add flushes it in the calling
+// goroutine; other goroutines keep adding meanwhile.
+func (b *Batch) Add(ctx context.Context, p *File, o SettleOptions, replace bool, done func(fs.FileInfo, error)) {
+	b.mu.Lock()
+	b.todo = append(b.todo, &batched{p: p, o: o, replace: replace, done: done})
+	var full []*batched
+	if len(b.todo) >= b.max {
+		full, b.todo = b.todo, nil
+	}
+	b.mu.Unlock()
+	if full != nil {
+		b.r.flush(ctx, full)
+	}
+}
+
+// Flush places every file added so far; done has been called for each of
+// them when it returns.
+func (b *Batch) Flush(ctx context.Context) {
+	b.mu.Lock()
+	todo := b.todo
+	b.todo = nil
+	b.mu.Unlock()
+	b.r.flush(ctx, todo)
+}
+
+// flush runs the placement steps over a group of files.
+func (r *Root) flush(ctx context.Context, group []*batched) {
+	if len(group) == 0 {
+		return
+	}
+	// Times first: a change after the sync would cost each file a journal
+	// commit of its own.
+	each(group, func(e *batched) { e.err = e.p.setTime(e.o) })
+	if len(group) > 1 {
+		syncFileSystem(group[0].p.f)
+	}
+	each(group, func(e *batched) {
+		if e.err == nil {
+			e.err = e.p.fsync()
+		}
+	})
+	each(group, func(e *batched) {
+		if e.err == nil {
+			if e.err = ctx.Err(); e.err == nil {
+				e.err = e.p.verify(ctx, e.o)
+			}
+		}
+	})
+	for _, e := range group {
+		if e.err == nil {
+			r.hit(1, "settled", 1)
+		}
+	}
+	// One folder handle per folder: its sync covers every rename in it.
+	dirs := map[string]*Dir{}
+	for _, e := range group {
+		if e.err == nil {
+			if e.err = ctx.Err(); e.err == nil {
+				e.err = e.p.rename(e.replace)
+			}
+		}
+		if e.err != nil {
+			e.p.Abort()
+			continue
+		}
+		if _, ok := dirs[e.p.dir.path]; !ok {
+			dirs[e.p.dir.path] = e.p.dir
+		}
+	}
+	dirErr := map[string]error{}
+	for path, d := range dirs {
+		dirErr[path] = r.syncDir(d)
+	}
+	for _, e := range group {
+		if e.err != nil {
+			e.done(nil, e.err)
+			continue
+		}
+		fi, err := fs.FileInfo(nil), dirErr[e.p.dir.path]
+		if err == nil {
+			fi, err = e.p.placed()
+		}
+		e.p.dir.Close()
+		e.done(fi, err)
+	}
+}
+
+// each runs fn over the group, syncers at a time.
+func each(group []*batched, fn func(*batched)) {
+	var wg sync.WaitGroup
+	next := make(chan *batched)
+	for range min(syncers, len(group)) {
+		wg.Go(func() {
+			for e := range next {
+				fn(e)
+			}
+		})
+	}
+	for _, e := range group {
+		next <- e
+	}
+	close(next)
+	wg.Wait()
+}
