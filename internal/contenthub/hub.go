@@ -167,13 +167,10 @@ func (h *Hub) HasBlob(ctx context.Context, b3 string) (bool, error) {
 	return err == nil, err
 }
 
-// BlobStored is HasBlob asking the storage rather than the loaded index:
-// the index is read again and a packed blob's pack looked up. Backups use
-// it for blobs a prune may have just removed.
+// BlobStored is HasBlob asking the storage rather than trusting the
+// index: a packed blob's pack is looked up. Backups call it, after
+// ReloadIndex, for blobs a prune may have just removed.
 func (h *Hub) BlobStored(ctx context.Context, b3 string) (bool, error) {
-	if err := h.ReloadIndex(ctx); err != nil {
-		return false, err
-	}
 	if id, _, ok, err := h.lookupPacked(ctx, b3); err != nil {
 		return false, err
 	} else if ok {
