@@ -114,7 +114,9 @@ type PruneResult struct {
 	// Damaged lists kept snapshots whose file list cannot be read: while
 	// there are any, no blob is deleted (one of them might use it).
 	Damaged []DamagedSnapshot `json:"damaged,omitempty"`
-	Events  []event.Event     `json:"-"`
+	// Compact is what happened to the packs (nil in a dry run).
+	Compact *contenthub.CompactResult `json:"packs,omitempty"`
+	Events  []event.Event             `json:"-"`
 }
 
 // OK reports whether the prune could do all its work.
@@ -217,6 +219,8 @@ func Prune(ctx context.Context, h *contenthub.Hub, o PruneOptions) (*PruneResult
 		if err := p.delete(ctx, doomed); err != nil {
 			return res, err
 		}
+	} else if err := p.compact(ctx, nil); err != nil {
+		return res, err
 	}
 	res.BlobsPending = int64(len(p.next.Blobs))
 	if !o.DryRun {
@@ -370,6 +374,8 @@ func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
 		return err
 	}
 	o.hook("relisted")
+	var gone []string
+	var freed int64
 	for _, c := range doomed {
 		switch {
 		case p.refs.has(c.b3):
@@ -379,14 +385,30 @@ func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
 			p.next.Blobs[c.b3] = c.first
 			continue
 		}
-		if err := h.DeleteBlob(ctx, c.b3); err != nil {
-			return err
-		}
-		res.BlobsDeleted++
-		res.BytesFreed += c.size
+		gone = append(gone, c.b3)
+		freed += c.size
 	}
+	// Loose blobs are deleted, packs holding only these deleted, packs
+	// mostly holding them rewritten with the rest first.
+	if err := p.compact(ctx, gone); err != nil {
+		return err
+	}
+	res.BlobsDeleted += int64(len(gone))
+	res.BytesFreed += freed
 	o.hook("deleted")
 	return h.EndDeletion(ctx, d.ID)
+}
+
+// compact removes the blobs gone from the hub and tidies its packs:
+// repacks mostly unused ones, packs loose small blobs of older hubs, and
+// merges the index.
+func (p *pruner) compact(ctx context.Context, gone []string) error {
+	r, err := p.h.Compact(ctx, gone, contenthub.CompactOptions{PackLoose: true, MinAge: max(p.o.Grace, time.Hour), Now: p.o.Now})
+	if err != nil {
+		return err
+	}
+	p.res.Compact = r
+	return nil
 }
 
 // finish writes the marks for the next prune, ends the announcements of

@@ -29,6 +29,9 @@ type BlobWriter struct {
 	err     error             // the first failed upload
 	uploads sync.WaitGroup
 	slots   chan struct{} // packs uploading at once (bounds memory)
+	// indexEvery is how many stored packs may wait for their index object
+	// before one is written without a Flush (0: only Flush indexes).
+	indexEvery int
 }
 
 type storedPack struct {
@@ -38,13 +41,9 @@ type storedPack struct {
 
 // NewBlobWriter starts a command's uploads.
 func (h *Hub) NewBlobWriter() *BlobWriter {
-	return &BlobWriter{h: h, queued: map[[32]byte]bool{}, slots: make(chan struct{}, 2)}
+	// What a kill loses is at most this many packs of work.
+	return &BlobWriter{h: h, queued: map[[32]byte]bool{}, slots: make(chan struct{}, 2), indexEvery: 8}
 }
-
-// indexEvery is how many packs may wait for their index object before one
-// is written without a Flush: what a kill loses is at most this many packs
-// of work.
-const indexEvery = 8
 
 // Put stores the file at path as blob b3 (its BLAKE3, already computed)
 // unless the hub has it, and reports whether it stored it. A small file is
@@ -82,6 +81,12 @@ func (w *BlobWriter) PutBytes(ctx context.Context, b3 string, data []byte) (stor
 	if _, _, ok, err := w.h.lookupPacked(ctx, b3); err != nil || ok {
 		return false, err
 	}
+	return w.pack(ctx, k, data)
+}
+
+// pack adds a blob to the pack being filled unless this writer has it
+// already, uploading the pack once it is full.
+func (w *BlobWriter) pack(ctx context.Context, k [32]byte, data []byte) (stored bool, err error) {
 	w.mu.Lock()
 	if w.err != nil || w.queued[k] {
 		defer w.mu.Unlock()
@@ -126,7 +131,7 @@ func (w *BlobWriter) upload(ctx context.Context, p *packBuilder) error {
 		}
 		w.stored = append(w.stored, storedPack{id, entries})
 	}()
-	if w.pendingIndex() >= indexEvery {
+	if w.indexEvery > 0 && w.pendingIndex() >= w.indexEvery {
 		return w.indexStored(ctx)
 	}
 	return nil
@@ -181,6 +186,14 @@ func (w *BlobWriter) indexStored(ctx context.Context) error {
 // Flush stores the pack being filled and the index of every pack stored:
 // when it returns, every blob put so far is in the hub.
 func (w *BlobWriter) Flush(ctx context.Context) error {
+	if err := w.store(ctx); err != nil {
+		return err
+	}
+	return w.indexStored(ctx)
+}
+
+// store uploads the pack being filled and waits for every upload.
+func (w *BlobWriter) store(ctx context.Context) error {
 	w.mu.Lock()
 	last := w.cur
 	w.cur = packBuilder{}
@@ -192,12 +205,8 @@ func (w *BlobWriter) Flush(ctx context.Context) error {
 	}
 	w.uploads.Wait()
 	w.mu.Lock()
-	err := w.err
-	w.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return w.indexStored(ctx)
+	defer w.mu.Unlock()
+	return w.err
 }
 
 // verifyingReader hands out a blob's bytes and fails at its end if they do
