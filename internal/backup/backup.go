@@ -46,7 +46,8 @@ type Options struct {
 	Jobs           int    // files hashed and uploaded at once; 0: 4
 	TempDir        string // for the snapshot's file list while it is written
 	// Hook, if set, is called between the steps of the run ("started", "walked",
-	// "rechecked", "committed", "wait", "verified"): tests use it to
+	// "pack-stored" (a pack stored, its index not yet), "rechecked",
+	// "committed", "wait", "verified"): tests use it to
 	// interleave a backup with a prune deterministically, or to stop it.
 	Hook func(step string)
 	// Sleep waits between looks at a prune's deletion announcement (nil:
@@ -149,6 +150,7 @@ func Run(ctx context.Context, h *contenthub.Hub, o Options) (*Result, error) {
 	defer stop()
 
 	b := &backer{h: h, o: o, res: res, rules: rules, w: h.NewBlobWriter()}
+	b.w.Hook = o.Hook
 	var ew *contenthub.EntriesWriter
 	if !o.DryRun {
 		// What prune has marked now: a blob this run finds in the hub and

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"sort"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/run"
 )
 
@@ -468,11 +466,17 @@ type CheckResult struct {
 	Bytes     int64             `json:"bytes_read"`
 	Problems  []CheckProblem    `json:"problems,omitempty"`
 	Damaged   []DamagedSnapshot `json:"damaged_snapshots,omitempty"`
-	Repaired  int               `json:"blobs_removed,omitempty"`
+	// Index lists what is wrong with the pack index (an unreadable index
+	// object, an entry naming a pack that is gone or beyond its end).
+	Index        []string `json:"index_problems,omitempty"`
+	IndexRebuilt bool     `json:"index_rebuilt,omitempty"` // by --repair, from the packs
+	Repaired     int      `json:"blobs_removed,omitempty"`
 }
 
 // OK reports whether the hub holds everything its snapshots and catalog need.
-func (r *CheckResult) OK() bool { return len(r.Problems) == 0 && len(r.Damaged) == 0 }
+func (r *CheckResult) OK() bool {
+	return len(r.Problems) == 0 && len(r.Damaged) == 0 && len(r.Index) == 0
+}
 
 // Check verifies that every blob a snapshot (or the catalog) references
 // exists in the hub, with the right size; with ReadData each is downloaded
@@ -487,6 +491,9 @@ func Check(ctx context.Context, h *contenthub.Hub, o CheckOptions) (*CheckResult
 	}
 	defer doneTmp()
 	res := &CheckResult{}
+	if res.Index, err = h.IndexProblems(ctx); err != nil {
+		return nil, err
+	}
 	have, err := blobSizes(ctx, h)
 	if err != nil {
 		return nil, err
@@ -550,6 +557,9 @@ func Check(ctx context.Context, h *contenthub.Hub, o CheckOptions) (*CheckResult
 		return nil, err
 	}
 	if len(bad) == 0 {
+		if o.Repair && len(res.Index) > 0 {
+			return res, repair(ctx, h, o, res, nil)
+		}
 		return res, nil
 	}
 	// Second pass: everything that uses a problem blob, not only the first.
@@ -570,7 +580,7 @@ func Check(ctx context.Context, h *contenthub.Hub, o CheckOptions) (*CheckResult
 	}
 	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].Blob < res.Problems[j].Blob })
 	sort.Strings(damaged)
-	if o.Repair && len(damaged) > 0 {
+	if o.Repair && (len(damaged) > 0 || len(res.Index) > 0) {
 		return res, repair(ctx, h, o, res, damaged)
 	}
 	return res, nil
@@ -596,35 +606,36 @@ func checkBlobs(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *Che
 	problem := func(k [32]byte, what string, damaged bool) {
 		bad[k] = &CheckProblem{Blob: contenthub.BlobKey(hex.EncodeToString(k[:])), Problem: what, Damaged: damaged}
 	}
+	var read []string
 	for _, k := range keys {
 		size := refs[k]
-		b3 := hex.EncodeToString(k[:])
 		got, ok := have[k]
 		switch {
 		case !ok:
 			problem(k, "missing", false)
-			continue
 		case size >= 0 && got != size:
 			problem(k, fmt.Sprintf("%d bytes, expected %d: damaged in the hub", got, size), true)
-			continue
+		case o.ReadData:
+			read = append(read, hex.EncodeToString(k[:]))
 		}
-		if !o.ReadData {
-			continue
-		}
-		sum, n, err := blobB3(ctx, h, b3, o.Progress)
-		res.Checked++
-		res.Bytes += n
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return nil, ctx.Err()
-		case err != nil:
-			problem(k, err.Error(), false)
-		case sum != b3:
-			problem(k, "content does not match its hash (BLAKE3 "+sum+"): damaged in the hub", true)
-		}
-		o.Progress.FileDone()
 	}
-	return bad, nil
+	if len(read) == 0 {
+		return bad, nil
+	}
+	// Read pack by pack, hashing every blob.
+	err := h.VerifyBlobs(ctx, read, func(n int64) { o.Progress.Add(n); res.Bytes += n }, func(b3 string, err error) {
+		var k [32]byte
+		hex.Decode(k[:], []byte(b3))
+		res.Checked++
+		o.Progress.FileDone()
+		if err != nil {
+			problem(k, err.Error(), errors.Is(err, contenthub.ErrDamaged))
+		}
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return bad, err
 }
 
 // blobSizes lists the hub's blobs with their sizes.
@@ -643,17 +654,22 @@ func blobSizes(ctx context.Context, h *contenthub.Hub) (map[[32]byte]int64, erro
 }
 
 // repair removes the damaged blobs, recording them first, so a backup that
-// reuses one of them checks it even if this run stops half-way.
+// reuses one of them checks it even if this run stops half-way; a packed
+// one is dropped from its pack (the rest repacked). The index is rebuilt
+// from the packs' own headers.
 func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckResult, damaged []string) error {
 	now := o.Now()
-	if err := h.RecordRepair(ctx, &contenthub.Repair{ID: contenthub.NewRunID(now), Time: now, Host: o.Host, User: o.User, Blobs: damaged}); err != nil {
-		return fmt.Errorf("recording the repair: %w", err)
+	if len(damaged) > 0 {
+		if err := h.RecordRepair(ctx, &contenthub.Repair{ID: contenthub.NewRunID(now), Time: now, Host: o.Host, User: o.User, Blobs: damaged}); err != nil {
+			return fmt.Errorf("recording the repair: %w", err)
+		}
 	}
+	if _, err := h.Compact(ctx, damaged, contenthub.CompactOptions{FromPacks: true, Now: o.Now}); err != nil {
+		return fmt.Errorf("removing %d damaged blobs and rebuilding the index: %w", len(damaged), err)
+	}
+	res.IndexRebuilt = true
 	removed := map[string]bool{}
 	for _, b3 := range damaged {
-		if err := h.DeleteBlob(ctx, b3); err != nil {
-			return fmt.Errorf("removing the damaged blob %s: %w", contenthub.BlobKey(b3), err)
-		}
 		removed[contenthub.BlobKey(b3)] = true
 		res.Repaired++
 	}
@@ -661,18 +677,4 @@ func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckRe
 		res.Problems[i].Removed = removed[res.Problems[i].Blob]
 	}
 	return nil
-}
-
-func blobB3(ctx context.Context, h *contenthub.Hub, b3 string, p run.Progress) (string, int64, error) {
-	rc, err := h.OpenBlob(ctx, b3, 0)
-	if err != nil {
-		return "", 0, err
-	}
-	defer rc.Close()
-	hh := hashing.NewMultiHasher(hashing.BLAKE3)
-	n, err := io.Copy(io.MultiWriter(hh, run.ProgressWriter(p)), rc)
-	if err != nil {
-		return "", n, err
-	}
-	return hh.Digest(hashing.BLAKE3), n, nil
 }

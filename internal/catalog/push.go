@@ -480,12 +480,17 @@ func Secure(ctx context.Context, h *contenthub.Hub, res *PushResult, o SecureOpt
 			return err
 		}
 	}
+	// Asked of the storage, not of the index loaded earlier: a prune may
+	// have repacked or removed them since.
+	if err := h.ReloadIndex(ctx); err != nil {
+		return err
+	}
 	for i := range res.Items {
 		it := &res.Items[i]
 		if !blobs[it.B3] || (it.Status != "pushed" && it.Status != "replaced") {
 			continue
 		}
-		has, err := h.HasBlob(ctx, it.B3)
+		has, err := h.BlobStored(ctx, it.B3)
 		if err != nil {
 			return err
 		}

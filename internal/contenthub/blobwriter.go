@@ -29,6 +29,9 @@ type BlobWriter struct {
 	err     error             // the first failed upload
 	uploads sync.WaitGroup
 	slots   chan struct{} // packs uploading at once (bounds memory)
+	// Hook, if set, is called with "pack-stored" once a pack is stored and
+	// before its index is: tests kill a command there.
+	Hook func(step string)
 	// indexEvery is how many stored packs may wait for their index object
 	// before one is written without a Flush (0: only Flush indexes).
 	indexEvery int
@@ -121,6 +124,9 @@ func (w *BlobWriter) upload(ctx context.Context, p *packBuilder) error {
 		defer w.uploads.Done()
 		defer func() { <-w.slots }()
 		err := w.h.putPack(ctx, id, data)
+		if err == nil && w.Hook != nil {
+			w.Hook("pack-stored")
+		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if err != nil {
@@ -228,7 +234,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	v.h.Write(p[:n])
 	if err == io.EOF {
 		if got := v.h.Digest(hashing.BLAKE3); got != v.want {
-			return n, fmt.Errorf("%s: content does not match its hash (BLAKE3 %s): damaged in the hub; run `editkit hub check --read-data`", v.what, got)
+			return n, fmt.Errorf("%s: content does not match its hash (BLAKE3 %s): %w; run `editkit hub check --read-data`", v.what, got, ErrDamaged)
 		}
 	}
 	return n, err

@@ -35,6 +35,15 @@ const (
 // blob the hub lacks is an error naming it; an error from fn stops the
 // reading and is returned.
 func (h *Hub) ReadBlobs(ctx context.Context, b3s []string, fn func(b3 string, r io.Reader) error) error {
+	return h.readBlobs(ctx, b3s, fn, nil)
+}
+
+// ErrDamaged: a blob's bytes in the hub do not match its hash.
+var ErrDamaged = errors.New("damaged in the hub")
+
+// readBlobs is ReadBlobs; with damaged set, a damaged packed blob is
+// reported to it and the others still handed out (hub check).
+func (h *Hub) readBlobs(ctx context.Context, b3s []string, fn func(b3 string, r io.Reader) error, damaged func(b3 string, err error)) error {
 	want := map[string]bool{}
 	for _, b3 := range b3s {
 		if !validB3(b3) {
@@ -63,6 +72,10 @@ func (h *Hub) ReadBlobs(ctx context.Context, b3s []string, fn func(b3 string, r 
 			errOnce.Do(func() { first = err; cancel(err) })
 		}
 		done := func(b3 string) { mu.Lock(); delete(want, b3); mu.Unlock() }
+		var onDamaged func(string, error)
+		if damaged != nil {
+			onDamaged = func(b3 string, err error) { damaged(b3, err); done(b3) }
+		}
 		for _, rq := range reqs {
 			slots <- struct{}{}
 			wg.Add(1)
@@ -75,7 +88,7 @@ func (h *Hub) ReadBlobs(ctx context.Context, b3s []string, fn func(b3 string, r 
 					}
 					done(b3)
 					return nil
-				})
+				}, onDamaged)
 				if errors.Is(err, backend.ErrNotFound) {
 					mu.Lock()
 					retry = append(retry, rq.pack.key())
@@ -176,7 +189,7 @@ func (h *Hub) planReads(ctx context.Context, want map[string]bool) ([]rangeRead,
 
 // readRange fetches one range of a pack and hands out its blobs, each
 // checked against its BLAKE3 first.
-func (h *Hub) readRange(ctx context.Context, rq rangeRead, fn func(b3 string, r io.Reader) error) error {
+func (h *Hub) readRange(ctx context.Context, rq rangeRead, fn func(b3 string, r io.Reader) error, damaged func(b3 string, err error)) error {
 	rc, err := h.backend.Get(ctx, rq.pack.key(), rq.start, rq.end-rq.start)
 	if err != nil {
 		return fmt.Errorf("reading pack %s: %w", rq.pack.key(), err)
@@ -190,11 +203,16 @@ func (h *Hub) readRange(ctx context.Context, rq rangeRead, fn func(b3 string, r 
 		b3 := hex.EncodeToString(e.b3[:])
 		lo, hi := int64(e.off)-rq.start, int64(e.off)+int64(e.length)-rq.start
 		if hi > int64(len(data)) {
-			return fmt.Errorf("pack %s ends before blob %s (offset %d, %d bytes): damaged in the hub; run `editkit hub check --read-data --repair`", rq.pack.key(), b3, e.off, e.length)
+			return fmt.Errorf("pack %s ends before blob %s (offset %d, %d bytes): %w; run `editkit hub check --read-data --repair`", rq.pack.key(), b3, e.off, e.length, ErrDamaged)
 		}
 		blob := data[lo:hi]
 		if sum := hashing.SumBLAKE3(blob); sum != e.b3 {
-			return fmt.Errorf("pack %s: blob %s does not match its hash (BLAKE3 %x): damaged in the hub; run `editkit hub check --read-data --repair`", rq.pack.key(), b3, sum)
+			err := fmt.Errorf("pack %s: blob %s does not match its hash (BLAKE3 %x): %w; run `editkit hub check --read-data --repair`", rq.pack.key(), b3, sum, ErrDamaged)
+			if damaged == nil {
+				return err
+			}
+			damaged(b3, err)
+			continue
 		}
 		if err := fn(b3, bytes.NewReader(blob)); err != nil {
 			return err
@@ -212,4 +230,61 @@ func (h *Hub) readLoose(ctx context.Context, b3 string, fn func(b3 string, r io.
 	}
 	defer rc.Close()
 	return fn(b3, newVerifyingReader(rc, b3, "blob "+BlobKey(b3)))
+}
+
+// VerifyBlobs reads every blob of b3s (packed ones pack by pack, a few
+// requests each) and hashes it, telling report about each one: nil, an
+// error wrapping ErrDamaged for bytes that do not match the hash, another
+// error for one that could not be read. read hears of each blob's bytes
+// (progress). read and report are called one at a time. It is what `hub check --read-data` does.
+func (h *Hub) VerifyBlobs(ctx context.Context, b3s []string, read func(n int64), report func(b3 string, problem error)) error {
+	var mu sync.Mutex
+	say := func(b3 string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		report(b3, err)
+	}
+	return h.readBlobs(ctx, b3s, func(b3 string, r io.Reader) error {
+		n, err := io.Copy(io.Discard, r)
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		mu.Lock()
+		read(n)
+		report(b3, err)
+		mu.Unlock()
+		return nil
+	}, say)
+}
+
+// IndexProblems lists what is wrong with the pack index: index objects
+// that cannot be read, entries naming a pack that is gone or a range
+// beyond its pack's end. `hub check --repair` rebuilds the index from the
+// packs (Compact with FromPacks).
+func (h *Hub) IndexProblems(ctx context.Context) ([]string, error) {
+	if err := h.ReloadIndex(ctx); err != nil {
+		return nil, err
+	}
+	packs, err := h.listPacks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x, err := h.index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	problems := slices.Clone(x.damaged)
+	gone := map[uint32]bool{}
+	for _, e := range x.sorted {
+		id := x.packs[e.pack]
+		oi, ok := packs[id]
+		switch {
+		case !ok && !gone[e.pack]:
+			gone[e.pack] = true
+			problems = append(problems, fmt.Sprintf("the index names pack %s, which is not in the hub", id.key()))
+		case ok && int64(e.off)+int64(e.length) > oi.Size-packTrailerSize:
+			problems = append(problems, fmt.Sprintf("the index puts blob %x at bytes %d–%d of pack %s, which has %d", e.b3, e.off, int64(e.off)+int64(e.length), id.key(), oi.Size))
+		}
+	}
+	return problems, nil
 }
