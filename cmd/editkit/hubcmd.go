@@ -130,7 +130,7 @@ Exit codes: 0 done; 1 failed; 2 bad usage.`,
 				return err
 			}
 			defer h.Close()
-			res, err := h.Compact(cmd.Context(), nil, contenthub.CompactOptions{PackLoose: true, MinAge: time.Hour})
+			res, err := h.Compact(cmd.Context(), nil, contenthub.CompactOptions{PackLoose: true, MinAge: time.Hour, Hook: testHook("hub-pack")})
 			if err != nil {
 				return err
 			}

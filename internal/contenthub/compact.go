@@ -27,6 +27,10 @@ type CompactOptions struct {
 	// so its blobs go the way of every unused blob.
 	MinAge time.Duration
 	Now    func() time.Time
+	// Hook, if set, hears "pack-stored" after each new pack and "indexed"
+	// once the new index is stored, before anything is deleted: tests kill
+	// the command there.
+	Hook func(step string)
 }
 
 // CompactResult is what a Compact did.
@@ -168,6 +172,7 @@ func (h *Hub) Compact(ctx context.Context, drop []string, o CompactOptions) (*Co
 
 	w := h.NewBlobWriter()
 	w.indexEvery = 0
+	w.Hook = o.Hook
 	inNew := map[[32]byte]bool{}
 	if err := h.repackInto(ctx, w, x, repack, kept, inNew, res); err != nil {
 		return nil, err
@@ -212,6 +217,9 @@ func (h *Hub) Compact(ctx context.Context, drop []string, o CompactOptions) (*Co
 		if err := h.writeMergedIndex(ctx, x, keep, byPack, dropped, append(written, adopted...), res); err != nil {
 			return nil, err
 		}
+	}
+	if o.Hook != nil {
+		o.Hook("indexed")
 	}
 	// The new index is stored: what it replaces can go (but a pack written
 	// again with the same blobs has the same name: it stays).
