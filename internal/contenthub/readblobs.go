@@ -76,49 +76,43 @@ func (h *Hub) readBlobs(ctx context.Context, b3s []string, fn func(b3 string, r 
 		if damaged != nil {
 			onDamaged = func(b3 string, err error) { damaged(b3, err); done(b3) }
 		}
-		for _, rq := range reqs {
+		// spawn runs one request; one that finds its object gone is
+		// retried once after the index is read again.
+		spawn := func(key string, read func() error) {
 			slots <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { <-slots }()
-				err := h.readRange(ctx, rq, func(b3 string, r io.Reader) error {
+				err := read()
+				if errors.Is(err, backend.ErrNotFound) {
+					mu.Lock()
+					retry = append(retry, key)
+					mu.Unlock()
+				} else if err != nil {
+					fail(err)
+				}
+			}()
+		}
+		for _, rq := range reqs {
+			spawn(rq.pack.key(), func() error {
+				return h.readRange(ctx, rq, func(b3 string, r io.Reader) error {
 					if err := fn(b3, r); err != nil {
 						return err
 					}
 					done(b3)
 					return nil
 				}, onDamaged)
-				if errors.Is(err, backend.ErrNotFound) {
-					mu.Lock()
-					retry = append(retry, rq.pack.key())
-					mu.Unlock()
-					return
-				}
-				if err != nil {
-					fail(err)
-				}
-			}()
+			})
 		}
 		for _, b3 := range loose {
-			slots <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				err := h.readLoose(ctx, b3, fn)
-				if errors.Is(err, backend.ErrNotFound) {
-					mu.Lock()
-					retry = append(retry, BlobKey(b3))
-					mu.Unlock()
-					return
-				}
-				if err != nil {
-					fail(err)
-					return
+			spawn(BlobKey(b3), func() error {
+				if err := h.readLoose(ctx, b3, fn); err != nil {
+					return err
 				}
 				done(b3)
-			}()
+				return nil
+			})
 		}
 		wg.Wait()
 		if first != nil {
