@@ -1,16 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/hashing"
 )
 
 // A hub written before packs holds each small blob as an object of its
-// own (a push still uploads one object per file). hub pack packs them;
+// own. hub pack packs them;
 // killed (kill -9) after storing a pack, or after storing the index but
 // before deleting anything, it loses nothing, and run again it finishes:
 // the small blobs are in packs, the big one stays an object of its own,
@@ -32,6 +36,7 @@ func TestHubPackOldHubE2E(t *testing.T) {
 		if r := h.runBin(t, bin, nil, append([]string{"push", "--dest-path", "Bins"}, files...)...); r.code != 0 {
 			t.Fatalf("push: %s", r)
 		}
+		oldHub(t, h, files)
 		if n := len(h.objects(t, "blobs")); n != 31 {
 			t.Fatalf("an old hub: %d single-object blobs, want 31", n)
 		}
@@ -65,4 +70,29 @@ func TestHubPackOldHubE2E(t *testing.T) {
 		}
 		os.RemoveAll(src)
 	})
+}
+
+// oldHub turns h into a hub as editkit wrote it before packs: the content
+// of files as objects of their own, no packs, no index.
+func oldHub(t *testing.T, h *testHub, files []string) {
+	t.Helper()
+	os.RemoveAll(filepath.Join(h.dir, "packs"))
+	os.RemoveAll(filepath.Join(h.dir, "index"))
+	for _, kv := range h.env {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, v)
+		}
+	}
+	ctx := context.Background()
+	hub, err := contenthub.Open(ctx, contenthub.Config{URL: h.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		if _, err := hub.PutBlob(ctx, fmt.Sprintf("%x", hashing.SumBLAKE3(data)), f); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -149,7 +149,7 @@ func Run(ctx context.Context, h *contenthub.Hub, o Options) (*Result, error) {
 	pull, stop := parentEntries(ctx, h, &o, res, parent)
 	defer stop()
 
-	b := &backer{h: h, o: o, res: res, rules: rules, w: h.NewBlobWriter()}
+	b := &backer{h: h, o: o, res: res, rules: rules, w: h.NewBlobWriter(ctx)}
 	b.w.Hook = o.Hook
 	var ew *contenthub.EntriesWriter
 	if !o.DryRun {

@@ -20,7 +20,8 @@ import (
 // a pack no index names, which prune later indexes and removes as unused.
 // Safe for concurrent use.
 type BlobWriter struct {
-	h *Hub
+	h   *Hub
+	ctx context.Context // the command's: packs upload in the background under it
 
 	mu      sync.Mutex
 	cur     packBuilder
@@ -42,10 +43,12 @@ type storedPack struct {
 	entries []packEntry
 }
 
-// NewBlobWriter starts a command's uploads.
-func (h *Hub) NewBlobWriter() *BlobWriter {
+// NewBlobWriter starts a command's uploads; ctx is the command's, which
+// packs upload under in the background (not that of the Put that filled
+// them, which may end first).
+func (h *Hub) NewBlobWriter(ctx context.Context) *BlobWriter {
 	// What a kill loses is at most this many packs of work.
-	return &BlobWriter{h: h, queued: map[[32]byte]bool{}, slots: make(chan struct{}, 2), indexEvery: 8}
+	return &BlobWriter{h: h, ctx: ctx, queued: map[[32]byte]bool{}, slots: make(chan struct{}, 2), indexEvery: 8}
 }
 
 // Put stores the file at path as blob b3 (its BLAKE3, already computed)
@@ -123,7 +126,7 @@ func (w *BlobWriter) upload(ctx context.Context, p *packBuilder) error {
 	go func() {
 		defer w.uploads.Done()
 		defer func() { <-w.slots }()
-		err := w.h.putPack(ctx, id, data)
+		err := w.h.putPack(w.ctx, id, data)
 		if err == nil && w.Hook != nil {
 			w.Hook("pack-stored")
 		}

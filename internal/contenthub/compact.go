@@ -170,7 +170,7 @@ func (h *Hub) Compact(ctx context.Context, drop []string, o CompactOptions) (*Co
 		adopted = append(adopted, storedPack{id, entries})
 	}
 
-	w := h.NewBlobWriter()
+	w := h.NewBlobWriter(ctx)
 	w.indexEvery = 0
 	w.Hook = o.Hook
 	inNew := map[[32]byte]bool{}

@@ -31,7 +31,7 @@ func TestCompactAdoptsAndRemovesAnOrphanPack(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := New(b)
-	w := h.NewBlobWriter()
+	w := h.NewBlobWriter(ctx)
 	orphan := putSmall(t, w, "a bin whose backup was killed")
 	if err := w.store(ctx); err != nil { // the pack, not its index
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestRepackKeepsBlobsReadableToStaleReaders(t *testing.T) {
 	ctx := context.Background()
 	b, _ := backend.OpenLocal(t.TempDir())
 	h := New(b)
-	w := h.NewBlobWriter()
+	w := h.NewBlobWriter(ctx)
 	big := putSmall(t, w, strings.Repeat("x", 100_000))
 	keep := putSmall(t, w, "the bin that stays")
 	if err := w.Flush(ctx); err != nil {

@@ -43,7 +43,7 @@ func TestPackedBlobsRoundTrip(t *testing.T) {
 	}
 	h := contenthub.New(b)
 	ctx := context.Background()
-	w := h.NewBlobWriter()
+	w := h.NewBlobWriter(ctx)
 	src := t.TempDir()
 	want := map[string][]byte{}
 	var names []string
@@ -122,7 +122,7 @@ func TestPackedBlobsRoundTrip(t *testing.T) {
 		}
 	}
 	// Dedup: the same content again stores nothing.
-	w2 := fresh.NewBlobWriter()
+	w2 := fresh.NewBlobWriter(ctx)
 	if stored, err := w2.PutBytes(ctx, names[3], want[names[3]]); err != nil || stored {
 		t.Fatalf("PutBytes of a packed blob = %v, %v; want not stored", stored, err)
 	}
@@ -135,7 +135,7 @@ func TestReadBlobsDamagedAndMissing(t *testing.T) {
 	b, _ := backend.OpenLocal(dir)
 	h := contenthub.New(b)
 	ctx := context.Background()
-	w := h.NewBlobWriter()
+	w := h.NewBlobWriter(ctx)
 	data := []byte("an Avid bin, small")
 	b3 := b3hex(data)
 	if _, err := w.PutBytes(ctx, b3, data); err != nil {
