@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
@@ -111,6 +112,36 @@ func TestFirstBackupOfSmallFilesMakesFewRequests(t *testing.T) {
 			t.Logf("%s: first backup of %d files of 1.5 KB: %s", name, files, cb)
 			if cb.total() > bound {
 				t.Errorf("first backup of %d small files: %s; want at most %d", files, cb, bound)
+			}
+			// Reading them all back (what restore and pull do through
+			// ReadBlobs) is a few range requests too.
+			snap, err := h.LatestSnapshot(ctx, "s", func(*contenthub.Snapshot) bool { return true })
+			if err != nil || snap == nil {
+				t.Fatalf("latest snapshot: %v", err)
+			}
+			var b3s []string
+			for e, err := range h.Entries(ctx, snap, tmp) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !e.Dir {
+					b3s = append(b3s, e.B3)
+				}
+			}
+			reading := &countingBackend{Backend: cb.Backend}
+			var n atomic.Int64
+			start := time.Now()
+			err = contenthub.New(reading).ReadBlobs(ctx, b3s, func(_ string, r io.Reader) error {
+				m, err := io.Copy(io.Discard, r)
+				n.Add(m)
+				return err
+			})
+			if err != nil || n.Load() != files*1536 {
+				t.Fatalf("ReadBlobs: %v, %d bytes", err, n.Load())
+			}
+			t.Logf("%s: ReadBlobs of %d blobs: %s, %v", name, len(b3s), reading, time.Since(start))
+			if reading.total() > 10 {
+				t.Errorf("ReadBlobs of %d packed blobs: %s; want at most 10", len(b3s), reading)
 			}
 			restoring := &countingBackend{Backend: cb.Backend}
 			rr, err := Restore(ctx, contenthub.New(restoring), RestoreOptions{Snapshot: "latest", To: t.TempDir(), TempDir: tmp})
