@@ -119,7 +119,14 @@ func (w *BlobWriter) upload(ctx context.Context, p *packBuilder) error {
 	select {
 	case w.slots <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		// Other Puts counted on this pack: Flush must fail too, never
+		// commit what names its blobs.
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.err == nil {
+			w.err = fmt.Errorf("a pack of %d blobs was not uploaded: %w", len(p.entries), ctx.Err())
+		}
+		return w.err
 	}
 	id, data, entries := p.seal()
 	w.uploads.Add(1)
