@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/backup"
@@ -61,6 +62,9 @@ Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 				if readData {
 					e.term.Printf(", %d re-hashed (%s)", res.Checked, units.FormatBytes(res.Bytes))
 				}
+				if len(res.IndexRepaired) > 0 {
+					e.term.Printf("; rebuilt the pack index from the packs themselves (%d problems: %s)", len(res.IndexRepaired), strings.Join(res.IndexRepaired, "; "))
+				}
 				if res.OK() {
 					e.term.Printf(": all there\n")
 					return
@@ -72,9 +76,7 @@ Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 				for _, p := range res.Index {
 					e.term.Printf("  %s\n", p)
 				}
-				if res.IndexRebuilt {
-					e.term.Printf("Rebuilt the pack index from the packs themselves.\n")
-				} else if len(res.Index) > 0 {
+				if len(res.Index) > 0 && !res.IndexRebuilt {
 					e.term.Printf("To rebuild the pack index from the packs themselves: editkit hub check --read-data --repair\n")
 				}
 				damaged := 0

@@ -467,10 +467,14 @@ type CheckResult struct {
 	Problems  []CheckProblem    `json:"problems,omitempty"`
 	Damaged   []DamagedSnapshot `json:"damaged_snapshots,omitempty"`
 	// Index lists what is wrong with the pack index (an unreadable index
-	// object, an entry naming a pack that is gone or beyond its end).
+	// object, an entry naming a pack that is gone or beyond its end, a
+	// pack no index names).
 	Index        []string `json:"index_problems,omitempty"`
 	IndexRebuilt bool     `json:"index_rebuilt,omitempty"` // by --repair, from the packs
-	Repaired     int      `json:"blobs_removed,omitempty"`
+	// IndexRepaired is what was wrong with the index before --repair
+	// rebuilt it.
+	IndexRepaired []string `json:"index_repaired,omitempty"`
+	Repaired      int      `json:"blobs_removed,omitempty"`
 }
 
 // OK reports whether the hub holds everything its snapshots and catalog need.
@@ -491,8 +495,19 @@ func Check(ctx context.Context, h *contenthub.Hub, o CheckOptions) (*CheckResult
 	}
 	defer doneTmp()
 	res := &CheckResult{}
-	if res.Index, err = h.IndexProblems(ctx); err != nil {
+	if res.Index, err = h.IndexProblems(ctx, o.Now()); err != nil {
 		return nil, err
+	}
+	if o.Repair && len(res.Index) > 0 {
+		// Rebuilt first, so the blobs are checked against what the packs
+		// hold.
+		if _, err := h.Compact(ctx, nil, contenthub.CompactOptions{FromPacks: true, Now: o.Now}); err != nil {
+			return nil, fmt.Errorf("rebuilding the pack index: %w", err)
+		}
+		res.IndexRebuilt, res.IndexRepaired = true, res.Index
+		if res.Index, err = h.IndexProblems(ctx, o.Now()); err != nil {
+			return nil, err
+		}
 	}
 	have, err := blobSizes(ctx, h)
 	if err != nil {
@@ -557,9 +572,6 @@ func Check(ctx context.Context, h *contenthub.Hub, o CheckOptions) (*CheckResult
 		return nil, err
 	}
 	if len(bad) == 0 {
-		if o.Repair && len(res.Index) > 0 {
-			return res, repair(ctx, h, o, res, nil)
-		}
 		return res, nil
 	}
 	// Second pass: everything that uses a problem blob, not only the first.
@@ -580,7 +592,7 @@ func Check(ctx context.Context, h *contenthub.Hub, o CheckOptions) (*CheckResult
 	}
 	sort.Slice(res.Problems, func(i, j int) bool { return res.Problems[i].Blob < res.Problems[j].Blob })
 	sort.Strings(damaged)
-	if o.Repair && (len(damaged) > 0 || len(res.Index) > 0) {
+	if o.Repair && len(damaged) > 0 {
 		return res, repair(ctx, h, o, res, damaged)
 	}
 	return res, nil

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/hashing"
@@ -253,9 +254,11 @@ func (h *Hub) VerifyBlobs(ctx context.Context, b3s []string, read func(n int64),
 
 // IndexProblems lists what is wrong with the pack index: index objects
 // that cannot be read, entries naming a pack that is gone or a range
-// beyond its pack's end. `hub check --repair` rebuilds the index from the
-// packs (Compact with FromPacks).
-func (h *Hub) IndexProblems(ctx context.Context) ([]string, error) {
+// beyond its pack's end, and packs stored before now minus an hour that
+// no index names (a lost index object, or a writer killed between a pack
+// and its index). `hub check --repair` rebuilds the index from the packs
+// (Compact with FromPacks).
+func (h *Hub) IndexProblems(ctx context.Context, now time.Time) ([]string, error) {
 	if err := h.ReloadIndex(ctx); err != nil {
 		return nil, err
 	}
@@ -280,5 +283,12 @@ func (h *Hub) IndexProblems(ctx context.Context) ([]string, error) {
 			problems = append(problems, fmt.Sprintf("the index puts blob %x at bytes %d–%d of pack %s, which has %d", e.b3, e.off, int64(e.off)+int64(e.length), id.key(), oi.Size))
 		}
 	}
-	return problems, nil
+	var orphans []string
+	for id, oi := range packs {
+		if _, named := x.packNum[id]; !named && now.Sub(oi.Modified) > time.Hour {
+			orphans = append(orphans, fmt.Sprintf("pack %s is named by no index (its index object lost, or its writer killed before writing it)", id.key()))
+		}
+	}
+	slices.Sort(orphans)
+	return append(problems, orphans...), nil
 }
