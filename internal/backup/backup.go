@@ -469,12 +469,7 @@ func (w *treeWalk) visitor(ri int, root string) walk.Visitor {
 // file queues a file: as the parent has it if it is unchanged since (same
 // size, mtime and inode: not read), else to be hashed and uploaded.
 func (w *treeWalk) file(ri int, root string, e walk.Entry) error {
-	fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(e.Path)))
-	if err != nil {
-		w.b.fail(filepath.Join(root, e.Path), err)
-		return nil
-	}
-	he := contenthub.Entry{Root: ri, Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), Inode: fsx.Inode(fi)}
+	he := contenthub.Entry{Root: ri, Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), Inode: e.Inode}
 	p := &pending{entry: he, done: make(chan struct{}), kind: kindNew}
 	old, found := w.parent.seek(he)
 	if found && !old.Dir && old.Size == he.Size && old.MTime == he.MTime && old.Inode == he.Inode && old.B3 != "" {
@@ -514,7 +509,7 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 	var small []byte
 	var size int64
 	if p.entry.Size < contenthub.PackThreshold {
-		data, err := readSmall(path)
+		data, err := readSmall(path, p.entry)
 		if err != nil {
 			b.fail(path, err)
 			return
@@ -566,15 +561,15 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 		}
 		return
 	}
-	// A file saved again while it was read or uploaded does not match its
-	// entry: it waits for the next backup. A big blob uploaded from it may
-	// not match its name either: take it back. (A packed blob is the
-	// bytes that were hashed: right, merely unused.)
-	if !sameFile(path, p.entry) {
-		if uploaded && small == nil {
+	// A file saved again while it was uploaded does not match its entry:
+	// it waits for the next backup, and the blob uploaded from it may not
+	// match its name: take it back. (A small file was checked as it was
+	// read, and its blob is the bytes that were hashed.)
+	if small == nil && !sameFile(path, p.entry) {
+		if uploaded {
 			b.h.DeleteBlob(ctx, p.entry.B3)
 		}
-		b.fail(path, errors.New("changed while it was being backed up; it will be backed up next time"))
+		b.fail(path, errChanged)
 		return
 	}
 	if uploaded {
@@ -592,17 +587,39 @@ func sameFile(path string, e contenthub.Entry) bool {
 	return err == nil && fi.Size() == e.Size && fi.ModTime().UnixNano() == e.MTime && fsx.Inode(fi) == e.Inode
 }
 
+// errChanged: the file changed while it was being backed up.
+var errChanged = errors.New("changed while it was being backed up; it will be backed up next time")
+
 // readSmall reads a small file whole (one open, one read, one close: the
-// per-file cost of a project of thousands of bins).
-func readSmall(path string) ([]byte, error) {
+// per-file cost of a project of thousands of bins) and checks, on the open
+// file, that it is still the one e describes: the bytes read are then the
+// entry's.
+func readSmall(path string, e contenthub.Entry) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, contenthub.PackThreshold))
+	data := make([]byte, 0, e.Size+1) // +1: the read that sees the end
+	for {
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(data) == cap(data) {
+			return nil, errChanged // grew since the walk
+		}
+	}
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
+	}
+	if fi.Size() != e.Size || fi.ModTime().UnixNano() != e.MTime || fsx.Inode(fi) != e.Inode {
+		return nil, errChanged
 	}
 	return data, nil
 }
