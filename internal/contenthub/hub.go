@@ -1,6 +1,8 @@
 // Package contenthub is the hub: it owns what editkit keeps there and how
 // it is laid out, and is the only package that knows a key or a prefix:
-// content-addressed blobs (a file's bytes under its BLAKE3), backup
+// content-addressed blobs (a file's bytes under its BLAKE3; small ones
+// many to a pack, with an index: pack.go, index.go, blobwriter.go,
+// readblobs.go, compact.go), backup
 // snapshots, the append-only event log, and the media catalog. Every object
 // is immutable and every key unique, so several people can write at once
 // without locks and nothing is ever overwritten. The bytes move through a
@@ -11,7 +13,7 @@
 //
 // Layout:
 //
-//	blobs/ab/abcdef…             a file's content; the key is its BLAKE3 (hex); big blobs (PackThreshold and up), and small ones from before packs
+//	blobs/ab/abcdef…             a file's content, the key its BLAKE3 (hex): PackThreshold and up, and small ones from before packs
 //	packs/ab/abcdef…             many small blobs back to back, with a header listing them; the key is the pack's BLAKE3 (pack.go)
 //	index/abcdef….idx            which pack holds which small blob; immutable, one per batch of packs, merged by prune (index.go)
 //	snapshots/SET/ID.json        a backup snapshot's summary (written last: its presence means complete)
@@ -189,8 +191,10 @@ func (h *Hub) BlobStored(ctx context.Context, b3 string) (bool, error) {
 	return err == nil, err
 }
 
-// PutBlob uploads a file as the blob b3 unless the hub has it. Interrupted
-// uploads of large files resume on the next call.
+// PutBlob uploads a file as the blob b3, an object of its own, unless the
+// hub has it. Interrupted uploads of large files resume on the next call.
+// Commands upload through a BlobWriter, which packs small files and calls
+// this for the others.
 func (h *Hub) PutBlob(ctx context.Context, b3, path string) (uploaded bool, err error) {
 	if ok, err := h.HasBlob(ctx, b3); err != nil || ok {
 		return false, err
