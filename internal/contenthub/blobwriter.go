@@ -178,20 +178,15 @@ func (w *BlobWriter) indexStored(ctx context.Context) error {
 	if len(done) == 0 {
 		return nil
 	}
-	ids := make([]packID, len(done))
-	entries := make([][]packEntry, len(done))
-	for i, p := range done {
-		ids[i], entries[i] = p.id, p.entries
-	}
-	if _, err := w.h.writeIndex(ctx, ids, entries); err != nil {
+	if err := w.h.writeIndex(ctx, done); err != nil {
 		w.mu.Lock()
 		w.stored = append(w.stored, done...)
 		w.mu.Unlock()
 		return err
 	}
 	w.mu.Lock()
-	for _, es := range entries {
-		for _, e := range es {
+	for _, p := range done {
+		for _, e := range p.entries {
 			delete(w.queued, e.b3)
 		}
 	}

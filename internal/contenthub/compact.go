@@ -3,7 +3,6 @@ package contenthub
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -322,25 +321,20 @@ func (h *Hub) packLoose(ctx context.Context, w *BlobWriter, b3 string, k [32]byt
 func (h *Hub) writeMergedIndex(ctx context.Context, x *blobIndex, keep []packID, byPack map[uint32][]indexEntry, dropped map[[32]byte]bool, added []storedPack, res *CompactResult) error {
 	f := &indexFile{}
 	for _, id := range keep {
-		n := uint32(len(f.packs))
-		f.packs = append(f.packs, id)
+		var live []packEntry
 		for _, e := range byPack[x.packNum[id]] {
 			if !dropped[e.b3] {
-				f.entries = append(f.entries, indexEntry{b3: e.b3, pack: n, off: e.off, length: e.length})
+				live = append(live, packEntry{b3: e.b3, off: e.off, length: e.length})
 			}
 		}
+		f.addPack(id, live)
 	}
 	for _, p := range added {
-		n := uint32(len(f.packs))
-		f.packs = append(f.packs, p.id)
-		for _, e := range p.entries {
-			f.entries = append(f.entries, indexEntry{b3: e.b3, pack: n, off: e.off, length: e.length})
-		}
+		f.addPack(p.id, p.entries)
 	}
-	data := f.encode()
-	key := indexKey(data[len(data)-32:])
-	if err := h.backend.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{IfNotExists: true}); err != nil && !errors.Is(err, backend.ErrExists) {
-		return fmt.Errorf("writing the index %s: %w", key, err)
+	key, err := h.putIndex(ctx, f)
+	if err != nil {
+		return err
 	}
 	res.IndexWritten = true
 	for _, old := range x.files {

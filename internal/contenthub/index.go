@@ -281,28 +281,45 @@ func isIndexKey(key string) bool {
 	return ok && validB3(name) && key == indexPrefix+name+".idx"
 }
 
-// writeIndex stores an index object naming packs (already stored) and
-// their entries, and adds them to the loaded index.
-func (h *Hub) writeIndex(ctx context.Context, packs []packID, entries [][]packEntry) (string, error) {
-	f := &indexFile{packs: packs}
-	for i, es := range entries {
-		for _, e := range es {
-			f.entries = append(f.entries, indexEntry{b3: e.b3, pack: uint32(i), off: e.off, length: e.length})
-		}
+// addPack adds a pack and its entries to an index object.
+func (f *indexFile) addPack(id packID, entries []packEntry) {
+	n := uint32(len(f.packs))
+	f.packs = append(f.packs, id)
+	for _, e := range entries {
+		f.entries = append(f.entries, indexEntry{b3: e.b3, pack: n, off: e.off, length: e.length})
 	}
+}
+
+// putIndex stores an index object (one with the same content there is the
+// same object) and returns its key.
+func (h *Hub) putIndex(ctx context.Context, f *indexFile) (string, error) {
 	data := f.encode()
 	key := indexKey(data[len(data)-32:])
 	err := h.backend.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{IfNotExists: true})
 	if err != nil && !errors.Is(err, backend.ErrExists) {
 		return "", fmt.Errorf("writing the index %s: %w", key, err)
 	}
+	return key, nil
+}
+
+// writeIndex stores an index object naming packs (already stored) and
+// their entries, and adds them to the loaded index.
+func (h *Hub) writeIndex(ctx context.Context, packs []storedPack) error {
+	f := &indexFile{}
+	for _, p := range packs {
+		f.addPack(p.id, p.entries)
+	}
+	key, err := h.putIndex(ctx, f)
+	if err != nil {
+		return err
+	}
 	h.ix.mu.Lock()
+	defer h.ix.mu.Unlock()
 	if h.ix.x != nil {
-		for i, id := range packs {
-			h.ix.x.addRecent(id, entries[i])
+		for _, p := range packs {
+			h.ix.x.addRecent(p.id, p.entries)
 		}
 		h.ix.x.files = append(h.ix.x.files, key)
 	}
-	h.ix.mu.Unlock()
-	return key, nil
+	return nil
 }
