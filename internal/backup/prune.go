@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"time"
 
@@ -313,6 +314,9 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 	p.now = o.Now()
 	now := p.now
 	var doomed []candidate
+	// A blob can be stored twice (an object of its own from before packs,
+	// and packed): it goes only if every copy is older than Grace.
+	recent, listed := refSet{}, refSet{}
 	for blob, err := range h.Blobs(ctx) {
 		if err != nil {
 			return nil, err
@@ -322,8 +326,13 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 			continue
 		}
 		if now.Sub(blob.Modified) < o.Grace {
-			continue // uploaded recently: a backup in progress may need it
+			recent.add(b3) // uploaded recently: a backup in progress may need it
+			continue
 		}
+		if listed.has(b3) {
+			continue
+		}
+		listed.add(b3)
 		first, seen := prev.Blobs[b3]
 		if !seen {
 			first = now
@@ -333,6 +342,12 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 			continue
 		}
 		doomed = append(doomed, candidate{b3, blob.Size, first})
+	}
+	doomed = slices.DeleteFunc(doomed, func(c candidate) bool { return recent.has(c.b3) })
+	for b3 := range p.next.Blobs {
+		if recent.has(b3) {
+			delete(p.next.Blobs, b3)
+		}
 	}
 	return doomed, nil
 }
