@@ -1,6 +1,9 @@
 package main
 
 import (
+	"strings"
+	"time"
+
 	"github.com/editkit/editkit/internal/backup"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/ui"
@@ -24,9 +27,15 @@ re-hash it (slow on a home line: it reads everything). Every snapshot file
 and catalog item that uses a missing or damaged blob is listed; a snapshot
 whose file list is damaged is named with the command that drops it.
 
+The pack index is checked too: every pack it names must be there, every
+blob within its pack. --read-data reads the packs, a few requests each, and
+hashes every blob in them.
+
 --repair (with --read-data) removes the blobs found damaged and records them,
 so the next backup or push of a file that still has that content uploads it
-again (a backup does not take a removed blob as present).
+again (a backup does not take a removed blob as present); a damaged blob in
+a pack is dropped from it (the rest are repacked), and the pack index is
+rebuilt from the packs' own headers.
 
 Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 		Example: `  editkit hub check
@@ -53,13 +62,22 @@ Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 				if readData {
 					e.term.Printf(", %d re-hashed (%s)", res.Checked, units.FormatBytes(res.Bytes))
 				}
+				if len(res.IndexRepaired) > 0 {
+					e.term.Printf("; rebuilt the pack index from the packs themselves (%d problems: %s)", len(res.IndexRepaired), strings.Join(res.IndexRepaired, "; "))
+				}
 				if res.OK() {
 					e.term.Printf(": all there\n")
 					return
 				}
-				e.term.Printf(": %d PROBLEMS\n", len(res.Problems)+len(res.Damaged))
+				e.term.Printf(": %d PROBLEMS\n", len(res.Problems)+len(res.Damaged)+len(res.Index))
 				for _, d := range res.Damaged {
 					e.term.Printf("  %s\n", d.Error)
+				}
+				for _, p := range res.Index {
+					e.term.Printf("  %s\n", p)
+				}
+				if len(res.Index) > 0 && !res.IndexRebuilt {
+					e.term.Printf("To rebuild the pack index from the packs themselves: editkit hub check --read-data --repair\n")
 				}
 				damaged := 0
 				for _, p := range res.Problems {
@@ -89,7 +107,42 @@ Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 	hf.register(check)
 	check.Flags().BoolVar(&readData, "read-data", false, "download and re-hash every blob")
 	check.Flags().BoolVar(&repair, "repair", false, "with --read-data: remove the blobs found damaged, so the next backup or push of those files uploads them again")
-	cmd.AddCommand(check)
+	cmd.AddCommand(check, newHubPackCmd(e))
+	return cmd
+}
+
+func newHubPackCmd(e *env) *cobra.Command {
+	var hf hubFlags
+	cmd := &cobra.Command{
+		Use:   "pack",
+		Short: "Pack the small blobs a hub stored one object each (before packs existed)",
+		Long: `Hubs written before editkit packed small files hold each one as an object
+of its own. They stay readable; prune packs them as it goes. hub pack does
+it at once: it writes the small blobs into packs, then the index, and only
+then deletes the single objects, so a blob is never unavailable, even if
+the command is stopped. It also merges the pack index and repacks packs
+that are mostly unused. Do not run it while a prune runs.
+
+Exit codes: 0 done; 1 failed; 2 bad usage.`,
+		Example: "  editkit hub pack",
+		Args:    argsRange(0, 0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHub(cmd.Context(), &hf)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			res, err := h.Compact(cmd.Context(), nil, contenthub.CompactOptions{PackLoose: true, MinAge: time.Hour, Hook: testHook("hub-pack")})
+			if err != nil {
+				return err
+			}
+			return e.conclude(true, res, nil, func() {
+				e.term.Printf("Hub %s: packed %d small blobs (%d single objects deleted), %d packs written, %d repacked, %d deleted\n",
+					h.Location(), res.LoosePacked, res.LooseDeleted, res.PacksWritten, res.PacksRepacked, res.PacksDeleted)
+			})
+		},
+	}
+	hf.register(cmd)
 	return cmd
 }
 

@@ -224,7 +224,7 @@ func TestBackupPruneCrashMatrixE2E(t *testing.T) {
 				}
 			}
 		}
-		for i, step := range []string{"started", "walked", "rechecked", "committed", "verified"} {
+		for i, step := range []string{"started", "walked", "pack-stored", "rechecked", "committed", "verified"} {
 			writeRandom(t, filepath.Join(src, "Media", step+".mxf"), 300<<10+i)
 			r := h.runBin(t, bin, []string{"EDITKIT_TEST_KILL_AT=backup:" + step}, "backup", "--set", "show", src)
 			if r.code != -int(syscall.SIGKILL) {
@@ -268,7 +268,7 @@ func TestBackupPruneCrashMatrixE2E(t *testing.T) {
 			if left := h.objects(t, "prune/deleting"); len(left) != 0 {
 				t.Fatalf("prune killed at %s: its announcement was left: %v", step, left)
 			}
-			if objs := h.objects(t, "blobs"); len(objs) == 0 {
+			if objs := append(h.objects(t, "blobs"), h.objects(t, "packs")...); len(objs) == 0 {
 				t.Fatal("no blobs")
 			}
 		}
@@ -418,15 +418,21 @@ func TestHubCheckRepairE2E(t *testing.T) {
 		if r := h.run(t, "push", "--dest-path", "VFX", filepath.Join(src, "one.mxf")); r.code != 0 {
 			t.Fatalf("push: %s", r)
 		}
-		var blob string
-		for _, k := range h.objects(t, "blobs") {
-			if fi, _ := os.Stat(filepath.Join(h.dir, k)); fi.Size() == 200<<10 {
-				blob = filepath.Join(h.dir, k)
+		// Flip a byte of the content where the hub keeps it: in a pack
+		// (a backup packed it) or an object of its own (a push uploaded it).
+		flip := func() {
+			t.Helper()
+			for _, k := range append(h.objects(t, "packs"), h.objects(t, "blobs")...) {
+				data, _ := os.ReadFile(filepath.Join(h.dir, k))
+				if at := bytes.Index(data, content); at >= 0 {
+					data[at+1000] ^= 1
+					os.WriteFile(filepath.Join(h.dir, k), data, 0o644)
+					return
+				}
 			}
+			t.Fatal("the content is nowhere in the hub")
 		}
-		data, _ := os.ReadFile(blob)
-		data[1000] ^= 1
-		os.WriteFile(blob, data, 0o644)
+		flip()
 
 		var cr backup.CheckResult
 		r := h.runJSON(t, &cr, "hub", "check", "--read-data")
@@ -453,9 +459,7 @@ func TestHubCheckRepairE2E(t *testing.T) {
 			t.Fatalf("hub check after the push: %s", r)
 		}
 		// So does a backup of unchanged files.
-		data, _ = os.ReadFile(blob)
-		data[1000] ^= 1
-		os.WriteFile(blob, data, 0o644)
+		flip()
 		repair()
 		var b backupOut
 		if r := h.runJSON(t, &b, "backup", "--set", "cut", src); r.code != 0 || b.Unchanged != 3 || b.Blobs != 1 {

@@ -77,6 +77,9 @@ Exit codes: 0 done; 1 the hub failed, or a snapshot's file list is damaged;
 				}
 				e.term.Printf("%s %d snapshots (kept %d) and %d blobs (%s); %d unused blobs wait out the grace period; %d abandoned uploads cleaned\n",
 					verb, len(res.Removed), len(res.Kept), res.BlobsDeleted, units.FormatBytes(res.BytesFreed), res.BlobsPending, res.UploadsAborted)
+				if c := res.Compact; c != nil && c.PacksRepacked+c.PacksDeleted+c.LoosePacked > 0 {
+					e.term.Printf("Packs: %d deleted, %d repacked into %d; %d small blobs of an older hub packed\n", c.PacksDeleted, c.PacksRepacked, c.PacksWritten, c.LoosePacked)
+				}
 				if res.BlobsKept > 0 {
 					e.term.Printf("%d blobs were kept after all: a backup or push that finished meanwhile uses them\n", res.BlobsKept)
 				}

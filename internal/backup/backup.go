@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"os"
 	"path/filepath"
@@ -45,7 +46,8 @@ type Options struct {
 	Jobs           int    // files hashed and uploaded at once; 0: 4
 	TempDir        string // for the snapshot's file list while it is written
 	// Hook, if set, is called between the steps of the run ("started", "walked",
-	// "rechecked", "committed", "wait", "verified"): tests use it to
+	// "pack-stored" (a pack stored, its index not yet), "rechecked",
+	// "committed", "wait", "verified"): tests use it to
 	// interleave a backup with a prune deterministically, or to stop it.
 	Hook func(step string)
 	// Sleep waits between looks at a prune's deletion announcement (nil:
@@ -147,7 +149,8 @@ func Run(ctx context.Context, h *contenthub.Hub, o Options) (*Result, error) {
 	pull, stop := parentEntries(ctx, h, &o, res, parent)
 	defer stop()
 
-	b := &backer{h: h, o: o, res: res, rules: rules}
+	b := &backer{h: h, o: o, res: res, rules: rules, w: h.NewBlobWriter(ctx)}
+	b.w.Hook = o.Hook
 	var ew *contenthub.EntriesWriter
 	if !o.DryRun {
 		// What prune has marked now: a blob this run finds in the hub and
@@ -193,6 +196,10 @@ func (b *backer) commit(ctx context.Context, ew *contenthub.EntriesWriter, roots
 		return nil, fmt.Errorf("writing the snapshot's file list: %w", err)
 	}
 	defer os.Remove(path)
+	// The packed blobs are in the hub once their packs and index are.
+	if err := b.w.Flush(ctx); err != nil {
+		return nil, err
+	}
 	// A prune may have deleted, or be about to delete, a blob this backup
 	// found in the hub and reuses: check those again and upload what is
 	// gone before the snapshot names them.
@@ -299,8 +306,9 @@ type backer struct {
 	o     Options
 	res   *Result
 	rules walk.Rules
-	mu    sync.Mutex       // guards res counters touched by workers
-	risk  *contenthub.Risk // blobs at risk at the start and since
+	w     *contenthub.BlobWriter // packs small blobs; flushed before the snapshot is written
+	mu    sync.Mutex             // guards res counters touched by workers
+	risk  *contenthub.Risk       // blobs at risk at the start and since
 }
 
 func (b *backer) fail(path string, err error) {
@@ -461,12 +469,7 @@ func (w *treeWalk) visitor(ri int, root string) walk.Visitor {
 // file queues a file: as the parent has it if it is unchanged since (same
 // size, mtime and inode: not read), else to be hashed and uploaded.
 func (w *treeWalk) file(ri int, root string, e walk.Entry) error {
-	fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(e.Path)))
-	if err != nil {
-		w.b.fail(filepath.Join(root, e.Path), err)
-		return nil
-	}
-	he := contenthub.Entry{Root: ri, Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), Inode: fsx.Inode(fi)}
+	he := contenthub.Entry{Root: ri, Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), Inode: e.Inode}
 	p := &pending{entry: he, done: make(chan struct{}), kind: kindNew}
 	old, found := w.parent.seek(he)
 	if found && !old.Dir && old.Size == he.Size && old.MTime == he.MTime && old.Inode == he.Inode && old.B3 != "" {
@@ -497,24 +500,39 @@ func enqueue(ctx context.Context, q chan<- *pending, p *pending) error {
 	}
 }
 
-// hashAndUpload hashes a changed file and uploads it unless the hub has it.
+// hashAndUpload hashes a changed file and uploads it unless the hub has
+// it. A small file is read once into memory, hashed, and those very bytes
+// packed; a big one is hashed, then uploaded as an object of its own.
 func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 	path := filepath.Join(root, filepath.FromSlash(p.entry.Path))
 	defer b.o.Progress.FileDone()
-	sum, err := hashing.HashFile(ctx, path, hashing.FileOptions{BLAKE3: true, Progress: b.o.Progress.Add})
-	if err != nil {
-		if ctx.Err() == nil {
+	var small []byte
+	var size int64
+	if p.entry.Size < contenthub.PackThreshold {
+		data, err := readSmall(path, p.entry)
+		if err != nil {
 			b.fail(path, err)
+			return
 		}
+		b.o.Progress.Add(int64(len(data)))
+		small, size = data, int64(len(data))
+		p.entry.B3 = fmt.Sprintf("%x", hashing.SumBLAKE3(data))
+	} else {
+		sum, err := hashing.HashFile(ctx, path, hashing.FileOptions{BLAKE3: true, Progress: b.o.Progress.Add})
+		if err != nil {
+			if ctx.Err() == nil {
+				b.fail(path, err)
+			}
+			return
+		}
+		size, p.entry.B3 = sum.Size, sum.BLAKE3Hex()
+	}
+	if size != p.entry.Size {
+		b.fail(path, fmt.Errorf("changed while it was being backed up (%d bytes, then %d); it will be backed up next time", p.entry.Size, size))
 		return
 	}
-	if sum.Size != p.entry.Size {
-		b.fail(path, fmt.Errorf("changed while it was being backed up (%d bytes, then %d); it will be backed up next time", p.entry.Size, sum.Size))
-		return
-	}
-	p.entry.B3 = sum.BLAKE3Hex()
 	b.mu.Lock()
-	b.res.Hashed += sum.Size
+	b.res.Hashed += size
 	b.mu.Unlock()
 	if b.o.DryRun {
 		has, err := b.h.HasBlob(ctx, p.entry.B3)
@@ -524,31 +542,84 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 		}
 		if !has {
 			b.mu.Lock()
-			b.res.ToUpload += sum.Size
+			b.res.ToUpload += size
 			b.mu.Unlock()
 		}
 		p.ok = true
 		return
 	}
-	uploaded, err := b.h.PutBlob(ctx, p.entry.B3, path)
+	var uploaded bool
+	var err error
+	if small != nil {
+		uploaded, err = b.w.PutBytes(ctx, p.entry.B3, small)
+	} else {
+		uploaded, err = b.h.PutBlob(ctx, p.entry.B3, path)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			b.fail(path, err)
 		}
 		return
 	}
-	if uploaded {
-		// A file saved again while it was uploading would leave a blob
-		// whose bytes do not match its name: take it back.
-		if fi, err := os.Lstat(path); err != nil || fi.Size() != p.entry.Size || fi.ModTime().UnixNano() != p.entry.MTime || fsx.Inode(fi) != p.entry.Inode {
+	// A file saved again while it was uploaded does not match its entry:
+	// it waits for the next backup, and the blob uploaded from it may not
+	// match its name: take it back. (A small file was checked as it was
+	// read, and its blob is the bytes that were hashed.)
+	if small == nil && !sameFile(path, p.entry) {
+		if uploaded {
 			b.h.DeleteBlob(ctx, p.entry.B3)
-			b.fail(path, errors.New("changed while it was being backed up; it will be backed up next time"))
-			return
 		}
+		b.fail(path, errChanged)
+		return
+	}
+	if uploaded {
 		b.mu.Lock()
-		b.res.Uploaded += sum.Size
+		b.res.Uploaded += size
 		b.res.Blobs++
 		b.mu.Unlock()
 	}
 	p.ok = true
+}
+
+// sameFile reports whether the file at path is still the one e describes.
+func sameFile(path string, e contenthub.Entry) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Size() == e.Size && fi.ModTime().UnixNano() == e.MTime && fsx.Inode(fi) == e.Inode
+}
+
+// errChanged: the file changed while it was being backed up.
+var errChanged = errors.New("changed while it was being backed up; it will be backed up next time")
+
+// readSmall reads a small file whole (one open, one read, one close: the
+// per-file cost of a project of thousands of bins) and checks, on the open
+// file, that it is still the one e describes: the bytes read are then the
+// entry's.
+func readSmall(path string, e contenthub.Entry) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data := make([]byte, 0, e.Size+1) // +1: the read that sees the end
+	for {
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(data) == cap(data) {
+			return nil, errChanged // grew since the walk
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() != e.Size || fi.ModTime().UnixNano() != e.MTime || fsx.Inode(fi) != e.Inode {
+		return nil, errChanged
+	}
+	return data, nil
 }

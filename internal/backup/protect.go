@@ -66,9 +66,14 @@ func (b *backer) protect(ctx context.Context, path string, roots []string, after
 			return err
 		}
 	}
+	// Asked of the storage, not of the index this run loaded: a prune may
+	// have repacked or removed them since.
+	if err := b.h.ReloadIndex(ctx); err != nil {
+		return err
+	}
 	var lost []string
 	for b3, e := range need {
-		has, err := b.h.HasBlob(ctx, b3)
+		has, err := b.h.BlobStored(ctx, b3)
 		if err != nil {
 			return err
 		}
@@ -82,6 +87,9 @@ func (b *backer) protect(ctx context.Context, path string, roots []string, after
 		}
 		b.o.note("%s: its content had been removed from the hub (by a prune or a repair); uploaded it again", file)
 	}
+	if err := b.w.Flush(ctx); err != nil {
+		return err
+	}
 	if len(lost) > 0 {
 		return fmt.Errorf("the hub no longer holds the content of %d files this backup relies on, and it could not be uploaded again: %s; run the backup again (changed files are then read afresh)",
 			len(lost), strings.Join(lost, "; "))
@@ -92,11 +100,7 @@ func (b *backer) protect(ctx context.Context, path string, roots []string, after
 // reupload uploads a file again as blob e.B3, after checking it is still
 // the file the snapshot describes and hashes to e.B3.
 func (b *backer) reupload(ctx context.Context, path string, e contenthub.Entry) error {
-	same := func() bool {
-		fi, err := os.Lstat(path)
-		return err == nil && fi.Size() == e.Size && fi.ModTime().UnixNano() == e.MTime && fsx.Inode(fi) == e.Inode
-	}
-	if !same() {
+	if !sameFile(path, e) {
 		return errors.New("it changed or is gone since it was read")
 	}
 	sum, err := hashing.HashFile(ctx, path, hashing.FileOptions{BLAKE3: true})
@@ -106,12 +110,14 @@ func (b *backer) reupload(ctx context.Context, path string, e contenthub.Entry) 
 	if sum.BLAKE3Hex() != e.B3 {
 		return errors.New("its content is no longer what the snapshot says")
 	}
-	uploaded, err := b.h.PutBlob(ctx, e.B3, path)
+	uploaded, err := b.w.Put(ctx, e.B3, path)
 	if err != nil {
 		return err
 	}
-	if uploaded && !same() {
-		b.h.DeleteBlob(ctx, e.B3)
+	if uploaded && !sameFile(path, e) {
+		if e.Size >= contenthub.PackThreshold {
+			b.h.DeleteBlob(ctx, e.B3)
+		}
 		return errors.New("it changed while it was being uploaded")
 	}
 	if uploaded {

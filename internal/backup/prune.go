@@ -6,15 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
-	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/run"
 )
 
@@ -114,7 +113,9 @@ type PruneResult struct {
 	// Damaged lists kept snapshots whose file list cannot be read: while
 	// there are any, no blob is deleted (one of them might use it).
 	Damaged []DamagedSnapshot `json:"damaged,omitempty"`
-	Events  []event.Event     `json:"-"`
+	// Compact is what happened to the packs (nil in a dry run).
+	Compact *contenthub.CompactResult `json:"packs,omitempty"`
+	Events  []event.Event             `json:"-"`
 }
 
 // OK reports whether the prune could do all its work.
@@ -217,6 +218,8 @@ func Prune(ctx context.Context, h *contenthub.Hub, o PruneOptions) (*PruneResult
 		if err := p.delete(ctx, doomed); err != nil {
 			return res, err
 		}
+	} else if err := p.compact(ctx, nil); err != nil {
+		return res, err
 	}
 	res.BlobsPending = int64(len(p.next.Blobs))
 	if !o.DryRun {
@@ -311,6 +314,9 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 	p.now = o.Now()
 	now := p.now
 	var doomed []candidate
+	// A blob can be stored twice (an object of its own from before packs,
+	// and packed): it goes only if every copy is older than Grace.
+	recent, listed := refSet{}, refSet{}
 	for blob, err := range h.Blobs(ctx) {
 		if err != nil {
 			return nil, err
@@ -320,8 +326,13 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 			continue
 		}
 		if now.Sub(blob.Modified) < o.Grace {
-			continue // uploaded recently: a backup in progress may need it
+			recent.add(b3) // uploaded recently: a backup in progress may need it
+			continue
 		}
+		if listed.has(b3) {
+			continue
+		}
+		listed.add(b3)
 		first, seen := prev.Blobs[b3]
 		if !seen {
 			first = now
@@ -331,6 +342,12 @@ func (p *pruner) unreferenced(ctx context.Context) ([]candidate, error) {
 			continue
 		}
 		doomed = append(doomed, candidate{b3, blob.Size, first})
+	}
+	doomed = slices.DeleteFunc(doomed, func(c candidate) bool { return recent.has(c.b3) })
+	for b3 := range p.next.Blobs {
+		if recent.has(b3) {
+			delete(p.next.Blobs, b3)
+		}
 	}
 	return doomed, nil
 }
@@ -370,6 +387,8 @@ func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
 		return err
 	}
 	o.hook("relisted")
+	var gone []string
+	var freed int64
 	for _, c := range doomed {
 		switch {
 		case p.refs.has(c.b3):
@@ -379,14 +398,30 @@ func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
 			p.next.Blobs[c.b3] = c.first
 			continue
 		}
-		if err := h.DeleteBlob(ctx, c.b3); err != nil {
-			return err
-		}
-		res.BlobsDeleted++
-		res.BytesFreed += c.size
+		gone = append(gone, c.b3)
+		freed += c.size
 	}
+	// Loose blobs are deleted, packs holding only these deleted, packs
+	// mostly holding them rewritten with the rest first.
+	if err := p.compact(ctx, gone); err != nil {
+		return err
+	}
+	res.BlobsDeleted += int64(len(gone))
+	res.BytesFreed += freed
 	o.hook("deleted")
 	return h.EndDeletion(ctx, d.ID)
+}
+
+// compact removes the blobs gone from the hub and tidies its packs:
+// repacks mostly unused ones, packs loose small blobs of older hubs, and
+// merges the index.
+func (p *pruner) compact(ctx context.Context, gone []string) error {
+	r, err := p.h.Compact(ctx, gone, contenthub.CompactOptions{PackLoose: true, MinAge: max(p.o.Grace, time.Hour), Now: p.o.Now})
+	if err != nil {
+		return err
+	}
+	p.res.Compact = r
+	return nil
 }
 
 // finish writes the marks for the next prune, ends the announcements of
@@ -446,11 +481,21 @@ type CheckResult struct {
 	Bytes     int64             `json:"bytes_read"`
 	Problems  []CheckProblem    `json:"problems,omitempty"`
 	Damaged   []DamagedSnapshot `json:"damaged_snapshots,omitempty"`
-	Repaired  int               `json:"blobs_removed,omitempty"`
+	// Index lists what is wrong with the pack index (an unreadable index
+	// object, an entry naming a pack that is gone or beyond its end, a
+	// pack no index names).
+	Index        []string `json:"index_problems,omitempty"`
+	IndexRebuilt bool     `json:"index_rebuilt,omitempty"` // by --repair, from the packs
+	// IndexRepaired is what was wrong with the index before --repair
+	// rebuilt it.
+	IndexRepaired []string `json:"index_repaired,omitempty"`
+	Repaired      int      `json:"blobs_removed,omitempty"`
 }
 
 // OK reports whether the hub holds everything its snapshots and catalog need.
-func (r *CheckResult) OK() bool { return len(r.Problems) == 0 && len(r.Damaged) == 0 }
+func (r *CheckResult) OK() bool {
+	return len(r.Problems) == 0 && len(r.Damaged) == 0 && len(r.Index) == 0
+}
 
 // Check verifies that every blob a snapshot (or the catalog) references
 // exists in the hub, with the right size; with ReadData each is downloaded
@@ -465,6 +510,20 @@ func Check(ctx context.Context, h *contenthub.Hub, o CheckOptions) (*CheckResult
 	}
 	defer doneTmp()
 	res := &CheckResult{}
+	if res.Index, err = h.IndexProblems(ctx, o.Now()); err != nil {
+		return nil, err
+	}
+	if o.Repair && len(res.Index) > 0 {
+		// Rebuilt first, so the blobs are checked against what the packs
+		// hold.
+		if _, err := h.Compact(ctx, nil, contenthub.CompactOptions{FromPacks: true, Now: o.Now}); err != nil {
+			return nil, fmt.Errorf("rebuilding the pack index: %w", err)
+		}
+		res.IndexRebuilt, res.IndexRepaired = true, res.Index
+		if res.Index, err = h.IndexProblems(ctx, o.Now()); err != nil {
+			return nil, err
+		}
+	}
 	have, err := blobSizes(ctx, h)
 	if err != nil {
 		return nil, err
@@ -574,35 +633,36 @@ func checkBlobs(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *Che
 	problem := func(k [32]byte, what string, damaged bool) {
 		bad[k] = &CheckProblem{Blob: contenthub.BlobKey(hex.EncodeToString(k[:])), Problem: what, Damaged: damaged}
 	}
+	var read []string
 	for _, k := range keys {
 		size := refs[k]
-		b3 := hex.EncodeToString(k[:])
 		got, ok := have[k]
 		switch {
 		case !ok:
 			problem(k, "missing", false)
-			continue
 		case size >= 0 && got != size:
 			problem(k, fmt.Sprintf("%d bytes, expected %d: damaged in the hub", got, size), true)
-			continue
+		case o.ReadData:
+			read = append(read, hex.EncodeToString(k[:]))
 		}
-		if !o.ReadData {
-			continue
-		}
-		sum, n, err := blobB3(ctx, h, b3, o.Progress)
-		res.Checked++
-		res.Bytes += n
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return nil, ctx.Err()
-		case err != nil:
-			problem(k, err.Error(), false)
-		case sum != b3:
-			problem(k, "content does not match its hash (BLAKE3 "+sum+"): damaged in the hub", true)
-		}
-		o.Progress.FileDone()
 	}
-	return bad, nil
+	if len(read) == 0 {
+		return bad, nil
+	}
+	// Read pack by pack, hashing every blob.
+	err := h.VerifyBlobs(ctx, read, func(n int64) { o.Progress.Add(n); res.Bytes += n }, func(b3 string, err error) {
+		var k [32]byte
+		hex.Decode(k[:], []byte(b3))
+		res.Checked++
+		o.Progress.FileDone()
+		if err != nil {
+			problem(k, err.Error(), errors.Is(err, contenthub.ErrDamaged))
+		}
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return bad, err
 }
 
 // blobSizes lists the hub's blobs with their sizes.
@@ -621,17 +681,22 @@ func blobSizes(ctx context.Context, h *contenthub.Hub) (map[[32]byte]int64, erro
 }
 
 // repair removes the damaged blobs, recording them first, so a backup that
-// reuses one of them checks it even if this run stops half-way.
+// reuses one of them checks it even if this run stops half-way; a packed
+// one is dropped from its pack (the rest repacked). The index is rebuilt
+// from the packs' own headers.
 func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckResult, damaged []string) error {
 	now := o.Now()
-	if err := h.RecordRepair(ctx, &contenthub.Repair{ID: contenthub.NewRunID(now), Time: now, Host: o.Host, User: o.User, Blobs: damaged}); err != nil {
-		return fmt.Errorf("recording the repair: %w", err)
+	if len(damaged) > 0 {
+		if err := h.RecordRepair(ctx, &contenthub.Repair{ID: contenthub.NewRunID(now), Time: now, Host: o.Host, User: o.User, Blobs: damaged}); err != nil {
+			return fmt.Errorf("recording the repair: %w", err)
+		}
 	}
+	if _, err := h.Compact(ctx, damaged, contenthub.CompactOptions{FromPacks: true, Now: o.Now}); err != nil {
+		return fmt.Errorf("removing %d damaged blobs and rebuilding the index: %w", len(damaged), err)
+	}
+	res.IndexRebuilt = true
 	removed := map[string]bool{}
 	for _, b3 := range damaged {
-		if err := h.DeleteBlob(ctx, b3); err != nil {
-			return fmt.Errorf("removing the damaged blob %s: %w", contenthub.BlobKey(b3), err)
-		}
 		removed[contenthub.BlobKey(b3)] = true
 		res.Repaired++
 	}
@@ -639,18 +704,4 @@ func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckRe
 		res.Problems[i].Removed = removed[res.Problems[i].Blob]
 	}
 	return nil
-}
-
-func blobB3(ctx context.Context, h *contenthub.Hub, b3 string, p run.Progress) (string, int64, error) {
-	rc, err := h.OpenBlob(ctx, b3, 0)
-	if err != nil {
-		return "", 0, err
-	}
-	defer rc.Close()
-	hh := hashing.NewMultiHasher(hashing.BLAKE3)
-	n, err := io.Copy(io.MultiWriter(hh, run.ProgressWriter(p)), rc)
-	if err != nil {
-		return "", n, err
-	}
-	return hh.Digest(hashing.BLAKE3), n, nil
 }

@@ -306,17 +306,32 @@ func pushEach(ctx context.Context, h *contenthub.Hub, state *State, o PushOption
 	items := make([]PushedItem, len(files))
 	evs := make([]*event.Event, len(files))
 	var uploaded atomic.Int64
+	// Small files go up together in packs; they are in the hub once the
+	// writer is flushed, before any event names them.
+	w := h.NewBlobWriter(ctx)
 	err := run.EachIndex(ctx, o.Jobs, len(files), func(ctx context.Context, i int) {
-		items[i], evs[i] = pushOne(ctx, h, state, o, files[i])
+		items[i], evs[i] = pushOne(ctx, h, w, state, o, files[i])
 		o.Progress.FileDone()
 		if items[i].Uploaded {
 			uploaded.Add(items[i].Size)
 		}
 	})
-	return items, evs, uploaded.Load(), err
+	if err != nil {
+		return items, evs, uploaded.Load(), err
+	}
+	return items, evs, uploaded.Load(), w.Flush(ctx)
 }
 
-func pushOne(ctx context.Context, h *contenthub.Hub, state *State, o PushOptions, f pushFile) (PushedItem, *event.Event) {
+// takeBack deletes a blob uploaded from a file that changed meanwhile (its
+// bytes may not match its name). A packed one was read and checked whole:
+// right, merely unused.
+func takeBack(ctx context.Context, h *contenthub.Hub, uploaded bool, b3 string, size int64) {
+	if uploaded && size >= contenthub.PackThreshold {
+		h.DeleteBlob(ctx, b3)
+	}
+}
+
+func pushOne(ctx context.Context, h *contenthub.Hub, w *contenthub.BlobWriter, state *State, o PushOptions, f pushFile) (PushedItem, *event.Event) {
 	it := PushedItem{Source: f.source, Path: f.path, Size: f.size}
 	sum, err := hashing.HashFile(ctx, f.source, hashing.FileOptions{BLAKE3: true, XXH128: true, Progress: o.Progress.Add})
 	if err != nil {
@@ -331,12 +346,10 @@ func pushOne(ctx context.Context, h *contenthub.Hub, state *State, o PushOptions
 		// Its bytes may have been removed as damaged (hub check --repair)
 		// or lost: this file still exists, so the hub gets them again.
 		if has, err := h.HasBlob(ctx, it.B3); err == nil && !has {
-			if uploaded, err := h.PutBlob(ctx, it.B3, f.source); err != nil {
+			if uploaded, err := w.Put(ctx, it.B3, f.source); err != nil {
 				it.Status, it.Detail = "failed", "the hub lacks this file's content and uploading it again failed: "+err.Error()
 			} else if fi, err := os.Stat(f.source); err != nil || fi.Size() != sum.Size {
-				if uploaded {
-					h.DeleteBlob(ctx, it.B3)
-				}
+				takeBack(ctx, h, uploaded, it.B3, sum.Size)
 				it.Status, it.Detail = "failed", "changed while it was being pushed; push it again when it is complete"
 			} else {
 				it.Uploaded = uploaded
@@ -350,16 +363,14 @@ func pushOne(ctx context.Context, h *contenthub.Hub, state *State, o PushOptions
 			cur.User, cur.Time.Local().Format("2006-01-02 15:04"))
 		return it, nil
 	}
-	uploaded, err := h.PutBlob(ctx, it.B3, f.source)
+	uploaded, err := w.Put(ctx, it.B3, f.source)
 	if err != nil {
 		it.Status, it.Detail = "failed", err.Error()
 		return it, nil
 	}
 	// The file must not have changed between hashing and uploading.
 	if fi, err := os.Stat(f.source); err != nil || fi.Size() != sum.Size {
-		if uploaded {
-			h.DeleteBlob(ctx, it.B3)
-		}
+		takeBack(ctx, h, uploaded, it.B3, sum.Size)
 		it.Status, it.Detail = "failed", "changed while it was being pushed; push it again when it is complete"
 		return it, nil
 	}
@@ -480,12 +491,17 @@ func Secure(ctx context.Context, h *contenthub.Hub, res *PushResult, o SecureOpt
 			return err
 		}
 	}
+	// Asked of the storage, not of the index loaded earlier: a prune may
+	// have repacked or removed them since.
+	if err := h.ReloadIndex(ctx); err != nil {
+		return err
+	}
 	for i := range res.Items {
 		it := &res.Items[i]
 		if !blobs[it.B3] || (it.Status != "pushed" && it.Status != "replaced") {
 			continue
 		}
-		has, err := h.HasBlob(ctx, it.B3)
+		has, err := h.BlobStored(ctx, it.B3)
 		if err != nil {
 			return err
 		}

@@ -149,7 +149,7 @@ func TestPruneRacingPushNeverLosesABlob(t *testing.T) {
 				Sleep: func(context.Context, time.Duration) error { hook("wait"); return nil }})
 		})
 		prune := newActor("prune", func(hook func(string)) {
-			_, pruneErr = backup.Prune(ctx, h, backup.PruneOptions{Policy: backup.Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Hook: hook,
+			_, pruneErr = backup.Prune(ctx, contenthub.New(be), backup.PruneOptions{Policy: backup.Policy{Last: 1}, Grace: time.Second, TempDir: tmp, Hook: hook,
 				ExtraRefs: catalogRefs(h), Env: run.Env{Now: func() time.Time { return t1 }}})
 		})
 		trace := interleave(push, prune, order)

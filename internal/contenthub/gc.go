@@ -30,6 +30,12 @@ import (
 //
 // Either prune's second reading sees the new snapshot (and keeps the blob),
 // or the writer sees the announcement (and restores the blob after it).
+//
+// Packed blobs follow the same protocol: prune removes them through
+// Compact (compact.go), which writes the blobs it keeps into new packs and
+// a new index before the old pack goes, so only announced blobs ever
+// leave the hub. Writers re-check against the storage (ReloadIndex, then
+// BlobStored), not against the index they loaded when they started.
 
 // PendingKey holds the blobs the last prune found unreferenced.
 const PendingKey = "prune/pending.json"

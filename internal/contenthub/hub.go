@@ -1,6 +1,8 @@
 // Package contenthub is the hub: it owns what editkit keeps there and how
 // it is laid out, and is the only package that knows a key or a prefix:
-// content-addressed blobs (a file's bytes under its BLAKE3), backup
+// content-addressed blobs (a file's bytes under its BLAKE3; small ones
+// many to a pack, with an index: pack.go, index.go, blobwriter.go,
+// readblobs.go, compact.go), backup
 // snapshots, the append-only event log, and the media catalog. Every object
 // is immutable and every key unique, so several people can write at once
 // without locks and nothing is ever overwritten. The bytes move through a
@@ -11,7 +13,9 @@
 //
 // Layout:
 //
-//	blobs/ab/abcdef…             a file's content; the key is its BLAKE3 (hex)
+//	blobs/ab/abcdef…             a file's content, the key its BLAKE3 (hex): PackThreshold and up, and small ones from before packs
+//	packs/ab/abcdef…             many small blobs back to back, with a header listing them; the key is the pack's BLAKE3 (pack.go)
+//	index/abcdef….idx            which pack holds which small blob; immutable, one per batch of packs, merged by prune (index.go)
 //	snapshots/SET/ID.json        a backup snapshot's summary (written last: its presence means complete)
 //	snapshots/SET/ID.entries.gz  the snapshot's file list, gzipped JSON lines in tree order
 //	events/YYYY/MM/DD/ID.jsonl   a batch of events (one command's changes), never rewritten
@@ -26,6 +30,7 @@ package contenthub
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +49,7 @@ import (
 type Hub struct {
 	backend  backend.Backend
 	location string
+	ix       *indexState // the pack index, loaded on first use
 }
 
 // Config says where the hub is and how to reach it.
@@ -105,7 +111,7 @@ func Open(ctx context.Context, c Config) (*Hub, error) {
 	if c.BytesPerSecond > 0 {
 		b = backend.WithBandwidthLimit(b, c.BytesPerSecond)
 	}
-	return &Hub{backend: b, location: b.Location()}, nil
+	return New(b), nil
 }
 
 func openLocal(dir string) (backend.Backend, error) {
@@ -120,7 +126,9 @@ func openLocal(dir string) (backend.Backend, error) {
 }
 
 // New wraps a backend (tests, or callers that built their own).
-func New(b backend.Backend) *Hub { return &Hub{backend: b, location: b.Location()} }
+func New(b backend.Backend) *Hub {
+	return &Hub{backend: b, location: b.Location(), ix: &indexState{}}
+}
 
 // Location names the hub for messages.
 func (h *Hub) Location() string { return h.location }
@@ -148,8 +156,12 @@ func blobOf(key string) string {
 // tools that look at a hub's storage from outside (benchmarks).
 func IsBlobKey(key string) bool { return blobOf(key) != "" }
 
-// HasBlob reports whether the hub holds a blob.
+// HasBlob reports whether the hub holds a blob: packed (the index, loaded
+// once per command, says so) or as an object of its own.
 func (h *Hub) HasBlob(ctx context.Context, b3 string) (bool, error) {
+	if _, _, ok, err := h.lookupPacked(ctx, b3); err != nil || ok {
+		return ok, err
+	}
 	_, err := h.backend.Stat(ctx, BlobKey(b3))
 	if errors.Is(err, backend.ErrNotFound) {
 		return false, nil
@@ -157,8 +169,32 @@ func (h *Hub) HasBlob(ctx context.Context, b3 string) (bool, error) {
 	return err == nil, err
 }
 
-// PutBlob uploads a file as the blob b3 unless the hub has it. Interrupted
-// uploads of large files resume on the next call.
+// BlobStored is HasBlob asking the storage rather than trusting the
+// index: a packed blob's pack is looked up. Backups call it, after
+// ReloadIndex, for blobs a prune may have just removed.
+func (h *Hub) BlobStored(ctx context.Context, b3 string) (bool, error) {
+	if id, _, ok, err := h.lookupPacked(ctx, b3); err != nil {
+		return false, err
+	} else if ok {
+		_, err := h.backend.Stat(ctx, id.key())
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, backend.ErrNotFound) {
+			return false, err
+		}
+	}
+	_, err := h.backend.Stat(ctx, BlobKey(b3))
+	if errors.Is(err, backend.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// PutBlob uploads a file as the blob b3, an object of its own, unless the
+// hub has it. Interrupted uploads of large files resume on the next call.
+// Commands upload through a BlobWriter, which packs small files and calls
+// this for the others.
 func (h *Hub) PutBlob(ctx context.Context, b3, path string) (uploaded bool, err error) {
 	if ok, err := h.HasBlob(ctx, b3); err != nil || ok {
 		return false, err
@@ -179,9 +215,34 @@ func (h *Hub) PutBlob(ctx context.Context, b3, path string) (uploaded bool, err 
 }
 
 // OpenBlob reads a blob from offset on (0: all of it; more: the rest of an
-// interrupted download).
+// interrupted download); a packed blob is a range of its pack. The bytes
+// are not checked against the blob's hash here (callers hash what they
+// write); ReadBlobs checks them.
 func (h *Hub) OpenBlob(ctx context.Context, b3 string, offset int64) (io.ReadCloser, error) {
-	return h.backend.Get(ctx, BlobKey(b3), offset, -1)
+	for attempt := 0; ; attempt++ {
+		id, e, ok, err := h.lookupPacked(ctx, b3)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return h.backend.Get(ctx, BlobKey(b3), offset, -1)
+		}
+		if offset > int64(e.length) {
+			return nil, fmt.Errorf("blob %s: %w", b3, backend.ErrInvalidRange)
+		}
+		if offset == int64(e.length) {
+			return io.NopCloser(strings.NewReader("")), nil
+		}
+		rc, err := h.backend.Get(ctx, id.key(), int64(e.off)+offset, int64(e.length)-offset)
+		if errors.Is(err, backend.ErrNotFound) && attempt == 0 {
+			// Repacked by a prune since the index was read.
+			if err := h.ReloadIndex(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return rc, err
+	}
 }
 
 // DeleteBlob removes a blob. Only prune, hub check --repair and a command
@@ -194,11 +255,14 @@ func (h *Hub) DeleteBlob(ctx context.Context, b3 string) error {
 type BlobInfo struct {
 	B3       string // BLAKE3, hex
 	Size     int64
-	Modified time.Time // when it was uploaded
+	Modified time.Time // when it was uploaded (its pack, for a packed blob)
+	Packed   bool      // in a pack rather than an object of its own
 }
 
-// Blobs lists the hub's blobs. Objects under blobs/ whose name is not a
-// BLAKE3 are not blobs and are skipped.
+// Blobs lists the hub's blobs: those of its own objects (objects under
+// blobs/ whose name is not a BLAKE3 are not blobs and are skipped), then
+// the packed ones whose pack is there. A blob both loose and packed is
+// listed twice.
 func (h *Hub) Blobs(ctx context.Context) iter.Seq2[BlobInfo, error] {
 	return func(yield func(BlobInfo, error) bool) {
 		for oi, err := range h.backend.List(ctx, blobsPrefix) {
@@ -214,7 +278,42 @@ func (h *Hub) Blobs(ctx context.Context) iter.Seq2[BlobInfo, error] {
 				return
 			}
 		}
+		if err := h.ReloadIndex(ctx); err != nil {
+			yield(BlobInfo{}, err)
+			return
+		}
+		packs, err := h.listPacks(ctx)
+		if err != nil {
+			yield(BlobInfo{}, err)
+			return
+		}
+		x, _ := h.index(ctx)
+		var last [32]byte
+		for i, e := range x.sorted {
+			pi, ok := packs[x.packs[e.pack]]
+			if !ok || (i > 0 && e.b3 == last) {
+				continue
+			}
+			last = e.b3
+			if !yield(BlobInfo{B3: hex.EncodeToString(e.b3[:]), Size: int64(e.length), Modified: pi.Modified, Packed: true}, nil) {
+				return
+			}
+		}
 	}
+}
+
+// listPacks lists the packs in the hub.
+func (h *Hub) listPacks(ctx context.Context) (map[packID]backend.ObjectInfo, error) {
+	out := map[packID]backend.ObjectInfo{}
+	for oi, err := range h.backend.List(ctx, packsPrefix) {
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", packsPrefix, err)
+		}
+		if id, ok := packOf(oi.Key); ok {
+			out[id] = oi
+		}
+	}
+	return out, nil
 }
 
 // AbortUploads discards uploads interrupted more than olderThan ago (S3

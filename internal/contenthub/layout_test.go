@@ -23,7 +23,7 @@ import (
 // A second copy of a key format is how a reader and a writer come to
 // disagree on where something is.
 func TestOnlyTheHubKnowsItsLayout(t *testing.T) {
-	prefixes := []string{"blobs/", "snapshots/", "events/", "prune/", "repair/", "catalog/checkpoints/"}
+	prefixes := []string{"blobs/", "packs/", "index/", "snapshots/", "events/", "prune/", "repair/", "catalog/checkpoints/"}
 	var leaks []string
 	for _, root := range []string{"../../internal", "../../cmd"} {
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {

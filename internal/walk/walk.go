@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/hashing"
 )
 
@@ -38,6 +39,7 @@ type Entry struct {
 	Size    int64
 	ModTime time.Time
 	Mode    fs.FileMode
+	Inode   uint64 // 0 where the system has none (see fsx.Inode)
 }
 
 // Skipped is an entry a walk leaves out, and why.
@@ -273,7 +275,7 @@ func (w *walker) dir(d Entry) error {
 			w.skipped(Skipped{Path: rel, Dir: isDir, Reason: "could not be read", Err: err})
 			continue
 		}
-		e := Entry{Path: rel, Size: info.Size(), ModTime: info.ModTime(), Mode: info.Mode()}
+		e := Entry{Path: rel, Size: info.Size(), ModTime: info.ModTime(), Mode: info.Mode(), Inode: fsx.Inode(info)}
 		switch t := info.Mode().Type(); {
 		case t == 0:
 			e.Kind = File
