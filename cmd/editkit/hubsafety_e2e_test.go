@@ -418,20 +418,7 @@ func TestHubCheckRepairE2E(t *testing.T) {
 		if r := h.run(t, "push", "--dest-path", "VFX", filepath.Join(src, "one.mxf")); r.code != 0 {
 			t.Fatalf("push: %s", r)
 		}
-		// Flip a byte of the content where the hub keeps it: in a pack
-		// (a backup packed it) or an object of its own (a push uploaded it).
-		flip := func() {
-			t.Helper()
-			for _, k := range append(h.objects(t, "packs"), h.objects(t, "blobs")...) {
-				data, _ := os.ReadFile(filepath.Join(h.dir, k))
-				if at := bytes.Index(data, content); at >= 0 {
-					data[at+1000] ^= 1
-					os.WriteFile(filepath.Join(h.dir, k), data, 0o644)
-					return
-				}
-			}
-			t.Fatal("the content is nowhere in the hub")
-		}
+		flip := func() { damageInHub(t, h, content, 1000) }
 		flip()
 
 		var cr backup.CheckResult
@@ -536,4 +523,24 @@ func TestHubReportsNeverOverstateE2E(t *testing.T) {
 	if r.code != 1 || strings.Contains(r.stdout, "Pushed 1 file") || !strings.Contains(r.stdout, "lost a race") || !strings.Contains(r.stdout, "conflict") {
 		t.Fatalf("the push that lost the race: %s", r)
 	}
+}
+
+// damageInHub flips the byte at offset off of content where the hub keeps
+// it: in a pack (a backup packed it) or an object of its own (a push
+// uploaded it).
+func damageInHub(t *testing.T, h *testHub, content []byte, off int) {
+	t.Helper()
+	for _, k := range append(h.objects(t, "packs"), h.objects(t, "blobs")...) {
+		path := filepath.Join(h.dir, filepath.FromSlash(k))
+		data, _ := os.ReadFile(path)
+		if at := bytes.Index(data, content); at >= 0 {
+			data[at+off] ^= 1
+			os.Chmod(path, 0o644)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatal("the content is nowhere in the hub")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/editkit/editkit/internal/backup"
-	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/offload"
 )
 
@@ -180,21 +178,11 @@ func TestRestoreSmallFilesDamagedBlobFailsOnlyIt(t *testing.T) {
 		t.Fatalf("backup: %s", r)
 	}
 	damaged := "Bins 1/bin 07.avb"
-	sum, err := hashing.HashFile(context.Background(), filepath.Join(src, filepath.FromSlash(damaged)), hashing.FileOptions{BLAKE3: true})
+	content, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(damaged)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b3 := sum.BLAKE3Hex()
-	blob := filepath.Join(hubDir, "blobs", b3[:2], b3)
-	data, err := os.ReadFile(blob)
-	if err != nil {
-		t.Fatalf("the blob of %s: %v", damaged, err)
-	}
-	data[len(data)/2] ^= 0x40
-	os.Chmod(blob, 0o644)
-	if err := os.WriteFile(blob, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageInHub(t, h, content, len(content)/2)
 	to := t.TempDir()
 	var rr struct{ backup.RestoreResult }
 	r := h.runJSON(t, &rr, "restore", "latest", "--to", to)
