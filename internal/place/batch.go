@@ -3,6 +3,7 @@ package place
 import (
 	"context"
 	"io/fs"
+	"os"
 	"sync"
 )
 
@@ -157,9 +158,13 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 // Begin numbered it before any file of the group was written.
 func (r *Root) syncGroup(group []*batched) bool {
 	var first *File
+	var files []*os.File
 	for _, e := range group {
-		if e.err == nil && (first == nil || e.p.seq < first.seq) {
-			first = e.p
+		if e.err == nil {
+			files = append(files, e.p.f)
+			if first == nil || e.p.seq < first.seq {
+				first = e.p
+			}
 		}
 	}
 	if first == nil {
@@ -169,7 +174,7 @@ func (r *Root) syncGroup(group []*batched) bool {
 		return false // its own fsync waits for less than a whole file system
 	}
 	r.fsSyncs.Add(1)
-	return syncFileSystem(first.f, r.faults.syncfs)
+	return syncFileSystem(first.f, files, r.faults.syncfs)
 }
 
 // each runs fn over the group, syncers at a time.

@@ -30,12 +30,31 @@ import (
 //
 // Otherwise the caller fsyncs each file, whose own error cursor names the
 // file that was hit.
-func syncFileSystem(f *os.File, syncfs func(*os.File) error) bool {
+//
+// syncfs covers one file system: a group whose files are not all on f's
+// (a folder under the root that is another drive's mount point) is
+// reported as not covered.
+func syncFileSystem(f *os.File, group []*os.File, syncfs func(*os.File) error) bool {
 	if syncfs == nil {
 		syncfs = func(f *os.File) error { return unix.Syncfs(int(f.Fd())) }
 	}
 	err := syncfs(f)
-	return err == nil && syncfsCovers(f)
+	return err == nil && syncfsCovers(f) && sameFileSystem(f, group)
+}
+
+// sameFileSystem tells whether every file of group is on f's file system.
+func sameFileSystem(f *os.File, group []*os.File) bool {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return false
+	}
+	dev := st.Dev
+	for _, g := range group {
+		if unix.Fstat(int(g.Fd()), &st) != nil || st.Dev != dev {
+			return false
+		}
+	}
+	return true
 }
 
 // syncfsCovers tells whether a successful syncfs on f stands for an fsync
