@@ -155,7 +155,8 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 //
 // syncfs reports the errors that happened since its file descriptor was
 // opened, so it is called on the file of the group that was opened first:
-// Begin numbered it before any file of the group was written.
+// Begin numbers a file once it is open and before it is written, so the
+// lowest number was open before any file of the group was written.
 func (r *Root) syncGroup(group []*batched) bool {
 	var first *File
 	var files []*os.File
@@ -173,7 +174,6 @@ func (r *Root) syncGroup(group []*batched) bool {
 	if len(group) == 1 {
 		return false // its own fsync waits for less than a whole file system
 	}
-	r.fsSyncs.Add(1)
 	return syncFileSystem(first.f, files, r.faults.syncfs)
 }
 

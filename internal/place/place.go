@@ -127,9 +127,9 @@ type Root struct {
 	// files was opened first (see Root.syncGroup).
 	begun atomic.Int64
 
-	// fileSyncs, fsSyncs and dirSyncs count the file, whole-file-system
-	// and folder syncs made (tests prove batching with them).
-	fileSyncs, fsSyncs, dirSyncs atomic.Int64
+	// fileSyncs and dirSyncs count the syncs made (tests prove batching
+	// with them).
+	fileSyncs, dirSyncs atomic.Int64
 
 	// faults lets this package's tests make syncs fail.
 	faults faults
