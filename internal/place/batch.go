@@ -3,6 +3,7 @@ package place
 import (
 	"context"
 	"io/fs"
+	"os"
 	"sync"
 )
 
@@ -13,12 +14,14 @@ import (
 // the steps of Settle and Commit for the whole group, one step at a time:
 //
 //  1. each file gets its time, then all are synced: on Linux one syncfs
-//     writes the group out in one pass and one journal commit, and each
-//     file's own fsync after it is then nearly free yet still reports that
-//     file's write-back error (the kernel keeps an error cursor per open
-//     file; syncfs's own error names no file, so it is not used). The
-//     syncfs also waits for whatever else is dirty on that file system,
-//     which is why big files never go through a batch;
+//     writes the group out in one pass and one journal commit. Where the
+//     kernel reports write-back errors to syncfs and the file system's
+//     syncfs is as durable as fsync (see syncFileSystem), its success
+//     stands for every file's fsync; otherwise, or when it fails, each
+//     file is fsynced, which reports the error of exactly the file it hit
+//     (the kernel keeps an error cursor per open file). The syncfs also
+//     waits for whatever else is dirty on that file system, which is why
+//     big files never go through a batch;
 //  2. each file's cached pages are dropped and it is read back from the
 //     medium and compared with what was written;
 //  3. each file that passed is renamed to its final name;
@@ -91,14 +94,13 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 	// Times first: a change after the sync would cost each file a journal
 	// commit of its own.
 	each(group, func(e *batched) { e.err = e.p.setTime(e.o) })
-	if len(group) > 1 {
-		syncFileSystem(group[0].p.f)
+	if !r.syncGroup(group) {
+		each(group, func(e *batched) {
+			if e.err == nil {
+				e.err = e.p.fsync()
+			}
+		})
 	}
-	each(group, func(e *batched) {
-		if e.err == nil {
-			e.err = e.p.fsync()
-		}
-	})
 	each(group, func(e *batched) {
 		if e.err == nil {
 			if e.err = ctx.Err(); e.err == nil {
@@ -143,6 +145,36 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 		e.p.dir.Close()
 		e.done(fi, err)
 	}
+}
+
+// syncGroup runs one syncfs over the group's file system and reports
+// whether it made every file of the group durable, with any write-back
+// error reported (see syncFileSystem for when that holds); if not, each
+// file must be fsynced, which names the file an error hit, and the syncfs
+// has still written the group out in one pass, making those fsyncs cheap.
+//
+// syncfs reports the errors that happened since its file descriptor was
+// opened, so it is called on the file of the group that was opened first:
+// Begin numbers a file once it is open and before it is written, so the
+// lowest number was open before any file of the group was written.
+func (r *Root) syncGroup(group []*batched) bool {
+	var first *File
+	var files []*os.File
+	for _, e := range group {
+		if e.err == nil {
+			files = append(files, e.p.f)
+			if first == nil || e.p.seq < first.seq {
+				first = e.p
+			}
+		}
+	}
+	if first == nil {
+		return true // nothing left to sync
+	}
+	if len(group) == 1 {
+		return false // its own fsync waits for less than a whole file system
+	}
+	return syncFileSystem(first.f, files, r.faults.syncfs)
 }
 
 // each runs fn over the group, syncers at a time.

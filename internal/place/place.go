@@ -123,9 +123,22 @@ type Root struct {
 	namesMu sync.Mutex
 	names   map[string]map[string]bool
 
+	// begun numbers the files begun, so that a batch knows which of its
+	// files was opened first (see Root.syncGroup).
+	begun atomic.Int64
+
 	// fileSyncs and dirSyncs count the syncs made (tests prove batching
 	// with them).
 	fileSyncs, dirSyncs atomic.Int64
+
+	// faults lets this package's tests make syncs fail.
+	faults faults
+}
+
+// faults stand in for syncfs and fsync when set (tests only).
+type faults struct {
+	syncfs func(*os.File) error
+	fsync  func(*os.File) error
 }
 
 // Syncs reports how many file and folder syncs the root has made.
@@ -259,15 +272,15 @@ func (r *Root) RemoveTemps(skip ...string) error {
 
 // File is a file being placed: open under its temporary name until Commit.
 type File struct {
-	r     *Root
-	dir   *Dir
-	rel   string
-	name  string // final base name
-	tmp   string // temporary base name
-	f     *os.File
-	n     int64
-	h     *hashing.MultiHasher
-	fresh bool
+	r    *Root
+	dir  *Dir
+	rel  string
+	name string // final base name
+	tmp  string // temporary base name
+	f    *os.File
+	n    int64
+	h    *hashing.MultiHasher
+	seq  int64 // order among the files begun under the root
 }
 
 // BeginOptions say how a placement starts.
@@ -301,6 +314,8 @@ func (r *Root) Begin(rel string, o BeginOptions) (*File, error) {
 		dir.Close()
 		return nil, err
 	}
+	// Numbered once open and before any write (see Root.syncGroup).
+	p.seq = r.begun.Add(1)
 	if o.Hash {
 		p.h = hashing.NewMultiHasher(hashing.BLAKE3, hashing.XXH128)
 	}
@@ -405,7 +420,11 @@ func (p *File) setTime(o SettleOptions) error {
 // fsync makes the temporary file's bytes and metadata durable.
 func (p *File) fsync() error {
 	p.r.fileSyncs.Add(1)
-	if err := fsx.Sync(p.f); err != nil {
+	sync := fsx.Sync
+	if p.r.faults.fsync != nil {
+		sync = p.r.faults.fsync
+	}
+	if err := sync(p.f); err != nil {
 		return fmt.Errorf("sync %s: %w", p.f.Name(), err)
 	}
 	return nil
