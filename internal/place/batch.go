@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+
+	"github.com/editkit/editkit/internal/run"
 )
 
 // Batch places many written files together, so that a tree of small files
@@ -177,20 +179,10 @@ func (r *Root) syncGroup(group []*batched) bool {
 	return syncFileSystem(first.f, files, r.faults.syncfs)
 }
 
-// each runs fn over the group, syncers at a time.
+// each runs fn over the group on the one pool, syncers at a time. Every
+// file must go through every step (a step not run would leave its error
+// unset and the file renamed unsynced), so cancellation does not stop the
+// feeding here: the steps themselves look at the context.
 func each(group []*batched, fn func(*batched)) {
-	var wg sync.WaitGroup
-	next := make(chan *batched)
-	for range min(syncers, len(group)) {
-		wg.Go(func() {
-			for e := range next {
-				fn(e)
-			}
-		})
-	}
-	for _, e := range group {
-		next <- e
-	}
-	close(next)
-	wg.Wait()
+	run.Each(context.Background(), syncers, group, func(_ context.Context, e *batched) { fn(e) })
 }
