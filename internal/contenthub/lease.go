@@ -30,6 +30,9 @@ import (
 // highest (one a holder had deleted) finds that on the listing it makes
 // after creating, deletes its object and does not compact.
 //
+// A lease taken on this computer by a process that is gone (killed) ends
+// at once, like a deletion announcement (gc.go).
+//
 // There is no renewal (it would need a replace): the lease is generous
 // (LeaseFor, hours; a compaction reads and writes at most the small
 // blobs, a night's repack takes minutes) and the holder checks it still
@@ -76,6 +79,16 @@ func (e *CompactingError) Error() string {
 }
 
 func (e *CompactingError) Unwrap() error { return ErrCompacting }
+
+// ended reports whether a lease no longer holds: it expired, or its
+// holder ran on this computer (host) and its process is gone (killed),
+// so the next run here need not wait hours.
+func (l Lease) ended(now time.Time, host string) bool {
+	if !now.Before(l.Expires) {
+		return true
+	}
+	return host != "" && l.Host == host && l.PID > 0 && !processAlive(l.PID)
+}
 
 // lease is a held compaction lease.
 type lease struct {
@@ -160,7 +173,7 @@ func (h *Hub) takeLease(ctx context.Context, who LeaseHolder, now func() time.Ti
 			if err != nil {
 				return nil, fmt.Errorf("reading the compaction lease %s: %w", leaseKey(ls.top), err)
 			}
-			if now().Before(rec.Expires) {
+			if !rec.ended(now(), who.Host) {
 				return nil, &CompactingError{Holder: rec}
 			}
 		}

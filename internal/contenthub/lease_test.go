@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -255,4 +257,32 @@ func TestReadersTryEveryPlaceOfABlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("two gone packs and a single object")
+}
+
+// A lease taken on this computer by a process that is gone (kill -9) ends
+// at once: the next run here does not wait hours. One of a live process
+// here holds.
+func TestCompactionLeaseOfADeadProcessHere(t *testing.T) {
+	ctx := context.Background()
+	b, err := backend.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	if _, err := New(b).takeLease(ctx, LeaseHolder{Host: host, PID: os.Getpid()}, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(b).Compact(ctx, nil, CompactOptions{}); !errors.Is(err, ErrCompacting) {
+		t.Fatalf("while a live process here holds the lease: %v", err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(b).takeLease(ctx, LeaseHolder{Host: host, PID: dead.Process.Pid}, func() time.Time { return time.Now().Add(LeaseFor) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(b).Compact(ctx, nil, CompactOptions{}); err != nil {
+		t.Fatalf("the lease of a process here that is gone: %v", err)
+	}
 }
