@@ -543,7 +543,7 @@ func Check(ctx context.Context, h *contenthub.Hub, o CheckOptions) (*CheckResult
 		// Rebuilt first, so the blobs are checked against what the packs
 		// hold.
 		if _, err := h.Compact(ctx, nil, contenthub.CompactOptions{FromPacks: true, Now: o.Now}); err != nil {
-			return nil, fmt.Errorf("rebuilding the pack index: %w", err)
+			return nil, fmt.Errorf("rebuilding the pack index: %w", againLater(err))
 		}
 		res.IndexRebuilt, res.IndexRepaired = true, res.Index
 		if res.Index, err = h.IndexProblems(ctx, o.Now()); err != nil {
@@ -718,7 +718,7 @@ func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckRe
 		}
 	}
 	if _, err := h.Compact(ctx, damaged, contenthub.CompactOptions{FromPacks: true, Now: o.Now}); err != nil {
-		return fmt.Errorf("removing %d damaged blobs and rebuilding the index: %w", len(damaged), err)
+		return fmt.Errorf("removing %d damaged blobs and rebuilding the index: %w", len(damaged), againLater(err))
 	}
 	res.IndexRebuilt = true
 	removed := map[string]bool{}
@@ -730,4 +730,13 @@ func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckRe
 		res.Problems[i].Removed = removed[res.Problems[i].Blob]
 	}
 	return nil
+}
+
+// againLater tells the user of hub check --repair what to do when another
+// compaction holds the hub.
+func againLater(err error) error {
+	if errors.Is(err, contenthub.ErrCompacting) {
+		return fmt.Errorf("%w; run `editkit hub check --repair` again once it has finished", err)
+	}
+	return err
 }

@@ -22,6 +22,7 @@
 //	catalog/checkpoints/ID.json.gz  the catalog folded through batch ID (checkpoints.go; its content is package catalog's)
 //	prune/pending.json           blobs the last prune found unreferenced, deleted by a later one
 //	prune/deleting/ID.json       a prune's announced deletions, while it deletes (see gc.go)
+//	prune/lease/GEN.json         the compaction lease: one prune, hub pack or repair rewrites packs at a time (lease.go)
 //	repair/ID.json               blobs `hub check --repair` removed as damaged
 //
 // How prune deletes blobs while others back up and push, without a lock,
