@@ -38,6 +38,10 @@ A kept snapshot whose file list is damaged is reported (with the command that
 drops it, editkit snapshots forget ID), and no blob is deleted until it is
 dropped.
 
+One prune (or hub pack) rewrites the hub's packs at a time, from any
+computer: one that starts while another does removes snapshots and marks
+blobs, deletes none (the next prune does), and says who is compacting.
+
 Exit codes: 0 done; 1 the hub failed, or a snapshot's file list is damaged;
 2 bad usage (an empty policy is refused).`,
 		Example: `  # Weekly, from cron
