@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -121,9 +123,11 @@ of its own. They stay readable; prune packs them as it goes. hub pack does
 it at once: it writes the small blobs into packs, then the index, and only
 then deletes the single objects, so a blob is never unavailable, even if
 the command is stopped. It also merges the pack index and repacks packs
-that are mostly unused. Do not run it while a prune runs.
+that are mostly unused. While a prune (or another hub pack) compacts the
+hub, it does nothing and says who: run it again once that has finished.
 
-Exit codes: 0 done; 1 failed; 2 bad usage.`,
+Exit codes: 0 done; 1 failed, or another prune or hub pack was compacting
+the hub (nothing was changed); 2 bad usage.`,
 		Example: "  editkit hub pack",
 		Args:    argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -132,7 +136,14 @@ Exit codes: 0 done; 1 failed; 2 bad usage.`,
 				return err
 			}
 			defer h.Close()
-			res, err := h.Compact(cmd.Context(), nil, contenthub.CompactOptions{PackLoose: true, MinAge: time.Hour, Hook: testHook("hub-pack")})
+			re := e.runEnv(nil)
+			res, err := h.Compact(cmd.Context(), nil, contenthub.CompactOptions{
+				PackLoose: true, MinAge: time.Hour, Now: re.Now,
+				Holder: contenthub.LeaseHolder{User: re.User, Host: re.Host}, Hook: testHook("hub-pack"),
+			})
+			if errors.Is(err, contenthub.ErrCompacting) {
+				return fmt.Errorf("%w; run `editkit hub pack` again once it has finished", err)
+			}
 			if err != nil {
 				return err
 			}

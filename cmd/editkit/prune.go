@@ -38,6 +38,10 @@ A kept snapshot whose file list is damaged is reported (with the command that
 drops it, editkit snapshots forget ID), and no blob is deleted until it is
 dropped.
 
+One prune (or hub pack) rewrites the hub's packs at a time, from any
+computer: one that starts while another does removes snapshots and marks
+blobs, deletes none (the next prune does), and says who is compacting.
+
 Exit codes: 0 done; 1 the hub failed, or a snapshot's file list is damaged;
 2 bad usage (an empty policy is refused).`,
 		Example: `  # Weekly, from cron
@@ -58,6 +62,7 @@ Exit codes: 0 done; 1 the hub failed, or a snapshot's file list is damaged;
 			res, err := backup.Prune(cmd.Context(), h, backup.PruneOptions{
 				Set: set, Policy: policy, Grace: grace, DryRun: dryRun, TempDir: e.stateDir(),
 				Env: e.runEnv(nil), ExtraRefs: e.catalogRefs(h), Hook: testHook("prune"),
+				CompactHook: testHook("prune-compact"),
 			})
 			if res == nil {
 				if policy == (backup.Policy{}) {
@@ -77,6 +82,9 @@ Exit codes: 0 done; 1 the hub failed, or a snapshot's file list is damaged;
 				}
 				e.term.Printf("%s %d snapshots (kept %d) and %d blobs (%s); %d unused blobs wait out the grace period; %d abandoned uploads cleaned\n",
 					verb, len(res.Removed), len(res.Kept), res.BlobsDeleted, units.FormatBytes(res.BytesFreed), res.BlobsPending, res.UploadsAborted)
+				if res.NotCompacted != "" {
+					e.term.Printf("%s; the unused blobs wait for the next prune\n", res.NotCompacted)
+				}
 				if c := res.Compact; c != nil && c.PacksRepacked+c.PacksDeleted+c.LoosePacked > 0 {
 					e.term.Printf("Packs: %d deleted, %d repacked into %d; %d small blobs of an older hub packed\n", c.PacksDeleted, c.PacksRepacked, c.PacksWritten, c.LoosePacked)
 				}

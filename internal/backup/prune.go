@@ -81,6 +81,8 @@ type PruneOptions struct {
 	// "marked", "announced", "relisted", "deleted"): tests use it to
 	// interleave a prune with a backup deterministically, or to stop it.
 	Hook func(step string)
+	// CompactHook is CompactOptions.Hook for the prune's compaction.
+	CompactHook func(step string)
 }
 
 func (o *PruneOptions) hook(step string) {
@@ -115,7 +117,10 @@ type PruneResult struct {
 	Damaged []DamagedSnapshot `json:"damaged,omitempty"`
 	// Compact is what happened to the packs (nil in a dry run).
 	Compact *contenthub.CompactResult `json:"packs,omitempty"`
-	Events  []event.Event             `json:"-"`
+	// NotCompacted says why no blob was deleted and no pack touched:
+	// another prune or hub pack was compacting the hub.
+	NotCompacted string        `json:"not_compacted,omitempty"`
+	Events       []event.Event `json:"-"`
 }
 
 // OK reports whether the prune could do all its work.
@@ -218,7 +223,7 @@ func Prune(ctx context.Context, h *contenthub.Hub, o PruneOptions) (*PruneResult
 		if err := p.delete(ctx, doomed); err != nil {
 			return res, err
 		}
-	} else if err := p.compact(ctx, nil); err != nil {
+	} else if _, err := p.compact(ctx, nil); err != nil {
 		return res, err
 	}
 	res.BlobsPending = int64(len(p.next.Blobs))
@@ -388,6 +393,7 @@ func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
 	}
 	o.hook("relisted")
 	var gone []string
+	var goneC []candidate
 	var freed int64
 	for _, c := range doomed {
 		switch {
@@ -399,12 +405,21 @@ func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
 			continue
 		}
 		gone = append(gone, c.b3)
+		goneC = append(goneC, c)
 		freed += c.size
 	}
 	// Loose blobs are deleted, packs holding only these deleted, packs
 	// mostly holding them rewritten with the rest first.
-	if err := p.compact(ctx, gone); err != nil {
+	compacted, err := p.compact(ctx, gone)
+	if err != nil {
 		return err
+	}
+	if !compacted {
+		// Another compaction runs: these go with the next prune.
+		for _, c := range goneC {
+			p.next.Blobs[c.b3] = c.first
+		}
+		gone, freed = nil, 0
 	}
 	res.BlobsDeleted += int64(len(gone))
 	res.BytesFreed += freed
@@ -414,14 +429,25 @@ func (p *pruner) delete(ctx context.Context, doomed []candidate) error {
 
 // compact removes the blobs gone from the hub and tidies its packs:
 // repacks mostly unused ones, packs loose small blobs of older hubs, and
-// merges the index.
-func (p *pruner) compact(ctx context.Context, gone []string) error {
-	r, err := p.h.Compact(ctx, gone, contenthub.CompactOptions{PackLoose: true, MinAge: max(p.o.Grace, time.Hour), Now: p.o.Now})
+// merges the index. While another prune or hub pack compacts the hub it
+// does nothing, says so in NotCompacted, and reports false: removing
+// snapshots and marking blobs is still sound (the deletion protocol of
+// gc.go does not rely on the lease), deleting blobs waits for the next
+// prune.
+func (p *pruner) compact(ctx context.Context, gone []string) (bool, error) {
+	r, err := p.h.Compact(ctx, gone, contenthub.CompactOptions{
+		PackLoose: true, MinAge: max(p.o.Grace, time.Hour), Now: p.o.Now,
+		Holder: contenthub.LeaseHolder{User: p.o.User, Host: p.o.Host}, Hook: p.o.CompactHook,
+	})
+	if errors.Is(err, contenthub.ErrCompacting) {
+		p.res.NotCompacted = err.Error()
+		return false, nil
+	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	p.res.Compact = r
-	return nil
+	return true, nil
 }
 
 // finish writes the marks for the next prune, ends the announcements of
@@ -517,7 +543,7 @@ func Check(ctx context.Context, h *contenthub.Hub, o CheckOptions) (*CheckResult
 		// Rebuilt first, so the blobs are checked against what the packs
 		// hold.
 		if _, err := h.Compact(ctx, nil, contenthub.CompactOptions{FromPacks: true, Now: o.Now}); err != nil {
-			return nil, fmt.Errorf("rebuilding the pack index: %w", err)
+			return nil, fmt.Errorf("rebuilding the pack index: %w", againLater(err))
 		}
 		res.IndexRebuilt, res.IndexRepaired = true, res.Index
 		if res.Index, err = h.IndexProblems(ctx, o.Now()); err != nil {
@@ -692,7 +718,7 @@ func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckRe
 		}
 	}
 	if _, err := h.Compact(ctx, damaged, contenthub.CompactOptions{FromPacks: true, Now: o.Now}); err != nil {
-		return fmt.Errorf("removing %d damaged blobs and rebuilding the index: %w", len(damaged), err)
+		return fmt.Errorf("removing %d damaged blobs and rebuilding the index: %w", len(damaged), againLater(err))
 	}
 	res.IndexRebuilt = true
 	removed := map[string]bool{}
@@ -704,4 +730,13 @@ func repair(ctx context.Context, h *contenthub.Hub, o CheckOptions, res *CheckRe
 		res.Problems[i].Removed = removed[res.Problems[i].Blob]
 	}
 	return nil
+}
+
+// againLater tells the user of hub check --repair what to do when another
+// compaction holds the hub.
+func againLater(err error) error {
+	if errors.Is(err, contenthub.ErrCompacting) {
+		return fmt.Errorf("%w; run `editkit hub check --repair` again once it has finished", err)
+	}
+	return err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/run"
 )
 
 // The keep policy follows restic's: the newest snapshot in each of the
@@ -98,5 +99,47 @@ func TestPruneWithADamagedSnapshotDeletesNothing(t *testing.T) {
 	r3, err := Run(ctx, h, Options{Set: "s", Paths: []string{src}, TempDir: tmp})
 	if err != nil || r3.New != 1 || r3.Blobs != 1 {
 		t.Fatalf("backup after forget: %v %+v", err, r3)
+	}
+}
+
+// A prune that starts while another compacts the hub (another computer's
+// cron job) does its sound part and says so: it compacts nothing and
+// deletes no blob, those wait for the next prune, which deletes them.
+func TestPruneDuringAnotherPruneDoesNotCompact(t *testing.T) {
+	ctx := context.Background()
+	be, err := backend.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp, src := t.TempDir(), t.TempDir()
+	h := contenthub.New(be)
+	for _, content := range []string{"old", "older", "the bin today"} {
+		os.WriteFile(filepath.Join(src, "a"), []byte(content), 0o644)
+		if _, err := Run(ctx, h, Options{Set: "s", Paths: []string{src}, TempDir: tmp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var second *PruneResult
+	var errSecond error
+	first, err := Prune(ctx, contenthub.New(be), PruneOptions{Policy: Policy{Last: 2}, TempDir: tmp,
+		Env: run.Env{User: "ana", Host: "edit-1"},
+		CompactHook: func(step string) {
+			if step == "indexed" && second == nil {
+				second, errSecond = Prune(ctx, contenthub.New(be), PruneOptions{Policy: Policy{Last: 1}, TempDir: tmp})
+			}
+		}})
+	if err != nil || first.BlobsDeleted != 1 || first.NotCompacted != "" {
+		t.Fatalf("the first prune: %v %+v", err, first)
+	}
+	if errSecond != nil || second == nil || second.BlobsDeleted != 0 || second.Compact != nil || second.BlobsPending != 1 ||
+		!strings.Contains(second.NotCompacted, "(ana@edit-1, pid") {
+		t.Fatalf("the prune during the first one's compaction: %v %+v", errSecond, second)
+	}
+	if cr, err := Check(ctx, h, CheckOptions{ReadData: true, TempDir: tmp}); err != nil || !cr.OK() {
+		t.Fatalf("check: %v %+v", err, cr)
+	}
+	third, err := Prune(ctx, contenthub.New(be), PruneOptions{Policy: Policy{Last: 1}, TempDir: tmp})
+	if err != nil || third.BlobsDeleted != 1 || third.NotCompacted != "" {
+		t.Fatalf("the next prune: %v %+v", err, third)
 	}
 }

@@ -84,7 +84,7 @@ func (w *BlobWriter) PutBytes(ctx context.Context, b3 string, data []byte) (stor
 	if err != nil {
 		return false, err
 	}
-	if _, _, ok, err := w.h.lookupPacked(ctx, b3); err != nil || ok {
+	if at, err := w.h.lookupPacked(ctx, b3); err != nil || len(at) > 0 {
 		return false, err
 	}
 	return w.pack(ctx, k, data)

@@ -26,6 +26,10 @@ type CompactOptions struct {
 	// so its blobs go the way of every unused blob.
 	MinAge time.Duration
 	Now    func() time.Time
+	// Holder is who compacts, written in the compaction lease so that
+	// another compaction can name it (empty Host, zero PID: this
+	// computer, this process).
+	Holder LeaseHolder
 	// Hook, if set, hears "pack-stored" after each new pack and "indexed"
 	// once the new index is stored, before anything is deleted: tests kill
 	// the command there.
@@ -68,13 +72,25 @@ const (
 // of the deletion protocol (gc.go): prune calls Compact only for blobs it
 // has announced and checked.
 //
-// Two prunes must not compact at once (a pack one keeps may be one the
-// other repacks; its blobs stay in the hub but the index names the gone
-// pack first until `hub check --repair`).
+// Two compactions never run at once on a hub (a pack one keeps could be
+// one the other repacks): Compact first takes the hub's compaction lease
+// (lease.go) and, while another holds it, does nothing and returns a
+// *CompactingError (errors.Is ErrCompacting) naming the holder. A lease
+// whose holder was killed is taken over once it expires (LeaseFor). One
+// that ran past its lease stops before deleting anything.
 func (h *Hub) Compact(ctx context.Context, drop []string, o CompactOptions) (*CompactResult, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	l, err := h.takeLease(ctx, o.Holder, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer l.release(ctx)
+	return h.compact(ctx, l, drop, o)
+}
+
+func (h *Hub) compact(ctx context.Context, l *lease, drop []string, o CompactOptions) (*CompactResult, error) {
 	res := &CompactResult{}
 	dropped := map[[32]byte]bool{}
 	for _, b3 := range drop {
@@ -213,12 +229,19 @@ func (h *Hub) Compact(ctx context.Context, drop []string, o CompactOptions) (*Co
 	// stay until the pack is repacked.
 	changed := droppedInKept || len(remove) > 0 || len(written) > 0 || len(adopted) > 0 || res.DanglingIndex > 0 || len(x.files) > indexObjectsMerged || o.FromPacks
 	if changed {
+		// Writing the index deletes the index objects it replaces.
+		if err := l.holds(ctx); err != nil {
+			return res, err
+		}
 		if err := h.writeMergedIndex(ctx, x, keep, byPack, dropped, append(written, adopted...), res); err != nil {
 			return nil, err
 		}
 	}
 	if o.Hook != nil {
 		o.Hook("indexed")
+	}
+	if err := l.holds(ctx); err != nil {
+		return res, err
 	}
 	// The new index is stored: what it replaces can go (but a pack written
 	// again with the same blobs has the same name: it stays).

@@ -36,6 +36,8 @@ import (
 // a new index before the old pack goes, so only announced blobs ever
 // leave the hub. Writers re-check against the storage (ReloadIndex, then
 // BlobStored), not against the index they loaded when they started.
+// Writers take no lock; compactions, which each rewrite packs others may
+// keep, take the compaction lease (lease.go) so that only one runs.
 
 // PendingKey holds the blobs the last prune found unreferenced.
 const PendingKey = "prune/pending.json"

@@ -22,6 +22,7 @@
 //	catalog/checkpoints/ID.json.gz  the catalog folded through batch ID (checkpoints.go; its content is package catalog's)
 //	prune/pending.json           blobs the last prune found unreferenced, deleted by a later one
 //	prune/deleting/ID.json       a prune's announced deletions, while it deletes (see gc.go)
+//	prune/lease/GEN.json         the compaction lease: one prune, hub pack or repair rewrites packs at a time (lease.go)
 //	repair/ID.json               blobs `hub check --repair` removed as damaged
 //
 // How prune deletes blobs while others back up and push, without a lock,
@@ -159,8 +160,8 @@ func IsBlobKey(key string) bool { return blobOf(key) != "" }
 // HasBlob reports whether the hub holds a blob: packed (the index, loaded
 // once per command, says so) or as an object of its own.
 func (h *Hub) HasBlob(ctx context.Context, b3 string) (bool, error) {
-	if _, _, ok, err := h.lookupPacked(ctx, b3); err != nil || ok {
-		return ok, err
+	if at, err := h.lookupPacked(ctx, b3); err != nil || len(at) > 0 {
+		return len(at) > 0, err
 	}
 	_, err := h.backend.Stat(ctx, BlobKey(b3))
 	if errors.Is(err, backend.ErrNotFound) {
@@ -170,13 +171,16 @@ func (h *Hub) HasBlob(ctx context.Context, b3 string) (bool, error) {
 }
 
 // BlobStored is HasBlob asking the storage rather than trusting the
-// index: a packed blob's pack is looked up. Backups call it, after
-// ReloadIndex, for blobs a prune may have just removed.
+// index: each pack the index puts the blob in is looked up until one is
+// there. Backups call it, after ReloadIndex, for blobs a prune may have
+// just removed.
 func (h *Hub) BlobStored(ctx context.Context, b3 string) (bool, error) {
-	if id, _, ok, err := h.lookupPacked(ctx, b3); err != nil {
+	at, err := h.lookupPacked(ctx, b3)
+	if err != nil {
 		return false, err
-	} else if ok {
-		_, err := h.backend.Stat(ctx, id.key())
+	}
+	for _, p := range at {
+		_, err := h.backend.Stat(ctx, p.pack.key())
 		if err == nil {
 			return true, nil
 		}
@@ -184,7 +188,7 @@ func (h *Hub) BlobStored(ctx context.Context, b3 string) (bool, error) {
 			return false, err
 		}
 	}
-	_, err := h.backend.Stat(ctx, BlobKey(b3))
+	_, err = h.backend.Stat(ctx, BlobKey(b3))
 	if errors.Is(err, backend.ErrNotFound) {
 		return false, nil
 	}
@@ -220,28 +224,40 @@ func (h *Hub) PutBlob(ctx context.Context, b3, path string) (uploaded bool, err 
 // write); ReadBlobs checks them.
 func (h *Hub) OpenBlob(ctx context.Context, b3 string, offset int64) (io.ReadCloser, error) {
 	for attempt := 0; ; attempt++ {
-		id, e, ok, err := h.lookupPacked(ctx, b3)
+		at, err := h.lookupPacked(ctx, b3)
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
+		if len(at) == 0 {
 			return h.backend.Get(ctx, BlobKey(b3), offset, -1)
 		}
-		if offset > int64(e.length) {
-			return nil, fmt.Errorf("blob %s: %w", b3, backend.ErrInvalidRange)
-		}
-		if offset == int64(e.length) {
-			return io.NopCloser(strings.NewReader("")), nil
-		}
-		rc, err := h.backend.Get(ctx, id.key(), int64(e.off)+offset, int64(e.length)-offset)
-		if errors.Is(err, backend.ErrNotFound) && attempt == 0 {
-			// Repacked by a prune since the index was read.
-			if err := h.ReloadIndex(ctx); err != nil {
-				return nil, err
+		// The first place may be a pack an index still names after it is
+		// gone: try the others before giving up.
+		for _, p := range at {
+			e := p.e
+			if offset > int64(e.length) {
+				return nil, fmt.Errorf("blob %s: %w", b3, backend.ErrInvalidRange)
 			}
-			continue
+			if offset == int64(e.length) {
+				return io.NopCloser(strings.NewReader("")), nil
+			}
+			rc, err := h.backend.Get(ctx, p.pack.key(), int64(e.off)+offset, int64(e.length)-offset)
+			if !errors.Is(err, backend.ErrNotFound) {
+				return rc, err
+			}
 		}
-		return rc, err
+		if attempt > 0 {
+			// Named only by packs that are gone: perhaps stored on its own.
+			rc, err := h.backend.Get(ctx, BlobKey(b3), offset, -1)
+			if errors.Is(err, backend.ErrNotFound) {
+				return nil, fmt.Errorf("blob %s: the index names only packs that are gone (%s…); run `editkit hub check --repair`: %w", b3, at[0].pack.key(), err)
+			}
+			return rc, err
+		}
+		// Repacked by a prune since the index was read.
+		if err := h.ReloadIndex(ctx); err != nil {
+			return nil, err
+		}
 	}
 }
 

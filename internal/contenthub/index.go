@@ -212,23 +212,46 @@ func (h *Hub) ReloadIndex(ctx context.Context) error {
 	return nil
 }
 
-// lookupPacked finds a packed blob in the loaded index.
-func (h *Hub) lookupPacked(ctx context.Context, b3 string) (packID, indexEntry, bool, error) {
+// locations lists every place the index puts a blob: two packs (packed
+// twice by two people at once, or a compaction's new pack beside a pack
+// an index still names after it is gone), in index order.
+func (x *blobIndex) locations(b3 [32]byte) []indexEntry {
+	cmp := func(e indexEntry, k [32]byte) int { return bytes.Compare(e.b3[:], k[:]) }
+	i, _ := slices.BinarySearchFunc(x.sorted, b3, cmp)
+	var out []indexEntry
+	for ; i < len(x.sorted) && x.sorted[i].b3 == b3; i++ {
+		out = append(out, x.sorted[i])
+	}
+	if e, ok := x.recent[b3]; ok {
+		out = append(out, e)
+	}
+	return out
+}
+
+// packedAt is one place a packed blob is stored.
+type packedAt struct {
+	pack packID
+	e    indexEntry
+}
+
+// lookupPacked lists the places the loaded index puts a blob (none: not
+// packed).
+func (h *Hub) lookupPacked(ctx context.Context, b3 string) ([]packedAt, error) {
 	k, err := hashing.ParseBLAKE3(b3)
 	if err != nil {
-		return packID{}, indexEntry{}, false, fmt.Errorf("blob %q: %w", b3, err)
+		return nil, fmt.Errorf("blob %q: %w", b3, err)
 	}
 	x, err := h.index(ctx)
 	if err != nil {
-		return packID{}, indexEntry{}, false, err
+		return nil, err
 	}
 	h.ix.mu.Lock()
 	defer h.ix.mu.Unlock()
-	e, ok := x.lookup(k)
-	if !ok {
-		return packID{}, indexEntry{}, false, nil
+	var out []packedAt
+	for _, e := range x.locations(k) {
+		out = append(out, packedAt{x.packs[e.pack], e})
 	}
-	return x.packs[e.pack], e, true, nil
+	return out, nil
 }
 
 // loadIndex lists and reads every index object. One that disappears while

@@ -55,15 +55,19 @@ func (h *Hub) readBlobs(ctx context.Context, b3s []string, fn func(b3 string, r 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// A blob not found (its pack repacked by a prune since the index was
-	// read, a loose blob packed) is looked up again once.
-	for attempt := 0; len(want) > 0 && attempt < 2; attempt++ {
-		reqs, loose, err := h.planReads(ctx, want)
+	// read, a loose blob packed) is looked up again in a fresh index, in a
+	// place other than the packs found gone: an index may still name a
+	// pack that is gone beside the one that holds the blob now.
+	gone := map[packID]bool{}
+	for attempt := 0; len(want) > 0; attempt++ {
+		reqs, loose, err := h.planReads(ctx, want, gone)
 		if err != nil {
 			return err
 		}
 		var (
 			mu      sync.Mutex
-			retry   []string // packs gone since the index was read
+			retry   []string // objects gone since the index was read
+			newGone bool     // a pack not known to be gone before
 			wg      sync.WaitGroup
 			slots   = make(chan struct{}, readJobs)
 			errOnce sync.Once
@@ -79,7 +83,7 @@ func (h *Hub) readBlobs(ctx context.Context, b3s []string, fn func(b3 string, r 
 		}
 		// spawn runs one request; one that finds its object gone is
 		// retried once after the index is read again.
-		spawn := func(key string, read func() error) {
+		spawn := func(key string, pack *packID, read func() error) {
 			slots <- struct{}{}
 			wg.Add(1)
 			go func() {
@@ -89,6 +93,9 @@ func (h *Hub) readBlobs(ctx context.Context, b3s []string, fn func(b3 string, r 
 				if errors.Is(err, backend.ErrNotFound) {
 					mu.Lock()
 					retry = append(retry, key)
+					if pack != nil && !gone[*pack] {
+						gone[*pack], newGone = true, true
+					}
 					mu.Unlock()
 				} else if err != nil {
 					fail(err)
@@ -96,7 +103,7 @@ func (h *Hub) readBlobs(ctx context.Context, b3s []string, fn func(b3 string, r 
 			}()
 		}
 		for _, rq := range reqs {
-			spawn(rq.pack.key(), func() error {
+			spawn(rq.pack.key(), &rq.pack, func() error {
 				return h.readRange(ctx, rq, func(b3 string, r io.Reader) error {
 					if err := fn(b3, r); err != nil {
 						return err
@@ -107,7 +114,7 @@ func (h *Hub) readBlobs(ctx context.Context, b3s []string, fn func(b3 string, r 
 			})
 		}
 		for _, b3 := range loose {
-			spawn(BlobKey(b3), func() error {
+			spawn(BlobKey(b3), nil, func() error {
 				if err := h.readLoose(ctx, b3, fn); err != nil {
 					return err
 				}
@@ -119,7 +126,8 @@ func (h *Hub) readBlobs(ctx context.Context, b3s []string, fn func(b3 string, r 
 		if first != nil {
 			return first
 		}
-		if len(retry) == 0 || attempt > 0 {
+		// Each further round needs a pack newly found gone, so it ends.
+		if len(retry) == 0 || (attempt > 0 && !newGone) {
 			break
 		}
 		if err := h.ReloadIndex(ctx); err != nil {
@@ -144,9 +152,10 @@ type rangeRead struct {
 	blobs      []indexEntry // by offset
 }
 
-// planReads groups the wanted packed blobs into range requests and lists
+// planReads groups the wanted packed blobs into range requests, each from
+// the first place the index puts it that is not a pack in gone, and lists
 // the others, to be read as objects of their own.
-func (h *Hub) planReads(ctx context.Context, want map[string]bool) ([]rangeRead, []string, error) {
+func (h *Hub) planReads(ctx context.Context, want map[string]bool, gone map[packID]bool) ([]rangeRead, []string, error) {
 	x, err := h.index(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -156,7 +165,9 @@ func (h *Hub) planReads(ctx context.Context, want map[string]bool) ([]rangeRead,
 	var loose []string
 	for b3 := range want {
 		k, _ := hashing.ParseBLAKE3(b3)
-		if e, ok := x.lookup(k); ok {
+		at := x.locations(k)
+		if i := slices.IndexFunc(at, func(e indexEntry) bool { return !gone[x.packs[e.pack]] }); i >= 0 {
+			e := at[i]
 			byPack[e.pack] = append(byPack[e.pack], e)
 		} else {
 			loose = append(loose, b3)
