@@ -93,6 +93,7 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 	if len(group) == 0 {
 		return
 	}
+	r.newGroup()
 	// Times first: a change after the sync would cost each file a journal
 	// commit of its own.
 	each(group, func(e *batched) { e.err = e.p.setTime(e.o) })
@@ -144,7 +145,7 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 		if err == nil {
 			fi, err = e.p.placed()
 		}
-		e.p.dir.Close()
+		e.p.releaseDir()
 		e.done(fi, err)
 	}
 }

@@ -265,3 +265,56 @@ func TestBatchSyncfsOnFirstOpenedFile(t *testing.T) {
 		}
 	}
 }
+
+// The files of a group share their folder, walked to once from the root,
+// not once per file; the next group walks again, so a link swapped in for
+// the folder meanwhile is refused even while a file begun before is still
+// open in the old one.
+func TestBatchWalksEachFolderOncePerGroup(t *testing.T) {
+	root := t.TempDir()
+	r, _ := Open(root, Hooks{})
+	early, err := r.Begin("Bins/early.avb", BeginOptions{Perm: 0o644, Hash: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Abort()
+	b := r.NewBatch(1000)
+	var res batchResult
+	for i := range 40 {
+		rel := fmt.Sprintf("Bins/bin %02d.avb", i)
+		p, err := r.Begin(rel, BeginOptions{Perm: 0o644, Hash: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Write([]byte(rel))
+		b.Add(context.Background(), p, SettleOptions{ReadBack: true, XXH128: p.Sum().XXH128Hex()}, false, res.done(rel))
+	}
+	b.Flush(context.Background())
+	for rel, err := range res.errs {
+		if err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+	}
+	if len(res.errs) != 40 {
+		t.Fatalf("%d files placed, want 40", len(res.errs))
+	}
+	if n := r.walks.Load(); n != 1 {
+		t.Fatalf("41 files in one folder walked to it %d times; want once", n)
+	}
+
+	elsewhere := t.TempDir()
+	if err := os.Rename(filepath.Join(root, "Bins"), filepath.Join(root, "Bins.old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(root, "Bins")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Begin("Bins/late.avb", BeginOptions{Perm: 0o644})
+	var le *LinkError
+	if !errors.As(err, &le) {
+		t.Fatalf("Begin through a link swapped in after the group: %v, want a LinkError", err)
+	}
+	if names, _ := os.ReadDir(elsewhere); len(names) != 0 {
+		t.Fatalf("written through the link: %v", names)
+	}
+}

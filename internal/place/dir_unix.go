@@ -126,6 +126,21 @@ func (d *Dir) rename(old, new string, noReplace bool) error {
 	return nil
 }
 
+// renameExclusive renames old to new in d unless something is at new
+// (fs.ErrExist); errNoExclusive when the file system cannot refuse so.
+func (d *Dir) renameExclusive(old, new string) error {
+	err := renameNoReplace(d.fd, old, new)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.ENOTSUP):
+		return errNoExclusive
+	case errors.Is(err, unix.EEXIST):
+		err = fs.ErrExist
+	}
+	return &os.LinkError{Op: "rename", Old: filepath.Join(d.path, old), New: filepath.Join(d.path, new), Err: err}
+}
+
 // Sync makes d's entries (a rename, a new file) durable.
 func (d *Dir) Sync() error {
 	err := unix.Fsync(d.fd)

@@ -67,6 +67,9 @@ func (d *Dir) rename(old, new string, noReplace bool) error {
 	return os.Rename(filepath.Join(d.path, old), filepath.Join(d.path, new))
 }
 
+// renameExclusive is not offered here: the caller checks the name first.
+func (d *Dir) renameExclusive(old, new string) error { return errNoExclusive }
+
 func (d *Dir) Sync() error { return nil }
 
 func (d *Dir) chtimes(name string, mtime time.Time) error {

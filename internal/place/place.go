@@ -79,6 +79,9 @@ func (e *ExistsError) Error() string {
 	return fmt.Sprintf("a different file is already at %s; it was left alone — move it away and run the same command again to get this one", e.Path)
 }
 
+// errNoExclusive means the file system cannot rename without replacing.
+var errNoExclusive = errors.New("rename without replacing is not supported here")
+
 // ReadBackError means the file read back from the medium differs from what
 // was written.
 type ReadBackError struct{ Msg string }
@@ -133,6 +136,78 @@ type Root struct {
 
 	// faults lets this package's tests make syncs fail.
 	faults faults
+
+	// dirs holds the folders files are being placed in, each reached once
+	// per group by the link-safe walk and shared by the files begun in it
+	// (see Root.dirFor); walks counts those walks (tests prove sharing).
+	dirsMu sync.Mutex
+	dirs   map[string]*sharedDir
+	walks  atomic.Int64
+}
+
+// sharedDir is a folder handle shared by the files being placed in it.
+type sharedDir struct {
+	rel  string
+	d    *Dir
+	refs int
+}
+
+// dirFor returns the folder rel, created as needed, for a file about to be
+// placed in it. The first file of a group walks to it from the root as
+// OpenDir does; the next files of that group use the same handle, which is
+// as safe as walking again: everything is done relative to the handle, so
+// it stays in the folder the walk reached without following a link, and a
+// file's own handle is held from Begin to Commit in any case. The sharing
+// ends with the group (newGroup): the next group walks again, so a link
+// swapped in since is refused then.
+func (r *Root) dirFor(rel string) (*sharedDir, error) {
+	r.dirsMu.Lock()
+	if s, ok := r.dirs[rel]; ok {
+		s.refs++
+		r.dirsMu.Unlock()
+		return s, nil
+	}
+	r.dirsMu.Unlock()
+	d, err := r.OpenDir(rel, true)
+	if err != nil {
+		return nil, err
+	}
+	r.walks.Add(1)
+	r.dirsMu.Lock()
+	defer r.dirsMu.Unlock()
+	if s, ok := r.dirs[rel]; ok { // another worker walked there meanwhile
+		s.refs++
+		d.Close()
+		return s, nil
+	}
+	if r.dirs == nil {
+		r.dirs = map[string]*sharedDir{}
+	}
+	s := &sharedDir{rel: rel, d: d, refs: 1}
+	r.dirs[rel] = s
+	return s, nil
+}
+
+// releaseDir lets go of a file's folder, closing it after its last file.
+func (r *Root) releaseDir(s *sharedDir) {
+	r.dirsMu.Lock()
+	defer r.dirsMu.Unlock()
+	if s.refs--; s.refs > 0 {
+		return
+	}
+	if r.dirs[s.rel] == s {
+		delete(r.dirs, s.rel)
+	}
+	s.d.Close()
+}
+
+// newGroup ends the sharing of folder handles: files begun from now on walk
+// to their folders again. A group ends when it is placed (a batch flush, a
+// single file's Commit).
+func (r *Root) newGroup() {
+	r.dirsMu.Lock()
+	defer r.dirsMu.Unlock()
+	clear(r.dirs)
 }
 
 // faults stand in for syncfs and fsync when set (tests only).
@@ -274,6 +349,7 @@ func (r *Root) RemoveTemps(skip ...string) error {
 type File struct {
 	r    *Root
 	dir  *Dir
+	dirs *sharedDir // dir's share; nil once released
 	rel  string
 	name string // final base name
 	tmp  string // temporary base name
@@ -300,18 +376,18 @@ func (r *Root) Begin(rel string, o BeginOptions) (*File, error) {
 	if err := treepath.Validate(rel); err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Join(rel), err)
 	}
-	dir, err := r.OpenDir(treepath.Parent(rel), true)
+	shared, err := r.dirFor(treepath.Parent(rel))
 	if err != nil {
 		return nil, err
 	}
 	name := treepath.Base(rel)
-	p := &File{r: r, dir: dir, rel: rel, name: name, tmp: TempName(name)}
+	p := &File{r: r, dir: shared.d, dirs: shared, rel: rel, name: name, tmp: TempName(name)}
 	flag := os.O_RDWR | os.O_CREATE
 	if !o.Resume {
 		flag |= os.O_TRUNC
 	}
-	if p.f, err = dir.OpenFile(p.tmp, flag, o.Perm.Perm()|0o600); err != nil {
-		dir.Close()
+	if p.f, err = p.dir.OpenFile(p.tmp, flag, o.Perm.Perm()|0o600); err != nil {
+		p.releaseDir()
 		return nil, err
 	}
 	// Numbered once open and before any write (see Root.syncGroup).
@@ -478,7 +554,8 @@ func ReadBack(ctx context.Context, f *os.File, progress func(int64)) (string, in
 // Unicode form) is a CollisionError and is left alone. It returns the
 // placed file's description, as the medium stores it.
 func (p *File) Commit(replace bool) (fs.FileInfo, error) {
-	defer p.dir.Close()
+	p.r.newGroup()
+	defer p.releaseDir()
 	if err := p.rename(replace); err != nil {
 		return nil, err
 	}
@@ -512,6 +589,13 @@ func (p *File) placed() (fs.FileInfo, error) {
 }
 
 func (p *File) place(replace bool) error {
+	// Where the file system can rename without replacing, that one call
+	// checks and renames at once: the usual case (nothing at the final
+	// name) needs neither a look first nor the lock. Something there
+	// (ErrExist) is looked at below, as on file systems that cannot.
+	if err := p.dir.renameExclusive(p.tmp, p.name); !errors.Is(err, errNoExclusive) && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
 	p.r.renameMu.Lock()
 	defer p.r.renameMu.Unlock()
 	final := filepath.Join(p.dir.path, p.name)
@@ -574,7 +658,7 @@ func (p *File) Abort() {
 		p.f = nil
 	}
 	p.dir.Remove(p.tmp)
-	p.dir.Close()
+	p.releaseDir()
 }
 
 // Keep closes the temporary file and leaves it for the next run to resume.
@@ -583,7 +667,15 @@ func (p *File) Keep() {
 		p.f.Close()
 		p.f = nil
 	}
-	p.dir.Close()
+	p.releaseDir()
+}
+
+// releaseDir lets go of the file's folder (once).
+func (p *File) releaseDir() {
+	if p.dirs != nil {
+		p.r.releaseDir(p.dirs)
+		p.dirs = nil
+	}
 }
 
 // Lstat describes the file rel without following a link anywhere on the
