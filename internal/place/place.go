@@ -513,15 +513,14 @@ func (p *File) verify(ctx context.Context, o SettleOptions) error {
 		fsx.Forget(p.f, 0, 0)
 		return nil
 	}
-	// Synced, so every page is clean: drop them and read the medium.
-	if err := fsx.ReadFromMedium(p.f); err != nil {
-		return fmt.Errorf("drop cached pages of %s: %w", p.f.Name(), err)
-	}
+	// Synced, so every page is clean: ReadBack drops them and reads the
+	// medium, from byte 0 whatever the file's offset. The hook is shown
+	// the file as ReadBack will find it.
 	if o.BeforeReadBack != nil {
+		if err := fsx.ReadFromMedium(p.f); err != nil {
+			return fmt.Errorf("drop cached pages of %s: %w", p.f.Name(), err)
+		}
 		o.BeforeReadBack(p.f)
-	}
-	if _, err := p.f.Seek(0, io.SeekStart); err != nil {
-		return err
 	}
 	got, n, err := ReadBack(ctx, p.f, o.Progress)
 	if err != nil {
