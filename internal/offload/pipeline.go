@@ -245,7 +245,7 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 	h := c.newFileHasher(e.Path)
 	var n int64
 	if before.Size() <= place.SmallFile {
-		n, err = w.copySmall(src, h.MultiHasher, outs)
+		n, err = w.copySmall(src, before.Size(), h.MultiHasher, outs)
 	} else {
 		n, err = w.fanOut(ctx, src, h.MultiHasher, outs)
 	}
@@ -336,7 +336,7 @@ func (w *worker) batchAll(ctx context.Context, rel string, src *os.File, outs []
 
 // openSource opens a source file and returns what it was before the copy.
 func openSource(path string) (*os.File, os.FileInfo, error) {
-	src, err := os.Open(path)
+	src, err := openRead(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -504,15 +504,16 @@ func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.MultiHashe
 
 // copySmall copies a small file in one read and one write per output, in
 // the worker's goroutine: for a file of a few KB, handing chunks to other
-// goroutines costs more than the copy. A file that grew past SmallFile
-// since it was listed is still copied whole (unchanged then reports it).
-func (w *worker) copySmall(src *os.File, h *hashing.MultiHasher, outs []*output) (int64, error) {
+// goroutines costs more than the copy. It reads the size the file had when
+// opened, without a further read to see the end: a file that changed size
+// since is reported by unchanged, which compares it after the copy.
+func (w *worker) copySmall(src *os.File, size int64, h *hashing.MultiHasher, outs []*output) (int64, error) {
 	if w.small == nil {
-		w.small = make([]byte, place.SmallFile+1)
+		w.small = make([]byte, place.SmallFile)
 	}
-	k, err := io.ReadFull(src, w.small)
+	k, err := io.ReadFull(src, w.small[:size])
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = nil
+		err = nil // shrunk: unchanged reports it
 	}
 	if err != nil {
 		return int64(k), err
