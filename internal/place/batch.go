@@ -163,9 +163,15 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 func (r *Root) syncGroup(group []*batched) bool {
 	var first *File
 	var files []*os.File
+	// One file per folder handle says where the group is: a file created
+	// through a folder handle is on that folder's file system.
+	folders := map[*Dir]bool{}
 	for _, e := range group {
 		if e.err == nil {
-			files = append(files, e.p.f)
+			if !folders[e.p.dir] {
+				folders[e.p.dir] = true
+				files = append(files, e.p.f)
+			}
 			if first == nil || e.p.seq < first.seq {
 				first = e.p
 			}
