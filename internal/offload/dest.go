@@ -171,7 +171,8 @@ func (c *copier) prepareDests() error {
 
 // copyBatchFiles is how many small files a destination places at once:
 // enough that syncs and read-backs are grouped, few enough that the open
-// temporary files (two descriptors each) stay well within limits.
+// temporary files (a descriptor each, and one per folder) stay well within
+// limits.
 const copyBatchFiles = 128
 
 // tempSkip are the folders of a drive that never hold a copied file's
