@@ -45,6 +45,12 @@ func (s *Sender) Pending() (pending []Pending, warnings []string, err error) {
 	}
 	s.removeOrphanReceipts(ids)
 	for _, id := range ids {
+		// The receipt before the batch: the last destination to finish
+		// removes the batch first and the receipts after (tidy), so a
+		// batch read after its receipt was seen unfinished truly is
+		// unfinished. Read the other way round, the receipt could vanish
+		// in between and a delivered batch look new.
+		r, rerr := s.o.readReceipt(id, s.dest)
 		b, err := s.o.readBatch(id)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // just removed by the last of its destinations
@@ -56,9 +62,8 @@ func (s *Sender) Pending() (pending []Pending, warnings []string, err error) {
 		if !slices.Contains(b.To, s.dest) {
 			continue
 		}
-		r, err := s.o.readReceipt(id, s.dest)
-		if err != nil {
-			warnings = append(warnings, s.putAside(id, err))
+		if rerr != nil {
+			warnings = append(warnings, s.putAside(id, rerr))
 			continue
 		}
 		if r.Done {
