@@ -55,20 +55,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireAll reports whether a missing prerequisite must fail the test
-// (make test, CI) rather than skip it (a quick go test on a laptop).
-func requireAll() bool { return os.Getenv("EDITKIT_REQUIRE_ALL") == "1" }
-
 // need fails or skips the test when a prerequisite is missing, saying which.
 func need(t *testing.T, ok bool, what string) {
 	t.Helper()
-	if ok {
-		return
+	if !ok {
+		slowtest.Missing(t, what)
 	}
-	if requireAll() {
-		t.Fatalf("prerequisite missing: %s (run .ci/install-deps; make test needs root for mounts)", what)
-	}
-	t.Skipf("prerequisite missing: %s; make test would fail here", what)
 }
 
 func needRoot(t *testing.T) { need(t, os.Geteuid() == 0, "root (for mount, losetup)") }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/editkit/editkit/internal/slowtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,11 +40,7 @@ func TestBatchAcrossMountPointFsyncsEachFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := unix.Mount("tmpfs", other, "tmpfs", 0, "size=4m"); err != nil {
-		why := fmt.Sprintf("cannot mount a tmpfs at %s: %v (needs root)", other, err)
-		if os.Getenv("EDITKIT_REQUIRE_ALL") == "1" {
-			t.Fatal(why)
-		}
-		t.Skip(why + "; set EDITKIT_REQUIRE_ALL=1 to make this a failure")
+		slowtest.Missing(t, fmt.Sprintf("a tmpfs mounted at %s: %v (needs root)", other, err))
 	}
 	t.Cleanup(func() { unix.Unmount(other, unix.MNT_DETACH) })
 	r, _ := Open(root, Hooks{})

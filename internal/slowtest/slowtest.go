@@ -1,7 +1,9 @@
-// Package slowtest owns the one rule for tests too slow for `make
-// test-short`: under -short they are skipped, saying why and that `make
-// test` runs them; when the suite must run whole (EDITKIT_REQUIRE_ALL=1,
-// as `make test` and CI set it) a skip would hide a test, so it fails.
+// Package slowtest owns the rules for tests that might not run: one too
+// slow for `make test-short` is skipped under -short, saying why and that
+// `make test` runs it (Skip); one whose prerequisite is missing (a tool, a
+// mount, root) is skipped on a quick `go test` on a laptop (Missing). When
+// the suite must run whole (EDITKIT_REQUIRE_ALL=1, as `make test` and CI
+// set it) either skip would hide a test, so it fails instead.
 package slowtest
 
 import (
@@ -20,4 +22,14 @@ func Skip(t testing.TB, why string) {
 		t.Fatalf("%s: -short with EDITKIT_REQUIRE_ALL=1 would skip it; run the whole suite without -short (make test)", why)
 	}
 	t.Skipf("%s; runs in make test", why)
+}
+
+// Missing fails t when the suite must run whole (EDITKIT_REQUIRE_ALL=1) and
+// otherwise skips it, saying what is missing and how to get it.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("EDITKIT_REQUIRE_ALL") == "1" {
+		t.Fatalf("prerequisite missing: %s (run .ci/install-deps; make test needs root for mounts)", what)
+	}
+	t.Skipf("prerequisite missing: %s; make test would fail here", what)
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/editkit/editkit/internal/slowtest"
 )
 
 // Version is the versitygw release the tests are written against.
@@ -100,10 +101,7 @@ func start(t testing.TB, useTLS bool) *Server {
 	t.Helper()
 	bin, err := FindBinary()
 	if err != nil {
-		if os.Getenv("EDITKIT_REQUIRE_ALL") == "1" {
-			t.Fatalf("S3 test server: %v", err)
-		}
-		t.Skipf("S3 test server: %v (EDITKIT_REQUIRE_ALL=1 makes this a failure)", err)
+		slowtest.Missing(t, fmt.Sprintf("S3 test server: %v", err))
 	}
 	base := t.TempDir()
 	s := &Server{
