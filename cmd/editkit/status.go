@@ -1,0 +1,93 @@
+package main
+
+import (
+	"strings"
+	"time"
+
+	"github.com/editkit/editkit/internal/catalog"
+	"github.com/editkit/editkit/internal/units"
+	"github.com/spf13/cobra"
+)
+
+func newStatusCmd(e *env) *cobra.Command {
+	var hf hubFlags
+	cmd := &cobra.Command{
+		Use:   "status [DRIVE]",
+		Short: "Who has which media, what a drive lacks, and the last backups",
+		Example: `  editkit status
+  editkit status /Volumes/EDITOR1
+  editkit status --json`,
+		Args: argsRange(0, 1, "at most one drive"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHub(cmd.Context(), &hf)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			drive := ""
+			if len(args) == 1 {
+				drive = args[0]
+			}
+			st, err := catalog.GetStatus(cmd.Context(), h, drive)
+			if err != nil {
+				return err
+			}
+			if e.term.JSON {
+				return e.term.PrintJSON(st)
+			}
+			t := e.term
+			t.Printf("Media catalog (%d items, %d events):\n", len(st.Items), st.Catalog.Events)
+			for _, it := range st.Items {
+				var who []string
+				for _, d := range it.Drives {
+					who = append(who, d.Label)
+				}
+				has := "on no drive yet"
+				if len(who) > 0 {
+					has = "on " + strings.Join(who, ", ")
+				}
+				mark := ""
+				if it.OnDrive != "" && it.OnDrive != "yes" {
+					mark = "  [" + it.OnDrive + " on this drive]"
+				}
+				t.Printf("  %-8s %s (%s, pushed %s by %s) %s%s\n", it.Category, it.Path, units.FormatBytes(it.Size),
+					it.Time.Local().Format("2006-01-02"), it.User, has, mark)
+			}
+			if d := st.Drive; d != nil {
+				t.Printf("\n%s (%s) lacks %d items (%s); pull it to bring them\n", d.Path, d.Label, len(d.Missing), units.FormatBytes(d.Bytes))
+				for _, p := range d.Differs {
+					t.Printf("  different file at %s\n", p)
+				}
+			}
+			if len(st.Drives) > 0 {
+				t.Printf("\nDrives:\n")
+				for _, d := range st.Drives {
+					t.Printf("  %-12s %-24s last pull %s, last verify %s, %d catalog items\n", d.Label, d.ID, when(d.LastPull), when(d.LastVerify), len(d.Has))
+				}
+			}
+			t.Printf("\nLast backups:\n")
+			if len(st.Backups) == 0 {
+				t.Printf("  none\n")
+			}
+			for _, b := range st.Backups {
+				t.Printf("  %-16s %s by %s@%s: %s\n", b.Set, b.Time.Local().Format("2006-01-02 15:04"), b.User, b.Host, b.Note)
+			}
+			for _, rj := range st.Rejected {
+				t.Printf("\nrefused catalog entry %q (pushed by %s on %s): %s\n", rj.Path, rj.User, rj.Host, rj.Reason)
+			}
+			for _, c := range st.Conflicts {
+				t.Printf("\nconflict: %s pushed a different file to %s at the same time as another push (%s); the catalog kept the first\n", c.User, c.Path, c.Time.Local().Format("2006-01-02 15:04"))
+			}
+			return nil
+		},
+	}
+	hf.register(cmd)
+	return cmd
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
