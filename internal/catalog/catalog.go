@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/event"
+	"github.com/editkit/editkit/internal/mxf"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
@@ -46,6 +47,9 @@ type Item struct {
 	EventID  string    `json:"event"`
 	// Previous holds the versions this one replaced, newest first.
 	Previous []Version `json:"previous,omitempty"`
+	// MXF is the item's MXF header metadata, if it was read (push, or
+	// `editkit index --hub`); nil otherwise.
+	MXF *mxf.Info `json:"mxf,omitempty"`
 }
 
 // Version is an earlier version of an item.

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/mxf"
 	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
 )
@@ -70,6 +71,9 @@ type Record struct {
 	Verified int64  `json:"verified,omitempty"` // when it was last read back and matched, Unix s
 	Seq      uint64 `json:"seq"`
 	Deleted  bool   `json:"deleted,omitempty"` // journal only: the path was removed
+	// MXF is the file's MXF header metadata, if it is an MXF file whose
+	// header was read; nil otherwise (not MXF, unreadable, or not yet indexed).
+	MXF *mxf.Info `json:"mxf,omitempty"`
 }
 
 // MTime returns ModTime as a time.Time.
