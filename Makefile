@@ -51,6 +51,7 @@ FUZZTIME    ?= 30s
 FUZZMINTIME ?= 10s
 FUZZFLAGS   ?=
 FUZZ_TARGETS := \
+	internal/aaf:FuzzRead \
 	internal/b3sum:FuzzParse internal/b3sum:FuzzRoundTrip \
 	internal/catalog:FuzzApply internal/catalog:FuzzCheckpoint \
 	internal/config:FuzzLoad \

@@ -1,0 +1,164 @@
+// Package aaftest makes AAF cuts for tests with pyaaf2 (kept in the shared
+// reference folder), linking OP-Atom MXF files the way Avid's export does,
+// and reads them back with pyaaf2 as the oracle for which file source mobs a
+// cut uses. A missing python3, pyaaf2 or ffmpeg is reported through
+// slowtest.Missing.
+package aaftest
+
+import (
+	_ "embed"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/editkit/editkit/internal/slowtest"
+)
+
+//go:embed mkaaf.py
+var script []byte
+
+// Spec describes the AAF to make; see mkaaf.py.
+type Spec struct {
+	Media []string `json:"media"` // OP-Atom MXF files to link
+	// Synthetic media are numbered after Media: mobs for files not at hand.
+	Synthetic    []Synthetic   `json:"synthetic,omitempty"`
+	Rate         int           `json:"rate,omitempty"`
+	SectorSize   int           `json:"sector_size,omitempty"` // 512 makes a smaller file
+	Compositions []Composition `json:"compositions"`
+}
+
+// Synthetic is a master mob and file source mob for media not at hand,
+// with its UMIDs in MXF byte order (hex).
+type Synthetic struct {
+	Name         string `json:"name"`
+	FileUMID     string `json:"file_umid"`
+	MaterialUMID string `json:"material_umid,omitempty"`
+}
+
+// Composition is one sequence: its tracks in order.
+type Composition struct {
+	Name   string  `json:"name"`
+	Tracks []Track `json:"tracks"`
+}
+
+// Track is a picture or sound track of source clips.
+type Track struct {
+	Kind  string `json:"kind"` // "picture" or "sound"
+	Clips []Clip `json:"clips"`
+}
+
+// Clip uses Media[Media] from Start for Length frames, or, with Nested
+// set, the composition of that name.
+type Clip struct {
+	Media  int    `json:"media"`
+	Start  int    `json:"start,omitempty"`
+	Length int    `json:"length,omitempty"`
+	Nested string `json:"nested,omitempty"`
+}
+
+// pyaaf2 returns the python3 to run and the PYTHONPATH holding pyaaf2.
+func pyaaf2(t testing.TB) (string, string) {
+	t.Helper()
+	py := "/usr/bin/python3" // Debian's, as the reference README says
+	if _, err := os.Stat(py); err != nil {
+		if py, err = exec.LookPath("python3"); err != nil {
+			slowtest.Missing(t, "python3 (apt-get install python3)")
+		}
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			t.Fatal("aaftest: no go.mod above the test's folder")
+		}
+		root = parent
+	}
+	lib := filepath.Join(root, "..", "shared", "reference", "pyaaf2")
+	if _, err := os.Stat(filepath.Join(lib, "aaf2", "__init__.py")); err != nil {
+		slowtest.Missing(t, "pyaaf2 in ../shared/reference/pyaaf2")
+	}
+	return py, lib
+}
+
+func run(t testing.TB, args ...string) []byte {
+	t.Helper()
+	py, lib := pyaaf2(t)
+	dir := t.TempDir()
+	sp := filepath.Join(dir, "mkaaf.py")
+	if err := os.WriteFile(sp, script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, append([]string{sp}, args...)...)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+lib)
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("pyaaf2 %v: %v\n%s", args, err, ee.Stderr)
+		}
+		t.Fatalf("pyaaf2 %v: %v", args, err)
+	}
+	return out
+}
+
+// Make writes the AAF described by spec to path.
+func Make(t testing.TB, path string, spec Spec) {
+	t.Helper()
+	b, err := json.Marshal(struct {
+		Out string `json:"out"`
+		Spec
+	}{path, spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := filepath.Join(t.TempDir(), "spec.json")
+	if err := os.WriteFile(sp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "make", sp)
+}
+
+// Oracle reads the AAF at path with pyaaf2: per composition, the MobIDs
+// (as the AAF stores them, hex) of the file source mobs its clips use, once
+// per use.
+func Oracle(t testing.TB, path string) map[string][]string {
+	t.Helper()
+	var out map[string][]string
+	if err := json.Unmarshal(run(t, "read", path), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// MXF writes an OP-Atom MXF file with Debian's ffmpeg: two frames of DNxHD
+// video at 25 fps (kind "video"), or two frames' worth of PCM audio at the
+// same edit rate ("audio"). tone varies the content so files differ.
+func MXF(t testing.TB, path, kind string, tone int) {
+	t.Helper()
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		slowtest.Missing(t, "ffmpeg (apt-get install ffmpeg)")
+	}
+	var args []string
+	switch kind {
+	case "video":
+		args = []string{"-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=25",
+			"-vf", "hue=h=" + strconv.Itoa(tone*37), "-frames:v", "2", "-c:v", "dnxhd", "-b:v", "36M", "-pix_fmt", "yuv422p"}
+	case "audio":
+		args = []string{"-f", "lavfi", "-i", "sine=r=48000:f=" + strconv.Itoa(200+tone*50), "-t", "0.08", "-c:a", "pcm_s16le", "-mxf_audio_edit_rate", "25"}
+	default:
+		t.Fatalf("aaftest.MXF: kind %q", kind)
+	}
+	args = append(append([]string{"-v", "error", "-y"}, args...), "-f", "mxf_opatom", path)
+	if out, err := exec.Command(ff, args...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg %v: %v\n%s", args, err, out)
+	}
+}
