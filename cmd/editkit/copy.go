@@ -24,6 +24,9 @@ func newCopyCmd(e *env) *cobra.Command {
 		allowUnportable bool
 		includeAvidDB   bool
 		excludes        []string
+		forCut          string
+		sequence        string
+		includes        []string
 	)
 	cmd := &cobra.Command{
 		Use:   "copy SRC DEST [DEST...]",
@@ -47,8 +50,13 @@ files, Thumbs.db, .Spotlight-V100, .Trashes, .fseventsd, .TemporaryItems,
 Avid's msmMMOB.mdb and msmFMID.pmr (Avid rebuilds them; --include-avid-db keeps
 them), and symbolic links (never followed).
 
+--for CUT (an AAF, OTIO or EDL file; see editkit needs) copies only the media
+that cut uses, found by reading the headers of SRC's MXF files (their UMIDs),
+plus the files --include names (the project, say); what the cut needs that
+SRC lacks is listed, and makes the exit code 1.
+
 Exit codes: 0 every file copied and verified on every drive; 1 some files
-failed (each listed) or interrupted; 2 bad usage, or refused before writing
+failed (each listed), the cut needs media SRC lacks, or interrupted; 2 bad usage, or refused before writing
 anything (missing or read-only destination, not enough space, names that
 cannot live on exFAT/NTFS).`,
 		Example: `  # Prepare three editors' drives from the media RAID
@@ -58,7 +66,10 @@ cannot live on exFAT/NTFS).`,
   editkit copy --label "Anna" --label "Ben" --verify=full /Volumes/RAID/Show /Volumes/A /Volumes/B
 
   # Leave out renders, keep Avid's media databases
-  editkit copy --exclude "Renders/" --exclude "*.tmp" --include-avid-db SRC /Volumes/EDITOR1`,
+  editkit copy --exclude "Renders/" --exclude "*.tmp" --include-avid-db SRC /Volumes/EDITOR1
+
+  # The director's laptop drive: only what reel 3 uses, with the project
+  editkit copy --for R3.aaf --include "Avid Projects/" /Volumes/RAID/Show /Volumes/DIRECTOR`,
 		Args: argsRange(2, -1, "a source and at least one destination"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mode, err := offload.ParseVerifyMode(verify)
@@ -72,6 +83,20 @@ cannot live on exFAT/NTFS).`,
 			if jobs < 0 {
 				return ui.Usagef("--jobs %d: must be 1 or more (0 picks a default)", jobs)
 			}
+			rules := walk.Rules{IncludeAvidDB: includeAvidDB, Excludes: excludes}
+			cutOK := true
+			if forCut != "" {
+				var warnings []string
+				if rules.Custom, warnings, err = cutSelection(cmd.Context(), args[0], forCut, sequence, includes); err != nil {
+					return err
+				}
+				for _, w := range warnings {
+					e.warn(w)
+				}
+				cutOK = len(warnings) == 0
+			} else if sequence != "" || len(includes) > 0 {
+				return ui.Usagef("--sequence and --include go with --for CUT")
+			}
 			progress := e.term.NewProgress("copy")
 			defer progress.Close()
 			res, err := offload.Run(cmd.Context(), offload.Options{
@@ -82,7 +107,7 @@ cannot live on exFAT/NTFS).`,
 				Jobs:            jobs,
 				Verify:          mode,
 				AllowUnportable: allowUnportable,
-				Rules:           walk.Rules{IncludeAvidDB: includeAvidDB, Excludes: excludes},
+				Rules:           rules,
 				Hooks:           testPlaceHooks(),
 			})
 			progress.Close()
@@ -102,7 +127,7 @@ cannot live on exFAT/NTFS).`,
 					shellJoin(append([]string{"copy"}, cmdArgs(cmd)...)))
 				err = nil // said above; res.OK() is false
 			}
-			return e.conclude(res.OK(), res, err, func() { printCopySummary(e.term, res) })
+			return e.conclude(res.OK() && cutOK, res, err, func() { printCopySummary(e.term, res) })
 		},
 	}
 	f := cmd.Flags()
@@ -112,6 +137,9 @@ cannot live on exFAT/NTFS).`,
 	f.BoolVar(&allowUnportable, "allow-unportable", false, "copy names that cannot live on exFAT/NTFS or that collide on case-insensitive drives")
 	f.BoolVar(&includeAvidDB, "include-avid-db", false, "also copy Avid's msmMMOB.mdb and msmFMID.pmr (Avid rebuilds them otherwise)")
 	f.StringArrayVar(&excludes, "exclude", nil, "leave out entries matching PATTERN (gitignore-style: \"*.tmp\", \"Renders/\", \"/Exports/Old\"); repeatable")
+	f.StringVar(&forCut, "for", "", "copy only the media the cut in this AAF, OTIO or EDL file uses (and what --include names)")
+	f.StringVar(&sequence, "sequence", "", "with --for: only this sequence of the cut")
+	f.StringArrayVar(&includes, "include", nil, "with --for: also copy entries matching PATTERN (gitignore-style, e.g. \"Avid Projects/\"); repeatable")
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/editkit/editkit/internal/catalog"
+	"github.com/editkit/editkit/internal/cut"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
@@ -12,8 +13,10 @@ import (
 
 func newPullCmd(e *env) *cobra.Command {
 	var (
-		hf hubFlags
-		o  catalog.PullOptions
+		hf       hubFlags
+		o        catalog.PullOptions
+		forCut   string
+		sequence string
 	)
 	cmd := &cobra.Command{
 		Use:   "pull DRIVE",
@@ -37,6 +40,10 @@ manifest lacks) has those files checked against the history once and taken
 into the manifest; one that no longer matches is reported damaged and
 recorded as failed. A history whose chain is broken is never extended.
 
+--for CUT (an AAF, OTIO or EDL file; see editkit needs) pulls only the media
+that cut needs, with the same guarantees; what it needs that the hub lacks is
+listed, and makes the exit code 1.
+
 Exit codes: 0 the drive has everything; 1 conflicts, refused entries,
 failures or damaged recorded files (each listed), a broken ASC MHL chain, or
 interrupted; 2 bad usage, not enough space.`,
@@ -44,7 +51,10 @@ interrupted; 2 bad usage, not enough space.`,
   editkit pull /Volumes/EDITOR1
 
   # What would come, and how long it would take at 20 Mbit/s
-  editkit pull --dry-run --bwlimit 20Mbit /Volumes/EDITOR1`,
+  editkit pull --dry-run --bwlimit 20Mbit /Volumes/EDITOR1
+
+  # Only what the turnover needs
+  editkit pull --for Turnover_R3.aaf /Volumes/SOUND1`,
 		Args: argsRange(1, 1, "a drive"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Drive = args[0]
@@ -59,6 +69,17 @@ interrupted; 2 bad usage, not enough space.`,
 				return err
 			}
 			defer h.Close()
+			var forRep *cut.Report
+			if forCut != "" {
+				if o.Prune {
+					return ui.Usagef("--prune with --for: a pull for one cut removes nothing; run pull --prune on its own")
+				}
+				if o.Only, forRep, err = cutHubPaths(cmd.Context(), h, forCut, sequence); err != nil {
+					return err
+				}
+			} else if sequence != "" {
+				return ui.Usagef("--sequence needs --for CUT")
+			}
 			progress := e.progress("pull")
 			o.Env = e.runEnv(progress)
 			res, err := catalog.Pull(cmd.Context(), h, o)
@@ -69,6 +90,11 @@ interrupted; 2 bad usage, not enough space.`,
 			}
 			if res == nil {
 				return &ui.UsageError{Err: err}
+			}
+			cutOK := true
+			if forRep != nil {
+				res.Warnings = append(res.Warnings, cutWarnings(forRep)...)
+				cutOK = forRep.Complete()
 			}
 			for _, w := range res.Warnings {
 				e.warn(w)
@@ -84,7 +110,7 @@ interrupted; 2 bad usage, not enough space.`,
 			if err != nil && cmd.Context().Err() != nil {
 				e.term.Warnf("interrupted; run the same command again: pulled files are kept and a partial download resumes")
 			}
-			return e.conclude(res.OK(), res, err, func() { printPull(e.term, res, bps) })
+			return e.conclude(res.OK() && cutOK, res, err, func() { printPull(e.term, res, bps) })
 		},
 	}
 	hf.register(cmd)
@@ -94,6 +120,8 @@ interrupted; 2 bad usage, not enough space.`,
 	f.BoolVar(&o.KeepAvidDB, "keep-avid-db", false, "leave Avid's media databases in folders that receive new media")
 	f.StringVar(&o.Label, "label", "", "label for a drive editkit has not prepared before")
 	f.IntVarP(&o.Jobs, "jobs", "j", 0, "files downloaded at once (default 3)")
+	f.StringVar(&forCut, "for", "", "pull only the media the cut in this AAF, OTIO or EDL file needs")
+	f.StringVar(&sequence, "sequence", "", "with --for: only this sequence of the cut")
 	return cmd
 }
 

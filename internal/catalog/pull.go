@@ -36,6 +36,10 @@ type PullOptions struct {
 	Jobs           int
 	BytesPerSecond int64       // for the dry run's time estimate
 	Hooks          place.Hooks // tests: stop at a chosen point (see place.Hooks)
+
+	// Only, if set, limits the pull to these catalog paths (`pull --for
+	// CUT`: the media a cut needs); nil pulls everything.
+	Only map[string]bool
 }
 
 // PulledItem is what happened to one catalog item on the drive.
@@ -252,6 +256,9 @@ func (p *puller) plan(ctx context.Context, state *State, have map[string]manifes
 		return nil, 0, space, err
 	}
 	for _, it := range state.Sorted() {
+		if o.Only != nil && !o.Only[it.Path] {
+			continue
+		}
 		if why := checkCatalogPath(it.Path); why != "" {
 			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "refused", Detail: "catalog entry refused: " + why})
 			continue
