@@ -185,7 +185,7 @@ func (s *State) Apply(e event.Event) {
 			return
 		}
 		it := &Item{Path: e.Path, Size: e.Size, B3: e.Hash, XXH128: e.XXH128, Category: e.Category, Note: e.Note,
-			User: e.User, Host: e.Host, Time: e.Time, MTime: e.MTime, EventID: e.ID}
+			User: e.User, Host: e.Host, Time: e.Time, MTime: e.MTime, EventID: e.ID, MXF: e.MXF}
 		if ok {
 			it.Previous = append([]Version{{B3: cur.B3, Size: cur.Size, Time: cur.Time, EventID: cur.EventID}}, cur.Previous...)
 		} else if w, was := s.Withdrawn[e.Path]; was {
@@ -193,6 +193,11 @@ func (s *State) Apply(e event.Event) {
 		}
 		delete(s.Withdrawn, e.Path)
 		s.Items[e.Path] = it
+	case event.Indexed:
+		// Only for the content it was read from.
+		if it, ok := s.Items[e.Path]; ok && it.B3 == e.Hash && e.MXF != nil {
+			it.MXF = e.MXF
+		}
 	case event.Withdrawn:
 		if it, ok := s.Items[e.Path]; ok {
 			s.Withdrawn[e.Path] = it

@@ -19,6 +19,7 @@ import (
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/mxf"
 	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
@@ -483,10 +484,20 @@ func recordPulled(drv *manifest.Drive, it *Item, full, xxh string, now time.Time
 // drive's manifest.
 func recordPulledInfo(drv *manifest.Drive, it *Item, fi os.FileInfo, xxh string, now time.Time) error {
 	if err := drv.Append(manifest.Record{Path: it.Path, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), BLAKE3: it.B3, XXH128: xxh,
-		Origin: "pull", Written: now.Unix(), Verified: now.Unix()}); err != nil {
+		Origin: "pull", Written: now.Unix(), Verified: now.Unix(), MXF: pulledMXF(drv, it, fi)}); err != nil {
 		return err
 	}
 	return drv.Flush()
+}
+
+// pulledMXF is the pulled file's MXF header metadata: the catalog's (read
+// from the same content), or, for an item pushed before editkit read MXF
+// headers, read from the file just placed.
+func pulledMXF(drv *manifest.Drive, it *Item, fi os.FileInfo) *mxf.Info {
+	if it.MXF != nil {
+		return it.MXF
+	}
+	return mxf.ProbeFile(filepath.Join(drv.Root, filepath.FromSlash(it.Path)), fi.Size())
 }
 
 // pruneCandidate is withdrawn media the drive holds in exactly the

@@ -18,6 +18,7 @@ import (
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/hashing"
+	"github.com/editkit/editkit/internal/mxf"
 	"github.com/editkit/editkit/internal/portable"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
@@ -378,6 +379,7 @@ func pushOne(ctx context.Context, h *contenthub.Hub, w *contenthub.BlobWriter, s
 	ev := event.New(o.Now(), event.Pushed)
 	ev.User, ev.Host, ev.Path, ev.Size, ev.Hash, ev.XXH128 = o.User, o.Host, f.path, sum.Size, it.B3, sum.XXH128Hex()
 	ev.Category, ev.Note = o.Category, o.Note
+	ev.MXF = mxf.ProbeFile(f.source, sum.Size)
 	if fi, err := os.Stat(f.source); err == nil {
 		ev.MTime = fi.ModTime().UTC()
 	}

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/editkit/editkit/internal/mxf"
 )
 
 // Actions.
@@ -24,6 +26,7 @@ const (
 	Pruned       = "pruned"
 	Withdrawn    = "withdrawn" // media taken out of the catalog
 	Removed      = "removed"   // media withdrawn from the catalog deleted from a drive (pull --prune)
+	Indexed      = "indexed"   // an item's MXF header metadata read after it was pushed (editkit index --hub)
 )
 
 // Event is one change. ID is unique across every editkit everywhere and
@@ -51,6 +54,8 @@ type Event struct {
 	Set       string    `json:"set,omitempty"`        // backup set
 	Snapshot  string    `json:"snapshot,omitempty"`   // backup snapshot ID
 	FreeSpace int64     `json:"free_space,omitempty"` // of the drive, when known
+	// MXF is a pushed or indexed MXF file's header metadata.
+	MXF *mxf.Info `json:"mxf,omitempty"`
 }
 
 // NewID returns a new event ID: the UTC time to the microsecond, then 8

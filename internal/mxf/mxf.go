@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // ErrNotMXF is returned for input that does not start with an MXF header
@@ -103,11 +102,4 @@ type Info struct {
 	Duration        int64    `json:"duration"` // in edit units
 	DropFrame       bool     `json:"drop,omitempty"`
 	TimecodeRate    int      `json:"tc_rate,omitempty"`
-}
-
-// ReadHeader reads the header metadata of the MXF file r of the given size.
-// It returns ErrNotMXF for input that is not MXF, and another error for an
-// MXF file whose header cannot be read.
-func ReadHeader(r io.ReaderAt, size int64) (*Info, error) {
-	return nil, ErrNotMXF
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/mxf"
 	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/walk"
@@ -187,6 +188,9 @@ func (w *worker) readBack(ctx context.Context, d *dest, e walk.Entry, rec manife
 		return fmt.Errorf("reads back as xxh128 %s, manifest says %s", sum, rec.XXH128)
 	}
 	rec.Verified = w.c.opts.Now().Unix()
+	if rec.MXF == nil {
+		rec.MXF = mxf.Probe(e.Path, f, rec.Size) // indexing an older record while the file is read anyway
+	}
 	return d.record(rec, false)
 }
 
@@ -272,6 +276,7 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		XXH128:   sum.XXH128Hex(),
 		Origin:   "copy",
 		Written:  now,
+		MXF:      mxf.Probe(e.Path, src, n), // from the page cache: the file was just read
 	}
 	if c.opts.Verify != VerifyNone {
 		rec.Verified = now

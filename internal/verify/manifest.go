@@ -15,6 +15,7 @@ import (
 
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/mxf"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -228,10 +229,17 @@ func (m *manifestCheck) rehash(r manifest.Record, e walk.Entry) error {
 				m.verified(sum.Size)
 			}
 		}
+		// A record from before editkit read MXF headers gets the header
+		// now, while the file is in the page cache.
+		indexed := false
+		if intact && e.ModTime.UnixNano() == r.ModTime && r.MXF == nil {
+			r.MXF = mxf.ProbeFile(full, sum.Size)
+			indexed = r.MXF != nil
+		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		m.checked[r.Path] = checkedFile{xxh128: sum.XXH128Hex(), size: sum.Size, mod: e.ModTime, intact: intact}
-		if intact && e.ModTime.UnixNano() == r.ModTime && r.Verified == 0 {
+		if intact && e.ModTime.UnixNano() == r.ModTime && (r.Verified == 0 || indexed) {
 			m.unverified = append(m.unverified, r)
 		}
 	})
@@ -264,7 +272,8 @@ func (m *manifestCheck) findMoved(ctx context.Context) ([]movedRecord, []string)
 }
 
 // markReadBack records in the manifest that the intact files never read
-// back before have been now.
+// back before (or whose MXF header was read for the first time) have been
+// now.
 func (m *manifestCheck) markReadBack() error {
 	if m.opts.ReadOnly || len(m.unverified) == 0 {
 		return nil
