@@ -12,6 +12,7 @@ import (
 	"github.com/editkit/editkit/internal/aaf"
 	"github.com/editkit/editkit/internal/aaf/aaftest"
 	"github.com/editkit/editkit/internal/mxf"
+	"github.com/editkit/editkit/internal/mxf/mxftest"
 )
 
 func readFile(t *testing.T, path string, opt aaf.Options) (*aaf.Cut, error) {
@@ -63,16 +64,17 @@ func fileMobs(c *aaf.Cut) []string {
 }
 
 // TestReadMatchesPyAAF2 builds cuts the way Avid exports them (pyaaf2
-// linking ffmpeg's OP-Atom files) and checks that the reader names exactly
+// linking ffmpeg's OP-Atom files, a clip's video and audio sharing a master
+// mob) and checks that the reader names exactly
 // the file source mobs pyaaf2 reads back, per sequence and for all, and
 // that each UMID is the one written in the MXF file itself.
 func TestReadMatchesPyAAF2(t *testing.T) {
 	dir := t.TempDir()
-	var media []string
-	for i, kind := range []string{"video", "video", "video", "audio", "audio", "audio"} {
-		p := filepath.Join(dir, fmt.Sprintf("clip%d.mxf", i))
-		aaftest.MXF(t, p, kind, i)
-		media = append(media, p)
+	// media: three clips' video files, then their audio files
+	media := make([]string, 6)
+	for i := range 3 {
+		paths, _ := mxftest.Clip(t, dir, fmt.Sprintf("A001C00%d", i+1), mxftest.Opts{})
+		media[i], media[i+3] = paths[0], paths[1]
 	}
 	cutPath := filepath.Join(dir, "cut.aaf")
 	aaftest.Make(t, cutPath, aaftest.Spec{Media: media, SectorSize: 512, Compositions: []aaftest.Composition{

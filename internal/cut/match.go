@@ -103,28 +103,27 @@ func (ix *Index) match(r Ref) Match {
 	return m
 }
 
-// matchSource matches an EDL-style reference: media whose clip or tape
-// name, or file name, is the reel or clip name, of the track's kind, whose
-// timecode range overlaps the reference's source range.
+// matchSource matches an EDL-style reference: media of the track's kind
+// whose timecode range overlaps the reference's source range and whose clip
+// name (or file name) is the reference's clip name — or, when no clip
+// fits by name, whose tape or clip name (or file name) is the reel.
 func (ix *Index) matchSource(r Ref) Match {
 	m := Match{Ref: r, By: "name and timecode"}
-	var cands []int
-	for _, n := range []string{r.Tape, r.Name} {
-		if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
-			for _, i := range ix.byName[n] {
-				cands = appendOnce(cands, i)
-			}
-			for _, i := range ix.byBase[n] {
-				cands = appendOnce(cands, i)
-			}
-		}
-	}
-	for _, i := range cands {
-		md := ix.media[i]
-		if !kindFits(r.Track, md.MXF) || !overlaps(r, md.MXF) {
+	for _, n := range []string{r.Name, r.Tape} {
+		if n = strings.ToLower(strings.TrimSpace(n)); n == "" {
 			continue
 		}
-		m.Media = append(m.Media, i)
+		var cands []int
+		for _, i := range append(append([]int(nil), ix.byName[n]...), ix.byBase[n]...) {
+			md := ix.media[i]
+			if kindFits(r.Track, md.MXF) && overlaps(r, md.MXF) {
+				cands = appendOnce(cands, i)
+			}
+		}
+		if len(cands) > 0 {
+			m.Media = cands
+			break
+		}
 	}
 	m.Ambiguous = len(groups(ix, m.Media)) > 1
 	return m

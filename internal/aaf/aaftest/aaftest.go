@@ -1,8 +1,8 @@
 // Package aaftest makes AAF cuts for tests with pyaaf2 (kept in the shared
-// reference folder), linking OP-Atom MXF files the way Avid's export does,
+// reference folder), linking OP-Atom MXF files (internal/mxf/mxftest makes
+// them) the way Avid's export does,
 // and reads them back with pyaaf2 as the oracle for which file source mobs a
-// cut uses. A missing python3, pyaaf2 or ffmpeg is reported through
-// slowtest.Missing.
+// cut uses. A missing python3 or pyaaf2 is reported through slowtest.Missing.
 package aaftest
 
 import (
@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/editkit/editkit/internal/slowtest"
@@ -136,29 +135,4 @@ func Oracle(t testing.TB, path string) map[string][]string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// MXF writes an OP-Atom MXF file with Debian's ffmpeg: two frames of DNxHD
-// video at 25 fps (kind "video"), or two frames' worth of PCM audio at the
-// same edit rate ("audio"). tone varies the content so files differ.
-func MXF(t testing.TB, path, kind string, tone int) {
-	t.Helper()
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		slowtest.Missing(t, "ffmpeg (apt-get install ffmpeg)")
-	}
-	var args []string
-	switch kind {
-	case "video":
-		args = []string{"-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=25",
-			"-vf", "hue=h=" + strconv.Itoa(tone*37), "-frames:v", "2", "-c:v", "dnxhd", "-b:v", "36M", "-pix_fmt", "yuv422p"}
-	case "audio":
-		args = []string{"-f", "lavfi", "-i", "sine=r=48000:f=" + strconv.Itoa(200+tone*50), "-t", "0.08", "-c:a", "pcm_s16le", "-mxf_audio_edit_rate", "25"}
-	default:
-		t.Fatalf("aaftest.MXF: kind %q", kind)
-	}
-	args = append(append([]string{"-v", "error", "-y"}, args...), "-f", "mxf_opatom", path)
-	if out, err := exec.Command(ff, args...).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg %v: %v\n%s", args, err, out)
-	}
 }

@@ -15,17 +15,17 @@ import sys
 
 import aaf2
 import aaf2.mxf
+import aaf2.essence
 
 
 def make(spec):
     with aaf2.open(spec["out"], "w", sector_size=spec.get("sector_size", 4096)) as f:
-        masters = []
+        masters = []  # (master mob, slot id) per media
         for path in spec.get("media") or []:
-            mobs = f.content.link_external_mxf(path)
-            master = [m for m in mobs if isinstance(m, aaf2.mobs.MasterMob)][0]
-            masters.append(master)
+            masters.append(link(f, path))
         for syn in spec.get("synthetic") or []:
-            masters.append(synthetic(f, syn))
+            master = synthetic(f, syn)
+            masters.append((master, master.slots[0].slot_id))
         comps = {}
         for c in spec["compositions"]:
             comp = f.create.CompositionMob()
@@ -46,11 +46,36 @@ def make(spec):
                         sc.start = 0
                         sc.length = clip.get("length", 1)
                     else:
-                        master = masters[clip["media"]]
-                        essence = [s for s in master.slots if s.media_kind.lower() in ("picture", "sound")][0]
-                        sc = master.create_source_clip(slot_id=essence.slot_id,
+                        master, slot_id = masters[clip["media"]]
+                        sc = master.create_source_clip(slot_id=slot_id,
                                                        start=clip.get("start", 0), length=clip.get("length", 1))
                     seq.components.append(sc)
+
+
+def link(f, path):
+    """Links an OP-Atom file as Avid's export does. The files of one clip
+    share a material package: the first file's link makes the master mob,
+    each later one adds its track to it. Returns (master, slot id)."""
+    mobs = f.content.link_external_mxf(path)
+    src = [m for m in mobs if isinstance(m, aaf2.mobs.SourceMob)
+           and not isinstance(m.descriptor, (aaf2.essence.TapeDescriptor, aaf2.essence.ImportDescriptor))][0]
+    found = [m for m in mobs if isinstance(m, aaf2.mobs.MasterMob)]
+    if found:
+        master = found[0]
+    else:
+        material = [p for p in aaf2.mxf.MXFFile(path).packages()
+                    if isinstance(p, aaf2.mxf.MXFMaterialPackage)][0].mob_id
+        master = f.content.mobs.get(material)
+    for slot in master.slots:
+        seg = slot.segment
+        for c in getattr(seg, "components", [seg]):
+            if isinstance(c, aaf2.components.SourceClip) and c.mob_id == src.mob_id:
+                return master, slot.slot_id
+    kind = [s.media_kind for s in src.slots if s.media_kind.lower() in ("picture", "sound")][0]
+    essence = [s for s in src.slots if s.media_kind == kind][0]
+    slot = master.create_empty_sequence_slot(essence.edit_rate, media_kind=kind)
+    slot.segment.components.append(src.create_source_clip(slot_id=essence.slot_id))
+    return master, slot.slot_id
 
 
 def synthetic(f, syn):
