@@ -6,8 +6,11 @@
 package aaftest
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,18 +61,21 @@ type Clip struct {
 	Nested string `json:"nested,omitempty"`
 }
 
-// pyaaf2 returns the python3 to run and the PYTHONPATH holding pyaaf2.
-func pyaaf2(t testing.TB) (string, string) {
-	t.Helper()
+// ErrMissing means python3 or pyaaf2 is not where the tests look.
+var ErrMissing = errors.New("python3, or pyaaf2 in ../shared/reference/pyaaf2, missing (.ci/install-deps installs python3)")
+
+// pyaaf2 returns the python3 to run and the PYTHONPATH holding pyaaf2
+// (../shared/reference/pyaaf2 beside the repository).
+func pyaaf2() (string, string, error) {
 	py := "/usr/bin/python3" // Debian's, as the reference README says
 	if _, err := os.Stat(py); err != nil {
 		if py, err = exec.LookPath("python3"); err != nil {
-			slowtest.Missing(t, "python3 (apt-get install python3)")
+			return "", "", ErrMissing
 		}
 	}
 	root, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
@@ -77,52 +83,73 @@ func pyaaf2(t testing.TB) (string, string) {
 		}
 		parent := filepath.Dir(root)
 		if parent == root {
-			t.Fatal("aaftest: no go.mod above the test's folder")
+			return "", "", fmt.Errorf("aaftest: no go.mod above %s", root)
 		}
 		root = parent
 	}
 	lib := filepath.Join(root, "..", "shared", "reference", "pyaaf2")
 	if _, err := os.Stat(filepath.Join(lib, "aaf2", "__init__.py")); err != nil {
-		slowtest.Missing(t, "pyaaf2 in ../shared/reference/pyaaf2")
+		return "", "", ErrMissing
 	}
-	return py, lib
+	return py, lib, nil
 }
 
-func run(t testing.TB, args ...string) []byte {
-	t.Helper()
-	py, lib := pyaaf2(t)
-	dir := t.TempDir()
+func run(ctx context.Context, args ...string) ([]byte, error) {
+	py, lib, err := pyaaf2()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "aaftest")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
 	sp := filepath.Join(dir, "mkaaf.py")
 	if err := os.WriteFile(sp, script, 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	cmd := exec.Command(py, append([]string{sp}, args...)...)
+	cmd := exec.CommandContext(ctx, py, append([]string{sp}, args...)...)
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+lib)
 	out, err := cmd.Output()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			t.Fatalf("pyaaf2 %v: %v\n%s", args, err, ee.Stderr)
-		}
-		t.Fatalf("pyaaf2 %v: %v", args, err)
+	if ee, ok := err.(*exec.ExitError); ok {
+		return nil, fmt.Errorf("pyaaf2 %v: %v\n%s", args, err, ee.Stderr)
 	}
-	return out
+	return out, err
+}
+
+func must[T any](t testing.TB, v T, err error) T {
+	t.Helper()
+	if errors.Is(err, ErrMissing) {
+		slowtest.Missing(t, err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // Make writes the AAF described by spec to path.
 func Make(t testing.TB, path string, spec Spec) {
 	t.Helper()
+	must(t, struct{}{}, MakeFile(context.Background(), path, spec))
+}
+
+// MakeFile is Make for code without a testing.TB (benchmarks).
+func MakeFile(ctx context.Context, path string, spec Spec) error {
 	b, err := json.Marshal(struct {
 		Out string `json:"out"`
 		Spec
 	}{path, spec})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	sp := filepath.Join(t.TempDir(), "spec.json")
+	sp := path + ".spec.json"
 	if err := os.WriteFile(sp, b, 0o644); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	run(t, "make", sp)
+	defer os.Remove(sp)
+	_, err = run(ctx, "make", sp)
+	return err
 }
 
 // Oracle reads the AAF at path with pyaaf2: per composition, the MobIDs
@@ -131,7 +158,8 @@ func Make(t testing.TB, path string, spec Spec) {
 func Oracle(t testing.TB, path string) map[string][]string {
 	t.Helper()
 	var out map[string][]string
-	if err := json.Unmarshal(run(t, "read", path), &out); err != nil {
+	b, err := run(context.Background(), "read", path)
+	if err := json.Unmarshal(must(t, b, err), &out); err != nil {
 		t.Fatal(err)
 	}
 	return out
