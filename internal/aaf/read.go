@@ -227,12 +227,8 @@ func (rd *reader) mobLeaves(m *mob, slot *uint32, depth int) ([]leaf, error) {
 	if depth > maxDepth {
 		return nil, formatErr("mobs nested more than %d deep", maxDepth)
 	}
-	if m.slots == nil {
-		ns, err := rd.s.refs(m.obj, pidMobSlots)
-		if err != nil {
-			return nil, err
-		}
-		m.slots = ns
+	if err := rd.loadSlots(m); err != nil {
+		return nil, err
 	}
 	var out []leaf
 	found := false
@@ -367,6 +363,22 @@ func (rd *reader) clipLeaves(from *mob, clip *object, depth int) ([]leaf, error)
 	return l, nil
 }
 
+// loadSlots reads the list of m's slots once.
+func (rd *reader) loadSlots(m *mob) error {
+	if m.slots != nil {
+		return nil
+	}
+	ns, err := rd.s.refs(m.obj, pidMobSlots)
+	if err != nil {
+		return err
+	}
+	m.slots = ns
+	if m.slots == nil {
+		m.slots = []*node{}
+	}
+	return nil
+}
+
 func (rd *reader) descriptor(m *mob) (*object, error) {
 	return rd.s.ref(m.obj, pidEssenceDesc)
 }
@@ -421,12 +433,8 @@ func (rd *reader) describe(l leaf) (Media, error) {
 		}
 	}
 	// The tape: what the file mob's first slot's source clip points at.
-	if fm.slots == nil {
-		ns, err := rd.s.refs(fm.obj, pidMobSlots)
-		if err != nil {
-			return md, err
-		}
-		fm.slots = ns
+	if err := rd.loadSlots(fm); err != nil {
+		return md, err
 	}
 	for _, n := range fm.slots {
 		so, err := rd.s.object(n)

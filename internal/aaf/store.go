@@ -53,7 +53,7 @@ type store struct {
 }
 
 func openStore(ra io.ReaderAt, size int64) (*store, error) {
-	doc, err := mscfb.New(ra)
+	doc, err := mscfb.New(&blockCache{r: ra, size: size, blocks: map[int64][]byte{}})
 	if err != nil {
 		return nil, formatErr("compound file: %v", err)
 	}
@@ -86,6 +86,54 @@ func openStore(ra io.ReaderAt, size int64) (*store, error) {
 		}
 	}
 	return &store{root: root, size: size}, nil
+}
+
+// Reading a cut means many small reads (a 4-byte FAT entry per sector, a
+// 64-byte mini-sector, a 128-byte directory entry): blockCache serves them
+// from 64 KiB blocks, at most 16 MiB at once, so it costs a few large reads
+// rather than a system call per sector — and an AAF with embedded essence
+// never has more than that in memory.
+const (
+	cacheBlock      = 64 << 10
+	maxCachedBlocks = 256
+)
+
+type blockCache struct {
+	r      io.ReaderAt
+	size   int64
+	blocks map[int64][]byte
+}
+
+func (c *blockCache) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		if pos >= c.size {
+			return n, io.EOF
+		}
+		bi := pos / cacheBlock
+		b, ok := c.blocks[bi]
+		if !ok {
+			if len(c.blocks) >= maxCachedBlocks {
+				clear(c.blocks)
+			}
+			start := bi * cacheBlock
+			b = make([]byte, min(cacheBlock, c.size-start))
+			m, err := c.r.ReadAt(b, start)
+			if m < len(b) {
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return n, err
+			}
+			c.blocks[bi] = b
+		}
+		n += copy(p[n:], b[pos-bi*cacheBlock:])
+	}
+	return n, nil
 }
 
 // readStream reads the whole stream name in storage n, refusing one longer

@@ -27,10 +27,12 @@ type Index struct {
 // NewIndex indexes media. Zero UMIDs (files written without them) are not
 // indexed as UMIDs: they would match every other such file.
 func NewIndex(media []Media) *Index {
-	ix := &Index{media: media, byFile: map[mxf.UMID][]int{}, byMaterial: map[mxf.UMID][]int{},
-		byName: map[string][]int{}, byBase: map[string][]int{}}
+	n := len(media)
+	ix := &Index{media: media, byFile: make(map[mxf.UMID][]int, n), byMaterial: make(map[mxf.UMID][]int, n),
+		byName: make(map[string][]int, n), byBase: make(map[string][]int, n)}
 	for i, m := range media {
-		ix.byBase[baseName(m.Path)] = append(ix.byBase[baseName(m.Path)], i)
+		b := baseName(m.Path)
+		ix.byBase[b] = append(ix.byBase[b], i)
 		if m.MXF == nil {
 			continue
 		}
