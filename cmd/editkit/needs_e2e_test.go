@@ -233,6 +233,18 @@ func TestE2ENeedsCut(t *testing.T) {
 		t.Errorf("SOUND1 lacks %+v, want B002C001.A1.mxf with its size", rest.Drives)
 	}
 
+	// The same for a person: what is missing, its size, and a pull time
+	// only at a rate given; the clip no one has is named.
+	r = h.run(t, "needs", "--bwlimit", "8Mbit", fx.aaf, d3)
+	for _, want := range []string{"missing: Avid MediaFiles/MXF/1/B002C001.A1.mxf (", "(--bwlimit)", "unknown: clip"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("needs output lacks %q\n%s", want, r)
+		}
+	}
+	if r := h.run(t, "needs", fx.aaf, d3); !strings.Contains(r.stdout, "no rate known") {
+		t.Errorf("needs without --bwlimit claims a pull time\n%s", r)
+	}
+
 	// An EDL and an OTIO timeline for R1 name the same files.
 	edl := filepath.Join(t.TempDir(), "R1.edl")
 	writeFile(t, edl, `TITLE: R1

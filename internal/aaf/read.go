@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 
 	"github.com/editkit/editkit/internal/mxf"
@@ -139,7 +140,8 @@ type reader struct {
 	mobs map[MobID]*mob
 	// memo holds, per (mob, slot), the file media it leads to, so a clip
 	// used a thousand times is walked once; inProgress catches cycles.
-	memo       map[slotKey][]leaf
+	memo       map[slotKey]*leaves
+	work       int // media merged so far, against maxWork
 	inProgress map[slotKey]bool
 }
 
@@ -155,7 +157,7 @@ func Read(r io.ReaderAt, size int64, opt Options) (*Cut, error) {
 	if err != nil {
 		return nil, err
 	}
-	rd := &reader{s: s, mobs: map[MobID]*mob{}, memo: map[slotKey][]leaf{}, inProgress: map[slotKey]bool{}}
+	rd := &reader{s: s, mobs: map[MobID]*mob{}, memo: map[slotKey]*leaves{}, inProgress: map[slotKey]bool{}}
 	root, err := s.object(s.root)
 	if err != nil {
 		return nil, err
@@ -197,40 +199,79 @@ func Read(r io.ReaderAt, size int64, opt Options) (*Cut, error) {
 		return nil, fmt.Errorf("%w %q; the AAF has %q", ErrNoSequence, opt.Sequence, names)
 	}
 	cut := &Cut{}
-	index := map[leaf]int{}
+	index := map[MobID]int{}
 	for _, c := range comps {
 		cut.Compositions = append(cut.Compositions, c.name)
-		leaves, err := rd.mobLeaves(c, nil, 0)
+		ls, err := rd.mobLeaves(c, nil, 0)
 		if err != nil {
 			return nil, fmt.Errorf("sequence %q: %w", c.name, err)
 		}
-		for _, l := range leaves {
-			i, seen := index[l]
+		for _, l := range ls.order {
+			key := l.fileMob
+			if key.IsZero() {
+				key = l.masterMob
+			}
+			i, seen := index[key]
 			if !seen {
 				i = len(cut.Media)
-				index[l] = i
+				index[key] = i
 				md, err := rd.describe(l)
 				if err != nil {
 					return nil, err
 				}
 				cut.Media = append(cut.Media, md)
 			}
-			cut.Media[i].Uses++
+			cut.Media[i].Uses = addUses(cut.Media[i].Uses, ls.uses[l])
 		}
 	}
 	return cut, nil
 }
 
+// leaves are the media a slot or segment leads to, in the order first
+// used, with how many source clips lead to each. They are kept as a set,
+// not a list of every use, so sequences nested in sequences cost the
+// number of media, not the product of the uses.
+type leaves struct {
+	order []leaf
+	uses  map[leaf]int
+}
+
+func one(l leaf) *leaves { return &leaves{order: []leaf{l}, uses: map[leaf]int{l: 1}} }
+
+// addUses adds counts, saturating: a hostile file nesting sequences deep
+// must not overflow them.
+func addUses(a, b int) int {
+	if a > math.MaxInt32-b {
+		return math.MaxInt32
+	}
+	return a + b
+}
+
+// merge adds src's media to dst. Every media merged counts against a
+// budget, so a file built to make the walk explode ends in an error.
+func (rd *reader) merge(dst, src *leaves) error {
+	for _, l := range src.order {
+		if rd.work++; rd.work > maxWork {
+			return formatErr("references more media than an AAF cut can (%d merges)", maxWork)
+		}
+		if _, ok := dst.uses[l]; !ok {
+			dst.order = append(dst.order, l)
+		}
+		dst.uses[l] = addUses(dst.uses[l], src.uses[l])
+	}
+	return nil
+}
+
 // mobLeaves returns the media that slot (all slots when nil) of m leads
-// to, once per source clip.
-func (rd *reader) mobLeaves(m *mob, slot *uint32, depth int) ([]leaf, error) {
+// to.
+func (rd *reader) mobLeaves(m *mob, slot *uint32, depth int) (*leaves, error) {
 	if depth > maxDepth {
 		return nil, formatErr("mobs nested more than %d deep", maxDepth)
 	}
 	if err := rd.loadSlots(m); err != nil {
 		return nil, err
 	}
-	var out []leaf
+	out := &leaves{uses: map[leaf]int{}}
 	found := false
 	for _, n := range m.slots {
 		so, err := rd.s.object(n)
@@ -253,7 +294,9 @@ func (rd *reader) mobLeaves(m *mob, slot *uint32, depth int) ([]leaf, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, l...)
+		if err := rd.merge(out, l); err != nil {
+			return nil, err
+		}
 	}
 	if slot != nil && !found && len(m.slots) > 0 {
 		// A reference to a slot the mob lacks: the whole mob is the best
@@ -265,7 +308,7 @@ func (rd *reader) mobLeaves(m *mob, slot *uint32, depth int) ([]leaf, error) {
 
 // segmentLeaves walks a segment of mob m: sequences, effects, transitions,
 // selectors and nested scopes down to source clips.
-func (rd *reader) segmentLeaves(m *mob, seg *object, depth int) ([]leaf, error) {
+func (rd *reader) segmentLeaves(m *mob, seg *object, depth int) (*leaves, error) {
 	if depth > maxDepth {
 		return nil, formatErr("segments nested more than %d deep", maxDepth)
 	}
@@ -303,48 +346,51 @@ func (rd *reader) segmentLeaves(m *mob, seg *object, depth int) ([]leaf, error) 
 			children = append(children, o)
 		}
 	}
-	var out []leaf
+	out := &leaves{uses: map[leaf]int{}}
 	for _, c := range children {
 		l, err := rd.segmentLeaves(m, c, depth+1)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, l...)
+		if err := rd.merge(out, l); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
 // clipLeaves follows a source clip in mob m to the file media it uses.
-func (rd *reader) clipLeaves(from *mob, clip *object, depth int) ([]leaf, error) {
+func (rd *reader) clipLeaves(from *mob, clip *object, depth int) (*leaves, error) {
 	id, ok := clip.mobID(pidSourceID)
 	if !ok {
 		return nil, formatErr("source clip %q has a malformed SourceID", clip.n.name)
 	}
+	none := &leaves{uses: map[leaf]int{}}
 	if id.IsZero() {
-		return nil, nil // end of the chain: original media
+		return none, nil // end of the chain: original media
 	}
 	slot, _ := clip.uint32(pidSourceSlotID)
 	target := rd.mobs[id]
 	if target == nil {
 		if from.obj.classIs(classMasterMob) {
 			// a master mob whose file mob is not in the AAF
-			return []leaf{{fileMob: id, masterMob: from.id}}, nil
+			return one(leaf{fileMob: id, masterMob: from.id}), nil
 		}
-		return []leaf{{masterMob: id}}, nil
+		return one(leaf{masterMob: id}), nil
 	}
 	if target.obj.classIs(classSourceMob) {
 		if rd.isPhysical(target) {
 			if from.obj.classIs(classCompositionMob) {
 				// a cut referring to tape directly: no file to name
-				return []leaf{{masterMob: id}}, nil
+				return one(leaf{masterMob: id}), nil
 			}
-			return nil, nil
+			return none, nil
 		}
 		l := leaf{fileMob: id, resolved: true}
 		if from.obj.classIs(classMasterMob) {
 			l.masterMob = from.id
 		}
-		return []leaf{l}, nil
+		return one(l), nil
 	}
 	key := slotKey{id, slot}
 	if l, done := rd.memo[key]; done {

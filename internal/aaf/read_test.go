@@ -245,3 +245,32 @@ func TestReadLarge(t *testing.T) {
 		t.Errorf("%d uses, want 2000", n)
 	}
 }
+
+// TestReadNestedUses: sequences nested three deep, each using the one below
+// 300 times, mean 27 million uses of one clip. They are counted, not listed
+// one by one (which would take gigabytes).
+func TestReadNestedUses(t *testing.T) {
+	spec := aaftest.Spec{SectorSize: 4096,
+		Synthetic: []aaftest.Synthetic{{Name: "C1", FileUMID: "060a2b340101010501010d2013000000a11b8223b6d643059d3a4cd5aedaf502"}}}
+	uses := func(c aaftest.Clip) []aaftest.Clip {
+		out := make([]aaftest.Clip, 300)
+		for i := range out {
+			out[i] = c
+		}
+		return out
+	}
+	spec.Compositions = []aaftest.Composition{
+		{Name: "L1", Tracks: []aaftest.Track{{Kind: "sound", Clips: uses(aaftest.Clip{Media: 0})}}},
+		{Name: "L2", Tracks: []aaftest.Track{{Kind: "sound", Clips: uses(aaftest.Clip{Nested: "L1"})}}},
+		{Name: "L3", Tracks: []aaftest.Track{{Kind: "sound", Clips: uses(aaftest.Clip{Nested: "L2"})}}},
+	}
+	path := filepath.Join(t.TempDir(), "nested.aaf")
+	aaftest.Make(t, path, spec)
+	c, err := readFile(t, path, aaf.Options{Sequence: "L3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Media) != 1 || c.Media[0].Uses != 300*300*300 {
+		t.Fatalf("media %+v, want one used 27 000 000 times", c.Media)
+	}
+}

@@ -17,7 +17,8 @@ import (
 const (
 	maxPropertiesStream = 1 << 20
 	maxIndexStream      = 16 << 20
-	maxDepth            = 200 // nesting of segments and mob references
+	maxDepth            = 200        // nesting of segments and mob references
+	maxWork             = 20_000_000 // media merged while walking: bounds time and memory
 )
 
 // errFormat marks input that is not a readable AAF file.

@@ -109,7 +109,7 @@ func Read(file, sequence string) (*Needs, error) {
 		if errors.Is(err, aaf.ErrNoSequence) || errors.Is(err, errNoSequence) {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		return nil, fmt.Errorf("%w %s: %v", ErrFormat, file, err)
+		return nil, fmt.Errorf("%w %s: %v (a damaged or partial file? export it again)", ErrFormat, file, err)
 	}
 	nd.File = file
 	return nd, nil
