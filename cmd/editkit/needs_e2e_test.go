@@ -190,7 +190,7 @@ func TestE2ENeedsCut(t *testing.T) {
 
 	// The hub holds the RAID's media (pushed with its MXF metadata).
 	h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
-	if r := h.run(t, "push", "--category", "footage", "--dest-path", "Avid MediaFiles/MXF/1", filepath.Join(fx.raid, "Avid MediaFiles", "MXF", "1")); r.code != 0 {
+	if r := h.run(t, "push", "--category", "footage", "--dest-path", "Avid MediaFiles/MXF", filepath.Join(fx.raid, "Avid MediaFiles", "MXF", "1")); r.code != 0 {
 		t.Fatalf("push: %s", r)
 	}
 
