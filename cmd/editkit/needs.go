@@ -132,7 +132,7 @@ func cutHubPaths(ctx context.Context, h *contenthub.Hub, file, sequence string) 
 func cutWarnings(rep *cut.Report) []string {
 	var out []string
 	for _, r := range rep.Unknown {
-		out = append(out, "the cut needs media no one has: "+r.String())
+		out = append(out, "the cut needs media the catalog does not know (if it was pushed before editkit read MXF headers, run editkit index --hub): "+r.String())
 	}
 	for _, n := range rep.Media {
 		if !n.InHub {
@@ -172,6 +172,9 @@ func printNeeds(t *ui.Terminal, r *cut.Report, hub bool) {
 	}
 	for _, u := range r.Unknown {
 		t.Printf("  unknown: %s: no media known to the catalog or the drives matches it\n", u)
+	}
+	if len(r.Unknown) > 0 {
+		t.Printf("  (media recorded before editkit read MXF headers is matched after editkit index DRIVE or editkit index --hub)\n")
 	}
 	for _, d := range r.Drives {
 		if len(d.Missing) == 0 {

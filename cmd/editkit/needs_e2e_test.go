@@ -224,6 +224,10 @@ func TestE2ENeedsCut(t *testing.T) {
 	if r := editkit(t, "verify", d3); r.code != 0 {
 		t.Errorf("verify after pull --for:\n%s", r)
 	}
+	if r := h.run(t, "pull", "--for", fx.aaf, "--prune", d3); r.code != 2 {
+		t.Errorf("pull --for --prune: want exit 2 (usage)\n%s", r)
+	}
+
 	// That drive lacks the rest of the cut: SOUND's audio, with its size.
 	var rest needsOut
 	if r := h.runJSON(t, &rest, "needs", "--sequence", "SOUND", fx.aaf, d3); r.code != 1 {
