@@ -42,11 +42,11 @@ var (
 	// a run-in never contains them (377M 6.5).
 	partitionPrefix = []byte{0x06, 0x0e, 0x2b, 0x34, 0x02, 0x05, 0x01, 0x01, 0x0d, 0x01, 0x02}
 	// localSetPrefix starts a header metadata set with 2-byte local tags
-	// and 2-byte lengths.
-	localSetPrefix = []byte{0x06, 0x0e, 0x2b, 0x34, 0x02, 0x53, 0x01, 0x01}
-	// structuralPrefix starts the keys of the structural metadata sets;
-	// byte 13-14 name the class.
-	structuralPrefix = []byte{0x06, 0x0e, 0x2b, 0x34, 0x02, 0x53, 0x01, 0x01, 0x0d, 0x01, 0x01, 0x01, 0x01, 0x01}
+	// and 2-byte lengths (byte 7, the registry version, may vary).
+	localSetPrefix = []byte{0x06, 0x0e, 0x2b, 0x34, 0x02, 0x53, 0x01}
+	// structuralItem is bytes 8-13 of the keys of the structural metadata
+	// sets; bytes 14-15 name the class.
+	structuralItem = []byte{0x0d, 0x01, 0x01, 0x01, 0x01, 0x01}
 )
 
 // firstRead is how much of a file ReadHeader reads first: the partition
@@ -325,7 +325,7 @@ func parseSets(meta []byte) (*header, error) {
 		case isFillKey(key):
 		case isIndexKey(key):
 			return h, nil
-		case bytes.HasPrefix(key, structuralPrefix):
+		case bytes.HasPrefix(key, localSetPrefix) && bytes.Equal(key[8:14], structuralItem):
 			s := &set{class: binary.BigEndian.Uint16(key[14:16])}
 			for v := value; len(v) >= 4; {
 				tag := binary.BigEndian.Uint16(v)
