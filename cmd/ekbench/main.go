@@ -80,6 +80,7 @@ func main() {
 		"hub":     {b.hubSuite},
 		"tracker": {b.trackerSuite},
 		"place":   {b.placeSuite},
+		"mxf":     {b.mxfSuite},
 		"cut":     {b.cutSuite},
 		"all":     {b.copySuite, b.smallSuite, b.verifySuite, b.mhlSuite, b.hubSuite, b.trackerSuite},
 	}

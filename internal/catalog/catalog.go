@@ -48,7 +48,7 @@ type Item struct {
 	// Previous holds the versions this one replaced, newest first.
 	Previous []Version `json:"previous,omitempty"`
 	// MXF is the item's MXF header metadata, if it was read (push, or
-	// `editkit index --hub`); nil otherwise.
+	// `editkit index` of the hub); nil otherwise.
 	MXF *mxf.Info `json:"mxf,omitempty"`
 }
 

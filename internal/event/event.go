@@ -26,7 +26,7 @@ const (
 	Pruned       = "pruned"
 	Withdrawn    = "withdrawn" // media taken out of the catalog
 	Removed      = "removed"   // media withdrawn from the catalog deleted from a drive (pull --prune)
-	Indexed      = "indexed"   // an item's MXF header metadata read after it was pushed (editkit index --hub)
+	Indexed      = "indexed"   // an item's MXF header metadata read after it was pushed (editkit index of the hub)
 )
 
 // Event is one change. ID is unique across every editkit everywhere and

@@ -99,7 +99,7 @@ type Info struct {
 	Kind            string   `json:"kind,omitempty"` // "video", "audio", "data"
 	EditRate        Rational `json:"edit_rate"`
 	StartTimecode   int64    `json:"start_tc"` // frames at EditRate (from the timecode track / source clip start)
-	Duration        int64    `json:"duration"` // in edit units
+	Duration        int64    `json:"duration"` // in edit units; 0 when the metadata does not say (a streamed file)
 	DropFrame       bool     `json:"drop,omitempty"`
 	TimecodeRate    int      `json:"tc_rate,omitempty"`
 }

@@ -2,6 +2,7 @@ package mxf_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -320,4 +321,54 @@ func seedFiles(f *testing.F) [][]byte {
 		}
 	}
 	return seeds
+}
+
+// TestReadHeaderFromFooter: a file whose header partition was written
+// before its metadata was final (open, incomplete, no metadata, footer
+// position unknown, as a streaming writer leaves it) has the metadata read
+// from the footer partition, found through the random index pack. ffmpeg
+// never repeats the metadata in the footer, so the file is rebuilt from a
+// fixture: its header partition pack marked open and empty, then the
+// essence, then a footer partition pack carrying the metadata, then the
+// random index pack.
+func TestReadHeaderFromFooter(t *testing.T) {
+	paths, want := mxftest.Clip(t, t.TempDir(), "streamed", mxftest.Opts{Audio: -1, Tape: "A003"})
+	orig, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := binary.BigEndian
+	packLen := 16 + 4 + int(be.Uint32(orig[16:20])&0xffffff) // ffmpeg writes a 4-byte BER length
+	hbc := be.Uint64(orig[20+32:])
+	primer := bytes.Index(orig[16:], orig[:13]) + 16 // the primer pack follows the fill
+	meta := orig[primer : primer+int(hbc)]
+
+	header := bytes.Clone(orig[:packLen])
+	header[14] = 0x01               // open incomplete
+	be.PutUint64(header[20+24:], 0) // footer position unknown
+	be.PutUint64(header[20+32:], 0) // no header metadata
+	file := append(header, orig[packLen:]...)
+	footerAt := len(file)
+	footer := bytes.Clone(orig[:packLen])
+	footer[13], footer[14] = 0x04, 0x04 // closed complete footer
+	be.PutUint64(footer[20+8:], uint64(footerAt))
+	be.PutUint64(footer[20+24:], uint64(footerAt))
+	be.PutUint64(footer[20+32:], hbc)
+	file = append(append(file, footer...), meta...)
+	// The random index pack: key, length, (body SID, offset) per
+	// partition, its own length.
+	rip := append(bytes.Clone(orig[:16]), 0x83, 0, 0, 2*12+4)
+	rip[13], rip[14] = 0x11, 0x01
+	rip = be.AppendUint64(be.AppendUint32(rip, 0), 0)
+	rip = be.AppendUint64(be.AppendUint32(rip, 0), uint64(footerAt))
+	rip = be.AppendUint32(rip, uint32(len(rip)+4))
+	file = append(file, rip...)
+
+	got, err := mxf.ReadHeader(bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got != want[0] {
+		t.Errorf("\n got %+v\nwant %+v", *got, want[0])
+	}
 }

@@ -42,11 +42,11 @@ var (
 	// a run-in never contains them (377M 6.5).
 	partitionPrefix = []byte{0x06, 0x0e, 0x2b, 0x34, 0x02, 0x05, 0x01, 0x01, 0x0d, 0x01, 0x02}
 	// localSetPrefix starts a header metadata set with 2-byte local tags
-	// and 2-byte lengths.
-	localSetPrefix = []byte{0x06, 0x0e, 0x2b, 0x34, 0x02, 0x53, 0x01, 0x01}
-	// structuralPrefix starts the keys of the structural metadata sets;
-	// byte 13-14 name the class.
-	structuralPrefix = []byte{0x06, 0x0e, 0x2b, 0x34, 0x02, 0x53, 0x01, 0x01, 0x0d, 0x01, 0x01, 0x01, 0x01, 0x01}
+	// and 2-byte lengths (byte 7, the registry version, may vary).
+	localSetPrefix = []byte{0x06, 0x0e, 0x2b, 0x34, 0x02, 0x53, 0x01}
+	// structuralItem is bytes 8-13 of the keys of the structural metadata
+	// sets; bytes 14-15 name the class.
+	structuralItem = []byte{0x0d, 0x01, 0x01, 0x01, 0x01, 0x01}
 )
 
 // firstRead is how much of a file ReadHeader reads first: the partition
@@ -102,6 +102,10 @@ type partition struct {
 	end             int64 // offset of the byte after the pack
 	footer          int64
 	headerByteCount int64
+	// complete: the metadata is final (a streamed file's header partition
+	// is written before the durations are known; its footer repeats the
+	// metadata, complete).
+	complete bool
 }
 
 // ReadHeader reads the header metadata of the MXF file r of the given size
@@ -134,17 +138,17 @@ func ReadHeader(r io.ReaderAt, size int64) (*Info, error) {
 		return nil, err
 	}
 	p := hp
-	if p.headerByteCount == 0 {
-		// An open or streamed header partition can leave the header
-		// metadata to the footer.
-		if hp.footer <= int64(at) || hp.footer >= size {
-			return nil, damaged("no header metadata in the header partition and no footer partition")
-		}
-		p, err = readPartition(r, size, hp.footer, nil)
-		if err != nil {
+	if !hp.complete || hp.headerByteCount == 0 {
+		// An open or streamed header partition can leave the metadata, or
+		// its final version, to the footer partition.
+		fp, err := readFooter(r, size, int64(at), hp)
+		switch {
+		case err == nil && fp.headerByteCount > 0:
+			p = fp
+		case hp.headerByteCount > 0:
+		case err != nil:
 			return nil, err
-		}
-		if p.headerByteCount == 0 {
+		default:
 			return nil, damaged("no header metadata in the header or footer partition")
 		}
 	}
@@ -157,6 +161,64 @@ func ReadHeader(r io.ReaderAt, size int64) (*Info, error) {
 		return nil, err
 	}
 	return sets.info()
+}
+
+// maxRIP caps the random index pack read to find a footer partition.
+const maxRIP = 1 << 20
+
+// readFooter reads the footer partition pack: where the header partition
+// says, or, when the header was written before the footer's place was
+// known, where the random index pack at the end of the file says.
+func readFooter(r io.ReaderAt, size, headerAt int64, hp partition) (partition, error) {
+	off := hp.footer
+	if off <= headerAt || off >= size {
+		var err error
+		if off, err = footerFromRIP(r, size, headerAt); err != nil {
+			return partition{}, err
+		}
+	}
+	p, err := readPartition(r, size, off, nil)
+	if err != nil {
+		return partition{}, err
+	}
+	var key [16]byte
+	if _, err := readFull(r, key[:], off); err != nil {
+		return partition{}, err
+	}
+	if !isFooterPartitionKey(key[:]) {
+		return partition{}, damaged("no footer partition pack at %d", off)
+	}
+	return p, nil
+}
+
+// footerFromRIP finds the footer partition in the random index pack: its
+// last entry. The pack ends the file, its length in its last 4 bytes.
+func footerFromRIP(r io.ReaderAt, size, headerAt int64) (int64, error) {
+	var tail [4]byte
+	if size < headerAt+4 {
+		return 0, damaged("no footer partition")
+	}
+	if _, err := readFull(r, tail[:], size-4); err != nil {
+		return 0, err
+	}
+	n := int64(binary.BigEndian.Uint32(tail[:]))
+	if n < 16+1+12+4 || n > maxRIP || n > size-headerAt {
+		return 0, damaged("no footer partition and no random index pack")
+	}
+	rip := make([]byte, n)
+	if _, err := readFull(r, rip, size-n); err != nil {
+		return 0, err
+	}
+	if !bytes.HasPrefix(rip, partitionPrefix) || rip[13] != 0x11 {
+		return 0, damaged("no footer partition and no random index pack")
+	}
+	l, ll, ok := berLength(rip[16:])
+	if !ok || l != n-16-int64(ll) || l < 16 {
+		return 0, damaged("bad random index pack")
+	}
+	// Entries of 12 bytes (body SID, offset), then the 4-byte length.
+	last := rip[n-4-12:]
+	return int64(binary.BigEndian.Uint64(last[4:])), nil
 }
 
 // readFull reads len(b) bytes at off, calling a short read damage.
@@ -199,6 +261,9 @@ func readPartition(r io.ReaderAt, size, off int64, head []byte) (partition, erro
 	}
 	v := buf[16+ll:]
 	p := partition{
+		// Key byte 14: 1 open incomplete, 2 closed incomplete, 3 open
+		// complete, 4 closed complete.
+		complete:        key[14] == 0x03 || key[14] == 0x04,
 		end:             off + 16 + int64(ll) + int64(n),
 		footer:          int64(binary.BigEndian.Uint64(v[24:])),
 		headerByteCount: int64(binary.BigEndian.Uint64(v[32:])),
@@ -325,7 +390,7 @@ func parseSets(meta []byte) (*header, error) {
 		case isFillKey(key):
 		case isIndexKey(key):
 			return h, nil
-		case bytes.HasPrefix(key, structuralPrefix):
+		case bytes.HasPrefix(key, localSetPrefix) && bytes.Equal(key[8:14], structuralItem):
 			s := &set{class: binary.BigEndian.Uint16(key[14:16])}
 			for v := value; len(v) >= 4; {
 				tag := binary.BigEndian.Uint16(v)

@@ -63,6 +63,16 @@ func UMIDFor(name, role string) mxf.UMID {
 // Clip makes the clip's files in dir and returns their paths and what their
 // headers say (as the fixture set it, independent of mxf.ReadHeader). A
 // missing ffmpeg fails t under EDITKIT_REQUIRE_ALL and skips it otherwise.
+//
+// OP-Atom files are named NAME.V1.mxf, NAME.A1.mxf, NAME.A2.mxf…, an OP1a
+// file NAME.mxf. Their UMIDs: the material package UMIDFor(name,
+// "material") (or Opts.Material), each file package UMIDFor(name,
+// "file:V1"), "file:A1"… ("file:" for OP1a), the tape package
+// UMIDFor(tape, "tape"), shared by every clip from that tape as in Avid.
+// Video is DNxHR LB 256x144 at 25 fps (about 10 KB a frame); audio is mono
+// 48 kHz PCM, whose edit rate in the header is 48000/1 (ffmpeg applies
+// -mxf_audio_edit_rate only to the timecode track), so its start timecode
+// and duration are in samples.
 func Clip(t testing.TB, dir, name string, o Opts) ([]string, []mxf.Info) {
 	t.Helper()
 	paths, infos, err := Make(context.Background(), dir, name, o)
