@@ -76,11 +76,11 @@ func main() {
 		"copy":    {b.copySuite},
 		"small":   {b.smallSuite},
 		"verify":  {b.verifySuite},
-		"mxf":     {b.mxfSuite},
 		"mhl":     {b.mhlSuite},
 		"hub":     {b.hubSuite},
 		"tracker": {b.trackerSuite},
 		"place":   {b.placeSuite},
+		"mxf":     {b.mxfSuite},
 		"all":     {b.copySuite, b.smallSuite, b.verifySuite, b.mhlSuite, b.hubSuite, b.trackerSuite},
 	}
 	run, ok := suites[flag.Arg(0)]
