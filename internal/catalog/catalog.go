@@ -185,13 +185,14 @@ func (s *State) Apply(e event.Event) {
 			return
 		}
 		it := &Item{Path: e.Path, Size: e.Size, B3: e.Hash, XXH128: e.XXH128, Category: e.Category, Note: e.Note,
-			User: e.User, Host: e.Host, Time: e.Time, MTime: e.MTime, EventID: e.ID, MXF: e.MXF}
+			User: e.User, Host: e.Host, Time: e.Time, MTime: e.MTime, EventID: e.ID}
 		if ok {
 			it.Previous = append([]Version{{B3: cur.B3, Size: cur.Size, Time: cur.Time, EventID: cur.EventID}}, cur.Previous...)
 		} else if w, was := s.Withdrawn[e.Path]; was {
 			it.Previous = append([]Version{{B3: w.B3, Size: w.Size, Time: w.Time, EventID: w.EventID}}, w.Previous...)
 		}
 		delete(s.Withdrawn, e.Path)
+		it.MXF = e.MXF
 		s.Items[e.Path] = it
 	case event.Indexed:
 		// Only for the content it was read from.

@@ -379,10 +379,10 @@ func pushOne(ctx context.Context, h *contenthub.Hub, w *contenthub.BlobWriter, s
 	ev := event.New(o.Now(), event.Pushed)
 	ev.User, ev.Host, ev.Path, ev.Size, ev.Hash, ev.XXH128 = o.User, o.Host, f.path, sum.Size, it.B3, sum.XXH128Hex()
 	ev.Category, ev.Note = o.Category, o.Note
-	ev.MXF = mxf.ProbeFile(f.source, sum.Size)
 	if fi, err := os.Stat(f.source); err == nil {
 		ev.MTime = fi.ModTime().UTC()
 	}
+	ev.MXF = mxf.ProbeFile(f.source, sum.Size)
 	it.Status = "pushed"
 	if exists {
 		ev.Replaces = cur.B3

@@ -24,9 +24,9 @@ const (
 	BackedUp     = "backed-up"
 	Restored     = "restored"
 	Pruned       = "pruned"
+	Indexed      = "indexed"   // an item's MXF header metadata read after it was pushed (editkit index of the hub)
 	Withdrawn    = "withdrawn" // media taken out of the catalog
 	Removed      = "removed"   // media withdrawn from the catalog deleted from a drive (pull --prune)
-	Indexed      = "indexed"   // an item's MXF header metadata read after it was pushed (editkit index of the hub)
 )
 
 // Event is one change. ID is unique across every editkit everywhere and

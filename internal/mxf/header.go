@@ -30,6 +30,16 @@ const (
 	tagSubDescriptorUIDs = 0x3f01 // MultipleDescriptor
 )
 
+// usedTag reports whether ReadHeader keeps a property; the others are
+// skipped as the sets are read.
+func usedTag(tag uint16) bool {
+	switch tag {
+	case tagInstanceUID, tagContentStorage, tagPackages, tagLinkedPackage, tagPackageUID, tagPackageName, tagTracks, tagDescriptor, tagEditRate, tagSequence, tagDataDefinition, tagDuration, tagComponents, tagStartPosition, tagSourcePackageID, tagStartTimecode, tagRoundedTimecode, tagDropFrame, tagContainerDuration, tagSubDescriptorUIDs:
+		return true
+	}
+	return false
+}
+
 // Set classes: bytes 14-15 of a structural metadata set's key.
 const (
 	classPreface          = 0x2f00
@@ -103,17 +113,21 @@ func (h *header) ref(b []byte) *set {
 	return h.byID[[16]byte(b)]
 }
 
+// maxRefs caps the references ReadHeader follows from one batch (packages
+// of the content storage, tracks of a package, components of a sequence):
+// real files have a handful, and a hostile one must not make the resolving
+// quadratic.
+const maxRefs = 256
+
 // refs resolves a batch or array of strong references: a count, an item
-// size (16) and the UIDs.
+// size (16) and the UIDs; at most maxRefs of them.
 func (h *header) refs(b []byte) []*set {
 	if len(b) < 8 || binary.BigEndian.Uint32(b[4:]) != 16 {
 		return nil
 	}
 	n := int(binary.BigEndian.Uint32(b))
 	b = b[8:]
-	if n > len(b)/16 {
-		n = len(b) / 16
-	}
+	n = min(n, len(b)/16, maxRefs)
 	out := make([]*set, 0, n)
 	for i := 0; i < n; i++ {
 		if s := h.ref(b[16*i : 16*i+16]); s != nil {
@@ -124,7 +138,7 @@ func (h *header) refs(b []byte) []*set {
 }
 
 // packages lists the packages the content storage holds, or, if the file
-// has no usable preface, every package set found.
+// has no usable preface, the package sets found (at most maxRefs).
 func (h *header) packages() []*set {
 	for _, s := range h.order {
 		if s.class != classPreface {
@@ -135,10 +149,11 @@ func (h *header) packages() []*set {
 				return ps
 			}
 		}
+		break // the first preface is the one
 	}
 	var ps []*set
 	for _, s := range h.order {
-		if s.class == classMaterialPackage || s.class == classSourcePackage {
+		if (s.class == classMaterialPackage || s.class == classSourcePackage) && len(ps) < maxRefs {
 			ps = append(ps, s)
 		}
 	}
@@ -265,8 +280,9 @@ func (h *header) info() (*Info, error) {
 	// the one the material package's essence track plays; or the first
 	// source package that is not a tape or import package.
 	for _, s := range h.order {
-		if s.class == classEssenceData && file == nil {
+		if s.class == classEssenceData {
 			file = byUMID(s.get(tagLinkedPackage), nil)
+			break // one essence container per file in OP-Atom and OP1a
 		}
 	}
 	if file == nil && material != nil {

@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/editkit/editkit/internal/mxf"
 	"github.com/editkit/editkit/internal/mxf/mxftest"
@@ -370,5 +372,75 @@ func TestReadHeaderFromFooter(t *testing.T) {
 	}
 	if *got != want[0] {
 		t.Errorf("\n got %+v\nwant %+v", *got, want[0])
+	}
+}
+
+// TestReadHeaderHostileBounded: a header crafted to make the reader
+// allocate or loop (a set repeating one property a million times, tens of
+// thousands of sets, a content storage naming the same package thousands
+// of times) costs memory of the order of the file and ends quickly, with
+// an error or an Info.
+func TestReadHeaderHostileBounded(t *testing.T) {
+	paths, _ := mxftest.Clip(t, t.TempDir(), "hostile", mxftest.Opts{Audio: -1})
+	orig, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := binary.BigEndian
+	packLen := 16 + 4 + int(be.Uint32(orig[16:20])&0xffffff)
+	primerAt := bytes.Index(orig[16:], orig[:13]) + 16
+	primerLen := 16 + 1
+	if k := int(orig[primerAt+16] & 0x7f); orig[primerAt+16] >= 0x80 { // BER long form
+		n := 0
+		for _, c := range orig[primerAt+17 : primerAt+17+k] {
+			n = n<<8 | int(c)
+		}
+		primerLen += k + n
+	} else {
+		primerLen += k
+	}
+	setKey := func(class byte) []byte {
+		return []byte{0x06, 0x0e, 0x2b, 0x34, 0x02, 0x53, 0x01, 0x01, 0x0d, 0x01, 0x01, 0x01, 0x01, 0x01, class, 0x00}
+	}
+	klv := func(key, value []byte) []byte {
+		out := append(bytes.Clone(key), 0x83, byte(len(value)>>16), byte(len(value)>>8), byte(len(value)))
+		return append(out, value...)
+	}
+	uid := func(i int) []byte { return be.AppendUint64(be.AppendUint64(nil, 0xabad1dea), uint64(i)) }
+	prop := func(tag uint16, v []byte) []byte {
+		return append(be.AppendUint16(be.AppendUint16(nil, tag), uint16(len(v))), v...)
+	}
+	meta := bytes.Clone(orig[primerAt : primerAt+primerLen])
+	// One set repeating a property a million times.
+	meta = append(meta, klv(setKey(0x3b), bytes.Repeat(prop(0x4b02, nil), 1_000_000))...)
+	// A content storage naming one package thousands of times, and the
+	// package naming one track thousands of times.
+	refs := func(id []byte, n int) []byte {
+		b := be.AppendUint32(be.AppendUint32(nil, uint32(n)), 16)
+		return append(b, bytes.Repeat(id, n)...)
+	}
+	meta = append(meta, klv(setKey(0x2f), append(prop(0x3c0a, uid(1)), prop(0x3b03, uid(2))...))...)
+	meta = append(meta, klv(setKey(0x18), append(prop(0x3c0a, uid(2)), prop(0x1901, refs(uid(3), 4000))...))...)
+	meta = append(meta, klv(setKey(0x37), append(prop(0x3c0a, uid(3)), prop(0x4403, refs(uid(4), 4000))...))...)
+	meta = append(meta, klv(setKey(0x3b), append(prop(0x3c0a, uid(4)), prop(0x4803, uid(5))...))...)
+	meta = append(meta, klv(setKey(0x0f), append(prop(0x3c0a, uid(5)), prop(0x1001, refs(uid(6), 4000))...))...)
+	// Thousands of sets.
+	for i := 0; i < 15_000; i++ {
+		meta = append(meta, klv(setKey(0x11), prop(0x3c0a, uid(100+i)))...)
+	}
+	pack := bytes.Clone(orig[:packLen])
+	be.PutUint64(pack[20+32:], uint64(len(meta)))
+	file := append(pack, meta...)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err = mxf.ReadHeader(bytes.NewReader(file), int64(len(file)))
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	t.Logf("%d-byte header: %v, %s, %d bytes allocated", len(file), err, took, after.TotalAlloc-before.TotalAlloc)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*uint64(len(file)) {
+		t.Errorf("reading a %d-byte header allocated %d bytes", len(file), alloc)
 	}
 }

@@ -24,8 +24,9 @@ const (
 	// maxFill caps the fill between the partition pack and the primer
 	// pack (KAG alignment).
 	maxFill = 1 << 20
-	// maxSets caps the local sets kept.
-	maxSets = 100_000
+	// maxSets caps the local sets kept (real headers have tens to
+	// hundreds).
+	maxSets = 20_000
 )
 
 // ErrDamaged wraps every error about a file that starts like MXF but whose
@@ -398,7 +399,11 @@ func parseSets(meta []byte) (*header, error) {
 				if n > len(v)-4 {
 					break
 				}
-				s.items = append(s.items, item{tag, v[4 : 4+n]})
+				// Only the properties ReadHeader uses, once each: memory
+				// stays bounded by the number of sets.
+				if usedTag(tag) && s.get(tag) == nil {
+					s.items = append(s.items, item{tag, v[4 : 4+n]})
+				}
 				v = v[4+n:]
 			}
 			id := s.get(tagInstanceUID)
