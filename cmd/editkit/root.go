@@ -41,6 +41,9 @@ type env struct {
 	cfgPath string // --config
 	cfg     config.Config
 	tf      trackerFlags
+	// notifyDown: notification targets that failed in this run, not tried
+	// again in it.
+	notifyDown map[string]bool
 }
 
 func newRootCmd(term *ui.Terminal) *cobra.Command {
@@ -89,6 +92,8 @@ refused before starting.`,
 	root.AddCommand(newCopyCmd(e), newVerifyCmd(e), newDriveCmd(e),
 		newBackupCmd(e), newSnapshotsCmd(e), newRestoreCmd(e), newPruneCmd(e), newHubCmd(e), newConfigCmd(e),
 		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e), newTrackerCmd(e))
+	root.AddCommand(newNotifyCmd(e), newDoctorCmd(e))
+	e.notifyWhenBackupFails(root)
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}

@@ -68,9 +68,9 @@ func hashSummary(mode, checksums string) string {
 
 // ForVerify returns the message for a verify that found problems (none for
 // a clean or interrupted one).
-func ForVerify(r *verify.Result) (Message, bool) {
+func ForVerify(r *verify.Result) []Message {
 	if r.OK() || r.Interrupted {
-		return Message{}, false
+		return nil
 	}
 	var lines []string
 	for _, p := range r.Problems {
@@ -80,7 +80,7 @@ func ForVerify(r *verify.Result) (Message, bool) {
 	if name == "" {
 		name = r.Drive
 	}
-	return Message{Kind: VerifyFailed, Time: r.Finished,
+	return []Message{{Kind: VerifyFailed, Time: r.Finished,
 		Title: fmt.Sprintf("Verify of %s failed: %s", name, units.Count(len(r.Problems), "problem")),
 		Text:  firstLines(lines, 8),
 		Facts: []Fact{
@@ -88,7 +88,7 @@ func ForVerify(r *verify.Result) (Message, bool) {
 			{"Where", r.Drive},
 			{"Intact", fmt.Sprintf("%d of %d files", r.Verified, r.Files)},
 			{"Report", r.Report},
-		}}, true
+		}}}
 }
 
 // ForBackup returns the message for a backup that failed (err from the

@@ -34,6 +34,7 @@ type Report struct {
 	Sent     int      // messages every target now has
 	Waiting  int      // messages still waiting for a target
 	Failed   []string // per target that failed: why (never a URL or password)
+	Down     []string // the names of the targets that failed
 	Warnings []string // outbox files put aside
 }
 
@@ -72,6 +73,7 @@ func Flush(ctx context.Context, snd *outbox.Sender, targets []Target) (Report, e
 			snd.Step("sending")
 			if err := t.Send(ctx, p.ID, m); err != nil {
 				down[t.Name()] = true
+				rep.Down = append(rep.Down, t.Name())
 				rep.Failed = append(rep.Failed, err.Error())
 				continue
 			}
@@ -104,4 +106,23 @@ func every(targets []Target, confirmed []string) bool {
 		}
 	}
 	return true
+}
+
+// TestResult is how one target took a test message.
+type TestResult struct {
+	Target string
+	Err    error
+}
+
+// SendTest sends a test message to every target now, not through the
+// outbox: a test that fails is reported, not retried later.
+func SendTest(ctx context.Context, s Settings, user, host string) []TestResult {
+	now := time.Now()
+	m := Message{Kind: Test, Time: now, User: user, Host: host,
+		Title: "editkit test message", Text: "Notifications from editkit reach this place."}
+	var out []TestResult
+	for _, t := range s.Targets() {
+		out = append(out, TestResult{Target: t.Name(), Err: t.Send(ctx, "test-"+event.NewID(now), m)})
+	}
+	return out
 }
