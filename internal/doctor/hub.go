@@ -67,7 +67,12 @@ func clock(hubTime, before, after time.Time) Result {
 	if skew < 0 {
 		dir = "behind"
 	}
-	msg := fmt.Sprintf("this computer's clock is %s %s the hub's", abs.Round(time.Second), dir)
+	// The hub's time is to the second: say minutes once there are some.
+	off := abs.Round(time.Second).String()
+	if abs >= time.Minute {
+		off = fmt.Sprintf("about %d minutes", int(abs.Round(time.Minute).Minutes()))
+	}
+	msg := fmt.Sprintf("this computer's clock is %s %s the hub's", off, dir)
 	switch {
 	case abs >= SkewFail:
 		return fail("clock", "%s: S3 refuses requests signed more than 15 minutes off; set the clock right (turn on automatic date and time / NTP)", msg)
