@@ -124,7 +124,14 @@ func mountFAT32(t *testing.T) string {
 	run("mkfs.vfat", "-F", "32", "-n", "CARD", img)
 	loop := run("losetup", "-f", "--show", img)
 	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
-	run("mount", "-t", "vfat", loop, mnt)
+	// The kernel's vfat where the machine has it, else through FUSE
+	// (fusefat), as containers without the module do.
+	if exec.Command("mount", "-t", "vfat", loop, mnt).Run() != nil {
+		if _, err := exec.LookPath("fusefat"); err != nil {
+			slowtest.Missing(t, "the vfat file system or fusefat (Debian: fusefat; .ci/install-deps installs it)")
+		}
+		run("fusefat", "-o", "rw+", loop, mnt)
+	}
 	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
 	return mnt
 }
@@ -138,8 +145,11 @@ func TestDriveFAT32(t *testing.T) {
 		!strings.Contains(rs[1].Message, "does not tell names apart by case") || !Healthy(rs) {
 		t.Fatalf("FAT32 drive:\n%s", lines(rs))
 	}
-	if left, _ := os.ReadDir(mnt); len(left) != 0 {
-		t.Errorf("left on the drive: %v", left)
+	left, _ := os.ReadDir(mnt)
+	for _, de := range left {
+		if strings.HasPrefix(strings.ToLower(de.Name()), ".editkit-doctor") {
+			t.Errorf("left on the drive: %s", de.Name())
+		}
 	}
 }
 

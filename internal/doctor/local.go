@@ -17,7 +17,7 @@ const LowSpace = 10 << 30
 // fsFamilies names file systems as people know them, by the name the
 // operating system gives (Linux mountinfo, macOS statfs).
 var fsFamilies = map[string]string{
-	"vfat": "FAT32", "msdos": "FAT32", "fat": "FAT32",
+	"vfat": "FAT32", "msdos": "FAT32", "fat": "FAT32", "fuse.fusefat": "FAT32",
 	"exfat": "exFAT", "fuseblk.exfat": "exFAT", "fuse.exfat": "exFAT",
 	"apfs": "APFS", "hfs": "HFS+", "hfsplus": "HFS+",
 	"ntfs": "NTFS", "ntfs3": "NTFS", "fuseblk.ntfs-3g": "NTFS", "fuseblk.ntfs": "NTFS",
