@@ -194,11 +194,9 @@ and "editkit notify flush", sends what waits.`,
 				return err
 			}
 			rep := e.sendNotifications(cmd.Context(), ob, s.Targets())
-			e.term.Printf("%s sent, %s waiting\n", units.Count(rep.Sent, "message"), units.Count(rep.Waiting, "message"))
-			if rep.Waiting > 0 {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			return e.conclude(rep.Waiting == 0, rep, nil, func() {
+				e.term.Printf("%s sent, %s waiting\n", units.Count(rep.Sent, "message"), units.Count(rep.Waiting, "message"))
+			})
 		},
 	}
 

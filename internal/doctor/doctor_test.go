@@ -3,6 +3,8 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
+	"github.com/editkit/editkit/internal/notify"
 	"github.com/editkit/editkit/internal/slowtest"
 )
 
@@ -194,5 +197,37 @@ func TestSettings(t *testing.T) {
 	}
 	if r := Settings("/x/config.toml", false, nil); r.Status != Warn {
 		t.Errorf("no settings file: %s", r)
+	}
+}
+
+// Notification targets: configured ones are listed without sending; with
+// send, each gets a test message and one that refuses it fails, without
+// its URL's token; none at all is a warning.
+func TestNotifyTargets(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.Path)
+		if strings.HasPrefix(r.URL.Path, "/gone") {
+			http.Error(w, "no such hook", http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	s := notify.Settings{Slack: srv.URL + "/hook/slack-token-9", Webhook: srv.URL + "/gone/webhook-token-9"}
+	rs := Notify(context.Background(), s, false)
+	if statuses(rs) != "ok notify, ok notify" || len(got) != 0 {
+		t.Fatalf("without sending (%d requests):\n%s", len(got), lines(rs))
+	}
+	rs = Notify(context.Background(), s, true)
+	if statuses(rs) != "ok notify, fail notify" || !strings.Contains(rs[1].Message, "webhook: the webhook answered 404") || len(got) != 2 {
+		t.Fatalf("with --send-test:\n%s", lines(rs))
+	}
+	if strings.Contains(lines(rs), "token-9") {
+		t.Errorf("a token is shown:\n%s", lines(rs))
+	}
+	if rs := Notify(context.Background(), notify.Settings{}, false); statuses(rs) != "warn notify" {
+		t.Errorf("no target:\n%s", lines(rs))
+	}
+	if rs := Notify(context.Background(), notify.Settings{Teams: "http://teams.example.com/x?sig=s"}, false); rs[0].Status != Fail || !strings.Contains(rs[0].Message, "plain http") {
+		t.Errorf("a token over plain http:\n%s", lines(rs))
 	}
 }

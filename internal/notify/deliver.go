@@ -31,11 +31,11 @@ func Queue(ob *outbox.Outbox, m Message) error {
 
 // Report is what a Flush did.
 type Report struct {
-	Sent     int      // messages every target now has
-	Waiting  int      // messages still waiting for a target
-	Failed   []string // per target that failed: why (never a URL or password)
-	Down     []string // the names of the targets that failed
-	Warnings []string // outbox files put aside
+	Sent     int      `json:"sent"`               // messages every target now has
+	Waiting  int      `json:"waiting"`            // messages still waiting for a target
+	Failed   []string `json:"failed,omitempty"`   // per target that failed: why (never a URL or password)
+	Down     []string `json:"down,omitempty"`     // the names of the targets that failed
+	Warnings []string `json:"warnings,omitempty"` // outbox files put aside
 }
 
 // Flush sends the waiting messages, oldest first, to every target that
