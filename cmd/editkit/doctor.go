@@ -54,7 +54,7 @@ Exit codes: 0 nothing failed (warnings allowed), 1 something failed.`,
 				rs = append(rs, doctor.Result{Check: "hub", Status: doctor.Warn,
 					Message: "no hub configured: backup, push and pull need one (hub in the settings file, EDITKIT_HUB, or --hub)"})
 			} else {
-				if hf.retryFor == "" {
+				if pick(hf.retryFor, "EDITKIT_RETRY_FOR", e.cfg.RetryFor) == "" {
 					hf.retryFor = "10s" // an answer now, not after a long outage
 				}
 				h, err := e.openHub(ctx, &hf)

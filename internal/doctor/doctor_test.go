@@ -101,20 +101,26 @@ func TestHubAgainstS3(t *testing.T) {
 	}
 }
 
-// mountFAT32 makes a FAT32 file system on a loop device, as a drive
-// formatted on an old camera or Windows PC comes.
-func mountFAT32(t *testing.T) string {
+// mountDrive formats a loop device as FAT32 (as a drive formatted on an
+// old camera or Windows PC comes) or exFAT (as editors' drives are) and
+// mounts it: the kernel's vfat where the machine has it, else through
+// FUSE (fusefat, exfat-fuse), as containers without the modules do.
+func mountDrive(t *testing.T, fat32 bool) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		slowtest.Missing(t, "root (to mount a loop device)")
 	}
-	for _, tool := range []string{"mkfs.vfat", "losetup", "mount"} {
+	mkfs, fuse := "mkfs.exfat", "mount.exfat-fuse"
+	if fat32 {
+		mkfs, fuse = "mkfs.vfat", "fusefat"
+	}
+	for _, tool := range []string{mkfs, fuse, "losetup", "mount"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			slowtest.Missing(t, tool+" (Debian: dosfstools, util-linux; .ci/install-deps installs them)")
+			slowtest.Missing(t, tool+" (Debian: dosfstools, fusefat, exfatprogs, exfat-fuse, util-linux; .ci/install-deps installs them)")
 		}
 	}
 	work := t.TempDir()
-	img, mnt := filepath.Join(work, "fat.img"), filepath.Join(work, "CARD")
+	img, mnt := filepath.Join(work, "drive.img"), filepath.Join(work, "CARD")
 	os.Mkdir(mnt, 0o755)
 	run := func(name string, args ...string) string {
 		out, err := exec.Command(name, args...).CombinedOutput()
@@ -124,16 +130,19 @@ func mountFAT32(t *testing.T) string {
 		return strings.TrimSpace(string(out))
 	}
 	run("truncate", "-s", "64M", img)
-	run("mkfs.vfat", "-F", "32", "-n", "CARD", img)
+	if fat32 {
+		run(mkfs, "-F", "32", "-n", "CARD", img)
+	} else {
+		run(mkfs, "-L", "CARD", img)
+	}
 	loop := run("losetup", "-f", "--show", img)
 	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
-	// The kernel's vfat where the machine has it, else through FUSE
-	// (fusefat), as containers without the module do.
-	if exec.Command("mount", "-t", "vfat", loop, mnt).Run() != nil {
-		if _, err := exec.LookPath("fusefat"); err != nil {
-			slowtest.Missing(t, "the vfat file system or fusefat (Debian: fusefat; .ci/install-deps installs it)")
-		}
-		run("fusefat", "-o", "rw+", loop, mnt)
+	switch {
+	case fat32 && exec.Command("mount", "-t", "vfat", loop, mnt).Run() == nil:
+	case fat32:
+		run(fuse, "-o", "rw+", loop, mnt)
+	default:
+		run(fuse, loop, mnt)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
 	return mnt
@@ -142,7 +151,7 @@ func mountFAT32(t *testing.T) string {
 // A FAT32 drive is named and warned about (4 GiB limit), is seen not to
 // tell names apart by case, and its free space is reported low.
 func TestDriveFAT32(t *testing.T) {
-	mnt := mountFAT32(t)
+	mnt := mountDrive(t, true)
 	rs := Drive(mnt)
 	if statuses(rs) != "warn drive, ok drive, warn space" || !strings.Contains(rs[0].Message, "FAT32: no file over 4 GiB fits") ||
 		!strings.Contains(rs[1].Message, "does not tell names apart by case") || !Healthy(rs) {
@@ -153,6 +162,15 @@ func TestDriveFAT32(t *testing.T) {
 		if strings.HasPrefix(strings.ToLower(de.Name()), ".editkit-doctor") {
 			t.Errorf("left on the drive: %s", de.Name())
 		}
+	}
+}
+
+// An exFAT drive mounted through FUSE is named exFAT (from its boot
+// sector: the mount says only "fuseblk").
+func TestDriveExFAT(t *testing.T) {
+	rs := Drive(mountDrive(t, false))
+	if statuses(rs) != "ok drive, ok drive, warn space" || !strings.HasSuffix(rs[0].Message, "is exFAT") {
+		t.Fatalf("exFAT drive:\n%s", lines(rs))
 	}
 }
 

@@ -20,7 +20,7 @@ var fsFamilies = map[string]string{
 	"vfat": "FAT32", "msdos": "FAT32", "fat": "FAT32", "fuse.fusefat": "FAT32",
 	"exfat": "exFAT", "fuseblk.exfat": "exFAT", "fuse.exfat": "exFAT",
 	"apfs": "APFS", "hfs": "HFS+", "hfsplus": "HFS+",
-	"ntfs": "NTFS", "ntfs3": "NTFS", "fuseblk.ntfs-3g": "NTFS", "fuseblk.ntfs": "NTFS",
+	"ntfs": "NTFS", "ntfs3": "NTFS", "fuseblk.ntfs": "NTFS",
 	"ext4": "ext4", "ext3": "ext3", "xfs": "XFS", "btrfs": "Btrfs", "zfs": "ZFS", "tmpfs": "tmpfs",
 	"smbfs": "SMB share", "cifs": "SMB share", "nfs": "NFS share", "nfs4": "NFS share",
 }
@@ -41,6 +41,8 @@ func Drive(root string) []Result {
 		rs = append(rs, warn("drive", "%s is FAT32: no file over 4 GiB fits (long ProRes/DNxHR media will fail); reformat it as exFAT", root))
 	case family != "":
 		rs = append(rs, ok("drive", "%s is %s", root, family))
+	case kind == "fuseblk":
+		rs = append(rs, ok("drive", "%s is a FUSE volume (exFAT or NTFS)", root))
 	case kind != "":
 		rs = append(rs, warn("drive", "%s is %s, a file system editkit does not know; exFAT, APFS, HFS+, NTFS and ext4 are", root, kind))
 	default:
