@@ -81,30 +81,18 @@ func (e *env) notify(ctx context.Context, msgs ...notify.Message) {
 // leaving out targets that already failed in this run (one wait for a
 // target that is down, not one per message).
 func (e *env) sendNotifications(ctx context.Context, ob *outbox.Outbox, targets []notify.Target) notify.Report {
-	var live []notify.Target
-	for _, t := range targets {
-		if !e.notifyDown[t.Name()] {
-			live = append(live, t)
-		}
-	}
-	if len(live) == 0 {
-		return notify.Report{}
-	}
 	snd, err := ob.Lock(ctx, outbox.Notify, tracker.RealClock(), notifyLockWait)
 	if err != nil {
 		e.term.Warnf("notifications wait in %s: %v (they go with the next command, or `editkit notify flush`)", ob.Dir(), err)
 		return notify.Report{}
 	}
 	defer snd.Close()
-	rep, err := notify.Flush(ctx, snd, live)
-	for _, w := range rep.Warnings {
-		e.term.Warnf("notify: %s", w)
-	}
 	if e.notifyDown == nil {
 		e.notifyDown = map[string]bool{}
 	}
-	for _, t := range rep.Down {
-		e.notifyDown[t] = true
+	rep, err := notify.Flush(ctx, snd, targets, e.notifyDown)
+	for _, w := range rep.Warnings {
+		e.term.Warnf("notify: %s", w)
 	}
 	for _, f := range rep.Failed {
 		e.term.Warnf("notification not sent: %s; it waits in %s and goes with the next command or `editkit notify flush`", f, ob.Dir())

@@ -34,7 +34,6 @@ type Report struct {
 	Sent     int      `json:"sent"`               // messages every target now has
 	Waiting  int      `json:"waiting"`            // messages still waiting for a target
 	Failed   []string `json:"failed,omitempty"`   // per target that failed: why (never a URL or password)
-	Down     []string `json:"down,omitempty"`     // the names of the targets that failed
 	Warnings []string `json:"warnings,omitempty"` // outbox files put aside
 }
 
@@ -46,7 +45,11 @@ type Report struct {
 // again in this Flush (its messages keep their order); the others go on.
 // A message is done when every configured target has it: a target removed
 // from the settings no longer holds messages back.
-func Flush(ctx context.Context, snd *outbox.Sender, targets []Target) (Report, error) {
+//
+// down names the targets not to try (they failed earlier in the same
+// run: one wait for a target that is down, not one per message); those
+// that fail now are added to it. Nil: none.
+func Flush(ctx context.Context, snd *outbox.Sender, targets []Target, down map[string]bool) (Report, error) {
 	var rep Report
 	if len(targets) == 0 {
 		return rep, nil // nobody to tell: the messages wait for a target
@@ -56,7 +59,9 @@ func Flush(ctx context.Context, snd *outbox.Sender, targets []Target) (Report, e
 	if err != nil {
 		return rep, err
 	}
-	down := map[string]bool{}
+	if down == nil {
+		down = map[string]bool{}
+	}
 	for _, p := range pending {
 		m, err := decode(p.Message)
 		if err != nil {
@@ -73,7 +78,6 @@ func Flush(ctx context.Context, snd *outbox.Sender, targets []Target) (Report, e
 			snd.Step("sending")
 			if err := t.Send(ctx, p.ID, m); err != nil {
 				down[t.Name()] = true
-				rep.Down = append(rep.Down, t.Name())
 				rep.Failed = append(rep.Failed, err.Error())
 				continue
 			}

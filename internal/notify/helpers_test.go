@@ -35,7 +35,7 @@ func flush(t *testing.T, ob *outbox.Outbox, s Settings) Report {
 		t.Fatal(err)
 	}
 	defer snd.Close()
-	rep, err := Flush(context.Background(), snd, s.Targets())
+	rep, err := Flush(context.Background(), snd, s.Targets(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,13 +38,13 @@ func (t *mailer) send(ctx context.Context, id string, msg Message) error {
 	if err != nil {
 		return fmt.Errorf("[notify] from %q: %v", t.m.From, err)
 	}
-	var to []string
+	var to []*mail.Address
 	for _, s := range t.m.To {
 		a, err := mail.ParseAddress(s)
 		if err != nil {
 			return fmt.Errorf("[notify] to %q: %v", s, err)
 		}
-		to = append(to, a.Address)
+		to = append(to, a)
 	}
 	if len(to) == 0 {
 		return errors.New("[notify] to names nobody")
@@ -89,15 +89,15 @@ func (t *mailer) send(ctx context.Context, id string, msg Message) error {
 		return err
 	}
 	for _, a := range to {
-		if err := c.Rcpt(a); err != nil {
-			return fmt.Errorf("recipient %s: %w", a, err)
+		if err := c.Rcpt(a.Address); err != nil {
+			return fmt.Errorf("recipient %s: %w", a.Address, err)
 		}
 	}
 	w, err := c.Data()
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(mailBody(id, from, t.m.To, msg)); err != nil {
+	if _, err := w.Write(mailBody(id, from, to, msg)); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
@@ -110,7 +110,7 @@ func (t *mailer) send(ctx context.Context, id string, msg Message) error {
 // mailBody is the message: headers, then the text, quoted-printable.
 // Message-ID is derived from the dedup key, so a message sent twice (after
 // a crash) is recognisably one.
-func mailBody(id string, from *mail.Address, to []string, m Message) []byte {
+func mailBody(id string, from *mail.Address, to []*mail.Address, m Message) []byte {
 	var b bytes.Buffer
 	date := m.Time
 	if date.IsZero() {
@@ -118,7 +118,11 @@ func mailBody(id string, from *mail.Address, to []string, m Message) []byte {
 	}
 	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	hdr("From", from.String())
-	hdr("To", strings.Join(to, ", "))
+	var names []string
+	for _, a := range to {
+		names = append(names, a.String())
+	}
+	hdr("To", strings.Join(names, ", "))
 	hdr("Subject", mime.QEncoding.Encode("utf-8", "[editkit] "+m.Title))
 	hdr("Date", date.Format(time.RFC1123Z))
 	hdr("Message-ID", "<"+id+"@editkit>")

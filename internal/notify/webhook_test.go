@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/editkit/editkit/internal/outbox"
+	"github.com/editkit/editkit/internal/tracker"
 )
 
 // hookServer records what each webhook path received; fail answers 503
@@ -271,5 +275,38 @@ func TestWebhookErrorsHideTheURL(t *testing.T) {
 				t.Errorf("an error shows %q: %s", secret, all)
 			}
 		}
+	}
+}
+
+// A target skipped because it failed earlier in the same run still gets
+// the messages the other targets took meanwhile: a message is done only
+// when every configured target has it.
+func TestSkippedTargetStillGetsItsMessages(t *testing.T) {
+	up, down := newHookServer(t), newHookServer(t)
+	s := Settings{Slack: up.URL + "/slack", Webhook: down.URL + "/generic"}
+	ob := testOutbox(t)
+	down.setFail(true)
+	skip := map[string]bool{}
+	flushWith := func() Report {
+		snd, err := ob.Lock(context.Background(), outbox.Notify, tracker.RealClock(), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer snd.Close()
+		rep, err := Flush(context.Background(), snd, s.Targets(), skip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	queue(t, ob, readyMessage("A"))
+	flushWith()
+	down.setFail(false) // back, but this run no longer tries it
+	queue(t, ob, readyMessage("B"))
+	if rep := flushWith(); rep.Waiting != 2 || len(down.got("/generic")) != 0 {
+		t.Fatalf("second flush of the run: %+v", rep)
+	}
+	if rep := flush(t, ob, s); rep.Sent != 2 || len(down.got("/generic")) != 2 || len(up.got("/slack")) != 2 {
+		t.Fatalf("the next run: %+v; webhook got %d, slack %d", rep, len(down.got("/generic")), len(up.got("/slack")))
 	}
 }
