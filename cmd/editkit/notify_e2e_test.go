@@ -221,3 +221,47 @@ func TestNotifyKilledMidSend(t *testing.T) {
 		t.Errorf("%d messages arrived twice, want the one whose sender was killed before its receipt: %v", twice, copies)
 	}
 }
+
+// The morning digest from cron: what was pushed and who pulled it, from
+// the hub's event log; run again with nothing new, no message.
+func TestNotifyDigest(t *testing.T) {
+	long(t)
+	hook := newTeamHook(t)
+	hubDir := t.TempDir()
+	env := append(append(stateEnv(t), hook.env()...), "EDITKIT_HUB="+hubDir)
+	run := func(args ...string) result {
+		t.Helper()
+		r := editkitEnv(t, env, args...)
+		noSecrets(t, r)
+		return r
+	}
+	inbox := t.TempDir()
+	var files []string
+	for i, name := range []string{"SH010_comp_v003.mov", "SH020_comp_v001.mov"} {
+		p := filepath.Join(inbox, name)
+		writeMedia(t, p, 64<<10, byte(i))
+		files = append(files, p)
+	}
+	if r := run(append([]string{"push", "--category", "vfx", "--dest-path", "VFX"}, files...)...); r.code != 0 {
+		t.Fatalf("push: %s", r)
+	}
+	drive := filepath.Join(t.TempDir(), "EDITOR1")
+	os.Mkdir(drive, 0o755)
+	if r := run("pull", "--label", "EDITOR1", drive); r.code != 0 {
+		t.Fatalf("pull: %s", r)
+	}
+	if r := run("notify", "digest"); r.code != 0 || !strings.Contains(r.stdout, "Digest queued: Media digest: 2 files new") {
+		t.Fatalf("notify digest: %s", r)
+	}
+	got := hook.messages()
+	if len(got) != 1 || got[0].Kind != notify.Digest || !strings.Contains(got[0].Text, "VFX/SH010_comp_v003.mov") ||
+		!strings.Contains(got[0].Text, "→ EDITOR1: 2 files") {
+		t.Fatalf("digest: %+v", got)
+	}
+	if r := run("notify", "digest"); r.code != 0 || !strings.Contains(r.stdout, "Nothing pushed or pulled since the last digest") {
+		t.Fatalf("a second digest: %s", r)
+	}
+	if n := len(hook.messages()); n != 1 {
+		t.Fatalf("%d messages after the second digest, want 1", n)
+	}
+}
