@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -67,7 +68,7 @@ func (e *env) notify(ctx context.Context, msgs ...notify.Message) {
 		if err != nil {
 			break
 		}
-		m.User, m.Host = cmpOr(m.User, e.run.User), cmpOr(m.Host, e.run.Host)
+		m.User, m.Host = cmp.Or(m.User, e.run.User), cmp.Or(m.Host, e.run.Host)
 		err = notify.Queue(ob, m)
 	}
 	if err != nil {
@@ -111,13 +112,6 @@ func (e *env) flushNotifications(ctx context.Context, ob *outbox.Outbox) {
 	}
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // notifyWhenBackupFails makes a failed backup (no snapshot, or files left
 // out) a message for the team: nobody reads the nightly log.
 func (e *env) notifyWhenBackupFails(root *cobra.Command) {
@@ -129,10 +123,10 @@ func (e *env) notifyWhenBackupFails(root *cobra.Command) {
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		err := run(c, args)
 		if err == nil || c.Context().Err() != nil {
-			return err
+			return err // done, or stopped (Ctrl-C, SIGTERM): the next run resumes
 		}
 		set, _ := c.Flags().GetString("set")
-		set = cmpOr(cmpOr(set, e.cfg.Backup.Set), "default")
+		set = cmp.Or(set, e.cfg.Backup.Set, "default")
 		if len(args) == 0 {
 			args = e.cfg.Backup.Paths
 		}
@@ -224,15 +218,21 @@ on one computer, e.g.:
 			if err != nil {
 				return err
 			}
-			if !worth {
-				e.term.Printf("Nothing pushed or pulled since the last digest: no message.\n")
-			} else {
-				e.term.Printf("Digest queued: %s\n", m.Title)
+			rep := e.sendNotifications(cmd.Context(), ob, s.Targets())
+			res := struct {
+				Digest string `json:"digest,omitempty"` // its title; none: nothing new
+				notify.Report
+			}{Report: rep}
+			if worth {
+				res.Digest = m.Title
 			}
-			if rep := e.sendNotifications(cmd.Context(), ob, s.Targets()); rep.Waiting > 0 {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			return e.conclude(rep.Waiting == 0, res, nil, func() {
+				if !worth {
+					e.term.Printf("Nothing pushed or pulled since the last digest: no message.\n")
+				} else {
+					e.term.Printf("Digest queued: %s\n", m.Title)
+				}
+			})
 		},
 	}
 	hf.register(digest)
@@ -246,19 +246,28 @@ on one computer, e.g.:
 			if err := e.notifyConfigured(s); err != nil {
 				return err
 			}
-			failed := false
+			type line struct {
+				Target string `json:"target"`
+				Error  string `json:"error,omitempty"`
+			}
+			var lines []line
+			ok := true
 			for _, r := range notify.SendTest(cmd.Context(), s, e.run.User, e.run.Host) {
+				l := line{Target: r.Target}
 				if r.Err != nil {
-					failed = true
-					e.term.Printf("fail: %v\n", r.Err)
-				} else {
-					e.term.Printf("ok:   %s took the test message\n", r.Target)
+					ok, l.Error = false, r.Err.Error()
 				}
+				lines = append(lines, l)
 			}
-			if failed {
-				return &ui.ExitError{Code: ui.ExitFailed}
-			}
-			return nil
+			return e.conclude(ok, map[string][]line{"targets": lines}, nil, func() {
+				for _, l := range lines {
+					if l.Error != "" {
+						e.term.Printf("fail: %s\n", l.Error)
+					} else {
+						e.term.Printf("ok:   %s took the test message\n", l.Target)
+					}
+				}
+			})
 		},
 	}
 	cmd.AddCommand(flush, digest, test)
