@@ -8,6 +8,7 @@ import (
 
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/notify"
 	"github.com/editkit/editkit/internal/offload"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
@@ -122,6 +123,7 @@ cannot live on exFAT/NTFS).`,
 				return err
 			}
 			e.recordCopy(cmd.Context(), res)
+			e.notify(cmd.Context(), notify.ForCopy(res)...)
 			if res.Interrupted {
 				e.term.Warnf("interrupted. Nothing partial was left under a final name. To resume, run the same command again:\n  editkit %s",
 					shellJoin(append([]string{"copy"}, cmdArgs(cmd)...)))

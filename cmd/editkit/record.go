@@ -47,6 +47,7 @@ func (e *env) record(ctx context.Context, h *contenthub.Hub, evs []event.Event) 
 		e.deliverToHub(ctx, ob, h)
 	}
 	e.track(ctx)
+	e.flushNotifications(ctx, ob)
 	return true
 }
 

@@ -41,6 +41,9 @@ type env struct {
 	cfgPath string // --config
 	cfg     config.Config
 	tf      trackerFlags
+	// notifyDown: notification targets that failed in this run, not tried
+	// again in it.
+	notifyDown map[string]bool
 }
 
 func newRootCmd(term *ui.Terminal) *cobra.Command {
@@ -91,6 +94,8 @@ refused before starting.`,
 		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e), newTrackerCmd(e))
 	root.AddCommand(newIndexCmd(e))
 	root.AddCommand(newNeedsCmd(e))
+	root.AddCommand(newNotifyCmd(e), newDoctorCmd(e))
+	e.notifyWhenBackupFails(root)
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}

@@ -157,6 +157,7 @@ sync; no row is ever written twice.`,
 				}
 			}
 			res, err := tr.Sync(cmd.Context())
+			e.flushNotifications(cmd.Context(), ob)
 			if e.term.JSON {
 				e.term.PrintJSON(res)
 			} else {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/notify"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/editkit/editkit/internal/verify"
@@ -177,6 +178,7 @@ nothing to verify against.`,
 			if !res.Interrupted && !fl.readOnly {
 				recordVerify(cmd.Context(), e, res)
 			}
+			e.notify(cmd.Context(), notify.ForVerify(res)...)
 			if res.Interrupted {
 				e.term.Warnf("interrupted: the drive was not fully verified")
 				err = nil // said above; res.OK() is false

@@ -40,6 +40,7 @@ type Config struct {
 
 	Backup  Backup  `toml:"backup"`
 	Tracker Tracker `toml:"tracker"`
+	Notify  Notify  `toml:"notify"`
 }
 
 // Backup settings.
@@ -70,6 +71,21 @@ type Tracker struct {
 	OAuthAuthURL      string `toml:"oauth_auth_url"`
 	OAuthTokenURL     string `toml:"oauth_token_url"`
 	OAuthDeviceURL    string `toml:"oauth_device_url"`
+}
+
+// Notify settings: where the team hears of drives ready, failed verifies
+// and backups, and the morning digest. A webhook URL holds its own token,
+// so each is a secret.
+type Notify struct {
+	Slack    string `toml:"slack" secret:"true"`   // Slack (or compatible) incoming-webhook URL
+	Teams    string `toml:"teams" secret:"true"`   // Teams Workflows "webhook request" URL
+	Webhook  string `toml:"webhook" secret:"true"` // generic JSON webhook URL
+	SMTP     string `toml:"smtp"`                  // mail server, host:port (STARTTLS)
+	SMTPUser string `toml:"smtp_user"`
+	// SMTPPassword: better in EDITKIT_SMTP_PASSWORD than in this file.
+	SMTPPassword string   `toml:"smtp_password" secret:"true"`
+	From         string   `toml:"from"`
+	To           []string `toml:"to"`
 }
 
 // Hidden stands for a secret's value wherever settings are shown.
@@ -281,4 +297,18 @@ const Template = `# editkit settings. Command-line flags override these, and env
 # client ("Desktop app") of your Google Cloud project.
 # oauth_client_id = "1234-abc.apps.googleusercontent.com"
 # oauth_client_secret = "GOCSPX-..."
+
+[notify]
+# Who hears that a drive is ready, a verify or backup failed, and (with
+# ` + "`editkit notify digest`" + ` from cron each morning) what media was pushed and
+# pulled. Each URL holds its own token: keep this file private (0600).
+# Environment: EDITKIT_NOTIFY_SLACK, EDITKIT_NOTIFY_TEAMS, EDITKIT_NOTIFY_WEBHOOK,
+# EDITKIT_SMTP, EDITKIT_SMTP_USER, EDITKIT_SMTP_PASSWORD.
+# slack = "https://hooks.slack.com/services/T000/B000/XXXX"
+# teams = "https://prod-00.westus.logic.azure.com/workflows/.../triggers/manual/paths/invoke?..."
+# webhook = "https://ops.example.com/editkit"
+# smtp = "smtp.example.com:587"
+# smtp_user = "editkit@example.com"
+# from = "editkit <editkit@example.com>"
+# to = ["post@example.com"]
 `

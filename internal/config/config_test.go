@@ -73,12 +73,13 @@ func TestRedactedHidesEverySecret(t *testing.T) {
 	c.Tracker.OAuthClientSecret = "GOCSPX-client-secret-0042"
 	c.Tracker.OAuthClientID = "1234-abc.apps.googleusercontent.com"
 	c.Tracker.GoogleCredentials = "/home/anna/sa.json"
+	c.Notify.Slack, c.Notify.SMTPPassword = "https://hooks.example.com/services/T0/B0/slack-tok-77", "smtp-pw-31"
 	r := c.Redacted()
 	body, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"GOCSPX-client-secret-0042", "s3pass-7431", "tok-5512"} {
+	for _, secret := range []string{"GOCSPX-client-secret-0042", "s3pass-7431", "tok-5512", "slack-tok-77", "smtp-pw-31"} {
 		if strings.Contains(string(body), secret) {
 			t.Errorf("shown: %s in %s", secret, body)
 		}

@@ -84,7 +84,9 @@ func StartWriteback(f *os.File, off, n int64) {
 
 // FSType names the file system holding path, as /proc/self/mountinfo does
 // ("ext4", "exfat", "fuseblk.exfat"…), from the mount with the longest
-// matching mount point.
+// matching mount point. A FUSE block-device mount says only "fuseblk":
+// its device's boot sector, when readable, tells exFAT ("fuseblk.exfat")
+// from NTFS ("fuseblk.ntfs").
 func FSType(path string) string {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -97,7 +99,7 @@ func FSType(path string) string {
 	if err != nil {
 		return ""
 	}
-	best, kind := -1, ""
+	best, kind, source := -1, "", ""
 	for _, line := range strings.Split(string(data), "\n") {
 		// id parent major:minor root mountpoint options [optional...] - fstype source superopts
 		pre, post, ok := strings.Cut(line, " - ")
@@ -106,15 +108,39 @@ func FSType(path string) string {
 		}
 		f := strings.Fields(pre)
 		g := strings.Fields(post)
-		if len(f) < 5 || len(g) < 1 {
+		if len(f) < 5 || len(g) < 2 {
 			continue
 		}
 		mp := unescapeMount(f[4])
 		if (abs == mp || strings.HasPrefix(abs, strings.TrimSuffix(mp, "/")+"/")) && len(mp) > best {
-			best, kind = len(mp), g[0]
+			best, kind, source = len(mp), g[0], unescapeMount(g[1])
 		}
 	}
+	if kind == "fuseblk" {
+		kind += bootSectorKind(source)
+	}
 	return kind
+}
+
+// bootSectorKind reads the file-system name a FAT-family boot sector
+// carries at byte 3: ".exfat", ".ntfs", or "" (unreadable, or other).
+func bootSectorKind(device string) string {
+	f, err := os.Open(device)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var b [11]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return ""
+	}
+	switch string(b[3:11]) {
+	case "EXFAT   ":
+		return ".exfat"
+	case "NTFS    ":
+		return ".ntfs"
+	}
+	return ""
 }
 
 // unescapeMount decodes the octal escapes (\040 for a space) of mountinfo.

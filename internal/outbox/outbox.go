@@ -48,6 +48,11 @@ import (
 const (
 	Hub     = "hub"     // the hub's event log (the catalog)
 	Tracker = "tracker" // the Google Sheet or the CSV tracker
+	// Notify is the team's notification targets (chat webhooks, e-mail).
+	// Its batches carry a Message instead of events; its receipt's
+	// Confirmed lists the targets that took the message, so a retry sends
+	// only to the others.
+	Notify = "notify"
 )
 
 const (
@@ -62,6 +67,9 @@ type Batch struct {
 	ID     string        `json:"id"` // unique and time-ordered (event.NewID)
 	To     []string      `json:"to"` // destinations, e.g. [hub tracker]
 	Events []event.Event `json:"events"`
+	// Message is a notification, composed when it was queued so every
+	// attempt sends the same words (batches bound for Notify only).
+	Message json.RawMessage `json:"message,omitempty"`
 }
 
 // NewBatch groups events under a new batch ID, bound for to.
@@ -104,7 +112,7 @@ func (o *Outbox) Dir() string { return o.dir }
 // Add stores a batch durably; once it returns, the events reach every
 // destination of the batch exactly once, now or with a later command.
 func (o *Outbox) Add(b Batch) error {
-	if len(b.Events) == 0 {
+	if len(b.Events) == 0 && len(b.Message) == 0 {
 		return nil
 	}
 	if err := b.valid(); err != nil {
@@ -216,7 +224,7 @@ func (o *Outbox) readBatch(id string) (Batch, error) {
 	if b.ID != id {
 		return Batch{}, fmt.Errorf("the file holds batch %q", b.ID)
 	}
-	if len(b.Events) == 0 {
+	if len(b.Events) == 0 && len(b.Message) == 0 {
 		return Batch{}, errors.New("no events")
 	}
 	return b, b.valid()
