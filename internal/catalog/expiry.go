@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -40,3 +41,49 @@ func ParseExpiry(s string, now time.Time) (t time.Time, never bool, err error) {
 
 // Expired reports whether the item's expiry has passed at now.
 func (it *Item) Expired(now time.Time) bool { return !it.Expires.IsZero() && !now.Before(it.Expires) }
+
+// DriveExpiry is the review media a drive holds, soonest expiry first.
+type DriveExpiry struct {
+	Label string         `json:"label"`
+	ID    string         `json:"id"`
+	Items []ExpiringCopy `json:"items"`
+}
+
+// ExpiringCopy is a drive's copy of review media.
+type ExpiringCopy struct {
+	Path    string    `json:"path"`
+	Size    int64     `json:"size"`
+	Expires time.Time `json:"expires"`
+	// Expired: it should have been purged and the catalog says the drive
+	// still has it.
+	Expired bool `json:"expired"`
+}
+
+// ExpiringByDrive lists, per drive, the catalog's review media the drive
+// holds: what expires when, and what expired and is still there (purge
+// --expired removes it).
+func (st *Status) ExpiringByDrive(now time.Time) []DriveExpiry {
+	byID := map[string]*DriveExpiry{}
+	var out []*DriveExpiry
+	for _, it := range st.Items {
+		if it.Expires.IsZero() {
+			continue
+		}
+		for _, d := range it.Drives {
+			de := byID[d.ID]
+			if de == nil {
+				de = &DriveExpiry{Label: d.Label, ID: d.ID}
+				byID[d.ID] = de
+				out = append(out, de)
+			}
+			de.Items = append(de.Items, ExpiringCopy{Path: it.Path, Size: it.Size, Expires: it.Expires, Expired: it.Item.Expired(now)})
+		}
+	}
+	res := make([]DriveExpiry, 0, len(out))
+	for _, de := range out {
+		sort.SliceStable(de.Items, func(i, j int) bool { return de.Items[i].Expires.Before(de.Items[j].Expires) })
+		res = append(res, *de)
+	}
+	sort.Slice(res, func(i, j int) bool { return res[i].Label < res[j].Label })
+	return res
+}

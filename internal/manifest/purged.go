@@ -41,41 +41,56 @@ type Purge struct {
 	Time   time.Time `json:"time"`
 }
 
-// LogPurge appends p to the drive's purge log and syncs it. For
-// PurgeDone it first records the removal in the manifest's journal (a
-// deliberate removal: the manifest drops the file, the purge log says why)
-// and syncs that too.
-func (d *Drive) LogPurge(p Purge) error {
+// PurgeLog appends to the drive's purge log. It needs a drive opened for
+// writing (whose lock it shares).
+type PurgeLog struct {
+	d *Drive
+	w *journalWriter
+}
+
+// OpenPurgeLog opens the drive's purge log for appending, first cutting a
+// torn last line.
+func (d *Drive) OpenPurgeLog() (*PurgeLog, error) {
 	if !d.writable {
-		return errors.New("drive opened read-only")
+		return nil, errors.New("drive opened read-only")
 	}
+	w, err := openJournal(d.path(purgeFile))
+	if err != nil {
+		return nil, fmt.Errorf("purge log %s: %w", d.path(purgeFile), err)
+	}
+	return &PurgeLog{d: d, w: w}, nil
+}
+
+// Log appends p and syncs it. For PurgeDone it first records the removal
+// in the manifest's journal (a deliberate removal: the manifest drops the
+// file, the purge log says why) and syncs that too.
+func (l *PurgeLog) Log(p Purge) error {
 	if err := treepath.Validate(p.Path); err != nil {
 		return err
 	}
 	if p.State == PurgeDone {
-		if err := d.Append(Record{Path: p.Path, Deleted: true}); err != nil {
+		if err := l.d.Append(Record{Path: p.Path, Deleted: true}); err != nil {
 			return err
 		}
-		if err := d.Sync(); err != nil {
+		if err := l.d.Sync(); err != nil {
 			return err
 		}
-	}
-	w, err := openJournal(d.path(purgeFile))
-	if err != nil {
-		return fmt.Errorf("purge log %s: %w", d.path(purgeFile), err)
 	}
 	body, err := appendLine(nil, p)
 	if err == nil {
-		_, err = w.w.Write(body)
+		_, err = l.w.w.Write(body)
 	}
-	if cerr := w.close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = l.w.sync()
 	}
 	if err != nil {
-		return fmt.Errorf("purge log %s: %w", d.path(purgeFile), err)
+		return fmt.Errorf("purge log %s: %w", l.d.path(purgeFile), err)
 	}
 	return nil
 }
+
+// Close syncs and closes the log.
+func (l *PurgeLog) Close() error { return l.w.close() }
 
 // Purges returns the newest entry of the drive's purge log for each path,
 // in log order. A drive never purged has none.
