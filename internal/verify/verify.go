@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -129,6 +130,9 @@ type Result struct {
 	// against the ASC MHL history because the manifest is gone.
 	Note    string   `json:"note,omitempty"`
 	Rebuild *Rebuild `json:"rebuild,omitempty"` // what --rebuild did
+	// Purged lists the files in scope removed on purpose (editkit purge),
+	// from the drive's purge log: not missing.
+	Purged []manifest.Purge `json:"purged,omitempty"`
 }
 
 // OK reports whether the drive is complete and intact.
@@ -207,6 +211,9 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	v.res.Against = against
+	if err := v.loadPurges(); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if v.drive != nil {
 			v.drive.Close()
@@ -401,12 +408,44 @@ type verifier struct {
 	drive *manifest.Drive // manifest mode, opened for writing unless ReadOnly
 	// mhlPath is the generation to record on a clean run, set by the mode.
 	writeMHL func() (string, error)
+	// purges are the drive's purge log (see loadPurges).
+	purges map[string]manifest.Purge
 }
 
 func (v *verifier) problem(p Problem) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if pg, ok := v.purges[p.Path]; ok && p.Kind == Missing {
+		if pg.State != manifest.PurgeRemoving {
+			return // purged on purpose: listed in Result.Purged
+		}
+		p.Detail = "an editkit purge was removing it when it was interrupted; run the same purge again to finish and record it"
+	}
 	v.res.Problems = append(v.res.Problems, p)
+}
+
+// loadPurges reads what the drive's purge log says was removed on purpose
+// (editkit purge): such a file is not missing, and Result.Purged lists the
+// ones in scope that are not on the drive again.
+func (v *verifier) loadPurges() error {
+	ps, err := manifest.Purges(v.root)
+	if err != nil {
+		return err
+	}
+	v.purges = map[string]manifest.Purge{}
+	for _, p := range ps {
+		if !v.inScope(p.Path) {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(v.root, filepath.FromSlash(p.Path))); !errors.Is(err, fs.ErrNotExist) {
+			continue // there again (pulled back), or unreachable: verified or reported as such
+		}
+		v.purges[p.Path] = p
+		if p.State != manifest.PurgeRemoving {
+			v.res.Purged = append(v.res.Purged, p)
+		}
+	}
+	return nil
 }
 
 func (v *verifier) verified(n int64) {
