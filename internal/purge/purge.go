@@ -345,8 +345,10 @@ func (p *purger) foreign(ctx context.Context, paths []string, recs map[string]ma
 				return nil
 			},
 			Skipped: func(s walk.Skipped) {
-				if !s.Dir && s.Reason == "symbolic link, not followed" {
-					add(q+"/"+s.Path, "named")
+				// A link: refused. One where a folder editkit placed into
+				// was is reported with each file it placed there.
+				if path := q + "/" + s.Path; s.Reason == "symbolic link, not followed" && !hasUnder(recs, path) {
+					add(path, "named")
 				}
 			},
 		})
