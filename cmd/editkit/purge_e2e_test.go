@@ -25,11 +25,11 @@ type purgeOut struct {
 // reviewDrive pushes review media (two cuts expiring in 14 and 30 days,
 // category footage) and a VFX shot that never expires to a folder hub,
 // and prepares a drive: a project copied onto it, then the media pulled.
-func reviewDrive(t *testing.T) (h *testHub, drive string) {
+func reviewDrive(t *testing.T) (h *testHub, drive, inbox string) {
 	t.Helper()
 	dir := t.TempDir()
 	h = &testHub{name: "folder", url: dir, dir: dir, env: stateEnv(t)}
-	inbox := t.TempDir()
+	inbox = t.TempDir()
 	writeMedia(t, filepath.Join(inbox, "Reel1_v7.mov"), 300<<10, 1)
 	writeMedia(t, filepath.Join(inbox, "Reel2_v3.mov"), 200<<10, 2)
 	writeMedia(t, filepath.Join(inbox, "VFX_010.mxf"), 100<<10, 3)
@@ -55,7 +55,7 @@ func reviewDrive(t *testing.T) (h *testHub, drive string) {
 	if r := h.runJSON(t, &pl, "pull", drive); r.code != 0 || pl.Pulled != 3 {
 		t.Fatalf("pull: %s", r)
 	}
-	return h, drive
+	return h, drive, inbox
 }
 
 // ahead runs editkit with its clock d ahead (test builds only).
@@ -138,7 +138,7 @@ func present(t *testing.T, path string) bool {
 // reference tool agrees, the catalog and the tracker know; then a
 // category, then everything.
 func TestPurgeExpiredCategoryAll(t *testing.T) {
-	h, drive := reviewDrive(t)
+	h, drive, inbox := reviewDrive(t)
 	ref := needRefTool(t)
 	reel1, reel2 := filepath.Join(drive, "Review", "Reel1_v7.mov"), filepath.Join(drive, "Review", "Reel2_v3.mov")
 	later := h.ahead(15 * 24 * time.Hour)
@@ -191,6 +191,15 @@ func TestPurgeExpiredCategoryAll(t *testing.T) {
 		t.Fatalf("status after the purge still has the purged copy: %+v", st.Expiring)
 	}
 
+	// Kept after all: pushed again with --expires never, it no longer
+	// expires, for every editor.
+	var p pushOut
+	if r := h.runJSON(t, &p, "push", "--expires", "never", "--dest-path", "Review", filepath.Join(inbox, "Reel2_v3.mov")); r.code != 0 || p.Items[0].Status != "expiry" {
+		t.Fatalf("push --expires never: %s", r)
+	}
+	if r := h.ahead(60*24*time.Hour).runJSON(t, &res, "purge", "--expired", drive); r.code != 0 || len(res.Items) != 0 || !present(t, reel2) {
+		t.Fatalf("purge --expired removed media that no longer expires: %s", r)
+	}
 	if r := h.runJSON(t, &res, "purge", "--category", "footage", drive); r.code != 0 || res.Purged != 1 || present(t, reel2) {
 		t.Fatalf("purge --category: %s", r)
 	}
@@ -232,7 +241,7 @@ func TestPurgeExpiredCategoryAll(t *testing.T) {
 // Purge never removes a file editkit did not place, or one changed since,
 // unless --force, and never anything through a link, forced or not.
 func TestPurgeRefusesForeignChangedAndLinks(t *testing.T) {
-	h, drive := reviewDrive(t)
+	h, drive, _ := reviewDrive(t)
 	avp := filepath.Join(drive, "Project", "Show.avp")
 	os.WriteFile(avp, []byte("the editor saved the project since"), 0o644)
 	foreign := filepath.Join(drive, "Project", "Bins", "Anna's bin.avb")
@@ -276,7 +285,7 @@ func TestPurgeRefusesForeignChangedAndLinks(t *testing.T) {
 // events were kept, finishes when run again: every file gone, recorded
 // once in the manifest and the tracker, verify clean.
 func TestPurgeKilledThenRerunReportsOnce(t *testing.T) {
-	h, drive := reviewDrive(t)
+	h, drive, _ := reviewDrive(t)
 	for _, at := range []string{"purge:removed", "purge:recorded"} {
 		r := editkitEnv(t, append(slices.Clone(h.env), "EDITKIT_TEST_KILL_AT="+at), "purge", "--all", drive, "--hub", h.url)
 		if r.code != -1 && r.code != 137 {

@@ -254,6 +254,9 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 
 // runRebuild rebuilds the drive's manifest and writes the report of it.
 func (v *verifier) runRebuild(ctx context.Context) (*Result, error) {
+	if err := v.loadPurges(); err != nil {
+		return nil, err
+	}
 	err := v.rebuild(ctx)
 	v.res.Finished = v.opts.Now()
 	if err != nil {
