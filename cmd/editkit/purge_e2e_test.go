@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -63,6 +65,20 @@ func (h *testHub) ahead(d time.Duration) *testHub {
 	c := *h
 	c.env = append(slices.Clone(h.env), "EDITKIT_TEST_CLOCK_AHEAD="+d.String())
 	return &c
+}
+
+// readCSVFile reads one of the CSV tracker's files.
+func readCSVFile(t *testing.T, path string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))).ReadAll()
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rows
 }
 
 // purgedRows lists the Path of the CSV tracker's "purged" rows, sorted.
@@ -186,6 +202,14 @@ func TestPurgeExpiredCategoryAll(t *testing.T) {
 	xmllintAll(t, filepath.Join(drive, "ascmhl"))
 	if got := purgedRows(t, h); !slices.Equal(got, []string{"Review/Reel1_v7.mov"}) {
 		t.Fatalf("tracker purged rows: %v", got)
+	}
+	// The tracker's media × drive matrix says the drive no longer has it.
+	media := readCSVFile(t, filepath.Join(envValue(h.env, "EDITKIT_STATE_DIR"), "tracker", "media.csv"))
+	pi, ai := slices.Index(media[0], "Path"), slices.Index(media[0], "Anna")
+	for _, row := range media[1:] {
+		if row[pi] == "Review/Reel1_v7.mov" && !strings.HasPrefix(row[ai], "purged ") {
+			t.Fatalf("media.csv, Anna's cell for the purged reel: %q", row[ai])
+		}
 	}
 	if r := later.runJSON(t, &st, "status"); r.code != 0 || len(st.Expiring) != 1 || len(st.Expiring[0].Items) != 1 {
 		t.Fatalf("status after the purge still has the purged copy: %+v", st.Expiring)
