@@ -194,6 +194,9 @@ func TestPurgeExpiredCategoryAll(t *testing.T) {
 	if r := editkit(t, "verify", "--read-only", drive); !strings.Contains(r.stdout, "purged on purpose") || !strings.Contains(r.stdout, "Review/Reel1_v7.mov") {
 		t.Fatalf("verify does not say what was purged: %s", r)
 	}
+	if v, r := runVerify(t, "--mhl", "--read-only", drive); r.code != 0 || len(v.Purged) != 1 {
+		t.Fatalf("verify --mhl after purge: %s", r)
+	}
 	// The reference tool: the generation the purge wrote ignores the
 	// purged file, so it is not missing (exit 0), and the rest verifies.
 	if code, out := refVerify(t, ref, drive); code != 0 {

@@ -52,6 +52,9 @@ func newStatusCmd(e *env) *cobra.Command {
 				if it.OnDrive != "" && it.OnDrive != "yes" {
 					mark = "  [" + it.OnDrive + " on this drive]"
 				}
+				if !it.Expires.IsZero() {
+					mark += "  [review media, " + expiresIn(it.Expires, now) + "]"
+				}
 				t.Printf("  %-8s %s (%s, pushed %s by %s) %s%s\n", it.Category, it.Path, units.FormatBytes(it.Size),
 					it.Time.Local().Format("2006-01-02"), it.User, has, mark)
 			}
