@@ -142,7 +142,7 @@ func printPurge(e *env, res *purge.Result) {
 		t.Printf("Recorded in the drive's manifest and ASC MHL history (%s); editkit verify lists these files as purged\n", res.MHL)
 	}
 	if res.Purged > 0 {
-		t.Printf("Removed is not erased: on flash, copy-on-write file systems and snapshots the bytes may survive; see README \"Purging review media\"\n")
+		t.Printf("Removed is not erased: on flash, copy-on-write file systems and snapshots the bytes may survive; see \"editkit purge\" in the README\n")
 	}
 }
 

@@ -430,8 +430,9 @@ func (p *purger) purge(c candidate) {
 		p.item(it)
 		return
 	}
+	now := p.o.Now().UTC()
 	e := manifest.Purge{Path: c.path, State: manifest.PurgeRemoving, Size: fi.Size(), Why: it.Why,
-		Event: event.NewID(p.o.Now()), User: p.o.User, Host: p.o.Host, Time: p.o.Now().UTC()}
+		Event: event.NewID(now), User: p.o.User, Host: p.o.Host, Time: now}
 	if c.earlier != nil {
 		e.Event, e.Time = c.earlier.Event, c.earlier.Time
 	}
