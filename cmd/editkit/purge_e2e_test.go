@@ -313,10 +313,18 @@ func TestPurgeRefusesForeignChangedAndLinks(t *testing.T) {
 // once in the manifest and the tracker, verify clean.
 func TestPurgeKilledThenRerunReportsOnce(t *testing.T) {
 	h, drive, _ := reviewDrive(t)
-	for _, at := range []string{"purge:removed", "purge:recorded"} {
+	for _, at := range []string{"purge:unlinked", "purge:removed", "purge:recorded"} {
 		r := editkitEnv(t, append(slices.Clone(h.env), "EDITKIT_TEST_KILL_AT="+at), "purge", "--all", drive, "--hub", h.url)
 		if r.code != -1 && r.code != 137 {
 			t.Fatalf("purge killed at %s: %s", at, r)
+		}
+		if at != "purge:unlinked" {
+			continue
+		}
+		// Gone, not yet recorded: verify says how to finish.
+		v, r := runVerify(t, "--read-only", drive)
+		if r.code != 1 || len(v.Problems) != 1 || !strings.Contains(v.Problems[0].Detail, "run the same purge again") {
+			t.Fatalf("verify after a purge killed mid-file: %s", r)
 		}
 	}
 	var res purgeOut

@@ -54,8 +54,9 @@ type Options struct {
 	// the tracker). Nil: they are only returned.
 	Record catalog.Recorder
 	Hooks  place.Hooks
-	// Hook, if set, is called between steps ("removed" after each file,
-	// "recorded" once the events are kept): tests kill a purge there.
+	// Hook, if set, is called between steps ("unlinked" when a file is
+	// gone and not yet recorded, "removed" once it is, "recorded" once the
+	// events are kept): tests kill a purge there.
 	Hook func(step string)
 }
 
@@ -459,6 +460,9 @@ func (p *purger) purge(c candidate) {
 		it.Status, it.Detail = "failed", err.Error()
 		p.item(it)
 		return
+	}
+	if p.o.Hook != nil {
+		p.o.Hook("unlinked")
 	}
 	p.record(c, e, it)
 }
