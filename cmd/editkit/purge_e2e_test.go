@@ -253,8 +253,12 @@ func TestPurgeExpiredCategoryAll(t *testing.T) {
 		t.Fatalf("tracker purged rows: %v", got)
 	}
 	// Pulled again, the media is verified again (not ignored) by both.
+	// Expired review media is not pulled again; the rest is.
 	var pl pullOut
-	if r := h.runJSON(t, &pl, "pull", drive); r.code != 0 || pl.Pulled != 3 {
+	if r := later.runJSON(t, &pl, "pull", drive); r.code != 0 || pl.Pulled != 2 || present(t, reel1) || !strings.Contains(r.stdout, `"status": "expired"`) {
+		t.Fatalf("pull after purge, 15 days on: %s", r)
+	}
+	if r := h.runJSON(t, &pl, "pull", drive); r.code != 0 || pl.Pulled != 1 {
 		t.Fatalf("pull after purge: %s", r)
 	}
 	if v, r := runVerify(t, drive); r.code != 0 || v.Files != 3 || len(v.Purged) != 2 {

@@ -72,21 +72,24 @@ type Item struct {
 
 // Result is the outcome of a purge.
 type Result struct {
-	Drive   string        `json:"drive"`
-	Label   string        `json:"label,omitempty"`
-	DriveID string        `json:"drive_id,omitempty"`
-	DryRun  bool          `json:"dry_run,omitempty"`
-	Items   []Item        `json:"items"`
-	Purged  int           `json:"purged"`
-	Bytes   int64         `json:"purged_bytes"`
-	Skipped int           `json:"skipped"`
-	Failed  int           `json:"failed"`
-	MHL     string        `json:"mhl,omitempty"` // the ASC MHL generation that records the purge
-	Events  []event.Event `json:"-"`
+	Drive   string `json:"drive"`
+	Label   string `json:"label,omitempty"`
+	DriveID string `json:"drive_id,omitempty"`
+	DryRun  bool   `json:"dry_run,omitempty"`
+	Items   []Item `json:"items"`
+	Purged  int    `json:"purged"`
+	Bytes   int64  `json:"purged_bytes"`
+	Skipped int    `json:"skipped"`
+	Failed  int    `json:"failed"`
+	MHL     string `json:"mhl,omitempty"` // the ASC MHL generation that records the purge
+	// Interrupted: stopped (Ctrl-C) before every selected file was seen;
+	// what was removed is recorded. Run the same purge again.
+	Interrupted bool          `json:"interrupted,omitempty"`
+	Events      []event.Event `json:"-"`
 }
 
 // OK reports whether everything selected is gone (or would be).
-func (r *Result) OK() bool { return r.Skipped == 0 && r.Failed == 0 }
+func (r *Result) OK() bool { return r.Skipped == 0 && r.Failed == 0 && !r.Interrupted }
 
 // UsageError is a purge that cannot start as asked.
 type UsageError struct{ Err error }
@@ -159,15 +162,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	for _, c := range cands {
-		if err := ctx.Err(); err != nil {
-			return res, err
+		if ctx.Err() != nil {
+			res.Interrupted = true
+			break
 		}
 		p.purge(c)
 	}
 	if o.DryRun {
-		return res, nil
+		return res, ctx.Err()
 	}
-	return res, p.finish(ctx)
+	// Interrupted, what was removed is still recorded in full: the
+	// checksum list and the history must not claim files that are gone.
+	if err := p.finish(context.WithoutCancel(ctx)); err != nil {
+		return res, err
+	}
+	return res, ctx.Err()
 }
 
 type purger struct {
