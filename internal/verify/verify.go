@@ -431,11 +431,14 @@ func (v *verifier) problem(p Problem) {
 // (editkit purge): such a file is not missing, and Result.Purged lists the
 // ones in scope that are not on the drive again.
 func (v *verifier) loadPurges() error {
+	v.purges = map[string]manifest.Purge{}
 	ps, err := manifest.Purges(v.root)
 	if err != nil {
-		return err
+		// The files are still checked; what it would have said was
+		// purged is reported missing.
+		v.problem(Problem{Kind: Tampered, Path: ".editkit/purged.ekj", Detail: fmt.Sprintf("the drive's purge log cannot be read (%v); files purged on purpose show as missing", err)})
+		return nil
 	}
-	v.purges = map[string]manifest.Purge{}
 	for _, p := range ps {
 		if !v.inScope(p.Path) {
 			continue
