@@ -211,9 +211,7 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	v.res.Against = against
-	if err := v.loadPurges(); err != nil {
-		return nil, err
-	}
+	v.loadPurges()
 	defer func() {
 		if v.drive != nil {
 			v.drive.Close()
@@ -254,9 +252,7 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 
 // runRebuild rebuilds the drive's manifest and writes the report of it.
 func (v *verifier) runRebuild(ctx context.Context) (*Result, error) {
-	if err := v.loadPurges(); err != nil {
-		return nil, err
-	}
+	v.loadPurges()
 	err := v.rebuild(ctx)
 	v.res.Finished = v.opts.Now()
 	if err != nil {
@@ -430,14 +426,14 @@ func (v *verifier) problem(p Problem) {
 // loadPurges reads what the drive's purge log says was removed on purpose
 // (editkit purge): such a file is not missing, and Result.Purged lists the
 // ones in scope that are not on the drive again.
-func (v *verifier) loadPurges() error {
+func (v *verifier) loadPurges() {
 	v.purges = map[string]manifest.Purge{}
 	ps, err := manifest.Purges(v.root)
 	if err != nil {
 		// The files are still checked; what it would have said was
 		// purged is reported missing.
 		v.problem(Problem{Kind: Tampered, Path: ".editkit/purged.ekj", Detail: fmt.Sprintf("the drive's purge log cannot be read (%v); files purged on purpose show as missing", err)})
-		return nil
+		return
 	}
 	for _, p := range ps {
 		if !v.inScope(p.Path) {
@@ -451,7 +447,6 @@ func (v *verifier) loadPurges() error {
 			v.res.Purged = append(v.res.Purged, p)
 		}
 	}
-	return nil
 }
 
 func (v *verifier) verified(n int64) {
