@@ -91,7 +91,7 @@ refused before starting.`,
 	})
 	root.AddCommand(newCopyCmd(e), newVerifyCmd(e), newDriveCmd(e),
 		newBackupCmd(e), newSnapshotsCmd(e), newRestoreCmd(e), newPruneCmd(e), newHubCmd(e), newConfigCmd(e),
-		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e), newTrackerCmd(e))
+		newPushCmd(e), newWithdrawCmd(e), newPurgeCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e), newTrackerCmd(e))
 	root.AddCommand(newIndexCmd(e))
 	root.AddCommand(newNeedsCmd(e))
 	root.AddCommand(newNotifyCmd(e), newDoctorCmd(e))

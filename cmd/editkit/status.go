@@ -32,6 +32,8 @@ func newStatusCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			now := e.runEnv(nil).Now()
+			st.Expiring = st.ExpiringByDrive(now)
 			if e.term.JSON {
 				return e.term.PrintJSON(st)
 			}
@@ -50,6 +52,9 @@ func newStatusCmd(e *env) *cobra.Command {
 				if it.OnDrive != "" && it.OnDrive != "yes" {
 					mark = "  [" + it.OnDrive + " on this drive]"
 				}
+				if !it.Expires.IsZero() {
+					mark += "  [review media, " + expiresIn(it.Expires, now) + "]"
+				}
 				t.Printf("  %-8s %s (%s, pushed %s by %s) %s%s\n", it.Category, it.Path, units.FormatBytes(it.Size),
 					it.Time.Local().Format("2006-01-02"), it.User, has, mark)
 			}
@@ -65,6 +70,7 @@ func newStatusCmd(e *env) *cobra.Command {
 					t.Printf("  %-12s %-24s last pull %s, last verify %s, %d catalog items\n", d.Label, d.ID, when(d.LastPull), when(d.LastVerify), len(d.Has))
 				}
 			}
+			printExpiring(e, st.Expiring, now)
 			t.Printf("\nLast backups:\n")
 			if len(st.Backups) == 0 {
 				t.Printf("  none\n")

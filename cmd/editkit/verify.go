@@ -11,6 +11,7 @@ import (
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/notify"
+	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/editkit/editkit/internal/verify"
@@ -281,6 +282,12 @@ func printVerifySummary(t *ui.Terminal, r *verify.Result, err error) {
 		t.Printf("  spot check: %d files not sampled (seed %d)\n", r.NotSampled, r.Seed)
 	}
 	printProblems(t, r.Problems)
+	if len(r.Purged) > 0 {
+		t.Printf("  purged on purpose (editkit purge, not missing): %s\n", units.Count(len(r.Purged), "file"))
+		printFirst(t, r.Purged, 50, "    … %d more (see the report or --json)\n", func(p manifest.Purge) {
+			t.Printf("    %s  %s by %s (%s)\n", p.Path, p.Time.Local().Format("2006-01-02 15:04"), p.User, p.Why)
+		})
+	}
 	if r.Report != "" {
 		t.Printf("  report: %s\n", r.Report)
 	}

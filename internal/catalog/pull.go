@@ -47,7 +47,7 @@ type PullOptions struct {
 type PulledItem struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
-	Status string `json:"status"` // pulled, present, adopted, conflict, refused, failed, removed, would-pull, would-remove, damaged, missing
+	Status string `json:"status"` // pulled, present, adopted, conflict, refused, failed, removed, would-pull, would-remove, damaged, missing, expired (review media not pulled)
 	Detail string `json:"detail,omitempty"`
 }
 
@@ -319,6 +319,12 @@ func (p *puller) plan(ctx context.Context, state *State, have map[string]manifes
 			// name no record has.
 			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "failed",
 				Detail: (&place.CollisionError{Path: filepath.Join(root, filepath.FromSlash(dir)), Existing: "a folder with a similar name"}).Error()})
+			continue
+		}
+		if it.Expired(o.Now()) {
+			// Review media whose time is up would only wait to be purged.
+			res.Items = append(res.Items, PulledItem{Path: it.Path, Size: it.Size, Status: "expired",
+				Detail: "review media that expired " + it.Expires.Local().Format("2006-01-02 15:04") + "; not pulled (push it again with a later --expires to bring it back)"})
 			continue
 		}
 		todo = append(todo, it)

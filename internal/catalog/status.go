@@ -37,6 +37,8 @@ type Status struct {
 	Rejected  []Rejected   `json:"rejected,omitempty"`
 	Drive     *DriveStatus `json:"drive,omitempty"`
 	Catalog   Stats        `json:"catalog"`
+	// Expiring is, per drive, the review media it holds (ExpiringByDrive).
+	Expiring []DriveExpiry `json:"expiring,omitempty"`
 }
 
 // DriveStatus is what a named drive lacks.

@@ -27,6 +27,7 @@ const (
 	Indexed      = "indexed"   // an item's MXF header metadata read after it was pushed (editkit index of the hub)
 	Withdrawn    = "withdrawn" // media taken out of the catalog
 	Removed      = "removed"   // media withdrawn from the catalog deleted from a drive (pull --prune)
+	Purged       = "purged"    // media deliberately removed from a drive (purge), e.g. expired review copies
 )
 
 // Event is one change. ID is unique across every editkit everywhere and
@@ -49,7 +50,11 @@ type Event struct {
 	// replaces at the same path.
 	Replaces string `json:"replaces,omitempty"`
 	// MTime is a pushed file's modification time, kept on editors' drives.
-	MTime     time.Time `json:"mtime,omitzero"`
+	MTime time.Time `json:"mtime,omitzero"`
+	// Expires is, for a push of review media, when it must be purged from
+	// drives (zero: never). A push of content the catalog already has at
+	// that path with Replaces equal to Hash changes only its expiry.
+	Expires   time.Time `json:"expires,omitzero"`
 	Note      string    `json:"note,omitempty"`
 	Set       string    `json:"set,omitempty"`        // backup set
 	Snapshot  string    `json:"snapshot,omitempty"`   // backup snapshot ID

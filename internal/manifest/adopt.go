@@ -112,6 +112,14 @@ func (d *Drive) AdoptHistory(ctx context.Context, o AdoptOptions) (*Adoption, er
 			covered[r.Path] = true
 		}
 	}
+	// Files purged on purpose are not missing.
+	purged, err := d.PurgedPaths()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range purged {
+		covered[p.Path] = true
+	}
 	var todo []mhl.FileRecord
 	var total int64
 	for f := range hist.Files() {

@@ -93,6 +93,11 @@ func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string, files map[st
 	// name a drive walk leaves out), less what the drive records on purpose:
 	// one list, shared with verify, so the reference tool sees no new files.
 	g.Ignore = append(g.Ignore, mhl.Unhiding(walk.Rules{}.SkipPatterns(), d.RecordPaths())...)
+	purged, err := d.purgeIgnore()
+	if err != nil {
+		return "", err
+	}
+	g.Ignore = append(g.Ignore, purged...)
 	path, err := mhl.WriteGeneration(d.Root, g, d.mhlEntries(known, files, unrecorded))
 	if err != nil {
 		return "", err

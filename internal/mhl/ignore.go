@@ -150,15 +150,19 @@ func matchSegs(pat, name []string) bool {
 	return match(0, 0)
 }
 
-// mergePatterns appends the patterns of each list that are not there yet,
-// keeping first-seen order, as the reference tool does.
+// mergePatterns appends the patterns of each list, each once: where the
+// lists repeat one, it keeps its last place.
 func mergePatterns(lists ...[]string) []string {
 	var out []string
 	for _, l := range lists {
 		for _, p := range l {
-			if !slices.Contains(out, p) {
-				out = append(out, p)
+			// Given again, a pattern moves last: the last match wins, so a
+			// file purged, placed again (re-included) and purged once more
+			// is ignored again.
+			if i := slices.Index(out, p); i >= 0 {
+				out = slices.Delete(out, i, i+1)
 			}
+			out = append(out, p)
 		}
 	}
 	return out

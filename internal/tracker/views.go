@@ -354,7 +354,7 @@ func (mediaView) spec() tabSpec { return specFor(tabMedia) }
 
 func (mediaView) key(e event.Event) string {
 	switch e.Action {
-	case event.Copied, event.Pulled, event.Pushed, event.VerifyFailed, event.Verified:
+	case event.Copied, event.Pulled, event.Pushed, event.VerifyFailed, event.Verified, event.Purged:
 		return e.Path
 	case event.Pruned:
 		if e.Snapshot == "" {
@@ -378,11 +378,12 @@ func driveColumn(label string) string {
 const (
 	prunedPrefix = "pruned "
 	failedPrefix = "FAILED verify "
+	purgedPrefix = "purged " // removed from the drive on purpose (editkit purge)
 )
 
 func parseDriveCell(v any, c codec) (state string, t time.Time) {
 	if s, ok := v.(string); ok {
-		for _, p := range []string{prunedPrefix, failedPrefix} {
+		for _, p := range []string{prunedPrefix, failedPrefix, purgedPrefix} {
 			if rest, ok := strings.CutPrefix(s, p); ok {
 				t, _ := c.parseTime(rest)
 				return strings.TrimSpace(p), t
@@ -444,6 +445,10 @@ func (mediaView) apply(r record, e event.Event, c codec) {
 	case event.Pruned:
 		if later(e.Time, t) {
 			r[col] = driveCell(strings.TrimSpace(prunedPrefix), e.Time, c)
+		}
+	case event.Purged:
+		if later(e.Time, t) {
+			r[col] = driveCell(strings.TrimSpace(purgedPrefix), e.Time, c)
 		}
 	case event.VerifyFailed:
 		if later(e.Time, t) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -252,6 +253,7 @@ func (v *verifier) writeReport() (string, error) {
 	}
 	fmt.Fprintf(w, "\nFiles:     %d in scope, %d verified intact (%s, %s), %d not sampled\n",
 		r.Files, r.Verified, units.FormatBytes(r.Bytes), units.FormatRate(r.Bytes, took), r.NotSampled)
+	printPurged(w, r.Purged)
 	if len(r.Problems) > 0 {
 		fmt.Fprintf(w, "\nProblems:\n")
 		for _, p := range r.Problems {
@@ -276,4 +278,15 @@ func (v *verifier) writeReport() (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, name+".txt"), place.WriteFileBytes(v.root, rel+".json", js, 0o644)
+}
+
+// printPurged lists the files removed on purpose.
+func printPurged(w io.Writer, purged []manifest.Purge) {
+	if len(purged) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nPurged on purpose (editkit purge; not missing): %d files\n", len(purged))
+	for _, p := range purged {
+		fmt.Fprintf(w, "  %s  %s by %s@%s (%s)\n", p.Path, p.Time.Local().Format("2006-01-02 15:04"), p.User, p.Host, p.Why)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -129,6 +130,9 @@ type Result struct {
 	// against the ASC MHL history because the manifest is gone.
 	Note    string   `json:"note,omitempty"`
 	Rebuild *Rebuild `json:"rebuild,omitempty"` // what --rebuild did
+	// Purged lists the files in scope removed on purpose (editkit purge),
+	// from the drive's purge log: not missing.
+	Purged []manifest.Purge `json:"purged,omitempty"`
 }
 
 // OK reports whether the drive is complete and intact.
@@ -207,6 +211,7 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	v.res.Against = against
+	v.loadPurges()
 	defer func() {
 		if v.drive != nil {
 			v.drive.Close()
@@ -247,6 +252,7 @@ func (v *verifier) run(ctx context.Context) (*Result, error) {
 
 // runRebuild rebuilds the drive's manifest and writes the report of it.
 func (v *verifier) runRebuild(ctx context.Context) (*Result, error) {
+	v.loadPurges()
 	err := v.rebuild(ctx)
 	v.res.Finished = v.opts.Now()
 	if err != nil {
@@ -401,12 +407,46 @@ type verifier struct {
 	drive *manifest.Drive // manifest mode, opened for writing unless ReadOnly
 	// mhlPath is the generation to record on a clean run, set by the mode.
 	writeMHL func() (string, error)
+	// purges are the drive's purge log (see loadPurges).
+	purges map[string]manifest.Purge
 }
 
 func (v *verifier) problem(p Problem) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if pg, ok := v.purges[p.Path]; ok && p.Kind == Missing {
+		if pg.State != manifest.PurgeRemoving {
+			return // purged on purpose: listed in Result.Purged
+		}
+		p.Detail = "an editkit purge was removing it when it was interrupted; run the same purge again to finish and record it"
+	}
 	v.res.Problems = append(v.res.Problems, p)
+}
+
+// loadPurges reads what the drive's purge log says was removed on purpose
+// (editkit purge): such a file is not missing, and Result.Purged lists the
+// ones in scope that are not on the drive again.
+func (v *verifier) loadPurges() {
+	v.purges = map[string]manifest.Purge{}
+	ps, err := manifest.Purges(v.root)
+	if err != nil {
+		// The files are still checked; what it would have said was
+		// purged is reported missing.
+		v.problem(Problem{Kind: Tampered, Path: ".editkit/purged.ekj", Detail: fmt.Sprintf("the drive's purge log cannot be read (%v); files purged on purpose show as missing", err)})
+		return
+	}
+	for _, p := range ps {
+		if !v.inScope(p.Path) {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(v.root, filepath.FromSlash(p.Path))); !errors.Is(err, fs.ErrNotExist) {
+			continue // there again (pulled back), or unreachable: verified or reported as such
+		}
+		v.purges[p.Path] = p
+		if p.State != manifest.PurgeRemoving {
+			v.res.Purged = append(v.res.Purged, p)
+		}
+	}
 }
 
 func (v *verifier) verified(n int64) {
