@@ -10,8 +10,8 @@ import (
 
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/fsx"
-	"github.com/editkit/editkit/internal/notify"
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/notify"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/editkit/editkit/internal/verify"
