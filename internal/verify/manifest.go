@@ -15,6 +15,7 @@ import (
 
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -225,7 +226,7 @@ func (m *manifestCheck) rehash(r manifest.Record, e walk.Entry) error {
 				m.problem(Problem{Kind: MTimeChanged, Path: r.Path, Detail: fmt.Sprintf("content intact, but modified %s (recorded %s)",
 					e.ModTime.UTC().Format(time.RFC3339Nano), r.MTime().UTC().Format(time.RFC3339Nano))})
 			} else {
-				m.verified(sum.Size)
+				m.verified(r.Path, sum.Size, report.Hash{Format: "BLAKE3", Digest: sum.BLAKE3Hex()}, report.Hash{Format: "xxh128", Digest: sum.XXH128Hex()})
 			}
 		}
 		m.mu.Lock()

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
 )
@@ -401,6 +402,7 @@ type verifier struct {
 	drive *manifest.Drive // manifest mode, opened for writing unless ReadOnly
 	// mhlPath is the generation to record on a clean run, set by the mode.
 	writeMHL func() (string, error)
+	intact   []report.File // the files verified intact, for the HTML report
 }
 
 func (v *verifier) problem(p Problem) {
@@ -409,11 +411,14 @@ func (v *verifier) problem(p Problem) {
 	v.res.Problems = append(v.res.Problems, p)
 }
 
-func (v *verifier) verified(n int64) {
+// verified counts a file found intact, and keeps it with the digests that
+// matched for the report a person reads.
+func (v *verifier) verified(path string, n int64, hashes ...report.Hash) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.res.Verified++
 	v.res.Bytes += n
+	v.intact = append(v.intact, report.File{Path: path, Size: n, Hashes: hashes})
 }
 
 func (v *verifier) finishProblems() {
