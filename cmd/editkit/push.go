@@ -16,6 +16,7 @@ func newPushCmd(e *env) *cobra.Command {
 		hf        hubFlags
 		o         catalog.PushOptions
 		mediaRoot string
+		expires   string
 	)
 	cmd := &cobra.Command{
 		Use:   "push PATH... [--category CATEGORY] [--note TEXT] [--dest-path PATH]",
@@ -29,7 +30,13 @@ The path on the drives is, by default, the file's place under the media root
 MEDIA_ROOT/Avid MediaFiles/MXF/7/A.mxf lands at DRIVE/Avid MediaFiles/MXF/7/A.mxf.
 --dest-path names the folder on the drives instead.
 
-Pushing the same content again changes nothing. A different file at a path
+--expires marks the media as review material: editkit purge --expired removes
+it from drives once the time passes, and status shows what expires where. A
+new version (--replace) keeps the expiry of the one it replaces unless given;
+pushing the same content again keeps its expiry, or changes it when
+--expires is given (--expires never clears it).
+
+Pushing the same content again changes nothing else. A different file at a path
 the catalog already has is refused unless --replace (the old version stays in
 the catalog's history). Names that cannot live on exFAT/NTFS are refused.
 
@@ -41,6 +48,9 @@ listed); 2 bad usage or configuration.`,
   # Music, at the same place as under the media root
   editkit push --category music "/Volumes/RAID/Show/Music/Score v2"
 
+  # Review copies of a cut, to be purged from editors' drives in two weeks
+  editkit push --category footage --expires 14d --dest-path "Review/Reel 2" Reel2_v7.mov
+
   # A corrected version of a file already in the catalog
   editkit push --replace --dest-path "Avid MediaFiles/MXF/7" VFX_010_v4.mxf`,
 		Args: argsRange(1, -1, "one or more files or folders"),
@@ -49,6 +59,12 @@ listed); 2 bad usage or configuration.`,
 			o.MediaRoot = pick(mediaRoot, "", e.cfg.MediaRoot)
 			if err := catalog.ValidCategory(o.Category); err != nil {
 				return &ui.UsageError{Err: err}
+			}
+			if expires != "" {
+				var err error
+				if o.Expires, o.NoExpiry, err = catalog.ParseExpiry(expires, e.runEnv(nil).Now()); err != nil {
+					return &ui.UsageError{Err: err}
+				}
 			}
 			h, err := e.openHub(cmd.Context(), &hf)
 			if err != nil {
@@ -67,7 +83,7 @@ listed); 2 bad usage or configuration.`,
 			return e.conclude(res.OK(), res, err, func() {
 				failed := len(res.Items) - res.Pushed
 				for _, it := range res.Items {
-					if it.Status == "unchanged" {
+					if it.Status == "unchanged" || it.Status == "expiry" {
 						failed--
 					}
 				}
@@ -98,6 +114,7 @@ listed); 2 bad usage or configuration.`,
 	f.StringVar(&o.Note, "note", "", "a note for the catalog and the tracker")
 	f.StringVar(&o.DestPath, "dest-path", "", "the folder on editors' drives the media goes to (default: its place under the media root)")
 	f.StringVar(&mediaRoot, "media-root", "", "the folder here that matches the root of editors' drives (default: media_root in the settings file)")
+	f.StringVar(&expires, "expires", "", "review media: purge it from drives after this time from now (14d, 2w, 36h) or date (2026-12-31); never clears it")
 	f.BoolVar(&o.Replace, "replace", false, "replace a different file the catalog has at the same path (its history is kept)")
 	f.IntVarP(&o.Jobs, "jobs", "j", 0, "files hashed and uploaded at once (default 8)")
 	return cmd

@@ -15,9 +15,12 @@
 //     (push --replace names it); otherwise it is a conflict — two people
 //     pushed different files to one path at once — kept for `status`, and
 //     the first push stands.
+//     A push carries the item's expiry (review media, purged from drives
+//     when it passes); the same content pushed again "replacing itself"
+//     changes only the expiry.
 //   - withdrawn: the path leaves the catalog (its history stays).
 //   - pulled, copied: a drive has that content at that path.
-//   - removed: a drive no longer has it.
+//   - removed, purged: a drive no longer has it.
 //   - backed-up, verified, verify-failed: the last backup of a set, the last
 //     verification of a drive.
 package catalog
@@ -44,6 +47,9 @@ type Item struct {
 	Time     time.Time `json:"time"`
 	MTime    time.Time `json:"mtime,omitzero"` // the file's own modification time
 	EventID  string    `json:"event"`
+	// Expires is when review media must be purged from drives (zero:
+	// never); see purge.
+	Expires time.Time `json:"expires,omitzero"`
 	// Previous holds the versions this one replaced, newest first.
 	Previous []Version `json:"previous,omitempty"`
 }
@@ -175,13 +181,16 @@ func (s *State) Apply(e event.Event) {
 		cur, ok := s.Items[e.Path]
 		switch {
 		case ok && cur.B3 == e.Hash:
+			if e.Replaces == e.Hash {
+				cur.Expires = e.Expires // a new expiry for the same content
+			}
 			return // the same content again
 		case ok && e.Replaces != cur.B3:
 			s.Conflicts = append(s.Conflicts, Conflict{Path: e.Path, B3: e.Hash, Kept: cur.B3, User: e.User, Host: e.Host, Time: e.Time, EventID: e.ID})
 			return
 		}
 		it := &Item{Path: e.Path, Size: e.Size, B3: e.Hash, XXH128: e.XXH128, Category: e.Category, Note: e.Note,
-			User: e.User, Host: e.Host, Time: e.Time, MTime: e.MTime, EventID: e.ID}
+			User: e.User, Host: e.Host, Time: e.Time, MTime: e.MTime, EventID: e.ID, Expires: e.Expires}
 		if ok {
 			it.Previous = append([]Version{{B3: cur.B3, Size: cur.Size, Time: cur.Time, EventID: cur.EventID}}, cur.Previous...)
 		} else if w, was := s.Withdrawn[e.Path]; was {
@@ -211,7 +220,7 @@ func (s *State) Apply(e event.Event) {
 		if treepath.Validate(e.Path) == nil && e.Hash != "" {
 			d.Has[e.Path] = Copy{B3: e.Hash, Time: e.Time}
 		}
-	case event.Removed:
+	case event.Removed, event.Purged:
 		if d := s.Drives[e.DriveID]; d != nil {
 			delete(d.Has, e.Path)
 		}

@@ -48,7 +48,12 @@ type PushOptions struct {
 	DestPath  string
 	MediaRoot string
 	Replace   bool // replace a different file the catalog has at the same path
-	Jobs      int
+	// Expires marks the media as review material, to be purged from
+	// drives when it passes. Zero keeps the expiry the catalog has for the
+	// path (none for new media); NoExpiry clears it.
+	Expires  time.Time
+	NoExpiry bool
+	Jobs     int
 	// Record keeps the push's events: durably on this computer first,
 	// then in the hub's event log (which is the catalog) and wherever else
 	// they go (the tracker). Nil: straight into the hub's event log.
@@ -77,7 +82,7 @@ type PushedItem struct {
 	Path     string `json:"path"` // on editors' drives
 	Size     int64  `json:"size"`
 	B3       string `json:"b3,omitempty"`
-	Status   string `json:"status"` // pushed, replaced, unchanged, refused, failed, conflict
+	Status   string `json:"status"` // pushed, replaced, unchanged, expiry (only the expiry changed), refused, failed, conflict
 	Detail   string `json:"detail,omitempty"`
 	Uploaded bool   `json:"uploaded"`
 }
@@ -250,9 +255,11 @@ func Push(ctx context.Context, h *contenthub.Hub, o PushOptions) (*PushResult, e
 	}
 	res.risk = mine.risk
 	for i, it := range items {
-		if evs[i] != nil && (it.Status == "pushed" || it.Status == "replaced") {
+		if evs[i] != nil && (it.Status == "pushed" || it.Status == "replaced" || it.Status == "expiry") {
 			res.Events = append(res.Events, *evs[i])
-			res.Pushed++
+			if it.Status != "expiry" {
+				res.Pushed++
+			}
 		}
 	}
 	res.Items = append(res.Items, items...)
@@ -342,6 +349,10 @@ func pushOne(ctx context.Context, h *contenthub.Hub, w *contenthub.BlobWriter, s
 	cur, exists := state.Lookup(f.path)
 	switch {
 	case exists && cur.B3 == it.B3:
+		if ev := o.expiryChange(cur); ev != nil {
+			it.Status, it.Detail = "expiry", ev.Note
+			return it, ev
+		}
 		it.Status, it.Detail = "unchanged", "the catalog has this file already"
 		// Its bytes may have been removed as damaged (hub check --repair)
 		// or lost: this file still exists, so the hub gets them again.
@@ -377,7 +388,7 @@ func pushOne(ctx context.Context, h *contenthub.Hub, w *contenthub.BlobWriter, s
 	it.Uploaded = uploaded
 	ev := event.New(o.Now(), event.Pushed)
 	ev.User, ev.Host, ev.Path, ev.Size, ev.Hash, ev.XXH128 = o.User, o.Host, f.path, sum.Size, it.B3, sum.XXH128Hex()
-	ev.Category, ev.Note = o.Category, o.Note
+	ev.Category, ev.Note, ev.Expires = o.Category, o.Note, o.expiry(cur)
 	if fi, err := os.Stat(f.source); err == nil {
 		ev.MTime = fi.ModTime().UTC()
 	}
@@ -387,6 +398,41 @@ func pushOne(ctx context.Context, h *contenthub.Hub, w *contenthub.BlobWriter, s
 		it.Status = "replaced"
 	}
 	return it, &ev
+}
+
+// expiry is the expiry of a new version of cur (nil: new media): the one
+// asked for, else the one it replaces has — a new cut of review media is
+// still review media.
+func (o PushOptions) expiry(cur *Item) time.Time {
+	switch {
+	case o.NoExpiry:
+		return time.Time{}
+	case !o.Expires.IsZero():
+		return o.Expires.UTC()
+	case cur != nil:
+		return cur.Expires
+	}
+	return time.Time{}
+}
+
+// expiryChange is the event that gives cur, pushed again unchanged, the
+// expiry asked for; nil when none was asked or it has it already.
+func (o PushOptions) expiryChange(cur *Item) *event.Event {
+	want := o.expiry(cur)
+	if want.Equal(cur.Expires) {
+		return nil
+	}
+	ev := event.New(o.Now(), event.Pushed)
+	ev.User, ev.Host, ev.Path, ev.Size, ev.Hash, ev.XXH128 = o.User, o.Host, cur.Path, cur.Size, cur.B3, cur.XXH128
+	ev.Category, ev.MTime, ev.Replaces, ev.Expires = cur.Category, cur.MTime, cur.B3, want
+	ev.Note = "no longer expires"
+	if !want.IsZero() {
+		ev.Note = "expires " + want.Local().Format("2006-01-02 15:04")
+	}
+	if o.Note != "" {
+		ev.Note = o.Note + " (" + ev.Note + ")"
+	}
+	return &ev
 }
 
 // Confirm re-reads the catalog after a push's events are in the hub and

@@ -24,6 +24,7 @@ const (
 	Pruned       = "pruned"
 	Withdrawn    = "withdrawn" // media taken out of the catalog
 	Removed      = "removed"   // media withdrawn from the catalog deleted from a drive (pull --prune)
+	Purged       = "purged"    // media deliberately removed from a drive (purge), e.g. expired review copies
 )
 
 // Event is one change. ID is unique across every editkit everywhere and
@@ -46,7 +47,11 @@ type Event struct {
 	// replaces at the same path.
 	Replaces string `json:"replaces,omitempty"`
 	// MTime is a pushed file's modification time, kept on editors' drives.
-	MTime     time.Time `json:"mtime,omitzero"`
+	MTime time.Time `json:"mtime,omitzero"`
+	// Expires is, for a push of review media, when it must be purged from
+	// drives (zero: never). A push of content the catalog already has at
+	// that path with Replaces equal to Hash changes only its expiry.
+	Expires   time.Time `json:"expires,omitzero"`
 	Note      string    `json:"note,omitempty"`
 	Set       string    `json:"set,omitempty"`        // backup set
 	Snapshot  string    `json:"snapshot,omitempty"`   // backup snapshot ID
