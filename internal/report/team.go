@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -72,13 +73,14 @@ func WriteTeam(w io.Writer, t *Team) error {
 			expiring = append(expiring, it)
 		}
 	}
-	state, verdict := OK, teamVerdict(t, views)
+	slices.SortStableFunc(expiring, func(a, b TeamItem) int { return a.Expires.Compare(b.Expires) })
 	lacking := 0
 	for _, v := range views {
 		if len(v.Lacks) > 0 {
 			lacking++
 		}
 	}
+	state, verdict := OK, teamVerdict(t, len(views), lacking)
 	if lacking > 0 || len(t.Problems) > 0 {
 		state = Problems
 	}
@@ -91,21 +93,16 @@ func WriteTeam(w io.Writer, t *Team) error {
 	}{t, state, verdict, views, expiring})
 }
 
-func teamVerdict(t *Team, views []teamDriveView) string {
+// teamVerdict is the team page's one line: how many items and drives, and
+// how many drives lack media.
+func teamVerdict(t *Team, drives, lacking int) string {
 	items := fmt.Sprintf("%s media %s", Count(len(t.Items)), plural(len(t.Items), "item", "items"))
-	if len(views) == 0 {
+	if drives == 0 {
 		return items + ", no drive has pulled yet"
 	}
-	lacking := 0
-	for _, v := range views {
-		if len(v.Lacks) > 0 {
-			lacking++
-		}
-	}
-	drives := fmt.Sprintf("%s %s", Count(len(views)), plural(len(views), "drive", "drives"))
-	s := fmt.Sprintf("%s, %s: every drive has everything", items, drives)
+	s := fmt.Sprintf("%s, %s %s: every drive has everything", items, Count(drives), plural(drives, "drive", "drives"))
 	if lacking > 0 {
-		s = fmt.Sprintf("%s, %s: %s %s media", items, drives, Count(lacking), plural(lacking, "lacks", "lack"))
+		s = fmt.Sprintf("%s, %s %s: %s %s media", items, Count(drives), plural(drives, "drive", "drives"), Count(lacking), plural(lacking, "lacks", "lack"))
 	}
 	if n := len(t.Problems); n > 0 {
 		s += fmt.Sprintf(", %s %s", Count(n), plural(n, "problem", "problems"))

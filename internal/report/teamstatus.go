@@ -19,9 +19,7 @@ func TeamFromStatus(st *catalog.Status, now time.Time) *Team {
 	}
 	for _, it := range st.Items {
 		ti := TeamItem{Path: it.Path, Category: it.Category, Size: it.Size, Pushed: it.Time, User: it.User,
-			On: make([]bool, len(t.Drives))}
-		// Expiring review media: fill ti.Expires from the catalog item's
-		// expiry once catalog.Item carries it (engineer "purge", issue 13).
+			On: make([]bool, len(t.Drives)), Expires: it.Expires}
 		for _, c := range it.Drives {
 			if i, ok := col[c.ID]; ok {
 				ti.On[i] = true
