@@ -51,7 +51,7 @@ type PushOptions struct {
 	// is empty (e.g. "VFX"); empty refuses such a file, asking for
 	// --dest-path.
 	CategoryFolder string
-	Replace   bool // replace a different file the catalog has at the same path
+	Replace        bool // replace a different file the catalog has at the same path
 	// Expires marks the media as review material, to be purged from
 	// drives when it passes. Zero keeps the expiry the catalog has for the
 	// path (none for new media); NoExpiry clears it.
