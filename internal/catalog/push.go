@@ -47,11 +47,7 @@ type PushOptions struct {
 	// means the same place under the drive root as under MediaRoot here.
 	DestPath  string
 	MediaRoot string
-	// CategoryFolder is where a file outside MediaRoot goes when DestPath
-	// is empty (e.g. "VFX"); empty refuses such a file, asking for
-	// --dest-path.
-	CategoryFolder string
-	Replace        bool // replace a different file the catalog has at the same path
+	Replace   bool // replace a different file the catalog has at the same path
 	// Expires marks the media as review material, to be purged from
 	// drives when it passes. Zero keeps the expiry the catalog has for the
 	// path (none for new media); NoExpiry clears it.
@@ -71,6 +67,10 @@ type PushOptions struct {
 	// Hook, if set, is called between steps ("uploaded", "rechecked",
 	// "committed"): tests interleave a push with a prune with it.
 	Hook func(step string)
+	// CategoryFolder is where a file outside MediaRoot goes when DestPath
+	// is empty (e.g. "VFX"); empty refuses such a file, asking for
+	// --dest-path.
+	CategoryFolder string
 }
 
 // Recorder keeps a command's events. Record fails only if it could not keep
