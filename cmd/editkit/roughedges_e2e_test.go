@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -73,5 +76,45 @@ func TestE2EPushDefaultsToCategoryFolder(t *testing.T) {
 	var p pushOut
 	if r := h.runJSON(t, &p, "--config", settings, "push", "--category", "music", cue); r.code != 0 || len(p.Items) != 1 || p.Items[0].Path != "Audio/Music/Score 1M1.wav" {
 		t.Fatalf("push from outside the media root with [push] folders: %s", r)
+	}
+}
+
+// backup's progress counts bytes and files as they are stored on the hub,
+// not as they are hashed: the line never says every byte is done while
+// files are still uploading (it said "100% … 0 of 7 files" for the whole
+// upload).
+func TestE2EBackupProgressCountsStoredFiles(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "Project")
+	for i := 1; i <= 7; i++ {
+		writeMedia(t, filepath.Join(src, fmt.Sprintf("reel%d.mov", i)), i<<20, byte(i))
+	}
+	dir := t.TempDir()
+	h := &testHub{name: "folder", url: dir, dir: dir, env: append(stateEnv(t), "EDITKIT_LOG_INTERVAL=50ms")}
+	// Paced so the upload, not the hashing, takes the time, as over a
+	// real uplink.
+	r := h.run(t, "backup", "--bwlimit", "8MB/s", src)
+	if r.code != 0 {
+		t.Fatalf("backup: %s", r)
+	}
+	line := regexp.MustCompile(`backup: +(\d+)% \S+ \S*B of \S+ \S*B, (\d+) of (\d+) files`)
+	var lines, stuck, moving int
+	for _, m := range line.FindAllStringSubmatch(r.stderr, -1) {
+		lines++
+		pct, _ := strconv.Atoi(m[1])
+		done, _ := strconv.Atoi(m[2])
+		files, _ := strconv.Atoi(m[3])
+		if pct == 100 && done < files {
+			stuck++
+		}
+		if pct > 0 && pct < 100 {
+			moving++
+		}
+	}
+	if lines == 0 || moving == 0 {
+		t.Fatalf("no progress lines during the upload:\n%s", r.stderr)
+	}
+	// One line may fall between a file's last byte stored and its count.
+	if stuck > 1 {
+		t.Errorf("%d progress lines say every byte is done while files are still being stored:\n%s", stuck, r.stderr)
 	}
 }
