@@ -118,3 +118,17 @@ func TestE2EBackupProgressCountsStoredFiles(t *testing.T) {
 		t.Errorf("%d progress lines say every byte is done while files are still being stored:\n%s", stuck, r.stderr)
 	}
 }
+
+// A hub folder that does not exist is refused (it may be an unmounted NAS
+// share, which must not become an empty folder on the local disk), and the
+// message says both ways out: mount it, or create a new hub with hub init.
+func TestE2EMissingHubFolderSaysHowToCreateOne(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "NAS", "hub")
+	r := editkitEnv(t, stateEnv(t), "status", "--hub", missing)
+	if r.code == 0 || !strings.Contains(r.stderr, "editkit hub init "+missing) || !strings.Contains(r.stderr, "mount") {
+		t.Fatalf("a missing hub folder must be refused, saying how to create a hub there: %s", r)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("the refused hub folder was created: %v", err)
+	}
+}

@@ -121,7 +121,7 @@ func openLocal(dir string) (backend.Backend, error) {
 		return nil, err
 	}
 	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("hub folder %s does not exist; create it (mkdir) or mount the NAS share", abs)
+		return nil, fmt.Errorf("hub folder %s does not exist: if it is on a NAS share, mount the share; to start a new hub there, run `editkit hub init %s`", abs, abs)
 	}
 	return backend.OpenLocal(abs)
 }
