@@ -89,6 +89,7 @@ refused before starting.`,
 	root.AddCommand(newCopyCmd(e), newVerifyCmd(e), newDriveCmd(e),
 		newBackupCmd(e), newSnapshotsCmd(e), newRestoreCmd(e), newPruneCmd(e), newHubCmd(e), newConfigCmd(e),
 		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e), newTrackerCmd(e))
+	root.AddCommand(newGenerateCmd(e))
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}
