@@ -23,24 +23,6 @@ func onlyReport(t *testing.T, drive, kind, ext string) string {
 	return found[0]
 }
 
-// rendered renders a page in Chromium and checks what a reader must see.
-func rendered(t *testing.T, path string, want ...string) browsertest.Page {
-	t.Helper()
-	page := browsertest.Render(t, path)
-	for _, w := range want {
-		if !strings.Contains(page.Text, w) {
-			t.Errorf("%s as rendered lacks %q:\n%s", filepath.Base(path), w, page.Text)
-		}
-	}
-	if strings.Contains(page.DOM, "<script") || strings.Contains(page.DOM, "<img") {
-		t.Errorf("%s: a file name became markup in the browser", filepath.Base(path))
-	}
-	if page.Width > page.Viewport {
-		t.Errorf("%s is %dpx wide on a %dpx phone: it scrolls sideways", filepath.Base(path), page.Width, page.Viewport)
-	}
-	return page
-}
-
 // Copy and verify each leave an HTML report beside the text one, readable
 // in a browser on a phone: the verdict at the top, the drive, every
 // problem, a hostile file name shown as text.
@@ -58,7 +40,7 @@ func TestE2EDriveReportsInChromium(t *testing.T) {
 	if fi, err := os.Stat(html); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("the HTML report must be readable by every user (0644): %v %v", fi.Mode(), err)
 	}
-	rendered(t, html, "Copied and verified: 3 files, 501.0 KiB, no problems", "Anna", "Proxies/Day01 2 500.0 KiB", hostileName)
+	browsertest.Check(t, html, "Copied and verified: 3 files, 501.0 KiB, no problems", "Anna", "Proxies/Day01 2 500.0 KiB", hostileName)
 
 	if err := os.WriteFile(filepath.Join(drive, "Proxies", "Day01", "A002.mov"), make([]byte, 200<<10), 0o644); err != nil {
 		t.Fatal(err)
@@ -66,7 +48,7 @@ func TestE2EDriveReportsInChromium(t *testing.T) {
 	if r := editkit(t, "verify", drive); r.code != 1 {
 		t.Fatalf("verify of a changed file must fail: %s", r)
 	}
-	rendered(t, onlyReport(t, drive, "verify", "html"), "Verified: 2 of 3 files", "1 problem", "modified Proxies/Day01/A002.mov", hostileName, "Anna")
+	browsertest.Check(t, onlyReport(t, drive, "verify", "html"), "Verified: 2 of 3 files", "1 problem", "modified Proxies/Day01/A002.mov", hostileName, "Anna")
 }
 
 // status --html writes the team page: who has which media, what each drive
@@ -105,7 +87,7 @@ func TestE2ETeamPageInChromium(t *testing.T) {
 	if r := h.run(t, "status", "--html", page); r.code != 0 || !strings.Contains(r.stdout+r.stderr, page) {
 		t.Fatalf("status --html: %s", r)
 	}
-	rendered(t, page, "2 media items, 2 drives: 2 lack media",
+	browsertest.Check(t, page, "2 media items, 2 drives: 2 lack media",
 		"Anna", "has 1, lacks 1 (2.0 KiB)", "Ben", "has 0, lacks 2",
 		"VFX/VFX_010_v1.mxf", "Review/"+review+": expires", "avid :")
 }

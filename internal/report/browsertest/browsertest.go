@@ -89,6 +89,26 @@ func measure(t testing.TB, bin, dir, url string) int {
 	return w
 }
 
+// Check renders the page at path and fails t unless it shows each of want
+// as text, built no element from a file name (no <script>, no <img>: the
+// pages have none of their own), and fits a phone's width.
+func Check(t testing.TB, path string, want ...string) Page {
+	t.Helper()
+	page := Render(t, path)
+	for _, w := range want {
+		if !strings.Contains(page.Text, w) {
+			t.Errorf("%s as rendered lacks %q:\n%s", filepath.Base(path), w, page.Text)
+		}
+	}
+	if strings.Contains(page.DOM, "<script") || strings.Contains(page.DOM, "<img") {
+		t.Errorf("%s: the browser built an element from a file name", filepath.Base(path))
+	}
+	if page.Width > page.Viewport {
+		t.Errorf("%s is %dpx wide on a %dpx phone: it scrolls sideways", filepath.Base(path), page.Width, page.Viewport)
+	}
+	return page
+}
+
 // run starts chromium with a profile of its own under dir and every
 // network request refused (a page that tried to load a font or an image
 // would render without it).
