@@ -42,7 +42,8 @@ func (c *copier) fillHTMLReport(out io.Writer, d *dest, started time.Time) error
 			{Name: "Verification", Value: verifyText(c.opts.Verify)},
 			{Name: "Copied", Value: fmt.Sprintf("%d files, %s; %d already there from an earlier run", d.res.Copied, units.FormatBytes(d.res.CopiedBytes), d.res.AlreadyThere)},
 		},
-		Notes: d.res.Notes,
+		Notes:           d.res.Notes,
+		HashesElsewhere: "in this run's text report beside this page, and in " + ChecksumsFile,
 	}
 	if d.res.Checksums != "" {
 		r.Facts = append(r.Facts, report.Fact{Name: "Checksum list", Value: ChecksumsFile + " (check without editkit: b3sum --check " + ChecksumsFile + ")"})
@@ -75,26 +76,23 @@ func (c *copier) fillHTMLReport(out io.Writer, d *dest, started time.Time) error
 		if rec.Dir || rec.Seq < d.firstSeq {
 			continue
 		}
-		r.Files = append(r.Files, report.File{Path: rec.Path, Size: rec.Size,
+		r.Files.Add(report.File{Path: rec.Path, Size: rec.Size,
 			Hashes: []report.Hash{{Format: "BLAKE3", Digest: rec.BLAKE3}, {Format: "xxh128", Digest: rec.XXH128}}})
 	}
-	var bytes int64
-	for _, f := range r.Files {
-		bytes += f.Size
-	}
+	files, bytes := r.Files.Count, r.Files.Bytes
 	state, _ := c.outcome(d)
 	r.State = state
 	switch {
 	case state == report.Interrupted:
-		r.Verdict = "Interrupted: run the same command again to resume (" + report.Verdict("checked so far", len(r.Files), len(r.Files), bytes, len(r.Problems)) + ")"
+		r.Verdict = "Interrupted: run the same command again to resume (" + report.Verdict("checked so far", files, files, bytes, len(r.Problems)) + ")"
 	case d.brokenErr != nil || d.res.Error != "":
 		r.Verdict = "Failed: " + d.res.Error
 	case c.opts.Verify == VerifyNone && state == report.OK:
-		r.Verdict = report.Verdict("Copied, not read back", len(r.Files), len(r.Files), bytes, 0)
+		r.Verdict = report.Verdict("Copied, not read back", files, files, bytes, 0)
 	case state == report.OK:
-		r.Verdict = report.Verdict("Copied and verified", len(r.Files), len(r.Files), bytes, 0)
+		r.Verdict = report.Verdict("Copied and verified", files, files, bytes, 0)
 	default:
-		r.Verdict = report.Verdict("Incomplete", len(r.Files), len(r.Files), bytes, len(r.Problems))
+		r.Verdict = report.Verdict("Incomplete", files, files, bytes, len(r.Problems))
 	}
 	return report.WriteDrive(out, r)
 }

@@ -78,9 +78,60 @@ type DriveReport struct {
 	Verdict  string // one line: "Verified: 1 204 files, 212.4 GiB, no problems"
 	Drive    Drive
 	Facts    []Fact
-	Files    []File   // what the run copied or verified, with hashes
+	Files    Tally    // what the run copied or verified
 	Problems []string // every problem, one line each
 	Notes    []string // what the run did that the reader may not expect
+	// HashesElsewhere names where every file's hashes are when the page
+	// lists only the first MaxHashes (the checksum list, the text report).
+	HashesElsewhere string
+}
+
+// MaxHashes is how many files' hashes a page lists: a drive of a million
+// small files would make a page no phone opens. The rest are in the
+// drive's checksum list and text report.
+const MaxHashes = 5000
+
+// Tally sums a run's files by folder and keeps the first MaxHashes of them
+// with their hashes, in memory that does not grow with the drive. The zero
+// value is ready; it is not safe for concurrent use.
+type Tally struct {
+	Count   int
+	Bytes   int64
+	Listed  []File // the first MaxHashes files, with their hashes
+	folders map[string]*Folder
+}
+
+// Add counts f.
+func (t *Tally) Add(f File) {
+	t.Count++
+	t.Bytes += f.Size
+	if len(t.Listed) < MaxHashes {
+		t.Listed = append(t.Listed, f)
+	}
+	dir := folderOf(f.Path)
+	fo := t.folders[dir]
+	if fo == nil {
+		if t.folders == nil {
+			t.folders = map[string]*Folder{}
+		}
+		fo = &Folder{Path: dir}
+		t.folders[dir] = fo
+	}
+	fo.Files++
+	fo.Bytes += f.Size
+}
+
+// Unlisted is how many files were counted without their hashes.
+func (t *Tally) Unlisted() int { return t.Count - len(t.Listed) }
+
+// Folders is the tally by folder, in tree order.
+func (t *Tally) Folders() []Folder {
+	out := make([]Folder, 0, len(t.folders))
+	for _, f := range t.folders {
+		out = append(out, *f)
+	}
+	slices.SortFunc(out, func(a, b Folder) int { return treepath.Compare(a.Path, b.Path) })
+	return out
 }
 
 // Verdict writes the one-line outcome: "Verified: 1 204 files, 212.4 GiB,
@@ -106,44 +157,21 @@ func WriteDrive(w io.Writer, r *DriveReport) error {
 	return pages.ExecuteTemplate(w, "drive.html", struct {
 		*DriveReport
 		Folders []Folder
-		Bytes   int64
-	}{r, Folders(r.Files), totalBytes(r.Files)})
+	}{r, r.Files.Folders()})
 }
 
-// Folders sums files by folder, two levels deep ("Proxies/Day01"), the
-// depth at which an editorial drive's layout says what it holds. Files at
-// the top of the drive count under "/".
-func Folders(files []File) []Folder {
-	by := map[string]*Folder{}
-	for _, f := range files {
-		dir := path.Dir(f.Path)
-		if dir == "." {
-			dir = "/"
-		} else if parts := strings.SplitN(dir, "/", 3); len(parts) > 2 {
-			dir = parts[0] + "/" + parts[1]
-		}
-		fo := by[dir]
-		if fo == nil {
-			fo = &Folder{Path: dir}
-			by[dir] = fo
-		}
-		fo.Files++
-		fo.Bytes += f.Size
+// folderOf is the folder a file is tallied under: two levels deep
+// ("Proxies/Day01"), the depth at which an editorial drive's layout says
+// what it holds; "/" for a file at the top of the drive.
+func folderOf(p string) string {
+	dir := path.Dir(p)
+	if dir == "." {
+		return "/"
 	}
-	out := make([]Folder, 0, len(by))
-	for _, f := range by {
-		out = append(out, *f)
+	if parts := strings.SplitN(dir, "/", 3); len(parts) > 2 {
+		return parts[0] + "/" + parts[1]
 	}
-	slices.SortFunc(out, func(a, b Folder) int { return treepath.Compare(a.Path, b.Path) })
-	return out
-}
-
-func totalBytes(files []File) int64 {
-	var n int64
-	for _, f := range files {
-		n += f.Size
-	}
-	return n
+	return dir
 }
 
 // Count prints a number with its thousands set apart by no-break spaces,

@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,13 +16,20 @@ import (
 // hostile is a file name that is markup: a page must show it as text.
 const hostile = `<script>alert("x") & <img src=x onerror=alert(1)>.mov`
 
-func sampleDrive() *report.DriveReport {
-	files := []report.File{
+func sampleFiles() []report.File {
+	return []report.File{
 		{Path: "Proxies/Day01/A001.mov", Size: 3 << 20, Hashes: []report.Hash{{Format: "BLAKE3", Digest: strings.Repeat("ab", 32)}}},
 		{Path: "Proxies/Day01/A002.mov", Size: 1 << 20},
 		{Path: "Proxies/Day02/B001.mov", Size: 2 << 20},
 		{Path: "Audio/" + hostile, Size: 512},
 		{Path: "README.txt", Size: 10},
+	}
+}
+
+func sampleDrive() *report.DriveReport {
+	var files report.Tally
+	for _, f := range sampleFiles() {
+		files.Add(f)
 	}
 	return &report.DriveReport{
 		Title:    "editkit verify report",
@@ -59,7 +67,7 @@ func TestDriveReportEscapesAndSummarises(t *testing.T) {
 }
 
 func TestFoldersTwoLevelsDeep(t *testing.T) {
-	got := report.Folders(sampleDrive().Files)
+	got := sampleDrive().Files.Folders()
 	want := []report.Folder{{"/", 1, 10}, {"Audio", 1, 512}, {"Proxies/Day01", 2, 4 << 20}, {"Proxies/Day02", 1, 2 << 20}}
 	if len(got) != len(want) {
 		t.Fatalf("folders %v, want %v", got, want)
@@ -68,6 +76,32 @@ func TestFoldersTwoLevelsDeep(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("folder %d: %+v, want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// A run of more files than a page lists keeps every file in the folder
+// counts, lists the first MaxHashes with their hashes, and says where the
+// others' hashes are.
+func TestTallyListsAtMostMaxHashes(t *testing.T) {
+	r := sampleDrive()
+	r.Files = report.Tally{}
+	r.HashesElsewhere = "in .editkit/checksums.b3sum"
+	for i := range report.MaxHashes + 7 {
+		r.Files.Add(report.File{Path: fmt.Sprintf("Proxies/Day01/%06d.mov", i), Size: 1, Hashes: []report.Hash{{Format: "BLAKE3", Digest: "ab"}}})
+	}
+	if got := r.Files.Folders(); len(got) != 1 || got[0].Files != report.MaxHashes+7 {
+		t.Fatalf("folders %+v", got)
+	}
+	var b bytes.Buffer
+	if err := report.WriteDrive(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if n := strings.Count(page, "BLAKE3 ab"); n != report.MaxHashes {
+		t.Errorf("%d hashes listed, want %d", n, report.MaxHashes)
+	}
+	if !strings.Contains(page, "The other 7: in .editkit/checksums.b3sum.") {
+		t.Errorf("the page does not say where the other hashes are")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/units"
@@ -17,9 +18,9 @@ import (
 func (v *verifier) writeHTMLReport(out io.Writer) error {
 	r := v.res
 	v.mu.Lock()
-	files := slices.Clone(v.intact)
+	files := v.intact
 	v.mu.Unlock()
-	slices.SortFunc(files, func(a, b report.File) int { return treepath.Compare(a.Path, b.Path) })
+	slices.SortFunc(files.Listed, func(a, b report.File) int { return treepath.Compare(a.Path, b.Path) })
 	against := string(r.Against)
 	if r.Against == WithB3Sum {
 		against += " (" + v.opts.B3Sum + ")"
@@ -35,7 +36,8 @@ func (v *verifier) writeHTMLReport(out io.Writer) error {
 			{Name: "Tool", Value: v.opts.Tool + " " + v.opts.Version},
 			{Name: "Files", Value: fmt.Sprintf("%d in scope, %d verified intact, %d not sampled", r.Files, r.Verified, r.NotSampled)},
 		},
-		Files: files,
+		Files:           files,
+		HashesElsewhere: "in the drive's checksum list (" + manifest.ChecksumsFile + ") or its ASC MHL history",
 	}
 	if len(v.scope) > 0 {
 		rep.Facts = append(rep.Facts, report.Fact{Name: "Scope", Value: fmt.Sprint(v.scope)})

@@ -402,7 +402,7 @@ type verifier struct {
 	drive *manifest.Drive // manifest mode, opened for writing unless ReadOnly
 	// mhlPath is the generation to record on a clean run, set by the mode.
 	writeMHL func() (string, error)
-	intact   []report.File // the files verified intact, for the HTML report
+	intact   report.Tally // the files verified intact, for the HTML report
 }
 
 func (v *verifier) problem(p Problem) {
@@ -418,7 +418,7 @@ func (v *verifier) verified(path string, n int64, hashes ...report.Hash) {
 	defer v.mu.Unlock()
 	v.res.Verified++
 	v.res.Bytes += n
-	v.intact = append(v.intact, report.File{Path: path, Size: n, Hashes: hashes})
+	v.intact.Add(report.File{Path: path, Size: n, Hashes: hashes})
 }
 
 func (v *verifier) finishProblems() {
