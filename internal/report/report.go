@@ -25,7 +25,7 @@ import (
 var templateFiles embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"bytes": units.FormatBytes,
+	"bytes": size,
 	"count": Count,
 	"time":  formatTime,
 }).ParseFS(templateFiles, "templates/*.html"))
@@ -149,7 +149,7 @@ func Verdict(done string, checked, files int, bytes int64, problems int) string 
 	if checked < files {
 		of = Count(checked) + " of "
 	}
-	return fmt.Sprintf("%s: %s%s %s, %s, %s", done, of, Count(files), plural(files, "file", "files"), units.FormatBytes(bytes), tail)
+	return fmt.Sprintf("%s: %s%s %s, %s, %s", done, of, Count(files), plural(files, "file", "files"), size(bytes), tail)
 }
 
 // WriteDrive renders r as one self-contained HTML page.
@@ -192,6 +192,9 @@ func Count(n int) string {
 	}
 	return b.String()
 }
+
+// size prints a byte count that never wraps between number and unit.
+func size(n int64) string { return strings.Replace(units.FormatBytes(n), " ", "\u00a0", 1) }
 
 func plural(n int, one, many string) string {
 	if n == 1 {
