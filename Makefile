@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 DEMO     ?= demo
 PLATFORMS := darwin/arm64 darwin/amd64 windows/amd64 linux/amd64
 
-.PHONY: all build test test-short conformance lint fuzz fuzz-list demo bench dist deps clean
+.PHONY: all build test test-short conformance lint fuzz fuzz-list demo bench dist deps clean man docs
 
 all: build
 
@@ -22,6 +22,20 @@ test: lint fuzz-list
 	EDITKIT_REQUIRE_ALL=1 $(GO) test -race -timeout 80m -count=1 ./...
 	@echo "== hashing as on a CPU without AVX-512 (the portable kernel)"
 	EDITKIT_REQUIRE_ALL=1 GODEBUG=cpu.avx512f=off $(GO) test -race -count=1 ./internal/hashing/
+
+# The command reference. Man pages (section 1) into build/man, not
+# committed: they name this machine's settings path; install them with
+# e.g. cp build/man/*.1 /usr/local/share/man/man1/. The Markdown reference
+# in docs/commands is committed and linked from the README (written as for
+# a user whose home is /home/you); TestE2ECommandReferenceUpToDate fails
+# when a command changed and `make docs` was not run.
+man: build
+	rm -rf build/man
+	$(BIN)/editkit generate --man build/man
+
+docs: build
+	rm -rf docs/commands
+	HOME=/home/you XDG_CONFIG_HOME= EDITKIT_CONFIG= $(BIN)/editkit generate --markdown docs/commands
 
 # Quick run for development: long end-to-end tests and privileged ones skip
 # (saying so) when their tools are missing.

@@ -28,7 +28,10 @@ who and when; one tracker row per item. Editors then get it with pull.
 The path on the drives is, by default, the file's place under the media root
 (media_root in the settings file, or --media-root): a file at
 MEDIA_ROOT/Avid MediaFiles/MXF/7/A.mxf lands at DRIVE/Avid MediaFiles/MXF/7/A.mxf.
---dest-path names the folder on the drives instead.
+--dest-path names the folder on the drives instead. A file from outside the
+media root (or with no media root set) goes to its category's folder: VFX/NAME
+for --category vfx, and so on ([push] folders in the settings file chooses
+other folders); push says where it went.
 
 --expires marks the media as review material: editkit purge --expired removes
 it from drives once the time passes, and status shows what expires where. A
@@ -57,6 +60,7 @@ listed); 2 bad usage or configuration.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Paths = args
 			o.MediaRoot = pick(mediaRoot, "", e.cfg.MediaRoot)
+			o.CategoryFolder = e.cfg.Push.Folder(o.Category)
 			if err := catalog.ValidCategory(o.Category); err != nil {
 				return &ui.UsageError{Err: err}
 			}
@@ -112,7 +116,7 @@ listed); 2 bad usage or configuration.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Category, "category", "other", "kind of media: "+strings.Join(catalog.Categories, ", "))
 	f.StringVar(&o.Note, "note", "", "a note for the catalog and the tracker")
-	f.StringVar(&o.DestPath, "dest-path", "", "the folder on editors' drives the media goes to (default: its place under the media root)")
+	f.StringVar(&o.DestPath, "dest-path", "", "the folder on editors' drives the media goes to (default: its place under the media root, else the category's folder)")
 	f.StringVar(&mediaRoot, "media-root", "", "the folder here that matches the root of editors' drives (default: media_root in the settings file)")
 	f.StringVar(&expires, "expires", "", "review media: purge it from drives after this time from now (14d, 2w, 36h) or date (2026-12-31); never clears it")
 	f.BoolVar(&o.Replace, "replace", false, "replace a different file the catalog has at the same path (its history is kept)")

@@ -96,6 +96,7 @@ refused before starting.`,
 	root.AddCommand(newNeedsCmd(e))
 	root.AddCommand(newNotifyCmd(e), newDoctorCmd(e))
 	e.notifyWhenBackupFails(root)
+	root.AddCommand(newGenerateCmd(e))
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}

@@ -1,22 +1,28 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
+	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
 )
 
 func newStatusCmd(e *env) *cobra.Command {
 	var hf hubFlags
+	var htmlPage string
 	cmd := &cobra.Command{
 		Use:   "status [DRIVE]",
 		Short: "Who has which media, what a drive lacks, and the last backups",
 		Example: `  editkit status
   editkit status /Volumes/EDITOR1
-  editkit status --json`,
+  editkit status --json
+  editkit status --html /Volumes/Share/team.html`,
 		Args: argsRange(0, 1, "at most one drive"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			h, err := e.openHub(cmd.Context(), &hf)
@@ -34,6 +40,12 @@ func newStatusCmd(e *env) *cobra.Command {
 			}
 			now := e.runEnv(nil).Now()
 			st.Expiring = st.ExpiringByDrive(now)
+			if htmlPage != "" {
+				if err := writeTeamPage(htmlPage, report.TeamFromStatus(st, e.runEnv(nil).Now())); err != nil {
+					return err
+				}
+				e.term.Infof("Team page: %s\n", htmlPage)
+			}
 			if e.term.JSON {
 				return e.term.PrintJSON(st)
 			}
@@ -88,7 +100,17 @@ func newStatusCmd(e *env) *cobra.Command {
 		},
 	}
 	hf.register(cmd)
+	cmd.Flags().StringVar(&htmlPage, "html", "", "also write the team page (one self-contained HTML file) to `FILE`")
 	return cmd
+}
+
+// writeTeamPage replaces the page at path atomically and never through a
+// link, readable by everyone the folder is shared with.
+func writeTeamPage(path string, t *report.Team) error {
+	if err := place.WriteFileAt(path, 0o644, func(w io.Writer) error { return report.WriteTeam(w, t) }); err != nil {
+		return fmt.Errorf("writing the team page %s: %w (check the folder exists and is writable)", path, err)
+	}
+	return nil
 }
 
 func when(t time.Time) string {

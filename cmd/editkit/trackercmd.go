@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/editkit/editkit/internal/config"
 	"github.com/editkit/editkit/internal/event"
 	"github.com/editkit/editkit/internal/outbox"
 	"github.com/editkit/editkit/internal/tracker"
@@ -111,7 +114,7 @@ sync; no row is ever written twice.`,
 				return err
 			}
 			e.term.Printf("Tracker ready: %s\n", e.trackerName())
-			return nil
+			return e.rememberTracker()
 		},
 	}
 	sync := &cobra.Command{
@@ -221,6 +224,34 @@ your Google Cloud project: oauth_client_id and oauth_client_secret in
 	login.Flags().BoolVar(&device, "device", false, "sign in by typing a code on another device (no browser here, e.g. over ssh)")
 	cmd.AddCommand(initCmd, sync, login)
 	return cmd
+}
+
+// rememberTracker saves the Sheet (and key) that tracker init was given on
+// its command line in the settings file, so that every later command
+// writes to that Sheet instead of CSV files.
+func (e *env) rememberTracker() error {
+	path, _ := e.settingsPath()
+	var saved []string
+	if s := e.tf.sheet; s != "" && s != e.cfg.Tracker.Sheet {
+		if err := config.SetIn(path, "tracker", "sheet", s); err != nil {
+			return fmt.Errorf("the tracker is ready but not remembered: %w (or give --sheet to every command)", err)
+		}
+		saved = append(saved, "sheet")
+	}
+	if c := e.tf.credentials; c != "" {
+		abs, err := filepath.Abs(c)
+		if err == nil && abs != e.cfg.Tracker.GoogleCredentials {
+			err = config.SetIn(path, "tracker", "google_credentials", abs)
+			saved = append(saved, "google_credentials")
+		}
+		if err != nil {
+			return fmt.Errorf("the tracker is ready but its key is not remembered: %w (or give --google-credentials to every command)", err)
+		}
+	}
+	if len(saved) > 0 {
+		e.term.Printf("Saved in the settings file %s ([tracker] %s): every command now writes to this tracker\n", path, strings.Join(saved, ", "))
+	}
+	return nil
 }
 
 func (e *env) trackerName() string {

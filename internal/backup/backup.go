@@ -503,9 +503,16 @@ func enqueue(ctx context.Context, q chan<- *pending, p *pending) error {
 // hashAndUpload hashes a changed file and uploads it unless the hub has
 // it. A small file is read once into memory, hashed, and those very bytes
 // packed; a big one is hashed, then uploaded as an object of its own.
+// Progress counts a file's bytes as they are stored (hashed, in a dry run)
+// and the file when it is: the upload, not the hashing, is the long part.
 func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 	path := filepath.Join(root, filepath.FromSlash(p.entry.Path))
 	defer b.o.Progress.FileDone()
+	progress := &storedBytes{left: p.entry.Size, add: b.o.Progress.Add}
+	hashed := func(int64) {}
+	if b.o.DryRun {
+		hashed = progress.stored
+	}
 	var small []byte
 	var size int64
 	if p.entry.Size < contenthub.PackThreshold {
@@ -514,11 +521,11 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 			b.fail(path, err)
 			return
 		}
-		b.o.Progress.Add(int64(len(data)))
+		hashed(int64(len(data)))
 		small, size = data, int64(len(data))
 		p.entry.B3 = fmt.Sprintf("%x", hashing.SumBLAKE3(data))
 	} else {
-		sum, err := hashing.HashFile(ctx, path, hashing.FileOptions{BLAKE3: true, Progress: b.o.Progress.Add})
+		sum, err := hashing.HashFile(ctx, path, hashing.FileOptions{BLAKE3: true, Progress: hashed})
 		if err != nil {
 			if ctx.Err() == nil {
 				b.fail(path, err)
@@ -553,7 +560,7 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 	if small != nil {
 		uploaded, err = b.w.PutBytes(ctx, p.entry.B3, small)
 	} else {
-		uploaded, err = b.h.PutBlob(ctx, p.entry.B3, path)
+		uploaded, err = b.h.PutBlobMetered(ctx, p.entry.B3, path, progress.stored)
 	}
 	if err != nil {
 		if ctx.Err() == nil {
@@ -572,6 +579,7 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 		b.fail(path, errChanged)
 		return
 	}
+	progress.stored(p.entry.Size) // the rest: already on the hub, or packed
 	if uploaded {
 		b.mu.Lock()
 		b.res.Uploaded += size
@@ -579,6 +587,24 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 		b.mu.Unlock()
 	}
 	p.ok = true
+}
+
+// storedBytes counts a file's bytes into the progress as they are stored,
+// never more than the file has: a retried upload sends some bytes twice.
+type storedBytes struct {
+	mu   sync.Mutex
+	left int64
+	add  func(int64)
+}
+
+func (s *storedBytes) stored(n int64) {
+	s.mu.Lock()
+	n = min(n, s.left)
+	s.left -= n
+	s.mu.Unlock()
+	if n > 0 {
+		s.add(n)
+	}
 }
 
 // sameFile reports whether the file at path is still the one e describes.

@@ -68,6 +68,10 @@ type PushOptions struct {
 	// Hook, if set, is called between steps ("uploaded", "rechecked",
 	// "committed"): tests interleave a push with a prune with it.
 	Hook func(step string)
+	// CategoryFolder is where a file outside MediaRoot goes when DestPath
+	// is empty (e.g. "VFX"); empty refuses such a file, asking for
+	// --dest-path.
+	CategoryFolder string
 }
 
 // Recorder keeps a command's events. Record fails only if it could not keep
@@ -144,15 +148,23 @@ func (o PushOptions) plan() ([]pushFile, []PushedItem, error) {
 		}
 		// base is where abs lands on the drives.
 		var base string
+		rel, relErr := "", error(nil)
+		if root != "" {
+			rel, relErr = filepath.Rel(root, abs)
+		}
+		inRoot := root != "" && relErr == nil && rel != "." && !strings.HasPrefix(rel, "..")
 		switch {
 		case dest != "":
 			base = dest + "/" + filepath.Base(abs)
-		case root != "":
-			rel, err := filepath.Rel(root, abs)
-			if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
-				return nil, nil, fmt.Errorf("%s is not inside the media root %s; give --dest-path (the folder on editors' drives)", p, root)
-			}
+		case inRoot:
 			base = filepath.ToSlash(rel)
+		case o.CategoryFolder != "":
+			base = strings.Trim(filepath.ToSlash(o.CategoryFolder), "/") + "/" + filepath.Base(abs)
+			if o.Warn != nil {
+				o.Warn(fmt.Sprintf("%s goes to %s on editors' drives (outside the media root: the %s folder; --dest-path or [push] folders in the settings file choose another)", p, base, o.Category))
+			}
+		case root != "":
+			return nil, nil, fmt.Errorf("%s is not inside the media root %s; give --dest-path (the folder on editors' drives)", p, root)
 		default:
 			return nil, nil, fmt.Errorf("where should %s go on editors' drives? give --dest-path (e.g. \"Avid MediaFiles/MXF/7\" or \"VFX/Reel 2\"), or set media_root in the settings file", p)
 		}

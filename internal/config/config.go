@@ -41,6 +41,32 @@ type Config struct {
 	Backup  Backup  `toml:"backup"`
 	Tracker Tracker `toml:"tracker"`
 	Notify  Notify  `toml:"notify"`
+	Push    Push    `toml:"push"`
+}
+
+// Push settings.
+type Push struct {
+	// Folders is, by category, the folder on editors' drives that media
+	// pushed from outside the media root goes to (default: CategoryFolder).
+	Folders map[string]string `toml:"folders"`
+}
+
+// Folder is where media of category goes on editors' drives when pushed
+// from outside the media root without --dest-path: the settings file's
+// choice, else the category's own folder ("vfx" → "VFX").
+func (p Push) Folder(category string) string {
+	if f := p.Folders[category]; f != "" {
+		return f
+	}
+	if f, ok := categoryFolders[category]; ok {
+		return f
+	}
+	return "Other"
+}
+
+var categoryFolders = map[string]string{
+	"vfx": "VFX", "music": "Music", "sfx": "SFX", "archive": "Archive", "stock": "Stock",
+	"stills": "Stills", "footage": "Footage", "guide-vo": "Guide VO", "other": "Other",
 }
 
 // Backup settings.
@@ -311,4 +337,10 @@ const Template = `# editkit settings. Command-line flags override these, and env
 # smtp_user = "editkit@example.com"
 # from = "editkit <editkit@example.com>"
 # to = ["post@example.com"]
+
+[push]
+# Where push puts media from outside media_root when no --dest-path is given,
+# by category (default: VFX, Music, SFX, Archive, Stock, Stills, Footage,
+# Guide VO, Other).
+# folders = { vfx = "Avid MediaFiles/MXF/VFX", footage = "Review" }
 `

@@ -121,7 +121,7 @@ func openLocal(dir string) (backend.Backend, error) {
 		return nil, err
 	}
 	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("hub folder %s does not exist; create it (mkdir) or mount the NAS share", abs)
+		return nil, fmt.Errorf("hub folder %s does not exist: if it is on a NAS share, mount the share; to start a new hub there, run `editkit hub init %s`", abs, abs)
 	}
 	return backend.OpenLocal(abs)
 }
@@ -200,6 +200,12 @@ func (h *Hub) BlobStored(ctx context.Context, b3 string) (bool, error) {
 // Commands upload through a BlobWriter, which packs small files and calls
 // this for the others.
 func (h *Hub) PutBlob(ctx context.Context, b3, path string) (uploaded bool, err error) {
+	return h.PutBlobMetered(ctx, b3, path, nil)
+}
+
+// PutBlobMetered is PutBlob telling stored (unless nil) of each chunk of
+// the file as it is sent, for progress.
+func (h *Hub) PutBlobMetered(ctx context.Context, b3, path string, stored func(n int64)) (uploaded bool, err error) {
 	if ok, err := h.HasBlob(ctx, b3); err != nil || ok {
 		return false, err
 	}
@@ -208,7 +214,11 @@ func (h *Hub) PutBlob(ctx context.Context, b3, path string) (uploaded bool, err 
 		return false, err
 	}
 	defer src.Close()
-	err = h.backend.Put(ctx, BlobKey(b3), src, backend.PutOptions{IfNotExists: true})
+	opts := backend.PutOptions{IfNotExists: true}
+	if stored != nil {
+		opts.Meter = func(_ context.Context, n int) error { stored(int64(n)); return nil }
+	}
+	err = h.backend.Put(ctx, BlobKey(b3), src, opts)
 	if errors.Is(err, backend.ErrExists) {
 		return false, nil // someone else uploaded the same content meanwhile
 	}

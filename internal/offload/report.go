@@ -46,6 +46,11 @@ func (c *copier) writeReport(d *dest) (string, error) {
 	if err == nil {
 		err = place.WriteFileBytes(d.root, ReportsDir+"/"+name+".json", js, 0o644)
 	}
+	if err == nil {
+		err = place.WriteFile(d.root, ReportsDir+"/"+name+".html", 0o644, func(out io.Writer) error {
+			return c.fillHTMLReport(out, d, started)
+		})
+	}
 	return filepath.Join(d.arg, filepath.FromSlash(ReportsDir), name+".txt"), err
 }
 
@@ -54,18 +59,7 @@ func (c *copier) fillReport(out io.Writer, d *dest, started time.Time) error {
 	w := bufio.NewWriterSize(out, 64<<10)
 	finished := c.opts.Now()
 	took := finished.Sub(c.res.Started)
-	status := "COMPLETE: every file copied and verified"
-	switch {
-	case c.res.Interrupted:
-		status = "INTERRUPTED: run the same command again to resume"
-	case d.brokenErr != nil || d.res.Error != "":
-		status = "FAILED: " + d.res.Error
-	case len(d.res.Failed) > 0 || len(c.res.SourceErrors) > 0:
-		status = fmt.Sprintf("INCOMPLETE: %d files failed on this drive, %d could not be read from the source",
-			len(d.res.Failed), len(c.res.SourceErrors))
-	case c.opts.Verify == VerifyNone:
-		status = "COMPLETE: every file copied (not read back: --verify=none)"
-	}
+	_, status := c.outcome(d)
 	fmt.Fprintf(w, "editkit copy report\n===================\n\n")
 	fmt.Fprintf(w, "Status:       %s\n", status)
 	fmt.Fprintf(w, "Source:       %s\n", c.opts.Source)

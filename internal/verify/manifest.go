@@ -16,6 +16,7 @@ import (
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mxf"
+	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -226,7 +227,7 @@ func (m *manifestCheck) rehash(r manifest.Record, e walk.Entry) error {
 				m.problem(Problem{Kind: MTimeChanged, Path: r.Path, Detail: fmt.Sprintf("content intact, but modified %s (recorded %s)",
 					e.ModTime.UTC().Format(time.RFC3339Nano), r.MTime().UTC().Format(time.RFC3339Nano))})
 			} else {
-				m.verified(sum.Size)
+				m.verified(r.Path, sum.Size, report.Hash{Format: "BLAKE3", Digest: sum.BLAKE3Hex()}, report.Hash{Format: "xxh128", Digest: sum.XXH128Hex()})
 			}
 		}
 		// A record from before editkit read MXF headers gets the header

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -195,7 +196,7 @@ func (m *mhlCheck) rehash(r mhl.FileRecord, me *mhlEntry) error {
 			return
 		case matches:
 			action = mhl.Verified
-			m.verified(n)
+			m.verified(r.Path, n, report.Hash{Format: string(format), Digest: got[format]})
 		}
 		m.mu.Lock()
 		defer m.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
 	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/units"
 )
@@ -80,7 +81,7 @@ func (v *verifier) againstB3Sum(ctx context.Context) error {
 				mismatch = fmt.Sprintf("BLAKE3 %s, listed %s", got, l.digest)
 			}
 			if v.judge(ctx, l.path, err, false, mismatch) == matches {
-				v.verified(sum.Size)
+				v.verified(l.path, sum.Size, report.Hash{Format: "BLAKE3", Digest: sum.BLAKE3Hex()})
 			}
 		}); submitErr != nil {
 			break
@@ -277,7 +278,10 @@ func (v *verifier) writeReport() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, name+".txt"), place.WriteFileBytes(v.root, rel+".json", js, 0o644)
+	if err := place.WriteFileBytes(v.root, rel+".json", js, 0o644); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, name+".txt"), place.WriteFile(v.root, rel+".html", 0o644, v.writeHTMLReport)
 }
 
 // printPurged lists the files removed on purpose.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/mhl"
+	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -253,7 +254,7 @@ func (r *rebuildRun) rehash(ctx context.Context, e walk.Entry, hr mhl.FileRecord
 func (r *rebuildRun) adopt(rec manifest.Record, from *int) {
 	rec.Verified = r.stamp
 	r.add(rec)
-	r.verified(rec.Size)
+	r.verified(rec.Path, rec.Size, report.Hash{Format: "BLAKE3", Digest: rec.BLAKE3}, report.Hash{Format: "xxh128", Digest: rec.XXH128})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	*from++

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
 )
@@ -409,6 +410,7 @@ type verifier struct {
 	writeMHL func() (string, error)
 	// purges are the drive's purge log (see loadPurges).
 	purges map[string]manifest.Purge
+	intact report.Tally // the files verified intact, for the HTML report
 }
 
 func (v *verifier) problem(p Problem) {
@@ -449,11 +451,14 @@ func (v *verifier) loadPurges() {
 	}
 }
 
-func (v *verifier) verified(n int64) {
+// verified counts a file found intact, and keeps it with the digests that
+// matched for the report a person reads.
+func (v *verifier) verified(path string, n int64, hashes ...report.Hash) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.res.Verified++
 	v.res.Bytes += n
+	v.intact.Add(report.File{Path: path, Size: n, Hashes: hashes})
 }
 
 func (v *verifier) finishProblems() {

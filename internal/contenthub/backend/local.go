@@ -75,7 +75,7 @@ func OpenLocalWith(dir string, opts LocalOptions) (*Local, error) {
 	}
 	fi, err := os.Stat(abs)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: hub folder %s does not exist: create it, or mount the share it lives on", ErrNoBucket, abs)
+		return nil, fmt.Errorf("%w: hub folder %s does not exist: if it is on a NAS share, mount the share; to start a new hub there, run `editkit hub init %s`", ErrNoBucket, abs, abs)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("hub folder %s: %w", abs, err)
