@@ -164,7 +164,7 @@ func TestNamesAndDeterminism(t *testing.T) {
 	if err := s2.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	stored := k.derivedForTest(t).storedKey(key)
+	stored := derivedForTest(t, k).storedKey(key)
 	a, _ := os.ReadFile(filepath.Join(dir, stored))
 	b, _ := os.ReadFile(filepath.Join(dir2, stored))
 	if len(a) == 0 || !bytes.Equal(a, b) {
@@ -179,7 +179,7 @@ func TestNamesAndDeterminism(t *testing.T) {
 	}
 }
 
-func (k *Keys) derivedForTest(t *testing.T) *derived {
+func derivedForTest(t *testing.T, k *Keys) *derived {
 	d, err := derive(k)
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func TestTamperRefused(t *testing.T) {
 	ctx := context.Background()
 	k := testKeys(t)
 	s, dir := testStore(t, k)
-	d := k.derivedForTest(t)
+	d := derivedForTest(t, k)
 	a := randBytes(3*chunkSize + 10)
 	b := randBytes(3*chunkSize + 10)
 	ka, kb := blobKey(a), blobKey(b)
@@ -304,7 +304,7 @@ func TestRotation(t *testing.T) {
 }
 
 func TestFeistelInverts(t *testing.T) {
-	d := testKeys(t).derivedForTest(t)
+	d := derivedForTest(t, testKeys(t))
 	for range 100 {
 		h := hex.EncodeToString(randBytes(32))
 		s, ok := d.storedID(h)

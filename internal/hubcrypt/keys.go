@@ -12,21 +12,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/editkit/editkit/internal/hubkey"
 	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Keys are a hub's secrets, unwrapped from its keyring.
-type Keys struct {
-	HubID   [16]byte            // random per hub; bound into every object's authentication
-	IDKey   [32]byte            // keys blob IDs and object names; never rotated
-	Current uint32              // epoch new objects are written with
-	Data    map[uint32][32]byte // data keys by epoch
-}
-
-// ErrNoEpochKey: an object was sealed with a data key this keyring does not
-// hold (a key rotated after the reader was removed, or another hub).
-var ErrNoEpochKey = errors.New("sealed with a data key this keyring does not hold")
+// Keys are a hub's secrets, unwrapped from its keyring by package hubkey.
+type Keys = hubkey.Keys
 
 // derived holds what Wrap computes once from Keys.
 type derived struct {

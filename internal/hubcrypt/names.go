@@ -155,42 +155,41 @@ func (d *derived) storedKey(key string) string {
 	return key
 }
 
-// plainKey maps a stored key back; ok is false for an object of the plain
-// form under a renamed kind (left over from a plain hub, see EncryptInPlace).
+// plainKey maps a stored key back; ok is false for a plain object's name
+// that a sealed object would be stored under another name (left over from a
+// plain hub, see contenthub.EncryptInPlace). Names neither form (not a
+// hash, no set) are kept as they are, sealed or not.
 func (d *derived) plainKey(stored string) (string, bool) {
-	for _, p := range hashedPrefixes {
-		rest, ok := strings.CutPrefix(stored, p)
-		if !ok {
-			continue
-		}
-		if p == "index/" {
-			if s, ok := strings.CutSuffix(rest, ".idx"); ok {
-				if h, ok := d.plainID(s); ok {
-					return p + h + ".idx", true
-				}
-			}
-			return stored, false
-		}
-		shard, s, ok := strings.Cut(rest, "/")
-		if h, ok2 := d.plainID(s); ok && ok2 && len(shard) == 2 && s[:2] == shard {
-			return p + h[:2] + "/" + h, true
-		}
-		return stored, false
+	kind, renamed := renamedKind(stored)
+	if !renamed {
+		return stored, true
 	}
-	if rest, ok := strings.CutPrefix(stored, snapshotsPrefix); ok {
+	rest := strings.TrimPrefix(stored, kind)
+	switch kind {
+	case "index/":
+		if s, ok := strings.CutSuffix(rest, ".idx"); ok {
+			if h, ok := d.plainID(s); ok {
+				return kind + h + ".idx", true
+			}
+		}
+	case snapshotsPrefix:
 		if seg, tail, ok := strings.Cut(rest, "/"); ok {
 			if set, ok := d.openName(seg); ok {
-				return snapshotsPrefix + set + "/" + tail, true
+				return kind + set + "/" + tail, true
 			}
-			return stored, false
+		}
+	default:
+		shard, s, ok := strings.Cut(rest, "/")
+		if h, ok2 := d.plainID(s); ok && ok2 && len(shard) == 2 && s[:2] == shard {
+			return kind + h[:2] + "/" + h, true
 		}
 	}
-	return stored, true
+	return stored, d.storedKey(stored) == stored
 }
 
-// renamed reports whether keys under this plain key's kind are stored
-// under other names, so that a List prefix inside the kind cannot be mapped
-// as it stands.
+// renamedKind reports whether keys of this key's kind are stored under
+// other names, so that a List prefix inside the kind cannot be mapped as it
+// stands.
 func renamedKind(key string) (kind string, ok bool) {
 	for _, p := range append(hashedPrefixes, snapshotsPrefix) {
 		if strings.HasPrefix(key, p) {

@@ -18,28 +18,47 @@ import (
 // it as names.go says, and opens and checks every object it reads; keys/
 // (the keyring) passes through untouched. Callers see plain keys, sizes
 // and bytes.
-func Wrap(b backend.Backend, k *Keys) (backend.Backend, error) {
+func Wrap(b backend.Backend, k *Keys) (*Store, error) {
 	d, err := derive(k)
 	if err != nil {
 		return nil, err
 	}
-	return &store{b: b, d: d}, nil
+	return &Store{b: b, d: d}, nil
 }
 
-type store struct {
+// Store is a backend.Backend sealing every object (see Wrap).
+type Store struct {
 	b backend.Backend
 	d *derived
 }
 
-// Unwrap gives the storage underneath (for tools that look at it).
-func (s *store) Unwrap() backend.Backend { return s.b }
+// StoredKey is the name the object with the plain key is stored under.
+func (s *Store) StoredKey(key string) string {
+	if passthrough(key) {
+		return key
+	}
+	return s.d.storedKey(key)
+}
 
-func (s *store) Location() string { return s.b.Location() }
-func (s *store) Close() error     { return s.b.Close() }
+// PlainKey is the plain key of the object stored under stored; ok is false
+// for the name of a plain object that a sealed one would be stored under
+// another name (a plain hub's blobs/ab/<hex>, snapshots/SET/…).
+func (s *Store) PlainKey(stored string) (key string, ok bool) {
+	if passthrough(stored) {
+		return stored, true
+	}
+	return s.d.plainKey(stored)
+}
+
+// Unwrap gives the storage underneath (for tools that look at it).
+func (s *Store) Unwrap() backend.Backend { return s.b }
+
+func (s *Store) Location() string { return s.b.Location() }
+func (s *Store) Close() error     { return s.b.Close() }
 
 func passthrough(key string) bool { return strings.HasPrefix(key, keysPrefix) }
 
-func (s *store) Put(ctx context.Context, key string, src backend.Source, opts backend.PutOptions) error {
+func (s *Store) Put(ctx context.Context, key string, src backend.Source, opts backend.PutOptions) error {
 	if err := backend.ValidateKey(key); err != nil {
 		return err
 	}
@@ -49,7 +68,7 @@ func (s *store) Put(ctx context.Context, key string, src backend.Source, opts ba
 	return s.b.Put(ctx, s.d.storedKey(key), s.d.sealSource(key, src), opts)
 }
 
-func (s *store) Stat(ctx context.Context, key string) (backend.ObjectInfo, error) {
+func (s *Store) Stat(ctx context.Context, key string) (backend.ObjectInfo, error) {
 	if err := backend.ValidateKey(key); err != nil {
 		return backend.ObjectInfo{}, err
 	}
@@ -65,7 +84,7 @@ func (s *store) Stat(ctx context.Context, key string) (backend.ObjectInfo, error
 	return oi, nil
 }
 
-func (s *store) Delete(ctx context.Context, key string) error {
+func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := backend.ValidateKey(key); err != nil {
 		return err
 	}
@@ -75,13 +94,13 @@ func (s *store) Delete(ctx context.Context, key string) error {
 	return s.b.Delete(ctx, s.d.storedKey(key))
 }
 
-func (s *store) AbortUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+func (s *Store) AbortUploads(ctx context.Context, olderThan time.Duration) (int, error) {
 	return backend.AbortUploads(ctx, s.b, olderThan)
 }
 
 // Get reads whole chunks around the range asked for and hands out only the
 // bytes asked for, each from a chunk that passed authentication.
-func (s *store) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	if err := backend.ValidateKey(key); err != nil {
 		return nil, err
 	}
@@ -142,7 +161,7 @@ func (s *store) Get(ctx context.Context, key string, offset, length int64) (io.R
 // List maps prefix to the stored names it covers, lists them and maps each
 // back. Inside a renamed kind (blobs, packs, index, snapshots) stored order
 // is not plain order, so those listings are collected and sorted.
-func (s *store) List(ctx context.Context, prefix string) iter.Seq2[backend.ObjectInfo, error] {
+func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[backend.ObjectInfo, error] {
 	return func(yield func(backend.ObjectInfo, error) bool) {
 		if passthrough(prefix) {
 			for oi, err := range s.b.List(ctx, prefix) {
@@ -202,7 +221,7 @@ func (s *store) List(ctx context.Context, prefix string) iter.Seq2[backend.Objec
 
 var errNotOurs = fmt.Errorf("not a sealed object's name")
 
-func (s *store) plainInfo(oi backend.ObjectInfo) (backend.ObjectInfo, error) {
+func (s *Store) plainInfo(oi backend.ObjectInfo) (backend.ObjectInfo, error) {
 	key, ok := s.d.plainKey(oi.Key)
 	if !ok {
 		return oi, errNotOurs
