@@ -14,7 +14,9 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/editkit/editkit/internal/backup"
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/hubcrypt"
 	"github.com/editkit/editkit/internal/hubkey"
 )
 
@@ -168,5 +170,100 @@ func TestEncryptedHubRoundTrips(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, "hub keys add "+rcpt.Key) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 			t.Errorf("a person without a key: %s", r)
 		}
+	})
+}
+
+// sealedPath is where the hub's storage holds the object with the plain
+// key (the hub's keyring opened with the first identity).
+func (h *testHub) sealedPath(t *testing.T, identity, plainKey string) string {
+	t.Helper()
+	ids, err := hubkey.FindIdentities(identity, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := h.storage(t)
+	keys, err := hubkey.Load(context.Background(), b, ids.IDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := hubcrypt.Wrap(b, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(h.dir, filepath.FromSlash(s.StoredKey(plainKey)))
+}
+
+// A flipped byte, a truncated object, a blob swapped for another and an
+// object from another hub are each refused with the object named: restore
+// and pull write nothing at the final name, hub check --read-data reports
+// the blob damaged.
+func TestEncryptedHubRefusesTampering(t *testing.T) {
+	long(t)
+	hubs(t, func(t *testing.T, h *testHub) {
+		ids := h.encrypt(t, 1)
+		src := t.TempDir()
+		a := writeMedia(t, filepath.Join(src, "A001.mov"), 1<<20, 1)
+		b := writeMedia(t, filepath.Join(src, "B001.mov"), 1<<20, 2)
+		if r := h.run(t, "backup", "--set", "s", src); r.code != 0 {
+			t.Fatalf("backup: %s", r)
+		}
+		hexOf := func(d []byte) string { s := blake3.Sum256(d); return hex.EncodeToString(s[:]) }
+		pathA := h.sealedPath(t, ids[0], contenthub.BlobKey(hexOf(a)))
+		pathB := h.sealedPath(t, ids[0], contenthub.BlobKey(hexOf(b)))
+		sealedA, err := os.ReadFile(pathA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealedB, _ := os.ReadFile(pathB)
+
+		// The same file backed up to another encrypted hub, for its object.
+		other := &testHub{name: "other", url: t.TempDir(), env: stateEnv(t)}
+		other.dir = other.url
+		otherIDs := other.encrypt(t, 1)
+		if r := other.run(t, "backup", "--set", "s", src); r.code != 0 {
+			t.Fatalf("backup to the other hub: %s", r)
+		}
+		foreign, err := os.ReadFile(other.sealedPath(t, otherIDs[0], contenthub.BlobKey(hexOf(a))))
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		flipped := bytes.Clone(sealedA)
+		flipped[len(flipped)/2] ^= 0x10
+		for _, c := range []struct {
+			name string
+			data []byte
+		}{
+			{"a flipped byte", flipped},
+			{"a truncated object", sealedA[:len(sealedA)-100]},
+			{"cut at a chunk boundary", sealedA[:8+(64<<10)+44]},
+			{"a blob swapped for another", sealedB},
+			{"an object from another hub", foreign},
+		} {
+			t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+				if err := os.WriteFile(pathA, c.data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				defer os.WriteFile(pathA, sealedA, 0o644)
+				to := t.TempDir()
+				r := h.run(t, "restore", "latest", "--to", to)
+				if r.code != 1 || !strings.Contains(r.stdout+r.stderr, hexOf(a)) {
+					t.Errorf("restore: want exit 1 naming blob %s: %s", hexOf(a), r)
+				}
+				if _, err := os.Stat(filepath.Join(to, filepath.Base(src), "A001.mov")); !os.IsNotExist(err) {
+					t.Errorf("restore wrote the refused file at its final name (%v)", err)
+				}
+				var cr backup.CheckResult
+				r = h.runJSON(t, &cr, "hub", "check", "--read-data")
+				if r.code != 1 || !strings.Contains(r.stdout, hexOf(a)) || strings.Contains(r.stdout, hexOf(b)+`","`) {
+					t.Errorf("hub check --read-data: want exit 1 naming blob %s: %s", hexOf(a), r)
+				}
+			})
+		}
+		to := t.TempDir()
+		if r := h.run(t, "restore", "latest", "--to", to); r.code != 0 {
+			t.Fatalf("restore once the object is back: %s", r)
+		}
+		assertCopied(t, src, filepath.Join(to, filepath.Base(src)))
 	})
 }

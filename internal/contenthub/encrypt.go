@@ -74,6 +74,21 @@ func unlock(ctx context.Context, b backend.Backend, c Config) (backend.Backend, 
 	return enc, nil
 }
 
+// asDamaged makes an object the hub's encryption refused (a flipped byte,
+// a truncation, a swapped object, one from another hub) damaged like bytes
+// that do not match their hash: hub check reports it, --repair removes it.
+func asDamaged(err error) error {
+	if errors.Is(err, hubcrypt.ErrDamaged) && !errors.Is(err, ErrDamaged) {
+		return &sealDamage{err}
+	}
+	return err
+}
+
+type sealDamage struct{ err error }
+
+func (e *sealDamage) Error() string   { return e.err.Error() }
+func (e *sealDamage) Unwrap() []error { return []error{e.err, ErrDamaged} }
+
 // Storage is the hub's storage under its encryption, for package hubkey
 // (the keyring under keys/ is the one thing stored as it is).
 func (h *Hub) Storage() backend.Backend { return h.storage }
