@@ -267,3 +267,11 @@ func TestEncryptedHubRefusesTampering(t *testing.T) {
 		assertCopied(t, src, filepath.Join(to, filepath.Base(src)))
 	})
 }
+
+// kill -9 in the middle of the multipart upload of an encrypted blob: the
+// rerun resumes from the parts stored (a part sealed again is the same
+// bytes) and the blob decrypts and matches its hash (hub check
+// --read-data).
+func TestEncryptedBackupResumesAfterKill(t *testing.T) {
+	backupResumesAfterKill(t, func(h *testHub) { h.encrypt(t, 1) })
+}
