@@ -134,6 +134,10 @@ func New(b backend.Backend) *Hub {
 // Location names the hub for messages.
 func (h *Hub) Location() string { return h.location }
 
+// Storage is the store under the hub, for what lives beside the hub's own
+// objects (the keyring under keys/, package hubkey).
+func (h *Hub) Storage() backend.Backend { return h.backend }
+
 // Close releases the hub.
 func (h *Hub) Close() error { return h.backend.Close() }
 
