@@ -130,7 +130,7 @@ func (e *env) openHub(ctx context.Context, f *hubFlags) (*contenthub.Hub, error)
 		}
 	}
 	h, err := contenthub.Open(ctx, contenthub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger,
-		RetryFor: retryFor, OnRetry: onRetry})
+		RetryFor: retryFor, OnRetry: onRetry, Identities: e.hubIdentities})
 	if err != nil {
 		return nil, &ui.UsageError{Err: err}
 	}
