@@ -1,21 +1,13 @@
 package main
 
-import (
-	"os"
-	"path/filepath"
+import "filippo.io/age"
 
-	"filippo.io/age"
-
-	"github.com/editkit/editkit/internal/config"
-	"github.com/editkit/editkit/internal/hubkey"
-)
-
-// hubIdentities are the identities an encrypted hub is opened with:
-// $EDITKIT_IDENTITY, else identity.txt beside the settings file, and the
-// SSH keys in ~/.ssh. contenthub asks only for a hub that has a keyring.
+// hubIdentities are the identities an encrypted hub is opened with (see
+// identities in key.go: --identity, $EDITKIT_IDENTITY, identity in the
+// settings file, else identity.txt beside it, and the SSH keys in
+// ~/.ssh). contenthub asks only for a hub that has a keyring.
 func (e *env) hubIdentities() ([]age.Identity, error) {
-	home, _ := os.UserHomeDir()
-	ids, err := hubkey.FindIdentities(os.Getenv("EDITKIT_IDENTITY"), filepath.Join(filepath.Dir(config.DefaultPath()), "identity.txt"), home)
+	ids, err := e.identities()
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/editkit/editkit/internal/config"
+	"github.com/editkit/editkit/internal/hubkey"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/spf13/cobra"
@@ -41,6 +42,8 @@ type env struct {
 	cfgPath string // --config
 	cfg     config.Config
 	tf      trackerFlags
+
+	identity string // --identity: your key to an encrypted hub
 }
 
 func newRootCmd(term *ui.Terminal) *cobra.Command {
@@ -81,6 +84,7 @@ refused before starting.`,
 		}
 		return nil
 	}
+	root.PersistentFlags().StringVar(&e.identity, "identity", "", "your key to an encrypted hub (default: $EDITKIT_IDENTITY, else identity in the settings file, else "+hubkey.IdentityFileName+" beside it; ~/.ssh/id_ed25519 and id_rsa are tried too)")
 	root.PersistentFlags().BoolVar(&term.JSON, "json", false, "print machine-readable JSON results on stdout")
 	root.PersistentFlags().BoolVarP(&term.Quiet, "quiet", "q", false, "print only problems")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -89,6 +93,7 @@ refused before starting.`,
 	root.AddCommand(newCopyCmd(e), newVerifyCmd(e), newDriveCmd(e),
 		newBackupCmd(e), newSnapshotsCmd(e), newRestoreCmd(e), newPruneCmd(e), newHubCmd(e), newConfigCmd(e),
 		newPushCmd(e), newWithdrawCmd(e), newPullCmd(e), newStatusCmd(e), newWatchCmd(e), newTrackerCmd(e))
+	root.AddCommand(newKeyCmd(e))
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}
