@@ -62,7 +62,7 @@ hub is encrypted already.`,
 					return err
 				}
 			}
-			hf.url = target
+			hf.url, hf.encrypting = target, encrypt
 			h, err := e.openHub(ctx, &hf)
 			if err != nil {
 				return err
@@ -211,25 +211,53 @@ func parseRecipientArg(a string) (hubkey.Recipient, error) {
 // encryptHub gives the hub its keyring. A hub that already holds data has
 // it encrypted in place (resumable: run the command again).
 func (e *env) encryptHub(ctx context.Context, h *contenthub.Hub, rcpts []hubkey.Recipient, res *hubInitResult) error {
-	b := h.Storage()
-	for oi, err := range b.List(ctx, "") {
-		if err != nil {
-			return fmt.Errorf("listing %s: %w", h.Location(), err)
-		}
-		if !strings.HasPrefix(oi.Key, hubkey.Prefix) {
-			// Encrypting a hub that holds data is contenthub.EncryptInPlace's
-			// (package contenthub, being written): until it is wired here,
-			// refuse rather than leave plain objects beside an encrypted hub.
-			return ui.Usagef("the hub %s holds data (%s…); encrypting a hub that holds data is not available in this version: start a new hub with --encrypt", h.Location(), oi.Key)
-		}
-		break
+	unfinished, err := h.EncryptionUnfinished(ctx)
+	if err != nil {
+		return err
 	}
-	_, err := hubkey.Init(ctx, b, rcpts)
+	if !unfinished {
+		if unfinished, err = contenthub.BeginEncryption(ctx, h); err != nil {
+			return err
+		}
+	}
+	keys, err := hubkey.Init(ctx, h.Storage(), rcpts)
+	if errors.Is(err, hubkey.ErrKeyringExists) && unfinished {
+		// A run that was stopped: finish it with the keyring it wrote.
+		ids, ierr := e.identities()
+		if ierr != nil {
+			return ierr
+		}
+		keys, err = hubkey.Load(ctx, h.Storage(), ids.IDs)
+	}
 	if errors.Is(err, hubkey.ErrKeyringExists) {
 		return &ui.UsageError{Err: fmt.Errorf("the hub %s is encrypted already: see `editkit hub keys list`", h.Location())}
 	}
 	if err != nil {
 		return err
+	}
+	if unfinished {
+		prog := e.term.NewProgress("Encrypting the hub")
+		var sealed int64
+		hook := testHook("hub-encrypt")
+		err := contenthub.EncryptInPlace(ctx, h, keys, func(p contenthub.EncryptProgress) {
+			if p.Written {
+				if hook != nil {
+					hook(fmt.Sprintf("written:%d", p.Done+1))
+				}
+				return
+			}
+			if hook != nil {
+				hook(fmt.Sprintf("done:%d", p.Done))
+			}
+			prog.Start(0, p.Objects)
+			prog.Add(p.Bytes - sealed)
+			sealed = p.Bytes
+			prog.FileDone()
+		})
+		prog.Close()
+		if err != nil {
+			return fmt.Errorf("encrypting %s (run the command again to go on): %w", h.Location(), err)
+		}
 	}
 	res.Encrypted, res.Keyholders = true, rcpts
 	return nil
