@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -134,6 +135,10 @@ func (e *env) openHub(ctx context.Context, f *hubFlags) (*contenthub.Hub, error)
 	}
 	h, err := contenthub.Open(ctx, contenthub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger,
 		RetryFor: retryFor, OnRetry: onRetry, Identities: e.hubIdentities, Encrypting: f.encrypting})
+	var unreachable *backend.GaveUpError
+	if errors.As(err, &unreachable) {
+		return nil, err // looking for an encrypted hub's keyring: not a usage error
+	}
 	if err != nil {
 		return nil, &ui.UsageError{Err: err}
 	}
