@@ -80,6 +80,7 @@ func main() {
 		"hub":     {b.hubSuite},
 		"tracker": {b.trackerSuite},
 		"place":   {b.placeSuite},
+		"crypt":   {b.cryptSuite},
 		"all":     {b.copySuite, b.smallSuite, b.verifySuite, b.mhlSuite, b.hubSuite, b.trackerSuite},
 	}
 	run, ok := suites[flag.Arg(0)]
