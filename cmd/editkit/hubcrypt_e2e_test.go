@@ -16,7 +16,6 @@ import (
 	"github.com/editkit/editkit/internal/backup"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
-	"github.com/editkit/editkit/internal/hubcrypt"
 	"github.com/editkit/editkit/internal/hubkey"
 )
 
@@ -173,24 +172,24 @@ func TestEncryptedHubRoundTrips(t *testing.T) {
 	})
 }
 
-// sealedPath is where the hub's storage holds the object with the plain
-// key (the hub's keyring opened with the first identity).
-func (h *testHub) sealedPath(t *testing.T, identity, plainKey string) string {
+// sealedBlobPath is the file the hub's storage holds the blob b3 in (the
+// hub opened with identity).
+func (h *testHub) sealedBlobPath(t *testing.T, identity, b3 string) string {
 	t.Helper()
 	ids, err := hubkey.FindIdentities(identity, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := h.storage(t)
-	keys, err := hubkey.Load(context.Background(), b, ids.IDs)
+	hub := contenthub.New(h.storage(t))
+	keys, err := hubkey.Load(context.Background(), hub.Storage(), ids.IDs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := hubcrypt.Wrap(b, keys)
+	enc, err := contenthub.NewEncrypted(hub.Storage(), keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(h.dir, filepath.FromSlash(s.StoredKey(plainKey)))
+	return filepath.Join(h.dir, filepath.FromSlash(enc.StoredBlobKey(b3)))
 }
 
 // A flipped byte, a truncated object, a blob swapped for another and an
@@ -208,8 +207,8 @@ func TestEncryptedHubRefusesTampering(t *testing.T) {
 			t.Fatalf("backup: %s", r)
 		}
 		hexOf := func(d []byte) string { s := blake3.Sum256(d); return hex.EncodeToString(s[:]) }
-		pathA := h.sealedPath(t, ids[0], contenthub.BlobKey(hexOf(a)))
-		pathB := h.sealedPath(t, ids[0], contenthub.BlobKey(hexOf(b)))
+		pathA := h.sealedBlobPath(t, ids[0], hexOf(a))
+		pathB := h.sealedBlobPath(t, ids[0], hexOf(b))
 		sealedA, err := os.ReadFile(pathA)
 		if err != nil {
 			t.Fatal(err)
@@ -223,7 +222,7 @@ func TestEncryptedHubRefusesTampering(t *testing.T) {
 		if r := other.run(t, "backup", "--set", "s", src); r.code != 0 {
 			t.Fatalf("backup to the other hub: %s", r)
 		}
-		foreign, err := os.ReadFile(other.sealedPath(t, otherIDs[0], contenthub.BlobKey(hexOf(a))))
+		foreign, err := os.ReadFile(other.sealedBlobPath(t, otherIDs[0], hexOf(a)))
 		if err != nil {
 			t.Fatal(err)
 		}

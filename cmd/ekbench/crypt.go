@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
-	"github.com/editkit/editkit/internal/hubcrypt"
 	"github.com/editkit/editkit/internal/hubkey"
 	"github.com/editkit/editkit/internal/samplemedia"
 	"github.com/editkit/editkit/internal/units"
@@ -120,18 +120,12 @@ func sealOnOneCore(ctx context.Context, dir, file string) (time.Duration, error)
 		return 0, err
 	}
 	defer b.Close()
-	keys := &hubkey.Keys{Current: 1, Data: map[uint32][32]byte{1: {1}}}
-	s, err := hubcrypt.Wrap(b, keys)
+	h, err := contenthub.NewEncrypted(b, &hubkey.Keys{Current: 1, Data: map[uint32][32]byte{1: {1}}})
 	if err != nil {
 		return 0, err
 	}
-	src, err := backend.NewFileSource(file)
-	if err != nil {
-		return 0, err
-	}
-	defer src.Close()
 	start := time.Now()
-	err = s.Put(ctx, "bench/"+strings.Repeat("0", 64), src, backend.PutOptions{})
+	_, err = h.PutBlob(ctx, strings.Repeat("0", 64), file)
 	return time.Since(start), err
 }
 

@@ -21,6 +21,38 @@ import (
 // object goes through hubcrypt.Wrap, sealed and under a keyed name, so
 // nothing else in this package knows whether the hub is encrypted.
 
+// sealedLayout tells hubcrypt which keys carry a content hash or a set
+// name, to be stored under keyed names.
+func sealedLayout() hubcrypt.Layout {
+	return hubcrypt.Layout{
+		Sharded: []string{blobsPrefix, packsPrefix},
+		Flat:    map[string]string{indexPrefix: ".idx"},
+		Named:   []string{snapshotsPrefix},
+	}
+}
+
+// NewEncrypted is New for an encrypted hub whose keys the caller holds
+// (tests, benchmarks).
+func NewEncrypted(b backend.Backend, keys *hubkey.Keys) (*Hub, error) {
+	enc, err := hubcrypt.Wrap(b, keys, sealedLayout())
+	if err != nil {
+		return nil, err
+	}
+	h := New(enc)
+	h.storage = b
+	return h, nil
+}
+
+// StoredBlobKey is the key the storage holds the blob b3 under: BlobKey,
+// or its keyed name in an encrypted hub (for tests and tools that look at
+// the storage from outside).
+func (h *Hub) StoredBlobKey(b3 string) string {
+	if s, ok := h.backend.(*hubcrypt.Store); ok {
+		return s.StoredKey(BlobKey(b3))
+	}
+	return BlobKey(b3)
+}
+
 // encryptingKey marks a hub whose plain objects are being encrypted
 // (BeginEncryption to the end of EncryptInPlace). It is stored plain
 // beside the keyring (it holds a time only; the keyring's generations
@@ -70,7 +102,7 @@ func unlock(ctx context.Context, b backend.Backend, c Config) (backend.Backend, 
 	if err != nil {
 		return nil, err
 	}
-	return hubcrypt.Wrap(b, keys)
+	return hubcrypt.Wrap(b, keys, sealedLayout())
 }
 
 // asDamaged makes an object the hub's encryption refused (a flipped byte,
@@ -159,7 +191,7 @@ type EncryptProgress struct {
 // hub: a plain object written meanwhile is sealed by the next run.
 func EncryptInPlace(ctx context.Context, h *Hub, keys *hubkey.Keys, progress func(EncryptProgress)) error {
 	raw := h.storage
-	encB, err := hubcrypt.Wrap(raw, keys)
+	encB, err := hubcrypt.Wrap(raw, keys, sealedLayout())
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,9 @@ import (
 	"github.com/zeebo/blake3"
 )
 
+// testLayout is contenthub's.
+var testLayout = Layout{Sharded: []string{"blobs/", "packs/"}, Flat: map[string]string{"index/": ".idx"}, Named: []string{"snapshots/"}}
+
 func testKeys(t testing.TB) *Keys {
 	t.Helper()
 	k := &Keys{Current: 1, Data: map[uint32][32]byte{}}
@@ -34,7 +37,7 @@ func testStore(t *testing.T, k *Keys) (backend.Backend, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Wrap(b, k)
+	s, err := Wrap(b, k, testLayout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +183,7 @@ func TestNamesAndDeterminism(t *testing.T) {
 }
 
 func derivedForTest(t *testing.T, k *Keys) *derived {
-	d, err := derive(k)
+	d, err := derive(k, testLayout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +293,7 @@ func TestRotation(t *testing.T) {
 	rand.Read(dk[:])
 	rotated.Data[2] = dk
 	b, _ := backend.OpenLocal(dir)
-	s2, _ := Wrap(b, rotated)
+	s2, _ := Wrap(b, rotated, testLayout)
 	fresh := randBytes(100)
 	if err := s2.Put(ctx, blobKey(fresh), backend.BytesSource(fresh), backend.PutOptions{}); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ type Keys = hubkey.Keys
 
 // derived holds what Wrap computes once from Keys.
 type derived struct {
+	layout  Layout
 	hubID   [16]byte
 	current uint32
 	epochs  map[uint32]*epochKeys
@@ -39,14 +40,14 @@ type epochKeys struct {
 	cipher *epochCipher
 }
 
-func derive(k *Keys) (*derived, error) {
+func derive(k *Keys, l Layout) (*derived, error) {
 	if k == nil {
 		return nil, errors.New("hubcrypt: no keys")
 	}
 	if _, ok := k.Data[k.Current]; !ok {
 		return nil, fmt.Errorf("hubcrypt: keyring has no data key for its current epoch %d", k.Current)
 	}
-	d := &derived{hubID: k.HubID, current: k.Current, epochs: map[uint32]*epochKeys{}}
+	d := &derived{layout: l, hubID: k.HubID, current: k.Current, epochs: map[uint32]*epochKeys{}}
 	for epoch, dk := range k.Data {
 		ek := &epochKeys{cipher: &epochCipher{}}
 		blake3.DeriveKey("editkit hub 2026 object seal v1", dk[:], ek.seal[:])

@@ -9,12 +9,14 @@ import (
 	"golang.org/x/crypto/chacha20"
 )
 
-// Object names. What a key says in a plain hub, and what it becomes here:
+// Object names. What a key says in a plain hub, and what it becomes here
+// (the prefixes are contenthub's, given to Wrap as a Layout):
 //
-//	blobs/ab/<BLAKE3 hex>      blobs/<2>/<permuted ID, base32>   (packs/ and index/<id>.idx alike)
-//	snapshots/SET/ID.json      snapshots/<sealed SET>/ID.json     (and ID.entries.gz)
-//	keys/…                     unchanged, and the only prefix whose bodies are not sealed
-//	anything else              unchanged: event, checkpoint, prune and lease keys hold a time or a random ID, no content
+//	<sharded>ab/<BLAKE3 hex>     <sharded><2>/<permuted ID, base32>   (blobs, packs)
+//	<flat><BLAKE3 hex><suffix>   <flat><permuted ID, base32><suffix>  (the pack index)
+//	<named>SET/REST              <named><sealed SET>/REST             (snapshots)
+//	keys/…                       unchanged, and the only prefix whose bodies are not sealed
+//	anything else                unchanged: event, checkpoint, prune and lease keys hold a time or a random ID, no content
 //
 // A blob's stored ID is a keyed permutation of its plain BLAKE3 (a 4-round
 // Feistel network whose rounds are BLAKE3 keyed with subkeys of IDKey: a
@@ -26,15 +28,35 @@ import (
 // hash. The base32 form (52 characters) never looks like a plain key (64
 // hex digits), which is how a half-encrypted hub tells its objects apart.
 
+// Layout names the kinds of key whose names Wrap changes.
+type Layout struct {
+	Sharded []string          // prefixes of keys PREFIX<first 2 hex digits>/<64 hex digits>
+	Flat    map[string]string // prefix → suffix of keys PREFIX<64 hex digits>SUFFIX
+	Named   []string          // prefixes of keys PREFIX<name>/…, the name sealed
+}
+
 var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// hashedPrefixes are the kinds of object named by a 32-byte hash.
-var hashedPrefixes = []string{"blobs/", "packs/", "index/"}
-
-const (
-	keysPrefix      = "keys/"
-	snapshotsPrefix = "snapshots/"
-)
+// kindOf returns the renamed kind key belongs to: its prefix, and how it
+// is named ("sharded", "flat" or "named"); "" for a key kept as it is.
+func (l *Layout) kindOf(key string) (prefix, how string) {
+	for _, p := range l.Sharded {
+		if strings.HasPrefix(key, p) {
+			return p, "sharded"
+		}
+	}
+	for p := range l.Flat {
+		if strings.HasPrefix(key, p) {
+			return p, "flat"
+		}
+	}
+	for _, p := range l.Named {
+		if strings.HasPrefix(key, p) {
+			return p, "named"
+		}
+	}
+	return "", ""
+}
 
 func (d *derived) feistel(id [32]byte, inverse bool) [32]byte {
 	l, r := id[:16:16], id[16:]
@@ -128,28 +150,24 @@ func (d *derived) openName(seg string) (string, bool) {
 
 // storedKey maps a plain key to the key it is stored under.
 func (d *derived) storedKey(key string) string {
-	for _, p := range hashedPrefixes {
-		rest, ok := strings.CutPrefix(key, p)
-		if !ok {
-			continue
-		}
-		if p == "index/" {
-			if h, ok := strings.CutSuffix(rest, ".idx"); ok {
-				if s, ok := d.storedID(h); ok {
-					return p + s + ".idx"
-				}
+	kind, how := d.layout.kindOf(key)
+	rest := strings.TrimPrefix(key, kind)
+	switch how {
+	case "flat":
+		suffix := d.layout.Flat[kind]
+		if h, ok := strings.CutSuffix(rest, suffix); ok {
+			if s, ok := d.storedID(h); ok {
+				return kind + s + suffix
 			}
-			return key
 		}
+	case "sharded":
 		shard, h, ok := strings.Cut(rest, "/")
 		if s, ok2 := d.storedID(h); ok && ok2 && len(shard) == 2 && h[:2] == shard {
-			return p + s[:2] + "/" + s
+			return kind + s[:2] + "/" + s
 		}
-		return key
-	}
-	if rest, ok := strings.CutPrefix(key, snapshotsPrefix); ok {
-		if set, tail, ok := strings.Cut(rest, "/"); ok && set != "" {
-			return snapshotsPrefix + d.sealName(set) + "/" + tail
+	case "named":
+		if name, tail, ok := strings.Cut(rest, "/"); ok && name != "" {
+			return kind + d.sealName(name) + "/" + tail
 		}
 	}
 	return key
@@ -157,25 +175,25 @@ func (d *derived) storedKey(key string) string {
 
 // plainKey maps a stored key back; ok is false for a plain object's name
 // that a sealed object would be stored under another name (left over from a
-// plain hub, see contenthub.EncryptInPlace). Names neither form (not a
-// hash, no set) are kept as they are, sealed or not.
+// plain hub, see contenthub.EncryptInPlace). Names of neither form (not a
+// hash, no name) are kept as they are, sealed or not.
 func (d *derived) plainKey(stored string) (string, bool) {
-	kind, renamed := renamedKind(stored)
-	if !renamed {
-		return stored, true
-	}
+	kind, how := d.layout.kindOf(stored)
 	rest := strings.TrimPrefix(stored, kind)
-	switch kind {
-	case "index/":
-		if s, ok := strings.CutSuffix(rest, ".idx"); ok {
+	switch how {
+	case "":
+		return stored, true
+	case "flat":
+		suffix := d.layout.Flat[kind]
+		if s, ok := strings.CutSuffix(rest, suffix); ok {
 			if h, ok := d.plainID(s); ok {
-				return kind + h + ".idx", true
+				return kind + h + suffix, true
 			}
 		}
-	case snapshotsPrefix:
+	case "named":
 		if seg, tail, ok := strings.Cut(rest, "/"); ok {
-			if set, ok := d.openName(seg); ok {
-				return kind + set + "/" + tail, true
+			if name, ok := d.openName(seg); ok {
+				return kind + name + "/" + tail, true
 			}
 		}
 	default:
@@ -185,16 +203,4 @@ func (d *derived) plainKey(stored string) (string, bool) {
 		}
 	}
 	return stored, d.storedKey(stored) == stored
-}
-
-// renamedKind reports whether keys of this key's kind are stored under
-// other names, so that a List prefix inside the kind cannot be mapped as it
-// stands.
-func renamedKind(key string) (kind string, ok bool) {
-	for _, p := range append(hashedPrefixes, snapshotsPrefix) {
-		if strings.HasPrefix(key, p) {
-			return p, true
-		}
-	}
-	return "", false
 }

@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/hubkey"
 )
 
 // Wrap returns a backend that seals every object it stores in b and names
 // it as names.go says, and opens and checks every object it reads; keys/
-// (the keyring) passes through untouched. Callers see plain keys, sizes
-// and bytes.
-func Wrap(b backend.Backend, k *Keys) (*Store, error) {
-	d, err := derive(k)
+// (the keyring) passes through untouched; l names the keys whose names
+// are changed. Callers see plain keys, sizes and bytes.
+func Wrap(b backend.Backend, k *Keys, l Layout) (*Store, error) {
+	d, err := derive(k, l)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func (s *Store) Unwrap() backend.Backend { return s.b }
 func (s *Store) Location() string { return s.b.Location() }
 func (s *Store) Close() error     { return s.b.Close() }
 
-func passthrough(key string) bool { return strings.HasPrefix(key, keysPrefix) }
+func passthrough(key string) bool { return strings.HasPrefix(key, hubkey.Prefix) }
 
 func (s *Store) Put(ctx context.Context, key string, src backend.Source, opts backend.PutOptions) error {
 	if err := backend.ValidateKey(key); err != nil {
@@ -171,8 +172,8 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[backend.Objec
 			}
 			return
 		}
-		kind, renamed := renamedKind(prefix)
-		if !renamed {
+		kind, how := s.d.layout.kindOf(prefix)
+		if how == "" {
 			for oi, err := range s.b.List(ctx, prefix) {
 				if err == nil && passthrough(oi.Key) {
 					continue
@@ -193,7 +194,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[backend.Objec
 			return
 		}
 		listFrom := kind
-		if kind == snapshotsPrefix {
+		if how == "named" {
 			if set, _, ok := strings.Cut(strings.TrimPrefix(prefix, kind), "/"); ok && set != "" {
 				listFrom = kind + s.d.sealName(set) + "/"
 			}
