@@ -95,6 +95,31 @@ func grepStorage(t *testing.T, root string, needles map[string][]byte) {
 	}
 }
 
+// pullAndCheck pulls the catalog onto a new drive, where the one item
+// pushed must read back as want at rel, and hub check --read-data
+// re-hashes every blob.
+func pullAndCheck(t *testing.T, h *testHub, rel string, want []byte) {
+	t.Helper()
+	drive := filepath.Join(t.TempDir(), "EDITOR")
+	os.Mkdir(drive, 0o755)
+	tiny := t.TempDir()
+	os.WriteFile(filepath.Join(tiny, "readme.txt"), []byte("drive"), 0o644)
+	if r := editkitEnv(t, h.env, "copy", tiny, drive); r.code != 0 {
+		t.Fatalf("copy: %s", r)
+	}
+	var pl pullOut
+	if r := h.runJSON(t, &pl, "pull", drive); r.code != 0 || pl.Pulled != 1 {
+		t.Fatalf("pull: %s", r)
+	}
+	if got, _ := os.ReadFile(filepath.Join(drive, filepath.FromSlash(rel))); !bytes.Equal(got, want) {
+		t.Fatalf("pulled %s differs", rel)
+	}
+	var cr backup.CheckResult
+	if r := h.runJSON(t, &cr, "hub", "check", "--read-data"); r.code != 0 || cr.Checked == 0 {
+		t.Fatalf("hub check --read-data: %s", r)
+	}
+}
+
 // An encrypted hub, through the real binary: backup → restore and push →
 // pull round trips, hub check --read-data re-hashes every blob, and not one
 // byte stored (names included) shows a plain path, a file's content or its
@@ -126,24 +151,7 @@ func TestEncryptedHubRoundTrips(t *testing.T) {
 		if r := h.run(t, "push", "--category", "vfx", "--dest-path", "VFX/Secret", filepath.Join(inbox, "VFX_SECRET_010.mxf")); r.code != 0 {
 			t.Fatalf("push: %s", r)
 		}
-		drive := filepath.Join(t.TempDir(), "EDITOR1")
-		os.Mkdir(drive, 0o755)
-		tiny := t.TempDir()
-		os.WriteFile(filepath.Join(tiny, "readme.txt"), []byte("drive"), 0o644)
-		if r := editkitEnv(t, h.env, "copy", tiny, drive); r.code != 0 {
-			t.Fatalf("copy: %s", r)
-		}
-		var pl pullOut
-		if r := h.runJSON(t, &pl, "pull", drive); r.code != 0 || pl.Pulled != 1 {
-			t.Fatalf("pull: %s", r)
-		}
-		if got, _ := os.ReadFile(filepath.Join(drive, "VFX", "Secret", "VFX_SECRET_010.mxf")); !bytes.Equal(got, media) {
-			t.Fatal("pulled media differs")
-		}
-		var cr backup.CheckResult
-		if r := h.runJSON(t, &cr, "hub", "check", "--read-data"); r.code != 0 || cr.Checked == 0 {
-			t.Fatalf("hub check --read-data: %s", r)
-		}
+		pullAndCheck(t, h, "VFX/Secret/VFX_SECRET_010.mxf", media)
 
 		needles := map[string][]byte{"a plain path": []byte("SecretEnding"), "a pushed path": []byte("VFX_SECRET"),
 			"a set name": []byte("SecretShow"), "a file's content": secret[:40], "a small file's content": small[:30],
@@ -227,6 +235,17 @@ func TestEncryptedHubRefusesTampering(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// The same content pushed (deduplicated: the same blob), for pull.
+		if r := h.run(t, "push", "--category", "footage", "--dest-path", "Media", filepath.Join(src, "A001.mov")); r.code != 0 {
+			t.Fatalf("push: %s", r)
+		}
+		drive := filepath.Join(t.TempDir(), "EDITOR")
+		os.Mkdir(drive, 0o755)
+		if r := editkitEnv(t, h.env, "copy", t.TempDir(), drive); r.code != 0 {
+			t.Fatalf("copy: %s", r)
+		}
+		pulled := filepath.Join(drive, "Media", "A001.mov")
+
 		flipped := bytes.Clone(sealedA)
 		flipped[len(flipped)/2] ^= 0x10
 		for _, c := range []struct {
@@ -251,6 +270,13 @@ func TestEncryptedHubRefusesTampering(t *testing.T) {
 				}
 				if _, err := os.Stat(filepath.Join(to, filepath.Base(src), "A001.mov")); !os.IsNotExist(err) {
 					t.Errorf("restore wrote the refused file at its final name (%v)", err)
+				}
+				r = h.run(t, "pull", drive)
+				if r.code != 1 || !strings.Contains(r.stdout+r.stderr, hexOf(a)) {
+					t.Errorf("pull: want exit 1 naming blob %s: %s", hexOf(a), r)
+				}
+				if _, err := os.Stat(pulled); !os.IsNotExist(err) {
+					t.Errorf("pull wrote the refused file at its final name (%v)", err)
 				}
 				var cr backup.CheckResult
 				r = h.runJSON(t, &cr, "hub", "check", "--read-data")
@@ -323,24 +349,7 @@ func TestEncryptExistingHubResumesAfterKill(t *testing.T) {
 			t.Fatalf("restore: %s", r)
 		}
 		assertCopied(t, src, filepath.Join(to, "Show"))
-		drive := filepath.Join(t.TempDir(), "EDITOR2")
-		os.Mkdir(drive, 0o755)
-		tiny := t.TempDir()
-		os.WriteFile(filepath.Join(tiny, "readme.txt"), []byte("drive"), 0o644)
-		if r := editkitEnv(t, h.env, "copy", tiny, drive); r.code != 0 {
-			t.Fatalf("copy: %s", r)
-		}
-		var pl pullOut
-		if r := h.runJSON(t, &pl, "pull", drive); r.code != 0 || pl.Pulled != 1 {
-			t.Fatalf("pull: %s", r)
-		}
-		if got, _ := os.ReadFile(filepath.Join(drive, "VFX", "Twist", "VFX_TWIST_020.mxf")); !bytes.Equal(got, media) {
-			t.Fatal("pulled media differs")
-		}
-		var cr backup.CheckResult
-		if r := h.runJSON(t, &cr, "hub", "check", "--read-data"); r.code != 0 || cr.Checked == 0 {
-			t.Fatalf("hub check --read-data: %s", r)
-		}
+		pullAndCheck(t, h, "VFX/Twist/VFX_TWIST_020.mxf", media)
 		needles := map[string][]byte{"a plain path": []byte("TheTwist"), "a pushed path": []byte("VFX_TWIST"),
 			"a set name": []byte("TwistShow"), "a file's content": secret[:40], "pushed media": media[5000:5064]}
 		for what, data := range map[string][]byte{"secret file": secret, "media": media} {

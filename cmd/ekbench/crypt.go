@@ -38,6 +38,9 @@ func (b *bench) cryptSuite() error {
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(base, "config.toml"), nil, 0o644); err != nil {
+		return err
+	}
 	rcpt, err := hubkey.NewIdentityFile(idFile, time.Now())
 	if err != nil {
 		return err
