@@ -320,3 +320,35 @@ func TestFeistelInverts(t *testing.T) {
 		t.Fatal("a damaged sealed name opened")
 	}
 }
+
+// Whichever suite wrote a chunk (AES-256-GCM where the processor is fast
+// at it, else XChaCha20-Poly1305), every reader opens it; a chunk naming a
+// suite no editkit knows is refused.
+func TestEitherSuiteReads(t *testing.T) {
+	ctx := context.Background()
+	k := testKeys(t)
+	s, dir := testStore(t, k)
+	st := s.(*Store)
+	for _, suite := range []byte{suiteXChaCha20Poly1305, suiteAES256GCM} {
+		st.d.suite = suite
+		data := randBytes(2*chunkSize + 7)
+		key := blobKey(data)
+		if err := s.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		st.d.suite = suiteXChaCha20Poly1305 + suiteAES256GCM - suite
+		if got, err := get(t, s, key, chunkSize-3, 10); err != nil || !bytes.Equal(got, data[chunkSize-3:chunkSize+7]) {
+			t.Fatalf("suite %d: %v", suite, err)
+		}
+		path := filepath.Join(dir, st.StoredKey(key))
+		raw, _ := os.ReadFile(path)
+		if raw[headerSize] != suite {
+			t.Fatalf("chunk 0 names suite %d, want %d", raw[headerSize], suite)
+		}
+		raw[headerSize] = 9
+		os.WriteFile(path, raw, 0o644)
+		if _, err := get(t, s, key, 0, -1); !errors.Is(err, ErrDamaged) {
+			t.Fatalf("unknown suite: %v", err)
+		}
+	}
+}

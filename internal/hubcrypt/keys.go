@@ -9,12 +9,15 @@
 package hubcrypt
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 
 	"github.com/editkit/editkit/internal/hubkey"
 	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/sys/cpu"
 )
 
 // Keys are a hub's secrets, unwrapped from its keyring by package hubkey.
@@ -23,6 +26,7 @@ type Keys = hubkey.Keys
 // derived holds what Wrap computes once from Keys.
 type derived struct {
 	layout  Layout
+	suite   byte // what new chunks are sealed with
 	hubID   [16]byte
 	current uint32
 	epochs  map[uint32]*epochKeys
@@ -47,16 +51,24 @@ func derive(k *Keys, l Layout) (*derived, error) {
 	if _, ok := k.Data[k.Current]; !ok {
 		return nil, fmt.Errorf("hubcrypt: keyring has no data key for its current epoch %d", k.Current)
 	}
-	d := &derived{layout: l, hubID: k.HubID, current: k.Current, epochs: map[uint32]*epochKeys{}}
+	d := &derived{layout: l, suite: fastSuite(), hubID: k.HubID, current: k.Current, epochs: map[uint32]*epochKeys{}}
 	for epoch, dk := range k.Data {
 		ek := &epochKeys{cipher: &epochCipher{}}
 		blake3.DeriveKey("editkit hub 2026 object seal v1", dk[:], ek.seal[:])
 		blake3.DeriveKey("editkit hub 2026 object chunk nonce v1", dk[:], ek.cipher.siv[:])
-		aead, err := chacha20poly1305.NewX(ek.seal[:])
+		x, err := chacha20poly1305.NewX(ek.seal[:])
 		if err != nil {
 			return nil, err
 		}
-		ek.cipher.aead = aead
+		block, err := aes.NewCipher(ek.seal[:])
+		if err != nil {
+			return nil, err
+		}
+		gcm, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		ek.cipher.suites[suiteXChaCha20Poly1305], ek.cipher.suites[suiteAES256GCM] = x, gcm
 		d.epochs[epoch] = ek
 	}
 	for i := range d.prp {
@@ -65,6 +77,14 @@ func derive(k *Keys, l Layout) (*derived, error) {
 	blake3.DeriveKey("editkit hub 2026 name seal v1", k.IDKey[:], d.nameKey[:])
 	blake3.DeriveKey("editkit hub 2026 name nonce v1", k.IDKey[:], d.nameSIV[:])
 	return d, nil
+}
+
+// fastSuite is the suite this processor seals fastest.
+func fastSuite() byte {
+	if (cpu.X86.HasAES && cpu.X86.HasPCLMULQDQ) || (cpu.ARM64.HasAES && cpu.ARM64.HasPMULL) {
+		return suiteAES256GCM
+	}
+	return suiteXChaCha20Poly1305
 }
 
 // keyed is BLAKE3 keyed with key over the parts, each length-prefixed so
