@@ -16,6 +16,7 @@ import (
 	"github.com/editkit/editkit/internal/backup"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/hubcrypt"
 	"github.com/editkit/editkit/internal/hubkey"
 )
 
@@ -254,7 +255,7 @@ func TestEncryptedHubRefusesTampering(t *testing.T) {
 		}{
 			{"a flipped byte", flipped},
 			{"a truncated object", sealedA[:len(sealedA)-100]},
-			{"cut at a chunk boundary", sealedA[:8+(64<<10)+44]},
+			{"cut at a chunk boundary", sealedA[:hubcrypt.SealedSize(64<<10)]},
 			{"a blob swapped for another", sealedB},
 			{"an object from another hub", foreign},
 		} {

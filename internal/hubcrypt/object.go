@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/hashing"
@@ -160,28 +161,63 @@ func (d *derived) openChunk(dst []byte, key, stored string, i int64, last bool, 
 
 // sealedSource is what Put uploads: the plaintext source sealed on the fly,
 // readable at any offset (parts of a multipart upload are read
-// concurrently, and a retried or resumed one reads them again).
+// concurrently, and a retried or resumed one reads them again). The last
+// chunk sealed is kept: a read that ends inside a chunk (the folder
+// backend reads 1 MiB at a time) leaves the rest for the next read.
 type sealedSource struct {
 	d      *derived
 	key    string
 	src    backend.Source
 	plain  int64
 	length int64
+
+	mu         sync.Mutex
+	lastIndex  int64
+	lastSealed []byte
 }
 
 func (d *derived) sealSource(key string, src backend.Source) *sealedSource {
 	p := src.Length()
-	return &sealedSource{d: d, key: key, src: src, plain: p, length: SealedSize(p)}
+	return &sealedSource{d: d, key: key, src: src, plain: p, length: SealedSize(p), lastIndex: -1}
 }
 
 func (s *sealedSource) Length() int64 { return s.length }
+
+var plainBufs = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+// chunk returns chunk i sealed; the caller must not change it.
+func (s *sealedSource) chunk(i int64) ([]byte, error) {
+	s.mu.Lock()
+	if s.lastIndex == i {
+		c := s.lastSealed
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	start := i * chunkSize
+	size := min(chunkSize, s.plain-start)
+	buf := plainBufs.Get().(*[chunkSize]byte)
+	defer plainBufs.Put(buf)
+	if size > 0 {
+		if m, err := s.src.ReadAt(buf[:size], start); m != int(size) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("read source at %d: %w (did it shrink during the upload?)", start, err)
+		}
+	}
+	sealed := s.d.sealChunk(make([]byte, 0, sealedChunk), s.key, i, start+size >= s.plain, buf[:size])
+	s.mu.Lock()
+	s.lastIndex, s.lastSealed = i, sealed
+	s.mu.Unlock()
+	return sealed, nil
+}
 
 func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("negative offset")
 	}
 	n := 0
-	var plain, sealed []byte
 	for n < len(p) && off < s.length {
 		if off < headerSize {
 			c := copy(p[n:], header[off:])
@@ -190,22 +226,10 @@ func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 			continue
 		}
 		i := (off - headerSize) / sealedChunk
-		start := i * chunkSize
-		size := min(chunkSize, s.plain-start)
-		last := start+size >= s.plain
-		if plain == nil {
-			plain = make([]byte, chunkSize)
-			sealed = make([]byte, 0, sealedChunk)
+		sealed, err := s.chunk(i)
+		if err != nil {
+			return n, err
 		}
-		if size > 0 {
-			if m, err := s.src.ReadAt(plain[:size], start); m != int(size) {
-				if err == nil || err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return n, fmt.Errorf("read source at %d: %w (did it shrink during the upload?)", start, err)
-			}
-		}
-		sealed = s.d.sealChunk(sealed[:0], s.key, i, last, plain[:size])
 		c := copy(p[n:], sealed[off-chunkOffset(i):])
 		n += c
 		off += int64(c)
