@@ -57,6 +57,7 @@ FUZZ_TARGETS := \
 	internal/contenthub/backend:FuzzValidateKey \
 	internal/hashing:FuzzParallelBLAKE3 \
 	internal/hubkey:FuzzKeyringPlaintext \
+	internal/hubcrypt:FuzzOpenStored \
 	internal/contenthub:FuzzEntries internal/contenthub:FuzzEntriesRoundTrip internal/contenthub:FuzzEventBatch internal/contenthub:FuzzEventKeyTime internal/contenthub:FuzzOutbox internal/contenthub:FuzzPruneRecords internal/contenthub:FuzzSnapshotSummary \
 	internal/manifest:FuzzCheckedLine internal/manifest:FuzzDriveInfo internal/manifest:FuzzJournal internal/manifest:FuzzManifest internal/manifest:FuzzManifestRoundTrip \
 	internal/mhl:FuzzChainRoundTrip internal/mhl:FuzzDigest internal/mhl:FuzzGenerationRoundTrip internal/mhl:FuzzIgnore internal/mhl:FuzzOpen internal/mhl:FuzzParse \
