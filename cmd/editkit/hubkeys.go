@@ -12,8 +12,11 @@ import (
 
 	"github.com/editkit/editkit/internal/config"
 	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/hubcrypt"
 	"github.com/editkit/editkit/internal/hubkey"
 	"github.com/editkit/editkit/internal/ui"
+	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +43,7 @@ wrapped with age to each keyholder's recipient: your own key (see
 recipient (age1…) or an SSH public key line ("ssh-ed25519 AAAA… maria@laptop").
 Add and remove keyholders later with ` + "`editkit hub keys`" + `.
 
-A folder that holds files that are not a hub's is refused.
+A folder that holds files but is not a hub is refused.
 
 Exit codes: 0 done; 1 failed; 2 bad usage, no key of your own, or the
 hub is encrypted already.`,
@@ -63,16 +66,18 @@ hub is encrypted already.`,
 				}
 			}
 			hf.url = target
-			h, err := e.openHub(ctx, &hf)
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			res := hubInitResult{Hub: h.Location(), Settings: e.cfgPath}
+			res := hubInitResult{Settings: e.cfgPath}
 			if encrypt {
-				if err := e.encryptHub(ctx, h, rcpts, &res); err != nil {
+				if err := e.encryptHub(ctx, &hf, rcpts, &res); err != nil {
 					return err
 				}
+			} else {
+				h, err := e.openHub(ctx, &hf)
+				if err != nil {
+					return err
+				}
+				res.Hub = h.Location()
+				h.Close()
 			}
 			if err := config.SetTopLevel(e.cfgPath, "hub", target); err != nil {
 				return err
@@ -83,6 +88,9 @@ hub is encrypted already.`,
 				}
 			}
 			return e.conclude(true, res, nil, func() {
+				if res.Sealed > 0 {
+					e.term.Printf("Encrypted the %d objects the hub held (%s).\n", res.Sealed, units.FormatBytes(res.SealedBytes))
+				}
 				if res.Encrypted {
 					e.term.Printf("Hub %s is encrypted for %s:\n", res.Hub, keyholders(len(res.Keyholders)))
 					for _, r := range res.Keyholders {
@@ -109,10 +117,13 @@ type hubInitResult struct {
 	Settings   string             `json:"settings_file"`
 	Encrypted  bool               `json:"encrypted"`
 	Keyholders []hubkey.Recipient `json:"keyholders,omitempty"`
+	// Sealed objects were in the hub already and are now encrypted.
+	Sealed      int   `json:"encrypted_objects,omitempty"`
+	SealedBytes int64 `json:"encrypted_bytes,omitempty"`
 }
 
 // hubFolders are the top-level folders of a hub (contenthub's layout and
-// the keyring); anything else in a folder means it is not a hub.
+// the keyring): a folder that holds files and none of these is not a hub.
 var hubFolders = []string{"blobs", "packs", "index", "snapshots", "events", "catalog", "prune", "repair", strings.TrimSuffix(hubkey.Prefix, "/")}
 
 // hubTarget checks the hub `hub init` was given and makes a folder hub's
@@ -145,10 +156,17 @@ func hubTarget(arg string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("hub folder %s: %w", dir, err)
 	}
+	var other string
 	for _, de := range entries {
-		if !strings.HasPrefix(de.Name(), ".") && (!de.IsDir() || !slices.Contains(hubFolders, de.Name())) {
-			return "", ui.Usagef("%s holds %s, which is not a hub's: give an empty or new folder", dir, de.Name())
+		switch {
+		case de.IsDir() && slices.Contains(hubFolders, de.Name()):
+			return dir, nil // a hub already
+		case other == "" && !strings.HasPrefix(de.Name(), "."):
+			other = de.Name()
 		}
+	}
+	if other != "" {
+		return "", ui.Usagef("%s holds %s and is not a hub: give an empty or new folder", dir, other)
 	}
 	return dir, nil
 }
@@ -208,31 +226,96 @@ func parseRecipientArg(a string) (hubkey.Recipient, error) {
 	return hubkey.Recipient{}, ui.Usagef("%s holds no recipient", a)
 }
 
-// encryptHub gives the hub its keyring. A hub that already holds data has
-// it encrypted in place (resumable: run the command again).
-func (e *env) encryptHub(ctx context.Context, h *contenthub.Hub, rcpts []hubkey.Recipient, res *hubInitResult) error {
-	b := h.Storage()
-	for oi, err := range b.List(ctx, "") {
-		if err != nil {
-			return fmt.Errorf("listing %s: %w", h.Location(), err)
-		}
-		if !strings.HasPrefix(oi.Key, hubkey.Prefix) {
-			// Encrypting a hub that holds data is contenthub.EncryptInPlace's
-			// (package contenthub, being written): until it is wired here,
-			// refuse rather than leave plain objects beside an encrypted hub.
-			return ui.Usagef("the hub %s holds data (%s…); encrypting a hub that holds data is not available in this version: start a new hub with --encrypt", h.Location(), oi.Key)
-		}
-		break
-	}
-	_, err := hubkey.Init(ctx, b, rcpts)
-	if errors.Is(err, hubkey.ErrKeyringExists) {
-		return &ui.UsageError{Err: fmt.Errorf("the hub %s is encrypted already: see `editkit hub keys list`", h.Location())}
+// encryptHub gives the hub its keyring and encrypts what it holds
+// already. Stopped at any point, it is run again to finish: a hub whose
+// keyring exists with objects still plain (or marked as being encrypted)
+// has them encrypted; one encrypted throughout is left as it is.
+func (e *env) encryptHub(ctx context.Context, hf *hubFlags, rcpts []hubkey.Recipient, res *hubInitResult) error {
+	h, err := e.openHub(ctx, hf)
+	if errors.Is(err, contenthub.ErrEncrypting) {
+		hf.encrypting = true // an earlier run stopped part-way: finish it
+		h, err = e.openHub(ctx, hf)
 	}
 	if err != nil {
 		return err
 	}
-	res.Encrypted, res.Keyholders = true, rcpts
+	defer h.Close()
+	res.Hub, res.Encrypted = h.Location(), true
+	hook := testHook("hub-init")
+	var keys *hubkey.Keys
+	var seal bool // objects are there to encrypt
+	if !h.Encrypted() {
+		if seal, err = holds(ctx, h.Storage(), nil); err != nil {
+			return err
+		}
+		if keys, err = hubkey.Init(ctx, h.Storage(), rcpts); err != nil {
+			return err
+		}
+		res.Keyholders = rcpts
+		if hook != nil {
+			hook("keyring")
+		}
+	} else {
+		ids, err := e.identities()
+		if err != nil {
+			return err
+		}
+		if keys, err = hubkey.Load(ctx, h.Storage(), ids.IDs); err != nil {
+			return err
+		}
+		sealed, err := hubcrypt.Wrap(h.Storage(), keys)
+		if err != nil {
+			return err
+		}
+		// Stopped before it marked the hub (right after the keyring was
+		// made), an earlier run left plain objects only: look for one.
+		plain, err := holds(ctx, h.Storage(), func(key string) bool { _, ok := sealed.PlainKey(key); return !ok })
+		if err != nil {
+			return err
+		}
+		if seal = plain || hf.encrypting; !seal {
+			return &ui.UsageError{Err: fmt.Errorf("the hub %s is encrypted already: `editkit hub keys list` shows who can read it, `editkit hub keys add` adds someone", h.Location())}
+		}
+		if res.Keyholders, err = hubkey.List(ctx, h.Storage(), ids.IDs); err != nil {
+			return err
+		}
+	}
+	if !seal {
+		return nil
+	}
+	progress := e.progress("encrypting the hub")
+	defer progress.Close()
+	var last contenthub.EncryptProgress
+	err = contenthub.EncryptInPlace(ctx, h, keys, func(p contenthub.EncryptProgress) {
+		if last.Objects == 0 {
+			progress.AddTotal(0, p.Objects)
+		}
+		progress.FileDone()
+		progress.Add(p.Bytes - last.Bytes)
+		last = p
+		if hook != nil {
+			hook("sealed")
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("%w; run `editkit hub init %s --encrypt` again to finish", err, hf.url)
+	}
+	res.Sealed, res.SealedBytes = last.Objects, last.Bytes
 	return nil
+}
+
+// holds reports whether the storage holds an object besides the
+// keyring for which match (nil: any) is true.
+func holds(ctx context.Context, storage backend.Backend, match func(key string) bool) (bool, error) {
+	for oi, err := range storage.List(ctx, "") {
+		if err != nil {
+			return false, fmt.Errorf("listing %s: %w", storage.Location(), err)
+		}
+		if !strings.HasPrefix(oi.Key, hubkey.Prefix) && (match == nil || match(oi.Key)) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func newHubKeysCmd(e *env) *cobra.Command {

@@ -289,3 +289,54 @@ func TestE2EHubInitFolder(t *testing.T) {
 		t.Fatalf("keys list on a plain hub: %s", r)
 	}
 }
+
+// hub init --encrypt on a hub that holds backups encrypts it in place,
+// and, killed (kill -9) right after making the keyring or part-way
+// through, is run again to finish; meanwhile others are told to wait.
+// The backup restores afterwards and no plain name is left.
+func TestE2EHubInitEncryptsAHubThatHoldsData(t *testing.T) {
+	hubs(t, func(t *testing.T, h *testHub) {
+		ana := newKeyPerson(t, h)
+		ana.newKey(t)
+		src := projectTree(t, 77, 3<<20)
+		secretName := "Reel3_UnreleasedEnding.avb"
+		os.WriteFile(filepath.Join(src, secretName), []byte("the ending nobody may see"), 0o644)
+		if r := ana.run(t, "backup", "--set", "Show", src, "--hub", h.url); r.code != 0 {
+			t.Fatalf("plain backup: %s", r)
+		}
+		initEncrypt := func(killAt string) result {
+			env := []string{}
+			if killAt != "" {
+				env = append(env, "EDITKIT_TEST_KILL_AT=hub-init:"+killAt)
+			}
+			return editkitEnv(t, append(append([]string{}, ana.env...), env...), "hub", "init", h.url, "--encrypt")
+		}
+		if r := initEncrypt("keyring"); r.code == 0 {
+			t.Fatalf("hub init killed after making the keyring: %s", r)
+		}
+		if r := initEncrypt("sealed"); r.code == 0 {
+			t.Fatalf("hub init killed after encrypting one object: %s", r)
+		}
+		if r := ana.run(t, "snapshots", "--hub", h.url); r.code == 0 || !strings.Contains(r.stderr, "being encrypted") {
+			t.Fatalf("snapshots while the hub's encryption is unfinished: %s", r)
+		}
+		r := initEncrypt("")
+		if r.code != 0 || !strings.Contains(r.stdout, "Encrypted the") {
+			t.Fatalf("hub init --encrypt run again: %s", r)
+		}
+		if r := initEncrypt(""); r.code != 2 || !strings.Contains(r.stderr, "encrypted already") {
+			t.Fatalf("hub init --encrypt on an encrypted hub: %s", r)
+		}
+		to := t.TempDir()
+		if r := ana.run(t, "restore", "latest", "--to", to); r.code != 0 {
+			t.Fatalf("restore from the hub encrypted in place: %s", r)
+		}
+		assertCopied(t, src, filepath.Join(to, "Show"))
+		for _, obj := range h.objects(t, "") {
+			if strings.Contains(obj, "Show") || strings.Contains(obj, "Reel3") {
+				t.Fatalf("a plain name is left: %s", obj)
+			}
+		}
+		assertNotInHub(t, h, secretName, "the ending nobody may see")
+	})
+}

@@ -27,6 +27,9 @@ type hubFlags struct {
 	// unattended: the nightly backup, run by cron or launchd, which may
 	// wait out a longer outage than someone at a terminal would.
 	unattended bool
+	// encrypting opens a hub whose encryption has not finished (hub init
+	// --encrypt, to finish it).
+	encrypting bool
 }
 
 // How long a hub operation keeps retrying by default before the command
@@ -130,7 +133,7 @@ func (e *env) openHub(ctx context.Context, f *hubFlags) (*contenthub.Hub, error)
 		}
 	}
 	h, err := contenthub.Open(ctx, contenthub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger,
-		RetryFor: retryFor, OnRetry: onRetry, Identities: e.hubIdentities})
+		RetryFor: retryFor, OnRetry: onRetry, Identities: e.hubIdentities, Encrypting: f.encrypting})
 	if err != nil {
 		return nil, &ui.UsageError{Err: err}
 	}
