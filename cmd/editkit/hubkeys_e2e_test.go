@@ -127,6 +127,10 @@ func TestE2EEncryptedHubKeyholders(t *testing.T) {
 		if r.code != 2 || r.stderr != want {
 			t.Fatalf("keys list by someone without a key to the hub:\n%s\nwant stderr %q", r, want)
 		}
+		// Any command that opens the hub says the same.
+		if r2 := bo.run(t, "snapshots", "--hub", h.url); r2.code != 2 || r2.stderr != want {
+			t.Fatalf("snapshots by someone without a key to the hub:\n%s\nwant stderr %q", r2, want)
+		}
 		r = cy.run(t, "hub", "keys", "list", "--hub", h.url)
 		if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "you have no key: run `editkit key new` first") {
 			t.Fatalf("keys list by someone with no key at all: %s", r)
