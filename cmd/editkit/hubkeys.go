@@ -217,8 +217,12 @@ func parseRecipientArg(a string) (hubkey.Recipient, error) {
 	for line := range strings.Lines(string(data)) {
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
 			r, err := hubkey.ParseRecipient(line)
-			if err != nil {
+			if errors.Is(err, hubkey.ErrPrivateKey) {
 				return hubkey.Recipient{}, ui.Usagef("%s: %v", a, err)
+			}
+			if err != nil {
+				// Not echoed: a file's content is nobody's business.
+				return hubkey.Recipient{}, ui.Usagef("%s: its first line is not a recipient (want age1…, or an SSH public key line as in id_ed25519.pub)", a)
 			}
 			return r, nil
 		}

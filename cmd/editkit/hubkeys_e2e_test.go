@@ -236,6 +236,19 @@ func TestE2ESSHKeyholder(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "ssh-ed25519 ") || !strings.Contains(r.stdout, "(maria@edit-bay) (you)") {
 		t.Fatalf("keys list with ~/.ssh/id_ed25519: %s", r)
 	}
+	// A private key given by mistake is refused and never echoed.
+	for _, secret := range []string{strings.TrimSuffix(pub, ".pub"), ana.identityFile()} {
+		data, _ := os.ReadFile(secret)
+		r := ana.run(t, "hub", "keys", "add", secret, "--hub", hub)
+		if r.code != 2 || !strings.Contains(r.stderr, "private key") {
+			t.Fatalf("keys add %s (a private key): %s", secret, r)
+		}
+		for line := range strings.Lines(string(data)) {
+			if line = strings.TrimSpace(line); !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "-----") && strings.Contains(r.stderr+r.stdout, line) {
+				t.Fatalf("keys add %s printed the private key: %s", secret, r)
+			}
+		}
+	}
 }
 
 // writeSSHIdentity writes an unencrypted ~/.ssh/id_ed25519 and its .pub

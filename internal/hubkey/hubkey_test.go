@@ -433,6 +433,16 @@ func TestFindIdentities(t *testing.T) {
 	}
 }
 
+func TestParseRecipientNeverEchoesAPrivateKey(t *testing.T) {
+	id, _ := age.GenerateX25519Identity()
+	for _, s := range []string{id.String(), strings.ToLower(id.String()), "-----BEGIN OPENSSH PRIVATE KEY-----"} {
+		_, err := ParseRecipient(s)
+		if !errors.Is(err, ErrPrivateKey) || strings.Contains(err.Error(), s) {
+			t.Errorf("ParseRecipient of a private key: %v", err)
+		}
+	}
+}
+
 func TestParseRecipientRefusesOthers(t *testing.T) {
 	for _, s := range []string{"", "age1notakey", "ssh-dss AAAAB3NzaC1kc3MAAACBAP", "AGE-SECRET-KEY-1ABC", "hello"} {
 		if _, err := ParseRecipient(s); err == nil {
