@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -50,6 +51,17 @@ hub is encrypted already.`,
 		Example: `  editkit hub init /Volumes/NAS/show-hub
   editkit hub init s3://show-hub/editorial --encrypt --recipient age1qyqs… --recipient "$(cat maria_id_ed25519.pub)"`,
 		Args: argsRange(1, 1, "the hub to make: a folder or s3://BUCKET/PREFIX"),
+		// The settings file it records the hub in may not exist yet, even
+		// one named with --config.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if path, _ := e.settingsPath(); path != "" {
+				if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+					e.cfgPath = path
+					return nil
+				}
+			}
+			return cmd.Root().PersistentPreRunE(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if !encrypt && (len(recipients) > 0 || noSelf) {

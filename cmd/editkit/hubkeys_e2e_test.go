@@ -305,6 +305,14 @@ func TestE2EHubInitFolder(t *testing.T) {
 	if r := p.run(t, "hub", "keys", "list"); r.code != 2 || !strings.Contains(r.stderr, "not encrypted") {
 		t.Fatalf("keys list on a plain hub: %s", r)
 	}
+	// A settings file named with --config that does not exist yet is made.
+	named := filepath.Join(t.TempDir(), "Show", "editkit.toml")
+	if r := p.run(t, "--config", named, "hub", "init", hub); r.code != 0 {
+		t.Fatalf("hub init --config NEW: %s", r)
+	}
+	if r := p.run(t, "--config", named, "snapshots"); r.code != 0 || !strings.Contains(r.stdout, "No snapshots in "+hub) {
+		t.Fatalf("snapshots with the settings file hub init made: %s", r)
+	}
 }
 
 // hub init --encrypt on a hub that holds backups encrypts it in place,
