@@ -13,8 +13,6 @@ import (
 
 	"github.com/editkit/editkit/internal/config"
 	"github.com/editkit/editkit/internal/contenthub"
-	"github.com/editkit/editkit/internal/contenthub/backend"
-	"github.com/editkit/editkit/internal/hubcrypt"
 	"github.com/editkit/editkit/internal/hubkey"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/editkit/editkit/internal/units"
@@ -77,19 +75,17 @@ hub is encrypted already.`,
 					return err
 				}
 			}
-			hf.url = target
-			res := hubInitResult{Settings: e.cfgPath}
+			hf.url, hf.encrypting = target, encrypt
+			h, err := e.openHub(ctx, &hf)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			res := hubInitResult{Hub: h.Location(), Settings: e.cfgPath}
 			if encrypt {
-				if err := e.encryptHub(ctx, &hf, rcpts, &res); err != nil {
+				if err := e.encryptHub(ctx, h, rcpts, &res); err != nil {
 					return err
 				}
-			} else {
-				h, err := e.openHub(ctx, &hf)
-				if err != nil {
-					return err
-				}
-				res.Hub = h.Location()
-				h.Close()
 			}
 			if err := config.SetTopLevel(e.cfgPath, "hub", target); err != nil {
 				return err
@@ -242,96 +238,63 @@ func parseRecipientArg(a string) (hubkey.Recipient, error) {
 	return hubkey.Recipient{}, ui.Usagef("%s holds no recipient", a)
 }
 
-// encryptHub gives the hub its keyring and encrypts what it holds
-// already. Stopped at any point, it is run again to finish: a hub whose
-// keyring exists with objects still plain (or marked as being encrypted)
-// has them encrypted; one encrypted throughout is left as it is.
-func (e *env) encryptHub(ctx context.Context, hf *hubFlags, rcpts []hubkey.Recipient, res *hubInitResult) error {
-	h, err := e.openHub(ctx, hf)
-	if errors.Is(err, contenthub.ErrEncrypting) {
-		hf.encrypting = true // an earlier run stopped part-way: finish it
-		h, err = e.openHub(ctx, hf)
+// encryptHub gives the hub its keyring and, if it holds data already,
+// encrypts that in place: the hub is marked first (others are told to
+// wait), so a run stopped at any point (kill -9 included) is finished by
+// running the command again.
+func (e *env) encryptHub(ctx context.Context, h *contenthub.Hub, rcpts []hubkey.Recipient, res *hubInitResult) error {
+	unfinished, err := h.EncryptionUnfinished(ctx)
+	if err != nil {
+		return err
+	}
+	if !unfinished {
+		if unfinished, err = contenthub.BeginEncryption(ctx, h); err != nil {
+			return err
+		}
+	}
+	keys, err := hubkey.Init(ctx, h.Storage(), rcpts)
+	if errors.Is(err, hubkey.ErrKeyringExists) && unfinished {
+		// A run that was stopped: finish it with the keyring it wrote.
+		ids, ierr := e.identities()
+		if ierr != nil {
+			return ierr
+		}
+		if keys, err = hubkey.Load(ctx, h.Storage(), ids.IDs); err == nil {
+			rcpts, err = hubkey.List(ctx, h.Storage(), ids.IDs)
+		}
+	}
+	if errors.Is(err, hubkey.ErrKeyringExists) {
+		return &ui.UsageError{Err: fmt.Errorf("the hub %s is encrypted already: `editkit hub keys list` shows who can read it, `editkit hub keys add` adds someone", h.Location())}
 	}
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	res.Hub, res.Encrypted = h.Location(), true
-	hook := testHook("hub-init")
-	var keys *hubkey.Keys
-	var seal bool // objects are there to encrypt
-	if !h.Encrypted() {
-		if seal, err = holds(ctx, h.Storage(), nil); err != nil {
-			return err
-		}
-		if keys, err = hubkey.Init(ctx, h.Storage(), rcpts); err != nil {
-			return err
-		}
-		res.Keyholders = rcpts
-		if hook != nil {
-			hook("keyring")
-		}
-	} else {
-		ids, err := e.identities()
-		if err != nil {
-			return err
-		}
-		if keys, err = hubkey.Load(ctx, h.Storage(), ids.IDs); err != nil {
-			return err
-		}
-		sealed, err := hubcrypt.Wrap(h.Storage(), keys)
-		if err != nil {
-			return err
-		}
-		// Stopped before it marked the hub (right after the keyring was
-		// made), an earlier run left plain objects only: look for one.
-		plain, err := holds(ctx, h.Storage(), func(key string) bool { _, ok := sealed.PlainKey(key); return !ok })
-		if err != nil {
-			return err
-		}
-		if seal = plain || hf.encrypting; !seal {
-			return &ui.UsageError{Err: fmt.Errorf("the hub %s is encrypted already: `editkit hub keys list` shows who can read it, `editkit hub keys add` adds someone", h.Location())}
-		}
-		if res.Keyholders, err = hubkey.List(ctx, h.Storage(), ids.IDs); err != nil {
-			return err
-		}
-	}
-	if !seal {
+	res.Encrypted, res.Keyholders = true, rcpts
+	if !unfinished {
 		return nil
 	}
-	progress := e.progress("encrypting the hub")
-	defer progress.Close()
-	var last contenthub.EncryptProgress
+	prog := e.term.NewProgress("Encrypting the hub")
+	hook := testHook("hub-encrypt")
 	err = contenthub.EncryptInPlace(ctx, h, keys, func(p contenthub.EncryptProgress) {
-		if last.Objects == 0 {
-			progress.AddTotal(0, p.Objects)
+		if p.Written {
+			if hook != nil {
+				hook(fmt.Sprintf("written:%d", p.Done+1))
+			}
+			return
 		}
-		progress.FileDone()
-		progress.Add(p.Bytes - last.Bytes)
-		last = p
 		if hook != nil {
-			hook("sealed")
+			hook(fmt.Sprintf("done:%d", p.Done))
 		}
+		prog.Start(0, p.Objects)
+		prog.Add(p.Bytes - res.SealedBytes)
+		prog.FileDone()
+		res.Sealed, res.SealedBytes = p.Done, p.Bytes
 	})
+	prog.Close()
 	if err != nil {
-		return fmt.Errorf("%w; run `editkit hub init %s --encrypt` again to finish", err, hf.url)
+		return fmt.Errorf("encrypting %s (run the command again to go on): %w", h.Location(), err)
 	}
-	res.Sealed, res.SealedBytes = last.Objects, last.Bytes
 	return nil
-}
-
-// holds reports whether the storage holds an object besides the
-// keyring for which match (nil: any) is true.
-func holds(ctx context.Context, storage backend.Backend, match func(key string) bool) (bool, error) {
-	for oi, err := range storage.List(ctx, "") {
-		if err != nil {
-			return false, fmt.Errorf("listing %s: %w", storage.Location(), err)
-		}
-		if !strings.HasPrefix(oi.Key, hubkey.Prefix) && (match == nil || match(oi.Key)) {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 func newHubKeysCmd(e *env) *cobra.Command {

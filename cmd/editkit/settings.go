@@ -27,8 +27,8 @@ type hubFlags struct {
 	// unattended: the nightly backup, run by cron or launchd, which may
 	// wait out a longer outage than someone at a terminal would.
 	unattended bool
-	// encrypting opens a hub whose encryption has not finished (hub init
-	// --encrypt, to finish it).
+	// encrypting: hub init --encrypt, which may be finishing an
+	// encryption that others must wait for.
 	encrypting bool
 }
 

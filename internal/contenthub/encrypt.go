@@ -22,8 +22,11 @@ import (
 // nothing else in this package knows whether the hub is encrypted.
 
 // encryptingKey marks a hub whose plain objects are being encrypted
-// (EncryptInPlace); it is sealed like every other object.
-const encryptingKey = "encrypting.json"
+// (BeginEncryption to the end of EncryptInPlace). It is stored plain
+// beside the keyring (it holds a time only; the keyring's generations
+// have other names) and written before it, so that no moment shows a
+// keyring beside plain objects without it.
+const encryptingKey = hubkey.Prefix + "encrypting.json"
 
 // ErrEncrypting: the hub's encryption was started and has not finished.
 var ErrEncrypting = errors.New("the hub's encryption has not finished")
@@ -33,6 +36,15 @@ var ErrEncrypting = errors.New("the hub's encryption has not finished")
 // keyring, which one of the identities must open (else hubkey's
 // *NoKeyError).
 func unlock(ctx context.Context, b backend.Backend, c Config) (backend.Backend, error) {
+	if !c.Encrypting {
+		_, err := b.Stat(ctx, encryptingKey)
+		if err == nil {
+			return nil, fmt.Errorf("the hub %s: %w: its objects are being encrypted; wait for the `editkit hub init --encrypt` that does it to end, or run it again to finish", b.Location(), ErrEncrypting)
+		}
+		if !errors.Is(err, backend.ErrNotFound) {
+			return nil, err
+		}
+	}
 	encrypted := false
 	for _, err := range b.List(ctx, hubkey.Prefix) {
 		if err != nil {
@@ -58,20 +70,7 @@ func unlock(ctx context.Context, b backend.Backend, c Config) (backend.Backend, 
 	if err != nil {
 		return nil, err
 	}
-	enc, err := hubcrypt.Wrap(b, keys)
-	if err != nil {
-		return nil, err
-	}
-	if !c.Encrypting {
-		_, err := enc.Stat(ctx, encryptingKey)
-		if err == nil {
-			return nil, fmt.Errorf("the hub %s: %w: its objects are being encrypted; wait for the `editkit hub init --encrypt` that does it to end, or run it again to finish", b.Location(), ErrEncrypting)
-		}
-		if !errors.Is(err, backend.ErrNotFound) {
-			return nil, err
-		}
-	}
-	return enc, nil
+	return hubcrypt.Wrap(b, keys)
 }
 
 // asDamaged makes an object the hub's encryption refused (a flipped byte,
@@ -96,15 +95,62 @@ func (h *Hub) Storage() backend.Backend { return h.storage }
 // Encrypted reports whether the hub's objects are sealed.
 func (h *Hub) Encrypted() bool { return h.storage != h.backend }
 
+// EncryptionUnfinished reports whether an encryption of the hub's objects
+// was begun (BeginEncryption) and has not finished.
+func (h *Hub) EncryptionUnfinished(ctx context.Context) (bool, error) {
+	_, err := h.storage.Stat(ctx, encryptingKey)
+	if errors.Is(err, backend.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// BeginEncryption is the first step of encrypting a hub that holds
+// objects, before its keyring is written: from now until EncryptInPlace
+// ends, others opening the hub are told to wait (ErrEncrypting). It
+// reports whether the hub holds objects (false: nothing to encrypt, and
+// nothing was marked).
+//
+// A hub that has a keyring already is left alone (false).
+func BeginEncryption(ctx context.Context, h *Hub) (holdsObjects bool, err error) {
+	for _, err := range h.storage.List(ctx, hubkey.Prefix) {
+		if err != nil {
+			return false, fmt.Errorf("looking for the keyring of %s: %w", h.location, err)
+		}
+		return false, nil
+	}
+	for oi, err := range h.storage.List(ctx, "") {
+		if err != nil {
+			return false, fmt.Errorf("listing %s: %w", h.location, err)
+		}
+		if !strings.HasPrefix(oi.Key, hubkey.Prefix) {
+			holdsObjects = true
+			break
+		}
+	}
+	if !holdsObjects {
+		return false, nil
+	}
+	marker := fmt.Appendf(nil, `{"started":%q}`, time.Now().UTC().Format(time.RFC3339))
+	if err := h.storage.Put(ctx, encryptingKey, backend.BytesSource(marker), backend.PutOptions{}); err != nil {
+		return false, fmt.Errorf("marking %s as being encrypted: %w", h.location, err)
+	}
+	return true, nil
+}
+
 // EncryptProgress is what EncryptInPlace reports after each object.
 type EncryptProgress struct {
 	Objects, Done int // objects found when it started, and done so far (sealed now, or already)
 	Bytes         int64
+	// Written is set on a report between an object's sealed copy being
+	// written and checked and its plain one being removed (tests stop
+	// there).
+	Written bool
 }
 
-// EncryptInPlace seals every plain object of h with keys (the hub's keyring
-// must hold them already) and removes the plain ones; from then on h reads
-// and writes the hub encrypted. It can be stopped at any point (kill -9
+// EncryptInPlace seals every plain object of h with keys (BeginEncryption
+// first, then the keyring that holds keys) and removes the plain ones;
+// from then on h reads and writes the hub encrypted. It can be stopped at any point (kill -9
 // included) and run again: an object is sealed under its new name, read
 // back and checked, and only then is the plain one removed; objects whose
 // name stays (events, checkpoints, prune records) are replaced at once,
@@ -118,21 +164,23 @@ func EncryptInPlace(ctx context.Context, h *Hub, keys *hubkey.Keys, progress fun
 		return err
 	}
 	enc := New(encB)
-	if err := encB.Put(ctx, encryptingKey, backend.BytesSource(fmt.Appendf(nil, `{"started":%q}`, time.Now().UTC().Format(time.RFC3339))), backend.PutOptions{}); err != nil {
-		return fmt.Errorf("marking %s as being encrypted: %w", h.location, err)
-	}
 	var todo []backend.ObjectInfo
 	for oi, err := range raw.List(ctx, "") {
 		if err != nil {
 			return fmt.Errorf("listing %s: %w", h.location, err)
 		}
-		if !strings.HasPrefix(oi.Key, hubkey.Prefix) && oi.Key != encryptingKey {
+		if !strings.HasPrefix(oi.Key, hubkey.Prefix) {
 			todo = append(todo, oi)
 		}
 	}
 	p := EncryptProgress{Objects: len(todo)}
 	for _, oi := range todo {
-		sealed, err := sealObject(ctx, raw, encB, oi)
+		written := func() {
+			if progress != nil {
+				progress(EncryptProgress{Objects: p.Objects, Done: p.Done, Bytes: p.Bytes, Written: true})
+			}
+		}
+		sealed, err := sealObject(ctx, raw, encB, oi, written)
 		if err != nil {
 			return err
 		}
@@ -144,7 +192,13 @@ func EncryptInPlace(ctx context.Context, h *Hub, keys *hubkey.Keys, progress fun
 			progress(p)
 		}
 	}
-	if err := encB.Delete(ctx, encryptingKey); err != nil {
+	// The folders the plain names made (snapshots/SET/) go with them.
+	for _, kind := range []string{snapshotsPrefix, blobsPrefix, packsPrefix} {
+		if err := backend.PruneEmptyFolders(ctx, raw, kind); err != nil {
+			return err
+		}
+	}
+	if err := raw.Delete(ctx, encryptingKey); err != nil {
 		return err
 	}
 	h.backend, h.ix = enc.backend, enc.ix
@@ -156,7 +210,7 @@ func EncryptInPlace(ctx context.Context, h *Hub, keys *hubkey.Keys, progress fun
 // and compared before the plain one is removed), in its place for the
 // others (read whole first: what keeps its name is small — events,
 // records — and the source must not be the object being replaced).
-func sealObject(ctx context.Context, raw backend.Backend, enc *hubcrypt.Store, oi backend.ObjectInfo) (sealed bool, err error) {
+func sealObject(ctx context.Context, raw backend.Backend, enc *hubcrypt.Store, oi backend.ObjectInfo, written func()) (sealed bool, err error) {
 	key := oi.Key
 	plain, ok := enc.PlainKey(key)
 	if ok && plain != key {
@@ -194,6 +248,7 @@ func sealObject(ctx context.Context, raw backend.Backend, enc *hubcrypt.Store, o
 	if back != sum {
 		return false, fmt.Errorf("encrypting %s: what was stored does not read back the same; the plain object is kept, run it again", key)
 	}
+	written()
 	if !ok {
 		if err := raw.Delete(ctx, key); err != nil {
 			return false, fmt.Errorf("removing the plain %s: %w", key, err)
