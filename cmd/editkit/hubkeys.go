@@ -42,10 +42,15 @@ wrapped with age to each keyholder's recipient: your own key (see
 recipient (age1…) or an SSH public key line ("ssh-ed25519 AAAA… maria@laptop").
 Add and remove keyholders later with ` + "`editkit hub keys`" + `.
 
+On a hub that holds data already, --encrypt encrypts every object in
+place and removes the plain ones; meanwhile other commands are told to
+wait, so run it when nobody is writing to the hub. Stopped at any point,
+it is run again the same way to finish.
+
 A folder that holds files but is not a hub is refused.
 
-Exit codes: 0 done; 1 failed; 2 bad usage, no key of your own, or the
-hub is encrypted already.`,
+Exit codes: 0 done; 1 failed (run it again to go on); 2 bad usage, no
+key of your own, or the hub is encrypted already.`,
 		Example: `  editkit hub init /Volumes/NAS/show-hub
   editkit hub init s3://show-hub/editorial --encrypt --recipient age1qyqs… --recipient "$(cat maria_id_ed25519.pub)"`,
 		Args: argsRange(1, 1, "the hub to make: a folder or s3://BUCKET/PREFIX"),
