@@ -17,6 +17,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -154,9 +155,31 @@ func readObject(t *testing.T, b backend.Backend, key string) []byte {
 	return data
 }
 
+// Keyholders adding people at once from several computers: every one
+// lands (a conditional create loses, re-reads and applies its change
+// again), on a folder hub and on the real S3 server.
 func TestConcurrentAddsBothLand(t *testing.T) {
+	stores := map[string]func(t *testing.T) backend.Backend{
+		"folder": func(t *testing.T) backend.Backend { return newHub(t) },
+		"s3": func(t *testing.T) backend.Backend {
+			srv := s3test.Start(t)
+			b, err := backend.OpenS3(context.Background(), backend.S3Config{
+				Bucket: srv.Bucket, Prefix: "hub", Endpoint: srv.Endpoint, Region: srv.Region, Credentials: srv.Credentials(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			return b
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) { concurrentAdds(t, open(t)) })
+	}
+}
+
+func concurrentAdds(t *testing.T, b backend.Backend) {
 	ctx := context.Background()
-	b := newHub(t)
 	a := newPerson(t, "ana")
 	if _, err := Init(ctx, b, []Recipient{a.rcpt}); err != nil {
 		t.Fatal(err)
