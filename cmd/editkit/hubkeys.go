@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/hubkey"
 	"github.com/editkit/editkit/internal/ui"
+	"github.com/editkit/editkit/internal/units"
 	"github.com/spf13/cobra"
 )
 
@@ -40,13 +42,29 @@ wrapped with age to each keyholder's recipient: your own key (see
 recipient (age1…) or an SSH public key line ("ssh-ed25519 AAAA… maria@laptop").
 Add and remove keyholders later with ` + "`editkit hub keys`" + `.
 
-A folder that holds files that are not a hub's is refused.
+On a hub that holds data already, --encrypt encrypts every object in
+place and removes the plain ones; meanwhile other commands are told to
+wait, so run it when nobody is writing to the hub. Stopped at any point,
+it is run again the same way to finish.
 
-Exit codes: 0 done; 1 failed; 2 bad usage, no key of your own, or the
-hub is encrypted already.`,
+A folder that holds files but is not a hub is refused.
+
+Exit codes: 0 done; 1 failed (run it again to go on); 2 bad usage, no
+key of your own, or the hub is encrypted already.`,
 		Example: `  editkit hub init /Volumes/NAS/show-hub
   editkit hub init s3://show-hub/editorial --encrypt --recipient age1qyqs… --recipient "$(cat maria_id_ed25519.pub)"`,
 		Args: argsRange(1, 1, "the hub to make: a folder or s3://BUCKET/PREFIX"),
+		// The settings file it records the hub in may not exist yet, even
+		// one named with --config.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if path, _ := e.settingsPath(); path != "" {
+				if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+					e.cfgPath = path
+					return nil
+				}
+			}
+			return cmd.Root().PersistentPreRunE(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if !encrypt && (len(recipients) > 0 || noSelf) {
@@ -83,6 +101,9 @@ hub is encrypted already.`,
 				}
 			}
 			return e.conclude(true, res, nil, func() {
+				if res.Sealed > 0 {
+					e.term.Printf("Encrypted the %d objects the hub held (%s).\n", res.Sealed, units.FormatBytes(res.SealedBytes))
+				}
 				if res.Encrypted {
 					e.term.Printf("Hub %s is encrypted for %s:\n", res.Hub, keyholders(len(res.Keyholders)))
 					for _, r := range res.Keyholders {
@@ -109,10 +130,13 @@ type hubInitResult struct {
 	Settings   string             `json:"settings_file"`
 	Encrypted  bool               `json:"encrypted"`
 	Keyholders []hubkey.Recipient `json:"keyholders,omitempty"`
+	// Sealed objects were in the hub already and are now encrypted.
+	Sealed      int   `json:"encrypted_objects,omitempty"`
+	SealedBytes int64 `json:"encrypted_bytes,omitempty"`
 }
 
 // hubFolders are the top-level folders of a hub (contenthub's layout and
-// the keyring); anything else in a folder means it is not a hub.
+// the keyring): a folder that holds files and none of these is not a hub.
 var hubFolders = []string{"blobs", "packs", "index", "snapshots", "events", "catalog", "prune", "repair", strings.TrimSuffix(hubkey.Prefix, "/")}
 
 // hubTarget checks the hub `hub init` was given and makes a folder hub's
@@ -145,10 +169,17 @@ func hubTarget(arg string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("hub folder %s: %w", dir, err)
 	}
+	var other string
 	for _, de := range entries {
-		if !strings.HasPrefix(de.Name(), ".") && (!de.IsDir() || !slices.Contains(hubFolders, de.Name())) {
-			return "", ui.Usagef("%s holds %s, which is not a hub's: give an empty or new folder", dir, de.Name())
+		switch {
+		case de.IsDir() && slices.Contains(hubFolders, de.Name()):
+			return dir, nil // a hub already
+		case other == "" && !strings.HasPrefix(de.Name(), "."):
+			other = de.Name()
 		}
+	}
+	if other != "" {
+		return "", ui.Usagef("%s holds %s and is not a hub: give an empty or new folder", dir, other)
 	}
 	return dir, nil
 }
@@ -199,8 +230,12 @@ func parseRecipientArg(a string) (hubkey.Recipient, error) {
 	for line := range strings.Lines(string(data)) {
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
 			r, err := hubkey.ParseRecipient(line)
-			if err != nil {
+			if errors.Is(err, hubkey.ErrPrivateKey) {
 				return hubkey.Recipient{}, ui.Usagef("%s: %v", a, err)
+			}
+			if err != nil {
+				// Not echoed: a file's content is nobody's business.
+				return hubkey.Recipient{}, ui.Usagef("%s: its first line is not a recipient (want age1…, or an SSH public key line as in id_ed25519.pub)", a)
 			}
 			return r, nil
 		}
@@ -208,8 +243,10 @@ func parseRecipientArg(a string) (hubkey.Recipient, error) {
 	return hubkey.Recipient{}, ui.Usagef("%s holds no recipient", a)
 }
 
-// encryptHub gives the hub its keyring. A hub that already holds data has
-// it encrypted in place (resumable: run the command again).
+// encryptHub gives the hub its keyring and, if it holds data already,
+// encrypts that in place: the hub is marked first (others are told to
+// wait), so a run stopped at any point (kill -9 included) is finished by
+// running the command again.
 func (e *env) encryptHub(ctx context.Context, h *contenthub.Hub, rcpts []hubkey.Recipient, res *hubInitResult) error {
 	unfinished, err := h.EncryptionUnfinished(ctx)
 	if err != nil {
@@ -227,39 +264,41 @@ func (e *env) encryptHub(ctx context.Context, h *contenthub.Hub, rcpts []hubkey.
 		if ierr != nil {
 			return ierr
 		}
-		keys, err = hubkey.Load(ctx, h.Storage(), ids.IDs)
+		if keys, err = hubkey.Load(ctx, h.Storage(), ids.IDs); err == nil {
+			rcpts, err = hubkey.List(ctx, h.Storage(), ids.IDs)
+		}
 	}
 	if errors.Is(err, hubkey.ErrKeyringExists) {
-		return &ui.UsageError{Err: fmt.Errorf("the hub %s is encrypted already: see `editkit hub keys list`", h.Location())}
+		return &ui.UsageError{Err: fmt.Errorf("the hub %s is encrypted already: `editkit hub keys list` shows who can read it, `editkit hub keys add` adds someone", h.Location())}
 	}
 	if err != nil {
 		return err
 	}
-	if unfinished {
-		prog := e.term.NewProgress("Encrypting the hub")
-		var sealed int64
-		hook := testHook("hub-encrypt")
-		err := contenthub.EncryptInPlace(ctx, h, keys, func(p contenthub.EncryptProgress) {
-			if p.Written {
-				if hook != nil {
-					hook(fmt.Sprintf("written:%d", p.Done+1))
-				}
-				return
-			}
-			if hook != nil {
-				hook(fmt.Sprintf("done:%d", p.Done))
-			}
-			prog.Start(0, p.Objects)
-			prog.Add(p.Bytes - sealed)
-			sealed = p.Bytes
-			prog.FileDone()
-		})
-		prog.Close()
-		if err != nil {
-			return fmt.Errorf("encrypting %s (run the command again to go on): %w", h.Location(), err)
-		}
-	}
 	res.Encrypted, res.Keyholders = true, rcpts
+	if !unfinished {
+		return nil
+	}
+	prog := e.term.NewProgress("Encrypting the hub")
+	hook := testHook("hub-encrypt")
+	err = contenthub.EncryptInPlace(ctx, h, keys, func(p contenthub.EncryptProgress) {
+		if p.Written {
+			if hook != nil {
+				hook(fmt.Sprintf("written:%d", p.Done+1))
+			}
+			return
+		}
+		if hook != nil {
+			hook(fmt.Sprintf("done:%d", p.Done))
+		}
+		prog.Start(0, p.Objects)
+		prog.Add(p.Bytes - res.SealedBytes)
+		prog.FileDone()
+		res.Sealed, res.SealedBytes = p.Done, p.Bytes
+	})
+	prog.Close()
+	if err != nil {
+		return fmt.Errorf("encrypting %s (run the command again to go on): %w", h.Location(), err)
+	}
 	return nil
 }
 

@@ -127,6 +127,10 @@ func TestE2EEncryptedHubKeyholders(t *testing.T) {
 		if r.code != 2 || r.stderr != want {
 			t.Fatalf("keys list by someone without a key to the hub:\n%s\nwant stderr %q", r, want)
 		}
+		// Any command that opens the hub says the same.
+		if r2 := bo.run(t, "snapshots", "--hub", h.url); r2.code != 2 || r2.stderr != want {
+			t.Fatalf("snapshots by someone without a key to the hub:\n%s\nwant stderr %q", r2, want)
+		}
 		r = cy.run(t, "hub", "keys", "list", "--hub", h.url)
 		if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "you have no key: run `editkit key new` first") {
 			t.Fatalf("keys list by someone with no key at all: %s", r)
@@ -232,6 +236,19 @@ func TestE2ESSHKeyholder(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "ssh-ed25519 ") || !strings.Contains(r.stdout, "(maria@edit-bay) (you)") {
 		t.Fatalf("keys list with ~/.ssh/id_ed25519: %s", r)
 	}
+	// A private key given by mistake is refused and never echoed.
+	for _, secret := range []string{strings.TrimSuffix(pub, ".pub"), ana.identityFile()} {
+		data, _ := os.ReadFile(secret)
+		r := ana.run(t, "hub", "keys", "add", secret, "--hub", hub)
+		if r.code != 2 || !strings.Contains(r.stderr, "private key") {
+			t.Fatalf("keys add %s (a private key): %s", secret, r)
+		}
+		for line := range strings.Lines(string(data)) {
+			if line = strings.TrimSpace(line); !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "-----") && strings.Contains(r.stderr+r.stdout, line) {
+				t.Fatalf("keys add %s printed the private key: %s", secret, r)
+			}
+		}
+	}
 }
 
 // writeSSHIdentity writes an unencrypted ~/.ssh/id_ed25519 and its .pub
@@ -287,5 +304,13 @@ func TestE2EHubInitFolder(t *testing.T) {
 	}
 	if r := p.run(t, "hub", "keys", "list"); r.code != 2 || !strings.Contains(r.stderr, "not encrypted") {
 		t.Fatalf("keys list on a plain hub: %s", r)
+	}
+	// A settings file named with --config that does not exist yet is made.
+	named := filepath.Join(t.TempDir(), "Show", "editkit.toml")
+	if r := p.run(t, "--config", named, "hub", "init", hub); r.code != 0 {
+		t.Fatalf("hub init --config NEW: %s", r)
+	}
+	if r := p.run(t, "--config", named, "snapshots"); r.code != 0 || !strings.Contains(r.stdout, "No snapshots in "+hub) {
+		t.Fatalf("snapshots with the settings file hub init made: %s", r)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -154,9 +155,31 @@ func readObject(t *testing.T, b backend.Backend, key string) []byte {
 	return data
 }
 
+// Keyholders adding people at once from several computers: every one
+// lands (a conditional create loses, re-reads and applies its change
+// again), on a folder hub and on the real S3 server.
 func TestConcurrentAddsBothLand(t *testing.T) {
+	stores := map[string]func(t *testing.T) backend.Backend{
+		"folder": func(t *testing.T) backend.Backend { return newHub(t) },
+		"s3": func(t *testing.T) backend.Backend {
+			srv := s3test.Start(t)
+			b, err := backend.OpenS3(context.Background(), backend.S3Config{
+				Bucket: srv.Bucket, Prefix: "hub", Endpoint: srv.Endpoint, Region: srv.Region, Credentials: srv.Credentials(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			return b
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) { concurrentAdds(t, open(t)) })
+	}
+}
+
+func concurrentAdds(t *testing.T, b backend.Backend) {
 	ctx := context.Background()
-	b := newHub(t)
 	a := newPerson(t, "ana")
 	if _, err := Init(ctx, b, []Recipient{a.rcpt}); err != nil {
 		t.Fatal(err)
@@ -430,6 +453,16 @@ func TestFindIdentities(t *testing.T) {
 	ids, err = FindIdentities("", def, home)
 	if err != nil || len(ids.IDs) != 2 || ids.Recipients[0].Key != r.Key || ids.Recipients[1].Key != sshKeyLine(pub) {
 		t.Fatalf("default identity and ~/.ssh/id_ed25519: %+v, %v", ids, err)
+	}
+}
+
+func TestParseRecipientNeverEchoesAPrivateKey(t *testing.T) {
+	id, _ := age.GenerateX25519Identity()
+	for _, s := range []string{id.String(), strings.ToLower(id.String()), "-----BEGIN OPENSSH PRIVATE KEY-----"} {
+		_, err := ParseRecipient(s)
+		if !errors.Is(err, ErrPrivateKey) || strings.Contains(err.Error(), s) {
+			t.Errorf("ParseRecipient of a private key: %v", err)
+		}
 	}
 }
 

@@ -40,6 +40,10 @@ func (r Recipient) String() string {
 // comment becomes the label.
 func ParseRecipient(s string) (Recipient, error) {
 	s = strings.TrimSpace(s)
+	if isSecret(s) {
+		return Recipient{}, ErrPrivateKey // never echoed
+
+	}
 	switch {
 	case strings.HasPrefix(s, "age1"):
 		if _, err := age.ParseX25519Recipient(s); err != nil {
@@ -61,6 +65,15 @@ func ParseRecipient(s string) (Recipient, error) {
 		return r, nil
 	}
 	return Recipient{}, fmt.Errorf("recipient %q: want an age recipient (age1…, as `editkit key show` prints) or an SSH public key line (ssh-ed25519 AAAA… or ssh-rsa AAAA…)", s)
+}
+
+// ErrPrivateKey: ParseRecipient was given a private key.
+var ErrPrivateKey = errors.New("that is a private key, not a recipient: give its public recipient (what `editkit key show` prints, or the SSH key's .pub)")
+
+// isSecret reports whether s looks like a private key (an age identity or
+// a PEM/OpenSSH private key).
+func isSecret(s string) bool {
+	return strings.HasPrefix(strings.ToUpper(s), "AGE-SECRET-KEY-") || strings.Contains(s, "PRIVATE KEY")
 }
 
 // sshKeyLine is an SSH public key as "TYPE BASE64", no comment.
