@@ -71,6 +71,8 @@ FUZZ_TARGETS := \
 	internal/config:FuzzLoad \
 	internal/contenthub/backend:FuzzValidateKey \
 	internal/hashing:FuzzParallelBLAKE3 \
+	internal/hubkey:FuzzKeyringPlaintext \
+	internal/hubcrypt:FuzzOpenStored \
 	internal/contenthub:FuzzEntries internal/contenthub:FuzzEntriesRoundTrip internal/contenthub:FuzzEventBatch internal/contenthub:FuzzEventKeyTime internal/contenthub:FuzzOutbox internal/contenthub:FuzzPruneRecords internal/contenthub:FuzzSnapshotSummary \
 	internal/manifest:FuzzCheckedLine internal/manifest:FuzzDriveInfo internal/manifest:FuzzJournal internal/manifest:FuzzManifest internal/manifest:FuzzManifestRoundTrip \
 	internal/mxf:FuzzReadHeader \
@@ -98,21 +100,28 @@ fuzz-list:
 
 # The main job on the embedded defaults: generated sample media copied to
 # two "drives" (folders under $(DEMO)/) and verified, the project backed up
-# to a local hub folder and restored, new VFX pushed and pulled onto a drive,
+# to a local hub folder, encrypted for a key made for the demo, and restored, new VFX pushed and pulled onto a drive,
 # and every change in the CSV tracker. Nothing outside $(DEMO)/ is touched.
-DEMO_ENV = EDITKIT_STATE_DIR=$(DEMO)/state EDITKIT_HUB=$(DEMO)/hub EDITKIT_CONFIG=$(DEMO)/config.toml
+DEMO_ENV = EDITKIT_STATE_DIR=$(DEMO)/state EDITKIT_HUB=$(DEMO)/hub EDITKIT_CONFIG=$(DEMO)/config.toml EDITKIT_IDENTITY=$(DEMO)/identity.txt
 EK = $(DEMO_ENV) $(BIN)/editkit
+DEMO_ENV_NOID = EDITKIT_STATE_DIR=$(DEMO)/state EDITKIT_HUB=$(DEMO)/hub EDITKIT_CONFIG=$(DEMO)/config.toml
 
 demo: build
-	@rm -rf $(DEMO) && mkdir -p $(DEMO)/drive-anna $(DEMO)/drive-ben $(DEMO)/hub $(DEMO)/incoming && touch $(DEMO)/config.toml
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)/drive-anna $(DEMO)/drive-ben $(DEMO)/incoming && touch $(DEMO)/config.toml
 	@echo "== sample media"
 	$(BIN)/mkmedia --seed 7 --size 200MiB $(DEMO)/media
 	@echo "== drive prep: one read, two drives, verified from the medium"
 	$(EK) copy --label Anna --label Ben $(DEMO)/media $(DEMO)/drive-anna $(DEMO)/drive-ben
 	$(EK) verify $(DEMO)/drive-anna
 	@if command -v b3sum >/dev/null; then cd $(DEMO)/drive-anna && b3sum --check --quiet .editkit/checksums.b3sum && echo "b3sum --check: drive-anna OK"; fi
-	@echo "== nightly backup of the project to the hub ($(DEMO)/hub), and a restore"
+	@echo "== an encrypted hub ($(DEMO)/hub) for the demo's key ($(DEMO)/identity.txt)"
+	$(EK) key new
+	$(EK) hub init $(DEMO)/hub --encrypt
+	@echo "== nightly backup of the project to the hub, and a restore"
 	$(EK) backup --set cutting-room "$(DEMO)/media/Avid Projects" "$(DEMO)/media/Pro Tools"
+	@if grep -rqa -e "Avid Projects" -e "cutting-room" $(DEMO)/hub; then echo "plaintext found in the hub!"; exit 1; else echo "no path or set name in any byte of the hub: everything but keys/ is encrypted"; fi
+	@echo "== someone whose key the hub does not hold (exit 2, one sentence):"
+	@$(EK) key new --identity $(DEMO)/stranger.txt >/dev/null 2>&1; EDITKIT_IDENTITY=$(DEMO)/stranger.txt $(DEMO_ENV_NOID) $(BIN)/editkit snapshots || true
 	$(EK) snapshots
 	$(EK) restore latest --to $(DEMO)/restored
 	@echo "== new VFX pushed by the assistant, pulled onto Ben's drive"

@@ -109,7 +109,7 @@ Exit codes: 0 all there; 1 problems (each listed); 2 bad usage.`,
 	hf.register(check)
 	check.Flags().BoolVar(&readData, "read-data", false, "download and re-hash every blob")
 	check.Flags().BoolVar(&repair, "repair", false, "with --read-data: remove the blobs found damaged, so the next backup or push of those files uploads them again")
-	cmd.AddCommand(check, newHubPackCmd(e))
+	cmd.AddCommand(check, newHubPackCmd(e), newHubInitCmd(e), newHubKeysCmd(e))
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/hubkey"
 	"github.com/editkit/editkit/internal/ui"
 )
 
@@ -35,8 +36,9 @@ func execute() int {
 	// an unknown flag before reaching it: the error is then JSON too.
 	term.JSON = jsonRequested(os.Args[1:])
 	err := root.ExecuteContext(ctx)
-	if errors.Is(err, backend.ErrAuth) || errors.Is(err, backend.ErrNoBucket) {
-		// The hub refused who we are, or is not there: configuration.
+	if errors.Is(err, backend.ErrAuth) || errors.Is(err, backend.ErrNoBucket) || errors.Is(err, hubkey.ErrNoKey) {
+		// The hub refused who we are, or is not there, or is encrypted
+		// and we hold no key to it: configuration.
 		err = &ui.UsageError{Err: err}
 	}
 	if err != nil && strings.HasPrefix(err.Error(), "unknown command ") {

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/editkit/editkit/internal/config"
+	"github.com/editkit/editkit/internal/hubkey"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/ui"
 	"github.com/spf13/cobra"
@@ -44,6 +45,8 @@ type env struct {
 	// notifyDown: notification targets that failed in this run, not tried
 	// again in it.
 	notifyDown map[string]bool
+
+	identity string // --identity: your key to an encrypted hub
 }
 
 func newRootCmd(term *ui.Terminal) *cobra.Command {
@@ -84,6 +87,7 @@ refused before starting.`,
 		}
 		return nil
 	}
+	root.PersistentFlags().StringVar(&e.identity, "identity", "", "your key to an encrypted hub (default: $EDITKIT_IDENTITY, else identity in the settings file, else "+hubkey.IdentityFileName+" beside it; ~/.ssh/id_ed25519 and id_rsa are tried too)")
 	root.PersistentFlags().BoolVar(&term.JSON, "json", false, "print machine-readable JSON results on stdout")
 	root.PersistentFlags().BoolVarP(&term.Quiet, "quiet", "q", false, "print only problems")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -97,6 +101,7 @@ refused before starting.`,
 	root.AddCommand(newNotifyCmd(e), newDoctorCmd(e))
 	e.notifyWhenBackupFails(root)
 	root.AddCommand(newGenerateCmd(e))
+	root.AddCommand(newKeyCmd(e))
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}

@@ -23,11 +23,18 @@ func needS3(t *testing.T) {
 // multipart upload from the parts already stored (fewer bytes go over the
 // wire than the file holds) and the blob verifies.
 func TestBackupResumesLargeUploadAfterKill(t *testing.T) {
+	backupResumesAfterKill(t, func(*testHub) {})
+}
+
+// backupResumesAfterKill is TestBackupResumesLargeUploadAfterKill on a
+// hub prepare has set up.
+func backupResumesAfterKill(t *testing.T, prepare func(*testHub)) {
 	needS3(t)
 	long(t)
 	srv := s3test.Start(t)
 	proxy := s3test.NewProxy(t, srv.Endpoint)
 	h := s3Hub(t, srv, "hub")
+	prepare(h)
 	h.env = append(h.env, "AWS_ENDPOINT_URL_S3="+proxy.URL)
 	src := t.TempDir()
 	const size = 160 << 20

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,9 @@ type hubFlags struct {
 	// unattended: the nightly backup, run by cron or launchd, which may
 	// wait out a longer outage than someone at a terminal would.
 	unattended bool
+	// encrypting: hub init --encrypt, which may be finishing an
+	// encryption that others must wait for.
+	encrypting bool
 }
 
 // How long a hub operation keeps retrying by default before the command
@@ -130,7 +134,11 @@ func (e *env) openHub(ctx context.Context, f *hubFlags) (*contenthub.Hub, error)
 		}
 	}
 	h, err := contenthub.Open(ctx, contenthub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger,
-		RetryFor: retryFor, OnRetry: onRetry})
+		RetryFor: retryFor, OnRetry: onRetry, Identities: e.hubIdentities, Encrypting: f.encrypting})
+	var unreachable *backend.GaveUpError
+	if errors.As(err, &unreachable) {
+		return nil, err // looking for an encrypted hub's keyring: not a usage error
+	}
 	if err != nil {
 		return nil, &ui.UsageError{Err: err}
 	}

@@ -82,6 +82,7 @@ func main() {
 		"place":   {b.placeSuite},
 		"mxf":     {b.mxfSuite},
 		"cut":     {b.cutSuite},
+		"crypt":   {b.cryptSuite},
 		"all":     {b.copySuite, b.smallSuite, b.verifySuite, b.mhlSuite, b.hubSuite, b.trackerSuite},
 	}
 	run, ok := suites[flag.Arg(0)]

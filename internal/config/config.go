@@ -37,6 +37,9 @@ type Config struct {
 	// MediaRoot is the assistant's folder that corresponds to the root of
 	// editors' drives; pushed media keeps its place under it.
 	MediaRoot string `toml:"media_root"`
+	// Identity is the file holding your key to an encrypted hub (default:
+	// identity.txt beside the settings file; see `editkit key new`).
+	Identity string `toml:"identity"`
 
 	Backup  Backup  `toml:"backup"`
 	Tracker Tracker `toml:"tracker"`
@@ -177,6 +180,13 @@ func WriteTemplate(path string, force bool) error {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("settings file %s: %w", path, err)
 	}
+	return writeAside(path, Template)
+}
+
+// writeAside writes content to path as a settings file, 0600, creating
+// its missing folders 0700: written aside, synced, then renamed over
+// path, so the file is complete or not there at all.
+func writeAside(path, content string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("settings folder %s: %w", dir, err)
@@ -186,7 +196,7 @@ func WriteTemplate(path string, force bool) error {
 		return fmt.Errorf("settings file %s: %w", path, err)
 	}
 	tmp := f.Name()
-	_, err = f.WriteString(Template)
+	_, err = f.WriteString(content)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -302,6 +312,10 @@ const Template = `# editkit settings. Command-line flags override these, and env
 # The folder on the assistant's storage that matches the root of editors'
 # drives: media pushed from below it lands at the same place on every drive.
 # media_root = "/Volumes/RAID/Show"
+
+# Your key to an encrypted hub (default: identity.txt beside this file,
+# which "editkit key new" writes; ~/.ssh/id_ed25519 and id_rsa are tried too).
+# identity = "/Users/anna/.config/editkit/identity.txt"
 
 [backup]
 # set = "cutting-room"

@@ -236,6 +236,7 @@ func newVerifyingReader(r io.Reader, b3, what string) *verifyingReader {
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
+	err = asDamaged(err)
 	v.h.Write(p[:n])
 	if err == io.EOF {
 		if got := v.h.Digest(hashing.BLAKE3); got != v.want {

@@ -43,12 +43,15 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/editkit/editkit/internal/contenthub/backend"
 )
 
 // Hub is an open hub.
 type Hub struct {
-	backend  backend.Backend
+	backend  backend.Backend // the hub's objects: storage, or storage under the hub's encryption
+	storage  backend.Backend // the storage itself (encrypt.go)
 	location string
 	ix       *indexState // the pack index, loaded on first use
 }
@@ -67,6 +70,12 @@ type Config struct {
 	// command can tell the user (this package prints nothing).
 	OnRetry func(backend.RetryNote)
 	Logger  *slog.Logger // nil: no logging
+	// Identities gives the identities an encrypted hub is opened with; it
+	// is called only for a hub that has a keyring (encrypt.go).
+	Identities func() ([]age.Identity, error)
+	// Encrypting opens a hub whose encryption has not finished (for
+	// EncryptInPlace); others are told to wait.
+	Encrypting bool
 }
 
 // Open connects to the hub described by c.
@@ -112,7 +121,14 @@ func Open(ctx context.Context, c Config) (*Hub, error) {
 	if c.BytesPerSecond > 0 {
 		b = backend.WithBandwidthLimit(b, c.BytesPerSecond)
 	}
-	return New(b), nil
+	objects, err := unlock(ctx, b, c)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	h := New(objects)
+	h.storage = b
+	return h, nil
 }
 
 func openLocal(dir string) (backend.Backend, error) {
@@ -128,7 +144,7 @@ func openLocal(dir string) (backend.Backend, error) {
 
 // New wraps a backend (tests, or callers that built their own).
 func New(b backend.Backend) *Hub {
-	return &Hub{backend: b, location: b.Location(), ix: &indexState{}}
+	return &Hub{backend: b, storage: b, location: b.Location(), ix: &indexState{}}
 }
 
 // Location names the hub for messages.

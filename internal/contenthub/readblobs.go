@@ -116,6 +116,10 @@ func (h *Hub) readBlobs(ctx context.Context, b3s []string, fn func(b3 string, r 
 		for _, b3 := range loose {
 			spawn(BlobKey(b3), nil, func() error {
 				if err := h.readLoose(ctx, b3, fn); err != nil {
+					if onDamaged != nil && errors.Is(err, ErrDamaged) {
+						onDamaged(b3, err)
+						return nil
+					}
 					return err
 				}
 				done(b3)
@@ -197,11 +201,17 @@ func (h *Hub) planReads(ctx context.Context, want map[string]bool, gone map[pack
 // checked against its BLAKE3 first.
 func (h *Hub) readRange(ctx context.Context, rq rangeRead, fn func(b3 string, r io.Reader) error, damaged func(b3 string, err error)) error {
 	rc, err := h.backend.Get(ctx, rq.pack.key(), rq.start, rq.end-rq.start)
-	if err != nil {
-		return fmt.Errorf("reading pack %s: %w", rq.pack.key(), err)
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(rc)
+		rc.Close()
 	}
-	data, err := io.ReadAll(rc)
-	rc.Close()
+	if err = asDamaged(err); errors.Is(err, ErrDamaged) && damaged != nil {
+		for _, e := range rq.blobs {
+			damaged(hex.EncodeToString(e.b3[:]), err)
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("reading pack %s: %w", rq.pack.key(), err)
 	}
@@ -232,7 +242,7 @@ func (h *Hub) readRange(ctx context.Context, rq rangeRead, fn func(b3 string, r 
 func (h *Hub) readLoose(ctx context.Context, b3 string, fn func(b3 string, r io.Reader) error) error {
 	rc, err := h.backend.Get(ctx, BlobKey(b3), 0, -1)
 	if err != nil {
-		return fmt.Errorf("reading blob %s: %w", BlobKey(b3), err)
+		return fmt.Errorf("reading blob %s: %w", BlobKey(b3), asDamaged(err))
 	}
 	defer rc.Close()
 	return fn(b3, newVerifyingReader(rc, b3, "blob "+BlobKey(b3)))

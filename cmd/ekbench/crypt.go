@@ -1,0 +1,147 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/hubkey"
+	"github.com/editkit/editkit/internal/samplemedia"
+	"github.com/editkit/editkit/internal/units"
+)
+
+// cryptSuite measures what encrypting the hub costs: backup and restore
+// of the same media tree to a plain and to an encrypted folder hub, in
+// turn, in one run (target: encrypted at least 0.9× plain), and sealing
+// one file on one core against the age tool encrypting it.
+func (b *bench) cryptSuite() error {
+	if _, err := exec.LookPath("age"); err != nil {
+		return fmt.Errorf("age is missing: run .ci/install-deps")
+	}
+	fmt.Printf("\ncrypt: plain vs encrypted hub (folder hubs), same data, same run\n")
+	media, err := b.tree("media", samplemedia.Options{Seed: 1, TotalBytes: b.size})
+	if err != nil {
+		return err
+	}
+	base := filepath.Join(b.work, "crypt")
+	os.RemoveAll(base)
+	defer os.RemoveAll(base)
+	idFile := filepath.Join(base, "identity.txt")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(base, "config.toml"), nil, 0o644); err != nil {
+		return err
+	}
+	rcpt, err := hubkey.NewIdentityFile(idFile, time.Now())
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), "EDITKIT_STATE_DIR="+filepath.Join(base, "state"),
+		"EDITKIT_CONFIG="+filepath.Join(base, "config.toml"), "EDITKIT_IDENTITY="+idFile)
+
+	var times = map[string][]time.Duration{}
+	for r := range b.rounds {
+		for _, kind := range []string{"plain", "encrypted"} {
+			hub := filepath.Join(base, fmt.Sprintf("%s-%d", kind, r))
+			args := []string{b.editkit, "hub", "init", hub}
+			if kind == "encrypted" {
+				args = append(args, "--encrypt")
+			}
+			if _, _, err := b.runEnv("editkit hub init ("+kind+")", env, args...); err != nil {
+				return err
+			}
+			b.dropCaches()
+			took, _, err := b.runEnv("editkit backup ("+kind+")", env, b.editkit, "backup", "--quiet", "--hub", hub, "--set", "bench", media)
+			if err != nil {
+				return err
+			}
+			times["backup "+kind] = append(times["backup "+kind], took)
+			to := filepath.Join(base, "restored-"+kind)
+			os.RemoveAll(to)
+			b.dropCaches()
+			took, _, err = b.runEnv("editkit restore ("+kind+")", env, b.editkit, "restore", "--quiet", "--hub", hub, "latest", "--to", to)
+			if err != nil {
+				return err
+			}
+			times["restore "+kind] = append(times["restore "+kind], took)
+			os.RemoveAll(to)
+			os.RemoveAll(hub)
+		}
+	}
+	fmt.Printf("\n  %-10s %12s %12s %10s   (%s, median of %d)\n", "", "plain", "encrypted", "enc/plain", units.FormatBytes(b.size), b.rounds)
+	for _, op := range []string{"backup", "restore"} {
+		p, e := median(times[op+" plain"]), median(times[op+" encrypted"])
+		fmt.Printf("  %-10s %10s/s %10s/s %9.2f×\n", op, rate(b.size, p), rate(b.size, e), p.Seconds()/e.Seconds())
+	}
+
+	// One core: seal the largest file of the tree, and age it.
+	file, size, err := largestFile(media)
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(base, "sealed")
+	os.MkdirAll(out, 0o755)
+	var sealTimes, ageTimes []time.Duration
+	for range b.rounds {
+		took, err := sealOnOneCore(b.ctx, out, file)
+		if err != nil {
+			return err
+		}
+		sealTimes = append(sealTimes, took)
+		fmt.Printf("  %-58s %9s\n", "hubcrypt seal, one core ("+units.FormatBytes(size)+")", took.Round(10*time.Millisecond))
+		took, _, err = b.runEnv("age -r RECIPIENT ("+units.FormatBytes(size)+")", os.Environ(), "age", "-r", rcpt.Key, "-o", filepath.Join(out, "age.out"), file)
+		if err != nil {
+			return err
+		}
+		ageTimes = append(ageTimes, took)
+	}
+	s, a := median(sealTimes), median(ageTimes)
+	fmt.Printf("\n  encryption per core: editkit %s/s, age %s/s (%.2f× age)\n", rate(size, s), rate(size, a), a.Seconds()/s.Seconds())
+	return nil
+}
+
+func rate(n int64, d time.Duration) string {
+	return units.FormatBytes(int64(float64(n) / d.Seconds()))
+}
+
+// sealOnOneCore writes file sealed as a hub blob into a folder, on one
+// goroutine (the folder backend reads its source in order).
+func sealOnOneCore(ctx context.Context, dir, file string) (time.Duration, error) {
+	os.RemoveAll(dir)
+	os.MkdirAll(dir, 0o755)
+	b, err := backend.OpenLocal(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	h, err := contenthub.NewEncrypted(b, &hubkey.Keys{Current: 1, Data: map[uint32][32]byte{1: {1}}})
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	_, err = h.PutBlob(ctx, strings.Repeat("0", 64), file)
+	return time.Since(start), err
+}
+
+func largestFile(root string) (string, int64, error) {
+	var best string
+	var size int64
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, _ := d.Info(); fi != nil && fi.Size() > size {
+				best, size = p, fi.Size()
+			}
+		}
+		return err
+	})
+	return best, size, err
+}

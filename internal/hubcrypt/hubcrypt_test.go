@@ -1,0 +1,354 @@
+package hubcrypt
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/zeebo/blake3"
+)
+
+// testLayout is contenthub's.
+var testLayout = Layout{Sharded: []string{"blobs/", "packs/"}, Flat: map[string]string{"index/": ".idx"}, Named: []string{"snapshots/"}}
+
+func testKeys(t testing.TB) *Keys {
+	t.Helper()
+	k := &Keys{Current: 1, Data: map[uint32][32]byte{}}
+	rand.Read(k.HubID[:])
+	rand.Read(k.IDKey[:])
+	var dk [32]byte
+	rand.Read(dk[:])
+	k.Data[1] = dk
+	return k
+}
+
+func testStore(t *testing.T, k *Keys) (backend.Backend, string) {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := backend.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Wrap(b, k, testLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, dir
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func blobKey(data []byte) string {
+	sum := blake3.Sum256(data)
+	h := hex.EncodeToString(sum[:])
+	return "blobs/" + h[:2] + "/" + h
+}
+
+func get(t *testing.T, s backend.Backend, key string, off, n int64) ([]byte, error) {
+	t.Helper()
+	rc, err := s.Get(context.Background(), key, off, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// storedFiles lists the files the folder backend holds, relative.
+func storedFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && !strings.Contains(p, "/.") {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
+}
+
+// Every size around the chunk boundaries round-trips, whole and by any
+// range, and the stored object is the sealed size.
+func TestRoundTripAndRanges(t *testing.T) {
+	ctx := context.Background()
+	s, dir := testStore(t, testKeys(t))
+	for _, n := range []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, 3 * chunkSize, 3*chunkSize + 17} {
+		data := randBytes(n)
+		key := blobKey(data)
+		if err := s.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{IfNotExists: true}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := get(t, s, key, 0, -1)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("size %d: whole read: %v (got %d bytes)", n, err, len(got))
+		}
+		oi, err := s.Stat(ctx, key)
+		if err != nil || oi.Size != int64(n) {
+			t.Fatalf("size %d: stat %+v %v", n, oi, err)
+		}
+		for _, off := range []int64{0, 1, chunkSize - 1, chunkSize, chunkSize + 5, 2 * chunkSize, int64(n) - 1, int64(n)} {
+			if off < 0 || off > int64(n) {
+				continue
+			}
+			for _, l := range []int64{-1, 1, 10, chunkSize, chunkSize + 3, 5 * chunkSize} {
+				want := data[off:]
+				if l >= 0 && int64(len(want)) > l {
+					want = want[:l]
+				}
+				got, err := get(t, s, key, off, l)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("size %d range %d+%d: %v (got %d bytes, want %d)", n, off, l, err, len(got), len(want))
+				}
+			}
+		}
+	}
+	if _, err := get(t, s, blobKey(nil), 5, -1); !errors.Is(err, backend.ErrInvalidRange) {
+		t.Fatalf("offset past the end of an empty object: %v", err)
+	}
+	for _, f := range storedFiles(t, dir) {
+		if fi, _ := os.Stat(filepath.Join(dir, f)); PlainSize(fi.Size()) < 0 {
+			t.Errorf("%s: size %d is no sealed size", f, fi.Size())
+		}
+	}
+}
+
+// Names: no plain hash or set name is stored; listing maps back; the same
+// content under the same keys gives the same ciphertext (a resumed upload
+// sends the same bytes).
+func TestNamesAndDeterminism(t *testing.T) {
+	ctx := context.Background()
+	k := testKeys(t)
+	s, dir := testStore(t, k)
+	data := randBytes(2*chunkSize + 100)
+	key := blobKey(data)
+	plainHex := key[strings.LastIndexByte(key, '/')+1:]
+	keys := []string{key, "packs/" + plainHex[:2] + "/" + plainHex, "index/" + plainHex + ".idx",
+		"snapshots/MyShow-Reel1/20261207T000000Z.json", "events/2026/12/07/x.jsonl", "keys/keyring.age"}
+	for _, kk := range keys {
+		if err := s.Put(ctx, kk, backend.BytesSource(data), backend.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range storedFiles(t, dir) {
+		if strings.Contains(f, plainHex) || strings.Contains(strings.ToLower(f), "myshow") {
+			t.Errorf("stored name %s shows a plain name", f)
+		}
+	}
+	for _, prefix := range []string{"blobs/", "packs/", "index/", "snapshots/", "snapshots/MyShow-Reel1/", "events/", "keys/"} {
+		var got []string
+		for oi, err := range s.List(ctx, prefix) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, oi.Key)
+			if !strings.HasPrefix(oi.Key, "keys/") && oi.Size != int64(len(data)) {
+				t.Errorf("%s: size %d", oi.Key, oi.Size)
+			}
+		}
+		if len(got) != 1 || !strings.HasPrefix(got[0], prefix) {
+			t.Errorf("list %s: %v", prefix, got)
+		}
+	}
+	// Another store with the same keys: the same stored name and bytes.
+	s2, dir2 := testStore(t, k)
+	if err := s2.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stored := derivedForTest(t, k).storedKey(key)
+	a, _ := os.ReadFile(filepath.Join(dir, stored))
+	b, _ := os.ReadFile(filepath.Join(dir2, stored))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("the same blob sealed twice differs (%d, %d bytes)", len(a), len(b))
+	}
+	if bytes.Contains(a, data[:64]) {
+		t.Fatal("plaintext in the stored object")
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "keys/keyring.age"))
+	if !bytes.Equal(raw, data) {
+		t.Fatal("keys/ is not passed through")
+	}
+}
+
+func derivedForTest(t *testing.T, k *Keys) *derived {
+	d, err := derive(k, testLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// A flipped byte, a truncated object, a swapped blob and an object from
+// another hub are each refused with the object named, and nothing of a
+// refused chunk is handed out.
+func TestTamperRefused(t *testing.T) {
+	ctx := context.Background()
+	k := testKeys(t)
+	s, dir := testStore(t, k)
+	d := derivedForTest(t, k)
+	a := randBytes(3*chunkSize + 10)
+	b := randBytes(3*chunkSize + 10)
+	ka, kb := blobKey(a), blobKey(b)
+	for _, x := range []struct {
+		k string
+		v []byte
+	}{{ka, a}, {kb, b}} {
+		if err := s.Put(ctx, x.k, backend.BytesSource(x.v), backend.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pathA := filepath.Join(dir, d.storedKey(ka))
+	pathB := filepath.Join(dir, d.storedKey(kb))
+	sealedA, _ := os.ReadFile(pathA)
+	sealedB, _ := os.ReadFile(pathB)
+	restore := func() { os.WriteFile(pathA, sealedA, 0o644) }
+
+	// expectRefused reads and wants a refusal naming the object, and
+	// nothing handed out but a's bytes before chunk damaged.
+	expectRefused := func(what string, off, n int64, damaged int) {
+		t.Helper()
+		got, err := get(t, s, ka, off, n)
+		var de *DamagedError
+		if !errors.As(err, &de) || de.Key != ka || !strings.Contains(err.Error(), ka) {
+			t.Errorf("%s: got %v, want a DamagedError naming %s", what, err, ka)
+		}
+		if len(got) > 0 && int(off)+len(got) > damaged*chunkSize || !bytes.Equal(got, a[off:int(off)+len(got)]) {
+			t.Errorf("%s: %d bytes handed out past chunk %d or not a's", what, len(got), damaged)
+		}
+	}
+	for _, pos := range []int{3, headerSize + 2, headerSize + 40, int(chunkOffset(2)) + 100, len(sealedA) - 1} {
+		bad := bytes.Clone(sealedA)
+		bad[pos] ^= 1
+		os.WriteFile(pathA, bad, 0o644)
+		if pos < headerSize {
+			if _, err := get(t, s, ka, 0, -1); !errors.Is(err, ErrDamaged) {
+				t.Errorf("flipped header byte: %v", err)
+			}
+			continue
+		}
+		expectRefused("flipped byte", 0, -1, (pos-headerSize)/sealedChunk)
+	}
+	for _, cut := range []int64{chunkOffset(2), chunkOffset(3), int64(len(sealedA)) - 1} {
+		os.WriteFile(pathA, sealedA[:cut], 0o644)
+		expectRefused("truncated", 0, -1, int((cut-1-headerSize)/sealedChunk))
+		if cut == chunkOffset(2) {
+			// A range that runs into the cut: refused, not cut short.
+			if _, err := get(t, s, ka, chunkSize+10, chunkSize); !errors.Is(err, ErrDamaged) && !errors.Is(err, backend.ErrInvalidRange) {
+				t.Errorf("range into a truncation: %v", err)
+			}
+		}
+	}
+	// Swapped: b's object stored where a's should be.
+	os.WriteFile(pathA, sealedB, 0o644)
+	expectRefused("swapped", 0, -1, 0)
+	expectRefused("swapped, range", chunkSize+1, 10, 1)
+	// Reordered chunks.
+	bad := bytes.Clone(sealedA)
+	copy(bad[chunkOffset(0):chunkOffset(1)], sealedA[chunkOffset(1):chunkOffset(2)])
+	copy(bad[chunkOffset(1):chunkOffset(2)], sealedA[chunkOffset(0):chunkOffset(1)])
+	os.WriteFile(pathA, bad, 0o644)
+	expectRefused("reordered", 0, -1, 0)
+	restore()
+	if got, err := get(t, s, ka, 0, -1); err != nil || !bytes.Equal(got, a) {
+		t.Fatalf("restored object: %v", err)
+	}
+
+	// Another hub with the same data and ID keys but its own hub ID: the
+	// same name, refused.
+	other := *k
+	rand.Read(other.HubID[:])
+	so, odir := testStore(t, &other)
+	if err := so.Put(ctx, ka, backend.BytesSource(bytes.Repeat([]byte{'x'}, 100)), backend.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := os.ReadFile(filepath.Join(odir, d.storedKey(ka)))
+	os.WriteFile(pathA, foreign, 0o644)
+	expectRefused("another hub's object", 0, -1, 0)
+}
+
+// A removed reader's keyring lacks the epochs written after: objects
+// sealed since cannot be opened with it, those before still can.
+func TestRotation(t *testing.T) {
+	ctx := context.Background()
+	k := testKeys(t)
+	s, dir := testStore(t, k)
+	old := randBytes(100)
+	if err := s.Put(ctx, blobKey(old), backend.BytesSource(old), backend.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rotated := &Keys{HubID: k.HubID, IDKey: k.IDKey, Current: 2, Data: map[uint32][32]byte{1: k.Data[1]}}
+	var dk [32]byte
+	rand.Read(dk[:])
+	rotated.Data[2] = dk
+	b, _ := backend.OpenLocal(dir)
+	s2, _ := Wrap(b, rotated, testLayout)
+	fresh := randBytes(100)
+	if err := s2.Put(ctx, blobKey(fresh), backend.BytesSource(fresh), backend.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := get(t, s2, blobKey(old), 0, -1); err != nil || !bytes.Equal(got, old) {
+		t.Fatalf("old object with the rotated keyring: %v", err)
+	}
+	if _, err := get(t, s, blobKey(fresh), 0, -1); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "epoch 2") {
+		t.Fatalf("new object with the removed reader's keyring: %v", err)
+	}
+}
+
+func TestFeistelInverts(t *testing.T) {
+	d := derivedForTest(t, testKeys(t))
+	for range 100 {
+		h := hex.EncodeToString(randBytes(32))
+		s, ok := d.storedID(h)
+		back, ok2 := d.plainID(s)
+		if !ok || !ok2 || back != h {
+			t.Fatalf("%s -> %s -> %s", h, s, back)
+		}
+	}
+	if _, ok := d.openName(d.sealName("x")[1:]); ok {
+		t.Fatal("a damaged sealed name opened")
+	}
+}
+
+// Whichever suite wrote a chunk (AES-256-GCM where the processor is fast
+// at it, else XChaCha20-Poly1305), every reader opens it; a chunk naming a
+// suite no editkit knows is refused.
+func TestEitherSuiteReads(t *testing.T) {
+	ctx := context.Background()
+	k := testKeys(t)
+	s, dir := testStore(t, k)
+	st := s.(*Store)
+	for _, suite := range []byte{suiteXChaCha20Poly1305, suiteAES256GCM} {
+		st.d.suite = suite
+		data := randBytes(2*chunkSize + 7)
+		key := blobKey(data)
+		if err := s.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		st.d.suite = suiteXChaCha20Poly1305 + suiteAES256GCM - suite
+		if got, err := get(t, s, key, chunkSize-3, 10); err != nil || !bytes.Equal(got, data[chunkSize-3:chunkSize+7]) {
+			t.Fatalf("suite %d: %v", suite, err)
+		}
+		path := filepath.Join(dir, st.StoredKey(key))
+		raw, _ := os.ReadFile(path)
+		if raw[headerSize] != suite {
+			t.Fatalf("chunk 0 names suite %d, want %d", raw[headerSize], suite)
+		}
+		raw[headerSize] = 9
+		os.WriteFile(path, raw, 0o644)
+		if _, err := get(t, s, key, 0, -1); !errors.Is(err, ErrDamaged) {
+			t.Fatalf("unknown suite: %v", err)
+		}
+	}
+}
