@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"flag"
 	"fmt"
 	"io"
@@ -353,4 +354,28 @@ func envValue(env []string, key string) string {
 func backupLockHeld(env []string, set string) bool {
 	fi, err := os.Stat(filepath.Join(envValue(env, "EDITKIT_STATE_DIR"), "locks", "backup-"+set+".lock"))
 	return err == nil && fi.Size() > 0
+}
+
+// trackerRows reads the local CSV tracker's log.
+func trackerRows(t *testing.T, state string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(state, "tracker", "log.csv"))
+	if err != nil {
+		return nil
+	}
+	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))).ReadAll()
+	if err != nil {
+		t.Fatalf("log.csv: %v", err)
+	}
+	return rows
+}
+
+func countRows(rows [][]string, action string) int {
+	n := 0
+	for _, r := range rows {
+		if len(r) > 4 && r[4] == action {
+			n++
+		}
+	}
+	return n
 }

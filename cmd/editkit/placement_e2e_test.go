@@ -11,7 +11,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -435,30 +434,6 @@ func TestPullPruneDryRunLists(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(drive, "VFX", "old.mov")); err != nil {
 		t.Fatalf("the dry run removed it: %v", err)
 	}
-}
-
-// trackerRows reads the local CSV tracker's log.
-func trackerRows(t *testing.T, state string) [][]string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(state, "tracker", "log.csv"))
-	if err != nil {
-		return nil
-	}
-	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))).ReadAll()
-	if err != nil {
-		t.Fatalf("log.csv: %v", err)
-	}
-	return rows
-}
-
-func countRows(rows [][]string, action string) int {
-	n := 0
-	for _, r := range rows {
-		if len(r) > 4 && r[4] == action {
-			n++
-		}
-	}
-	return n
 }
 
 // Must 5: --allow-unportable onto a case-insensitive drive (exFAT) where
