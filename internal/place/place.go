@@ -524,13 +524,14 @@ func (p *File) verify(ctx context.Context, o SettleOptions) error {
 		}
 		o.BeforeReadBack(p.f)
 	}
-	readBack := ReadBack
+	var got string
+	var n int64
+	var err error
 	if p.n <= SmallFile {
-		readBack = func(_ context.Context, f *os.File, progress func(int64)) (string, int64, error) {
-			return readBackSmall(f, p.n, progress)
-		}
+		got, n, err = readBackSmall(p.f, p.n, o.Progress)
+	} else {
+		got, n, err = ReadBack(ctx, p.f, o.Progress)
 	}
-	got, n, err := readBack(ctx, p.f, o.Progress)
 	if err != nil {
 		return fmt.Errorf("read back: %w", err)
 	}
@@ -568,7 +569,7 @@ func readBackSmall(f *os.File, n int64, progress func(int64)) (string, int64, er
 	buf := make([]byte, n+1)
 	k, err := readOnce(f, buf)
 	if err != nil {
-		return "", int64(k), fmt.Errorf("read back %s: %w", f.Name(), err)
+		return "", int64(k), fmt.Errorf("read %s: %w", f.Name(), err)
 	}
 	if progress != nil {
 		progress(int64(k))
