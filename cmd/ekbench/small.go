@@ -56,122 +56,158 @@ func (b *bench) smallSuite() error {
 	fmt.Printf("\nsmall files: %d × %s in %d folders, editkit vs restic %s and cp, page cache dropped before each run\n",
 		files, "1.5 KB", folders, resticVersion())
 
-	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 	dir := func(name string) string { return filepath.Join(b.work, "small-"+name) }
-	ekHub, rsRepo, ekTo, rsTo, dst := dir("ekhub"), dir("restic"), dir("ekrestore"), dir("rsrestore"), dir("dest")
-	b3 := "cd " + q(dst) + " && find . -type f ! -path './.editkit/*' ! -path './ascmhl/*' -print0 | xargs -0 b3sum > /dev/null"
-	drop := "sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true"
-
-	type sample struct{ ek, other time.Duration }
-	samples := map[string][]sample{}
-	requests := map[string]int64{}
-	var resticS3Err error
+	r := &smallRun{b: b, env: env, proxy: proxy, bucket: srv.bucket, src: src,
+		ekHub: dir("ekhub"), rsRepo: dir("restic"), ekTo: dir("ekrestore"), rsTo: dir("rsrestore"), dst: dir("dest"),
+		samples: map[string][]smallSample{}, requests: map[string]int64{}}
+	defer func() {
+		for _, d := range []string{r.ekHub, r.rsRepo, r.ekTo, r.rsTo, r.dst} {
+			os.RemoveAll(d)
+		}
+	}()
 	for round := 1; round <= b.rounds; round++ {
 		fmt.Printf(" round %d of %d\n", round, b.rounds)
-		tag := fmt.Sprintf("r%d", round)
-		pair := func(what string, ek, other func() (time.Duration, error)) error {
-			e, err := ek()
-			if err != nil {
-				return err
-			}
-			o, err := other()
-			if err != nil {
-				return err
-			}
-			samples[what] = append(samples[what], sample{e, o})
-			return nil
-		}
-		timed := func(name string, prep func() error, argv ...string) func() (time.Duration, error) {
-			return func() (time.Duration, error) {
-				if prep != nil {
-					if err := prep(); err != nil {
-						return 0, err
-					}
-				}
-				if err := b.dropCaches(); err != nil {
-					return 0, err
-				}
-				t, _, err := b.runEnv(name, env, argv...)
-				return t, err
-			}
-		}
-		// counted counts the requests of the command alone (not of prep).
-		counted := func(name string, prep func() error, argv ...string) func() (time.Duration, error) {
-			f := timed(name, func() error {
-				if prep != nil {
-					if err := prep(); err != nil {
-						return err
-					}
-				}
-				proxy.requests.Store(0)
-				return nil
-			}, argv...)
-			return func() (time.Duration, error) {
-				t, err := f()
-				requests[name] = proxy.requests.Load()
-				return t, err
-			}
-		}
-		resticInit := func(repo string) func() error {
-			return func() error {
-				os.RemoveAll(repo)
-				c := exec.CommandContext(b.ctx, "restic", "init", "--repo", repo)
-				c.Env = env
-				if out, err := c.CombinedOutput(); err != nil {
-					return fmt.Errorf("restic init %s: %v\n%s", repo, err, out)
-				}
-				return nil
-			}
-		}
-		empty := func(dirs ...string) func() error { return func() error { return b.fresh(dirs...) } }
-
-		// First backup, folder hub vs local repository.
-		if err := pair("first backup, folder hub vs restic to a local repository",
-			timed("editkit backup to a folder hub", empty(ekHub), b.editkit, "backup", "--quiet", "--hub", ekHub, "--set", "small", src),
-			timed("restic backup to a local repository", resticInit(rsRepo), "restic", "backup", "--quiet", "--repo", rsRepo, src),
-		); err != nil {
-			return err
-		}
-		// First backup to the S3 server.
-		rsS3 := "s3:" + proxy.url + "/" + srv.bucket + "/restic-" + tag
-		ek := counted("editkit backup to the S3 server", nil, b.editkit, "backup", "--quiet", "--hub", "s3://"+srv.bucket+"/ek-"+tag, "--set", "small", src)
-		if resticS3Err == nil {
-			rs := counted("restic backup to the S3 server", resticInit(rsS3), "restic", "backup", "--quiet", "--repo", rsS3, src)
-			if err := pair("first backup, S3 server vs restic to the same server", ek, rs); err != nil {
-				resticS3Err = err
-			}
-		}
-		if resticS3Err != nil {
-			if _, err := ek(); err != nil {
-				return err
-			}
-		}
-		// Restore of that snapshot.
-		if err := pair("restore vs restic restore (from the folder hub / local repository)",
-			timed("editkit restore", empty(ekTo), b.editkit, "restore", "latest", "--quiet", "--hub", ekHub, "--to", ekTo),
-			timed("restic restore", empty(rsTo), "restic", "restore", "latest", "--repo", rsRepo, "--target", rsTo),
-		); err != nil {
-			return err
-		}
-		// Copy to one drive.
-		if err := pair("copy --verify=none vs cp -r + sync",
-			timed("editkit copy --verify=none + sync", empty(dst), "sh", "-c", q(b.editkit)+" copy --quiet --verify=none "+q(src)+" "+q(dst)+" && sync"),
-			timed("cp -r + sync", empty(dst), "sh", "-c", "cp -r "+q(src)+"/. "+q(dst)+"/ && sync"),
-		); err != nil {
-			return err
-		}
-		if err := pair("verified copy vs cp -r + sync + cold b3sum of the copy",
-			timed("editkit copy (verified) + sync", empty(dst), "sh", "-c", q(b.editkit)+" copy --quiet "+q(src)+" "+q(dst)+" && sync"),
-			timed("cp -r + sync + cold b3sum of the copy", empty(dst), "sh", "-c", "cp -r "+q(src)+"/. "+q(dst)+"/ && sync && "+drop+" && "+b3),
-		); err != nil {
+		if err := r.round(fmt.Sprintf("r%d", round)); err != nil {
 			return err
 		}
 	}
-	for _, d := range []string{ekHub, rsRepo, ekTo, rsTo, dst} {
-		os.RemoveAll(d)
-	}
+	r.report()
+	return nil
+}
 
-	fmt.Printf("\nsmall-file ratios (editkit ÷ other; median of %d paired rounds; below 1 means editkit is faster):\n", b.rounds)
+// smallRun is the state of one smallSuite: where each side writes, and
+// what was measured.
+type smallRun struct {
+	b                              *bench
+	env                            []string
+	proxy                          *countingProxy
+	bucket, src                    string
+	ekHub, rsRepo, ekTo, rsTo, dst string
+	samples                        map[string][]smallSample // by pair
+	requests                       map[string]int64         // by command, last round
+	resticS3Err                    error                    // restic cannot use the S3 server
+	hubObjects                     int                      // in the folder hub after the first backup
+}
+
+// smallSample is one round's paired times.
+type smallSample struct{ ek, other time.Duration }
+
+// round runs every pair once.
+func (r *smallRun) round(tag string) error {
+	q, b := shellQuote, r.b
+	b3 := "cd " + q(r.dst) + " && find . -type f ! -path './.editkit/*' ! -path './ascmhl/*' -print0 | xargs -0 b3sum > /dev/null"
+	drop := "sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true"
+	empty := func(dirs ...string) func() error { return func() error { return b.fresh(dirs...) } }
+
+	// First backup, folder hub vs local repository.
+	if err := r.pair("first backup, folder hub vs restic to a local repository",
+		r.timed("editkit backup to a folder hub", empty(r.ekHub), b.editkit, "backup", "--quiet", "--hub", r.ekHub, "--set", "small", r.src),
+		r.timed("restic backup to a local repository", r.resticInit(r.rsRepo), "restic", "backup", "--quiet", "--repo", r.rsRepo, r.src),
+	); err != nil {
+		return err
+	}
+	if objs, err := countFiles(r.ekHub); err == nil {
+		r.hubObjects = objs
+	}
+	// First backup to the S3 server.
+	rsS3 := "s3:" + r.proxy.url + "/" + r.bucket + "/restic-" + tag
+	ek := r.counted("editkit backup to the S3 server", nil, b.editkit, "backup", "--quiet", "--hub", "s3://"+r.bucket+"/ek-"+tag, "--set", "small", r.src)
+	if r.resticS3Err == nil {
+		rs := r.counted("restic backup to the S3 server", r.resticInit(rsS3), "restic", "backup", "--quiet", "--repo", rsS3, r.src)
+		if err := r.pair("first backup, S3 server vs restic to the same server", ek, rs); err != nil {
+			r.resticS3Err = err
+		}
+	}
+	if r.resticS3Err != nil {
+		if _, err := ek(); err != nil {
+			return err
+		}
+	}
+	// Restore of that snapshot.
+	if err := r.pair("restore vs restic restore (from the folder hub / local repository)",
+		r.timed("editkit restore", empty(r.ekTo), b.editkit, "restore", "latest", "--quiet", "--hub", r.ekHub, "--to", r.ekTo),
+		r.timed("restic restore", empty(r.rsTo), "restic", "restore", "latest", "--repo", r.rsRepo, "--target", r.rsTo),
+	); err != nil {
+		return err
+	}
+	// Copy to one drive.
+	if err := r.pair("copy --verify=none vs cp -r + sync",
+		r.timed("editkit copy --verify=none + sync", empty(r.dst), "sh", "-c", q(b.editkit)+" copy --quiet --verify=none "+q(r.src)+" "+q(r.dst)+" && sync"),
+		r.timed("cp -r + sync", empty(r.dst), "sh", "-c", "cp -r "+q(r.src)+"/. "+q(r.dst)+"/ && sync"),
+	); err != nil {
+		return err
+	}
+	return r.pair("verified copy vs cp -r + sync + cold b3sum of the copy",
+		r.timed("editkit copy (verified) + sync", empty(r.dst), "sh", "-c", q(b.editkit)+" copy --quiet "+q(r.src)+" "+q(r.dst)+" && sync"),
+		r.timed("cp -r + sync + cold b3sum of the copy", empty(r.dst), "sh", "-c", "cp -r "+q(r.src)+"/. "+q(r.dst)+"/ && sync && "+drop+" && "+b3),
+	)
+}
+
+// pair runs editkit's side, then the other, and keeps both times.
+func (r *smallRun) pair(what string, ek, other func() (time.Duration, error)) error {
+	e, err := ek()
+	if err != nil {
+		return err
+	}
+	o, err := other()
+	if err != nil {
+		return err
+	}
+	r.samples[what] = append(r.samples[what], smallSample{e, o})
+	return nil
+}
+
+// timed runs prep, drops the page cache, then times argv.
+func (r *smallRun) timed(name string, prep func() error, argv ...string) func() (time.Duration, error) {
+	return func() (time.Duration, error) {
+		if prep != nil {
+			if err := prep(); err != nil {
+				return 0, err
+			}
+		}
+		if err := r.b.dropCaches(); err != nil {
+			return 0, err
+		}
+		t, _, err := r.b.runEnv(name, r.env, argv...)
+		return t, err
+	}
+}
+
+// counted is timed, counting the requests of the command alone (not of prep).
+func (r *smallRun) counted(name string, prep func() error, argv ...string) func() (time.Duration, error) {
+	f := r.timed(name, func() error {
+		if prep != nil {
+			if err := prep(); err != nil {
+				return err
+			}
+		}
+		r.proxy.requests.Store(0)
+		return nil
+	}, argv...)
+	return func() (time.Duration, error) {
+		t, err := f()
+		r.requests[name] = r.proxy.requests.Load()
+		return t, err
+	}
+}
+
+// resticInit makes an empty restic repository at repo.
+func (r *smallRun) resticInit(repo string) func() error {
+	return func() error {
+		os.RemoveAll(repo)
+		c := exec.CommandContext(r.b.ctx, "restic", "init", "--repo", repo)
+		c.Env = r.env
+		if out, err := c.CombinedOutput(); err != nil {
+			return fmt.Errorf("restic init %s: %v\n%s", repo, err, out)
+		}
+		return nil
+	}
+}
+
+// report prints each pair's median ratio against its target, and the
+// requests counted.
+func (r *smallRun) report() {
+	fmt.Printf("\nsmall-file ratios (editkit ÷ other; median of %d paired rounds; below 1 means editkit is faster):\n", r.b.rounds)
 	targets := []struct {
 		what   string
 		target float64
@@ -183,9 +219,9 @@ func (b *bench) smallSuite() error {
 		{"verified copy vs cp -r + sync + cold b3sum of the copy", 1.1},
 	}
 	for _, t := range targets {
-		s := samples[t.what]
+		s := r.samples[t.what]
 		if len(s) == 0 {
-			fmt.Printf("  %-66s not measured: %v\n", t.what, resticS3Err)
+			fmt.Printf("  %-66s not measured: %v\n", t.what, r.resticS3Err)
 			continue
 		}
 		var ratios, eks, others []time.Duration
@@ -193,26 +229,23 @@ func (b *bench) smallSuite() error {
 			ratios = append(ratios, time.Duration(float64(time.Second)*p.ek.Seconds()/p.other.Seconds()))
 			eks, others = append(eks, p.ek), append(others, p.other)
 		}
-		r := median(ratios).Seconds()
+		ratio := median(ratios).Seconds()
 		verdict := "met"
-		if r > t.target {
+		if ratio > t.target {
 			verdict = "MISSED"
 		}
-		fmt.Printf("  %-66s %5.2f×  (target ≤ %.2f×: %s; medians %s vs %s)\n", t.what, r, t.target, verdict,
+		fmt.Printf("  %-66s %5.2f×  (target ≤ %.2f×: %s; medians %s vs %s)\n", t.what, ratio, t.target, verdict,
 			median(eks).Round(10*time.Millisecond), median(others).Round(10*time.Millisecond))
 	}
-	keys := make([]string, 0, len(requests))
-	for k := range requests {
+	keys := make([]string, 0, len(r.requests))
+	for k := range r.requests {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		fmt.Printf("  %-66s %d requests (counted by a proxy in front of the server, last round)\n", k, requests[k])
+		fmt.Printf("  %-66s %d requests (counted by a proxy in front of the server, last round)\n", k, r.requests[k])
 	}
-	if objs, err := countFiles(ekHub); err == nil {
-		fmt.Printf("  %-66s %d objects written (listed)\n", "editkit backup to a folder hub", objs)
-	}
-	return nil
+	fmt.Printf("  %-66s %d objects written (listed)\n", "editkit backup to a folder hub", r.hubObjects)
 }
 
 // smallFiles writes (once) n files of size bytes, each different, spread

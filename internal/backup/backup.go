@@ -309,6 +309,7 @@ type backer struct {
 	w     *contenthub.BlobWriter // packs small blobs; flushed before the snapshot is written
 	mu    sync.Mutex             // guards res counters touched by workers
 	risk  *contenthub.Risk       // blobs at risk at the start and since
+	dry   dryRunBlobs            // what a dry run finds in the hub
 }
 
 func (b *backer) fail(path string, err error) {
@@ -542,7 +543,7 @@ func (b *backer) hashAndUpload(ctx context.Context, root string, p *pending) {
 	b.res.Hashed += size
 	b.mu.Unlock()
 	if b.o.DryRun {
-		has, err := b.h.HasBlob(ctx, p.entry.B3)
+		has, err := b.dry.has(ctx, b.h, p.entry.B3, size)
 		if err != nil {
 			b.fail(path, err)
 			return

@@ -92,130 +92,22 @@ func (h *Hub) Compact(ctx context.Context, drop []string, o CompactOptions) (*Co
 
 func (h *Hub) compact(ctx context.Context, l *lease, drop []string, o CompactOptions) (*CompactResult, error) {
 	res := &CompactResult{}
-	dropped := map[[32]byte]bool{}
-	for _, b3 := range drop {
-		k, err := hashing.ParseBLAKE3(b3)
-		if err != nil {
-			return nil, err
-		}
-		dropped[k] = true
-	}
-	packs, err := h.listPacks(ctx)
+	p, err := h.planCompaction(ctx, drop, o.FromPacks, res)
 	if err != nil {
 		return nil, err
 	}
-	x, err := h.compactIndex(ctx, packs, o.FromPacks)
-	if err != nil {
-		return nil, err
-	}
-	// Group the index by pack: which packs stay, which go, which repack.
-	byPack := map[uint32][]indexEntry{}
-	for _, e := range x.sorted {
-		if _, ok := packs[x.packs[e.pack]]; !ok {
-			res.DanglingIndex++
-			continue
-		}
-		byPack[e.pack] = append(byPack[e.pack], e)
-	}
-	var keep, remove []packID
-	var repack []indexEntry // blobs to write into new packs
-	kept := map[[32]byte]bool{}
-	var small []uint32
-	droppedInKept := false
-	for pn, es := range byPack {
-		id := x.packs[pn]
-		var live []indexEntry
-		var used int64
-		for _, e := range es {
-			if !dropped[e.b3] {
-				live = append(live, e)
-				used += int64(e.length)
-			}
-		}
-		size := packs[id].Size - int64(len(es))*packEntrySize - packTrailerSize // its blobs' bytes
-		switch {
-		case len(live) == 0:
-			remove = append(remove, id)
-		case float64(used) < repackUsedRatio*float64(size):
-			remove = append(remove, id)
-			repack = append(repack, live...)
-			res.PacksRepacked++
-		case size < smallPack:
-			small = append(small, pn)
-		default:
-			keep = append(keep, id)
-			for _, e := range live {
-				kept[e.b3] = true
-			}
-			droppedInKept = droppedInKept || len(live) < len(es)
-		}
-	}
-	if len(small) > 1 {
-		for _, pn := range small {
-			remove = append(remove, x.packs[pn])
-			res.PacksRepacked++
-			for _, e := range byPack[pn] {
-				if !dropped[e.b3] {
-					repack = append(repack, e)
-				}
-			}
-		}
-	} else {
-		for _, pn := range small {
-			keep = append(keep, x.packs[pn])
-			for _, e := range byPack[pn] {
-				if !dropped[e.b3] {
-					kept[e.b3] = true
-				} else {
-					droppedInKept = true
-				}
-			}
-		}
-	}
-	// Packs no index names, old enough: their writer is gone; index them.
-	var adopted []storedPack
-	for id, oi := range packs {
-		if _, named := x.packNum[id]; named || o.Now().Sub(oi.Modified) < o.MinAge {
-			continue
-		}
-		entries, err := h.readPackHeader(ctx, id, oi.Size)
-		if err != nil {
-			continue // hub check reports it
-		}
-		adopted = append(adopted, storedPack{id, entries})
-	}
+	adopted := h.orphanPacks(ctx, p, o)
 
 	w := h.NewBlobWriter(ctx)
 	w.indexEvery = 0
 	w.Hook = o.Hook
 	inNew := map[[32]byte]bool{}
-	if err := h.repackInto(ctx, w, x, repack, kept, inNew, res); err != nil {
+	if err := h.repackInto(ctx, w, p.x, p.repack, p.kept, inNew, res); err != nil {
 		return nil, err
 	}
-	var looseGone []string
-	for oi, err := range h.backend.List(ctx, blobsPrefix) {
-		if err != nil {
-			return nil, fmt.Errorf("listing the blobs: %w", err)
-		}
-		b3 := blobOf(oi.Key)
-		if b3 == "" {
-			continue
-		}
-		k, _ := hashing.ParseBLAKE3(b3)
-		switch {
-		case dropped[k]:
-			looseGone = append(looseGone, b3)
-		case !o.PackLoose || oi.Size >= PackThreshold:
-		case kept[k] || inNew[k]:
-			looseGone = append(looseGone, b3)
-		default:
-			if err := h.packLoose(ctx, w, b3, k); err != nil {
-				return nil, err
-			}
-			inNew[k] = true
-			looseGone = append(looseGone, b3)
-			res.LoosePacked++
-		}
+	looseGone, err := h.packLooseBlobs(ctx, w, p, o.PackLoose, inNew, res)
+	if err != nil {
+		return nil, err
 	}
 	if err := w.store(ctx); err != nil {
 		return nil, err
@@ -227,13 +119,13 @@ func (h *Hub) compact(ctx context.Context, l *lease, drop []string, o CompactOpt
 
 	// A dropped blob left in a kept pack goes from the index: its bytes
 	// stay until the pack is repacked.
-	changed := droppedInKept || len(remove) > 0 || len(written) > 0 || len(adopted) > 0 || res.DanglingIndex > 0 || len(x.files) > indexObjectsMerged || o.FromPacks
+	changed := p.droppedInKept || len(p.remove) > 0 || len(written) > 0 || len(adopted) > 0 || res.DanglingIndex > 0 || len(p.x.files) > indexObjectsMerged || o.FromPacks
 	if changed {
 		// Writing the index deletes the index objects it replaces.
 		if err := l.holds(ctx); err != nil {
 			return res, err
 		}
-		if err := h.writeMergedIndex(ctx, x, keep, byPack, dropped, append(written, adopted...), res); err != nil {
+		if err := h.writeMergedIndex(ctx, p.x, p.keep, p.byPack, p.dropped, append(written, adopted...), res); err != nil {
 			return nil, err
 		}
 	}
@@ -243,24 +135,178 @@ func (h *Hub) compact(ctx context.Context, l *lease, drop []string, o CompactOpt
 	if err := l.holds(ctx); err != nil {
 		return res, err
 	}
-	// The new index is stored: what it replaces can go (but a pack written
-	// again with the same blobs has the same name: it stays).
+	if err := h.removeReplaced(ctx, p.remove, written, looseGone, res); err != nil {
+		return res, err
+	}
+	return res, h.ReloadIndex(ctx)
+}
+
+// compactPlan is what a compaction decided from the index, before it
+// writes anything.
+type compactPlan struct {
+	x       *blobIndex
+	packs   map[packID]backend.ObjectInfo // every pack stored
+	dropped map[[32]byte]bool
+	byPack  map[uint32][]indexEntry // the index, grouped by pack
+	keep    []packID                // packs that stay as they are
+	remove  []packID                // packs deleted once the new index is stored
+	repack  []indexEntry            // kept blobs to write into new packs
+	kept    map[[32]byte]bool       // blobs in packs that stay
+	// droppedInKept: a pack that stays holds a dropped blob, so the index
+	// changes even if no pack does.
+	droppedInKept bool
+}
+
+// planCompaction reads the index (or the packs' headers) and sorts the
+// packs into those that stay, those that go and those to repack.
+func (h *Hub) planCompaction(ctx context.Context, drop []string, fromPacks bool, res *CompactResult) (*compactPlan, error) {
+	p := &compactPlan{dropped: map[[32]byte]bool{}, byPack: map[uint32][]indexEntry{}, kept: map[[32]byte]bool{}}
+	for _, b3 := range drop {
+		k, err := hashing.ParseBLAKE3(b3)
+		if err != nil {
+			return nil, err
+		}
+		p.dropped[k] = true
+	}
+	var err error
+	if p.packs, err = h.listPacks(ctx); err != nil {
+		return nil, err
+	}
+	if p.x, err = h.compactIndex(ctx, p.packs, fromPacks); err != nil {
+		return nil, err
+	}
+	for _, e := range p.x.sorted {
+		if _, ok := p.packs[p.x.packs[e.pack]]; !ok {
+			res.DanglingIndex++
+			continue
+		}
+		p.byPack[e.pack] = append(p.byPack[e.pack], e)
+	}
+	var small []uint32
+	for pn, es := range p.byPack {
+		id := p.x.packs[pn]
+		live, used := p.live(es)
+		size := p.packs[id].Size - int64(len(es))*packEntrySize - packTrailerSize // its blobs' bytes
+		switch {
+		case len(live) == 0:
+			p.remove = append(p.remove, id)
+		case float64(used) < repackUsedRatio*float64(size):
+			p.remove = append(p.remove, id)
+			p.repack = append(p.repack, live...)
+			res.PacksRepacked++
+		case size < smallPack:
+			small = append(small, pn)
+		default:
+			p.keepPack(pn)
+		}
+	}
+	if len(small) > 1 {
+		for _, pn := range small {
+			p.remove = append(p.remove, p.x.packs[pn])
+			res.PacksRepacked++
+			live, _ := p.live(p.byPack[pn])
+			p.repack = append(p.repack, live...)
+		}
+	} else {
+		for _, pn := range small {
+			p.keepPack(pn)
+		}
+	}
+	return p, nil
+}
+
+// live is the entries of es not dropped, and their bytes.
+func (p *compactPlan) live(es []indexEntry) (live []indexEntry, used int64) {
+	for _, e := range es {
+		if !p.dropped[e.b3] {
+			live = append(live, e)
+			used += int64(e.length)
+		}
+	}
+	return live, used
+}
+
+// keepPack keeps pack pn as it is.
+func (p *compactPlan) keepPack(pn uint32) {
+	p.keep = append(p.keep, p.x.packs[pn])
+	es := p.byPack[pn]
+	live, _ := p.live(es)
+	for _, e := range live {
+		p.kept[e.b3] = true
+	}
+	p.droppedInKept = p.droppedInKept || len(live) < len(es)
+}
+
+// orphanPacks are the packs no index names that are old enough for their
+// writer to be gone: the new index names them.
+func (h *Hub) orphanPacks(ctx context.Context, p *compactPlan, o CompactOptions) []storedPack {
+	var adopted []storedPack
+	for id, oi := range p.packs {
+		if _, named := p.x.packNum[id]; named || o.Now().Sub(oi.Modified) < o.MinAge {
+			continue
+		}
+		entries, err := h.readPackHeader(ctx, id, oi.Size)
+		if err != nil {
+			continue // hub check reports it
+		}
+		adopted = append(adopted, storedPack{id, entries})
+	}
+	return adopted
+}
+
+// packLooseBlobs lists the blobs stored as objects of their own and
+// returns those to delete once the new index is stored: dropped ones,
+// ones a pack already holds, and (with packLoose) small ones it packs
+// into w.
+func (h *Hub) packLooseBlobs(ctx context.Context, w *BlobWriter, p *compactPlan, packLoose bool, inNew map[[32]byte]bool, res *CompactResult) ([]string, error) {
+	var looseGone []string
+	for oi, err := range h.backend.List(ctx, blobsPrefix) {
+		if err != nil {
+			return nil, fmt.Errorf("listing the blobs: %w", err)
+		}
+		b3 := blobOf(oi.Key)
+		if b3 == "" {
+			continue
+		}
+		k, _ := hashing.ParseBLAKE3(b3)
+		switch {
+		case p.dropped[k]:
+			looseGone = append(looseGone, b3)
+		case !packLoose || oi.Size >= PackThreshold:
+		case p.kept[k] || inNew[k]:
+			looseGone = append(looseGone, b3)
+		default:
+			if err := h.packLoose(ctx, w, b3, k); err != nil {
+				return nil, err
+			}
+			inNew[k] = true
+			looseGone = append(looseGone, b3)
+			res.LoosePacked++
+		}
+	}
+	return looseGone, nil
+}
+
+// removeReplaced deletes, once the new index is stored, the packs and
+// loose blobs it replaces (but a pack written again with the same blobs
+// has the same name: it stays).
+func (h *Hub) removeReplaced(ctx context.Context, remove []packID, written []storedPack, looseGone []string, res *CompactResult) error {
 	for _, p := range written {
 		remove = slices.DeleteFunc(remove, func(id packID) bool { return id == p.id })
 	}
 	for _, id := range remove {
 		if err := h.backend.Delete(ctx, id.key()); err != nil {
-			return res, fmt.Errorf("deleting pack %s: %w", id.key(), err)
+			return fmt.Errorf("deleting pack %s: %w", id.key(), err)
 		}
 		res.PacksDeleted++
 	}
 	for _, b3 := range looseGone {
 		if err := h.DeleteBlob(ctx, b3); err != nil {
-			return res, fmt.Errorf("deleting blob %s: %w", BlobKey(b3), err)
+			return fmt.Errorf("deleting blob %s: %w", BlobKey(b3), err)
 		}
 		res.LooseDeleted++
 	}
-	return res, h.ReloadIndex(ctx)
+	return nil
 }
 
 // compactIndex is the index Compact works from: the index objects, or

@@ -38,7 +38,9 @@ func (d *Drive) Compact() error {
 	}
 	defer os.RemoveAll(tmpDir)
 
-	sources := []iter.Seq2[Record, error]{readBase(d.path(baseFile))}
+	sources := []iter.Seq2[Record, error]{d.baseRecords()}
+	// Until the new manifest is in place, what it holds is not known.
+	d.mem.base, d.mem.baseKnown = nil, false
 	baseMax, err := baseMaxSeq(d.path(baseFile))
 	if err != nil {
 		return err
@@ -66,7 +68,7 @@ func (d *Drive) Compact() error {
 		chunk = chunk[:0]
 		return nil
 	}
-	for r, err := range journalRecords(d.path(journalFile)) {
+	for r, err := range d.journalRecords() {
 		if err != nil {
 			return err
 		}
@@ -84,14 +86,17 @@ func (d *Drive) Compact() error {
 		}
 	}
 
-	if err := d.writeBase(mergeSorted(sources), maxSeq, tmpDir); err != nil {
+	base, kept, err := d.writeBase(mergeSorted(sources), maxSeq, tmpDir)
+	if err != nil {
 		return err
 	}
 	// The new manifest holds everything; start a fresh journal.
 	if err := d.journal.f.Truncate(0); err != nil {
 		return fmt.Errorf("reset %s: %w", d.path(journalFile), err)
 	}
+	d.mem.compacted(base, kept)
 	if _, err := d.journal.f.Seek(0, 0); err != nil {
+		d.mem.journalKnown = false
 		return err
 	}
 	d.journal.w.Reset(d.journal.f)
@@ -99,10 +104,13 @@ func (d *Drive) Compact() error {
 }
 
 // writeBase writes the newest non-deleted record per path as the new
-// manifest.ekm, atomically.
-func (d *Drive) writeBase(recs iter.Seq2[Record, error], maxSeq uint64, tmpDir string) error {
+// manifest.ekm, atomically, and returns what it wrote when that is few
+// enough to keep (kept).
+func (d *Drive) writeBase(recs iter.Seq2[Record, error], maxSeq uint64, tmpDir string) (written []Record, kept bool, err error) {
 	tmp := d.path(baseFile)
-	return place.WriteFile(d.Root, DirName+"/"+baseFile, 0o644, func(w io.Writer) error {
+	limit := d.memLimit()
+	kept = true
+	err = place.WriteFile(d.Root, DirName+"/"+baseFile, 0o644, func(w io.Writer) error {
 		var line []byte
 		var err error
 		put := func(v any) error {
@@ -128,12 +136,21 @@ func (d *Drive) writeBase(recs iter.Seq2[Record, error], maxSeq uint64, tmpDir s
 				return fmt.Errorf("write %s: %w", tmp, err)
 			}
 			n++
+			if kept = kept && len(written) < limit; kept {
+				written = append(written, r)
+			} else {
+				written = nil
+			}
 		}
 		if err := put(trailer{End: true, Records: n}); err != nil {
 			return fmt.Errorf("write %s: %w", tmp, err)
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, false, err
+	}
+	return written, kept, nil
 }
 
 func writeLines(path string, recs []Record) error {

@@ -121,9 +121,10 @@ func checkLine(raw []byte) ([]byte, bool) {
 
 // journalWriter appends checked lines to the journal.
 type journalWriter struct {
-	f   *os.File
-	w   *bufio.Writer
-	buf []byte
+	f     *os.File
+	w     *bufio.Writer
+	buf   []byte
+	empty bool // it held no intact line when opened
 }
 
 // openJournal opens the journal for appending, first cutting it after its
@@ -146,7 +147,7 @@ func openJournal(path string) (*journalWriter, error) {
 		f.Close()
 		return nil, err
 	}
-	return &journalWriter{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &journalWriter{f: f, w: bufio.NewWriterSize(f, 64<<10), empty: good == 0}, nil
 }
 
 // intactLength returns the length of the prefix of a journal made of intact

@@ -123,6 +123,10 @@ type Drive struct {
 	journal  *journalWriter
 	nextSeq  uint64
 	runSize  int // records per in-memory sort run when compacting; tests lower it
+
+	// mem keeps what this process wrote, so that the end of a copy does
+	// not decode again what it has just encoded (see memory.go).
+	mem memRecords
 }
 
 func (d *Drive) dir() string             { return filepath.Join(d.Root, DirName) }
@@ -236,6 +240,8 @@ func (d *Drive) lockAndOpenJournal() error {
 	}
 	d.journal = j
 	d.writable = true
+	// An empty journal: from now on it holds exactly what Append adds.
+	d.mem.journalKnown = j.empty
 	return nil
 }
 
@@ -268,8 +274,10 @@ func (d *Drive) Append(recs ...Record) error {
 		recs[i].Seq = d.nextSeq
 		d.nextSeq++
 		if err := d.journal.append(recs[i]); err != nil {
+			d.mem.journalKnown = false
 			return fmt.Errorf("journal %s: %w", d.path(journalFile), err)
 		}
+		d.mem.appended(recs[i], d.memLimit())
 	}
 	return nil
 }

@@ -202,6 +202,7 @@ func (rb *Rebuild) Replace(recs []Record, now time.Time) (kept []string, err err
 		os.Remove(tmp)
 		return kept, err
 	}
+	d.mem.forget() // the manifest and journal are replaced below
 	suffix := ".replaced-"
 	if rb.Damage != nil {
 		suffix = ".damaged-"

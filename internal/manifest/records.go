@@ -38,7 +38,7 @@ func compareRecords(a, b Record) int {
 // memory, so a writer should Compact first when the journal may be large).
 func (d *Drive) Records() iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		journal, err := readJournal(d.path(journalFile))
+		journal, err := collectRecords(d.journalRecords())
 		if err != nil {
 			yield(Record{}, err)
 			return
@@ -54,7 +54,7 @@ func (d *Drive) Records() iter.Seq2[Record, error] {
 			return
 		}
 		slices.SortFunc(journal, compareRecords)
-		sources := []iter.Seq2[Record, error]{readBase(d.path(baseFile)), slices2Seq(journal)}
+		sources := []iter.Seq2[Record, error]{d.baseRecords(), slices2Seq(journal)}
 		for r, err := range newest(mergeSorted(sources)) {
 			if err != nil {
 				yield(Record{}, err)
@@ -162,10 +162,10 @@ func readBase(path string) iter.Seq2[Record, error] {
 	})
 }
 
-// readJournal returns the journal's intact records; a torn tail is ignored.
-func readJournal(path string) ([]Record, error) {
+// collectRecords gathers a stream's records.
+func collectRecords(recs iter.Seq2[Record, error]) ([]Record, error) {
 	var out []Record
-	for r, err := range journalRecords(path) {
+	for r, err := range recs {
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,6 +43,9 @@ type dest struct {
 	drive     *manifest.Drive
 	brokenErr error
 	lastSync  time.Time
+	// unflushed are the records appended since the journal was last
+	// written out (a group's, written together: see flushGroup).
+	unflushed []string
 	firstSeq  uint64 // first record seq of this run
 	// mhlFiles are the files this run's ASC MHL generation records with
 	// hashes of their own: files a source history records (checked
@@ -81,6 +85,7 @@ func (c *copier) openDests() error {
 			continue
 		}
 		d.batch = d.place.NewBatch(copyBatchFiles)
+		d.batch.AfterGroup(d.flushGroup)
 		if d.space, err = fsx.FreeSpace(root); err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -203,6 +208,10 @@ func (d *dest) broken() error {
 func (d *dest) failFile(rel string, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.failFileLocked(rel, err)
+}
+
+func (d *dest) failFileLocked(rel string, err error) {
 	d.res.Failed = append(d.res.Failed, FileError{Path: rel, Err: err.Error()})
 	if d.brokenErr == nil && fatalForDest(err) {
 		if gone := d.stillThere(); gone != nil && !errors.Is(err, errDriveGone) {
@@ -356,6 +365,14 @@ func (d *dest) stillThere() error {
 // journal is flushed at once (a killed process loses nothing) and fsynced
 // every couple of seconds (a power cut costs at most a re-copy).
 func (d *dest) record(r manifest.Record, copied bool) error {
+	return d.appendRecord(r, copied, true)
+}
+
+// appendRecord is record; without flush, the record is written out with
+// the rest of its group's by flushGroup (one write instead of one per
+// file; a kill before it leaves placed files the next run finds
+// unrecorded, as a kill just after a rename always could).
+func (d *dest) appendRecord(r manifest.Record, copied, flush bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.drive.Append(r); err != nil {
@@ -368,6 +385,34 @@ func (d *dest) record(r manifest.Record, copied bool) error {
 	if !r.Dir && r.Verified != 0 {
 		d.res.Verified++
 	}
+	if !flush {
+		d.unflushed = append(d.unflushed, r.Path)
+		return nil
+	}
+	return d.flushJournalLocked()
+}
+
+// flushGroup writes out the records of a group of small files; if that
+// fails, each of them has failed.
+func (d *dest) flushGroup() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.unflushed) == 0 {
+		return
+	}
+	paths := slices.Clone(d.unflushed)
+	if err := d.flushJournalLocked(); err != nil {
+		for _, p := range paths {
+			d.failFileLocked(p, err)
+		}
+	}
+}
+
+// flushJournalLocked writes out the journal (a killed process loses
+// nothing) and fsyncs it every couple of seconds (a power cut costs at
+// most a re-copy).
+func (d *dest) flushJournalLocked() error {
+	d.unflushed = d.unflushed[:0]
 	if time.Since(d.lastSync) > 2*time.Second {
 		d.lastSync = time.Now()
 		return d.drive.Sync()

@@ -210,6 +210,9 @@ type output struct {
 	fi  os.FileInfo // the placed file, after commit
 	err error
 	n   int64
+	// grouped: placed by its destination's batch, whose records are
+	// written out together after the group (dest.flushGroup).
+	grouped bool
 }
 
 // chunk is a buffer shared by the hasher and every writer; the last one
@@ -328,7 +331,7 @@ func (w *worker) batchAll(ctx context.Context, rel string, src *os.File, outs []
 			continue
 		}
 		pf := o.pf
-		o.pf = nil
+		o.pf, o.grouped = nil, true
 		o.d.batch.Add(ctx, pf, w.settleOptions(mtime, sum, len(outs)), true, func(fi fs.FileInfo, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return // interrupted: the temporary file is gone, nothing is recorded
@@ -414,7 +417,7 @@ func (o *output) record(rec manifest.Record, mhlHashes []mhl.Hash, damage error)
 		o.d.failFile(rec.Path, damage)
 		return
 	}
-	if err := o.d.record(rec, true); err != nil {
+	if err := o.d.appendRecord(rec, true, !o.grouped); err != nil {
 		o.d.failFile(rec.Path, err)
 		return
 	}

@@ -39,6 +39,8 @@ type Batch struct {
 	max  int
 	mu   sync.Mutex
 	todo []*batched
+	// afterGroup runs after the done of a group's last file.
+	afterGroup func()
 }
 
 type batched struct {
@@ -60,6 +62,11 @@ const syncers = 8
 // NewBatch returns a batch that flushes every n files (at least 1).
 func (r *Root) NewBatch(n int) *Batch { return &Batch{r: r, max: max(1, n)} }
 
+// AfterGroup sets fn to run once a group's files have all had their done
+// called (copy writes their manifest records out together then). Groups
+// may be flushed by several goroutines at once: fn must be safe for that.
+func (b *Batch) AfterGroup(fn func()) { b.afterGroup = fn }
+
 // Add hands over a written file: it is settled with o and committed (see
 // File.Commit for replace) with the next flush, and done then receives the
 // placed file's description or why it was not placed (its temporary file
@@ -74,7 +81,7 @@ func (b *Batch) Add(ctx context.Context, p *File, o SettleOptions, replace bool,
 	}
 	b.mu.Unlock()
 	if full != nil {
-		b.r.flush(ctx, full)
+		b.flush(ctx, full)
 	}
 }
 
@@ -85,7 +92,14 @@ func (b *Batch) Flush(ctx context.Context) {
 	todo := b.todo
 	b.todo = nil
 	b.mu.Unlock()
-	b.r.flush(ctx, todo)
+	b.flush(ctx, todo)
+}
+
+func (b *Batch) flush(ctx context.Context, group []*batched) {
+	b.r.flush(ctx, group)
+	if b.afterGroup != nil && len(group) > 0 {
+		b.afterGroup()
+	}
 }
 
 // flush runs the placement steps over a group of files.

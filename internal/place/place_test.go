@@ -167,6 +167,30 @@ func TestReadBackMismatchIsNotPlaced(t *testing.T) {
 	assertNoTemps(t, root)
 }
 
+// A small file is read back in one call of one byte more than was
+// written: a temporary file that grew since (another writer) does not
+// read back as written, though its first bytes do.
+func TestReadBackOfASmallFileThatGrewIsNotPlaced(t *testing.T) {
+	root := t.TempDir()
+	r, _ := Open(root, Hooks{})
+	p, _ := r.Begin("bin.avb", BeginOptions{Perm: 0o644, Hash: true})
+	p.Write([]byte("bin contents"))
+	want := p.Sum().XXH128Hex()
+	other, err := os.OpenFile(filepath.Join(root, TempName("bin.avb")), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Write([]byte("!"))
+	other.Close()
+	err = p.Settle(context.Background(), SettleOptions{ReadBack: true, XXH128: want})
+	var rb *ReadBackError
+	if !errors.As(err, &rb) {
+		t.Fatalf("Settle: %v, want a ReadBackError", err)
+	}
+	p.Abort()
+	assertNoTemps(t, root)
+}
+
 // Without replace, a file already at the final name is left alone.
 func TestCommitNeverReplacesUnasked(t *testing.T) {
 	root := t.TempDir()

@@ -1,0 +1,74 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Issue 12 item 4: a copy of many small files costs close to cp's system
+// calls per file. Counted with strace on the real binary, so the figures
+// do not depend on how busy the machine is: a group of small files writes
+// its manifest records out in one call (not one per file), reads each
+// file back with one call after one page drop (not a size query, two
+// advices and two reads), and without read-back drops no pages.
+func TestCopySmallFilesSystemCallsPerFile(t *testing.T) {
+	needTool(t, "strace")
+	src := filepath.Join(t.TempDir(), "Project")
+	files := len(smallTree(t, src, 3, 100))
+	for _, tc := range []struct {
+		verify string
+		max    map[string]float64 // calls per file
+	}{
+		// write: the file's bytes, its records' share of one write per
+		// group, and the reports, checksum list and ASC MHL at the end.
+		{"dest", map[string]float64{"write": 1.25, "pread64": 1.05, "fadvise64": 1.05}},
+		{"none", map[string]float64{"write": 1.25, "fadvise64": 0.05}},
+	} {
+		t.Run(tc.verify, func(t *testing.T) {
+			drive := t.TempDir()
+			counts := filepath.Join(t.TempDir(), "strace")
+			cmd := exec.Command("strace", "-f", "-c", "-o", counts, "-e", "trace=write,pread64,fadvise64",
+				editkitBin, "copy", "--verify="+tc.verify, src, drive)
+			cmd.Env = append(os.Environ(), "EDITKIT_STATE_DIR="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("editkit copy under strace: %v\n%s", err, out)
+			}
+			assertCopied(t, src, drive)
+			got := straceCounts(t, counts)
+			for call, max := range tc.max {
+				if per := float64(got[call]) / float64(files); per > max {
+					t.Errorf("--verify=%s: %d %s calls for %d files (%.2f a file), want at most %.2f a file", tc.verify, got[call], call, files, per, max)
+				}
+			}
+		})
+	}
+}
+
+// straceCounts reads the calls column of an `strace -c` summary.
+func straceCounts(t *testing.T, path string) map[string]int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	counts := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 || fields[0] == "%" || strings.HasPrefix(fields[0], "-") {
+			continue
+		}
+		if n, err := strconv.Atoi(fields[3]); err == nil {
+			counts[fields[len(fields)-1]] = n
+		}
+	}
+	return counts
+}
