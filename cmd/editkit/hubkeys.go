@@ -320,6 +320,11 @@ as well.`,
   editkit hub keys add ~/maria_id_ed25519.pub
   editkit hub keys remove maria@laptop`,
 	}
+	cmd.AddCommand(newHubKeysListCmd(e), newHubKeysAddCmd(e), newHubKeysRemoveCmd(e))
+	return cmd
+}
+
+func newHubKeysListCmd(e *env) *cobra.Command {
 	var hf hubFlags
 	list := &cobra.Command{
 		Use:   "list",
@@ -349,6 +354,10 @@ encrypted, or you are not a keyholder.`,
 		},
 	}
 	hf.register(list)
+	return list
+}
+
+func newHubKeysAddCmd(e *env) *cobra.Command {
 	var (
 		addHF hubFlags
 		label string
@@ -388,6 +397,10 @@ usage, the hub is not encrypted, or you are not a keyholder.`,
 	}
 	addHF.register(add)
 	add.Flags().StringVar(&label, "label", "", "a name for them in the keyring (default: the SSH key's comment)")
+	return add
+}
+
+func newHubKeysRemoveCmd(e *env) *cobra.Command {
 	var rmHF hubFlags
 	remove := &cobra.Command{
 		Use:   "remove RECIPIENT|LABEL",
@@ -422,8 +435,7 @@ the hub is not encrypted, or you are not a keyholder.`,
 		},
 	}
 	rmHF.register(remove)
-	cmd.AddCommand(list, add, remove)
-	return cmd
+	return remove
 }
 
 // withKeyring opens the hub and the caller's identities for a keyring

@@ -162,12 +162,29 @@ and "editkit notify flush", sends what waits.`,
 	pf.StringVar(&nf.smtp, "smtp", "", "mail server host:port, STARTTLS (default: $EDITKIT_SMTP, else [notify] smtp)")
 	pf.StringArrayVar(&nf.to, "to", nil, "e-mail recipient; repeatable (default: $EDITKIT_NOTIFY_TO, else [notify] to)")
 
+	cmd.AddCommand(newNotifyFlushCmd(e, &nf), newNotifyDigestCmd(e, &nf), newNotifyTestCmd(e, &nf))
+	return cmd
+}
+
+// notifyConfigured refuses notify commands without a target, or with
+// settings that cannot work.
+func (e *env) notifyConfigured(s notify.Settings) error {
+	if errs := s.Check(); len(errs) > 0 {
+		return &ui.UsageError{Err: errors.Join(errs...)}
+	}
+	if len(s.Targets()) == 0 {
+		return ui.Usagef("no notification target: set slack, teams, webhook or smtp in [notify] of %s (or EDITKIT_NOTIFY_SLACK, …)", e.cfgPath)
+	}
+	return nil
+}
+
+func newNotifyFlushCmd(e *env, nf *notifyFlags) *cobra.Command {
 	flush := &cobra.Command{
 		Use:   "flush",
 		Short: "Send the notifications that wait in the outbox",
 		Args:  argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s := e.notifySettings(nf)
+			s := e.notifySettings(*nf)
 			if err := e.notifyConfigured(s); err != nil {
 				return err
 			}
@@ -182,6 +199,10 @@ and "editkit notify flush", sends what waits.`,
 		},
 	}
 
+	return flush
+}
+
+func newNotifyDigestCmd(e *env, nf *notifyFlags) *cobra.Command {
 	var hf hubFlags
 	digest := &cobra.Command{
 		Use:   "digest",
@@ -196,7 +217,7 @@ on one computer, e.g.:
   30 8 * * 1-5  editkit notify digest --quiet`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s := e.notifySettings(nf)
+			s := e.notifySettings(*nf)
 			if err := e.notifyConfigured(s); err != nil {
 				return err
 			}
@@ -237,12 +258,16 @@ on one computer, e.g.:
 	}
 	hf.register(digest)
 
+	return digest
+}
+
+func newNotifyTestCmd(e *env, nf *notifyFlags) *cobra.Command {
 	test := &cobra.Command{
 		Use:   "test",
 		Short: "Send a test message to every target now (not through the outbox) and say how each went",
 		Args:  argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s := e.notifySettings(nf)
+			s := e.notifySettings(*nf)
 			if err := e.notifyConfigured(s); err != nil {
 				return err
 			}
@@ -270,18 +295,5 @@ on one computer, e.g.:
 			})
 		},
 	}
-	cmd.AddCommand(flush, digest, test)
-	return cmd
-}
-
-// notifyConfigured refuses notify commands without a target, or with
-// settings that cannot work.
-func (e *env) notifyConfigured(s notify.Settings) error {
-	if errs := s.Check(); len(errs) > 0 {
-		return &ui.UsageError{Err: errors.Join(errs...)}
-	}
-	if len(s.Targets()) == 0 {
-		return ui.Usagef("no notification target: set slack, teams, webhook or smtp in [notify] of %s (or EDITKIT_NOTIFY_SLACK, …)", e.cfgPath)
-	}
-	return nil
+	return test
 }
