@@ -59,7 +59,7 @@ Exit codes: 0 nothing failed (warnings allowed), 1 something failed.`,
 				}
 				h, err := e.openHub(ctx, &hf)
 				if err != nil {
-					rs = append(rs, doctor.Result{Check: "hub", Status: doctor.Fail, Message: err.Error()})
+					rs = append(rs, doctor.HubUnopened(pick(hf.url, "EDITKIT_HUB", e.cfg.Hub), err))
 				} else {
 					rs = append(rs, doctor.Hub(ctx, h.Storage(), h.Location(), e.runEnv(nil).Now)...)
 					h.Close()

@@ -114,7 +114,7 @@ func (s *s3server) objectBytes(prefix string) (map[string]int64, error) {
 // holds blob bytes: a blob stored on its own, or a pack of small ones.
 // Everything else (snapshots, the pack index, events) is bookkeeping.
 func holdsBlobData(key string) bool {
-	return contenthub.IsBlobKey(key) || strings.HasPrefix(key, "packs/")
+	return contenthub.IsBlobKey(key) || contenthub.IsPackKey(key)
 }
 
 // runEnv runs a command with an environment and records it.

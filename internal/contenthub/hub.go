@@ -173,6 +173,10 @@ func blobOf(key string) string {
 // tools that look at a hub's storage from outside (benchmarks).
 func IsBlobKey(key string) bool { return blobOf(key) != "" }
 
+// IsPackKey reports whether key (relative to the hub) holds a pack of
+// small blobs, for the same tools.
+func IsPackKey(key string) bool { _, ok := packOf(key); return ok }
+
 // HasBlob reports whether the hub holds a blob: packed (the index, loaded
 // once per command, says so) or as an object of its own.
 func (h *Hub) HasBlob(ctx context.Context, b3 string) (bool, error) {

@@ -93,3 +93,10 @@ func hubFailure(where, what string, err error) Result {
 	}
 	return fail("hub", "%s: %s: %s", where, what, oneLine(err))
 }
+
+// HubUnopened is the hub check's answer when the hub at where could not
+// even be opened (the open's first request failed): the same advice as a
+// failed probe, by kind of failure.
+func HubUnopened(where string, err error) Result {
+	return hubFailure(where, "could not open it", err)
+}
