@@ -35,15 +35,7 @@ func hubs(t *testing.T, f func(t *testing.T, h *testHub)) {
 }
 
 func s3Hub(t *testing.T, srv *s3test.Server, prefix string) *testHub {
-	env := append(stateEnv(t),
-		"AWS_ACCESS_KEY_ID="+srv.AccessKey,
-		"AWS_SECRET_ACCESS_KEY="+srv.SecretKey,
-		"AWS_REGION="+srv.Region,
-		"AWS_ENDPOINT_URL_S3="+srv.Endpoint,
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/dev/null",
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-	)
+	env := append(stateEnv(t), srv.Env()...)
 	return &testHub{name: "s3", url: srv.URL(prefix), env: env, srv: srv, dir: filepath.Join(srv.Dir, srv.Bucket, prefix)}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/editkit/editkit/internal/backup"
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/contenthub/backend/s3test/s3open"
 	"github.com/editkit/editkit/internal/hubcrypt"
 	"github.com/editkit/editkit/internal/hubkey"
 )
@@ -24,15 +25,10 @@ import (
 // keyring, or to look at what is stored).
 func (h *testHub) storage(t *testing.T) backend.Backend {
 	t.Helper()
-	var b backend.Backend
-	var err error
 	if h.srv != nil {
-		b, err = backend.OpenS3(context.Background(), backend.S3Config{
-			Bucket: h.srv.Bucket, Prefix: strings.TrimPrefix(h.url, h.srv.URL("")+"/"), Endpoint: h.srv.Endpoint, Region: h.srv.Region, Credentials: h.srv.Credentials(),
-		})
-	} else {
-		b, err = backend.OpenLocal(h.dir)
+		return s3open.Backend(t, h.srv, strings.TrimPrefix(h.url, h.srv.URL("")+"/"))
 	}
+	b, err := backend.OpenLocal(h.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

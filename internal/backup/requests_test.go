@@ -13,7 +13,7 @@ import (
 
 	"github.com/editkit/editkit/internal/contenthub"
 	"github.com/editkit/editkit/internal/contenthub/backend"
-	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
+	"github.com/editkit/editkit/internal/contenthub/backend/s3test/s3open"
 )
 
 // countingBackend counts the requests made to the hub's storage.
@@ -87,14 +87,7 @@ func TestFirstBackupOfSmallFilesMakesFewRequests(t *testing.T) {
 			return b
 		},
 		"s3": func(t *testing.T) backend.Backend {
-			srv := s3test.Start(t)
-			b, err := backend.OpenS3(context.Background(), backend.S3Config{
-				Bucket: srv.Bucket, Prefix: "hub", Endpoint: srv.Endpoint, Region: srv.Region, Credentials: srv.Credentials(),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
+			_, b := s3open.Start(t, "hub")
 			return b
 		},
 	}

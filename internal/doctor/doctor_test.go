@@ -15,23 +15,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
+	"github.com/editkit/editkit/internal/contenthub/backend/s3test/s3open"
 	"github.com/editkit/editkit/internal/notify"
 	"github.com/editkit/editkit/internal/slowtest"
 )
 
 func s3Store(t *testing.T, srv *s3test.Server, secret string) backend.Backend {
 	t.Helper()
-	creds := srv.Credentials()
-	if secret != "" {
-		creds = credentials.NewStaticCredentialsProvider(srv.AccessKey, secret, "")
+	if secret == "" {
+		return s3open.Backend(t, srv, "show")
 	}
-	b, err := backend.OpenS3(context.Background(), backend.S3Config{Bucket: srv.Bucket, Prefix: "show", Endpoint: srv.Endpoint,
-		Region: srv.Region, Credentials: creds})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
+	return s3open.Backend(t, srv, "show", func(c *backend.S3Config) {
+		c.Credentials = credentials.NewStaticCredentialsProvider(srv.AccessKey, secret, "")
+	})
 }
 
 func statuses(rs []Result) string {

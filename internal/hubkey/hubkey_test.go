@@ -17,7 +17,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/editkit/editkit/internal/contenthub/backend"
-	"github.com/editkit/editkit/internal/contenthub/backend/s3test"
+	"github.com/editkit/editkit/internal/contenthub/backend/s3test/s3open"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -162,14 +162,7 @@ func TestConcurrentAddsBothLand(t *testing.T) {
 	stores := map[string]func(t *testing.T) backend.Backend{
 		"folder": func(t *testing.T) backend.Backend { return newHub(t) },
 		"s3": func(t *testing.T) backend.Backend {
-			srv := s3test.Start(t)
-			b, err := backend.OpenS3(context.Background(), backend.S3Config{
-				Bucket: srv.Bucket, Prefix: "hub", Endpoint: srv.Endpoint, Region: srv.Region, Credentials: srv.Credentials(),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
+			_, b := s3open.Start(t, "hub")
 			return b
 		},
 	}

@@ -281,6 +281,21 @@ func (s *Server) URL(prefix string) string {
 	return "s3://" + s.Bucket + "/" + prefix
 }
 
+// Env is the environment under which the editkit binary reaches the
+// server with its root key pair, whatever the machine's own AWS settings
+// (files, instance metadata) say. With StartTLS, add AWS_CA_BUNDLE=CAFile.
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_ACCESS_KEY_ID=" + s.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + s.SecretKey,
+		"AWS_REGION=" + s.Region,
+		"AWS_ENDPOINT_URL_S3=" + s.Endpoint,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+	}
+}
+
 // Credentials returns the server's root key pair.
 func (s *Server) Credentials() aws.CredentialsProvider {
 	return credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, "")
