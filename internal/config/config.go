@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/editkit/editkit/internal/place"
 )
 
 // Config is the settings file.
@@ -169,8 +171,8 @@ func (e *ExistsError) Error() string {
 // WriteTemplate writes Template to path as a new settings file, 0600 (it
 // may come to hold a secret), creating its missing folders 0700. An
 // existing file is kept unless force; the file appears complete or not at
-// all (written aside, then renamed), and a link at path is replaced, never
-// written through.
+// all (written aside, then renamed), and a link at path or where its folder
+// should be is refused, never written through.
 func WriteTemplate(path string, force bool) error {
 	if path == "" {
 		return errors.New("no settings file path: give --config FILE")
@@ -180,34 +182,37 @@ func WriteTemplate(path string, force bool) error {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("settings file %s: %w", path, err)
 	}
-	return writeAside(path, Template)
+	return writeSettings(path, 0o600, Template)
 }
 
-// writeAside writes content to path as a settings file, 0600, creating
-// its missing folders 0700: written aside, synced, then renamed over
-// path, so the file is complete or not there at all.
-func writeAside(path, content string) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("settings folder %s: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // 0600
+// writeSettings writes text to the settings file at path, perm exactly,
+// through the one placement path (place.WriteFile): written aside, synced,
+// then renamed over path, so the file is complete or not there at all.
+// The root is the folder above the settings folder, so that a link where
+// the settings folder (or the file) should be is refused, never written
+// through; missing folders above it are made 0700, the settings folder too.
+func writeSettings(path string, perm fs.FileMode, text string) error {
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("settings file %s: %w", path, err)
 	}
-	tmp := f.Name()
-	_, err = f.WriteString(content)
-	if err == nil {
-		err = f.Sync()
+	dir := filepath.Dir(abs)
+	root, rel := filepath.Dir(dir), filepath.Base(dir)+"/"+filepath.Base(abs)
+	if root == dir { // the settings folder is the file system's root
+		rel = filepath.Base(abs)
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return fmt.Errorf("settings folder %s: %w", root, err)
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
+	// Mkdir does not follow a link at dir; the placement walk refuses one.
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("settings folder %s: %w", dir, err)
 	}
+	err = place.WriteFile(root, rel, perm, func(w io.Writer) error {
+		_, err := io.WriteString(w, text)
+		return err
+	})
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("settings file %s: %w", path, err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+	"github.com/editkit/editkit/internal/place"
 )
 
 func TestTemplateParsesToNothing(t *testing.T) {
@@ -114,7 +115,7 @@ func TestRedactedHidesEverySecret(t *testing.T) {
 
 // `editkit --config NEW.toml config init`: the file and its missing
 // folders are made, 0600 and 0700; an existing file is kept unless force,
-// which also makes it 0600; a link at the path is replaced, not written
+// which also makes it 0600; a link at the path is refused, not written
 // through.
 func TestWriteTemplate(t *testing.T) {
 	root := t.TempDir()
@@ -150,8 +151,9 @@ func TestWriteTemplate(t *testing.T) {
 	os.WriteFile(outside, []byte("hub = \"/kept\"\n"), 0o644)
 	link := filepath.Join(root, "link.toml")
 	os.Symlink(outside, link)
-	if err := WriteTemplate(link, true); err != nil {
-		t.Fatal(err)
+	var le *place.LinkError
+	if err := WriteTemplate(link, true); !errors.As(err, &le) {
+		t.Fatalf("--force on a link: %v, want the link refused", err)
 	}
 	if b, _ := os.ReadFile(outside); string(b) != "hub = \"/kept\"\n" {
 		t.Errorf("written through the link: %q", b)

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/BurntSushi/toml"
-	"github.com/editkit/editkit/internal/place"
 )
 
 // SetIn sets key to value in [table] of the settings file at path ("" for
@@ -47,17 +44,7 @@ func SetIn(path, table, key, value string) error {
 	if _, err := toml.Decode(text, &check); err != nil {
 		return fmt.Errorf("settings file %s: could not set %s in it (%v): set it yourself", path, settingName(table, key), err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("settings file %s: %w", path, err)
-	}
-	err := place.WriteFileAt(path, perm, func(w io.Writer) error {
-		_, err := io.WriteString(w, text)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("settings file %s: %w", path, err)
-	}
-	return nil
+	return writeSettings(path, perm, text)
 }
 
 func settingName(table, key string) string {
