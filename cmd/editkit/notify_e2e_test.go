@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/editkit/editkit/internal/notify"
 )
@@ -226,25 +227,7 @@ func TestNotifyKilledMidSend(t *testing.T) {
 // the hub's event log; run again with nothing new, no message.
 func TestNotifyDigest(t *testing.T) {
 	long(t)
-	hook := newTeamHook(t)
-	hubDir := t.TempDir()
-	env := append(append(stateEnv(t), hook.env()...), "EDITKIT_HUB="+hubDir)
-	run := func(args ...string) result {
-		t.Helper()
-		r := editkitEnv(t, env, args...)
-		noSecrets(t, r)
-		return r
-	}
-	inbox := t.TempDir()
-	var files []string
-	for i, name := range []string{"SH010_comp_v003.mov", "SH020_comp_v001.mov"} {
-		p := filepath.Join(inbox, name)
-		writeMedia(t, p, 64<<10, byte(i))
-		files = append(files, p)
-	}
-	if r := run(append([]string{"push", "--category", "vfx", "--dest-path", "VFX"}, files...)...); r.code != 0 {
-		t.Fatalf("push: %s", r)
-	}
+	hook, run := pushedForDigest(t)
 	drive := filepath.Join(t.TempDir(), "EDITOR1")
 	os.Mkdir(drive, 0o755)
 	if r := run("pull", "--label", "EDITOR1", drive); r.code != 0 {
@@ -263,5 +246,53 @@ func TestNotifyDigest(t *testing.T) {
 	}
 	if n := len(hook.messages()); n != 1 {
 		t.Fatalf("%d messages after the second digest, want 1", n)
+	}
+}
+
+// pushedForDigest pushes two VFX shots to a new folder hub whose team has
+// webhooks; run runs editkit (with extra environment first) on that hub.
+func pushedForDigest(t *testing.T) (*teamHook, func(args ...string) result) {
+	t.Helper()
+	hook := newTeamHook(t)
+	env := append(append(stateEnv(t), hook.env()...), "EDITKIT_HUB="+t.TempDir())
+	run := func(args ...string) result {
+		t.Helper()
+		var extra []string
+		for len(args) > 0 && strings.Contains(args[0], "=") {
+			extra, args = append(extra, args[0]), args[1:]
+		}
+		r := editkitEnv(t, append(append([]string(nil), env...), extra...), args...)
+		noSecrets(t, r)
+		return r
+	}
+	inbox := t.TempDir()
+	var files []string
+	for i, name := range []string{"SH010_comp_v003.mov", "SH020_comp_v001.mov"} {
+		p := filepath.Join(inbox, name)
+		writeMedia(t, p, 64<<10, byte(i))
+		files = append(files, p)
+	}
+	if r := run(append([]string{"push", "--category", "vfx", "--dest-path", "VFX"}, files...)...); r.code != 0 {
+		t.Fatalf("push: %s", r)
+	}
+	return hook, run
+}
+
+// The digest runs on the command's clock (here a test clock ahead of the
+// real one), not the computer's: a first digest two days later does not
+// reach back to a push made "two days ago", and one half a day later
+// covers it and is dated by the run's clock.
+func TestNotifyDigestOnTheRunsClock(t *testing.T) {
+	pushed := time.Now()
+	hook, run := pushedForDigest(t)
+	if r := run("EDITKIT_TEST_CLOCK_AHEAD=48h", "notify", "digest"); r.code != 0 || !strings.Contains(r.stdout, "Nothing pushed or pulled since the last digest") {
+		t.Fatalf("first digest two days after the push: %s", r)
+	}
+	if r := run("EDITKIT_TEST_CLOCK_AHEAD=12h", "notify", "digest"); r.code != 0 || !strings.Contains(r.stdout, "Digest queued: Media digest: 2 files new") {
+		t.Fatalf("first digest half a day after the push: %s", r)
+	}
+	got := hook.messages()
+	if len(got) != 1 || got[0].Time.Before(pushed.Add(12*time.Hour)) {
+		t.Fatalf("digest %+v: want one, dated by the run's clock (after %s)", got, pushed.Add(12*time.Hour))
 	}
 }

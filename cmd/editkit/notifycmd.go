@@ -234,7 +234,7 @@ on one computer, e.g.:
 			if err != nil {
 				return err
 			}
-			m, worth, err := notify.QueueDigest(cmd.Context(), ob, snd, h, filepath.Join(e.stateDir(), "notify-digest.json"), time.Now())
+			m, worth, err := notify.QueueDigest(cmd.Context(), ob, snd, h, filepath.Join(e.stateDir(), "notify-digest.json"), e.runEnv(nil).Now())
 			snd.Close()
 			if err != nil {
 				return err
