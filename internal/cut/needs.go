@@ -89,69 +89,114 @@ func (r *Report) Complete() bool {
 func Plan(nd *Needs, state *catalog.State, drives []Drive, bytesPerSecond int64) *Report {
 	rep := &Report{Cut: nd.File, Format: nd.Format, Sequences: nd.Sequences, BytesPerSecond: bytesPerSecond,
 		Unknown: []Ref{}, Media: []Needed{}}
-	// One candidate per distinct content (BLAKE3): the catalog's, at its
-	// first path in name order; else a drive's.
+	c := newCandidates(state, drives)
+	c.addCatalog(state)
+	c.addDrives(drives)
+	c.match(rep, nd.Refs)
+	sort.Slice(rep.Media, func(i, j int) bool { return treepath.Less(rep.Media[i].Path, rep.Media[j].Path) })
+	for i, d := range drives {
+		rep.Drives = append(rep.Drives, driveGap(d, c.driveHas[i], rep.Media, bytesPerSecond))
+	}
+	return rep
+}
+
+// candidates is the media a cut's references can match: one per distinct
+// content (BLAKE3), the catalog's at its first path in name order, else a
+// drive's; with who holds each and what each drive asked about has.
+type candidates struct {
+	media    []Media
+	keys     []string                   // per media: its content key
+	at       map[string]int             // content key → index in media
+	inHub    map[string]bool            // content keys the catalog has
+	holders  map[string]map[string]bool // content key → drive labels
+	driveHas []map[string]bool          // per drive asked about: content keys on it
+}
+
+func newCandidates(state *catalog.State, drives []Drive) *candidates {
 	size := len(drives) * 1000
 	if state != nil {
 		size += len(state.Items)
 	}
-	media, keys := make([]Media, 0, size), make([]string, 0, size)
-	inHub, at := make(map[string]bool, size), make(map[string]int, size)
-	add := func(b3 string, m Media) {
-		key := b3
-		if key == "" {
-			key = "path:" + m.Path
+	return &candidates{
+		media: make([]Media, 0, size), keys: make([]string, 0, size),
+		at: make(map[string]int, size), inHub: make(map[string]bool, size),
+		holders: map[string]map[string]bool{}, driveHas: make([]map[string]bool, len(drives)),
+	}
+}
+
+// contentKey names a file's content: its BLAKE3, else (no hash known) its
+// path.
+func contentKey(b3, path string) string {
+	if b3 == "" {
+		return "path:" + path
+	}
+	return b3
+}
+
+// add makes m a candidate unless its content is one already; the
+// catalog's copy at the first path in name order stands for it.
+func (c *candidates) add(b3 string, m Media) {
+	key := contentKey(b3, m.Path)
+	if i, ok := c.at[key]; ok {
+		if c.inHub[key] && m.Path < c.media[i].Path {
+			c.media[i] = m
 		}
-		if i, ok := at[key]; ok {
-			if inHub[key] && m.Path < media[i].Path {
-				media[i] = m
+		return
+	}
+	c.at[key] = len(c.media)
+	c.media = append(c.media, m)
+	c.keys = append(c.keys, key)
+}
+
+func (c *candidates) hold(key, label string) {
+	if c.holders[key] == nil {
+		c.holders[key] = map[string]bool{}
+	}
+	c.holders[key][label] = true
+}
+
+// addCatalog adds the hub's media and the drives the catalog says hold
+// them.
+func (c *candidates) addCatalog(state *catalog.State) {
+	if state == nil {
+		return
+	}
+	for _, it := range state.Items { // not Sorted: 50 000 items sort in most of a second
+		c.inHub[it.B3] = true
+		c.add(it.B3, Media{Path: it.Path, Size: it.Size, MXF: it.MXF})
+	}
+	for _, d := range state.Drives {
+		for p, rec := range d.Has {
+			if it := state.Items[p]; it != nil && it.B3 == rec.B3 {
+				c.hold(it.B3, d.Label)
 			}
-			return
-		}
-		at[key] = len(media)
-		media = append(media, m)
-		keys = append(keys, key)
-	}
-	holders := map[string]map[string]bool{} // key → drive labels
-	hold := func(key, label string) {
-		if holders[key] == nil {
-			holders[key] = map[string]bool{}
-		}
-		holders[key][label] = true
-	}
-	if state != nil {
-		for _, it := range state.Items { // not Sorted: 50 000 items sort in most of a second
-			inHub[it.B3] = true
-			add(it.B3, Media{Path: it.Path, Size: it.Size, MXF: it.MXF})
-		}
-		for _, d := range state.Drives {
-			for p, c := range d.Has {
-				if it := state.Items[p]; it != nil && it.B3 == c.B3 {
-					hold(it.B3, d.Label)
-				}
-			}
 		}
 	}
-	driveHas := make([]map[string]bool, len(drives))
+}
+
+// addDrives adds what the drives asked about record, and notes what each
+// has.
+func (c *candidates) addDrives(drives []Drive) {
 	for i, d := range drives {
-		driveHas[i] = map[string]bool{}
+		c.driveHas[i] = map[string]bool{}
 		for _, r := range d.Records {
 			if r.Dir || r.Deleted {
 				continue
 			}
-			add(r.BLAKE3, Media{Path: r.Path, Size: r.Size, MXF: r.MXF})
-			key := r.BLAKE3
-			if key == "" {
-				key = "path:" + r.Path
-			}
-			driveHas[i][key] = true
-			hold(key, d.Label)
+			c.add(r.BLAKE3, Media{Path: r.Path, Size: r.Size, MXF: r.MXF})
+			key := contentKey(r.BLAKE3, r.Path)
+			c.driveHas[i][key] = true
+			c.hold(key, d.Label)
 		}
 	}
+}
 
-	ix := NewIndex(media)
+// match matches refs against the candidates into rep: each matched
+// candidate once in Media, references nothing fits in Unknown, those
+// several clips fit in Ambiguous.
+func (c *candidates) match(rep *Report, refs []Ref) {
 	needed := map[int]bool{}
-	for _, m := range ix.Match(nd.Refs) {
+	for _, m := range NewIndex(c.media).Match(refs) {
 		if len(m.Media) == 0 {
 			rep.Unknown = append(rep.Unknown, m.Ref)
 			continue
@@ -159,46 +204,52 @@ func Plan(nd *Needs, state *catalog.State, drives []Drive, bytesPerSecond int64)
 		if m.Ambiguous {
 			a := Ambiguity{Ref: m.Ref}
 			for _, i := range m.Media {
-				a.Paths = append(a.Paths, media[i].Path)
+				a.Paths = append(a.Paths, c.media[i].Path)
 			}
 			rep.Ambiguous = append(rep.Ambiguous, a)
 		}
 		for _, i := range m.Media {
 			if !needed[i] {
 				needed[i] = true
-				md := media[i]
-				n := Needed{Path: md.Path, Size: md.Size, InHub: inHub[keys[i]], By: m.By, key: keys[i], Drives: []string{}}
-				if md.MXF != nil {
-					n.Clip = md.MXF.ClipName
-				}
-				for l := range holders[keys[i]] {
-					n.Drives = append(n.Drives, l)
-				}
-				sort.Strings(n.Drives)
-				rep.Media = append(rep.Media, n)
+				rep.Media = append(rep.Media, c.needed(i, m.By))
 			}
 		}
 	}
-	sort.Slice(rep.Media, func(i, j int) bool { return treepath.Less(rep.Media[i].Path, rep.Media[j].Path) })
-	for i, d := range drives {
-		gap := DriveGap{Drive: d.Root, Label: d.Label, Missing: []Needed{}}
-		for _, n := range rep.Media {
-			if driveHas[i][n.key] {
-				continue
-			}
-			gap.Missing = append(gap.Missing, n)
-			gap.MissingBytes += n.Size
-			if n.InHub {
-				gap.Pullable++
-				gap.PullBytes += n.Size
-			}
-		}
-		if bytesPerSecond > 0 {
-			gap.PullTime = time.Duration(float64(gap.PullBytes) / float64(bytesPerSecond) * float64(time.Second))
-		}
-		rep.Drives = append(rep.Drives, gap)
+}
+
+// needed is candidate i as the cut needs it, matched by by.
+func (c *candidates) needed(i int, by string) Needed {
+	md, key := c.media[i], c.keys[i]
+	n := Needed{Path: md.Path, Size: md.Size, InHub: c.inHub[key], By: by, key: key, Drives: []string{}}
+	if md.MXF != nil {
+		n.Clip = md.MXF.ClipName
 	}
-	return rep
+	for l := range c.holders[key] {
+		n.Drives = append(n.Drives, l)
+	}
+	sort.Strings(n.Drives)
+	return n
+}
+
+// driveGap is what of media drive d (holding the content keys has) lacks,
+// and how long pulling it takes at bytesPerSecond.
+func driveGap(d Drive, has map[string]bool, media []Needed, bytesPerSecond int64) DriveGap {
+	gap := DriveGap{Drive: d.Root, Label: d.Label, Missing: []Needed{}}
+	for _, n := range media {
+		if has[n.key] {
+			continue
+		}
+		gap.Missing = append(gap.Missing, n)
+		gap.MissingBytes += n.Size
+		if n.InHub {
+			gap.Pullable++
+			gap.PullBytes += n.Size
+		}
+	}
+	if bytesPerSecond > 0 {
+		gap.PullTime = time.Duration(float64(gap.PullBytes) / float64(bytesPerSecond) * float64(time.Second))
+	}
+	return gap
 }
 
 // HubPaths returns the catalog paths of the needed media that are in the
