@@ -21,10 +21,7 @@ type testHub struct {
 
 // hubs runs f against both kinds of hub.
 func hubs(t *testing.T, f func(t *testing.T, h *testHub)) {
-	t.Run("folder", func(t *testing.T) {
-		dir := t.TempDir()
-		f(t, &testHub{name: "folder", url: dir, dir: dir, env: stateEnv(t)})
-	})
+	t.Run("folder", func(t *testing.T) { f(t, folderHub(t)) })
 	t.Run("s3", func(t *testing.T) {
 		if _, err := s3test.FindBinary(); err != nil {
 			need(t, false, "versitygw ("+s3test.InstallHint+")")

@@ -25,12 +25,10 @@ type purgeOut struct {
 }
 
 // reviewDrive pushes review media (two cuts expiring in 14 and 30 days,
-// category footage) and a VFX shot that never expires to a folder hub,
-// and prepares a drive: a project copied onto it, then the media pulled.
-func reviewDrive(t *testing.T) (h *testHub, drive, inbox string) {
+// category footage) and a VFX shot that never expires to hub h, and
+// prepares a drive: a project copied onto it, then the media pulled.
+func reviewDrive(t *testing.T, h *testHub) (drive, inbox string) {
 	t.Helper()
-	dir := t.TempDir()
-	h = &testHub{name: "folder", url: dir, dir: dir, env: stateEnv(t)}
 	inbox = t.TempDir()
 	writeMedia(t, filepath.Join(inbox, "Reel1_v7.mov"), 300<<10, 1)
 	writeMedia(t, filepath.Join(inbox, "Reel2_v3.mov"), 200<<10, 2)
@@ -57,7 +55,7 @@ func reviewDrive(t *testing.T) (h *testHub, drive, inbox string) {
 	if r := h.runJSON(t, &pl, "pull", drive); r.code != 0 || pl.Pulled != 3 {
 		t.Fatalf("pull: %s", r)
 	}
-	return h, drive, inbox
+	return drive, inbox
 }
 
 // ahead runs editkit with its clock d ahead (test builds only).
@@ -151,10 +149,15 @@ func present(t *testing.T, path string) bool {
 // Review media goes when it expires, on the record: status shows what
 // expires where; --dry-run changes nothing; purge --expired removes only
 // what expired, and verify afterwards passes and lists it as purged, the
-// reference tool agrees, the catalog and the tracker know; then a
-// category, then everything.
+// reference tool agrees, the catalog and the tracker know (one row per
+// purged file); then a category, then everything. On a folder hub and on
+// the real S3 server.
 func TestPurgeExpiredCategoryAll(t *testing.T) {
-	h, drive, inbox := reviewDrive(t)
+	hubs(t, purgeExpiredCategoryAll)
+}
+
+func purgeExpiredCategoryAll(t *testing.T, h *testHub) {
+	drive, inbox := reviewDrive(t, h)
 	ref := needRefTool(t)
 	reel1, reel2 := filepath.Join(drive, "Review", "Reel1_v7.mov"), filepath.Join(drive, "Review", "Reel2_v3.mov")
 	later := h.ahead(15 * 24 * time.Hour)
@@ -272,7 +275,8 @@ func TestPurgeExpiredCategoryAll(t *testing.T) {
 // Purge never removes a file editkit did not place, or one changed since,
 // unless --force, and never anything through a link, forced or not.
 func TestPurgeRefusesForeignChangedAndLinks(t *testing.T) {
-	h, drive, _ := reviewDrive(t)
+	h := folderHub(t)
+	drive, _ := reviewDrive(t, h)
 	avp := filepath.Join(drive, "Project", "Show.avp")
 	os.WriteFile(avp, []byte("the editor saved the project since"), 0o644)
 	foreign := filepath.Join(drive, "Project", "Bins", "Anna's bin.avb")
@@ -316,7 +320,8 @@ func TestPurgeRefusesForeignChangedAndLinks(t *testing.T) {
 // events were kept, finishes when run again: every file gone, recorded
 // once in the manifest and the tracker, verify clean.
 func TestPurgeKilledThenRerunReportsOnce(t *testing.T) {
-	h, drive, _ := reviewDrive(t)
+	h := folderHub(t)
+	drive, _ := reviewDrive(t, h)
 	for _, at := range []string{"purge:unlinked", "purge:removed", "purge:recorded"} {
 		r := editkitEnv(t, append(slices.Clone(h.env), "EDITKIT_TEST_KILL_AT="+at), "purge", "--all", drive, "--hub", h.url)
 		if r.code != -1 && r.code != 137 {
