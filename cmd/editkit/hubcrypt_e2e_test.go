@@ -186,7 +186,7 @@ func (h *testHub) sealedBlobPath(t *testing.T, identity, b3 string) string {
 		t.Fatal(err)
 	}
 	hub := contenthub.New(h.storage(t))
-	keys, err := hubkey.Load(context.Background(), hub.Storage(), ids.IDs)
+	keys, err := hubkey.Load(context.Background(), hub.Storage(), ids.IDs, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -264,8 +264,8 @@ func (e *env) encryptHub(ctx context.Context, h *contenthub.Hub, rcpts []hubkey.
 		if ierr != nil {
 			return ierr
 		}
-		if keys, err = hubkey.Load(ctx, h.Storage(), ids.IDs); err == nil {
-			rcpts, err = hubkey.List(ctx, h.Storage(), ids.IDs)
+		if keys, err = hubkey.Load(ctx, h.Storage(), ids.IDs, e.stateDir()); err == nil {
+			rcpts, err = hubkey.List(ctx, h.Storage(), ids.IDs, e.stateDir())
 		}
 	}
 	if errors.Is(err, hubkey.ErrKeyringExists) {
@@ -336,7 +336,7 @@ encrypted, or you are not a keyholder.`,
 		Args: argsRange(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.withKeyring(cmd.Context(), &hf, func(h *contenthub.Hub, ids *hubkey.Identities) error {
-				rs, err := hubkey.List(cmd.Context(), h.Storage(), ids.IDs)
+				rs, err := hubkey.List(cmd.Context(), h.Storage(), ids.IDs, e.stateDir())
 				if err != nil {
 					return err
 				}
@@ -380,7 +380,7 @@ usage, the hub is not encrypted, or you are not a keyholder.`,
 			}
 			r = r.WithLabel(label)
 			return e.withKeyring(cmd.Context(), &addHF, func(h *contenthub.Hub, ids *hubkey.Identities) error {
-				err := hubkey.Add(cmd.Context(), h.Storage(), ids.IDs, r)
+				err := hubkey.Add(cmd.Context(), h.Storage(), ids.IDs, e.stateDir(), r)
 				already := errors.Is(err, hubkey.ErrAlreadyKeyholder)
 				if err != nil && !already {
 					return err
@@ -420,7 +420,7 @@ the hub is not encrypted, or you are not a keyholder.`,
 		Args: argsRange(1, 1, "the keyholder to remove, by recipient or label"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.withKeyring(cmd.Context(), &rmHF, func(h *contenthub.Hub, ids *hubkey.Identities) error {
-				keys, err := hubkey.Remove(cmd.Context(), h.Storage(), ids.IDs, args[0])
+				keys, err := hubkey.Remove(cmd.Context(), h.Storage(), ids.IDs, e.stateDir(), args[0])
 				if errors.Is(err, hubkey.ErrNotKeyholder) {
 					return &ui.UsageError{Err: err}
 				}

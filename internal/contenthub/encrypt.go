@@ -95,7 +95,7 @@ func unlock(ctx context.Context, b backend.Backend, c Config) (backend.Backend, 
 			return nil, err
 		}
 	}
-	keys, err := hubkey.Load(ctx, b, ids)
+	keys, err := hubkey.Load(ctx, b, ids, c.KeyringTrust)
 	if errors.Is(err, hubkey.ErrNotEncrypted) {
 		return b, nil
 	}

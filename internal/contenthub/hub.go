@@ -73,6 +73,9 @@ type Config struct {
 	// Identities gives the identities an encrypted hub is opened with; it
 	// is called only for a hub that has a keyring (encrypt.go).
 	Identities func() ([]age.Identity, error)
+	// KeyringTrust is the folder where this person's computer remembers
+	// the keyring generation it accepted ("": nowhere; see hubkey.Load).
+	KeyringTrust string
 	// Encrypting opens a hub whose encryption has not finished (for
 	// EncryptInPlace); others are told to wait.
 	Encrypting bool

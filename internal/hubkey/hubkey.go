@@ -143,9 +143,12 @@ func Init(ctx context.Context, b backend.Backend, recipients []Recipient) (*Keys
 
 // Load opens the hub's keyring with the first of ids that can. It returns
 // ErrNotEncrypted if the hub has none and a *NoKeyError if none of ids
-// opens it.
-func Load(ctx context.Context, b backend.Backend, ids []age.Identity) (*Keys, error) {
-	r, err := loadRing(ctx, b, ids)
+// opens it. trustDir (the person's state folder; "" for none) remembers
+// the generation accepted, so that a rollback or a replaced generation is
+// refused later even for someone who could not check its link (trust.go);
+// List, Add and Remove take it too.
+func Load(ctx context.Context, b backend.Backend, ids []age.Identity, trustDir string) (*Keys, error) {
+	r, err := loadRing(ctx, b, ids, trustDir)
 	if err != nil {
 		return nil, err
 	}
@@ -153,8 +156,8 @@ func Load(ctx context.Context, b backend.Backend, ids []age.Identity) (*Keys, er
 }
 
 // List returns the keyholders' recipients.
-func List(ctx context.Context, b backend.Backend, ids []age.Identity) ([]Recipient, error) {
-	r, err := loadRing(ctx, b, ids)
+func List(ctx context.Context, b backend.Backend, ids []age.Identity, trustDir string) ([]Recipient, error) {
+	r, err := loadRing(ctx, b, ids, trustDir)
 	if err != nil {
 		return nil, err
 	}
@@ -163,11 +166,11 @@ func List(ctx context.Context, b backend.Backend, ids []age.Identity) ([]Recipie
 
 // Add makes r a keyholder: it can read every epoch from then on. It
 // returns ErrAlreadyKeyholder if r is one.
-func Add(ctx context.Context, b backend.Backend, ids []age.Identity, r Recipient) error {
+func Add(ctx context.Context, b backend.Backend, ids []age.Identity, trustDir string, r Recipient) error {
 	if _, err := r.ageRecipient(); err != nil {
 		return err
 	}
-	_, err := change(ctx, b, ids, func(next *ring) error {
+	_, err := change(ctx, b, ids, trustDir, func(next *ring) error {
 		if next.find(r.Key) >= 0 {
 			return fmt.Errorf("%s: %w", r, ErrAlreadyKeyholder)
 		}
@@ -181,8 +184,8 @@ func Add(ctx context.Context, b backend.Backend, ids []age.Identity, r Recipient
 // rotates: a new epoch and data key, wrapped only to those left, so what
 // is written afterwards cannot be read with the removed identity. It
 // returns the new keys.
-func Remove(ctx context.Context, b backend.Backend, ids []age.Identity, who string) (*Keys, error) {
-	r, err := change(ctx, b, ids, func(next *ring) error {
+func Remove(ctx context.Context, b backend.Backend, ids []age.Identity, trustDir string, who string) (*Keys, error) {
+	r, err := change(ctx, b, ids, trustDir, func(next *ring) error {
 		i, err := next.match(who)
 		if err != nil {
 			return err
@@ -208,10 +211,10 @@ func Remove(ctx context.Context, b backend.Backend, ids []age.Identity, who stri
 // change applies edit to the newest keyring and writes it as the next
 // generation; if another keyholder wrote that generation first it reads
 // theirs and applies edit again.
-func change(ctx context.Context, b backend.Backend, ids []age.Identity, edit func(*ring) error) (*ring, error) {
+func change(ctx context.Context, b backend.Backend, ids []age.Identity, trustDir string, edit func(*ring) error) (*ring, error) {
 	const attempts = 8
 	for range attempts {
-		cur, err := loadRing(ctx, b, ids)
+		cur, err := loadRing(ctx, b, ids, trustDir)
 		if err != nil {
 			return nil, err
 		}

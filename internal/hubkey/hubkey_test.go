@@ -48,7 +48,7 @@ func (p person) ids() []age.Identity { return []age.Identity{p.id} }
 
 func mustLoad(t *testing.T, b backend.Backend, p person) *Keys {
 	t.Helper()
-	k, err := Load(context.Background(), b, p.ids())
+	k, err := Load(context.Background(), b, p.ids(), "")
 	if err != nil {
 		t.Fatalf("Load for %s: %v", p.rcpt.Label, err)
 	}
@@ -58,7 +58,7 @@ func mustLoad(t *testing.T, b backend.Backend, p person) *Keys {
 func TestOneRecipientRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	b := newHub(t)
-	if _, err := Load(ctx, b, nil); !errors.Is(err, ErrNotEncrypted) {
+	if _, err := Load(ctx, b, nil, ""); !errors.Is(err, ErrNotEncrypted) {
 		t.Fatalf("Load of a hub without keyring: %v, want ErrNotEncrypted", err)
 	}
 	maria := newPerson(t, "maria@laptop")
@@ -76,7 +76,7 @@ func TestOneRecipientRoundTrip(t *testing.T) {
 	if _, err := Init(ctx, b, []Recipient{maria.rcpt}); !errors.Is(err, ErrKeyringExists) {
 		t.Fatalf("second Init: %v, want ErrKeyringExists", err)
 	}
-	rs, err := List(ctx, b, maria.ids())
+	rs, err := List(ctx, b, maria.ids(), "")
 	if err != nil || len(rs) != 1 || rs[0] != maria.rcpt {
 		t.Fatalf("List = %v, %v", rs, err)
 	}
@@ -95,7 +95,7 @@ func TestThreeRecipientsAndARemovedOne(t *testing.T) {
 			t.Fatalf("%s reads other keys", p.rcpt.Label)
 		}
 	}
-	k2, err := Remove(ctx, b, a.ids(), "bo") // by label
+	k2, err := Remove(ctx, b, a.ids(), "", "bo") // by label
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,29 +114,29 @@ func TestThreeRecipientsAndARemovedOne(t *testing.T) {
 		t.Fatal("the removed identity decrypts the rotated keyring")
 	}
 	var nk *NoKeyError
-	if _, err := Load(ctx, b, bo.ids()); !errors.As(err, &nk) || nk.Holders != 2 || len(nk.Yours) != 1 || nk.Yours[0].Key != bo.rcpt.Key {
+	if _, err := Load(ctx, b, bo.ids(), ""); !errors.As(err, &nk) || nk.Holders != 2 || len(nk.Yours) != 1 || nk.Yours[0].Key != bo.rcpt.Key {
 		t.Fatalf("Load for the removed person: %v, want a NoKeyError for 2 holders naming their key", err)
 	}
-	rs, _ := List(ctx, b, c.ids())
+	rs, _ := List(ctx, b, c.ids(), "")
 	if len(rs) != 2 || rs[0].Key != a.rcpt.Key || rs[1].Key != c.rcpt.Key {
 		t.Fatalf("keyholders after removal: %v", rs)
 	}
-	if _, err := Remove(ctx, b, a.ids(), bo.rcpt.Key); !errors.Is(err, ErrNotKeyholder) {
+	if _, err := Remove(ctx, b, a.ids(), "", bo.rcpt.Key); !errors.Is(err, ErrNotKeyholder) {
 		t.Fatalf("removing bo again: %v, want ErrNotKeyholder", err)
 	}
-	if _, err := Remove(ctx, b, a.ids(), c.rcpt.Key); err != nil {
+	if _, err := Remove(ctx, b, a.ids(), "", c.rcpt.Key); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Remove(ctx, b, a.ids(), a.rcpt.Key); err == nil || !strings.Contains(err.Error(), "only keyholder") {
+	if _, err := Remove(ctx, b, a.ids(), "", a.rcpt.Key); err == nil || !strings.Contains(err.Error(), "only keyholder") {
 		t.Fatalf("removing the last keyholder: %v", err)
 	}
-	if err := Add(ctx, b, a.ids(), c.rcpt); err != nil {
+	if err := Add(ctx, b, a.ids(), "", c.rcpt); err != nil {
 		t.Fatal(err)
 	}
 	if k := mustLoad(t, b, c); len(k.Data) != 3 || k.Current != 3 {
 		t.Fatalf("re-added keyholder reads epochs %v, current %d; want all 3", k.Data, k.Current)
 	}
-	if err := Add(ctx, b, a.ids(), c.rcpt); !errors.Is(err, ErrAlreadyKeyholder) {
+	if err := Add(ctx, b, a.ids(), "", c.rcpt); !errors.Is(err, ErrAlreadyKeyholder) {
 		t.Fatalf("adding a keyholder twice: %v", err)
 	}
 }
@@ -184,7 +184,7 @@ func concurrentAdds(t *testing.T, b backend.Backend) {
 	for i, p := range newcomers {
 		wg.Go(func() {
 			<-start
-			errs[i] = Add(ctx, b, a.ids(), p.rcpt)
+			errs[i] = Add(ctx, b, a.ids(), "", p.rcpt)
 		})
 	}
 	close(start)
@@ -194,7 +194,7 @@ func concurrentAdds(t *testing.T, b backend.Backend) {
 			t.Fatalf("Add %s: %v", newcomers[i].rcpt.Label, err)
 		}
 	}
-	rs, err := List(ctx, b, a.ids())
+	rs, err := List(ctx, b, a.ids(), "")
 	if err != nil || len(rs) != 1+len(newcomers) {
 		t.Fatalf("keyholders after concurrent adds: %v, %v", rs, err)
 	}
@@ -252,16 +252,16 @@ func TestSSHEd25519RecipientRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Load(ctx, b, ids.IDs)
+	got, err := Load(ctx, b, ids.IDs, "")
 	if err != nil || got.Data[1] != k.Data[1] {
 		t.Fatalf("Load with the SSH key: %v", err)
 	}
 	// Removing it by the line as in id_ed25519.pub, comment and all.
 	other := newPerson(t, "ana")
-	if err := Add(ctx, b, ids.IDs, other.rcpt); err != nil {
+	if err := Add(ctx, b, ids.IDs, "", other.rcpt); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Remove(ctx, b, other.ids(), line); err != nil {
+	if _, err := Remove(ctx, b, other.ids(), "", line); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -281,7 +281,7 @@ func TestPassphraseProtectedSSHKeyIsNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Load(ctx, b, ids.IDs)
+	_, err = Load(ctx, b, ids.IDs, "")
 	var nk *NoKeyError
 	if !errors.As(err, &nk) || nk.Locked != path || !strings.Contains(err.Error(), "passphrase") || !strings.Contains(err.Error(), "editkit key new") {
 		t.Fatalf("Load with a passphrase-protected key: %v", err)
@@ -333,7 +333,7 @@ func TestDamagedOrForgedKeyringIsRefused(t *testing.T) {
 		data := readObject(t, b, generationKey(1))
 		data[len(data)-5] ^= 1
 		put(t, b, generationKey(1), data)
-		if _, err := Load(ctx, b, a.ids()); err == nil || !strings.Contains(err.Error(), generationKey(1)) {
+		if _, err := Load(ctx, b, a.ids(), ""); err == nil || !strings.Contains(err.Error(), generationKey(1)) {
 			t.Fatalf("Load of a flipped keyring: %v", err)
 		}
 	})
@@ -341,7 +341,7 @@ func TestDamagedOrForgedKeyringIsRefused(t *testing.T) {
 		b := setup(t)
 		data := readObject(t, b, generationKey(1))
 		put(t, b, generationKey(1), data[:len(data)/2])
-		if _, err := Load(ctx, b, a.ids()); err == nil || !strings.Contains(err.Error(), generationKey(1)) {
+		if _, err := Load(ctx, b, a.ids(), ""); err == nil || !strings.Contains(err.Error(), generationKey(1)) {
 			t.Fatalf("Load of a truncated keyring: %v", err)
 		}
 	})
@@ -354,7 +354,7 @@ func TestDamagedOrForgedKeyringIsRefused(t *testing.T) {
 		if err := writeGeneration(ctx, b, planted, randomBytes(32)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Load(ctx, b, a.ids()); err == nil || !strings.Contains(err.Error(), "not written by a keyholder") {
+		if _, err := Load(ctx, b, a.ids(), ""); err == nil || !strings.Contains(err.Error(), "not written by a keyholder") {
 			t.Fatalf("Load of a planted generation: %v", err)
 		}
 	})
@@ -365,21 +365,21 @@ func TestDamagedOrForgedKeyringIsRefused(t *testing.T) {
 		if err := writeGeneration(ctx, b, planted, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Load(ctx, b, a.ids()); err == nil || !strings.Contains(err.Error(), "missing") {
+		if _, err := Load(ctx, b, a.ids(), ""); err == nil || !strings.Contains(err.Error(), "missing") {
 			t.Fatalf("Load of a generation whose predecessor is missing: %v", err)
 		}
 	})
 	t.Run("old generation copied as new", func(t *testing.T) {
 		b := setup(t)
 		put(t, b, generationKey(2), readObject(t, b, generationKey(1)))
-		if _, err := Load(ctx, b, a.ids()); err == nil || !strings.Contains(err.Error(), "generation 1") {
+		if _, err := Load(ctx, b, a.ids(), ""); err == nil || !strings.Contains(err.Error(), "generation 1") {
 			t.Fatalf("Load of a copied generation: %v", err)
 		}
 	})
 	t.Run("not age at all", func(t *testing.T) {
 		b := newHub(t)
 		put(t, b, generationKey(1), []byte("hello"))
-		if _, err := Load(ctx, b, a.ids()); err == nil || !strings.Contains(err.Error(), generationKey(1)) {
+		if _, err := Load(ctx, b, a.ids(), ""); err == nil || !strings.Contains(err.Error(), generationKey(1)) {
 			t.Fatalf("Load of garbage: %v", err)
 		}
 	})

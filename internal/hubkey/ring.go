@@ -211,24 +211,36 @@ type errNotYours struct {
 
 func (errNotYours) Error() string { return "not wrapped to any of your keys" }
 
+// generation is one keyring generation as read.
+type generation struct {
+	num    uint64
+	r      *ring
+	raw    []byte // the ring's exact bytes, which link covers
+	link   []byte // MAC under the previous generation's chain key
+	digest string // of the stored object
+}
+
 // readGeneration reads and decrypts generation gen. An identity that does
 // not open it gives errNotYours.
-func readGeneration(ctx context.Context, b backend.Backend, gen uint64, ids []age.Identity) (*ring, []byte, []byte, error) {
+func readGeneration(ctx context.Context, b backend.Backend, gen uint64, ids []age.Identity) (*generation, error) {
 	key := generationKey(gen)
 	rc, err := b.Get(ctx, key, 0, -1)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading the keyring %s%s: %w", b.Location(), key, err)
+		return nil, fmt.Errorf("reading the keyring %s%s: %w", b.Location(), key, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(rc, maxRingSize+1))
 	rc.Close()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading the keyring %s%s: %w", b.Location(), key, err)
+		return nil, fmt.Errorf("reading the keyring %s%s: %w", b.Location(), key, err)
 	}
 	if len(data) > maxRingSize {
-		return nil, nil, nil, fmt.Errorf("keyring %s is damaged: larger than %d bytes", key, maxRingSize)
+		return nil, fmt.Errorf("keyring %s is damaged: larger than %d bytes", key, maxRingSize)
 	}
 	r, raw, lnk, err := openGeneration(data, key, gen, ids)
-	return r, raw, lnk, err
+	if err != nil {
+		return nil, err
+	}
+	return &generation{num: gen, r: r, raw: raw, link: lnk, digest: objectDigest(data)}, nil
 }
 
 // openGeneration decrypts and parses a keyring object's bytes.
@@ -283,8 +295,18 @@ func countStanzas(data []byte) int {
 
 // loadRing reads the newest keyring generation and checks it is linked
 // to the one before it (when the caller can read that one too: someone
-// added in the newest generation cannot, and takes it on trust).
-func loadRing(ctx context.Context, b backend.Backend, ids []age.Identity) (*ring, error) {
+// added in the newest generation cannot, and takes it on trust). With a
+// trustDir, the generation accepted is remembered there, and a later
+// keyring that does not follow from it is refused (trust.go).
+func loadRing(ctx context.Context, b backend.Backend, ids []age.Identity, trustDir string) (*ring, error) {
+	// What was accepted is read before the generations are listed, so
+	// that another run of the same person accepting a newer one meanwhile
+	// does not look like a rollback.
+	loc := b.Location()
+	was, pinned, err := readAccepted(trustDir, loc, ids)
+	if err != nil {
+		return nil, err
+	}
 	gens, err := listGenerations(ctx, b)
 	if err != nil {
 		return nil, err
@@ -293,30 +315,94 @@ func loadRing(ctx context.Context, b backend.Backend, ids []age.Identity) (*ring
 		return nil, ErrNotEncrypted
 	}
 	top := gens[len(gens)-1]
-	r, raw, lnk, err := readGeneration(ctx, b, top, ids)
+	if pinned && top < was.Generation {
+		return nil, distrustError(trustDir, loc, ids, fmt.Sprintf("went back to generation %d from generation %d, which you accepted before", top, was.Generation))
+	}
+	g, err := readGeneration(ctx, b, top, ids)
 	var ny errNotYours
 	if errors.As(err, &ny) {
-		return nil, &NoKeyError{Hub: b.Location(), Holders: ny.holders, Yours: recipientsOf(ids), Locked: ny.locked}
+		return nil, &NoKeyError{Hub: loc, Holders: ny.holders, Yours: recipientsOf(ids), Locked: ny.locked}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if top == 1 {
-		return r, nil
+	if pinned {
+		err = followsAccepted(ctx, b, ids, g, was, trustDir)
+	} else {
+		err = linkedToPrevious(ctx, b, ids, g)
 	}
-	prev, _, _, err := readGeneration(ctx, b, top-1, ids)
-	switch {
-	case errors.As(err, &ny):
-		return r, nil
-	case errors.Is(err, backend.ErrNotFound):
-		return nil, fmt.Errorf("keyring %s cannot be trusted: the generation before it, %s, is missing (a keyholder never deletes one; someone with write access to the hub may have tampered with it)", generationKey(top), generationKey(top-1))
-	case err != nil:
+	if err != nil {
 		return nil, err
 	}
-	if lnk == nil || !hmac.Equal(lnk, link(prev.ChainKey, raw)) || !bytes.Equal(prev.HubID, r.HubID) || !bytes.Equal(prev.IDKey, r.IDKey) {
-		return nil, fmt.Errorf("keyring %s was not written by a keyholder of %s (its link to the generation before does not check out): someone with write access to the hub may have tampered with it; do not write to the hub until a keyholder has looked", generationKey(top), generationKey(top-1))
+	if !pinned || was.Generation != top {
+		if err := remember(trustDir, loc, ids, top, g.digest); err != nil {
+			return nil, err
+		}
 	}
-	return r, nil
+	return g.r, nil
+}
+
+// linkedToPrevious checks that g is linked to the generation before it,
+// when the caller can read that one.
+func linkedToPrevious(ctx context.Context, b backend.Backend, ids []age.Identity, g *generation) error {
+	if g.num == 1 {
+		return nil
+	}
+	prev, err := readGeneration(ctx, b, g.num-1, ids)
+	var ny errNotYours
+	switch {
+	case errors.As(err, &ny):
+		return nil // a newcomer: trusted on first use
+	case errors.Is(err, backend.ErrNotFound):
+		return fmt.Errorf("keyring %s cannot be trusted: the generation before it, %s, is missing (a keyholder never deletes one; someone with write access to the hub may have tampered with it)", generationKey(g.num), generationKey(g.num-1))
+	case err != nil:
+		return err
+	}
+	return checkLink(prev, g)
+}
+
+// checkLink checks that g was written by a keyholder of prev.
+func checkLink(prev, g *generation) error {
+	if g.link == nil || !hmac.Equal(g.link, link(prev.r.ChainKey, g.raw)) || !bytes.Equal(prev.r.HubID, g.r.HubID) || !bytes.Equal(prev.r.IDKey, g.r.IDKey) {
+		return fmt.Errorf("keyring %s was not written by a keyholder of %s (its link to the generation before does not check out): someone with write access to the hub may have tampered with it; do not write to the hub until a keyholder has looked", generationKey(g.num), generationKey(prev.num))
+	}
+	return nil
+}
+
+// followsAccepted checks that top is the generation accepted before, or
+// follows from it link by link.
+func followsAccepted(ctx context.Context, b backend.Backend, ids []age.Identity, top *generation, was accepted, trustDir string) error {
+	loc := b.Location()
+	replaced := distrustError(trustDir, loc, ids, fmt.Sprintf("generation %d is not the one you accepted before (its content was replaced)", was.Generation))
+	if top.num == was.Generation {
+		if top.digest != was.Digest {
+			return replaced
+		}
+		return nil
+	}
+	prev, err := readGeneration(ctx, b, was.Generation, ids)
+	if err != nil && !errors.As(err, new(errNotYours)) && !errors.Is(err, backend.ErrNotFound) {
+		return err
+	}
+	if err != nil || prev.digest != was.Digest {
+		return replaced
+	}
+	for n := was.Generation + 1; n <= top.num; n++ {
+		g := top
+		if n < top.num {
+			if g, err = readGeneration(ctx, b, n, ids); err != nil {
+				if errors.As(err, new(errNotYours)) || errors.Is(err, backend.ErrNotFound) {
+					return distrustError(trustDir, loc, ids, fmt.Sprintf("generation %d does not follow from generation %d, which you accepted before (you cannot read generation %d)", top.num, was.Generation, n))
+				}
+				return err
+			}
+		}
+		if err := checkLink(prev, g); err != nil {
+			return err
+		}
+		prev = g
+	}
+	return nil
 }
 
 // recipientsOf returns the recipients of the identities FindIdentities
