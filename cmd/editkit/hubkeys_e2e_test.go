@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/editkit/editkit/internal/contenthub/backend"
+	"github.com/editkit/editkit/internal/hubkey"
 )
 
 // keyPerson is someone with their own settings folder and home, who runs
@@ -312,5 +316,62 @@ func TestE2EHubInitFolder(t *testing.T) {
 	}
 	if r := p.run(t, "--config", named, "snapshots"); r.code != 0 || !strings.Contains(r.stdout, "No snapshots in "+hub) {
 		t.Fatalf("snapshots with the settings file hub init made: %s", r)
+	}
+}
+
+// A newcomer trusts the keyring that added them on first use (they cannot
+// check its link); then their computer holds them to it: a generation
+// replaced by someone who can write to the hub is refused, by the keys
+// commands and by every command that opens the hub.
+func TestE2ENewcomerRefusesAReplacedKeyring(t *testing.T) {
+	h := folderHub(t)
+	ana, bo := newKeyPerson(t, h), newKeyPerson(t, h)
+	ana.newKey(t)
+	boKey := bo.newKey(t)
+	if r := ana.run(t, "hub", "init", h.url, "--encrypt"); r.code != 0 {
+		t.Fatalf("hub init --encrypt: %s", r)
+	}
+	if r := ana.run(t, "hub", "keys", "add", boKey); r.code != 0 {
+		t.Fatalf("keys add: %s", r)
+	}
+	if r := bo.run(t, "snapshots", "--hub", h.url); r.code != 0 {
+		t.Fatalf("Bo's first look at the hub: %s", r)
+	}
+
+	// A forger's generation 2, wrapped to Bo (his recipient is no secret).
+	ctx := context.Background()
+	forger, err := backend.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bor, err := hubkey.ParseRecipient(boKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newKeyPerson(t, nil)
+	otherr, _ := hubkey.ParseRecipient(other.newKey(t))
+	boIDs, err := hubkey.FindIdentities(bo.identityFile(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hubkey.Init(ctx, forger, []hubkey.Recipient{bor}); err != nil {
+		t.Fatal(err)
+	}
+	if err := hubkey.Add(ctx, forger, boIDs.IDs, "", otherr); err != nil {
+		t.Fatal(err)
+	}
+	const gen2 = "keys/00000000000000000002.age"
+	forged, err := os.ReadFile(filepath.Join(forger.Location(), gen2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.dir, gen2), forged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"hub", "keys", "list"}, {"snapshots"}} {
+		r := bo.run(t, append(args, "--hub", h.url)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "generation 2 is not the one you accepted") || !strings.Contains(r.stderr, "tampered") {
+			t.Fatalf("%v on a replaced keyring: %s", args, r)
+		}
 	}
 }
