@@ -42,9 +42,7 @@ func TestNewcomerHoldsToTheKeyringAccepted(t *testing.T) {
 		if err := b.Delete(ctx, generationKey(gen)); err != nil {
 			t.Fatal(err)
 		}
-		forged := &ring{Generation: gen, Current: 1, Data: map[uint32][]byte{1: randomBytes(32)},
-			HubID: randomBytes(16), IDKey: randomBytes(32), Recipients: []Recipient{bo.rcpt}}
-		if err := writeGeneration(ctx, b, forged, randomBytes(32)); err != nil {
+		if err := writeGeneration(ctx, b, forgedRing(gen, bo.rcpt), randomBytes(32)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -111,8 +109,7 @@ func TestNewcomerRefusesABrokenChainAfterTheAccepted(t *testing.T) {
 	}
 	// The forger writes generation 3 (not linked to 2) and 4 linked to
 	// their own 3: only 4's link is checked without the trust record.
-	g3 := &ring{Generation: 3, Current: 1, Data: map[uint32][]byte{1: randomBytes(32)},
-		HubID: randomBytes(16), IDKey: randomBytes(32), Recipients: []Recipient{bo.rcpt}}
+	g3 := forgedRing(3, bo.rcpt)
 	if err := writeGeneration(ctx, b, g3, randomBytes(32)); err != nil {
 		t.Fatal(err)
 	}
@@ -127,4 +124,11 @@ func TestNewcomerRefusesABrokenChainAfterTheAccepted(t *testing.T) {
 	if _, err := Load(ctx, b, bo.ids(), trust); err == nil || !strings.Contains(err.Error(), "keyring "+generationKey(3)+" was not written by a keyholder") {
 		t.Fatalf("bo opens a keyring whose generation 3 is not linked to the 2 they accepted: %v", err)
 	}
+}
+
+// forgedRing is generation gen of a keyring someone made up, with keys of
+// their own, wrapped to to.
+func forgedRing(gen uint64, to Recipient) *ring {
+	return &ring{Generation: gen, Current: 1, Data: map[uint32][]byte{1: randomBytes(32)},
+		HubID: randomBytes(16), IDKey: randomBytes(32), Recipients: []Recipient{to}}
 }
