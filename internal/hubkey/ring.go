@@ -381,10 +381,14 @@ func followsAccepted(ctx context.Context, b backend.Backend, ids []age.Identity,
 		return nil
 	}
 	prev, err := readGeneration(ctx, b, was.Generation, ids)
-	if err != nil && !errors.As(err, new(errNotYours)) && !errors.Is(err, backend.ErrNotFound) {
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		return distrustError(trustDir, loc, ids, fmt.Sprintf("generation %d, which you accepted before, is missing", was.Generation))
+	case errors.As(err, new(errNotYours)):
+		return replaced
+	case err != nil:
 		return err
-	}
-	if err != nil || prev.digest != was.Digest {
+	case prev.digest != was.Digest:
 		return replaced
 	}
 	for n := was.Generation + 1; n <= top.num; n++ {

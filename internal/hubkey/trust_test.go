@@ -89,6 +89,14 @@ func TestNewcomerHoldsToTheKeyringAccepted(t *testing.T) {
 	if _, err := Load(ctx, b, bo.ids(), trust); err != nil {
 		t.Fatalf("bo opens the real keyring again: %v", err)
 	}
+	// A real generation 4, but the accepted 3 taken away.
+	if err := Add(ctx, b, ana.ids(), "", newPerson(t, "di").rcpt); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, generationKey(3)); err != nil {
+		t.Fatal(err)
+	}
+	refused("a keyring without the generation accepted", "generation 3, which you accepted before, is missing")
 }
 
 // A generation after the one accepted that is not linked to it, even one
