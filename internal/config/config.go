@@ -188,27 +188,20 @@ func WriteTemplate(path string, force bool) error {
 // writeSettings writes text to the settings file at path, perm exactly,
 // through the one placement path (place.WriteFile): written aside, synced,
 // then renamed over path, so the file is complete or not there at all.
-// The root is the folder above the settings folder, so that a link where
-// the settings folder (or the file) should be is refused, never written
-// through; missing folders above it are made 0700, the settings folder too.
+// The settings folder is the user's own, so a link there (dotfiles kept
+// elsewhere) is followed: it is resolved once and becomes the placement
+// root. A link at the file itself is refused, never written through or
+// replaced. Missing folders are made 0700.
 func writeSettings(path string, perm fs.FileMode, text string) error {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return fmt.Errorf("settings file %s: %w", path, err)
-	}
-	dir := filepath.Dir(abs)
-	root, rel := filepath.Dir(dir), filepath.Base(dir)+"/"+filepath.Base(abs)
-	if root == dir { // the settings folder is the file system's root
-		rel = filepath.Base(abs)
-	}
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return fmt.Errorf("settings folder %s: %w", root, err)
-	}
-	// Mkdir does not follow a link at dir; the placement walk refuses one.
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("settings folder %s: %w", dir, err)
 	}
-	err = place.WriteFile(root, rel, perm, func(w io.Writer) error {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("settings folder %s: %w", dir, err)
+	}
+	err = place.WriteFile(root, filepath.Base(path), perm, func(w io.Writer) error {
 		_, err := io.WriteString(w, text)
 		return err
 	})

@@ -13,28 +13,46 @@ import (
 	"github.com/editkit/editkit/internal/slowtest"
 )
 
-// A link where the settings folder should be (~/.config/editkit pointing
-// elsewhere) is refused by `config init` and by every setting a command
-// saves: nothing is written in the folder it points to.
-func TestSettingsFolderLinkRefused(t *testing.T) {
+// The settings folder is the user's own: a link there (~/.config/editkit
+// kept with their dotfiles) is followed, and the file lands in the folder
+// it points to. A link at the settings file itself is refused by `config
+// init` and by every setting a command saves, and nothing is written where
+// it points.
+func TestSettingsFolderLinkFollowedFileLinkRefused(t *testing.T) {
 	root := t.TempDir()
-	elsewhere := filepath.Join(root, "elsewhere")
-	if err := os.Mkdir(elsewhere, 0o755); err != nil {
+	elsewhere := filepath.Join(root, "dotfiles")
+	if err := os.Mkdir(elsewhere, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(elsewhere, filepath.Join(root, "editkit")); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(root, "editkit", "config.toml")
+	if err := SetIn(path, "", "hub", "/hub"); err != nil {
+		t.Fatalf("setting saved into a linked settings folder: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(elsewhere, "config.toml")); err != nil || !strings.Contains(string(b), "/hub") {
+		t.Errorf("settings file in the linked folder: %v %q", err, b)
+	}
+
+	target := filepath.Join(root, "target.toml")
+	os.WriteFile(target, []byte("hub = \"/kept\"\n"), 0o600)
+	linked := filepath.Join(root, "linked.toml")
+	if err := os.Symlink(target, linked); err != nil {
+		t.Fatal(err)
+	}
 	var le *place.LinkError
-	if err := WriteTemplate(path, false); !errors.As(err, &le) || !strings.Contains(err.Error(), path) {
-		t.Errorf("config init into a linked folder: %v", err)
+	if err := WriteTemplate(linked, true); !errors.As(err, &le) || !strings.Contains(err.Error(), linked) {
+		t.Errorf("config init --force on a linked file: %v", err)
 	}
-	if err := SetIn(path, "", "hub", "/hub"); !errors.As(err, &le) {
-		t.Errorf("setting saved into a linked folder: %v", err)
+	if err := SetIn(linked, "", "hub", "/other"); err == nil || !strings.Contains(err.Error(), linked) {
+		t.Errorf("setting saved through a linked file: %v", err)
 	}
-	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
-		t.Errorf("written through the link: %v", entries)
+	if b, _ := os.ReadFile(target); string(b) != "hub = \"/kept\"\n" {
+		t.Errorf("written through the link: %q", b)
+	}
+	if fi, err := os.Lstat(linked); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v %v", fi, err)
 	}
 }
 
