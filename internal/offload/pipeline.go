@@ -41,7 +41,9 @@ type checkTarget struct {
 }
 
 // copyAll is the second walk of the source: it creates folders and hands
-// files to the workers, which copy several at once.
+// files to the workers, which copy several at once. Preflight stat'ed every
+// file; this walk does not (walk.Visitor.Unread): a worker fstats the file
+// it opens, and decide stats only a file a manifest records.
 func (c *copier) copyAll(ctx context.Context) error {
 	srcRoot, _ := filepath.Abs(c.opts.Source)
 	cursors := make([]*manifest.Cursor, len(c.dests))
@@ -71,6 +73,7 @@ func (c *copier) copyAll(ctx context.Context) error {
 				c.sourceError(s.Path, s.Err)
 			}
 		},
+		Unread: true,
 	}
 	err := walk.Walk(workers.Context(), srcRoot, c.opts.Rules, v)
 	if waitErr := workers.Wait(); err == nil {
@@ -115,7 +118,7 @@ func (c *copier) plan(cursors []*manifest.Cursor, e walk.Entry) (job, error) {
 		if d.broken() != nil {
 			continue
 		}
-		act, rec, err := decide(d, cursors[i], e, c.opts.Verify)
+		act, rec, err := decide(d, cursors[i], &j.entry, c.srcRoot, c.opts.Verify)
 		if err != nil {
 			return j, err
 		}
@@ -240,7 +243,7 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		return
 	}
 	defer src.Close()
-	outs := w.createAll(targets, e, before.Mode().Perm())
+	outs := w.createAll(targets, e, before.Mode().Perm(), before.Size() <= place.SmallFile)
 	if len(outs) == 0 {
 		return
 	}
@@ -367,11 +370,11 @@ func unchanged(src *os.File, before os.FileInfo, n int64) error {
 }
 
 // createAll opens a temporary file for e on every target; a target that
-// cannot take it has the file failed.
-func (w *worker) createAll(targets []*dest, e walk.Entry, perm os.FileMode) []*output {
+// cannot take it has the file failed. small says e goes through a batch.
+func (w *worker) createAll(targets []*dest, e walk.Entry, perm os.FileMode, small bool) []*output {
 	var outs []*output
 	for _, d := range targets {
-		if o, err := w.create(d, e, perm); err != nil {
+		if o, err := w.create(d, e, perm, small); err != nil {
 			d.failFile(e.Path, err)
 		} else {
 			outs = append(outs, o)
@@ -426,12 +429,18 @@ func (o *output) record(rec manifest.Record, mhlHashes []mhl.Hash, damage error)
 	}
 }
 
-// create opens a destination's temporary file for e, creating folders as needed.
-func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode) (*output, error) {
+// create opens a destination's temporary file for e, creating folders as
+// needed. That the drive is still there is checked for each big file, and
+// for small ones once per batch group (see dest.stillThereInGroup).
+func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode, small bool) (*output, error) {
 	if err := d.broken(); err != nil {
 		return nil, err
 	}
-	if err := d.stillThere(); err != nil {
+	check := d.stillThere
+	if small {
+		check = d.stillThereInGroup
+	}
+	if err := check(); err != nil {
 		return nil, err
 	}
 	if err := d.canHold(e.Path); err != nil {

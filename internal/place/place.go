@@ -357,6 +357,9 @@ type File struct {
 	n    int64
 	h    *hashing.MultiHasher
 	seq  int64 // order among the files begun under the root
+	// fi describes the settled file, read from its descriptor just
+	// before it is closed and renamed (see rename).
+	fi fs.FileInfo
 }
 
 // BeginOptions say how a placement starts.
@@ -595,8 +598,19 @@ func (p *File) Commit(replace bool) (fs.FileInfo, error) {
 }
 
 // rename closes the settled temporary file and gives it its final name;
-// when it cannot, the temporary file is removed.
+// when it cannot, the temporary file is removed. The file is described
+// from its descriptor first: the same inode as the final name after the
+// rename (which changes neither size nor times), without a look-up by
+// path.
 func (p *File) rename(replace bool) error {
+	fi, err := p.f.Stat()
+	if err != nil {
+		p.f.Close()
+		p.f = nil
+		p.dir.Remove(p.tmp)
+		return fmt.Errorf("stat %s: %w", filepath.Join(p.dir.path, p.tmp), err)
+	}
+	p.fi = renamed{fi, p.name}
 	if err := p.f.Close(); err != nil {
 		p.f = nil
 		p.dir.Remove(p.tmp)
@@ -614,8 +628,17 @@ func (p *File) rename(replace bool) error {
 func (p *File) placed() (fs.FileInfo, error) {
 	p.r.placed(p.rel)
 	p.r.hit(2, "renamed", 1)
-	return p.dir.Lstat(p.name)
+	return p.fi, nil
 }
+
+// renamed is a file's description taken under its temporary name, named
+// as the file is after the rename.
+type renamed struct {
+	fs.FileInfo
+	name string
+}
+
+func (r renamed) Name() string { return r.name }
 
 func (p *File) place(replace bool) error {
 	// Where the file system can rename without replacing, that one call
