@@ -257,7 +257,7 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 	if before.Size() <= place.SmallFile {
 		n, err = w.copySmall(src, before.Size(), h.MultiHasher, outs)
 	} else {
-		n, err = w.fanOut(ctx, src, h.MultiHasher, outs)
+		n, err = w.fanOut(ctx, src.file(), h.MultiHasher, outs)
 	}
 	if err != nil {
 		abort()
@@ -291,7 +291,7 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		w.batchAll(ctx, e.Path, src, outs, before.ModTime(), sum, func(o *output) { o.record(rec, mhlHashes, damage) })
 		return
 	}
-	srcErr := w.settleAll(ctx, src, outs, before.ModTime(), sum)
+	srcErr := w.settleAll(ctx, src.file(), outs, before.ModTime(), sum)
 	if ctx.Err() != nil {
 		abort()
 		return
@@ -313,14 +313,14 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 // which sync, read back and rename many files at once (see place.Batch);
 // record runs for each copy once its batch has placed it (or failed to).
 // With --verify=full the source is re-read first, while it is open.
-func (w *worker) batchAll(ctx context.Context, rel string, src *os.File, outs []*output, mtime time.Time, sum hashing.Sum, record func(*output)) {
+func (w *worker) batchAll(ctx context.Context, rel string, src *source, outs []*output, mtime time.Time, sum hashing.Sum, record func(*output)) {
 	abort := func() {
 		for _, o := range outs {
 			o.abort()
 		}
 	}
 	if w.c.opts.Verify == VerifyFull {
-		if err := w.reReadSource(ctx, src, sum); err != nil {
+		if err := w.reReadSource(ctx, src.file(), sum); err != nil {
 			abort()
 			if ctx.Err() == nil {
 				w.c.sourceError(rel, err)
@@ -346,8 +346,8 @@ func (w *worker) batchAll(ctx context.Context, rel string, src *os.File, outs []
 }
 
 // openSource opens a source file and returns what it was before the copy.
-func openSource(path string) (*os.File, os.FileInfo, error) {
-	src, err := openRead(path)
+func openSource(path string) (*source, os.FileInfo, error) {
+	src, err := openSourceFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -361,7 +361,7 @@ func openSource(path string) (*os.File, os.FileInfo, error) {
 
 // unchanged checks that the source, n bytes read, is still what it was
 // before the copy.
-func unchanged(src *os.File, before os.FileInfo, n int64) error {
+func unchanged(src *source, before os.FileInfo, n int64) error {
 	after, err := src.Stat()
 	if err == nil && (after.Size() != n || !after.ModTime().Equal(before.ModTime())) {
 		err = fmt.Errorf("changed while it was being copied (size %d → %d); copy again when it is complete", before.Size(), after.Size())
@@ -524,7 +524,7 @@ func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.MultiHashe
 // goroutines costs more than the copy. It reads the size the file had when
 // opened, without a further read to see the end: a file that changed size
 // since is reported by unchanged, which compares it after the copy.
-func (w *worker) copySmall(src *os.File, size int64, h *hashing.MultiHasher, outs []*output) (int64, error) {
+func (w *worker) copySmall(src io.Reader, size int64, h *hashing.MultiHasher, outs []*output) (int64, error) {
 	if w.small == nil {
 		w.small = make([]byte, place.SmallFile)
 	}
