@@ -89,6 +89,7 @@ func (c *copier) openDests() error {
 			continue
 		}
 		d.batch = d.place.NewBatch(copyBatchFiles)
+		d.batch.LimitBytes(copyBatchBytes)
 		d.batch.AfterGroup(d.flushGroup)
 		if d.space, err = fsx.FreeSpace(root); err != nil {
 			problems = append(problems, err.Error())
@@ -178,11 +179,16 @@ func (c *copier) prepareDests() error {
 	return nil
 }
 
-// copyBatchFiles is how many small files a destination places at once:
-// enough that syncs and read-backs are grouped, few enough that the open
-// temporary files (a descriptor each, and one per folder) stay well within
-// limits.
-const copyBatchFiles = 128
+// copyBatchFiles and copyBatchBytes bound the small files a destination
+// places at once: enough that a tree of tiny files costs a sync and a
+// folder sync per few hundred files, few enough that the open temporary
+// files (a descriptor each, and one per folder) stay well within limits
+// (macOS gives a process 10 240), and that a group's sync waits for at
+// most a few seconds of a slow drive's writing.
+const (
+	copyBatchFiles = 512
+	copyBatchBytes = 32 << 20
+)
 
 // tempSkip are the folders of a drive that never hold a copied file's
 // temporary file (editkit's own files and ASC MHL histories).
