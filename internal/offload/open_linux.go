@@ -6,7 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
+
+	"github.com/editkit/editkit/internal/fsx"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,17 +83,11 @@ func (s *source) ReadAt(b []byte, off int64) (int, error) {
 
 // Stat describes the open source file.
 func (s *source) Stat() (os.FileInfo, error) {
-	var st unix.Stat_t
-	for {
-		err := unix.Fstat(s.fd, &st)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "stat", Path: s.path, Err: err}
-		}
-		return statInfo{st: st, name: filepath.Base(s.path)}, nil
+	fi, err := fsx.Fstat(s.fd, filepath.Base(s.path))
+	if err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: s.path, Err: err}
 	}
+	return fi, nil
 }
 
 func (s *source) Close() error {
@@ -100,28 +95,4 @@ func (s *source) Close() error {
 		return s.f.Close()
 	}
 	return unix.Close(s.fd)
-}
-
-// statInfo is an fs.FileInfo read by fstat.
-type statInfo struct {
-	st   unix.Stat_t
-	name string
-}
-
-func (i statInfo) Name() string       { return i.name }
-func (i statInfo) Size() int64        { return i.st.Size }
-func (i statInfo) ModTime() time.Time { return time.Unix(i.st.Mtim.Unix()) }
-func (i statInfo) IsDir() bool        { return i.st.Mode&unix.S_IFMT == unix.S_IFDIR }
-func (i statInfo) Sys() any           { return &i.st }
-
-func (i statInfo) Mode() fs.FileMode {
-	m := fs.FileMode(i.st.Mode & 0o777)
-	switch i.st.Mode & unix.S_IFMT {
-	case unix.S_IFREG:
-	case unix.S_IFDIR:
-		m |= fs.ModeDir
-	default:
-		m |= fs.ModeIrregular
-	}
-	return m
 }

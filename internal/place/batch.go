@@ -192,7 +192,7 @@ func (r *Root) syncGroup(group []*batched) bool {
 		if e.err == nil {
 			if !folders[e.p.dir] {
 				folders[e.p.dir] = true
-				files = append(files, e.p.f)
+				files = append(files, e.p.f.file())
 			}
 			if first == nil || e.p.seq < first.seq {
 				first = e.p
@@ -205,7 +205,7 @@ func (r *Root) syncGroup(group []*batched) bool {
 	if len(group) == 1 {
 		return false // its own fsync waits for less than a whole file system
 	}
-	return syncFileSystem(first.f, files, r.faults.syncfs)
+	return syncFileSystem(first.f.file(), files, r.faults.syncfs)
 }
 
 // each runs fn over the group on the one pool, syncers at a time. Every
