@@ -23,10 +23,12 @@ type source struct {
 	f    *os.File // once file was called: owns fd
 }
 
-// openSourceFile opens a source file for reading.
+// openSourceFile opens a source file for reading. The walk took it as a
+// regular file from its folder's listing: a link put in its place since
+// is refused (O_NOFOLLOW), not followed.
 func openSourceFile(path string) (*source, error) {
 	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}

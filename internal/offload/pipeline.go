@@ -140,7 +140,16 @@ type worker struct {
 	c       *copier
 	srcRoot string
 	free    chan []byte
-	small   []byte // a small file's whole content
+	small   []byte               // a small file's whole content
+	hasher  *hashing.MultiHasher // see copier.newFileHasher
+}
+
+// plainHasher is the worker's hasher of the formats every copy records.
+func (w *worker) plainHasher() *hashing.MultiHasher {
+	if w.hasher == nil {
+		w.hasher = hashing.NewMultiHasher(copyHashes()...)
+	}
+	return w.hasher
 }
 
 func (w *worker) buffers() chan []byte {
@@ -252,7 +261,7 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 			o.abort()
 		}
 	}
-	h := c.newFileHasher(e.Path)
+	h := c.newFileHasher(e.Path, w.plainHasher())
 	var n int64
 	if before.Size() <= place.SmallFile {
 		n, err = w.copySmall(src, before.Size(), h.MultiHasher, outs)
