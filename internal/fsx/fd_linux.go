@@ -2,7 +2,10 @@ package fsx
 
 import (
 	"errors"
+	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -53,18 +56,106 @@ func (i statInfo) Mode() fs.FileMode {
 	return m
 }
 
-// WriteFD writes all of b to fd, as os.File.Write does.
-func WriteFD(fd int, b []byte) (int, error) {
+// FD is an open file kept as a plain descriptor, made an *os.File only
+// where a caller needs one (File). See Fstat for why.
+type FD struct {
+	fd   int
+	name string   // path, for messages
+	f    *os.File // once File was called: owns fd
+}
+
+// NewFD takes over the open descriptor fd of the file at path name.
+func NewFD(fd int, name string) *FD { return &FD{fd: fd, name: name} }
+
+// Fd is the descriptor.
+func (d *FD) Fd() int { return d.fd }
+
+// Name is the file's path.
+func (d *FD) Name() string { return d.name }
+
+// File is the file as an *os.File, sharing the descriptor and its offset.
+func (d *FD) File() *os.File {
+	if d.f == nil {
+		d.f = os.NewFile(uintptr(d.fd), d.name)
+	}
+	return d.f
+}
+
+func (d *FD) Read(b []byte) (int, error) {
+	if d.f != nil {
+		return d.f.Read(b)
+	}
+	for {
+		k, err := unix.Read(d.fd, b)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return 0, d.pathError("read", err)
+		case k == 0 && len(b) > 0:
+			return 0, io.EOF
+		}
+		return k, nil
+	}
+}
+
+// ReadAt reads len(b) bytes at off, or up to the end (io.EOF).
+func (d *FD) ReadAt(b []byte, off int64) (int, error) {
 	n := 0
 	for n < len(b) {
-		k, err := unix.Write(fd, b[n:])
+		k, err := unix.Pread(d.fd, b[n:], off+int64(n))
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
-			return n, err
+			return n, d.pathError("read", err)
+		}
+		if k == 0 {
+			return n, io.EOF
 		}
 		n += k
 	}
 	return n, nil
+}
+
+// Write writes all of b, as os.File.Write does.
+func (d *FD) Write(b []byte) (int, error) {
+	if d.f != nil {
+		return d.f.Write(b)
+	}
+	n := 0
+	for n < len(b) {
+		k, err := unix.Write(d.fd, b[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return n, d.pathError("write", err)
+		}
+		n += k
+	}
+	return n, nil
+}
+
+// Stat describes the file from its descriptor.
+func (d *FD) Stat() (fs.FileInfo, error) {
+	fi, err := Fstat(d.fd, filepath.Base(d.name))
+	if err != nil {
+		return nil, d.pathError("stat", err)
+	}
+	return fi, nil
+}
+
+func (d *FD) Close() error {
+	if d.f != nil {
+		return d.f.Close()
+	}
+	if err := unix.Close(d.fd); err != nil {
+		return d.pathError("close", err)
+	}
+	return nil
+}
+
+func (d *FD) pathError(op string, err error) error {
+	return &fs.PathError{Op: op, Path: d.name, Err: err}
 }
