@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +31,9 @@ type dest struct {
 	dev   uint64
 	place *place.Root  // every file, folder and temporary file goes through it
 	batch *place.Batch // small files are synced, read back and renamed in groups
+	// groupChecked says the drive was found still there since the last
+	// group of small files was placed (see stillThereInGroup).
+	groupChecked atomic.Bool
 
 	// tempBytes is what the temporary files of a killed run occupy: they
 	// are removed before copying, so they do not count against the room.
@@ -85,6 +89,7 @@ func (c *copier) openDests() error {
 			continue
 		}
 		d.batch = d.place.NewBatch(copyBatchFiles)
+		d.batch.LimitBytes(copyBatchBytes)
 		d.batch.AfterGroup(d.flushGroup)
 		if d.space, err = fsx.FreeSpace(root); err != nil {
 			problems = append(problems, err.Error())
@@ -174,11 +179,16 @@ func (c *copier) prepareDests() error {
 	return nil
 }
 
-// copyBatchFiles is how many small files a destination places at once:
-// enough that syncs and read-backs are grouped, few enough that the open
-// temporary files (a descriptor each, and one per folder) stay well within
-// limits.
-const copyBatchFiles = 128
+// copyBatchFiles and copyBatchBytes bound the small files a destination
+// places at once: enough that a tree of tiny files costs a sync and a
+// folder sync per few hundred files, few enough that the open temporary
+// files (a descriptor each, and one per folder) stay well within limits
+// (macOS gives a process 10 240), and that a group's sync waits for at
+// most a few seconds of a slow drive's writing.
+const (
+	copyBatchFiles = 512
+	copyBatchBytes = 32 << 20
+)
 
 // tempSkip are the folders of a drive that never hold a copied file's
 // temporary file (editkit's own files and ASC MHL histories).
@@ -361,6 +371,22 @@ func (d *dest) stillThere() error {
 	return nil
 }
 
+// stillThereInGroup is stillThere once per group of small files rather
+// than once per file: a drive unplugged meanwhile fails the group's sync,
+// read-back or renames with an I/O error, which failFile then reports as
+// the drive gone, and the next group's first file is checked before any
+// of it is written.
+func (d *dest) stillThereInGroup() error {
+	if d.groupChecked.Load() {
+		return nil
+	}
+	if err := d.stillThere(); err != nil {
+		return err
+	}
+	d.groupChecked.Store(true)
+	return nil
+}
+
 // record adds a completed file or folder to the manifest journal; the
 // journal is flushed at once (a killed process loses nothing) and fsynced
 // every couple of seconds (a power cut costs at most a re-copy).
@@ -395,6 +421,7 @@ func (d *dest) appendRecord(r manifest.Record, copied, flush bool) error {
 // flushGroup writes out the records of a group of small files; if that
 // fails, each of them has failed.
 func (d *dest) flushGroup() {
+	d.groupChecked.Store(false)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.unflushed) == 0 {

@@ -251,19 +251,28 @@ type fileHasher struct {
 	formats   map[mhl.Format]hashing.Type
 }
 
-func (c *copier) newFileHasher(path string) *fileHasher {
+// newFileHasher returns the hasher for the file at path. A file no source
+// history records is hashed with plain, the worker's hasher of the formats
+// every copy records, reset: a BLAKE3 state is a few KB, which allocated
+// and cleared for each small file costs more than hashing it.
+func (c *copier) newFileHasher(path string, plain *hashing.MultiHasher) *fileHasher {
 	rec, inHistory := c.recorded[path]
-	types := []hashing.Type{hashing.BLAKE3, hashing.XXH128}
+	if !inHistory {
+		plain.Reset()
+		return &fileHasher{MultiHasher: plain}
+	}
+	types := copyHashes()
 	formats := map[mhl.Format]hashing.Type{}
-	if inHistory {
-		for _, f := range rec.extraFormats() {
-			if t, ok := f.HashType(); ok {
-				formats[f], types = t, append(types, t)
-			}
+	for _, f := range rec.extraFormats() {
+		if t, ok := f.HashType(); ok {
+			formats[f], types = t, append(types, t)
 		}
 	}
 	return &fileHasher{MultiHasher: hashing.NewMultiHasher(types...), rec: rec, inHistory: inHistory, formats: formats}
 }
+
+// copyHashes are the formats every copy records.
+func copyHashes() []hashing.Type { return []hashing.Type{hashing.BLAKE3, hashing.XXH128} }
 
 // checkHistory checks the hashed file against the source's history, if it
 // records the file: see sourceRecord.check.

@@ -41,7 +41,9 @@ type checkTarget struct {
 }
 
 // copyAll is the second walk of the source: it creates folders and hands
-// files to the workers, which copy several at once.
+// files to the workers, which copy several at once. Preflight stat'ed every
+// file; this walk does not (walk.Visitor.Unread): a worker fstats the file
+// it opens, and decide stats only a file a manifest records.
 func (c *copier) copyAll(ctx context.Context) error {
 	srcRoot, _ := filepath.Abs(c.opts.Source)
 	cursors := make([]*manifest.Cursor, len(c.dests))
@@ -71,6 +73,7 @@ func (c *copier) copyAll(ctx context.Context) error {
 				c.sourceError(s.Path, s.Err)
 			}
 		},
+		Unread: true,
 	}
 	err := walk.Walk(workers.Context(), srcRoot, c.opts.Rules, v)
 	if waitErr := workers.Wait(); err == nil {
@@ -115,7 +118,7 @@ func (c *copier) plan(cursors []*manifest.Cursor, e walk.Entry) (job, error) {
 		if d.broken() != nil {
 			continue
 		}
-		act, rec, err := decide(d, cursors[i], e, c.opts.Verify)
+		act, rec, err := decide(d, cursors[i], &j.entry, c.srcRoot, c.opts.Verify)
 		if err != nil {
 			return j, err
 		}
@@ -137,7 +140,16 @@ type worker struct {
 	c       *copier
 	srcRoot string
 	free    chan []byte
-	small   []byte // a small file's whole content
+	small   []byte               // a small file's whole content
+	hasher  *hashing.MultiHasher // see copier.newFileHasher
+}
+
+// plainHasher is the worker's hasher of the formats every copy records.
+func (w *worker) plainHasher() *hashing.MultiHasher {
+	if w.hasher == nil {
+		w.hasher = hashing.NewMultiHasher(copyHashes()...)
+	}
+	return w.hasher
 }
 
 func (w *worker) buffers() chan []byte {
@@ -240,7 +252,7 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		return
 	}
 	defer src.Close()
-	outs := w.createAll(targets, e, before.Mode().Perm())
+	outs := w.createAll(targets, e, before.Mode().Perm(), before.Size() <= place.SmallFile)
 	if len(outs) == 0 {
 		return
 	}
@@ -249,12 +261,12 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 			o.abort()
 		}
 	}
-	h := c.newFileHasher(e.Path)
+	h := c.newFileHasher(e.Path, w.plainHasher())
 	var n int64
 	if before.Size() <= place.SmallFile {
 		n, err = w.copySmall(src, before.Size(), h.MultiHasher, outs)
 	} else {
-		n, err = w.fanOut(ctx, src, h.MultiHasher, outs)
+		n, err = w.fanOut(ctx, src.file(), h.MultiHasher, outs)
 	}
 	if err != nil {
 		abort()
@@ -288,7 +300,7 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 		w.batchAll(ctx, e.Path, src, outs, before.ModTime(), sum, func(o *output) { o.record(rec, mhlHashes, damage) })
 		return
 	}
-	srcErr := w.settleAll(ctx, src, outs, before.ModTime(), sum)
+	srcErr := w.settleAll(ctx, src.file(), outs, before.ModTime(), sum)
 	if ctx.Err() != nil {
 		abort()
 		return
@@ -310,14 +322,14 @@ func (w *worker) copyFile(ctx context.Context, e walk.Entry, targets []*dest) {
 // which sync, read back and rename many files at once (see place.Batch);
 // record runs for each copy once its batch has placed it (or failed to).
 // With --verify=full the source is re-read first, while it is open.
-func (w *worker) batchAll(ctx context.Context, rel string, src *os.File, outs []*output, mtime time.Time, sum hashing.Sum, record func(*output)) {
+func (w *worker) batchAll(ctx context.Context, rel string, src *source, outs []*output, mtime time.Time, sum hashing.Sum, record func(*output)) {
 	abort := func() {
 		for _, o := range outs {
 			o.abort()
 		}
 	}
 	if w.c.opts.Verify == VerifyFull {
-		if err := w.reReadSource(ctx, src, sum); err != nil {
+		if err := w.reReadSource(ctx, src.file(), sum); err != nil {
 			abort()
 			if ctx.Err() == nil {
 				w.c.sourceError(rel, err)
@@ -343,8 +355,8 @@ func (w *worker) batchAll(ctx context.Context, rel string, src *os.File, outs []
 }
 
 // openSource opens a source file and returns what it was before the copy.
-func openSource(path string) (*os.File, os.FileInfo, error) {
-	src, err := openRead(path)
+func openSource(path string) (*source, os.FileInfo, error) {
+	src, err := openSourceFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -358,7 +370,7 @@ func openSource(path string) (*os.File, os.FileInfo, error) {
 
 // unchanged checks that the source, n bytes read, is still what it was
 // before the copy.
-func unchanged(src *os.File, before os.FileInfo, n int64) error {
+func unchanged(src *source, before os.FileInfo, n int64) error {
 	after, err := src.Stat()
 	if err == nil && (after.Size() != n || !after.ModTime().Equal(before.ModTime())) {
 		err = fmt.Errorf("changed while it was being copied (size %d → %d); copy again when it is complete", before.Size(), after.Size())
@@ -367,11 +379,11 @@ func unchanged(src *os.File, before os.FileInfo, n int64) error {
 }
 
 // createAll opens a temporary file for e on every target; a target that
-// cannot take it has the file failed.
-func (w *worker) createAll(targets []*dest, e walk.Entry, perm os.FileMode) []*output {
+// cannot take it has the file failed. small says e goes through a batch.
+func (w *worker) createAll(targets []*dest, e walk.Entry, perm os.FileMode, small bool) []*output {
 	var outs []*output
 	for _, d := range targets {
-		if o, err := w.create(d, e, perm); err != nil {
+		if o, err := w.create(d, e, perm, small); err != nil {
 			d.failFile(e.Path, err)
 		} else {
 			outs = append(outs, o)
@@ -426,12 +438,18 @@ func (o *output) record(rec manifest.Record, mhlHashes []mhl.Hash, damage error)
 	}
 }
 
-// create opens a destination's temporary file for e, creating folders as needed.
-func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode) (*output, error) {
+// create opens a destination's temporary file for e, creating folders as
+// needed. That the drive is still there is checked for each big file, and
+// for small ones once per batch group (see dest.stillThereInGroup).
+func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode, small bool) (*output, error) {
 	if err := d.broken(); err != nil {
 		return nil, err
 	}
-	if err := d.stillThere(); err != nil {
+	check := d.stillThere
+	if small {
+		check = d.stillThereInGroup
+	}
+	if err := check(); err != nil {
 		return nil, err
 	}
 	if err := d.canHold(e.Path); err != nil {
@@ -515,7 +533,7 @@ func (w *worker) fanOut(ctx context.Context, src *os.File, h *hashing.MultiHashe
 // goroutines costs more than the copy. It reads the size the file had when
 // opened, without a further read to see the end: a file that changed size
 // since is reported by unchanged, which compares it after the copy.
-func (w *worker) copySmall(src *os.File, size int64, h *hashing.MultiHasher, outs []*output) (int64, error) {
+func (w *worker) copySmall(src io.Reader, size int64, h *hashing.MultiHasher, outs []*output) (int64, error) {
 	if w.small == nil {
 		w.small = make([]byte, place.SmallFile)
 	}

@@ -66,7 +66,7 @@ func (c *copier) preflight(ctx context.Context) (*plan, error) {
 			}
 			needed := false
 			for i, d := range c.dests {
-				act, _, err := decide(d, cursors[i], e, c.opts.Verify)
+				act, _, err := decide(d, cursors[i], &e, srcRoot, c.opts.Verify)
 				if err != nil {
 					return err
 				}
@@ -179,8 +179,10 @@ const (
 // decide looks a source file up in a destination's manifest and on the drive.
 // A file counts as already there only if the manifest says it was copied from
 // a source file of this size and mtime, and the drive file still has the size
-// and mtime recorded when it was written.
-func decide(d *dest, cur *manifest.Cursor, e walk.Entry, verify VerifyMode) (action, manifest.Record, error) {
+// and mtime recorded when it was written. An entry the walk did not stat
+// (walk.Entry.Unread) is stat'ed here, under srcRoot, only if the manifest
+// records the file: a file to copy anyway is fstat'ed once open.
+func decide(d *dest, cur *manifest.Cursor, e *walk.Entry, srcRoot string, verify VerifyMode) (action, manifest.Record, error) {
 	if cur == nil {
 		return actCopy, manifest.Record{}, nil
 	}
@@ -188,7 +190,13 @@ func decide(d *dest, cur *manifest.Cursor, e walk.Entry, verify VerifyMode) (act
 	if err != nil {
 		return actCopy, rec, fmt.Errorf("destination %s: %w", d.arg, err)
 	}
-	if !ok || rec.Dir || rec.Size != e.Size || rec.SrcMTime != e.ModTime.UnixNano() {
+	if !ok || rec.Dir {
+		return actCopy, rec, nil
+	}
+	if *e, err = walk.Stat(srcRoot, *e); err != nil {
+		return actCopy, rec, nil // opening it to copy reports the error
+	}
+	if rec.Size != e.Size || rec.SrcMTime != e.ModTime.UnixNano() {
 		return actCopy, rec, nil
 	}
 	fi, err := os.Lstat(d.path(e.Path))

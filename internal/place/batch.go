@@ -35,10 +35,12 @@ import (
 // complete, verified files. A file that fails a step fails alone: done
 // names its error and the others go on.
 type Batch struct {
-	r    *Root
-	max  int
-	mu   sync.Mutex
-	todo []*batched
+	r        *Root
+	max      int
+	maxBytes int64 // 0: no limit
+	mu       sync.Mutex
+	todo     []*batched
+	bytes    int64 // written to todo's files
 	// afterGroup runs after the done of a group's last file.
 	afterGroup func()
 }
@@ -62,6 +64,11 @@ const syncers = 8
 // NewBatch returns a batch that flushes every n files (at least 1).
 func (r *Root) NewBatch(n int) *Batch { return &Batch{r: r, max: max(1, n)} }
 
+// LimitBytes makes the batch flush also once its files hold n bytes, so
+// that a group of the largest small files does not hold back more data
+// than one sync should wait for.
+func (b *Batch) LimitBytes(n int64) { b.maxBytes = n }
+
 // AfterGroup sets fn to run once a group's files have all had their done
 // called (copy writes their manifest records out together then). Groups
 // may be flushed by several goroutines at once: fn must be safe for that.
@@ -75,9 +82,10 @@ func (b *Batch) AfterGroup(fn func()) { b.afterGroup = fn }
 func (b *Batch) Add(ctx context.Context, p *File, o SettleOptions, replace bool, done func(fs.FileInfo, error)) {
 	b.mu.Lock()
 	b.todo = append(b.todo, &batched{p: p, o: o, replace: replace, done: done})
+	b.bytes += p.n
 	var full []*batched
-	if len(b.todo) >= b.max {
-		full, b.todo = b.todo, nil
+	if len(b.todo) >= b.max || b.maxBytes > 0 && b.bytes >= b.maxBytes {
+		full, b.todo, b.bytes = b.todo, nil, 0
 	}
 	b.mu.Unlock()
 	if full != nil {
@@ -90,7 +98,7 @@ func (b *Batch) Add(ctx context.Context, p *File, o SettleOptions, replace bool,
 func (b *Batch) Flush(ctx context.Context) {
 	b.mu.Lock()
 	todo := b.todo
-	b.todo = nil
+	b.todo, b.bytes = nil, 0
 	b.mu.Unlock()
 	b.flush(ctx, todo)
 }
@@ -184,7 +192,7 @@ func (r *Root) syncGroup(group []*batched) bool {
 		if e.err == nil {
 			if !folders[e.p.dir] {
 				folders[e.p.dir] = true
-				files = append(files, e.p.f)
+				files = append(files, e.p.f.file())
 			}
 			if first == nil || e.p.seq < first.seq {
 				first = e.p
@@ -197,7 +205,7 @@ func (r *Root) syncGroup(group []*batched) bool {
 	if len(group) == 1 {
 		return false // its own fsync waits for less than a whole file system
 	}
-	return syncFileSystem(first.f, files, r.faults.syncfs)
+	return syncFileSystem(first.f.file(), files, r.faults.syncfs)
 }
 
 // each runs fn over the group on the one pool, syncers at a time. Every

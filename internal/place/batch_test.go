@@ -318,3 +318,28 @@ func TestBatchWalksEachFolderOncePerGroup(t *testing.T) {
 		t.Fatalf("written through the link: %v", names)
 	}
 }
+
+// A batch limited in bytes places its files in groups of about that many
+// bytes, each with its own folder sync: the limit bounds what one sync
+// waits for whatever the number of files.
+func TestBatchLimitBytes(t *testing.T) {
+	root := t.TempDir()
+	r, _ := Open(root, Hooks{})
+	files := map[string]string{}
+	for f := range 10 {
+		files[fmt.Sprintf("Bins/bin %02d.avb", f)] = strings.Repeat(fmt.Sprint(f), 100)
+	}
+	b := r.NewBatch(1000)
+	b.LimitBytes(250) // every third file fills a group
+	var res batchResult
+	writeBatch(t, r, b, files, nil, time.Time{}, &res)
+	for rel := range files {
+		if err := res.errs[rel]; err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+	}
+	assertNoTemps(t, root)
+	if _, dirSyncs := r.Syncs(); dirSyncs != 4 {
+		t.Fatalf("%d folder syncs for 10 files of 100 bytes with a limit of 250 bytes; want 4 (groups of 3, 3, 3 and 1)", dirSyncs)
+	}
+}

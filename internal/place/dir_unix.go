@@ -66,15 +66,24 @@ func (d *Dir) Close() error {
 
 // OpenFile opens name in d without following a link at that name.
 func (d *Dir) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error) {
-	full := filepath.Join(d.path, name)
+	fd, err := d.openFD(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(d.path, name)), nil
+}
+
+// openFD is OpenFile returning a plain descriptor.
+func (d *Dir) openFD(name string, flag int, perm os.FileMode) (int, error) {
 	fd, err := unix.Openat(d.fd, name, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
+		full := filepath.Join(d.path, name)
 		if errors.Is(err, unix.ELOOP) {
-			return nil, &LinkError{Path: full}
+			return -1, &LinkError{Path: full}
 		}
-		return nil, &fs.PathError{Op: "open", Path: full, Err: err}
+		return -1, &fs.PathError{Op: "open", Path: full, Err: err}
 	}
-	return os.NewFile(uintptr(fd), full), nil
+	return fd, nil
 }
 
 // Lstat describes name in d without following a link.

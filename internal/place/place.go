@@ -353,10 +353,13 @@ type File struct {
 	rel  string
 	name string // final base name
 	tmp  string // temporary base name
-	f    *os.File
+	f    *tempFile
 	n    int64
 	h    *hashing.MultiHasher
 	seq  int64 // order among the files begun under the root
+	// fi describes the settled file, read from its descriptor just
+	// before it is closed and renamed (see rename).
+	fi fs.FileInfo
 }
 
 // BeginOptions say how a placement starts.
@@ -386,7 +389,7 @@ func (r *Root) Begin(rel string, o BeginOptions) (*File, error) {
 	if !o.Resume {
 		flag |= os.O_TRUNC
 	}
-	if p.f, err = p.dir.OpenFile(p.tmp, flag, o.Perm.Perm()|0o600); err != nil {
+	if p.f, err = openTemp(p.dir, p.tmp, flag, o.Perm.Perm()|0o600); err != nil {
 		p.releaseDir()
 		return nil, err
 	}
@@ -400,7 +403,7 @@ func (r *Root) Begin(rel string, o BeginOptions) (*File, error) {
 		if p.h != nil {
 			w = p.h
 		}
-		n, err := io.Copy(w, p.f)
+		n, err := io.Copy(w, p.f.file())
 		if err != nil {
 			p.Abort()
 			return nil, fmt.Errorf("read %s: %w", p.f.Name(), err)
@@ -417,14 +420,14 @@ func (p *File) Path() string { return filepath.Join(p.dir.path, p.name) }
 func (p *File) Offset() int64 { return p.n }
 
 // OS is the open temporary file.
-func (p *File) OS() *os.File { return p.f }
+func (p *File) OS() *os.File { return p.f.file() }
 
 // Restart empties the temporary file (resumed bytes that turned out wrong).
 func (p *File) Restart() error {
-	if err := p.f.Truncate(0); err != nil {
+	if err := p.f.file().Truncate(0); err != nil {
 		return err
 	}
-	if _, err := p.f.Seek(0, io.SeekStart); err != nil {
+	if _, err := p.f.file().Seek(0, io.SeekStart); err != nil {
 		return err
 	}
 	p.n = 0
@@ -500,7 +503,7 @@ func (p *File) fsync() error {
 	if p.r.faults.fsync != nil {
 		sync = p.r.faults.fsync
 	}
-	if err := sync(p.f); err != nil {
+	if err := sync(p.f.file()); err != nil {
 		return fmt.Errorf("sync %s: %w", p.f.Name(), err)
 	}
 	return nil
@@ -511,7 +514,7 @@ func (p *File) fsync() error {
 func (p *File) verify(ctx context.Context, o SettleOptions) error {
 	if !o.ReadBack {
 		if p.n > SmallFile { // a small file's pages are not worth a call
-			fsx.Forget(p.f, 0, 0)
+			fsx.Forget(p.f.file(), 0, 0)
 		}
 		return nil
 	}
@@ -519,10 +522,10 @@ func (p *File) verify(ctx context.Context, o SettleOptions) error {
 	// medium, from byte 0 whatever the file's offset. The hook is shown
 	// the file as ReadBack will find it.
 	if o.BeforeReadBack != nil {
-		if err := fsx.ReadFromMedium(p.f); err != nil {
+		if err := fsx.ReadFromMedium(p.f.file()); err != nil {
 			return fmt.Errorf("drop cached pages of %s: %w", p.f.Name(), err)
 		}
-		o.BeforeReadBack(p.f)
+		o.BeforeReadBack(p.f.file())
 	}
 	var got string
 	var n int64
@@ -530,7 +533,7 @@ func (p *File) verify(ctx context.Context, o SettleOptions) error {
 	if p.n <= SmallFile {
 		got, n, err = readBackSmall(p.f, p.n, o.Progress)
 	} else {
-		got, n, err = ReadBack(ctx, p.f, o.Progress)
+		got, n, err = ReadBack(ctx, p.f.file(), o.Progress)
 	}
 	if err != nil {
 		return fmt.Errorf("read back: %w", err)
@@ -562,7 +565,7 @@ func ReadBack(ctx context.Context, f *os.File, progress func(int64)) (string, in
 // shows a file longer than written), then hashed in memory. Three calls
 // fewer per file than the general path, which asks the size, advises
 // sequential reading and drops the pages again.
-func readBackSmall(f *os.File, n int64, progress func(int64)) (string, int64, error) {
+func readBackSmall(f *tempFile, n int64, progress func(int64)) (string, int64, error) {
 	if err := dropPages(f); err != nil {
 		return "", 0, fmt.Errorf("drop cached pages of %s: %w", f.Name(), err)
 	}
@@ -595,8 +598,19 @@ func (p *File) Commit(replace bool) (fs.FileInfo, error) {
 }
 
 // rename closes the settled temporary file and gives it its final name;
-// when it cannot, the temporary file is removed.
+// when it cannot, the temporary file is removed. The file is described
+// from its descriptor first: the same inode as the final name after the
+// rename (which changes neither size nor times), without a look-up by
+// path.
 func (p *File) rename(replace bool) error {
+	fi, err := p.f.Stat()
+	if err != nil {
+		p.f.Close()
+		p.f = nil
+		p.dir.Remove(p.tmp)
+		return fmt.Errorf("stat %s: %w", filepath.Join(p.dir.path, p.tmp), err)
+	}
+	p.fi = renamed{fi, p.name}
 	if err := p.f.Close(); err != nil {
 		p.f = nil
 		p.dir.Remove(p.tmp)
@@ -614,8 +628,17 @@ func (p *File) rename(replace bool) error {
 func (p *File) placed() (fs.FileInfo, error) {
 	p.r.placed(p.rel)
 	p.r.hit(2, "renamed", 1)
-	return p.dir.Lstat(p.name)
+	return p.fi, nil
 }
+
+// renamed is a file's description taken under its temporary name, named
+// as the file is after the rename.
+type renamed struct {
+	fs.FileInfo
+	name string
+}
+
+func (r renamed) Name() string { return r.name }
 
 func (p *File) place(replace bool) error {
 	// Where the file system can rename without replacing, that one call

@@ -2,21 +2,17 @@
 
 package place
 
-import (
-	"os"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // dropPages drops f's cached pages (clean, once it is synced), so that the
 // next read comes from the medium.
-func dropPages(f *os.File) error { return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED) }
+func dropPages(f *tempFile) error { return unix.Fadvise(f.Fd(), 0, 0, unix.FADV_DONTNEED) }
 
 // readOnce reads f from byte 0 into buf in one call: a regular file reads
 // short only at its end.
-func readOnce(f *os.File, buf []byte) (int, error) {
+func readOnce(f *tempFile, buf []byte) (int, error) {
 	for {
-		k, err := unix.Pread(int(f.Fd()), buf, 0)
+		k, err := unix.Pread(f.Fd(), buf, 0)
 		if err != unix.EINTR {
 			return max(k, 0), err
 		}

@@ -5,16 +5,15 @@ package place
 import (
 	"errors"
 	"io"
-	"os"
 
 	"github.com/editkit/editkit/internal/fsx"
 )
 
 // dropPages makes the next read of f come from the medium.
-func dropPages(f *os.File) error { return fsx.ReadFromMedium(f) }
+func dropPages(f *tempFile) error { return fsx.ReadFromMedium(f.File) }
 
 // readOnce reads f from byte 0 into buf, up to its end.
-func readOnce(f *os.File, buf []byte) (int, error) {
+func readOnce(f *tempFile, buf []byte) (int, error) {
 	k, err := f.ReadAt(buf, 0)
 	if errors.Is(err, io.EOF) {
 		err = nil

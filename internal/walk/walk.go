@@ -40,6 +40,26 @@ type Entry struct {
 	ModTime time.Time
 	Mode    fs.FileMode
 	Inode   uint64 // 0 where the system has none (see fsx.Inode)
+	// Unread is set on a file of a walk with Visitor.Unread: its Size,
+	// ModTime, Mode and Inode were not read (see Stat).
+	Unread bool
+}
+
+// Stat reads what a walk with Visitor.Unread left out of a file's entry
+// (root is the walk's root), without following a link.
+func Stat(root string, e Entry) (Entry, error) {
+	if !e.Unread {
+		return e, nil
+	}
+	info, err := os.Lstat(filepath.Join(root, filepath.FromSlash(e.Path)))
+	if err != nil {
+		return e, err
+	}
+	if !info.Mode().IsRegular() {
+		return e, fmt.Errorf("%s is no longer a regular file", filepath.Join(root, filepath.FromSlash(e.Path)))
+	}
+	e.Size, e.ModTime, e.Mode, e.Inode, e.Unread = info.Size(), info.ModTime(), info.Mode(), fsx.Inode(info), false
+	return e, nil
 }
 
 // Skipped is an entry a walk leaves out, and why.
@@ -211,6 +231,10 @@ type Visitor struct {
 	// Skipped is called for every entry left out, including symlinks,
 	// special files and entries that could not be read.
 	Skipped func(s Skipped)
+	// Unread passes regular files to File as the folder listing names
+	// them (Entry.Unread), without a stat each: for a caller that opens
+	// and fstats each file anyway, or already read the tree once.
+	Unread bool
 }
 
 // Walk visits the tree at root. It stops at the first error a visitor
@@ -268,6 +292,11 @@ func (w *walker) dir(d Entry) error {
 		isDir := de.IsDir()
 		if why := w.rules.Skip(rel, isDir); why != "" {
 			w.skipped(Skipped{Path: rel, Dir: isDir, Reason: why})
+			continue
+		}
+		if w.v.Unread && de.Type().IsRegular() {
+			kept = append(kept, child{entry: Entry{Path: rel, Kind: File, Unread: true}})
+			names = append(names, de.Name())
 			continue
 		}
 		info, err := de.Info()

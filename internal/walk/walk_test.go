@@ -98,3 +98,40 @@ func TestMatch(t *testing.T) {
 		t.Error("bad pattern accepted")
 	}
 }
+
+// A walk with Visitor.Unread takes the same entries, in the same order,
+// without their sizes and times (the caller fstats what it opens); Stat
+// reads them as a walk that stats would have, and links are still left out.
+func TestWalkUnreadTakesTheSameEntries(t *testing.T) {
+	root := t.TempDir()
+	mk(t, root, "Bins/Reel 1.avb", "Bins/Reel 2.avb", "Bins/.DS_Store", "Audio/mix.wav", "Empty/")
+	os.Symlink("Bins/Reel 1.avb", filepath.Join(root, "Bins", "link.avb"))
+	walkAll := func(unread bool) (files []Entry, skipped []string) {
+		err := Walk(context.Background(), root, Rules{}, Visitor{
+			File:    func(e Entry) error { files = append(files, e); return nil },
+			Skipped: func(s Skipped) { skipped = append(skipped, s.Path) },
+			Unread:  unread,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files, skipped
+	}
+	stated, skippedStated := walkAll(false)
+	unread, skippedUnread := walkAll(true)
+	if !slices.Equal(skippedStated, skippedUnread) || len(stated) != len(unread) {
+		t.Fatalf("unread walk took %v, skipped %v; the stating walk took %v, skipped %v", unread, skippedUnread, stated, skippedStated)
+	}
+	for i, e := range unread {
+		if !e.Unread || e.Size != 0 || e.Path != stated[i].Path || e.Kind != File {
+			t.Fatalf("unread entry %d is %+v; want %s, unread", i, e, stated[i].Path)
+		}
+		got, err := Stat(root, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != stated[i] {
+			t.Fatalf("Stat gave %+v; the stating walk %+v", got, stated[i])
+		}
+	}
+}

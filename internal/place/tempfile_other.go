@@ -1,0 +1,20 @@
+//go:build !linux
+
+package place
+
+import "os"
+
+// tempFile is a file being placed, open under its temporary name.
+type tempFile struct{ *os.File }
+
+// openTemp opens the temporary file name in d.
+func openTemp(d *Dir, name string, flag int, perm os.FileMode) (*tempFile, error) {
+	f, err := d.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &tempFile{f}, nil
+}
+
+// file is the temporary file as an *os.File.
+func (t *tempFile) file() *os.File { return t.File }
