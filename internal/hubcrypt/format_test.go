@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
@@ -97,4 +98,101 @@ func TestFormat1Vectors(t *testing.T) {
 			t.Fatalf("%s: sealing %s today gives other bytes than the vector", v.file(), v.key)
 		}
 	}
+}
+
+// serialSeal is the object format sealed one chunk after another: what
+// sealedSource must give however it is read.
+func serialSeal(d *derived, key string, plain []byte) []byte {
+	out := append([]byte(nil), header[:]...)
+	for i := int64(0); ; i++ {
+		start := i * chunkSize
+		end := min(int64(len(plain)), start+chunkSize)
+		out = d.sealChunk(out, key, i, end == int64(len(plain)), plain[start:end])
+		if end == int64(len(plain)) {
+			return out
+		}
+	}
+}
+
+// However a sealed source is read (whole, in the folder backend's 1 MiB
+// reads, in sizes that cut chunks anywhere, by concurrent readers as the
+// parts of a multipart upload are), it gives the bytes of sealing the
+// object chunk after chunk on one goroutine.
+func TestSealedSourceReadsMatchSerialSeal(t *testing.T) {
+	d, err := derive(vectorKeys, testLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := randBytes(41*chunkSize + 123)
+	key := blobKey(plain)
+	want := serialSeal(d, key, plain)
+	readIn := func(src *sealedSource, got []byte, from, to, step int) error {
+		for off := from; off < to; off += step {
+			if _, err := src.ReadAt(got[off:min(to, off+step)], int64(off)); err != nil && err != io.EOF {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, step := range []int{len(want), 1 << 20, 100_000, sealedChunk, sealedChunk - 1, 4*sealedChunk + 1, 777} {
+		src := d.sealSource(key, backend.BytesSource(plain))
+		got := make([]byte, src.Length())
+		if err := readIn(src, got, 0, len(got), step); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("read %d bytes at a time: not the serial seal", step)
+		}
+	}
+	// Four readers at once, each its own part, reading in 1 MiB.
+	src := d.sealSource(key, backend.BytesSource(plain))
+	got := make([]byte, src.Length())
+	part := (len(got) + 3) / 4
+	errs := make(chan error, 4)
+	for w := range 4 {
+		go func() { errs <- readIn(src, got, w*part, min(len(got), (w+1)*part), 1<<20) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("concurrent part readers: not the serial seal")
+	}
+}
+
+// A source that is shorter than it said (a file cut during the upload) is
+// an error, and the bytes reported read are all sealed correctly.
+func TestSealedSourceShrunk(t *testing.T) {
+	d, err := derive(vectorKeys, testLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := randBytes(20 * chunkSize)
+	key := blobKey(plain)
+	want := serialSeal(d, key, plain)
+	src := d.sealSource(key, shrunk{backend.BytesSource(plain), 13*chunkSize + 5})
+	got := make([]byte, src.Length())
+	n, err := src.ReadAt(got, 0)
+	if err == nil || !strings.Contains(err.Error(), "shrink") {
+		t.Fatalf("read of a shrunk source: %v", err)
+	}
+	if n > int(chunkOffset(13)) || !bytes.Equal(got[:n], want[:n]) {
+		t.Fatalf("%d bytes reported read, %d are whole sealed chunks", n, chunkOffset(13))
+	}
+}
+
+// shrunk is a source whose bytes end at size, though it says otherwise.
+type shrunk struct {
+	backend.Source
+	size int64
+}
+
+func (s shrunk) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > s.size {
+		n, _ := s.Source.ReadAt(p[:max(0, s.size-off)], off)
+		return n, io.EOF
+	}
+	return s.Source.ReadAt(p, off)
 }

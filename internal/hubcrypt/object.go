@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
@@ -161,9 +162,14 @@ func (d *derived) openChunk(dst []byte, key, stored string, i int64, last bool, 
 
 // sealedSource is what Put uploads: the plaintext source sealed on the fly,
 // readable at any offset (parts of a multipart upload are read
-// concurrently, and a retried or resumed one reads them again). The last
-// chunk sealed is kept: a read that ends inside a chunk (the folder
-// backend reads 1 MiB at a time) leaves the rest for the next read.
+// concurrently, and a retried or resumed one reads them again). Whole
+// chunks a read covers are sealed where they land in the caller's buffer,
+// the plaintext read into place and encrypted in place, on every core (one
+// object's upload is otherwise a single goroutine reading, sealing and
+// writing in turn while the other core idles). A chunk a read covers only
+// in part (the folder backend reads 1 MiB at a time, which is no multiple
+// of a sealed chunk) is sealed into edge and kept: the next read starts
+// with the rest of it.
 type sealedSource struct {
 	d      *derived
 	key    string
@@ -171,46 +177,112 @@ type sealedSource struct {
 	plain  int64
 	length int64
 
-	mu         sync.Mutex
-	lastIndex  int64
-	lastSealed []byte
+	mu        sync.Mutex
+	edgeIndex int64 // the chunk edge holds; -1: none
+	edge      []byte
 }
 
 func (d *derived) sealSource(key string, src backend.Source) *sealedSource {
 	p := src.Length()
-	return &sealedSource{d: d, key: key, src: src, plain: p, length: SealedSize(p), lastIndex: -1}
+	return &sealedSource{d: d, key: key, src: src, plain: p, length: SealedSize(p), edgeIndex: -1}
 }
 
 func (s *sealedSource) Length() int64 { return s.length }
 
-var plainBufs = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+// sealedLen is the stored length of chunk i.
+func (s *sealedSource) sealedLen(i int64) int64 {
+	return min(sealedChunk, s.length-chunkOffset(i))
+}
 
-// chunk returns chunk i sealed; the caller must not change it.
-func (s *sealedSource) chunk(i int64) ([]byte, error) {
-	s.mu.Lock()
-	if s.lastIndex == i {
-		c := s.lastSealed
-		s.mu.Unlock()
-		return c, nil
-	}
-	s.mu.Unlock()
+// sealInto seals chunk i into dst, which is exactly sealedLen(i) long: its
+// plaintext is read to where the ciphertext goes and sealed in place.
+func (s *sealedSource) sealInto(dst []byte, i int64) error {
 	start := i * chunkSize
 	size := min(chunkSize, s.plain-start)
-	buf := plainBufs.Get().(*[chunkSize]byte)
-	defer plainBufs.Put(buf)
+	plain := dst[nonceAt+chacha20poly1305.NonceSizeX:][:size]
 	if size > 0 {
-		if m, err := s.src.ReadAt(buf[:size], start); m != int(size) {
+		if m, err := s.src.ReadAt(plain, start); m != int(size) {
 			if err == nil || err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, fmt.Errorf("read source at %d: %w (did it shrink during the upload?)", start, err)
+			return fmt.Errorf("read source at %d: %w (did it shrink during the upload?)", start, err)
 		}
 	}
-	sealed := s.d.sealChunk(make([]byte, 0, sealedChunk), s.key, i, start+size >= s.plain, buf[:size])
+	s.d.sealChunk(dst[:0], s.key, i, start+size >= s.plain, plain)
+	return nil
+}
+
+// copyEdge copies what p can hold of chunk i from byte skip of it on,
+// sealing it first unless edge holds it already.
+func (s *sealedSource) copyEdge(p []byte, i, skip int64) (int, error) {
 	s.mu.Lock()
-	s.lastIndex, s.lastSealed = i, sealed
-	s.mu.Unlock()
-	return sealed, nil
+	defer s.mu.Unlock()
+	if s.edgeIndex != i {
+		if s.edge == nil {
+			s.edge = make([]byte, sealedChunk)
+		}
+		s.edgeIndex = -1
+		if err := s.sealInto(s.edge[:s.sealedLen(i)], i); err != nil {
+			return 0, err
+		}
+		s.edgeIndex = i
+	}
+	return copy(p, s.edge[skip:s.sealedLen(i)]), nil
+}
+
+// sealWhole seals chunks first… of p (each whole, back to back from p[0])
+// on up to GOMAXPROCS goroutines; it returns how many bytes of p are
+// sealed before the first chunk that failed.
+func (s *sealedSource) sealWhole(p []byte, first, count int64) (int, error) {
+	workers := min(int64(runtime.GOMAXPROCS(0)), count/minChunksPerWorker)
+	if workers <= 1 {
+		return s.sealRange(p, first, first+count)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	results := make([]result, workers)
+	var wg sync.WaitGroup
+	per := (count + workers - 1) / workers
+	for w := range workers {
+		lo, hi := first+w*per, min(first+count, first+(w+1)*per)
+		at := chunkOffset(lo) - chunkOffset(first)
+		run := func() {
+			n, err := s.sealRange(p[at:], lo, hi)
+			results[w] = result{int(at) + n, err}
+		}
+		if w == workers-1 {
+			run()
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); run() }()
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.err != nil {
+			return r.n, r.err
+		}
+	}
+	return len(p), nil
+}
+
+// minChunksPerWorker: below this many chunks a goroutine costs more than
+// it saves.
+const minChunksPerWorker = 4
+
+// sealRange seals chunks lo…hi-1 into p, back to back.
+func (s *sealedSource) sealRange(p []byte, lo, hi int64) (int, error) {
+	n := 0
+	for i := lo; i < hi; i++ {
+		l := int(s.sealedLen(i))
+		if err := s.sealInto(p[n:n+l], i); err != nil {
+			return n, err
+		}
+		n += l
+	}
+	return n, nil
 }
 
 func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
@@ -226,13 +298,27 @@ func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 			continue
 		}
 		i := (off - headerSize) / sealedChunk
-		sealed, err := s.chunk(i)
+		skip := off - chunkOffset(i)
+		// The whole chunks from here that p holds.
+		whole := int64(0)
+		if skip == 0 {
+			for j := i; j*chunkSize < max(s.plain, 1) && chunkOffset(j)+s.sealedLen(j) <= off+int64(len(p)-n); j++ {
+				whole++
+			}
+		}
+		var c int
+		var err error
+		if whole > 0 {
+			size := chunkOffset(i+whole-1) + s.sealedLen(i+whole-1) - off
+			c, err = s.sealWhole(p[n:n+int(size)], i, whole)
+		} else {
+			c, err = s.copyEdge(p[n:], i, skip)
+		}
+		n += c
+		off += int64(c)
 		if err != nil {
 			return n, err
 		}
-		c := copy(p[n:], sealed[off-chunkOffset(i):])
-		n += c
-		off += int64(c)
 	}
 	if n < len(p) {
 		return n, io.EOF
