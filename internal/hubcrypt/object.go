@@ -1,7 +1,6 @@
 package hubcrypt
 
 import (
-	"bufio"
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
@@ -327,17 +326,19 @@ func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // openReader streams the plaintext of a range of a stored object, chunk by
-// chunk, handing out only bytes of chunks that passed authentication.
+// chunk, handing out only bytes of chunks that passed authentication. Each
+// chunk is read straight into buf with the first byte after it (which
+// tells whether it is the object's last) and decrypted in place.
 type openReader struct {
 	d           *derived
 	key, stored string
 	rc          io.ReadCloser
-	br          *bufio.Reader
 	next        int64 // index of the next chunk
 	skip        int64 // plaintext bytes to drop from the next chunk
 	remaining   int64 // plaintext bytes still wanted; -1: to the end
 	pending     []byte
-	buf, plain  []byte
+	buf         []byte // a sealed chunk and one byte more
+	ahead       bool   // buf[0] is the first byte of the next chunk, read already
 	done        bool
 }
 
@@ -357,22 +358,27 @@ func (r *openReader) Read(p []byte) (int, error) {
 
 // fill reads, authenticates and decrypts the next chunk.
 func (r *openReader) fill() error {
-	n, err := io.ReadFull(r.br, r.buf)
-	last := false
+	have := 0
+	if r.ahead {
+		have = 1
+	}
+	n, err := io.ReadFull(r.rc, r.buf[have:])
+	n += have
 	switch {
-	case err == nil:
-		// A full chunk is the last if nothing follows it.
-		if _, perr := r.br.Peek(1); perr == io.EOF {
-			last = true
-		} else if perr != nil {
-			return fmt.Errorf("reading hub object %s: %w", r.key, perr)
-		}
 	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		last = true
-	default:
+		err = nil
+	case err != nil:
 		return fmt.Errorf("reading hub object %s: %w", r.key, err)
 	}
-	plain, err := r.d.openChunk(r.plain[:0], r.key, r.stored, r.next, last, r.buf[:n])
+	// A full chunk is the last if nothing follows it.
+	last := n <= sealedChunk
+	n = min(n, sealedChunk)
+	sealed := r.buf[:n]
+	var plain []byte
+	if n >= nonceAt+chacha20poly1305.NonceSizeX {
+		plain = sealed[nonceAt+chacha20poly1305.NonceSizeX:][:0]
+	}
+	plain, err = r.d.openChunk(plain, r.key, r.stored, r.next, last, sealed)
 	if err != nil {
 		return err
 	}
@@ -388,6 +394,11 @@ func (r *openReader) fill() error {
 	}
 	r.pending = plain
 	r.done = last
+	r.ahead = false
+	if !last {
+		// The next chunk's first byte: kept where the plaintext is not.
+		r.buf[0], r.ahead = r.buf[sealedChunk], true
+	}
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package hubcrypt
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -137,18 +136,17 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(rc, sealedChunk+16)
 	if first == 0 {
 		var h [headerSize]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil || h != header {
+		if _, err := io.ReadFull(rc, h[:]); err != nil || h != header {
 			rc.Close()
 			return nil, &DamagedError{Key: key, Stored: stored, Reason: "has no encrypted-object header (a plain object: was the hub's encryption finished? run `editkit hub init --encrypt` again)"}
 		}
 	}
 	r := &openReader{
-		d: s.d, key: key, stored: stored, rc: rc, br: br,
+		d: s.d, key: key, stored: stored, rc: rc,
 		next: first, skip: skip, remaining: length,
-		buf: make([]byte, sealedChunk), plain: make([]byte, 0, chunkSize),
+		buf: make([]byte, sealedChunk+1),
 	}
 	// The first chunk now: a refused object or a range past the end is
 	// an error of Get, before the caller has created anything.
