@@ -12,36 +12,49 @@ import (
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/zeebo/blake3"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Objects sealed by the first release of the format (testdata/format1,
-// written by TestFormat1Vectors with EDITKIT_WRITE_VECTORS=1 on the code
-// of that release): fixed keys, fixed plaintexts, both suites.
+// Sealed objects (testdata/format1, written by TestFormat1Vectors with
+// EDITKIT_WRITE_VECTORS=1): fixed keys, fixed plaintexts, both suites. The
+// first release made every nonce from BLAKE3 ("blake3"); AES-256-GCM
+// chunks now take theirs from GMAC ("gmac"), which readers do not notice.
 var vectorKeys = &Keys{HubID: [16]byte{1, 2, 3}, IDKey: [32]byte{4, 5, 6}, Current: 1, Data: map[uint32][32]byte{1: {7, 8, 9}}}
 
 type vector struct {
-	suite byte
-	key   string
-	plain []byte
+	suite  byte
+	nonces string // how the nonces were made: "blake3" or "gmac"
+	key    string
+	plain  []byte
 }
+
+// current: the vector is what this editkit seals (else it only opens it).
+func (v vector) current() bool { return v.nonces == "gmac" || v.suite == suiteXChaCha20Poly1305 }
 
 func vectors() []vector {
 	var out []vector
-	for _, suite := range []byte{suiteXChaCha20Poly1305, suiteAES256GCM} {
+	for _, s := range []struct {
+		suite  byte
+		nonces string
+	}{{suiteXChaCha20Poly1305, "blake3"}, {suiteAES256GCM, "blake3"}, {suiteAES256GCM, "gmac"}} {
 		for _, n := range []int{0, 7, chunkSize + 9} {
 			plain := make([]byte, n)
 			blake3.NewDeriveKey(fmt.Sprintf("editkit test vector %d", n)).Digest().Read(plain)
-			out = append(out, vector{suite, blobKey(plain), plain})
+			out = append(out, vector{s.suite, s.nonces, blobKey(plain), plain})
 		}
 		// A key that is not content-addressed (an event batch's).
-		out = append(out, vector{suite, "events/2026/12/07/batch-1", []byte("a note about reel 3\n")})
+		out = append(out, vector{s.suite, s.nonces, "events/2026/12/07/batch-1", []byte("a note about reel 3\n")})
 	}
 	return out
 }
 
 func (v vector) file() string {
 	name := blake3.Sum256([]byte(v.key))
-	return filepath.Join("testdata", "format1", fmt.Sprintf("suite%d-%d-%x.sealed", v.suite, len(v.plain), name[:4]))
+	scheme := ""
+	if v.nonces != "blake3" {
+		scheme = "-" + v.nonces
+	}
+	return filepath.Join("testdata", "format1", fmt.Sprintf("suite%d%s-%d-%x.sealed", v.suite, scheme, len(v.plain), name[:4]))
 }
 
 // sealAll is what Put stores for v, read the way the folder backend reads
@@ -60,8 +73,8 @@ func sealAll(t *testing.T, d *derived, v vector) []byte {
 
 // Objects the first release sealed open to their plaintext (what an
 // existing encrypted hub holds stays readable), and sealing the same
-// plaintext under the same name today gives exactly the same bytes (a
-// resumed upload begun by an older editkit still matches).
+// plaintext under the same name gives exactly the bytes of the vector of
+// today's scheme (sealing stays deterministic: a resumed upload matches).
 func TestFormat1Vectors(t *testing.T) {
 	ctx := context.Background()
 	d, err := derive(vectorKeys, testLayout)
@@ -79,7 +92,7 @@ func TestFormat1Vectors(t *testing.T) {
 	}
 	for _, v := range vectors() {
 		d.suite = v.suite
-		if os.Getenv("EDITKIT_WRITE_VECTORS") == "1" {
+		if os.Getenv("EDITKIT_WRITE_VECTORS") == "1" && v.current() {
 			if err := os.WriteFile(v.file(), sealAll(t, d, v), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +107,7 @@ func TestFormat1Vectors(t *testing.T) {
 		if got, err := get(t, s, v.key, 0, -1); err != nil || !bytes.Equal(got, v.plain) {
 			t.Fatalf("%s: opening the stored vector: %v", v.file(), err)
 		}
-		if got := sealAll(t, d, v); !bytes.Equal(got, want) {
+		if got := sealAll(t, d, v); v.current() && !bytes.Equal(got, want) {
 			t.Fatalf("%s: sealing %s today gives other bytes than the vector", v.file(), v.key)
 		}
 	}
@@ -195,4 +208,45 @@ func (s shrunk) ReadAt(p []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return s.Source.ReadAt(p, off)
+}
+
+// Two different chunks under one name and place never get the same nonce
+// (whichever suite seals them): a file that changed between being hashed
+// and being uploaded is sealed under new nonces, not the old ones; the
+// same chunk gets the same nonce every time.
+func TestNonceUniquePerPlaintext(t *testing.T) {
+	d, err := derive(vectorKeys, testLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := randBytes(chunkSize)
+	key := blobKey(plain) // the name the file had when it was hashed
+	for _, suite := range []byte{suiteXChaCha20Poly1305, suiteAES256GCM} {
+		d.suite = suite
+		nonceOf := func(p []byte) string {
+			return string(d.sealChunk(nil, key, 3, false, p)[nonceAt : nonceAt+chacha20poly1305.NonceSizeX])
+		}
+		seen := map[string]string{nonceOf(plain): "the original"}
+		if again := nonceOf(plain); seen[again] != "the original" {
+			t.Fatalf("suite %d: the same chunk sealed twice got two nonces", suite)
+		}
+		variant := func(what string, p []byte) {
+			n := nonceOf(p)
+			if prev, ok := seen[n]; ok {
+				t.Fatalf("suite %d: %s shares its nonce with %s", suite, what, prev)
+			}
+			seen[n] = what
+		}
+		for bit := 0; bit < 8*chunkSize; bit += 509 {
+			p := bytes.Clone(plain)
+			p[bit/8] ^= 1 << (bit % 8)
+			variant(fmt.Sprintf("bit %d flipped", bit), p)
+		}
+		variant("one byte shorter", plain[:chunkSize-1])
+		variant("all zeros", make([]byte, chunkSize))
+		variant("empty", nil)
+		for i := range 64 {
+			variant(fmt.Sprintf("random %d", i), randBytes(chunkSize))
+		}
+	}
 }

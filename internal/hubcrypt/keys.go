@@ -1,6 +1,6 @@
 // Package hubcrypt owns the encryption of a hub's objects on the client:
 // the object format (a header, then the plaintext sealed in 64 KiB chunks
-// with XChaCha20-Poly1305), the keyed object names (no path, set name or
+// with AES-256-GCM or XChaCha20-Poly1305), the keyed object names (no path, set name or
 // content hash of the show in any key) and Wrap, the backend.Backend
 // between contenthub and the storage that does both for every object, so
 // no caller of contenthub encrypts anything itself. The keys come from
@@ -69,6 +69,14 @@ func derive(k *Keys, l Layout) (*derived, error) {
 			return nil, err
 		}
 		ek.cipher.suites[suiteXChaCha20Poly1305], ek.cipher.suites[suiteAES256GCM] = x, gcm
+		var macKey [32]byte
+		blake3.DeriveKey("editkit hub 2026 object chunk nonce gmac v1", dk[:], macKey[:])
+		if block, err = aes.NewCipher(macKey[:]); err != nil {
+			return nil, err
+		}
+		if ek.cipher.nonceMAC, err = cipher.NewGCM(block); err != nil {
+			return nil, err
+		}
 		d.epochs[epoch] = ek
 	}
 	for i := range d.prp {
