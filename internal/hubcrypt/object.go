@@ -225,6 +225,9 @@ func (d *derived) sealSource(key string, src backend.Source) *sealedSource {
 
 func (s *sealedSource) Length() int64 { return s.length }
 
+// CostlyToRead: every read seals again (see backend.CostlySource).
+func (s *sealedSource) CostlyToRead() {}
+
 // sealedLen is the stored length of chunk i.
 func (s *sealedSource) sealedLen(i int64) int64 {
 	return min(sealedChunk, s.length-chunkOffset(i))
