@@ -233,24 +233,6 @@ func (s *sealedSource) sealedLen(i int64) int64 {
 	return min(sealedChunk, s.length-chunkOffset(i))
 }
 
-// sealInto seals chunk i into dst, which is exactly sealedLen(i) long: its
-// plaintext is read to where the ciphertext goes and sealed in place.
-func (s *sealedSource) sealInto(dst []byte, i int64) error {
-	start := i * chunkSize
-	size := min(chunkSize, s.plain-start)
-	plain := dst[nonceAt+chacha20poly1305.NonceSizeX:][:size]
-	if size > 0 {
-		if m, err := s.src.ReadAt(plain, start); m != int(size) {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return fmt.Errorf("read source at %d: %w (did it shrink during the upload?)", start, err)
-		}
-	}
-	s.d.sealChunk(dst[:0], s.key, i, start+size >= s.plain, plain)
-	return nil
-}
-
 // copyEdge copies what p can hold of chunk i from byte skip of it on,
 // sealing it first unless edge holds it already.
 func (s *sealedSource) copyEdge(p []byte, i, skip int64) (int, error) {
@@ -261,7 +243,7 @@ func (s *sealedSource) copyEdge(p []byte, i, skip int64) (int, error) {
 			s.edge = make([]byte, sealedChunk)
 		}
 		s.edgeIndex = -1
-		if err := s.sealInto(s.edge[:s.sealedLen(i)], i); err != nil {
+		if _, err := s.sealRange(s.edge, i, i+1); err != nil {
 			return 0, err
 		}
 		s.edgeIndex = i
@@ -311,15 +293,34 @@ func (s *sealedSource) sealWhole(p []byte, first, count int64) (int, error) {
 // it saves.
 const minChunksPerWorker = 4
 
+// readBatch is how many chunks' plaintext sealRange reads with one call
+// (a system call costs about as much as sealing a few KiB).
+const readBatch = 16
+
+var plainBufs = sync.Pool{New: func() any { return new([readBatch * chunkSize]byte) }}
+
 // sealRange seals chunks lo…hi-1 into p, back to back.
 func (s *sealedSource) sealRange(p []byte, lo, hi int64) (int, error) {
+	buf := plainBufs.Get().(*[readBatch * chunkSize]byte)
+	defer plainBufs.Put(buf)
 	n := 0
-	for i := lo; i < hi; i++ {
-		l := int(s.sealedLen(i))
-		if err := s.sealInto(p[n:n+l], i); err != nil {
-			return n, err
+	for i := lo; i < hi; {
+		start, end := i*chunkSize, min(hi, i+readBatch)
+		plain := buf[:min(s.plain, end*chunkSize)-start]
+		if len(plain) > 0 {
+			if m, err := s.src.ReadAt(plain, start); m != len(plain) {
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return n, fmt.Errorf("read source at %d: %w (did it shrink during the upload?)", start, err)
+			}
 		}
-		n += l
+		for ; i < end; i++ {
+			from := i*chunkSize - start
+			chunk := plain[from:min(int64(len(plain)), from+chunkSize)]
+			s.d.sealChunk(p[n:n], s.key, i, i*chunkSize+int64(len(chunk)) >= s.plain, chunk)
+			n += int(s.sealedLen(i))
+		}
 	}
 	return n, nil
 }
