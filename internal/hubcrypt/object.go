@@ -367,80 +367,156 @@ func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // openReader streams the plaintext of a range of a stored object, chunk by
-// chunk, handing out only bytes of chunks that passed authentication. Each
-// chunk is read straight into buf with the first byte after it (which
-// tells whether it is the object's last) and decrypted in place.
+// chunk, handing out only bytes of chunks that passed authentication.
+// After the first chunk, a goroutine reads and decrypts the next ones
+// while the caller writes out the last (restore would otherwise read,
+// decrypt and write in turn, one core idle), at most readAhead chunks
+// ahead, each in a buffer of its own that is used again.
 type openReader struct {
-	d           *derived
-	key, stored string
-	rc          io.ReadCloser
-	next        int64 // index of the next chunk
-	skip        int64 // plaintext bytes to drop from the next chunk
-	remaining   int64 // plaintext bytes still wanted; -1: to the end
-	pending     []byte
-	buf         []byte // a sealed chunk and one byte more
-	ahead       bool   // buf[0] is the first byte of the next chunk, read already
-	done        bool
+	s       chunkStream
+	pending []byte
+	cur     []byte // the buffer pending is in
+
+	started bool
+	ready   chan filled
+	free    chan []byte
+	stop    chan struct{}
+	exited  chan struct{}
+	err     error
+}
+
+// readAhead is how many decrypted chunks may wait for the caller.
+const readAhead = 4
+
+type filled struct {
+	buf, plain []byte
+	err        error
 }
 
 func (r *openReader) Read(p []byte) (int, error) {
 	for len(r.pending) == 0 {
-		if r.done || r.remaining == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if !r.started && (r.s.done || r.s.remaining == 0) {
 			return 0, io.EOF
 		}
-		if err := r.fill(); err != nil {
-			return 0, err
-		}
+		r.next()
 	}
 	n := copy(p, r.pending)
 	r.pending = r.pending[n:]
 	return n, nil
 }
 
-// fill reads, authenticates and decrypts the next chunk.
-func (r *openReader) fill() error {
-	have := 0
-	if r.ahead {
-		have = 1
+// next makes pending the next chunk's plaintext, from the goroutine that
+// reads ahead, started on the first call.
+func (r *openReader) next() {
+	if !r.started {
+		r.started = true
+		r.ready, r.free = make(chan filled, readAhead), make(chan []byte, readAhead+2)
+		r.stop, r.exited = make(chan struct{}), make(chan struct{})
+		r.free <- r.cur
+		for range readAhead {
+			r.free <- make([]byte, sealedChunk+1)
+		}
+		go r.readAhead(r.s)
+	} else if r.cur != nil {
+		r.free <- r.cur // never blocks: free holds every buffer
 	}
-	n, err := io.ReadFull(r.rc, r.buf[have:])
+	f := <-r.ready
+	r.cur, r.pending, r.err = f.buf, f.plain, f.err
+}
+
+// readAhead fills free buffers with the chunks after s's, in order, until
+// the range ends, a chunk fails or the reader is closed.
+func (r *openReader) readAhead(s chunkStream) {
+	defer close(r.exited)
+	for !s.done && s.remaining != 0 {
+		var buf []byte
+		select {
+		case buf = <-r.free:
+		case <-r.stop:
+			return
+		}
+		plain, err := s.fill(buf)
+		select {
+		case r.ready <- filled{buf, plain, err}:
+		case <-r.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+	// The reader waits for one more answer: that the range ended.
+	select {
+	case r.ready <- filled{err: io.EOF}:
+	case <-r.stop:
+	}
+}
+
+func (r *openReader) Close() error {
+	if r.started {
+		close(r.stop)
+		err := r.s.rc.Close()
+		<-r.exited
+		return err
+	}
+	return r.s.rc.Close()
+}
+
+// chunkStream reads the sealed chunks of a range of an object from rc.
+type chunkStream struct {
+	d           *derived
+	key, stored string
+	rc          io.ReadCloser
+	next        int64 // index of the next chunk
+	skip        int64 // plaintext bytes to drop from the next chunk
+	remaining   int64 // plaintext bytes still wanted; -1: to the end
+	carry       byte  // the first byte of the next chunk, read already
+	hasCarry    bool
+	done        bool // the last chunk was read
+}
+
+// fill reads the next chunk into buf (a sealed chunk and one byte more:
+// the byte after it tells whether it is the object's last), authenticates
+// it and decrypts it in place.
+func (s *chunkStream) fill(buf []byte) ([]byte, error) {
+	have := 0
+	if s.hasCarry {
+		buf[0], have = s.carry, 1
+	}
+	n, err := io.ReadFull(s.rc, buf[have:sealedChunk+1])
 	n += have
 	switch {
 	case err == io.ErrUnexpectedEOF || err == io.EOF:
 		err = nil
 	case err != nil:
-		return fmt.Errorf("reading hub object %s: %w", r.key, err)
+		return nil, fmt.Errorf("reading hub object %s: %w", s.key, err)
 	}
 	// A full chunk is the last if nothing follows it.
 	last := n <= sealedChunk
 	n = min(n, sealedChunk)
-	sealed := r.buf[:n]
+	sealed := buf[:n]
 	var plain []byte
 	if n >= nonceAt+chacha20poly1305.NonceSizeX {
 		plain = sealed[nonceAt+chacha20poly1305.NonceSizeX:][:0]
 	}
-	plain, err = r.d.openChunk(plain, r.key, r.stored, r.next, last, sealed)
+	plain, err = s.d.openChunk(plain, s.key, s.stored, s.next, last, sealed)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.next++
-	if int64(len(plain)) < r.skip {
-		return fmt.Errorf("hub object %s: %w", r.key, backend.ErrInvalidRange)
+	s.next++
+	if int64(len(plain)) < s.skip {
+		return nil, fmt.Errorf("hub object %s: %w", s.key, backend.ErrInvalidRange)
 	}
-	plain = plain[r.skip:]
-	r.skip = 0
-	if r.remaining >= 0 {
-		plain = plain[:min(int64(len(plain)), r.remaining)]
-		r.remaining -= int64(len(plain))
+	plain = plain[s.skip:]
+	s.skip = 0
+	if s.remaining >= 0 {
+		plain = plain[:min(int64(len(plain)), s.remaining)]
+		s.remaining -= int64(len(plain))
 	}
-	r.pending = plain
-	r.done = last
-	r.ahead = false
-	if !last {
-		// The next chunk's first byte: kept where the plaintext is not.
-		r.buf[0], r.ahead = r.buf[sealedChunk], true
-	}
-	return nil
+	s.done = last
+	s.carry, s.hasCarry = buf[sealedChunk], !last
+	return plain, nil
 }
-
-func (r *openReader) Close() error { return r.rc.Close() }

@@ -144,13 +144,12 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		}
 	}
 	r := &openReader{
-		d: s.d, key: key, stored: stored, rc: rc,
-		next: first, skip: skip, remaining: length,
-		buf: make([]byte, sealedChunk+1),
+		s:   chunkStream{d: s.d, key: key, stored: stored, rc: rc, next: first, skip: skip, remaining: length},
+		cur: make([]byte, sealedChunk+1),
 	}
 	// The first chunk now: a refused object or a range past the end is
 	// an error of Get, before the caller has created anything.
-	if err := r.fill(); err != nil {
+	if r.pending, err = r.s.fill(r.cur); err != nil {
 		rc.Close()
 		return nil, err
 	}
