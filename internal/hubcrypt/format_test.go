@@ -274,6 +274,12 @@ func TestOpenReaderCloseMidway(t *testing.T) {
 		if err := rc.Close(); err != nil {
 			t.Fatalf("close after %d bytes: %v", stopAt, err)
 		}
+		if err := rc.Close(); err != nil {
+			t.Fatalf("second close: %v", err)
+		}
+		if _, err := rc.Read(got); err == nil {
+			t.Fatal("a read after close did not fail")
+		}
 	}
 	rc, err := s.Get(ctx, key, chunkSize+1, 9*chunkSize)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 
@@ -417,7 +418,7 @@ func (r *openReader) next() {
 		r.stop, r.exited = make(chan struct{}), make(chan struct{})
 		r.free <- r.cur
 		for range readAhead {
-			r.free <- make([]byte, sealedChunk+1)
+			r.free <- getChunkBuf()
 		}
 		go r.readAhead(r.s)
 	} else if r.cur != nil {
@@ -456,13 +457,39 @@ func (r *openReader) readAhead(s chunkStream) {
 }
 
 func (r *openReader) Close() error {
+	if r.err == os.ErrClosed {
+		return nil
+	}
+	err := r.s.rc.Close()
 	if r.started {
 		close(r.stop)
-		err := r.s.rc.Close()
 		<-r.exited
-		return err
+		for done := false; !done; {
+			select {
+			case b := <-r.free:
+				putChunkBuf(b)
+			case f := <-r.ready:
+				putChunkBuf(f.buf)
+			default:
+				done = true
+			}
+		}
 	}
-	return r.s.rc.Close()
+	putChunkBuf(r.cur)
+	r.cur, r.pending, r.started, r.err = nil, nil, false, os.ErrClosed
+	return err
+}
+
+// chunkBufs holds buffers of a sealed chunk and one byte more: a reader
+// takes up to five, and a restore opens hundreds of readers.
+var chunkBufs = sync.Pool{New: func() any { return new([sealedChunk + 1]byte) }}
+
+func getChunkBuf() []byte { return chunkBufs.Get().(*[sealedChunk + 1]byte)[:] }
+
+func putChunkBuf(b []byte) {
+	if len(b) == sealedChunk+1 {
+		chunkBufs.Put((*[sealedChunk + 1]byte)(b))
+	}
 }
 
 // chunkStream reads the sealed chunks of a range of an object from rc.

@@ -145,12 +145,12 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 	}
 	r := &openReader{
 		s:   chunkStream{d: s.d, key: key, stored: stored, rc: rc, next: first, skip: skip, remaining: length},
-		cur: make([]byte, sealedChunk+1),
+		cur: getChunkBuf(),
 	}
 	// The first chunk now: a refused object or a range past the end is
 	// an error of Get, before the caller has created anything.
 	if r.pending, err = r.s.fill(r.cur); err != nil {
-		rc.Close()
+		r.Close()
 		return nil, err
 	}
 	return r, nil
