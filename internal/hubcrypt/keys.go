@@ -56,6 +56,7 @@ func derive(k *Keys, l Layout) (*derived, error) {
 		ek := &epochKeys{cipher: &epochCipher{}}
 		blake3.DeriveKey("editkit hub 2026 object seal v1", dk[:], ek.seal[:])
 		blake3.DeriveKey("editkit hub 2026 object chunk nonce v1", dk[:], ek.cipher.siv[:])
+		ek.cipher.sivHasher, _ = blake3.NewKeyed(ek.cipher.siv[:])
 		x, err := chacha20poly1305.NewX(ek.seal[:])
 		if err != nil {
 			return nil, err
@@ -99,6 +100,13 @@ func fastSuite() byte {
 // that no two different part lists hash the same input.
 func keyed(key *[32]byte, out []byte, parts ...[]byte) {
 	h, _ := blake3.NewKeyed(key[:])
+	keyedWith(h, out, parts...)
+}
+
+// keyedWith is keyed with a fresh hasher of that key (h, which it
+// changes): a keyed hasher costs an allocation to make, a copy of one
+// none.
+func keyedWith(h *blake3.Hasher, out []byte, parts ...[]byte) {
 	var n [8]byte
 	for _, p := range parts {
 		putUint64(n[:], uint64(len(p)))

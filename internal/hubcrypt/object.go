@@ -12,6 +12,7 @@ import (
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/hashing"
+	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -94,6 +95,9 @@ const (
 type epochCipher struct {
 	suites [3]cipher.AEAD // by suite
 	siv    [32]byte
+	// sivHasher is BLAKE3 keyed with siv, never written to: sealChunk
+	// hashes with a copy.
+	sivHasher *blake3.Hasher
 	// nonceMAC is AES-256-GCM under a key of its own, used only as GMAC
 	// (no plaintext, the chunk as additional data, one fixed nonce) to
 	// digest a chunk for its nonce (see chunkDigest).
@@ -130,7 +134,8 @@ func (d *derived) sealChunk(dst []byte, key string, i int64, last bool, plain []
 	aad := d.chunkAAD(aadBuf[:0], d.suite, d.current, key, i, last)
 	var digestBuf [32]byte
 	var nonce [chacha20poly1305.NonceSizeX]byte
-	keyed(&ec.siv, nonce[:], aad, ec.chunkDigest(digestBuf[:0], d.suite, plain))
+	h := *ec.sivHasher
+	keyedWith(&h, nonce[:], aad, ec.chunkDigest(digestBuf[:0], d.suite, plain))
 	dst = append(dst, d.suite)
 	dst = binary.BigEndian.AppendUint32(dst, d.current)
 	dst = append(dst, nonce[:]...)
