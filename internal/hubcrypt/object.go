@@ -205,10 +205,10 @@ func (d *derived) openChunk(dst []byte, key, stored string, i int64, last bool, 
 // sealedSource is what Put uploads: the plaintext source sealed on the fly,
 // readable at any offset (parts of a multipart upload are read
 // concurrently, and a retried or resumed one reads them again). Whole
-// chunks a read covers are sealed where they land in the caller's buffer,
-// the plaintext read into place and encrypted in place, on every core (one
-// object's upload is otherwise a single goroutine reading, sealing and
-// writing in turn while the other core idles). A chunk a read covers only
+// chunks a read covers are sealed straight into the caller's buffer, from
+// plaintext read 16 chunks at a time, on every core (one object's upload
+// is otherwise a single goroutine reading, sealing and writing in turn
+// while the other core idles). A chunk a read covers only
 // in part (the folder backend reads 1 MiB at a time, which is no multiple
 // of a sealed chunk) is sealed into edge and kept: the next read starts
 // with the rest of it.
@@ -257,9 +257,10 @@ func (s *sealedSource) copyEdge(p []byte, i, skip int64) (int, error) {
 	return copy(p, s.edge[skip:s.sealedLen(i)]), nil
 }
 
-// sealWhole seals chunks first… of p (each whole, back to back from p[0])
-// on up to GOMAXPROCS goroutines; it returns how many bytes of p are
-// sealed before the first chunk that failed.
+// sealWhole seals the count chunks from first on into p (whole, back to
+// back from p[0]), on up to GOMAXPROCS goroutines, each a run of them; it
+// returns how many bytes of p are sealed before the first chunk that
+// failed.
 func (s *sealedSource) sealWhole(p []byte, first, count int64) (int, error) {
 	workers := min(int64(runtime.GOMAXPROCS(0)), count/minChunksPerWorker)
 	if workers <= 1 {
