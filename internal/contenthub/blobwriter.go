@@ -30,6 +30,10 @@ type BlobWriter struct {
 	err     error             // the first failed upload
 	uploads sync.WaitGroup
 	slots   chan struct{} // packs uploading at once (bounds memory)
+	// spare holds the buffers of uploaded packs for the next ones: a
+	// fresh 16 MiB buffer, grown by appending, costs more in page faults
+	// and copies than packing the blobs itself.
+	spare chan []byte
 	// Hook, if set, is called with "pack-stored" once a pack is stored and
 	// before its index is: tests kill a command there.
 	Hook func(step string)
@@ -48,7 +52,7 @@ type storedPack struct {
 // them, which may end first).
 func (h *Hub) NewBlobWriter(ctx context.Context) *BlobWriter {
 	// What a kill loses is at most this many packs of work.
-	return &BlobWriter{h: h, ctx: ctx, queued: map[[32]byte]bool{}, slots: make(chan struct{}, 2), indexEvery: 8}
+	return &BlobWriter{h: h, ctx: ctx, queued: map[[32]byte]bool{}, slots: make(chan struct{}, 2), spare: make(chan []byte, 3), indexEvery: 8}
 }
 
 // Put stores the file at path as blob b3 (its BLAKE3, already computed)
@@ -99,6 +103,13 @@ func (w *BlobWriter) pack(ctx context.Context, k [32]byte, data []byte) (stored 
 		return false, w.err
 	}
 	w.queued[k] = true
+	if w.cur.buf == nil {
+		select {
+		case w.cur.buf = <-w.spare:
+		default:
+			w.cur.buf = make([]byte, 0, packTarget+PackThreshold)
+		}
+	}
 	w.cur.add(k, data)
 	var sealed packBuilder
 	if w.cur.size() >= packTarget {
@@ -134,6 +145,14 @@ func (w *BlobWriter) upload(ctx context.Context, p *packBuilder) error {
 		defer w.uploads.Done()
 		defer func() { <-w.slots }()
 		err := w.h.putPack(w.ctx, id, data)
+		if err == nil {
+			// Only a stored pack's: after a failed request the HTTP
+			// transport may still be reading its body.
+			select {
+			case w.spare <- data[:0]:
+			default:
+			}
+		}
 		if err == nil && w.Hook != nil {
 			w.Hook("pack-stored")
 		}

@@ -1,11 +1,11 @@
 package contenthub
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -240,8 +240,8 @@ func EncryptInPlace(ctx context.Context, h *Hub, keys *hubkey.Keys, progress fun
 // sealObject seals the object stored as oi, unless it is sealed already:
 // under its new name for a kind whose names change (then it is read back
 // and compared before the plain one is removed), in its place for the
-// others (read whole first: what keeps its name is small — events,
-// records — and the source must not be the object being replaced).
+// others (copied first: the source must not be the object being
+// replaced).
 func sealObject(ctx context.Context, raw backend.Backend, enc *hubcrypt.Store, oi backend.ObjectInfo, written func()) (sealed bool, err error) {
 	key := oi.Key
 	plain, ok := enc.PlainKey(key)
@@ -260,11 +260,12 @@ func sealObject(ctx context.Context, raw backend.Backend, enc *hubcrypt.Store, o
 		if !errors.Is(err, hubcrypt.ErrDamaged) {
 			return false, err
 		}
-		data, err := readObject(ctx, raw, key)
+		copySrc, done, err := copyObject(ctx, raw, oi)
 		if err != nil {
 			return false, err
 		}
-		src = backend.BytesSource(data)
+		defer done()
+		src = copySrc
 	}
 	sum, err := hashObject(ctx, raw, key)
 	if err != nil {
@@ -289,17 +290,45 @@ func sealObject(ctx context.Context, raw backend.Backend, enc *hubcrypt.Store, o
 	return true, nil
 }
 
-func readObject(ctx context.Context, b backend.Backend, key string) ([]byte, error) {
-	rc, err := b.Get(ctx, key, 0, -1)
+// inMemoryMax is the largest object copyObject holds in memory; what keeps
+// its name is mostly small (event batches, records), but a catalog
+// checkpoint may not be.
+const inMemoryMax = 8 << 20
+
+// copyObject copies the object oi of b: into memory if it is small, else
+// into a temporary file (removed by done), so memory stays bounded
+// whatever the hub holds.
+func copyObject(ctx context.Context, b backend.Backend, oi backend.ObjectInfo) (src backend.Source, done func(), err error) {
+	rc, err := b.Get(ctx, oi.Key, 0, -1)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", key, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", oi.Key, err)
 	}
 	defer rc.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, rc); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", key, err)
+	if oi.Size <= inMemoryMax {
+		data, err := readAllSized(rc, oi.Size)
+		if err == nil && int64(len(data)) != oi.Size {
+			err = fmt.Errorf("%d bytes, not the %d it was listed with: did it change? run it again", len(data), oi.Size)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading %s: %w", oi.Key, err)
+		}
+		return backend.BytesSource(data), func() {}, nil
 	}
-	return buf.Bytes(), nil
+	f, err := os.CreateTemp("", "editkit-encrypt-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("a temporary copy of %s: %w (set TMPDIR to a folder with room for it)", oi.Key, err)
+	}
+	remove := func() { f.Close(); os.Remove(f.Name()) }
+	if _, err := io.Copy(f, rc); err != nil {
+		remove()
+		return nil, nil, fmt.Errorf("copying %s to %s: %w", oi.Key, f.Name(), err)
+	}
+	fileSrc, err := backend.NewFileSource(f.Name())
+	if err != nil {
+		remove()
+		return nil, nil, err
+	}
+	return fileSrc, func() { fileSrc.Close(); remove() }, nil
 }
 
 func hashObject(ctx context.Context, b backend.Backend, key string) ([32]byte, error) {

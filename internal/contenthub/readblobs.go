@@ -203,7 +203,7 @@ func (h *Hub) readRange(ctx context.Context, rq rangeRead, fn func(b3 string, r 
 	rc, err := h.backend.Get(ctx, rq.pack.key(), rq.start, rq.end-rq.start)
 	var data []byte
 	if err == nil {
-		data, err = io.ReadAll(rc)
+		data, err = readAllSized(rc, rq.end-rq.start)
 		rc.Close()
 	}
 	if err = asDamaged(err); errors.Is(err, ErrDamaged) && damaged != nil {
@@ -235,6 +235,22 @@ func (h *Hub) readRange(ctx context.Context, rq rangeRead, fn func(b3 string, r 
 		}
 	}
 	return nil
+}
+
+// readAllSized is io.ReadAll of a reader expected to give size bytes:
+// into a buffer of that size (growing one as the bytes come costs page
+// faults and copies), unless size is more than any pack holds (a damaged
+// index), which must not allocate what is not there.
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
+	if size > 4*packTarget {
+		return io.ReadAll(r)
+	}
+	data := make([]byte, size)
+	n, err := io.ReadFull(r, data)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil // cut short: the caller's checks name what is missing
+	}
+	return data[:n], err
 }
 
 // readLoose hands out a blob stored as an object of its own, checked as fn

@@ -9,7 +9,7 @@ import (
 )
 
 // The AEADs for a 64 KiB chunk, and a whole chunk as sealed here (the
-// keyed-BLAKE3 nonce plus XChaCha20-Poly1305). Run with
+// nonce, from GMAC or BLAKE3, plus the suite this processor seals with). Run with
 // GODEBUG=cpu.aes=off,cpu.avx2=off,cpu.avx=off to see a machine without
 // AES-NI or AVX: XChaCha20-Poly1305 was chosen because it needs neither.
 func BenchmarkChunk(b *testing.B) {

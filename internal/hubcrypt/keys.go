@@ -1,6 +1,6 @@
 // Package hubcrypt owns the encryption of a hub's objects on the client:
 // the object format (a header, then the plaintext sealed in 64 KiB chunks
-// with XChaCha20-Poly1305), the keyed object names (no path, set name or
+// with AES-256-GCM or XChaCha20-Poly1305), the keyed object names (no path, set name or
 // content hash of the show in any key) and Wrap, the backend.Backend
 // between contenthub and the storage that does both for every object, so
 // no caller of contenthub encrypts anything itself. The keys come from
@@ -56,6 +56,7 @@ func derive(k *Keys, l Layout) (*derived, error) {
 		ek := &epochKeys{cipher: &epochCipher{}}
 		blake3.DeriveKey("editkit hub 2026 object seal v1", dk[:], ek.seal[:])
 		blake3.DeriveKey("editkit hub 2026 object chunk nonce v1", dk[:], ek.cipher.siv[:])
+		ek.cipher.sivHasher, _ = blake3.NewKeyed(ek.cipher.siv[:])
 		x, err := chacha20poly1305.NewX(ek.seal[:])
 		if err != nil {
 			return nil, err
@@ -69,6 +70,14 @@ func derive(k *Keys, l Layout) (*derived, error) {
 			return nil, err
 		}
 		ek.cipher.suites[suiteXChaCha20Poly1305], ek.cipher.suites[suiteAES256GCM] = x, gcm
+		var macKey [32]byte
+		blake3.DeriveKey("editkit hub 2026 object chunk nonce gmac v1", dk[:], macKey[:])
+		if block, err = aes.NewCipher(macKey[:]); err != nil {
+			return nil, err
+		}
+		if ek.cipher.nonceMAC, err = cipher.NewGCM(block); err != nil {
+			return nil, err
+		}
 		d.epochs[epoch] = ek
 	}
 	for i := range d.prp {
@@ -91,6 +100,13 @@ func fastSuite() byte {
 // that no two different part lists hash the same input.
 func keyed(key *[32]byte, out []byte, parts ...[]byte) {
 	h, _ := blake3.NewKeyed(key[:])
+	keyedWith(h, out, parts...)
+}
+
+// keyedWith is keyed with a fresh hasher of that key (h, which it
+// changes): a keyed hasher costs an allocation to make, a copy of one
+// none.
+func keyedWith(h *blake3.Hasher, out []byte, parts ...[]byte) {
 	var n [8]byte
 	for _, p := range parts {
 		putUint64(n[:], uint64(len(p)))

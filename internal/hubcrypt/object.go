@@ -1,16 +1,18 @@
 package hubcrypt
 
 import (
-	"bufio"
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"sync"
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/hashing"
+	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -30,9 +32,9 @@ import (
 // ID, the epoch, the chunk's index, whether it is the last, and the
 // object's plain key: a chunk moved within or between objects, an object
 // cut at a chunk boundary or renamed, or one from another hub fails
-// authentication. A chunk's nonce is a keyed BLAKE3 of all that and its
-// plaintext's BLAKE3 (a synthetic IV): the same bytes under the same name give the
-// same ciphertext, so a resumed multipart upload sends exactly what the
+// authentication. A chunk's nonce is a keyed BLAKE3 of all that and a
+// keyed digest of its plaintext (a synthetic IV, see chunkDigest): the
+// same bytes under the same name give the same ciphertext, so a resumed multipart upload sends exactly what the
 // interrupted one sent, and two different plaintexts never share a nonce,
 // even a file that changed while it was uploaded or a rewritten object.
 // Range reads fetch only the chunks they cover.
@@ -93,6 +95,13 @@ const (
 type epochCipher struct {
 	suites [3]cipher.AEAD // by suite
 	siv    [32]byte
+	// sivHasher is BLAKE3 keyed with siv, never written to: sealChunk
+	// hashes with a copy.
+	sivHasher *blake3.Hasher
+	// nonceMAC is AES-256-GCM under a key of its own, used only as GMAC
+	// (no plaintext, the chunk as additional data, one fixed nonce) to
+	// digest a chunk for its nonce (see chunkDigest).
+	nonceMAC cipher.AEAD
 }
 
 func (d *derived) cipherFor(epoch uint32) (*epochCipher, bool) {
@@ -123,17 +132,51 @@ func (d *derived) sealChunk(dst []byte, key string, i int64, last bool, plain []
 	ec, _ := d.cipherFor(d.current)
 	var aadBuf [64]byte
 	aad := d.chunkAAD(aadBuf[:0], d.suite, d.current, key, i, last)
-	// The nonce is a keyed hash of the chunk's plain BLAKE3 (a fast
-	// kernel) rather than of the chunk itself: as unique per content, at a
-	// sixth of the cost.
-	sum := hashing.SumBLAKE3(plain)
+	var digestBuf [32]byte
 	var nonce [chacha20poly1305.NonceSizeX]byte
-	keyed(&ec.siv, nonce[:], aad, sum[:])
+	h := *ec.sivHasher
+	keyedWith(&h, nonce[:], aad, ec.chunkDigest(digestBuf[:0], d.suite, plain))
 	dst = append(dst, d.suite)
 	dst = binary.BigEndian.AppendUint32(dst, d.current)
 	dst = append(dst, nonce[:]...)
 	aead := ec.suites[d.suite]
 	return aead.Seal(dst, nonce[:aead.NonceSize()], plain, aad)
+}
+
+// chunkDigest appends the digest of a chunk's plaintext that its nonce is
+// a keyed hash of (with the chunk's additional data, which names the
+// suite, the epoch, the object and the chunk's place in it). Why not a
+// nonce from the object's name alone (a blob's name is the BLAKE3 of its
+// content, hashed already)? A file that changes between being hashed and
+// being uploaded would then put different bytes under one key and nonce,
+// which gives away both plaintexts' XOR, and for GCM the key that
+// authenticates every chunk of the epoch. So the nonce depends on the
+// bytes actually sealed, which keeps the format's promises: the same
+// bytes under the same name give the same nonce and ciphertext (a resumed
+// upload sends what the interrupted one sent), different bytes a
+// different nonce.
+//
+// Where the chunk is sealed with AES-256-GCM (the processor has AES and
+// carry-less multiply), the digest is GMAC: GHASH of the chunk under a
+// secret key of its own, masked, computed about twice as fast as BLAKE3
+// here. GHASH is almost-XOR-universal: two different chunks (at most 4096
+// blocks) collide with probability at most 2^-116 over the secret key,
+// whatever their bytes, so someone who chooses the files cannot make two
+// chunks share a nonce. The digest never leaves this function but through
+// the keyed BLAKE3 (a PRF), so the nonces stored reveal nothing of the
+// GHASH key; the one fixed GMAC nonce is safe for the same reason (reusing
+// a GCM nonce exposes its key only to someone who sees the tags). The
+// nonce is then as unique as with BLAKE3: 96 bits (all GCM uses) of a PRF
+// of distinct inputs. Elsewhere (XChaCha20-Poly1305, where GHASH would be
+// slow) it stays the chunk's plain BLAKE3. Readers do not care how a nonce
+// was made: it is stored in the chunk.
+func (ec *epochCipher) chunkDigest(dst []byte, suite byte, plain []byte) []byte {
+	if suite == suiteAES256GCM {
+		var fixedNonce [12]byte
+		return ec.nonceMAC.Seal(dst, fixedNonce[:], nil, plain)
+	}
+	sum := hashing.SumBLAKE3(plain)
+	return append(dst, sum[:]...)
 }
 
 // openChunk authenticates and decrypts chunk i of the object key into dst.
@@ -161,9 +204,14 @@ func (d *derived) openChunk(dst []byte, key, stored string, i int64, last bool, 
 
 // sealedSource is what Put uploads: the plaintext source sealed on the fly,
 // readable at any offset (parts of a multipart upload are read
-// concurrently, and a retried or resumed one reads them again). The last
-// chunk sealed is kept: a read that ends inside a chunk (the folder
-// backend reads 1 MiB at a time) leaves the rest for the next read.
+// concurrently, and a retried or resumed one reads them again). Whole
+// chunks a read covers are sealed straight into the caller's buffer, from
+// plaintext read 16 chunks at a time, on every core (one object's upload
+// is otherwise a single goroutine reading, sealing and writing in turn
+// while the other core idles). A chunk a read covers only
+// in part (the folder backend reads 1 MiB at a time, which is no multiple
+// of a sealed chunk) is sealed into edge and kept: the next read starts
+// with the rest of it.
 type sealedSource struct {
 	d      *derived
 	key    string
@@ -171,46 +219,117 @@ type sealedSource struct {
 	plain  int64
 	length int64
 
-	mu         sync.Mutex
-	lastIndex  int64
-	lastSealed []byte
+	mu        sync.Mutex
+	edgeIndex int64 // the chunk edge holds; -1: none
+	edge      []byte
 }
 
 func (d *derived) sealSource(key string, src backend.Source) *sealedSource {
 	p := src.Length()
-	return &sealedSource{d: d, key: key, src: src, plain: p, length: SealedSize(p), lastIndex: -1}
+	return &sealedSource{d: d, key: key, src: src, plain: p, length: SealedSize(p), edgeIndex: -1}
 }
 
 func (s *sealedSource) Length() int64 { return s.length }
 
-var plainBufs = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+// CostlyToRead: every read seals again (see backend.CostlySource).
+func (s *sealedSource) CostlyToRead() {}
 
-// chunk returns chunk i sealed; the caller must not change it.
-func (s *sealedSource) chunk(i int64) ([]byte, error) {
+// sealedLen is the stored length of chunk i.
+func (s *sealedSource) sealedLen(i int64) int64 {
+	return min(sealedChunk, s.length-chunkOffset(i))
+}
+
+// copyEdge copies what p can hold of chunk i from byte skip of it on,
+// sealing it first unless edge holds it already.
+func (s *sealedSource) copyEdge(p []byte, i, skip int64) (int, error) {
 	s.mu.Lock()
-	if s.lastIndex == i {
-		c := s.lastSealed
-		s.mu.Unlock()
-		return c, nil
+	defer s.mu.Unlock()
+	if s.edgeIndex != i {
+		if s.edge == nil {
+			s.edge = make([]byte, sealedChunk)
+		}
+		s.edgeIndex = -1
+		if _, err := s.sealRange(s.edge, i, i+1); err != nil {
+			return 0, err
+		}
+		s.edgeIndex = i
 	}
-	s.mu.Unlock()
-	start := i * chunkSize
-	size := min(chunkSize, s.plain-start)
-	buf := plainBufs.Get().(*[chunkSize]byte)
-	defer plainBufs.Put(buf)
-	if size > 0 {
-		if m, err := s.src.ReadAt(buf[:size], start); m != int(size) {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, fmt.Errorf("read source at %d: %w (did it shrink during the upload?)", start, err)
+	return copy(p, s.edge[skip:s.sealedLen(i)]), nil
+}
+
+// sealWhole seals the count chunks from first on into p (whole, back to
+// back from p[0]), on up to GOMAXPROCS goroutines, each a run of them; it
+// returns how many bytes of p are sealed before the first chunk that
+// failed.
+func (s *sealedSource) sealWhole(p []byte, first, count int64) (int, error) {
+	workers := min(int64(runtime.GOMAXPROCS(0)), count/minChunksPerWorker)
+	if workers <= 1 {
+		return s.sealRange(p, first, first+count)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	results := make([]result, workers)
+	var wg sync.WaitGroup
+	per := (count + workers - 1) / workers
+	for w := range workers {
+		lo, hi := first+w*per, min(first+count, first+(w+1)*per)
+		at := chunkOffset(lo) - chunkOffset(first)
+		run := func() {
+			n, err := s.sealRange(p[at:], lo, hi)
+			results[w] = result{int(at) + n, err}
+		}
+		if w == workers-1 {
+			run()
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); run() }()
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.err != nil {
+			return r.n, r.err
 		}
 	}
-	sealed := s.d.sealChunk(make([]byte, 0, sealedChunk), s.key, i, start+size >= s.plain, buf[:size])
-	s.mu.Lock()
-	s.lastIndex, s.lastSealed = i, sealed
-	s.mu.Unlock()
-	return sealed, nil
+	return len(p), nil
+}
+
+// minChunksPerWorker: below this many chunks a goroutine costs more than
+// it saves.
+const minChunksPerWorker = 4
+
+// readBatch is how many chunks' plaintext sealRange reads with one call
+// (a system call costs about as much as sealing a few KiB).
+const readBatch = 16
+
+var plainBufs = sync.Pool{New: func() any { return new([readBatch * chunkSize]byte) }}
+
+// sealRange seals chunks lo…hi-1 into p, back to back.
+func (s *sealedSource) sealRange(p []byte, lo, hi int64) (int, error) {
+	buf := plainBufs.Get().(*[readBatch * chunkSize]byte)
+	defer plainBufs.Put(buf)
+	n := 0
+	for i := lo; i < hi; {
+		start, end := i*chunkSize, min(hi, i+readBatch)
+		plain := buf[:min(s.plain, end*chunkSize)-start]
+		if len(plain) > 0 {
+			if m, err := s.src.ReadAt(plain, start); m != len(plain) {
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return n, fmt.Errorf("read source at %d: %w (did it shrink during the upload?)", start, err)
+			}
+		}
+		for ; i < end; i++ {
+			from := i*chunkSize - start
+			chunk := plain[from:min(int64(len(plain)), from+chunkSize)]
+			s.d.sealChunk(p[n:n], s.key, i, i*chunkSize+int64(len(chunk)) >= s.plain, chunk)
+			n += int(s.sealedLen(i))
+		}
+	}
+	return n, nil
 }
 
 func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
@@ -226,13 +345,27 @@ func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 			continue
 		}
 		i := (off - headerSize) / sealedChunk
-		sealed, err := s.chunk(i)
+		skip := off - chunkOffset(i)
+		// The whole chunks from here that p holds.
+		whole := int64(0)
+		if skip == 0 {
+			for j := i; j*chunkSize < max(s.plain, 1) && chunkOffset(j)+s.sealedLen(j) <= off+int64(len(p)-n); j++ {
+				whole++
+			}
+		}
+		var c int
+		var err error
+		if whole > 0 {
+			size := chunkOffset(i+whole-1) + s.sealedLen(i+whole-1) - off
+			c, err = s.sealWhole(p[n:n+int(size)], i, whole)
+		} else {
+			c, err = s.copyEdge(p[n:], i, skip)
+		}
+		n += c
+		off += int64(c)
 		if err != nil {
 			return n, err
 		}
-		c := copy(p[n:], sealed[off-chunkOffset(i):])
-		n += c
-		off += int64(c)
 	}
 	if n < len(p) {
 		return n, io.EOF
@@ -242,67 +375,181 @@ func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 
 // openReader streams the plaintext of a range of a stored object, chunk by
 // chunk, handing out only bytes of chunks that passed authentication.
+// After the first chunk, a goroutine reads and decrypts the next ones
+// while the caller writes out the last (restore would otherwise read,
+// decrypt and write in turn, one core idle), at most readAhead chunks
+// ahead, each in a buffer of its own that is used again.
 type openReader struct {
-	d           *derived
-	key, stored string
-	rc          io.ReadCloser
-	br          *bufio.Reader
-	next        int64 // index of the next chunk
-	skip        int64 // plaintext bytes to drop from the next chunk
-	remaining   int64 // plaintext bytes still wanted; -1: to the end
-	pending     []byte
-	buf, plain  []byte
-	done        bool
+	s       chunkStream
+	pending []byte
+	cur     []byte // the buffer pending is in
+
+	started bool
+	ready   chan filled
+	free    chan []byte
+	stop    chan struct{}
+	exited  chan struct{}
+	err     error
+}
+
+// readAhead is how many decrypted chunks may wait for the caller.
+const readAhead = 4
+
+type filled struct {
+	buf, plain []byte
+	err        error
 }
 
 func (r *openReader) Read(p []byte) (int, error) {
 	for len(r.pending) == 0 {
-		if r.done || r.remaining == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if !r.started && (r.s.done || r.s.remaining == 0) {
 			return 0, io.EOF
 		}
-		if err := r.fill(); err != nil {
-			return 0, err
-		}
+		r.next()
 	}
 	n := copy(p, r.pending)
 	r.pending = r.pending[n:]
 	return n, nil
 }
 
-// fill reads, authenticates and decrypts the next chunk.
-func (r *openReader) fill() error {
-	n, err := io.ReadFull(r.br, r.buf)
-	last := false
-	switch {
-	case err == nil:
-		// A full chunk is the last if nothing follows it.
-		if _, perr := r.br.Peek(1); perr == io.EOF {
-			last = true
-		} else if perr != nil {
-			return fmt.Errorf("reading hub object %s: %w", r.key, perr)
+// next makes pending the next chunk's plaintext, from the goroutine that
+// reads ahead, started on the first call.
+func (r *openReader) next() {
+	if !r.started {
+		r.started = true
+		r.ready, r.free = make(chan filled, readAhead), make(chan []byte, readAhead+2)
+		r.stop, r.exited = make(chan struct{}), make(chan struct{})
+		r.free <- r.cur
+		for range readAhead {
+			r.free <- getChunkBuf()
 		}
-	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		last = true
-	default:
-		return fmt.Errorf("reading hub object %s: %w", r.key, err)
+		go r.readAhead(r.s)
+	} else if r.cur != nil {
+		r.free <- r.cur // never blocks: free holds every buffer
 	}
-	plain, err := r.d.openChunk(r.plain[:0], r.key, r.stored, r.next, last, r.buf[:n])
-	if err != nil {
-		return err
-	}
-	r.next++
-	if int64(len(plain)) < r.skip {
-		return fmt.Errorf("hub object %s: %w", r.key, backend.ErrInvalidRange)
-	}
-	plain = plain[r.skip:]
-	r.skip = 0
-	if r.remaining >= 0 {
-		plain = plain[:min(int64(len(plain)), r.remaining)]
-		r.remaining -= int64(len(plain))
-	}
-	r.pending = plain
-	r.done = last
-	return nil
+	f := <-r.ready
+	r.cur, r.pending, r.err = f.buf, f.plain, f.err
 }
 
-func (r *openReader) Close() error { return r.rc.Close() }
+// readAhead fills free buffers with the chunks after s's, in order, until
+// the range ends, a chunk fails or the reader is closed.
+func (r *openReader) readAhead(s chunkStream) {
+	defer close(r.exited)
+	for !s.done && s.remaining != 0 {
+		var buf []byte
+		select {
+		case buf = <-r.free:
+		case <-r.stop:
+			return
+		}
+		plain, err := s.fill(buf)
+		select {
+		case r.ready <- filled{buf, plain, err}:
+		case <-r.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+	// The reader waits for one more answer: that the range ended.
+	select {
+	case r.ready <- filled{err: io.EOF}:
+	case <-r.stop:
+	}
+}
+
+func (r *openReader) Close() error {
+	if r.err == os.ErrClosed {
+		return nil
+	}
+	err := r.s.rc.Close()
+	if r.started {
+		close(r.stop)
+		<-r.exited
+		for done := false; !done; {
+			select {
+			case b := <-r.free:
+				putChunkBuf(b)
+			case f := <-r.ready:
+				putChunkBuf(f.buf)
+			default:
+				done = true
+			}
+		}
+	}
+	putChunkBuf(r.cur)
+	r.cur, r.pending, r.started, r.err = nil, nil, false, os.ErrClosed
+	return err
+}
+
+// chunkBufs holds buffers of a sealed chunk and one byte more: a reader
+// takes up to five, and a restore opens hundreds of readers.
+var chunkBufs = sync.Pool{New: func() any { return new([sealedChunk + 1]byte) }}
+
+func getChunkBuf() []byte { return chunkBufs.Get().(*[sealedChunk + 1]byte)[:] }
+
+func putChunkBuf(b []byte) {
+	if len(b) == sealedChunk+1 {
+		chunkBufs.Put((*[sealedChunk + 1]byte)(b))
+	}
+}
+
+// chunkStream reads the sealed chunks of a range of an object from rc.
+type chunkStream struct {
+	d           *derived
+	key, stored string
+	rc          io.ReadCloser
+	next        int64 // index of the next chunk
+	skip        int64 // plaintext bytes to drop from the next chunk
+	remaining   int64 // plaintext bytes still wanted; -1: to the end
+	carry       byte  // the first byte of the next chunk, read already
+	hasCarry    bool
+	done        bool // the last chunk was read
+}
+
+// fill reads the next chunk into buf (a sealed chunk and one byte more:
+// the byte after it tells whether it is the object's last), authenticates
+// it and decrypts it in place.
+func (s *chunkStream) fill(buf []byte) ([]byte, error) {
+	have := 0
+	if s.hasCarry {
+		buf[0], have = s.carry, 1
+	}
+	n, err := io.ReadFull(s.rc, buf[have:sealedChunk+1])
+	n += have
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		err = nil
+	case err != nil:
+		return nil, fmt.Errorf("reading hub object %s: %w", s.key, err)
+	}
+	// A full chunk is the last if nothing follows it.
+	last := n <= sealedChunk
+	n = min(n, sealedChunk)
+	sealed := buf[:n]
+	var plain []byte
+	if n >= nonceAt+chacha20poly1305.NonceSizeX {
+		plain = sealed[nonceAt+chacha20poly1305.NonceSizeX:][:0]
+	}
+	plain, err = s.d.openChunk(plain, s.key, s.stored, s.next, last, sealed)
+	if err != nil {
+		return nil, err
+	}
+	s.next++
+	if int64(len(plain)) < s.skip {
+		return nil, fmt.Errorf("hub object %s: %w", s.key, backend.ErrInvalidRange)
+	}
+	plain = plain[s.skip:]
+	s.skip = 0
+	if s.remaining >= 0 {
+		plain = plain[:min(int64(len(plain)), s.remaining)]
+		s.remaining -= int64(len(plain))
+	}
+	s.done = last
+	s.carry, s.hasCarry = buf[sealedChunk], !last
+	return plain, nil
+}

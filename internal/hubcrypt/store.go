@@ -1,7 +1,6 @@
 package hubcrypt
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -137,23 +136,21 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(rc, sealedChunk+16)
 	if first == 0 {
 		var h [headerSize]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil || h != header {
+		if _, err := io.ReadFull(rc, h[:]); err != nil || h != header {
 			rc.Close()
 			return nil, &DamagedError{Key: key, Stored: stored, Reason: "has no encrypted-object header (a plain object: was the hub's encryption finished? run `editkit hub init --encrypt` again)"}
 		}
 	}
 	r := &openReader{
-		d: s.d, key: key, stored: stored, rc: rc, br: br,
-		next: first, skip: skip, remaining: length,
-		buf: make([]byte, sealedChunk), plain: make([]byte, 0, chunkSize),
+		s:   chunkStream{d: s.d, key: key, stored: stored, rc: rc, next: first, skip: skip, remaining: length},
+		cur: getChunkBuf(),
 	}
 	// The first chunk now: a refused object or a range past the end is
 	// an error of Get, before the caller has created anything.
-	if err := r.fill(); err != nil {
-		rc.Close()
+	if r.pending, err = r.s.fill(r.cur); err != nil {
+		r.Close()
 		return nil, err
 	}
 	return r, nil

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,6 +93,8 @@ type S3 struct {
 
 	mu         sync.Mutex
 	transports []*http.Transport // to close idle connections
+
+	bufs partBuffers // for costly sources' parts
 }
 
 var _ Backend = (*S3)(nil)
@@ -126,6 +129,7 @@ func OpenS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if b.stall <= 0 {
 		b.stall = 2 * time.Minute
 	}
+	b.bufs.budget = int64(b.concurrency) * b.partSize
 	if cfg.Endpoint != "" {
 		if err := checkEndpoint(cfg.Endpoint); err != nil {
 			return nil, err
@@ -293,14 +297,15 @@ func (b *S3) Put(ctx context.Context, key string, src Source, opts PutOptions) e
 	return nil
 }
 
-func (b *S3) putObject(ctx context.Context, key string, src Source, opts PutOptions) error {
+func (b *S3) putObject(ctx context.Context, key string, src Source, opts PutOptions) (err error) {
 	size := src.Length()
-	sums, err := hashSection(ctx, src, 0, size)
+	sums, from, at, release, err := b.partData(ctx, src, 0, size)
 	if err != nil {
 		return err
 	}
+	defer func() { release(err == nil) }()
 	for {
-		body := b.newSendBody(ctx, src, 0, size, opts)
+		body := b.newSendBody(ctx, from, at, size, opts)
 		in := &s3.PutObjectInput{
 			Bucket:        &b.bucket,
 			Key:           aws.String(b.prefix + key),
@@ -330,6 +335,83 @@ type partSums struct{ md5, sha256 []byte }
 
 func (s partSums) md5Base64() string { return base64.StdEncoding.EncodeToString(s.md5) }
 func (s partSums) sha256Hex() string { return hex.EncodeToString(s.sha256) }
+
+// CostlySource is a Source whose bytes cost work to produce (hubcrypt seals
+// them as they are read). The S3 backend reads each part of one into
+// memory once, hashes it and sends it from there, where its budget of
+// buffers allows, rather than reading it once to hash and again to send.
+type CostlySource interface {
+	Source
+	CostlyToRead()
+}
+
+// partData hashes the n bytes of src at off and says where to send them
+// from (from at at); release(sent) must be called once they are sent or
+// the request failed.
+func (b *S3) partData(ctx context.Context, src Source, off, n int64) (sums partSums, from Source, at int64, release func(sent bool), err error) {
+	if _, ok := src.(CostlySource); ok {
+		if buf := b.bufs.get(n); buf != nil {
+			if err := readFull(src, buf, off); err != nil {
+				b.bufs.put(buf)
+				return partSums{}, nil, 0, nil, err
+			}
+			m, h := md5.Sum(buf), sha256.Sum256(buf)
+			return partSums{md5: m[:], sha256: h[:]}, BytesSource(buf), 0, func(sent bool) {
+				if sent {
+					b.bufs.put(buf)
+				} else {
+					// The HTTP transport may still be reading a
+					// failed request's body: leave it to the GC.
+					b.bufs.lost(buf)
+				}
+			}, nil
+		}
+	}
+	sums, err = hashSection(ctx, src, off, n)
+	return sums, src, off, func(bool) {}, err
+}
+
+// partBuffers lends the buffers partData reads parts into, up to a budget
+// of bytes lent and kept; past it, parts are read twice. Returned buffers
+// are kept for the next parts (a fresh one costs page faults).
+type partBuffers struct {
+	mu     sync.Mutex
+	budget int64 // bytes neither lent nor kept
+	free   [][]byte
+}
+
+func (p *partBuffers) get(n int64) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, b := range p.free {
+		if int64(cap(b)) >= n {
+			p.free = slices.Delete(p.free, i, i+1)
+			return b[:n]
+		}
+	}
+	for p.budget < n && len(p.free) > 0 {
+		last := p.free[len(p.free)-1]
+		p.free = p.free[:len(p.free)-1]
+		p.budget += int64(cap(last))
+	}
+	if p.budget < n {
+		return nil
+	}
+	p.budget -= n
+	return make([]byte, n)
+}
+
+func (p *partBuffers) put(b []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.free = append(p.free, b[:0])
+}
+
+func (p *partBuffers) lost(b []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.budget += int64(cap(b))
+}
 
 // hashSection reads n bytes of src at off once for both checksums.
 func hashSection(ctx context.Context, src Source, off, n int64) (partSums, error) {

@@ -68,16 +68,18 @@ func (b *S3) putMultipart(ctx context.Context, key string, src Source, opts PutO
 		off := int64(i) * partSize
 		n := min(partSize, size-off)
 		pn := int32(i + 1)
-		sums, err := hashSection(ctx, src, off, n)
+		sums, from, at, release, err := b.partData(ctx, src, off, n)
 		if err != nil {
 			return err
 		}
 		md5s[i] = sums.md5
 		if p, ok := stored[pn]; ok && p.size == n && etagIsMD5(p.etag, sums.md5) {
+			release(true)
 			completed[i] = types.CompletedPart{PartNumber: aws.Int32(pn), ETag: aws.String(p.etag)}
 			return nil
 		}
-		etag, err := b.uploadPart(ctx, key, uploadID, pn, src, off, n, sums, opts)
+		etag, err := b.uploadPart(ctx, key, uploadID, pn, from, at, n, sums, opts)
+		release(err == nil)
 		if err != nil {
 			return fmt.Errorf("part %d of %d: %w", pn, nparts, err)
 		}

@@ -584,3 +584,44 @@ func TestS3StalledConnection(t *testing.T) {
 	}
 	checkObject(t, b, "blobs/st/up", data)
 }
+
+// countingSource is a CostlySource that counts the bytes read from it.
+type countingSource struct {
+	Source
+	read atomic.Int64
+}
+
+func (c *countingSource) CostlyToRead() {}
+
+func (c *countingSource) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.Source.ReadAt(p, off)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// A costly source (an encrypted hub's, sealed as it is read) is read once,
+// not once to hash each part and again to send it; in one request and in
+// parts. Past the budget of buffers, an upload still goes through.
+func TestS3CostlySourceReadOnce(t *testing.T) {
+	srv := s3test.Start(t)
+	for _, size := range []int{testThreshold - 1, testBigSize} {
+		b := openS3Test(t, srv)
+		data := randomData(uint64(size), size)
+		src := &countingSource{Source: BytesSource(data)}
+		key := fmt.Sprintf("blobs/co/costly%d", size)
+		if err := b.Put(context.Background(), key, src, PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := src.read.Load(); got != int64(size) {
+			t.Errorf("%d bytes: %d read from the source, want each once", size, got)
+		}
+		checkObject(t, b, key, data)
+	}
+	small := openS3Test(t, srv, func(c *S3Config) { c.Concurrency = 1 })
+	small.bufs.budget = testPartSize - 1
+	data := randomData(7, testBigSize)
+	if err := small.Put(context.Background(), "blobs/co/over", &countingSource{Source: BytesSource(data)}, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkObject(t, small, "blobs/co/over", data)
+}
