@@ -119,7 +119,8 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 	// Times first: a change after the sync would cost each file a journal
 	// commit of its own.
 	each(group, func(e *batched) { e.err = e.p.setTime(e.o) })
-	if !r.syncGroup(group) {
+	covered := r.syncGroup(group)
+	if !covered {
 		each(group, func(e *batched) {
 			if e.err == nil {
 				e.err = e.p.fsync()
@@ -154,10 +155,7 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 			dirs[e.p.dir.path] = e.p.dir
 		}
 	}
-	dirErr := map[string]error{}
-	for path, d := range dirs {
-		dirErr[path] = r.syncDir(d)
-	}
+	dirErr := r.syncDirs(dirs, covered)
 	for _, e := range group {
 		if e.err != nil {
 			e.done(nil, e.err)
@@ -170,6 +168,37 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 		e.p.releaseDir()
 		e.done(fi, err)
 	}
+}
+
+// syncDirs makes the renames of a group durable and returns each folder's
+// error. Where one syncfs stood for the fsyncs of the group's files
+// (fsCovered), one more stands for those of its folders (see
+// syncFolders); otherwise, or when that syncfs fails, each folder is
+// fsynced.
+func (r *Root) syncDirs(dirs map[string]*Dir, fsCovered bool) map[string]error {
+	errs := make(map[string]error, len(dirs))
+	if fsCovered && len(dirs) > 1 {
+		var first *Dir
+		for _, d := range dirs {
+			first = d
+			break
+		}
+		syncfs := syncFolders
+		if r.faults.syncfsFolders != nil {
+			syncfs = r.faults.syncfsFolders
+		}
+		if syncfs(first) == nil {
+			r.dirSyncs.Add(1)
+			for path := range dirs {
+				errs[path] = nil
+			}
+			return errs
+		}
+	}
+	for path, d := range dirs {
+		errs[path] = r.syncDir(d)
+	}
+	return errs
 }
 
 // syncGroup runs one syncfs over the group's file system and reports

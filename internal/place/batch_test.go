@@ -88,8 +88,65 @@ func TestBatchSyncsEachFolderOnce(t *testing.T) {
 	}
 	assertNoTemps(t, root)
 	fileSyncs, dirSyncs := r.Syncs()
-	if want := wantFileSyncs(t, root, len(files)); fileSyncs != want || dirSyncs != 3 {
-		t.Fatalf("%d file syncs and %d folder syncs for %d files in 3 folders; want %d and one per folder", fileSyncs, dirSyncs, len(files), want)
+	want, wantDirs := wantFileSyncs(t, root, len(files)), wantFolderSyncs(t, root, 3)
+	if fileSyncs != want || dirSyncs != wantDirs {
+		t.Fatalf("%d file syncs and %d folder syncs for %d files in 3 folders; want %d and %d", fileSyncs, dirSyncs, len(files), want, wantDirs)
+	}
+}
+
+// wantFolderSyncs is how many folder syncs a batch whose files are in n
+// folders under root needs: one syncfs for all of them where a syncfs
+// stands for the files' fsyncs and reports the folders' write-back errors
+// too (Linux ≥ 5.17), one fsync per folder elsewhere.
+func wantFolderSyncs(t *testing.T, root string, n int) int64 {
+	t.Helper()
+	f, err := os.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d, err := openRootDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if syncfsCovers(f) && syncFolders(d) == nil {
+		return 1
+	}
+	t.Logf("%s: syncfs does not stand for a folder's fsync here; every folder is fsynced", root)
+	return int64(n)
+}
+
+// When the syncfs that stands for the folders' fsyncs fails (a write-back
+// error on the drive since the group began), every folder is fsynced, so
+// that the error is reported for the folder it hit; the files land.
+func TestBatchFolderSyncfsErrorFsyncsEachFolder(t *testing.T) {
+	root := t.TempDir()
+	r, _ := Open(root, Hooks{})
+	failed := 0
+	r.faults.syncfsFolders = func(*Dir) error { failed++; return syscall.EIO }
+	files := map[string]string{}
+	for d := range 3 {
+		for f := range 10 {
+			files[fmt.Sprintf("Reel %d/clip %02d.mov", d, f)] = fmt.Sprintf("clip %d/%d", d, f)
+		}
+	}
+	var res batchResult
+	writeBatch(t, r, r.NewBatch(1000), files, nil, time.Time{}, &res)
+	for rel := range files {
+		if err := res.errs[rel]; err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+	}
+	assertNoTemps(t, root)
+	if _, dirSyncs := r.Syncs(); dirSyncs != 3 {
+		t.Fatalf("%d folder syncs after the folders' syncfs failed; want one fsync per folder (3)", dirSyncs)
+	}
+	if f, _ := os.Open(root); f != nil {
+		defer f.Close()
+		if syncfsCovers(f) && failed != 1 {
+			t.Fatalf("the folders' syncfs was tried %d times; want once", failed)
+		}
 	}
 }
 

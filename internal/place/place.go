@@ -212,8 +212,9 @@ func (r *Root) newGroup() {
 
 // faults stand in for syncfs and fsync when set (tests only).
 type faults struct {
-	syncfs func(*os.File) error
-	fsync  func(*os.File) error
+	syncfs        func(*os.File) error
+	fsync         func(*os.File) error
+	syncfsFolders func(*Dir) error
 }
 
 // Syncs reports how many file and folder syncs the root has made.
