@@ -490,7 +490,7 @@ func (p *File) sync(o SettleOptions) error {
 // setTime gives the temporary file its modification time, if one is set.
 func (p *File) setTime(o SettleOptions) error {
 	if !o.MTime.IsZero() {
-		if err := p.dir.chtimes(p.tmp, o.MTime); err != nil {
+		if err := p.f.setTime(p.dir, p.tmp, o.MTime); err != nil {
 			return fmt.Errorf("set mtime: %w", err)
 		}
 	}

@@ -1,8 +1,14 @@
 package place
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/editkit/editkit/internal/fsx"
 )
@@ -26,3 +32,20 @@ func openTemp(d *Dir, name string, flag int, perm os.FileMode) (*tempFile, error
 
 // file is the temporary file as an *os.File, sharing its descriptor.
 func (t *tempFile) file() *os.File { return t.File() }
+
+// setTime gives the open temporary file its access and modification
+// times through its descriptor (utimensat with no name, as futimens): no
+// look-up of its name in the folder for each file.
+func (t *tempFile) setTime(_ *Dir, _ string, mtime time.Time) error {
+	ts := [2]unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	for {
+		_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(t.Fd()), 0, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		switch {
+		case errno == 0:
+			return nil
+		case errors.Is(errno, unix.EINTR):
+			continue
+		}
+		return &fs.PathError{Op: "chtimes", Path: t.Name(), Err: errno}
+	}
+}

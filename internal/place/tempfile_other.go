@@ -2,7 +2,10 @@
 
 package place
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // tempFile is a file being placed, open under its temporary name.
 type tempFile struct{ *os.File }
@@ -18,3 +21,8 @@ func openTemp(d *Dir, name string, flag int, perm os.FileMode) (*tempFile, error
 
 // file is the temporary file as an *os.File.
 func (t *tempFile) file() *os.File { return t.File }
+
+// setTime gives the temporary file name in d its times.
+func (t *tempFile) setTime(d *Dir, name string, mtime time.Time) error {
+	return d.chtimes(name, mtime)
+}
