@@ -165,6 +165,13 @@ func OpenForWrite(root string) (*Drive, error) {
 // generated ID, and opens it for writing. label names it for people; an
 // existing drive keeps its ID and takes the new label if one is given.
 func Create(root, label string, now time.Time) (*Drive, error) {
+	return CreateRunning(root, label, now, nil)
+}
+
+// CreateRunning is Create marking, when it makes a new drive, the run
+// given as in progress (Info.Running) in the same write of drive.json as
+// the identity; an existing drive's Info is as Create leaves it.
+func CreateRunning(root, label string, now time.Time, run *Run) (*Drive, error) {
 	if IsDrive(root) {
 		d, err := OpenForWrite(root)
 		if err != nil {
@@ -190,6 +197,7 @@ func Create(root, label string, now time.Time) (*Drive, error) {
 		ID:      "ek-" + fsx.RandomID(10),
 		Label:   label,
 		Created: now.UTC(),
+		Running: run,
 	}}
 	if err := d.lockAndOpenJournal(); err != nil {
 		return nil, err

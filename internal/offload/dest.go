@@ -147,8 +147,10 @@ func (c *copier) prepareDests() error {
 	now := c.opts.Now()
 	var problems []string
 	for _, d := range c.dests {
+		run := &manifest.Run{Command: "copy", Started: now, Host: c.opts.Host, PID: os.Getpid()}
 		if d.drive == nil {
-			drv, err := manifest.Create(d.root, d.label, now)
+			// A new drive's identity is written with the run's mark.
+			drv, err := manifest.CreateRunning(d.root, d.label, now, run)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("destination %s: %v", d.arg, err))
 				continue
@@ -157,21 +159,22 @@ func (c *copier) prepareDests() error {
 		} else if d.label != "" && d.label != d.drive.Info.Label {
 			d.drive.Info.Label = d.label
 		}
-		info := &d.drive.Info
-		if info.Running != nil {
-			if err := d.removeTemps(); err != nil {
-				problems = append(problems, fmt.Sprintf("destination %s: cleaning up after the interrupted %s of %s: %v",
-					d.arg, info.Running.Command, info.Running.Started.Format(time.RFC3339), err))
+		if info := &d.drive.Info; info.Running != run {
+			if info.Running != nil {
+				if err := d.removeTemps(); err != nil {
+					problems = append(problems, fmt.Sprintf("destination %s: cleaning up after the interrupted %s of %s: %v",
+						d.arg, info.Running.Command, info.Running.Started.Format(time.RFC3339), err))
+					continue
+				}
+			}
+			info.Running = run
+			if err := d.drive.SaveInfo(); err != nil {
+				problems = append(problems, fmt.Sprintf("destination %s: %v", d.arg, err))
 				continue
 			}
 		}
-		info.Running = &manifest.Run{Command: "copy", Started: now, Host: c.opts.Host, PID: os.Getpid()}
-		if err := d.drive.SaveInfo(); err != nil {
-			problems = append(problems, fmt.Sprintf("destination %s: %v", d.arg, err))
-			continue
-		}
 		d.firstSeq = d.drive.LastSeq() + 1
-		d.res.DriveID, d.res.Label = info.ID, info.Label
+		d.res.DriveID, d.res.Label = d.drive.Info.ID, d.drive.Info.Label
 	}
 	if len(problems) > 0 {
 		return &PreflightError{Problems: problems}

@@ -29,29 +29,26 @@ func summaryLine(r *Result, d *DestResult) string {
 }
 
 // writeReport writes the human-readable chain-of-custody record of this
-// run to the destination, and the same facts as JSON beside it.
+// run to the destination, and the same facts as JSON and HTML beside it.
 func (c *copier) writeReport(d *dest) (string, error) {
 	started := c.res.Started.UTC()
 	name := "copy_" + started.Format("2006-01-02_150405Z")
-	err := place.WriteFile(d.root, ReportsDir+"/"+name+".txt", 0o644, func(out io.Writer) error {
-		return c.fillReport(out, d, started)
-	})
-	if err != nil {
-		return "", err
-	}
 	js, err := json.MarshalIndent(struct {
 		*Result
 		Destination *DestResult `json:"destination"`
 	}{c.res, d.res}, "", "  ")
-	if err == nil {
-		err = place.WriteFileBytes(d.root, ReportsDir+"/"+name+".json", js, 0o644)
+	if err != nil {
+		return "", err
 	}
-	if err == nil {
-		err = place.WriteFile(d.root, ReportsDir+"/"+name+".html", 0o644, func(out io.Writer) error {
-			return c.fillHTMLReport(out, d, started)
-		})
+	// One folder sync for the three.
+	err = place.WriteFiles(d.root, ReportsDir,
+		place.NewFile{Name: name + ".txt", Perm: 0o644, Fill: func(out io.Writer) error { return c.fillReport(out, d, started) }},
+		place.NewFile{Name: name + ".json", Perm: 0o644, Fill: place.Bytes(js)},
+		place.NewFile{Name: name + ".html", Perm: 0o644, Fill: func(out io.Writer) error { return c.fillHTMLReport(out, d, started) }})
+	if err != nil {
+		return "", err
 	}
-	return filepath.Join(d.arg, filepath.FromSlash(ReportsDir), name+".txt"), err
+	return filepath.Join(d.arg, filepath.FromSlash(ReportsDir), name+".txt"), nil
 }
 
 // fillReport writes the text of the report.

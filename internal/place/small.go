@@ -20,16 +20,45 @@ import (
 // offers every user (checksum lists, reports, ASC MHL), 0o600 for secrets;
 // file systems without permission bits (exFAT) are left as they are.
 func WriteFile(root, rel string, perm os.FileMode, fill func(io.Writer) error) error {
+	return WriteFiles(root, treepath.Parent(rel), NewFile{Name: treepath.Base(rel), Perm: perm, Fill: fill})
+}
+
+// NewFile is one file for WriteFiles: its name in the folder, its
+// permissions (as WriteFile's perm) and what it holds.
+type NewFile struct {
+	Name string
+	Perm os.FileMode
+	Fill func(io.Writer) error
+}
+
+// WriteFiles replaces each of files in the folder dir under root as
+// WriteFile does, one after the other, and syncs the folder once for all
+// of them: each file is synced before it takes its name, so a final name
+// never holds a partial file, and the folder's one sync makes every rename
+// durable. It stops at the first file that fails; those before it are in
+// place.
+func WriteFiles(root, dir string, files ...NewFile) error {
 	r, err := Open(root, Hooks{})
 	if err != nil {
 		return err
 	}
-	dir, err := r.OpenDir(treepath.Parent(rel), true)
+	d, err := r.OpenDir(dir, true)
 	if err != nil {
 		return err
 	}
-	defer dir.Close()
-	name := treepath.Base(rel)
+	defer d.Close()
+	for _, nf := range files {
+		if err := d.writeFile(nf); err != nil {
+			return err
+		}
+	}
+	return d.Sync()
+}
+
+// writeFile writes nf under its temporary name, syncs it and renames it;
+// the caller syncs the folder.
+func (dir *Dir) writeFile(nf NewFile) error {
+	name, perm := nf.Name, nf.Perm
 	tmp := TempName(name)
 	full := filepath.Join(dir.path, name)
 	f, err := dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
@@ -42,7 +71,7 @@ func WriteFile(root, rel string, perm os.FileMode, fill func(io.Writer) error) e
 		return err
 	}
 	bw := bufio.NewWriterSize(f, 256<<10)
-	if err := fill(bw); err != nil {
+	if err := nf.Fill(bw); err != nil {
 		return fail(err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -69,15 +98,20 @@ func WriteFile(root, rel string, perm os.FileMode, fill func(io.Writer) error) e
 		dir.Remove(tmp)
 		return err
 	}
-	return dir.Sync()
+	return nil
+}
+
+// Bytes fills a NewFile with data.
+func Bytes(data []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}
 }
 
 // WriteFileBytes is WriteFile with the content at hand.
 func WriteFileBytes(root, rel string, data []byte, perm os.FileMode) error {
-	return WriteFile(root, rel, perm, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
+	return WriteFile(root, rel, perm, Bytes(data))
 }
 
 // WriteFileAt is WriteFile for a path whose folder is the root.
