@@ -156,6 +156,9 @@ func (s *csvSink) init(ctx context.Context) error {
 // append of an event still pending is cut off; anything else (a row typed
 // in another app) gets its line end.
 func (s *csvSink) repairTail(path string, pending map[string]bool) error {
+	if endsWithLineEnd(path) {
+		return nil
+	}
 	data, err := os.ReadFile(path)
 	if err != nil || len(data) == 0 || data[len(data)-1] == '\n' {
 		return nil
@@ -188,6 +191,27 @@ func (s *csvSink) repairTail(path string, pending map[string]bool) error {
 	return fsx.Sync(f)
 }
 
+// endsWithLineEnd tells, from its last byte alone, whether the file at
+// path is empty or ends with a line end (the usual case: nothing to
+// repair, and a long log is not read for it).
+func endsWithLineEnd(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	if fi.Size() == 0 {
+		return true
+	}
+	var last [1]byte
+	_, err = f.ReadAt(last[:], fi.Size()-1)
+	return err == nil && last[0] == '\n'
+}
+
 func (s *csvSink) push(ctx context.Context, evs []event.Event) (pushResult, error) {
 	return s.pushWith(ctx, evs, true)
 }
@@ -208,14 +232,16 @@ func (s *csvSink) pushWith(ctx context.Context, evs []event.Event, derived bool)
 	if err := s.repairTail(s.path(logSpec), pending); err != nil {
 		return pr, err
 	}
-	lt, err := s.ensureFile(logSpec)
-	if err != nil {
-		return pr, err
-	}
-	idCol := lt.col(colEventID)
+	lt, absent := logHeaderIfAbsent(s.path(logSpec), logSpec, evs)
 	present := map[string]bool{}
-	for r := range lt.rows {
-		present[strings.TrimSpace(cellString(lt.cell(r, idCol)))] = true
+	if !absent {
+		if lt, err = s.ensureFile(logSpec); err != nil {
+			return pr, err
+		}
+		idCol := lt.col(colEventID)
+		for r := range lt.rows {
+			present[strings.TrimSpace(cellString(lt.cell(r, idCol)))] = true
+		}
 	}
 	var rows [][]any
 	for _, e := range evs {
@@ -254,6 +280,45 @@ func (s *csvSink) pushWith(ctx context.Context, evs []event.Event, derived bool)
 		}
 	}
 	return pr, nil
+}
+
+// maxQuickLookups bounds how many events logHeaderIfAbsent looks for in
+// the log's bytes: each is a scan of the whole file.
+const maxQuickLookups = 16
+
+// logHeaderIfAbsent reads only the header of the log at path when it can
+// tell, without parsing the log, that none of evs is in it: no event ID
+// occurs anywhere in its bytes (a cell holding one, quoted or not, holds
+// its bytes). Then the log table (header only, nothing to add to it) and
+// true are returned, and the events are appended without reading the
+// rows — a log of 100 000 rows is read into memory once, not parsed
+// three times. Otherwise (an ID occurs, a column is missing, many
+// events, anything unreadable) it returns false and the caller reads the
+// log whole, as before.
+func logHeaderIfAbsent(path string, spec tabSpec, evs []event.Event) (*table, bool) {
+	if len(evs) == 0 || len(evs) > maxQuickLookups {
+		return nil, false
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	for _, e := range evs {
+		if e.ID == "" || bytes.Contains(data, []byte(e.ID)) {
+			return nil, false
+		}
+	}
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte(bom))))
+	r.FieldsPerRecord, r.LazyQuotes = -1, true
+	hdr, err := r.Read()
+	if err != nil {
+		return nil, false
+	}
+	t := &table{header: hdr}
+	if t.col(colEventID) < 0 || len(t.ensureColumns(spec)) > 0 {
+		return nil, false
+	}
+	return t, true
 }
 
 // dropDuplicateKeys keeps the first of rows sharing a key (update made

@@ -243,3 +243,35 @@ func sortedLines(s string) string {
 	slices.Sort(l)
 	return strings.Join(l, "\n")
 }
+
+// A command's push to a long log (a year of a busy team's events) appends
+// its rows without parsing the log's rows: no event ID of the push occurs
+// in the log's bytes, so none can be there. Exactly once still holds, an
+// event already in the log included.
+func TestCSVPushToLongLogParsesOnlyTheHeader(t *testing.T) {
+	cfg := Config{CSVDir: t.TempDir(), Location: time.UTC}
+	cfg.setDefaults()
+	s := newCSVSink(cfg)
+	ctx := context.Background()
+	all := genEvents(20_003, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	old, next := all[:20_000], all[20_000:]
+	if _, err := s.pushWith(ctx, old, false); err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(2, func() {
+		pr, err := s.pushWith(ctx, next[i:i+1], false)
+		if err != nil || pr.written != 1 {
+			t.Fatalf("push of %s: %d rows written, %v", next[i].ID, pr.written, err)
+		}
+		i++
+	})
+	if allocs > 2_000 {
+		t.Errorf("a push of one event to a log of 20 000 rows made %.0f allocations; want fewer than one per row (the rows are not parsed)", allocs)
+	}
+	// An event the log holds is found and not written again.
+	if pr, err := s.pushWith(ctx, all[17:18], false); err != nil || pr.written != 0 || pr.already != 1 {
+		t.Fatalf("push of an event in the log: %d written, %d already there, %v", pr.written, pr.already, err)
+	}
+	assertCSVOnce(t, cfg.CSVDir, all)
+}
