@@ -373,39 +373,55 @@ func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// openReader streams the plaintext of a range of a stored object, chunk by
-// chunk, handing out only bytes of chunks that passed authentication.
-// After the first chunk, a goroutine reads and decrypts the next ones
-// while the caller writes out the last (restore would otherwise read,
-// decrypt and write in turn, one core idle), at most readAhead chunks
-// ahead, each in a buffer of its own that is used again.
+// openReader streams the plaintext of a range of a stored object, handing
+// out only bytes of chunks that passed authentication. The sealed chunks
+// are read a batch at a time (readBatch of them, about 1 MiB, with one
+// call: a system call per 64 KiB chunk cost restore more than the
+// decryption) and decrypted in place. After the first batch, a goroutine
+// reads and decrypts the next ones while the caller writes out the last
+// (restore would otherwise read, decrypt and write in turn, one core
+// idle), at most readAhead batches ahead, in buffers used again.
 type openReader struct {
 	s       chunkStream
-	pending []byte
-	cur     []byte // the buffer pending is in
+	cur     *batch   // the batch pending and queue are in
+	pending []byte   // what is left of the chunk being handed out
+	queue   [][]byte // the chunks of cur after it
 
 	started bool
 	ready   chan filled
-	free    chan []byte
+	free    chan *batch
 	stop    chan struct{}
 	exited  chan struct{}
 	err     error
 }
 
-// readAhead is how many decrypted chunks may wait for the caller.
-const readAhead = 4
+// readAhead is how many decrypted batches may wait for the caller.
+const readAhead = 2
 
+// batch is a buffer of readBatch sealed chunks and one byte more (the
+// byte after them tells whether the last is the object's last), and the
+// plaintexts decrypted in it.
+type batch struct {
+	buf    [readBatch*sealedChunk + 1]byte
+	plains [][]byte
+}
+
+// filled is a batch the read-ahead goroutine filled: its plaintexts, then
+// err (io.EOF when the range has ended).
 type filled struct {
-	buf, plain []byte
-	err        error
+	b   *batch
+	err error
 }
 
 func (r *openReader) Read(p []byte) (int, error) {
 	for len(r.pending) == 0 {
-		if r.err != nil {
+		switch {
+		case len(r.queue) > 0:
+			r.pending, r.queue = r.queue[0], r.queue[1:]
+			continue
+		case r.err != nil:
 			return 0, r.err
-		}
-		if !r.started && (r.s.done || r.s.remaining == 0) {
+		case !r.started && (r.s.done || r.s.remaining == 0):
 			return 0, io.EOF
 		}
 		r.next()
@@ -415,39 +431,42 @@ func (r *openReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// next makes pending the next chunk's plaintext, from the goroutine that
-// reads ahead, started on the first call.
+// next queues the next batch's plaintexts, from the goroutine that reads
+// ahead, started on the first call.
 func (r *openReader) next() {
 	if !r.started {
 		r.started = true
-		r.ready, r.free = make(chan filled, readAhead), make(chan []byte, readAhead+2)
+		r.ready, r.free = make(chan filled, readAhead), make(chan *batch, readAhead+2)
 		r.stop, r.exited = make(chan struct{}), make(chan struct{})
 		r.free <- r.cur
 		for range readAhead {
-			r.free <- getChunkBuf()
+			r.free <- getBatch()
 		}
 		go r.readAhead(r.s)
 	} else if r.cur != nil {
 		r.free <- r.cur // never blocks: free holds every buffer
 	}
 	f := <-r.ready
-	r.cur, r.pending, r.err = f.buf, f.plain, f.err
+	r.cur, r.err = f.b, f.err
+	if f.b != nil {
+		r.queue = f.b.plains
+	}
 }
 
-// readAhead fills free buffers with the chunks after s's, in order, until
+// readAhead fills free batches with the chunks after s's, in order, until
 // the range ends, a chunk fails or the reader is closed.
 func (r *openReader) readAhead(s chunkStream) {
 	defer close(r.exited)
 	for !s.done && s.remaining != 0 {
-		var buf []byte
+		var b *batch
 		select {
-		case buf = <-r.free:
+		case b = <-r.free:
 		case <-r.stop:
 			return
 		}
-		plain, err := s.fill(buf)
+		err := s.fill(b)
 		select {
-		case r.ready <- filled{buf, plain, err}:
+		case r.ready <- filled{b, err}:
 		case <-r.stop:
 			return
 		}
@@ -473,28 +492,30 @@ func (r *openReader) Close() error {
 		for done := false; !done; {
 			select {
 			case b := <-r.free:
-				putChunkBuf(b)
+				putBatch(b)
 			case f := <-r.ready:
-				putChunkBuf(f.buf)
+				putBatch(f.b)
 			default:
 				done = true
 			}
 		}
 	}
-	putChunkBuf(r.cur)
-	r.cur, r.pending, r.started, r.err = nil, nil, false, os.ErrClosed
+	putBatch(r.cur)
+	r.cur, r.pending, r.queue, r.started, r.err = nil, nil, nil, false, os.ErrClosed
 	return err
 }
 
-// chunkBufs holds buffers of a sealed chunk and one byte more: a reader
-// takes up to five, and a restore opens hundreds of readers.
-var chunkBufs = sync.Pool{New: func() any { return new([sealedChunk + 1]byte) }}
+// batches holds batch buffers: a reader takes up to four, and a restore
+// opens hundreds of readers.
+var batches = sync.Pool{New: func() any { return &batch{plains: make([][]byte, 0, readBatch)} }}
 
-func getChunkBuf() []byte { return chunkBufs.Get().(*[sealedChunk + 1]byte)[:] }
+func getBatch() *batch { return batches.Get().(*batch) }
 
-func putChunkBuf(b []byte) {
-	if len(b) == sealedChunk+1 {
-		chunkBufs.Put((*[sealedChunk + 1]byte)(b))
+func putBatch(b *batch) {
+	if b != nil {
+		clear(b.plains) // no plaintext stays reachable from the pool but the buffer
+		b.plains = b.plains[:0]
+		batches.Put(b)
 	}
 }
 
@@ -511,31 +532,58 @@ type chunkStream struct {
 	done        bool // the last chunk was read
 }
 
-// fill reads the next chunk into buf (a sealed chunk and one byte more:
-// the byte after it tells whether it is the object's last), authenticates
-// it and decrypts it in place.
-func (s *chunkStream) fill(buf []byte) ([]byte, error) {
+// fill reads up to readBatch chunks into b with one call (and the byte
+// after them), authenticates and decrypts each in place, and lists the
+// plaintexts the range wants in b.plains, in order. A chunk that fails
+// ends the list: the chunks before it are listed, and the error returned.
+func (s *chunkStream) fill(b *batch) error {
+	b.plains = b.plains[:0]
+	buf := b.buf[:]
 	have := 0
 	if s.hasCarry {
 		buf[0], have = s.carry, 1
 	}
-	n, err := io.ReadFull(s.rc, buf[have:sealedChunk+1])
+	n, err := io.ReadFull(s.rc, buf[have:])
 	n += have
+	ended := false
 	switch {
 	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		err = nil
+		ended = true
 	case err != nil:
-		return nil, fmt.Errorf("reading hub object %s: %w", s.key, err)
+		return fmt.Errorf("reading hub object %s: %w", s.key, err)
 	}
-	// A full chunk is the last if nothing follows it.
-	last := n <= sealedChunk
-	n = min(n, sealedChunk)
-	sealed := buf[:n]
+	s.hasCarry = false
+	for at := 0; s.remaining != 0; at += sealedChunk {
+		rest := n - at
+		if !ended && rest <= sealedChunk {
+			// The byte after the batch's last chunk (the buffer is full):
+			// the next batch starts with it.
+			s.carry, s.hasCarry = buf[at], true
+			return nil
+		}
+		// A chunk is the object's last if nothing follows it.
+		last := rest <= sealedChunk
+		plain, err := s.open(buf[at:at+min(rest, sealedChunk)], last)
+		if err != nil {
+			return err
+		}
+		b.plains = append(b.plains, plain)
+		if last {
+			s.done = true
+			return nil
+		}
+	}
+	return nil
+}
+
+// open authenticates and decrypts the next chunk in place and returns
+// the part of its plaintext the range wants.
+func (s *chunkStream) open(sealed []byte, last bool) ([]byte, error) {
 	var plain []byte
-	if n >= nonceAt+chacha20poly1305.NonceSizeX {
+	if len(sealed) >= nonceAt+chacha20poly1305.NonceSizeX {
 		plain = sealed[nonceAt+chacha20poly1305.NonceSizeX:][:0]
 	}
-	plain, err = s.d.openChunk(plain, s.key, s.stored, s.next, last, sealed)
+	plain, err := s.d.openChunk(plain, s.key, s.stored, s.next, last, sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -549,7 +597,5 @@ func (s *chunkStream) fill(buf []byte) ([]byte, error) {
 		plain = plain[:min(int64(len(plain)), s.remaining)]
 		s.remaining -= int64(len(plain))
 	}
-	s.done = last
-	s.carry, s.hasCarry = buf[sealedChunk], !last
 	return plain, nil
 }
