@@ -174,7 +174,7 @@ func (f *Fetcher) fetchGroup(ctx context.Context, items []Item) {
 		if len(its) == 0 {
 			return nil
 		}
-		data, err := io.ReadAll(io.LimitReader(r, its[0].Size+1))
+		data, err := readBlob(r, its[0].Size)
 		if err != nil {
 			return fmt.Errorf("blob %s: %w", b3, err)
 		}
@@ -325,9 +325,29 @@ func (f *Fetcher) download(ctx context.Context, it Item, pf *place.File) error {
 			return fmt.Errorf("download blob %s: %w", it.B3, err)
 		}
 		defer rc.Close()
-		if _, err := io.Copy(io.MultiWriter(pf, run.ProgressWriter(f.o.Progress)), io.LimitReader(rc, it.Size-have+1)); err != nil {
+		buf := copyBufs.Get().(*[copyBuf]byte)
+		defer copyBufs.Put(buf)
+		if _, err := io.CopyBuffer(io.MultiWriter(pf, run.ProgressWriter(f.o.Progress)), io.LimitReader(rc, it.Size-have+1), buf[:]); err != nil {
 			return fmt.Errorf("download blob %s: %w", it.B3, err)
 		}
 	}
 	return f.check(it, pf)
+}
+
+// copyBuf is what a download reads and writes at a time: io.Copy's 32 KiB
+// cost a system call each way per 32 KiB.
+const copyBuf = 1 << 20
+
+var copyBufs = sync.Pool{New: func() any { return new([copyBuf]byte) }}
+
+// readBlob reads a small blob expected to hold size bytes, and one more
+// if it holds more (the caller's check then refuses it), into a buffer of
+// that size: io.ReadAll grows one as the bytes come, copying them again.
+func readBlob(r io.Reader, size int64) ([]byte, error) {
+	data := make([]byte, size+1)
+	n, err := io.ReadFull(r, data)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	return data[:n], err
 }

@@ -422,4 +422,15 @@ func TestReaderReadsManyChunksAtOnce(t *testing.T) {
 			t.Errorf("range %d+%d (%d chunks): %d reads of the stored object, want at most %d", r.off, r.n, span, reads.Load(), most)
 		}
 	}
+	// A caller's large buffer gets a whole batch at once: restore then
+	// writes a batch with one call.
+	rc, err := s.Get(ctx, key, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	buf := make([]byte, 1<<20)
+	if n, err := rc.Read(buf); err != nil || n != readBatch*chunkSize || !bytes.Equal(buf[:n], data[:n]) {
+		t.Errorf("a 1 MiB read gave %d bytes (%v), want the first %d bytes of the plaintext", n, err, readBatch*chunkSize)
+	}
 }

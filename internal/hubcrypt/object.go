@@ -413,21 +413,34 @@ type filled struct {
 	err error
 }
 
+// Read hands out as much as p holds of the chunks decrypted already (a
+// caller with a large buffer writes a batch with one call), waiting for
+// the next batch only when it has nothing yet.
 func (r *openReader) Read(p []byte) (int, error) {
-	for len(r.pending) == 0 {
+	if r.err == os.ErrClosed {
+		return 0, r.err
+	}
+	n := 0
+	for n < len(p) {
+		if len(r.pending) > 0 {
+			c := copy(p[n:], r.pending)
+			r.pending = r.pending[c:]
+			n += c
+			continue
+		}
 		switch {
 		case len(r.queue) > 0:
 			r.pending, r.queue = r.queue[0], r.queue[1:]
-			continue
+		case n > 0:
+			return n, nil
 		case r.err != nil:
 			return 0, r.err
 		case !r.started && (r.s.done || r.s.remaining == 0):
 			return 0, io.EOF
+		default:
+			r.next()
 		}
-		r.next()
 	}
-	n := copy(p, r.pending)
-	r.pending = r.pending[n:]
 	return n, nil
 }
 
