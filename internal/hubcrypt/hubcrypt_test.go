@@ -434,3 +434,53 @@ func TestReaderReadsManyChunksAtOnce(t *testing.T) {
 		t.Errorf("a 1 MiB read gave %d bytes (%v), want the first %d bytes of the plaintext", n, err, readBatch*chunkSize)
 	}
 }
+
+// WriteTo (restore's way to copy a blob out, with no copy of its own)
+// writes exactly the plaintext, and of a damaged object only the chunks
+// before the damage, then the refusal.
+func TestWriteToWritesOnlyAuthenticated(t *testing.T) {
+	ctx := context.Background()
+	s, dir := testStore(t, testKeys(t))
+	data := randBytes(2*readBatch*chunkSize + 7)
+	key := blobKey(data)
+	if err := s.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	writeTo := func(off, n int64) ([]byte, error) {
+		t.Helper()
+		rc, err := s.Get(ctx, key, off, n)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		wt, ok := rc.(backend.BufferedReader)
+		if !ok {
+			t.Fatalf("Get returned a %T, not a backend.BufferedReader", rc)
+		}
+		var out bytes.Buffer
+		_, err = wt.WriteTo(&out)
+		return out.Bytes(), err
+	}
+	for _, r := range []struct{ off, n int64 }{{0, -1}, {chunkSize + 3, readBatch * chunkSize}, {int64(len(data)), -1}} {
+		want := data[r.off:]
+		if r.n >= 0 {
+			want = want[:r.n]
+		}
+		if got, err := writeTo(r.off, r.n); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("range %d+%d: %v, %d bytes, not the plaintext", r.off, r.n, err, len(got))
+		}
+	}
+	stored := storedFiles(t, dir)
+	if len(stored) != 1 {
+		t.Fatalf("stored: %v", stored)
+	}
+	path := filepath.Join(dir, stored[0])
+	sealed, _ := os.ReadFile(path)
+	const damaged = readBatch + 3 // in the second batch
+	sealed[chunkOffset(damaged)+100] ^= 1
+	os.WriteFile(path, sealed, 0o644)
+	got, err := writeTo(0, -1)
+	if !errors.Is(err, ErrDamaged) || !bytes.Equal(got, data[:damaged*chunkSize]) {
+		t.Fatalf("damaged chunk %d: %v after %d bytes, want a refusal after the %d bytes before it", damaged, err, len(got), damaged*chunkSize)
+	}
+}

@@ -444,6 +444,36 @@ func (r *openReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo writes the rest of the plaintext to w a chunk at a time,
+// straight from the buffer it was decrypted in (a Read copies it first).
+func (r *openReader) WriteTo(w io.Writer) (int64, error) {
+	var written int64
+	for {
+		switch {
+		case len(r.pending) > 0:
+			n, err := w.Write(r.pending)
+			r.pending = r.pending[n:]
+			written += int64(n)
+			if err != nil {
+				return written, err
+			}
+		case len(r.queue) > 0:
+			r.pending, r.queue = r.queue[0], r.queue[1:]
+		case r.err == io.EOF:
+			return written, nil
+		case r.err != nil:
+			return written, r.err
+		case !r.started && (r.s.done || r.s.remaining == 0):
+			return written, nil
+		default:
+			r.next()
+		}
+	}
+}
+
+// WritesFromItsBuffers: see backend.BufferedReader.
+func (r *openReader) WritesFromItsBuffers() {}
+
 // next queues the next batch's plaintexts, from the goroutine that reads
 // ahead, started on the first call.
 func (r *openReader) next() {
