@@ -377,15 +377,15 @@ func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 // out only bytes of chunks that passed authentication. The sealed chunks
 // are read a batch at a time (readBatch of them, about 1 MiB, with one
 // call: a system call per 64 KiB chunk cost restore more than the
-// decryption) and decrypted in place. After the first batch, a goroutine
+// decryption) and decrypted into one plaintext buffer, back to back, so
+// that a caller writes a batch with one call. After the first batch, a goroutine
 // reads and decrypts the next ones while the caller writes out the last
 // (restore would otherwise read, decrypt and write in turn, one core
 // idle), at most readAhead batches ahead, in buffers used again.
 type openReader struct {
 	s       chunkStream
-	cur     *batch   // the batch pending and queue are in
-	pending []byte   // what is left of the chunk being handed out
-	queue   [][]byte // the chunks of cur after it
+	cur     *batch // the batch pending is in
+	pending []byte // what is left of its plaintext
 
 	started bool
 	ready   chan filled
@@ -399,11 +399,12 @@ type openReader struct {
 const readAhead = 2
 
 // batch is a buffer of readBatch sealed chunks and one byte more (the
-// byte after them tells whether the last is the object's last), and the
-// plaintexts decrypted in it.
+// byte after them tells whether the last is the object's last), and one
+// of their plaintexts.
 type batch struct {
-	buf    [readBatch*sealedChunk + 1]byte
-	plains [][]byte
+	buf   [readBatch*sealedChunk + 1]byte
+	plain [readBatch * chunkSize]byte
+	want  []byte // what the range wants of plain
 }
 
 // filled is a batch the read-ahead goroutine filled: its plaintexts, then
@@ -429,8 +430,6 @@ func (r *openReader) Read(p []byte) (int, error) {
 			continue
 		}
 		switch {
-		case len(r.queue) > 0:
-			r.pending, r.queue = r.queue[0], r.queue[1:]
 		case n > 0:
 			return n, nil
 		case r.err != nil:
@@ -444,8 +443,8 @@ func (r *openReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteTo writes the rest of the plaintext to w a chunk at a time,
-// straight from the buffer it was decrypted in (a Read copies it first).
+// WriteTo writes the rest of the plaintext to w a batch at a time,
+// straight from the buffer it was decrypted into (a Read copies it first).
 func (r *openReader) WriteTo(w io.Writer) (int64, error) {
 	var written int64
 	for {
@@ -457,8 +456,6 @@ func (r *openReader) WriteTo(w io.Writer) (int64, error) {
 			if err != nil {
 				return written, err
 			}
-		case len(r.queue) > 0:
-			r.pending, r.queue = r.queue[0], r.queue[1:]
 		case r.err == io.EOF:
 			return written, nil
 		case r.err != nil:
@@ -474,7 +471,7 @@ func (r *openReader) WriteTo(w io.Writer) (int64, error) {
 // WritesFromItsBuffers: see backend.BufferedReader.
 func (r *openReader) WritesFromItsBuffers() {}
 
-// next queues the next batch's plaintexts, from the goroutine that reads
+// next makes pending the next batch's plaintext, from the goroutine that reads
 // ahead, started on the first call.
 func (r *openReader) next() {
 	if !r.started {
@@ -492,7 +489,7 @@ func (r *openReader) next() {
 	f := <-r.ready
 	r.cur, r.err = f.b, f.err
 	if f.b != nil {
-		r.queue = f.b.plains
+		r.pending = f.b.want
 	}
 }
 
@@ -544,20 +541,19 @@ func (r *openReader) Close() error {
 		}
 	}
 	putBatch(r.cur)
-	r.cur, r.pending, r.queue, r.started, r.err = nil, nil, nil, false, os.ErrClosed
+	r.cur, r.pending, r.started, r.err = nil, nil, false, os.ErrClosed
 	return err
 }
 
 // batches holds batch buffers: a reader takes up to four, and a restore
 // opens hundreds of readers.
-var batches = sync.Pool{New: func() any { return &batch{plains: make([][]byte, 0, readBatch)} }}
+var batches = sync.Pool{New: func() any { return new(batch) }}
 
 func getBatch() *batch { return batches.Get().(*batch) }
 
 func putBatch(b *batch) {
 	if b != nil {
-		clear(b.plains) // no plaintext stays reachable from the pool but the buffer
-		b.plains = b.plains[:0]
+		b.want = nil
 		batches.Put(b)
 	}
 }
@@ -576,11 +572,13 @@ type chunkStream struct {
 }
 
 // fill reads up to readBatch chunks into b with one call (and the byte
-// after them), authenticates and decrypts each in place, and lists the
-// plaintexts the range wants in b.plains, in order. A chunk that fails
-// ends the list: the chunks before it are listed, and the error returned.
+// after them), authenticates each and decrypts it into b.plain, back to
+// back, and sets b.want to what the range wants of them. A chunk that
+// fails ends b.want: it holds the chunks before it, and the error is
+// returned. (Only the first chunk of a range is cut at its start, and
+// only its last at its end, so what it wants of a batch is one span.)
 func (s *chunkStream) fill(b *batch) error {
-	b.plains = b.plains[:0]
+	b.want = b.plain[:0]
 	buf := b.buf[:]
 	have := 0
 	if s.hasCarry {
@@ -596,7 +594,7 @@ func (s *chunkStream) fill(b *batch) error {
 		return fmt.Errorf("reading hub object %s: %w", s.key, err)
 	}
 	s.hasCarry = false
-	for at := 0; s.remaining != 0; at += sealedChunk {
+	for k, at := 0, 0; s.remaining != 0; k, at = k+1, at+sealedChunk {
 		rest := n - at
 		if !ended && rest <= sealedChunk {
 			// The byte after the batch's last chunk (the buffer is full):
@@ -606,11 +604,15 @@ func (s *chunkStream) fill(b *batch) error {
 		}
 		// A chunk is the object's last if nothing follows it.
 		last := rest <= sealedChunk
-		plain, err := s.open(buf[at:at+min(rest, sealedChunk)], last)
+		plain, err := s.open(b.plain[k*chunkSize:k*chunkSize], buf[at:at+min(rest, sealedChunk)], last)
 		if err != nil {
 			return err
 		}
-		b.plains = append(b.plains, plain)
+		if len(b.want) == 0 {
+			b.want = plain
+		} else {
+			b.want = b.want[:len(b.want)+len(plain)] // plain follows it
+		}
 		if last {
 			s.done = true
 			return nil
@@ -619,14 +621,10 @@ func (s *chunkStream) fill(b *batch) error {
 	return nil
 }
 
-// open authenticates and decrypts the next chunk in place and returns
-// the part of its plaintext the range wants.
-func (s *chunkStream) open(sealed []byte, last bool) ([]byte, error) {
-	var plain []byte
-	if len(sealed) >= nonceAt+chacha20poly1305.NonceSizeX {
-		plain = sealed[nonceAt+chacha20poly1305.NonceSizeX:][:0]
-	}
-	plain, err := s.d.openChunk(plain, s.key, s.stored, s.next, last, sealed)
+// open authenticates the next chunk, decrypts it into dst (empty, with
+// room for a chunk) and returns the part of its plaintext the range wants.
+func (s *chunkStream) open(dst, sealed []byte, last bool) ([]byte, error) {
+	plain, err := s.d.openChunk(dst, s.key, s.stored, s.next, last, sealed)
 	if err != nil {
 		return nil, err
 	}

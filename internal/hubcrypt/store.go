@@ -153,7 +153,7 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		r.Close()
 		return nil, err
 	}
-	r.queue = r.cur.plains
+	r.pending = r.cur.want
 	return r, nil
 }
 
