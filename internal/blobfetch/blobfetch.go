@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/contenthub"
+	"github.com/editkit/editkit/internal/contenthub/backend"
 	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/run"
 )
@@ -174,7 +175,7 @@ func (f *Fetcher) fetchGroup(ctx context.Context, items []Item) {
 		if len(its) == 0 {
 			return nil
 		}
-		data, err := io.ReadAll(io.LimitReader(r, its[0].Size+1))
+		data, err := readBlob(r, its[0].Size)
 		if err != nil {
 			return fmt.Errorf("blob %s: %w", b3, err)
 		}
@@ -325,9 +326,66 @@ func (f *Fetcher) download(ctx context.Context, it Item, pf *place.File) error {
 			return fmt.Errorf("download blob %s: %w", it.B3, err)
 		}
 		defer rc.Close()
-		if _, err := io.Copy(io.MultiWriter(pf, run.ProgressWriter(f.o.Progress)), io.LimitReader(rc, it.Size-have+1)); err != nil {
+		if err := copyBlob(pf, run.ProgressWriter(f.o.Progress), rc, it.Size-have+1); err != nil {
 			return fmt.Errorf("download blob %s: %w", it.B3, err)
 		}
 	}
 	return f.check(it, pf)
+}
+
+// copyBlob copies up to limit bytes of rc to pf and progress: from a
+// reader's own buffers where it has them, else 1 MiB at a time.
+func copyBlob(pf, progress io.Writer, rc io.Reader, limit int64) error {
+	dst := io.MultiWriter(pf, progress)
+	if br, ok := rc.(backend.BufferedReader); ok {
+		_, err := br.WriteTo(&cappedWriter{w: dst, left: limit})
+		if errors.Is(err, errPastLimit) {
+			err = nil // the caller's check refuses a blob that long
+		}
+		return err
+	}
+	buf := copyBufs.Get().(*[copyBuf]byte)
+	defer copyBufs.Put(buf)
+	_, err := io.CopyBuffer(dst, io.LimitReader(rc, limit), buf[:])
+	return err
+}
+
+// cappedWriter passes on the first left bytes written to it, then fails
+// with errPastLimit.
+type cappedWriter struct {
+	w    io.Writer
+	left int64
+}
+
+var errPastLimit = errors.New("more bytes than expected")
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	over := int64(len(p)) > c.left
+	if over {
+		p = p[:c.left]
+	}
+	n, err := c.w.Write(p)
+	c.left -= int64(n)
+	if err == nil && over {
+		err = errPastLimit
+	}
+	return n, err
+}
+
+// copyBuf is what a download reads and writes at a time: io.Copy's 32 KiB
+// cost a system call each way per 32 KiB.
+const copyBuf = 1 << 20
+
+var copyBufs = sync.Pool{New: func() any { return new([copyBuf]byte) }}
+
+// readBlob reads a small blob expected to hold size bytes, and one more
+// if it holds more (the caller's check then refuses it), into a buffer of
+// that size: io.ReadAll grows one as the bytes come, copying them again.
+func readBlob(r io.Reader, size int64) ([]byte, error) {
+	data := make([]byte, size+1)
+	n, err := io.ReadFull(r, data)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	return data[:n], err
 }

@@ -196,13 +196,44 @@ func (h *fileHasher) run(ctx context.Context, size int64) error {
 		// on this goroutine and into a buffer no larger than the file
 		// (rounded up to whole chunks, so that if the file turns out to
 		// have grown, what follows starts on a chunk boundary).
-		buf := make([]byte, (size+chunkSize)/chunkSize*chunkSize)
-		if more, err := h.sequential(ctx, buf); !more {
+		buf := smallFileBufs.get()
+		more, err := h.sequential(ctx, buf[:(size+chunkSize)/chunkSize*chunkSize])
+		smallFileBufs.put(buf)
+		if !more {
 			return err
 		}
 	}
 	return h.parallel(ctx)
 }
+
+// bufPool lends buffers of one size. Reading into a buffer used before
+// spares an allocation per file, which the runtime must clear: restoring
+// a tree of media files spent more time clearing read-back buffers (three
+// of 4 MiB a file) than hashing them.
+type bufPool struct {
+	size int
+	pool sync.Pool
+}
+
+func (b *bufPool) get() []byte {
+	if p, ok := b.pool.Get().(*[]byte); ok {
+		return *p
+	}
+	return make([]byte, b.size)
+}
+
+func (b *bufPool) put(buf []byte) {
+	if buf = buf[:cap(buf)]; len(buf) == b.size {
+		b.pool.Put(&buf)
+	}
+}
+
+var (
+	// smallFileBufs hold a file under 2*readSize read in one go.
+	smallFileBufs = bufPool{size: 2 * readSize}
+	// unitBufs hold the units of the parallel path, by unit size.
+	unitBufs = map[int]*bufPool{readSize: {size: readSize}, mediumReadSize: {size: mediumReadSize}}
+)
 
 // read fills buf from the file at offset off and forgets the range if
 // reading from the medium. It returns io.EOF with the last bytes.
@@ -259,11 +290,26 @@ func (h *fileHasher) parallel(ctx context.Context) error {
 		workers = runtime.NumCPU()
 	}
 	// Buffers: one per worker being read and hashed, and a few more for
-	// units hashed ahead of an earlier one, so that no worker waits.
-	free := make(chan []byte, workers+2)
-	for range cap(free) {
-		free <- make([]byte, h.unit)
+	// units hashed ahead of an earlier one, so that no worker waits (a
+	// single worker merges each unit before it reads the next).
+	bufs := unitBufs[h.unit]
+	buffers := workers + 2
+	if workers == 1 {
+		buffers = 1
 	}
+	free := make(chan []byte, buffers)
+	for range buffers {
+		free <- bufs.get()
+	}
+	defer func() { // every unit is merged by now, its buffer back in free
+		for range buffers {
+			select {
+			case b := <-free:
+				bufs.put(b)
+			default:
+			}
+		}
+	}()
 	var (
 		base    = h.size
 		next    atomic.Int64 // index of the next unit to read

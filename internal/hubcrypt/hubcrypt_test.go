@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
@@ -350,5 +351,136 @@ func TestEitherSuiteReads(t *testing.T) {
 		if _, err := get(t, s, key, 0, -1); !errors.Is(err, ErrDamaged) {
 			t.Fatalf("unknown suite: %v", err)
 		}
+	}
+}
+
+// countingBackend counts the reads callers make of what Get returns.
+type countingBackend struct {
+	backend.Backend
+	reads *atomic.Int64
+}
+
+func (c countingBackend) Get(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	rc, err := c.Backend.Get(ctx, key, off, n)
+	if err != nil {
+		return nil, err
+	}
+	return countingReader{rc, c.reads}, nil
+}
+
+type countingReader struct {
+	io.ReadCloser
+	reads *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.ReadCloser.Read(p)
+}
+
+// A reader fetches many sealed chunks per read of the stored object (a
+// read per 64 KiB chunk made restore from an encrypted hub slower than
+// from a plain one), and still hands out exactly the plaintext, whole or
+// by range, across batch boundaries.
+func TestReaderReadsManyChunksAtOnce(t *testing.T) {
+	ctx := context.Background()
+	k := testKeys(t)
+	dir := t.TempDir()
+	b, err := backend.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reads atomic.Int64
+	s, err := Wrap(countingBackend{b, &reads}, k, testLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chunks = 3*readBatch + 5
+	data := randBytes(chunks*chunkSize - 100)
+	key := blobKey(data)
+	if err := s.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ off, n int64 }{
+		{0, -1},
+		{chunkSize - 1, readBatch*chunkSize + 2},
+		{readBatch * chunkSize, readBatch * chunkSize},
+		{int64(len(data)) - 1, 1},
+	} {
+		reads.Store(0)
+		got, err := get(t, s, key, r.off, r.n)
+		want := data[r.off:]
+		if r.n >= 0 {
+			want = want[:r.n]
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("range %d+%d: %v, %d bytes, not the plaintext", r.off, r.n, err, len(got))
+		}
+		// The header, one read per batch and the one that sees the end.
+		span := (int64(len(got)) + r.off%chunkSize + chunkSize - 1) / chunkSize
+		if most := 2 + (span+readBatch-1)/readBatch + 1; reads.Load() > most {
+			t.Errorf("range %d+%d (%d chunks): %d reads of the stored object, want at most %d", r.off, r.n, span, reads.Load(), most)
+		}
+	}
+	// A caller's large buffer gets a whole batch at once: restore then
+	// writes a batch with one call.
+	rc, err := s.Get(ctx, key, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	buf := make([]byte, 1<<20)
+	if n, err := rc.Read(buf); err != nil || n != readBatch*chunkSize || !bytes.Equal(buf[:n], data[:n]) {
+		t.Errorf("a 1 MiB read gave %d bytes (%v), want the first %d bytes of the plaintext", n, err, readBatch*chunkSize)
+	}
+}
+
+// WriteTo (restore's way to copy a blob out, with no copy of its own)
+// writes exactly the plaintext, and of a damaged object only the chunks
+// before the damage, then the refusal.
+func TestWriteToWritesOnlyAuthenticated(t *testing.T) {
+	ctx := context.Background()
+	s, dir := testStore(t, testKeys(t))
+	data := randBytes(2*readBatch*chunkSize + 7)
+	key := blobKey(data)
+	if err := s.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	writeTo := func(off, n int64) ([]byte, error) {
+		t.Helper()
+		rc, err := s.Get(ctx, key, off, n)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		wt, ok := rc.(backend.BufferedReader)
+		if !ok {
+			t.Fatalf("Get returned a %T, not a backend.BufferedReader", rc)
+		}
+		var out bytes.Buffer
+		_, err = wt.WriteTo(&out)
+		return out.Bytes(), err
+	}
+	for _, r := range []struct{ off, n int64 }{{0, -1}, {chunkSize + 3, readBatch * chunkSize}, {int64(len(data)), -1}} {
+		want := data[r.off:]
+		if r.n >= 0 {
+			want = want[:r.n]
+		}
+		if got, err := writeTo(r.off, r.n); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("range %d+%d: %v, %d bytes, not the plaintext", r.off, r.n, err, len(got))
+		}
+	}
+	stored := storedFiles(t, dir)
+	if len(stored) != 1 {
+		t.Fatalf("stored: %v", stored)
+	}
+	path := filepath.Join(dir, stored[0])
+	sealed, _ := os.ReadFile(path)
+	const damaged = readBatch + 3 // in the second batch
+	sealed[chunkOffset(damaged)+100] ^= 1
+	os.WriteFile(path, sealed, 0o644)
+	got, err := writeTo(0, -1)
+	if !errors.Is(err, ErrDamaged) || !bytes.Equal(got, data[:damaged*chunkSize]) {
+		t.Fatalf("damaged chunk %d: %v after %d bytes, want a refusal after the %d bytes before it", damaged, err, len(got), damaged*chunkSize)
 	}
 }

@@ -145,14 +145,15 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 	}
 	r := &openReader{
 		s:   chunkStream{d: s.d, key: key, stored: stored, rc: rc, next: first, skip: skip, remaining: length},
-		cur: getChunkBuf(),
+		cur: getBatch(),
 	}
-	// The first chunk now: a refused object or a range past the end is
+	// The first batch now: a refused object or a range past the end is
 	// an error of Get, before the caller has created anything.
-	if r.pending, err = r.s.fill(r.cur); err != nil {
+	if err = r.s.fill(r.cur); err != nil {
 		r.Close()
 		return nil, err
 	}
+	r.pending = r.cur.want
 	return r, nil
 }
 

@@ -54,6 +54,16 @@ func AbortUploads(ctx context.Context, b Backend, olderThan time.Duration) (int,
 	return 0, nil
 }
 
+// BufferedReader is what Get returns for an object it decodes into
+// buffers of its own (hubcrypt decrypts a batch of chunks at once): its
+// WriteTo writes from them, no copy needed. (A file's WriteTo is no such
+// thing: it copies through 32 KiB at a time.)
+type BufferedReader interface {
+	io.Reader
+	io.WriterTo
+	WritesFromItsBuffers()
+}
+
 // Source is what Put uploads: readable at offsets, so a retry re-reads it
 // from the start and multipart parts are read independently (and
 // concurrently), with a length known up front.
