@@ -204,7 +204,11 @@ func (csvCodec) parseSize(v any) (int64, bool) {
 // mid-append can then only leave a last line without its line end, which
 // the CSV tracker recognises.
 func (csvCodec) text(s string) any {
-	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.ReplaceAll(s, "\r\n", " ")
+		s = strings.ReplaceAll(s, "\r", " ")
+		s = strings.ReplaceAll(s, "\n", " ")
+	}
 	if s != "" && strings.ContainsRune("=+-@\t", rune(s[0])) {
 		return "'" + s
 	}
@@ -275,17 +279,7 @@ func logCells(e event.Event, c codec) map[string]any {
 	return m
 }
 
-// headerIndex maps header names to columns, case- and space-insensitively:
-// a person retyping "event id" has not removed the column.
-func headerIndex(header []string) map[string]int {
-	m := make(map[string]int, len(header))
-	for i, h := range header {
-		k := normHeader(h)
-		if _, dup := m[k]; !dup && k != "" {
-			m[k] = i
-		}
-	}
-	return m
-}
-
+// normHeader is the form header names are matched in, case- and
+// space-insensitively: a person retyping "event id" has not removed the
+// column.
 func normHeader(h string) string { return strings.ToLower(strings.Join(strings.Fields(h), " ")) }

@@ -71,10 +71,20 @@ func readCSV(path string) (*table, error) {
 	if err != nil {
 		return nil, err
 	}
-	data = bytes.TrimPrefix(data, []byte(bom))
-	r := csv.NewReader(bytes.NewReader(data))
+	return parseCSV(path, data)
+}
+
+// newCSVReader reads a tracker file's bytes as people's apps save them.
+func newCSVReader(data []byte) *csv.Reader {
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte(bom))))
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true // files people saved from other apps
+	return r
+}
+
+// parseCSV parses the bytes of the tracker file at path into a table.
+func parseCSV(path string, data []byte) (*table, error) {
+	r := newCSVReader(data)
 	t := &table{}
 	for first := true; ; first = false {
 		rec, err := r.Read()
@@ -130,12 +140,16 @@ func (s *csvSink) ensureFile(spec tabSpec) (*table, error) {
 		return nil, err
 	}
 	_, statErr := os.Stat(s.path(spec))
-	if added := t.ensureColumns(spec); len(added) > 0 || statErr != nil {
-		if err := s.writeTable(spec, t); err != nil {
-			return nil, err
-		}
+	return t, s.ensureColumns(spec, t, statErr == nil)
+}
+
+// ensureColumns writes t when the file has yet to be made or lacks
+// columns of spec.
+func (s *csvSink) ensureColumns(spec tabSpec, t *table, exists bool) error {
+	if added := t.ensureColumns(spec); len(added) > 0 || !exists {
+		return s.writeTable(spec, t)
 	}
-	return t, nil
+	return nil
 }
 
 func (s *csvSink) init(ctx context.Context) error {
@@ -232,16 +246,9 @@ func (s *csvSink) pushWith(ctx context.Context, evs []event.Event, derived bool)
 	if err := s.repairTail(s.path(logSpec), pending); err != nil {
 		return pr, err
 	}
-	lt, absent := logHeaderIfAbsent(s.path(logSpec), logSpec, evs)
-	present := map[string]bool{}
-	if !absent {
-		if lt, err = s.ensureFile(logSpec); err != nil {
-			return pr, err
-		}
-		idCol := lt.col(colEventID)
-		for r := range lt.rows {
-			present[strings.TrimSpace(cellString(lt.cell(r, idCol)))] = true
-		}
+	lt, present, err := s.readLog(logSpec, pending)
+	if err != nil {
+		return pr, err
 	}
 	var rows [][]any
 	for _, e := range evs {
@@ -250,7 +257,7 @@ func (s *csvSink) pushWith(ctx context.Context, evs []event.Event, derived bool)
 			pr.already++
 			continue
 		}
-		rows = append(rows, alignRow(lt.header, logCells(e, s.codec)))
+		rows = append(rows, lt.align(logCells(e, s.codec)))
 	}
 	if len(rows) > 0 {
 		if err := appendFile(s.path(logSpec), encodeRows(lt.header, rows, false)); err != nil {
@@ -282,43 +289,93 @@ func (s *csvSink) pushWith(ctx context.Context, evs []event.Event, derived bool)
 	return pr, nil
 }
 
-// maxQuickLookups bounds how many events logHeaderIfAbsent looks for in
-// the log's bytes: each is a scan of the whole file.
-const maxQuickLookups = 16
-
-// logHeaderIfAbsent reads only the header of the log at path when it can
-// tell, without parsing the log, that none of evs is in it: no event ID
-// occurs anywhere in its bytes (a cell holding one, quoted or not, holds
-// its bytes). Then the log table (header only, nothing to add to it) and
-// true are returned, and the events are appended without reading the
-// rows — a log of 100 000 rows is read into memory once, not parsed
-// three times. Otherwise (an ID occurs, a column is missing, many
-// events, anything unreadable) it returns false and the caller reads the
-// log whole, as before.
-func logHeaderIfAbsent(path string, spec tabSpec, evs []event.Event) (*table, bool) {
-	if len(evs) == 0 || len(evs) > maxQuickLookups {
-		return nil, false
-	}
+// readLog reads log.csv once and returns its header and which of ids it
+// holds. Its rows are parsed only when one of ids occurs somewhere in its
+// bytes (a retried push), and then only their Event ID cells; so a push,
+// however many events, onto a log of a year's rows that holds none of
+// them costs one read and a byte scan. A log missing columns is parsed
+// whole and rewritten with them.
+func (s *csvSink) readLog(spec tabSpec, ids map[string]bool) (*table, map[string]bool, error) {
+	path := s.path(spec)
 	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, false
+	exists := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
 	}
-	for _, e := range evs {
-		if e.ID == "" || bytes.Contains(data, []byte(e.ID)) {
-			return nil, false
+	present := map[string]bool{}
+	t := &table{}
+	if hdr, err := newCSVReader(data).Read(); err == nil {
+		t.header = hdr
+	}
+	if len(t.ensureColumns(spec)) > 0 {
+		// Columns to add (or no header): the file is rewritten whole.
+		if t, err = parseCSV(path, data); err != nil {
+			return nil, nil, err
+		}
+		if err := s.ensureColumns(spec, t, exists); err != nil {
+			return nil, nil, err
+		}
+		idCol := t.col(colEventID)
+		for r := range t.rows {
+			present[strings.TrimSpace(cellString(t.cell(r, idCol)))] = true
+		}
+		return t, present, nil
+	}
+	candidates := idsOccurring(data, ids)
+	if len(candidates) == 0 {
+		return t, present, nil
+	}
+	idCol := t.col(colEventID)
+	r := newCSVReader(data)
+	r.ReuseRecord = true
+	if _, err := r.Read(); err != nil { // the header
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if idCol < len(rec) {
+			if id := strings.TrimSpace(rec[idCol]); candidates[id] {
+				present[id] = true
+			}
 		}
 	}
-	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte(bom))))
-	r.FieldsPerRecord, r.LazyQuotes = -1, true
-	hdr, err := r.Read()
-	if err != nil {
-		return nil, false
+	return t, present, nil
+}
+
+// idsOccurring returns those of ids that may be in the log whose bytes are
+// data: each occurs somewhere in them (a cell holding an ID, quoted or
+// not, holds its bytes), or is not of the shape event.NewID makes. IDs of
+// that shape all have "Z-" at one offset, so one pass over data finds
+// them all: each "Z-" in it is one set lookup.
+func idsOccurring(data []byte, ids map[string]bool) map[string]bool {
+	const idLen, anchorAt = len("20261124T153329.123456Z-9f2c01ab"), len("20261124T153329.123456")
+	anchor := []byte("Z-")
+	found := map[string]bool{}
+	for id := range ids {
+		if len(id) != idLen || id[anchorAt:anchorAt+len(anchor)] != string(anchor) {
+			found[id] = true
+		}
 	}
-	t := &table{header: hdr}
-	if t.col(colEventID) < 0 || len(t.ensureColumns(spec)) > 0 {
-		return nil, false
+	for at := 0; ; {
+		i := bytes.Index(data[at:], anchor)
+		if i < 0 {
+			break
+		}
+		start := at + i - anchorAt
+		if start >= 0 && start+idLen <= len(data) {
+			if id := data[start : start+idLen]; ids[string(id)] {
+				found[string(id)] = true
+			}
+		}
+		at += i + 1
 	}
-	return t, true
+	return found
 }
 
 // dropDuplicateKeys keeps the first of rows sharing a key (update made

@@ -739,8 +739,9 @@ func (p *pushRounds) appendRows(ctx context.Context, missing []event.Event, edit
 	logTab := s.lay.tabs[tabLog]
 	var logRows [][]any
 	sort.Slice(missing, func(i, j int) bool { return missing[i].ID < missing[j].ID })
+	logHeader := &table{header: logTab.header}
 	for _, e := range missing {
-		logRows = append(logRows, alignRow(logTab.header, logCells(e, codec)))
+		logRows = append(logRows, logHeader.align(logCells(e, codec)))
 	}
 	if err := s.appendRows(ctx, logTab, logRows); err != nil {
 		return 0, err
@@ -879,14 +880,7 @@ func (s *sheetsSink) appendRows(ctx context.Context, ti *tabInfo, rows [][]any) 
 // alignRow places named cells under their headers; other columns are left
 // alone (null).
 func alignRow(header []string, cells map[string]any) []any {
-	row := make([]any, len(header))
-	idx := headerIndex(header)
-	for name, v := range cells {
-		if i, ok := idx[normHeader(name)]; ok {
-			row[i] = v
-		}
-	}
-	return row
+	return (&table{header: header}).align(cells)
 }
 
 func padRows(rows [][]any, width int) [][]any {

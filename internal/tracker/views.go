@@ -97,6 +97,19 @@ func (t *table) setCell(row, col int, v any) {
 	t.rows[row] = r
 }
 
+// align places cells, named by column, in a row of t's columns (a cell of
+// no column is dropped). Column lookups are cached on t, so aligning many
+// rows normalises the header once.
+func (t *table) align(cells map[string]any) []any {
+	row := make([]any, len(t.header))
+	for name, v := range cells {
+		if i := t.col(name); i >= 0 {
+			row[i] = v
+		}
+	}
+	return row
+}
+
 // ensureColumns adds the spec's missing columns at the end (never moving
 // or removing the user's) and reports which were added.
 func (t *table) ensureColumns(spec tabSpec) (added []int) {
