@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/editkit/editkit/internal/event"
@@ -35,8 +37,11 @@ import (
 // crash mid-append leaves at most a last line without its line end; such a
 // line whose event is still waiting in the outbox is the torn write and is
 // cut off before the next append (the event is then written whole), any
-// other is the user's and is kept. The derived files are rewritten
-// atomically (temporary file, fsync, rename).
+// other is the user's and is kept. A push that only adds rows to a
+// derived file (new media) appends them through a journal (written
+// atomically, carried out, removed; a crash mid-append is finished from
+// it under the next lock); any other change rewrites the file atomically
+// (temporary file, fsync, rename).
 type csvSink struct {
 	cfg   Config
 	dir   string
@@ -57,7 +62,86 @@ func (s *csvSink) lock(ctx context.Context) (func() error, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracker: CSV folder %s: %w", s.dir, err)
 	}
+	if err := s.finishAppend(); err != nil {
+		unlock()
+		return nil, fmt.Errorf("tracker: CSV folder %s: %w", s.dir, err)
+	}
 	return unlock, nil
+}
+
+// appendJournal names the file, in the CSV folder, that holds an append
+// to a derived file until it is on disk: a crash mid-append is completed
+// from it under the next lock, so the file never keeps a torn row.
+const appendJournal = ".editkit-tracker-append.json"
+
+type pendingAppend struct {
+	File string `json:"file"` // a tracker file's name
+	Size int64  `json:"size"` // its size before the append
+	Rows []byte `json:"rows"` // the rows appended
+}
+
+// appendRows appends encoded rows to the derived file of spec, whose size
+// is size: journal first, then the append, then the journal is removed.
+func (s *csvSink) appendRows(spec tabSpec, size int64, rows []byte) error {
+	j, err := json.Marshal(pendingAppend{File: spec.file, Size: size, Rows: rows})
+	if err != nil {
+		return err
+	}
+	if err := fsx.WriteFileAtomic(filepath.Join(s.dir, appendJournal), j, 0o644); err != nil {
+		return err
+	}
+	return s.finishAppend()
+}
+
+// finishAppend carries out the append the journal holds, if any: the
+// rows are written at the size the file had before, over what a crash
+// left of them. A file changed since (saved from another app) is left as
+// it is; the journal is dropped and the next rebuild restores the view.
+func (s *csvSink) finishAppend() error {
+	jpath := filepath.Join(s.dir, appendJournal)
+	data, err := os.ReadFile(jpath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var j pendingAppend
+	if err := json.Unmarshal(data, &j); err == nil && slices.ContainsFunc(layout(), func(t tabSpec) bool { return t.file == j.File }) {
+		if err := writeAppend(filepath.Join(s.dir, j.File), j.Size, j.Rows); err != nil {
+			return fmt.Errorf("cannot finish writing %s (remove %s to give it up): %w", j.File, jpath, err)
+		}
+	}
+	if err := os.Remove(jpath); err != nil {
+		return err
+	}
+	return fsx.SyncDir(s.dir)
+}
+
+// writeAppend writes rows at offset size of the file at path when what
+// follows size is the start of rows (nothing, or a torn part of them).
+func writeAppend(path string, size int64, rows []byte) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	written := fi.Size() - size
+	if written < 0 || written > int64(len(rows)) {
+		return nil
+	}
+	tail := make([]byte, written)
+	if _, err := f.ReadAt(tail, size); err != nil || !bytes.Equal(tail, rows[:written]) {
+		return err
+	}
+	if _, err := f.WriteAt(rows[written:], fi.Size()); err != nil {
+		return err
+	}
+	return fsx.Sync(f)
 }
 
 func (s *csvSink) path(spec tabSpec) string { return filepath.Join(s.dir, spec.file) }
@@ -281,8 +365,7 @@ func (s *csvSink) pushWith(ctx context.Context, evs []event.Event, derived bool)
 		if ed.empty() {
 			continue
 		}
-		dropDuplicateKeys(t, v, s.codec)
-		if err := s.writeTable(spec, t); err != nil {
+		if err := s.writeEdit(spec, v, ed); err != nil {
 			return pr, fmt.Errorf("tracker: cannot write %s: %w", s.path(spec), err)
 		}
 	}
@@ -376,6 +459,17 @@ func idsOccurring(data []byte, ids map[string]bool) map[string]bool {
 		at += i + 1
 	}
 	return found
+}
+
+// writeEdit saves an updated derived table: rows only added (new media
+// pushed) are appended, anything else rewrites the file whole.
+func (s *csvSink) writeEdit(spec tabSpec, v view, ed *edit) error {
+	t := ed.t
+	if fi, err := os.Stat(s.path(spec)); err == nil && ed.onlyAddsRows() && endsWithLineEnd(s.path(spec)) {
+		return s.appendRows(spec, fi.Size(), encodeRows(t.header, t.rows[ed.origRows:], false))
+	}
+	dropDuplicateKeys(t, v, s.codec)
+	return s.writeTable(spec, t)
 }
 
 // dropDuplicateKeys keeps the first of rows sharing a key (update made

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -321,4 +322,68 @@ func mallocsOf(f func()) float64 {
 	f()
 	runtime.ReadMemStats(&after)
 	return float64(after.Mallocs - before.Mallocs)
+}
+
+// A push that only adds media (new VFX pushed) appends its rows to
+// media.csv instead of rewriting it: the same file (an app or sync tool
+// watching it sees an append), its bytes so far unchanged, and the result
+// the same as one push of everything. A crash mid-append is finished from
+// the journal under the next lock: no torn row is left.
+func TestCSVPushOfNewMediaAppends(t *testing.T) {
+	start := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	first := genEvents(60, start)
+	seen := map[string]bool{}
+	for _, e := range first {
+		seen[e.Path] = true
+	}
+	var fresh []event.Event // pushes of media not seen yet
+	for _, e := range genEvents(400, start.Add(time.Hour)) {
+		if e.Action == event.Pushed && !seen[e.Path] && len(fresh) < 9 {
+			seen[e.Path] = true
+			fresh = append(fresh, e)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "tracker")
+	cfg := csvConfig(t, dir)
+	tr, _ := New(context.Background(), cfg)
+	mustRecord(t, tr, first)
+	mediaPath := filepath.Join(dir, "media.csv")
+	before, _ := os.ReadFile(mediaPath)
+	fiBefore, _ := os.Stat(mediaPath)
+
+	mustRecord(t, tr, fresh[:3])
+	after, _ := os.ReadFile(mediaPath)
+	fiAfter, _ := os.Stat(mediaPath)
+	if !os.SameFile(fiBefore, fiAfter) || !bytes.HasPrefix(after, before) || len(after) == len(before) {
+		t.Errorf("media.csv was rewritten for a push that only adds media (same file %v, %d bytes before, %d after)", os.SameFile(fiBefore, fiAfter), len(before), len(after))
+	}
+
+	// A crash mid-append: the journal was written and half the rows.
+	mustRecord(t, tr, fresh[3:6])
+	whole, _ := os.ReadFile(mediaPath)
+	j, _ := json.Marshal(pendingAppend{File: "media.csv", Size: int64(len(after)), Rows: whole[len(after):]})
+	if err := os.WriteFile(filepath.Join(dir, appendJournal), j, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(mediaPath, int64(len(after)+(len(whole)-len(after))/2)); err != nil {
+		t.Fatal(err)
+	}
+	mustRecord(t, tr, fresh[6:])
+	if _, err := os.Stat(filepath.Join(dir, appendJournal)); !os.IsNotExist(err) {
+		t.Errorf("the append journal is still there: %v", err)
+	}
+
+	oneGo := filepath.Join(t.TempDir(), "tracker")
+	tr2, _ := New(context.Background(), csvConfig(t, oneGo))
+	all := append(append([]event.Event(nil), first...), fresh...)
+	mustRecord(t, tr2, all)
+	for _, f := range []string{"media.csv", "drives.csv", "backups.csv"} {
+		got, _ := os.ReadFile(filepath.Join(dir, f))
+		want, _ := os.ReadFile(filepath.Join(oneGo, f))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s after appends:\n%s\nwant (one push of all)\n%s", f, got, want)
+		}
+		readTrackerCSV(t, filepath.Join(dir, f))
+	}
+	assertCSVOnce(t, dir, all)
 }

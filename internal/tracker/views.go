@@ -139,6 +139,11 @@ func (e *edit) empty() bool {
 	return len(e.changed) == 0 && len(e.headerAdded) == 0 && len(e.t.rows) == e.origRows && !e.dupsResolved
 }
 
+// onlyAddsRows tells whether the edit adds rows and changes nothing else.
+func (e *edit) onlyAddsRows() bool {
+	return len(e.changed) == 0 && len(e.headerAdded) == 0 && !e.dupsResolved && len(e.t.rows) > e.origRows
+}
+
 func (e *edit) set(row, col int, v any) {
 	if sameCell(e.t.cell(row, col), v) {
 		return
