@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/contenthub"
@@ -74,7 +75,7 @@ a CUT that cannot be read, or a DRIVE that is not an editkit drive.`,
 					return err
 				}
 				defer h.Close()
-				if state, _, err = catalog.Load(cmd.Context(), h, false); err != nil {
+				if state, _, err = catalog.Load(cmd.Context(), h, e.runEnv(nil).Now(), false); err != nil {
 					return err
 				}
 			} else {
@@ -113,13 +114,14 @@ func readDrive(root string) (cut.Drive, error) {
 }
 
 // cutHubPaths resolves a cut against the catalog: the catalog paths of the
-// media it needs, and what could not be matched (for `pull --for`).
-func cutHubPaths(ctx context.Context, h *contenthub.Hub, file, sequence string) (map[string]bool, *cut.Report, error) {
+// media it needs, and what could not be matched (for `pull --for`); now is
+// the command's clock.
+func cutHubPaths(ctx context.Context, h *contenthub.Hub, now time.Time, file, sequence string) (map[string]bool, *cut.Report, error) {
 	nd, err := cut.Read(file, sequence)
 	if err != nil {
 		return nil, nil, &ui.UsageError{Err: err}
 	}
-	state, _, err := catalog.Load(ctx, h, false)
+	state, _, err := catalog.Load(ctx, h, now, false)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -74,7 +74,7 @@ interrupted; 2 bad usage, not enough space.`,
 				if o.Prune {
 					return ui.Usagef("--prune with --for: a pull for one cut removes nothing; run pull --prune on its own")
 				}
-				if o.Only, forRep, err = cutHubPaths(cmd.Context(), h, forCut, sequence); err != nil {
+				if o.Only, forRep, err = cutHubPaths(cmd.Context(), h, e.runEnv(nil).Now(), forCut, sequence); err != nil {
 					return err
 				}
 			} else if sequence != "" {

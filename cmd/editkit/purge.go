@@ -66,7 +66,7 @@ configuration.`,
 				if h, err = e.openHub(ctx, &hf); err != nil {
 					return err
 				}
-				if o.Catalog, _, err = catalog.Load(ctx, h, true); err != nil {
+				if o.Catalog, _, err = catalog.Load(ctx, h, e.runEnv(nil).Now(), true); err != nil {
 					return err
 				}
 			} else if hf.url != "" {

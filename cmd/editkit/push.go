@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/editkit/editkit/internal/catalog"
 	"github.com/editkit/editkit/internal/ui"
@@ -140,7 +139,7 @@ func newWithdrawCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			evs, err := catalog.Withdraw(cmd.Context(), h, args, e.run.User, e.run.Host, time.Now(), note)
+			evs, err := catalog.Withdraw(cmd.Context(), h, args, e.run.User, e.run.Host, e.runEnv(nil).Now(), note)
 			if len(evs) > 0 {
 				e.record(cmd.Context(), h, evs)
 				e.term.Printf("Withdrew %d items from the catalog; editors' pull --prune removes them from drives\n", len(evs))

@@ -129,7 +129,7 @@ func (e *env) warn(msg string) { e.term.Warnf("%s", msg) }
 // restorable), for prune and check.
 func (e *env) catalogRefs(h *contenthub.Hub) func(context.Context, func(b3, where string)) error {
 	return func(ctx context.Context, add func(b3, where string)) error {
-		state, _, err := catalog.Load(ctx, h, false)
+		state, _, err := catalog.Load(ctx, h, e.runEnv(nil).Now(), false)
 		if err != nil {
 			return err
 		}

@@ -34,7 +34,7 @@ func newStatusCmd(e *env) *cobra.Command {
 			if len(args) == 1 {
 				drive = args[0]
 			}
-			st, err := catalog.GetStatus(cmd.Context(), h, drive)
+			st, err := catalog.GetStatus(cmd.Context(), h, e.runEnv(nil).Now(), drive)
 			if err != nil {
 				return err
 			}

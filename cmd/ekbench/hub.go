@@ -339,11 +339,11 @@ func catalogRead(ctx context.Context, dir string) (time.Duration, error) {
 			return 0, err
 		}
 	}
-	if _, _, err := catalog.Load(ctx, h, true); err != nil { // writes the checkpoint
+	if _, _, err := catalog.Load(ctx, h, time.Now(), true); err != nil { // writes the checkpoint
 		return 0, err
 	}
 	start := time.Now()
-	s, _, err := catalog.Load(ctx, h, false)
+	s, _, err := catalog.Load(ctx, h, time.Now(), false)
 	if err != nil || len(s.Items) != n {
 		return 0, fmt.Errorf("catalog: %v (%d items)", err, len(s.Items))
 	}

@@ -86,19 +86,42 @@ func TestCheckpointsAndLateBatches(t *testing.T) {
 		}
 		appendBatch(t, h, contenthub.NewEventKey(base.Add(time.Duration(b)*time.Minute)), evs...)
 	}
-	s, st, err := Load(ctx, h, true)
+	s, st, err := Load(ctx, h, time.Now(), true)
 	if err != nil || len(s.Items) != n || st.Wrote == "" || st.Checkpoint != "" {
 		t.Fatalf("first load: %v, %d items, %+v", err, len(s.Items), st)
 	}
-	s2, st2, err := Load(ctx, h, true)
+	s2, st2, err := Load(ctx, h, time.Now(), true)
 	if err != nil || len(s2.Items) != n || st2.Checkpoint == "" || st2.Batches != 0 {
 		t.Fatalf("load from checkpoint: %v %+v", err, st2)
 	}
 	// A batch that arrived "earlier" than the checkpoint's last one.
 	appendBatch(t, h, contenthub.NewEventKey(base.Add(90*time.Second)), pushed(base, "Stock/late.mov", 99999, ""))
-	s3, st3, err := Load(ctx, h, true)
+	s3, st3, err := Load(ctx, h, time.Now(), true)
 	if err != nil || s3.Items["Stock/late.mov"] == nil {
 		t.Fatalf("a late batch was missed: %v %+v", err, st3)
+	}
+}
+
+// The catalog is read on the command's clock: on one far ahead of the
+// computer's (a test clock a month on, whose batches reached the hub then),
+// a batch after the newest checkpoint is still read.
+func TestLoadOnAClockFarAhead(t *testing.T) {
+	ctx := context.Background()
+	h := newHub(t)
+	now := time.Now().Add(30 * 24 * time.Hour)
+	var evs []event.Event
+	for i := range checkpointEvery {
+		evs = append(evs, pushed(now, fmt.Sprintf("Stock/%05d.mov", i), i+1, ""))
+	}
+	appendBatch(t, h, contenthub.NewEventKey(now), evs...)
+	if _, st, err := Load(ctx, h, now, true); err != nil || st.Wrote == "" {
+		t.Fatalf("first load: %v %+v", err, st)
+	}
+	later := now.Add(time.Hour)
+	appendBatch(t, h, contenthub.NewEventKey(later), pushed(later, "VFX/new.mov", 99999, ""))
+	s, st, err := Load(ctx, h, later, false)
+	if err != nil || st.Checkpoint == "" || s.Items["VFX/new.mov"] == nil {
+		t.Fatalf("a batch after the checkpoint, on a clock a month ahead, was missed: %v %+v", err, st)
 	}
 }
 
@@ -117,7 +140,7 @@ func TestConcurrentWriters(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	s, _, err := Load(ctx, h, true)
+	s, _, err := Load(ctx, h, time.Now(), true)
 	if err != nil || len(s.Items) != 200 {
 		t.Fatalf("%v: %d items, want 200", err, len(s.Items))
 	}
@@ -139,12 +162,12 @@ func BenchmarkLoad50k(b *testing.B) {
 		}
 		h.AppendEvents(ctx, contenthub.Batch{ID: event.NewID(time.Now()), Events: evs, Key: contenthub.NewEventKey(base.Add(time.Duration(batch) * time.Second))})
 	}
-	if _, st, err := Load(ctx, h, true); err != nil || st.Wrote == "" {
+	if _, st, err := Load(ctx, h, time.Now(), true); err != nil || st.Wrote == "" {
 		b.Fatalf("%v %+v", err, st)
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		s, _, err := Load(ctx, h, false)
+		s, _, err := Load(ctx, h, time.Now(), false)
 		if err != nil || len(s.Items) != n {
 			b.Fatal(err)
 		}

@@ -57,7 +57,7 @@ func TestPushCompletesInTheCatalog(t *testing.T) {
 	if res.Pushed != 1 || res.Lost != 1 || res.OK() {
 		t.Fatalf("push result %+v: want a.mxf pushed, b.mxf lost to the other push", res)
 	}
-	state, _, err := Load(ctx, h, false)
+	state, _, err := Load(ctx, h, time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestPushCompletesInTheCatalog(t *testing.T) {
 	if res, err := Push(ctx, h, PushOptions{Paths: []string{filepath.Join(dir, "c.mxf")}, DestPath: "VFX"}); err != nil || res.Pushed != 1 {
 		t.Fatalf("push without a recorder: %v %+v", err, res)
 	}
-	if state, _, err = Load(ctx, h, false); err != nil {
+	if state, _, err = Load(ctx, h, time.Now(), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := state.Lookup("VFX/c.mxf"); !ok {

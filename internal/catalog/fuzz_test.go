@@ -172,7 +172,7 @@ func FuzzCheckpoint(f *testing.F) {
 		if err := os.WriteFile(cpFile, obj, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		s, _, err := Load(ctx, hb, false)
+		s, _, err := Load(ctx, hb, time.Now(), false)
 		if err != nil {
 			t.Fatalf("a bad checkpoint made the catalog unreadable: %v", err)
 		}

@@ -46,8 +46,9 @@ type Stats struct {
 
 // Load reads the catalog: the newest valid checkpoint, then the batches
 // that arrived after it. With write set it leaves a new checkpoint when it
-// had to read many events past the old one.
-func Load(ctx context.Context, h *contenthub.Hub, write bool) (*State, Stats, error) {
+// had to read many events past the old one. now is the command's clock:
+// batches that reached the hub up to two days after it are read.
+func Load(ctx context.Context, h *contenthub.Hub, now time.Time, write bool) (*State, Stats, error) {
 	start := time.Now()
 	var st Stats
 	cps, err := h.Checkpoints(ctx)
@@ -64,7 +65,7 @@ func Load(ctx context.Context, h *contenthub.Hub, write bool) (*State, Stats, er
 				continue // damaged or foreign: try an older one
 			}
 		}
-		s, keys, ok, err := replay(ctx, h, cp)
+		s, keys, ok, err := replay(ctx, h, cp, now)
 		if err != nil {
 			return nil, st, err
 		}
@@ -96,7 +97,7 @@ func eventsOf(cp *checkpoint) int64 {
 
 // replay folds the batches after cp (all of them without one). ok is false
 // when cp missed a batch that arrived late inside its window.
-func replay(ctx context.Context, h *contenthub.Hub, cp *checkpoint) (*State, []string, bool, error) {
+func replay(ctx context.Context, h *contenthub.Hub, cp *checkpoint, now time.Time) (*State, []string, bool, error) {
 	s := NewState()
 	var since time.Time
 	var through string
@@ -106,7 +107,7 @@ func replay(ctx context.Context, h *contenthub.Hub, cp *checkpoint) (*State, []s
 		t, _ := contenthub.EventKeyTime(cp.Through)
 		since = t.Add(-lateWindow)
 	}
-	keys, err := h.EventKeys(ctx, since)
+	keys, err := h.EventKeys(ctx, since, now)
 	if err != nil {
 		return nil, nil, false, err
 	}

@@ -113,7 +113,7 @@ func Pull(ctx context.Context, h *contenthub.Hub, o PullOptions) (*PullResult, e
 	if err != nil {
 		return nil, err
 	}
-	state, _, err := Load(ctx, h, true)
+	state, _, err := Load(ctx, h, o.Env.Now(), true)
 	if err != nil {
 		return nil, err
 	}

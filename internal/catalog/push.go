@@ -235,7 +235,7 @@ func Push(ctx context.Context, h *contenthub.Hub, o PushOptions) (*PushResult, e
 		return nil, err
 	}
 	res := &PushResult{Items: refused}
-	state, _, err := Load(ctx, h, true)
+	state, _, err := Load(ctx, h, o.Env.Now(), true)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +303,7 @@ func (o PushOptions) commit(ctx context.Context, h *contenthub.Hub, res *PushRes
 	if note == nil {
 		note = func(string) {}
 	}
-	if err := Confirm(ctx, h, res); err != nil {
+	if err := Confirm(ctx, h, o.Env.Now(), res); err != nil {
 		note(fmt.Sprintf("could not re-read the catalog to confirm the push: %v", err))
 	}
 	// A prune that read the catalog just before these events may be
@@ -451,8 +451,9 @@ func (o PushOptions) expiryChange(cur *Item) *event.Event {
 
 // Confirm re-reads the catalog after a push's events are in the hub and
 // marks the items another push beat to the same path at the same time.
-func Confirm(ctx context.Context, h *contenthub.Hub, res *PushResult) error {
-	state, _, err := Load(ctx, h, true)
+// now is the command's clock.
+func Confirm(ctx context.Context, h *contenthub.Hub, now time.Time, res *PushResult) error {
+	state, _, err := Load(ctx, h, now, true)
 	if err != nil {
 		return err
 	}
@@ -479,7 +480,7 @@ func Confirm(ctx context.Context, h *contenthub.Hub, res *PushResult) error {
 // Withdraw takes paths out of the catalog (editors' pull --prune then
 // removes them from drives); their history stays in the log.
 func Withdraw(ctx context.Context, h *contenthub.Hub, paths []string, user, host string, now time.Time, note string) ([]event.Event, error) {
-	state, _, err := Load(ctx, h, true)
+	state, _, err := Load(ctx, h, now, true)
 	if err != nil {
 		return nil, err
 	}

@@ -86,7 +86,7 @@ func orders(na, nb int) []string {
 
 func catalogRefs(h *contenthub.Hub) func(context.Context, func(b3, where string)) error {
 	return func(ctx context.Context, add func(b3, where string)) error {
-		state, _, err := Load(ctx, h, false)
+		state, _, err := Load(ctx, h, time.Now(), false)
 		if err != nil {
 			return err
 		}

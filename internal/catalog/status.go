@@ -51,9 +51,10 @@ type DriveStatus struct {
 	Bytes   int64    `json:"missing_bytes"`
 }
 
-// GetStatus reads the catalog, and the named drive's manifest if any.
-func GetStatus(ctx context.Context, h *contenthub.Hub, drive string) (*Status, error) {
-	state, stats, err := Load(ctx, h, true)
+// GetStatus reads the catalog (now is the command's clock), and the named
+// drive's manifest if any.
+func GetStatus(ctx context.Context, h *contenthub.Hub, now time.Time, drive string) (*Status, error) {
+	state, stats, err := Load(ctx, h, now, true)
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func TestDeliverAfterAnUnansweredAppend(t *testing.T) {
 		}
 		snd.Close()
 	}
-	keys, err := h.EventKeys(ctx, time.Time{})
+	keys, err := h.EventKeys(ctx, time.Time{}, time.Time{})
 	if err != nil || len(keys) != 1 || keys[0] != p[0].Receipt.Key {
 		t.Fatalf("log objects %q (want only %s): %v", keys, p[0].Receipt.Key, err)
 	}

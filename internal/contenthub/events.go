@@ -119,14 +119,16 @@ type EventRecord struct {
 }
 
 // EventKeys lists the log's batch keys in order, those that arrived on or
-// after the day of since (zero: all), listing only those days' folders.
-func (h *Hub) EventKeys(ctx context.Context, since time.Time) ([]string, error) {
+// after the day of since (zero: all), listing only the folders of the days
+// from since to two days after now, the caller's clock (the command's run
+// clock: computers' clocks differ, and a test's runs ahead).
+func (h *Hub) EventKeys(ctx context.Context, since, now time.Time) ([]string, error) {
 	var prefixes []string
-	now := time.Now().UTC().Add(48 * time.Hour) // clocks differ; look a little ahead
-	if since.IsZero() || now.Sub(since) > 90*24*time.Hour {
+	until := now.UTC().Add(48 * time.Hour)
+	if since.IsZero() || until.Sub(since) > 90*24*time.Hour {
 		prefixes = []string{eventsPrefix}
 	} else {
-		for d := since.UTC().Truncate(24 * time.Hour); !d.After(now); d = d.Add(24 * time.Hour) {
+		for d := since.UTC().Truncate(24 * time.Hour); !d.After(until); d = d.Add(24 * time.Hour) {
 			prefixes = append(prefixes, eventsPrefix+d.Format("2006/01/02")+"/")
 		}
 	}
@@ -155,7 +157,7 @@ func (h *Hub) ReadBatch(ctx context.Context, key string) ([]event.Event, error) 
 // silent gap.
 func (h *Hub) Events(ctx context.Context) iter.Seq2[EventRecord, error] {
 	return func(yield func(EventRecord, error) bool) {
-		keys, err := h.EventKeys(ctx, time.Time{})
+		keys, err := h.EventKeys(ctx, time.Time{}, time.Time{})
 		if err != nil {
 			yield(EventRecord{}, err)
 			return

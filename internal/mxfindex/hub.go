@@ -40,7 +40,7 @@ func Hub(ctx context.Context, h *contenthub.Hub, o HubOptions) (*Result, error) 
 	if o.Jobs <= 0 {
 		o.Jobs = 4
 	}
-	state, _, err := catalog.Load(ctx, h, true)
+	state, _, err := catalog.Load(ctx, h, o.Now(), true)
 	if err != nil {
 		return nil, err
 	}

@@ -79,7 +79,7 @@ func TestHubReadsOnlyHeaders(t *testing.T) {
 	if read := cb.bytes.Load(); read >= sum.Size/2 {
 		t.Errorf("read %d bytes of a %d-byte blob: more than its header", read, sum.Size)
 	}
-	state, _, err := catalog.Load(ctx, contenthub.New(local), false)
+	state, _, err := catalog.Load(ctx, contenthub.New(local), time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 
 // EventLog is the hub's event log as the digest reads it.
 type EventLog interface {
-	EventKeys(ctx context.Context, since time.Time) ([]string, error)
+	EventKeys(ctx context.Context, since, now time.Time) ([]string, error)
 	ReadBatch(ctx context.Context, key string) ([]event.Event, error)
 }
 
@@ -66,7 +66,7 @@ func QueueDigest(ctx context.Context, ob *outbox.Outbox, snd *outbox.Sender, log
 		since = t
 		covered = func(k string) bool { return k <= cur.After }
 	}
-	keys, err := log.EventKeys(ctx, since)
+	keys, err := log.EventKeys(ctx, since, now)
 	if err != nil {
 		return Message{}, false, err
 	}

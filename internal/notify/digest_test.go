@@ -102,3 +102,31 @@ func TestDigestCoversTheLogOnce(t *testing.T) {
 		t.Fatalf("digests sent: %q", titles)
 	}
 }
+
+// The digest reads the log on the run's clock, also far ahead of the
+// computer's (a test clock a month on): the batches that reached the hub
+// in its last day are listed and reported.
+func TestDigestOnAClockFarAhead(t *testing.T) {
+	ctx := context.Background()
+	h, err := contenthub.Open(ctx, contenthub.Config{URL: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	now := time.Now().Add(30 * 24 * time.Hour)
+	e := event.New(now.Add(-time.Hour), event.Pushed)
+	e.User, e.Path, e.Size, e.Category = "anna", "VFX/SH040_v001.mov", 2<<20, "vfx"
+	if err := h.AppendEvents(ctx, contenthub.Batch{ID: event.NewID(now), Events: []event.Event{e}, Key: contenthub.NewEventKey(now.Add(-time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	ob := testOutbox(t)
+	snd, err := ob.Lock(ctx, outbox.Notify, tracker.RealClock(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	m, ok, err := QueueDigest(ctx, ob, snd, h, filepath.Join(t.TempDir(), "notify-digest.json"), now)
+	if err != nil || !ok || !strings.Contains(m.Text, e.Path) {
+		t.Fatalf("digest on a clock a month ahead: %v %v %q", ok, err, m.Text)
+	}
+}
