@@ -23,6 +23,7 @@ import (
 
 	"github.com/editkit/editkit/internal/samplemedia"
 	"github.com/editkit/editkit/internal/slowtest"
+	"github.com/editkit/editkit/internal/testmount"
 	"github.com/editkit/editkit/internal/walk"
 	"github.com/zeebo/blake3"
 )
@@ -227,16 +228,11 @@ func assertNoTemps(t *testing.T, root string) {
 	})
 }
 
-// mountTmpfs mounts a size-limited tmpfs for disk-full tests.
+// mountTmpfs mounts a size-limited tmpfs for disk-full tests; size may
+// carry more tmpfs options ("64m,nr_inodes=150").
 func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
-	needRoot(t)
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		need(t, false, fmt.Sprintf("mount -t tmpfs: %v: %s", err, out))
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return dir
+	return testmount.Tmpfs(t, "size="+size)
 }
 
 // mountExfat formats an image as exFAT and mounts it through exfat-fuse on a

@@ -2,15 +2,13 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/editkit/editkit/internal/place"
-	"github.com/editkit/editkit/internal/slowtest"
+	"github.com/editkit/editkit/internal/testmount"
 )
 
 // The settings folder is the user's own: a link there (~/.config/editkit
@@ -59,14 +57,7 @@ func TestSettingsFolderLinkFollowedFileLinkRefused(t *testing.T) {
 // A settings file whose replacement cannot be written (the disk is full)
 // stays as it was, whole, and no temporary file is left beside it.
 func TestSettingsFileKeptWhenWriteFails(t *testing.T) {
-	if os.Geteuid() != 0 {
-		slowtest.Missing(t, "root (to mount a small tmpfs)")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", disk).CombinedOutput(); err != nil {
-		slowtest.Missing(t, fmt.Sprintf("mount -t tmpfs: %v: %s", err, out))
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+	disk := testmount.Tmpfs(t, "size=64k")
 	path := filepath.Join(disk, "editkit", "config.toml")
 	const old = "hub = \"/the/team/hub\"\n"
 	if err := SetIn(path, "", "hub", "/the/team/hub"); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/editkit/editkit/internal/contenthub/backend/s3test/s3open"
 	"github.com/editkit/editkit/internal/notify"
 	"github.com/editkit/editkit/internal/slowtest"
+	"github.com/editkit/editkit/internal/testmount"
 )
 
 func s3Store(t *testing.T, srv *s3test.Server, secret string) backend.Backend {
@@ -190,15 +191,7 @@ func TestStateDirUnwritable(t *testing.T) {
 	if r := StateDir(filepath.Join(t.TempDir(), "state")); r.Status != OK {
 		t.Fatalf("writable state folder: %s", r)
 	}
-	if os.Geteuid() != 0 {
-		slowtest.Missing(t, "root (to mount a read-only tmpfs)")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
-		slowtest.Missing(t, fmt.Sprintf("mount -t tmpfs: %v: %s", err, out))
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	r := StateDir(dir)
+	r := StateDir(testmount.Tmpfs(t, "ro,size=1m"))
 	if r.Status != Fail || !strings.Contains(r.Message, "cannot be written") || !strings.Contains(r.Message, "EDITKIT_STATE_DIR") {
 		t.Fatalf("read-only state folder: %s", r)
 	}

@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/editkit/editkit/internal/slowtest"
-	"golang.org/x/sys/unix"
+	"github.com/editkit/editkit/internal/testmount"
 )
 
 // Kernel releases as uname reports them decide whether syncfs reports
@@ -39,10 +38,7 @@ func TestBatchAcrossMountPointFsyncsEachFile(t *testing.T) {
 	if err := os.Mkdir(other, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Mount("tmpfs", other, "tmpfs", 0, "size=4m"); err != nil {
-		slowtest.Missing(t, fmt.Sprintf("a tmpfs mounted at %s: %v (needs root)", other, err))
-	}
-	t.Cleanup(func() { unix.Unmount(other, unix.MNT_DETACH) })
+	testmount.TmpfsAt(t, other, "size=4m")
 	r, _ := Open(root, Hooks{})
 	files := map[string]string{}
 	for f := range 10 {
