@@ -51,12 +51,16 @@ func (d *Drive) Compact() error {
 		runSize = defaultRunSize
 	}
 	var chunk []Record
+	if d.mem.journalKnown {
+		chunk = make([]Record, 0, min(runSize, len(d.mem.journal)))
+	}
 	nRuns := 0
 	flush := func() error {
 		slices.SortFunc(chunk, compareRecords)
 		if nRuns == 0 && len(chunk) < runSize {
-			sources = append(sources, slices2Seq(slices.Clone(chunk)))
-			chunk = chunk[:0]
+			// The journal's only run (the last flush): kept as it is.
+			sources = append(sources, slices2Seq(chunk))
+			chunk = nil
 			return nil
 		}
 		name := filepath.Join(tmpDir, fmt.Sprintf("run-%04d", nRuns))
