@@ -46,20 +46,29 @@ func describeDamage(err error, line int) (string, error) {
 
 // appendLine encodes v as one checked line.
 func appendLine(dst []byte, v any) ([]byte, error) {
-	start := len(dst)
-	if r, ok := v.(Record); ok && plainRecord(&r) {
-		dst = appendRecordJSON(dst, &r)
-	} else {
-		body, err := json.Marshal(v)
-		if err != nil {
-			return dst, err
-		}
-		dst = append(dst, body...)
+	body, err := json.Marshal(v)
+	if err != nil {
+		return dst, err
 	}
+	return appendChecked(append(dst, body...), len(dst)), nil
+}
+
+// appendRecordLine is appendLine for a record, which it takes by
+// reference: one a copy writes twice per file is neither copied into an
+// interface nor, when plainRecord, encoded by reflection.
+func appendRecordLine(dst []byte, r *Record) ([]byte, error) {
+	if !plainRecord(r) {
+		return appendLine(dst, *r)
+	}
+	return appendChecked(appendRecordJSON(dst, r), len(dst)), nil
+}
+
+// appendChecked ends the line whose body is dst[start:] with its checksum.
+func appendChecked(dst []byte, start int) []byte {
 	sum := crc32.Checksum(dst[start:], castagnoli)
 	dst = append(dst, '\t')
 	dst = fmt.Appendf(dst, "%08x", sum)
-	return append(dst, '\n'), nil
+	return append(dst, '\n')
 }
 
 // plainRecord tells whether appendRecordJSON encodes r: no MXF header
@@ -262,7 +271,7 @@ func (lr *lineReader) restHasIntactLine() bool {
 
 func (j *journalWriter) append(r Record) error {
 	var err error
-	j.buf, err = appendLine(j.buf[:0], r)
+	j.buf, err = appendRecordLine(j.buf[:0], &r)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func TestRecordLineIsEncodingJSONs(t *testing.T) {
 		if plainRecord(&r) {
 			plain++
 		}
-		got, err := appendLine(nil, r)
+		got, err := appendRecordLine(nil, &r)
 		if err != nil {
 			t.Fatal(err)
 		}
