@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/editkit/editkit/internal/event"
@@ -73,6 +75,7 @@ cannot live on exFAT/NTFS).`,
   editkit copy --for R3.aaf --include "Avid Projects/" /Volumes/RAID/Show /Volumes/DIRECTOR`,
 		Args: argsRange(2, -1, "a source and at least one destination"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer collectLessOften()()
 			mode, err := offload.ParseVerifyMode(verify)
 			if err != nil {
 				return &ui.UsageError{Err: err}
@@ -143,6 +146,31 @@ cannot live on exFAT/NTFS).`,
 	f.StringVar(&sequence, "sequence", "", "with --for: only this sequence of the cut")
 	f.StringArrayVar(&includes, "include", nil, "with --for: also copy entries matching PATTERN (gitignore-style, e.g. \"Avid Projects/\"); repeatable")
 	return cmd
+}
+
+// A copy allocates a few hundred bytes per file and keeps little alive (its
+// live heap does not grow with the number of files): at Go's default the
+// collector ran 29 times for 20 000 small files and took 240–320 ms of CPU,
+// a tenth of the copy's. Letting the heap grow to four times what is live
+// between collections instead of twice: 9 times, about 50 ms, the peak
+// 76–87 MB instead of 59 MB; the soft limit bounds it whatever the tree.
+const (
+	copyGCPercent   = 300
+	copyMemoryLimit = 256 << 20
+)
+
+// collectLessOften sets the collector for a copy (see copyGCPercent) unless
+// the user set GOGC or GOMEMLIMIT, and returns what restores it.
+func collectLessOften() (restore func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	limit := debug.SetMemoryLimit(copyMemoryLimit)
+	percent := debug.SetGCPercent(copyGCPercent)
+	return func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
+	}
 }
 
 func printCopySummary(t *ui.Terminal, r *offload.Result) {

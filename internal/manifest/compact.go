@@ -39,6 +39,9 @@ func (d *Drive) Compact() error {
 	defer os.RemoveAll(tmpDir)
 
 	sources := []iter.Seq2[Record, error]{d.baseRecords()}
+	// About how many records the new manifest holds (a fresh drive's
+	// first compaction: exactly), so that what it keeps grows no slice.
+	sizeHint := len(d.mem.base) + len(d.mem.journal)
 	// Until the new manifest is in place, what it holds is not known.
 	d.mem.base, d.mem.baseKnown = nil, false
 	baseMax, err := baseMaxSeq(d.path(baseFile))
@@ -51,12 +54,16 @@ func (d *Drive) Compact() error {
 		runSize = defaultRunSize
 	}
 	var chunk []Record
+	if d.mem.journalKnown {
+		chunk = make([]Record, 0, min(runSize, len(d.mem.journal)))
+	}
 	nRuns := 0
 	flush := func() error {
 		slices.SortFunc(chunk, compareRecords)
 		if nRuns == 0 && len(chunk) < runSize {
-			sources = append(sources, slices2Seq(slices.Clone(chunk)))
-			chunk = chunk[:0]
+			// The journal's only run (the last flush): kept as it is.
+			sources = append(sources, slices2Seq(chunk))
+			chunk = nil
 			return nil
 		}
 		name := filepath.Join(tmpDir, fmt.Sprintf("run-%04d", nRuns))
@@ -86,7 +93,7 @@ func (d *Drive) Compact() error {
 		}
 	}
 
-	base, kept, err := d.writeBase(mergeSorted(sources), maxSeq, tmpDir)
+	base, kept, err := d.writeBase(mergeSorted(sources), maxSeq, sizeHint)
 	if err != nil {
 		return err
 	}
@@ -105,11 +112,12 @@ func (d *Drive) Compact() error {
 
 // writeBase writes the newest non-deleted record per path as the new
 // manifest.ekm, atomically, and returns what it wrote when that is few
-// enough to keep (kept).
-func (d *Drive) writeBase(recs iter.Seq2[Record, error], maxSeq uint64, tmpDir string) (written []Record, kept bool, err error) {
+// enough to keep (kept); sizeHint is about how many there are.
+func (d *Drive) writeBase(recs iter.Seq2[Record, error], maxSeq uint64, sizeHint int) (written []Record, kept bool, err error) {
 	tmp := d.path(baseFile)
 	limit := d.memLimit()
 	kept = true
+	written = make([]Record, 0, min(sizeHint, limit))
 	err = place.WriteFile(d.Root, DirName+"/"+baseFile, 0o644, func(w io.Writer) error {
 		var line []byte
 		var err error
@@ -132,7 +140,10 @@ func (d *Drive) writeBase(recs iter.Seq2[Record, error], maxSeq uint64, tmpDir s
 			if r.Deleted {
 				continue
 			}
-			if err := put(r); err != nil {
+			if line, err = appendRecordLine(line[:0], &r); err == nil {
+				_, err = w.Write(line)
+			}
+			if err != nil {
 				return fmt.Errorf("write %s: %w", tmp, err)
 			}
 			n++
@@ -160,8 +171,8 @@ func writeLines(path string, recs []Record) error {
 	}
 	w := bufio.NewWriterSize(f, 256<<10)
 	var line []byte
-	for _, r := range recs {
-		if line, err = appendLine(line[:0], r); err != nil {
+	for i := range recs {
+		if line, err = appendRecordLine(line[:0], &recs[i]); err != nil {
 			f.Close()
 			return err
 		}

@@ -50,10 +50,88 @@ func appendLine(dst []byte, v any) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	dst = append(dst, body...)
+	return appendChecked(append(dst, body...), len(dst)), nil
+}
+
+// appendRecordLine is appendLine for a record, which it takes by
+// reference: one a copy writes twice per file is neither copied into an
+// interface nor, when plainRecord, encoded by reflection.
+func appendRecordLine(dst []byte, r *Record) ([]byte, error) {
+	if !plainRecord(r) {
+		return appendLine(dst, *r)
+	}
+	return appendChecked(appendRecordJSON(dst, r), len(dst)), nil
+}
+
+// appendChecked ends the line whose body is dst[start:] with its checksum.
+func appendChecked(dst []byte, start int) []byte {
+	sum := crc32.Checksum(dst[start:], castagnoli)
 	dst = append(dst, '\t')
-	dst = fmt.Appendf(dst, "%08x", crc32.Checksum(body, castagnoli))
-	return append(dst, '\n'), nil
+	dst = fmt.Appendf(dst, "%08x", sum)
+	return append(dst, '\n')
+}
+
+// plainRecord tells whether appendRecordJSON encodes r: no MXF header
+// and no string that JSON escapes. A copy writes each record twice (the
+// journal, then the manifest at its end), and for a tree of small files
+// encoding/json's reflection cost more than placing the file.
+func plainRecord(r *Record) bool {
+	return r.MXF == nil && plainJSON(r.Path) && plainJSON(r.BLAKE3) && plainJSON(r.XXH128) && plainJSON(r.Origin)
+}
+
+// plainJSON tells whether encoding/json writes s as it is, between quotes:
+// printable ASCII other than the quote, the backslash and the characters
+// it escapes for HTML.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x80, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
+
+// appendRecordJSON appends what json.Marshal writes for a plainRecord,
+// byte for byte (the fields in order, the empty ones left out).
+func appendRecordJSON(dst []byte, r *Record) []byte {
+	str := func(name, v string) {
+		dst = append(dst, `,"`...)
+		dst = append(dst, name...)
+		dst = append(dst, `":"`...)
+		dst = append(dst, v...)
+		dst = append(dst, '"')
+	}
+	num := func(name string, v int64) {
+		if v != 0 {
+			dst = append(dst, `,"`...)
+			dst = append(dst, name...)
+			dst = append(dst, `":`...)
+			dst = strconv.AppendInt(dst, v, 10)
+		}
+	}
+	dst = append(dst, `{"path":"`...)
+	dst = append(dst, r.Path...)
+	dst = append(dst, '"')
+	if r.Dir {
+		dst = append(dst, `,"dir":true`...)
+	}
+	num("size", r.Size)
+	num("mtime", r.ModTime)
+	num("src_mtime", r.SrcMTime)
+	for _, f := range [...]struct{ name, v string }{{"b3", r.BLAKE3}, {"xxh128", r.XXH128}, {"origin", r.Origin}} {
+		if f.v != "" {
+			str(f.name, f.v)
+		}
+	}
+	num("written", r.Written)
+	num("verified", r.Verified)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, r.Seq, 10)
+	if r.Deleted {
+		dst = append(dst, `,"deleted":true`...)
+	}
+	return append(dst, '}')
 }
 
 // lineReader reads checked lines.
@@ -193,7 +271,7 @@ func (lr *lineReader) restHasIntactLine() bool {
 
 func (j *journalWriter) append(r Record) error {
 	var err error
-	j.buf, err = appendLine(j.buf[:0], r)
+	j.buf, err = appendRecordLine(j.buf[:0], &r)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,10 @@ func (d *Drive) Records() iter.Seq2[Record, error] {
 			return
 		}
 		slices.SortFunc(journal, compareRecords)
-		sources := []iter.Seq2[Record, error]{d.baseRecords(), slices2Seq(journal)}
+		sources := []iter.Seq2[Record, error]{d.baseRecords()}
+		if len(journal) > 0 { // none just after a compaction
+			sources = append(sources, slices2Seq(journal))
+		}
 		for r, err := range newest(mergeSorted(sources)) {
 			if err != nil {
 				yield(Record{}, err)
@@ -220,6 +223,9 @@ func slices2Seq(rs []Record) iter.Seq2[Record, error] {
 
 // mergeSorted merges streams that are each sorted by compareRecords.
 func mergeSorted(sources []iter.Seq2[Record, error]) iter.Seq2[Record, error] {
+	if len(sources) == 1 {
+		return sources[0] // nothing to merge: no coroutine switch per record
+	}
 	return func(yield func(Record, error) bool) {
 		h := &recordHeap{}
 		var stops []func()

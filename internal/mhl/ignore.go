@@ -21,6 +21,32 @@ type ignorePattern struct {
 	dirOnly  bool     // "pattern/": folders only
 	anchored bool     // had a '/' before its end: matched from the root
 	segs     []string // path.Match patterns per component; "**" spans components
+	// base says how an unanchored one-component pattern matches a name
+	// without path.Match, when it can (see baseMatcher): every path of a
+	// generation is matched against every pattern.
+	base baseMatch
+}
+
+// baseMatch is how a one-component pattern matches a name.
+type baseMatch struct {
+	kind byte   // 0: path.Match; '=': the name is lit; '*': it ends with lit; '^': it starts with lit
+	lit  string // the pattern without its '*'
+}
+
+// baseMatcher classifies a path.Match pattern that is a literal name,
+// "*" then a literal ("*.tmp") or a literal then "*" ("._*"); any other
+// is matched by path.Match.
+func baseMatcher(pat string) baseMatch {
+	meta := func(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+	switch {
+	case !meta(pat):
+		return baseMatch{kind: '=', lit: pat}
+	case strings.HasPrefix(pat, "*") && !meta(pat[1:]):
+		return baseMatch{kind: '*', lit: pat[1:]}
+	case strings.HasSuffix(pat, "*") && !meta(pat[:len(pat)-1]):
+		return baseMatch{kind: '^', lit: pat[:len(pat)-1]}
+	}
+	return baseMatch{}
 }
 
 // compilePatterns builds a matcher. Blank lines and "#" comments are
@@ -73,6 +99,9 @@ func compilePattern(line string) (p ignorePattern, ok bool, err error) {
 		}
 		p.segs = append(p.segs, seg)
 	}
+	if !p.anchored && len(p.segs) == 1 {
+		p.base = baseMatcher(p.segs[0])
+	}
 	return p, true, nil
 }
 
@@ -106,6 +135,14 @@ func (ip *ignorePattern) match(p string, isDir bool) bool {
 	}
 	if !ip.anchored && len(ip.segs) == 1 {
 		base := p[strings.LastIndexByte(p, '/')+1:]
+		switch ip.base.kind {
+		case '=':
+			return base == ip.base.lit
+		case '*':
+			return strings.HasSuffix(base, ip.base.lit)
+		case '^':
+			return strings.HasPrefix(base, ip.base.lit)
+		}
 		ok, _ := path.Match(ip.segs[0], base)
 		return ok
 	}

@@ -1,6 +1,7 @@
 package mhl
 
 import (
+	"path"
 	"strings"
 	"testing"
 )
@@ -70,5 +71,26 @@ func TestIgnoreManyDoubleStars(t *testing.T) {
 	}
 	if !m.match(deep+"z", false) {
 		t.Fatal("did not match a path ending in z")
+	}
+}
+
+// A one-component pattern matched without path.Match (a literal name,
+// "*" and a literal, a literal and "*") matches exactly the names
+// path.Match does.
+func TestIgnoreBaseMatchIsPathMatch(t *testing.T) {
+	pats := []string{".DS_Store", "*.tmp", "._*", "*", "Thumbs.db", "*~", "a*b", "[ab]*", `\*x`, "?.avb", ".editkit*", "*.avb.tmp"}
+	names := []string{"", ".DS_Store", ".DS_Store2", "x.tmp", ".tmp", "tmp", "._x", "._", "_.x", "Thumbs.db", "thumbs.db", "a~", "~", "ab", "axb",
+		"*x", "bx", "a.avb", ".editkit", ".editkit-tmp-1", "b.avb.tmp", "Ünïcode.tmp"}
+	for _, pat := range pats {
+		ip, ok, err := compilePattern(pat)
+		if err != nil || !ok {
+			t.Fatalf("%q: %v %v", pat, ok, err)
+		}
+		for _, name := range names {
+			want, _ := path.Match(ip.segs[0], name)
+			if got := ip.match("Bins/"+name, false); got != want {
+				t.Errorf("pattern %q, name %q: matched %v, path.Match says %v", pat, name, got, want)
+			}
+		}
 	}
 }

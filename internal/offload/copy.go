@@ -250,6 +250,9 @@ type copier struct {
 	// recorded is what those histories record, by source path: each such
 	// file is checked against it as it is read.
 	recorded map[string]sourceRecord
+	// bigFolders are the source folders in which preflight found a file
+	// too big for a batch (see copyAll).
+	bigFolders map[string]bool
 
 	skips    skipTally
 	srcErrMu sync.Mutex

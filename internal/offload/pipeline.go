@@ -19,6 +19,7 @@ import (
 	"github.com/editkit/editkit/internal/mxf"
 	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/run"
+	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
 )
 
@@ -26,6 +27,9 @@ const (
 	chunkSize       = 1 << 20 // bytes per read
 	chunksInFlight  = 4       // per file: reading runs this far ahead of hashing and writing
 	writebackWindow = 8 << 20 // start writing a large file out every this many bytes
+	// smallFilesPerHandOver is how many files of a folder of small files
+	// the walk hands a worker at once (see copyAll).
+	smallFilesPerHandOver = 16
 )
 
 // job is one source file and what each destination needs of it.
@@ -51,9 +55,28 @@ func (c *copier) copyAll(ctx context.Context) error {
 		cursors[i] = d.drive.Cursor()
 		defer cursors[i].Close()
 	}
-	workers := run.NewPoolOfWorkers(ctx, c.opts.Jobs, func() func(context.Context, job) {
-		return (&worker{c: c, srcRoot: srcRoot}).do
+	workers := run.NewPoolOfWorkers(ctx, c.opts.Jobs, func() func(context.Context, []job) {
+		w := &worker{c: c, srcRoot: srcRoot}
+		return func(ctx context.Context, js []job) {
+			for _, j := range js {
+				w.do(ctx, j)
+			}
+		}
 	})
+	// Files of folders that held only small files when preflight listed
+	// them are handed to a worker several at a time: handing over one
+	// file of a few KB (a wake-up of the worker's thread, often a context
+	// switch) costs as much as copying it. Any other file goes alone, so
+	// that big files spread over the workers.
+	var pending []job
+	handOver := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		js := pending
+		pending = nil
+		return workers.Submit(js)
+	}
 	v := walk.Visitor{
 		Dir: func(e walk.Entry, _ []string) error {
 			if e.Path == "" {
@@ -66,7 +89,11 @@ func (c *copier) copyAll(ctx context.Context) error {
 			if err != nil || len(j.copyTo) == 0 && len(j.checkOn) == 0 {
 				return err
 			}
-			return workers.Submit(j)
+			pending = append(pending, j)
+			if c.bigFolders[treepath.Parent(e.Path)] || len(pending) >= smallFilesPerHandOver {
+				return handOver()
+			}
+			return nil
 		},
 		Skipped: func(s walk.Skipped) {
 			if s.Err != nil {
@@ -76,6 +103,9 @@ func (c *copier) copyAll(ctx context.Context) error {
 		Unread: true,
 	}
 	err := walk.Walk(workers.Context(), srcRoot, c.opts.Rules, v)
+	if err == nil {
+		err = handOver()
+	}
 	if waitErr := workers.Wait(); err == nil {
 		err = waitErr
 	}

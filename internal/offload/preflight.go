@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/portable"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/units"
@@ -32,6 +33,7 @@ func (c *copier) preflight(ctx context.Context) (*plan, error) {
 	c.opts.Rules.Internal = map[string]string{historyPattern: historyReason}
 	c.opts.Rules.Keep = c.keepRecorded()
 
+	c.bigFolders = map[string]bool{}
 	cursors := make([]*manifest.Cursor, len(c.dests))
 	for i, d := range c.dests {
 		if d.drive != nil {
@@ -61,6 +63,9 @@ func (c *copier) preflight(ctx context.Context) (*plan, error) {
 			files++
 			c.res.Files++
 			c.res.Bytes += e.Size
+			if e.Size > place.SmallFile {
+				c.bigFolders[treepath.Parent(e.Path)] = true
+			}
 			for _, pr := range portable.CheckPath(e.Path) {
 				names = append(names, pr.String())
 			}

@@ -15,15 +15,16 @@ import (
 // Write, by any number of goroutines) and handed to Add; a flush then runs
 // the steps of Settle and Commit for the whole group, one step at a time:
 //
-//  1. each file gets its time, then all are synced: on Linux one syncfs
-//     writes the group out in one pass and one journal commit. Where the
-//     kernel reports write-back errors to syncfs and the file system's
-//     syncfs is as durable as fsync (see syncFileSystem), its success
-//     stands for every file's fsync; otherwise, or when it fails, each
-//     file is fsynced, which reports the error of exactly the file it hit
-//     (the kernel keeps an error cursor per open file). The syncfs also
-//     waits for whatever else is dirty on that file system, which is why
-//     big files never go through a batch;
+//  1. each file gets its time when it is added, then all are synced: on
+//     Linux one syncfs writes the group out in one pass and one journal
+//     commit. Where the kernel reports write-back errors to syncfs and
+//     the file system's syncfs is as durable as fsync (see
+//     syncFileSystem), its success stands for every file's fsync;
+//     otherwise, or when it fails, each file is fsynced, which reports
+//     the error of exactly the file it hit (the kernel keeps an error
+//     cursor per open file). The syncfs also waits for whatever else is
+//     dirty on that file system, which is why big files never go through
+//     a batch;
 //  2. each file's cached pages are dropped and it is read back from the
 //     medium and compared with what was written;
 //  3. each file that passed is renamed to its final name;
@@ -74,14 +75,21 @@ func (b *Batch) LimitBytes(n int64) { b.maxBytes = n }
 // may be flushed by several goroutines at once: fn must be safe for that.
 func (b *Batch) AfterGroup(fn func()) { b.afterGroup = fn }
 
-// Add hands over a written file: it is settled with o and committed (see
-// File.Commit for replace) with the next flush, and done then receives the
+// Add hands over a written file: it gets o's time at once, in the calling
+// goroutine, and is settled with o and committed (see File.Commit for
+// replace) with the next flush, and done then receives the
 // placed file's description or why it was not placed (its temporary file
 // removed). When the batch is full, Add flushes it in the calling
 // goroutine; other goroutines keep adding meanwhile.
 func (b *Batch) Add(ctx context.Context, p *File, o SettleOptions, replace bool, done func(fs.FileInfo, error)) {
+	e := &batched{p: p, o: o, replace: replace, done: done}
+	// The time is set here, in the goroutine that wrote the file, not in a
+	// pass of the flush that hands every file to another goroutine; still
+	// before the group's sync, as a change after it would cost each file a
+	// journal commit of its own. A failure fails the file at the flush.
+	e.err = p.setTime(o)
 	b.mu.Lock()
-	b.todo = append(b.todo, &batched{p: p, o: o, replace: replace, done: done})
+	b.todo = append(b.todo, e)
 	b.bytes += p.n
 	var full []*batched
 	if len(b.todo) >= b.max || b.maxBytes > 0 && b.bytes >= b.maxBytes {
@@ -116,9 +124,6 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 		return
 	}
 	r.newGroup()
-	// Times first: a change after the sync would cost each file a journal
-	// commit of its own.
-	each(group, func(e *batched) { e.err = e.p.setTime(e.o) })
 	covered := r.syncGroup(group)
 	if !covered {
 		each(group, func(e *batched) {
@@ -127,13 +132,22 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 			}
 		})
 	}
-	each(group, func(e *batched) {
+	verify := func(e *batched) {
 		if e.err == nil {
 			if e.err = ctx.Err(); e.err == nil {
 				e.err = e.p.verify(ctx, e.o)
 			}
 		}
-	})
+	}
+	if readsBack(group) {
+		each(group, verify)
+	} else {
+		// Nothing to read: handing each file to another goroutine would
+		// cost more than the step.
+		for _, e := range group {
+			verify(e)
+		}
+	}
 	for _, e := range group {
 		if e.err == nil {
 			r.hit(1, "settled", 1)
@@ -235,6 +249,16 @@ func (r *Root) syncGroup(group []*batched) bool {
 		return false // its own fsync waits for less than a whole file system
 	}
 	return syncFileSystem(first.f.file(), files, r.faults.syncfs)
+}
+
+// readsBack tells whether any file of the group is to be read back.
+func readsBack(group []*batched) bool {
+	for _, e := range group {
+		if e.o.ReadBack {
+			return true
+		}
+	}
+	return false
 }
 
 // each runs fn over the group on the one pool, syncers at a time. Every

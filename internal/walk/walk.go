@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
@@ -265,6 +266,34 @@ func (w *walker) skipped(s Skipped) {
 	}
 }
 
+// statTogether is the number of entries from which a folder's are stat'ed
+// on two goroutines (statAll).
+const statTogether = 64
+
+type fileInfo struct {
+	info fs.FileInfo
+	err  error
+}
+
+// statAll describes a folder's entries, half of them on a second
+// goroutine: a walk of a tree of small files is a stat per file, made
+// while nothing else runs (a copy's preflight), so the second core would
+// otherwise wait. Each half is one hand-over, not one per entry.
+func statAll(dirents []os.DirEntry) []fileInfo {
+	infos := make([]fileInfo, len(dirents))
+	stat := func(from, to int) {
+		for i := from; i < to; i++ {
+			infos[i].info, infos[i].err = dirents[i].Info()
+		}
+	}
+	half := len(dirents) / 2
+	var wg sync.WaitGroup
+	wg.Go(func() { stat(half, len(dirents)) })
+	stat(0, half)
+	wg.Wait()
+	return infos
+}
+
 func (w *walker) dir(d Entry) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
@@ -284,7 +313,11 @@ func (w *walker) dir(d Entry) error {
 	}
 	kept := make([]child, 0, len(dirents))
 	names := make([]string, 0, len(dirents))
-	for _, de := range dirents {
+	var infos []fileInfo
+	if !w.v.Unread && len(dirents) >= statTogether {
+		infos = statAll(dirents)
+	}
+	for i, de := range dirents {
 		rel := de.Name()
 		if d.Path != "" {
 			rel = d.Path + "/" + de.Name()
@@ -299,7 +332,13 @@ func (w *walker) dir(d Entry) error {
 			names = append(names, de.Name())
 			continue
 		}
-		info, err := de.Info()
+		var info fs.FileInfo
+		var err error
+		if infos != nil {
+			info, err = infos[i].info, infos[i].err
+		} else {
+			info, err = de.Info()
+		}
 		if err != nil {
 			w.skipped(Skipped{Path: rel, Dir: isDir, Reason: "could not be read", Err: err})
 			continue

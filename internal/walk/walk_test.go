@@ -2,6 +2,7 @@ package walk
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,6 +107,12 @@ func TestWalkUnreadTakesTheSameEntries(t *testing.T) {
 	root := t.TempDir()
 	mk(t, root, "Bins/Reel 1.avb", "Bins/Reel 2.avb", "Bins/.DS_Store", "Audio/mix.wav", "Empty/")
 	os.Symlink("Bins/Reel 1.avb", filepath.Join(root, "Bins", "link.avb"))
+	// A folder big enough to be stat'ed on two goroutines (statAll).
+	for i := range statTogether + 9 {
+		mk(t, root, fmt.Sprintf("Many/bin %03d%s.avb", i, strings.Repeat("x", i)))
+	}
+	os.Symlink("bin 001x.avb", filepath.Join(root, "Many", "link.avb"))
+	mk(t, root, "Many/.DS_Store", "Many/Sub/inner.avb")
 	walkAll := func(unread bool) (files []Entry, skipped []string) {
 		err := Walk(context.Background(), root, Rules{}, Visitor{
 			File:    func(e Entry) error { files = append(files, e); return nil },
