@@ -378,25 +378,17 @@ func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 // are read a batch at a time (readBatch of them, about 1 MiB, with one
 // call: a system call per 64 KiB chunk cost restore more than the
 // decryption) and decrypted into one plaintext buffer, back to back, so
-// that a caller writes a batch with one call. After the first batch, a goroutine
-// reads and decrypts the next ones while the caller writes out the last
-// (restore would otherwise read, decrypt and write in turn, one core
-// idle), at most readAhead batches ahead, in buffers used again.
+// that a caller writes a batch with one call. It reads, decrypts and
+// hands out in turn, on the caller's goroutine: restore and pull run
+// several downloads at once, which keeps the cores busy, and a goroutine
+// per reader decrypting ahead cost a quarter more CPU time (the hand-off
+// of every batch between threads) than it saved.
 type openReader struct {
 	s       chunkStream
-	cur     *batch // the batch pending is in
+	b       *batch // nil once closed
 	pending []byte // what is left of its plaintext
-
-	started bool
-	ready   chan filled
-	free    chan *batch
-	stop    chan struct{}
-	exited  chan struct{}
 	err     error
 }
-
-// readAhead is how many decrypted batches may wait for the caller.
-const readAhead = 2
 
 // batch is a buffer of readBatch sealed chunks and one byte more (the
 // byte after them tells whether the last is the object's last), and one
@@ -407,19 +399,12 @@ type batch struct {
 	want  []byte // what the range wants of plain
 }
 
-// filled is a batch the read-ahead goroutine filled: its plaintexts, then
-// err (io.EOF when the range has ended).
-type filled struct {
-	b   *batch
-	err error
-}
-
 // Read hands out as much as p holds of the chunks decrypted already (a
-// caller with a large buffer writes a batch with one call), waiting for
-// the next batch only when it has nothing yet.
+// caller with a large buffer gets a batch with one call), reading the
+// next batch only when it has nothing yet.
 func (r *openReader) Read(p []byte) (int, error) {
-	if r.err == os.ErrClosed {
-		return 0, r.err
+	if r.b == nil {
+		return 0, os.ErrClosed
 	}
 	n := 0
 	for n < len(p) {
@@ -429,15 +414,11 @@ func (r *openReader) Read(p []byte) (int, error) {
 			n += c
 			continue
 		}
-		switch {
-		case n > 0:
+		if n > 0 {
 			return n, nil
-		case r.err != nil:
-			return 0, r.err
-		case !r.started && (r.s.done || r.s.remaining == 0):
-			return 0, io.EOF
-		default:
-			r.next()
+		}
+		if err := r.next(); err != nil {
+			return 0, err
 		}
 	}
 	return n, nil
@@ -448,22 +429,19 @@ func (r *openReader) Read(p []byte) (int, error) {
 func (r *openReader) WriteTo(w io.Writer) (int64, error) {
 	var written int64
 	for {
-		switch {
-		case len(r.pending) > 0:
+		if len(r.pending) > 0 {
 			n, err := w.Write(r.pending)
 			r.pending = r.pending[n:]
 			written += int64(n)
 			if err != nil {
 				return written, err
 			}
-		case r.err == io.EOF:
+			continue
+		}
+		if err := r.next(); err == io.EOF {
 			return written, nil
-		case r.err != nil:
-			return written, r.err
-		case !r.started && (r.s.done || r.s.remaining == 0):
-			return written, nil
-		default:
-			r.next()
+		} else if err != nil {
+			return written, err
 		}
 	}
 }
@@ -471,82 +449,32 @@ func (r *openReader) WriteTo(w io.Writer) (int64, error) {
 // WritesFromItsBuffers: see backend.BufferedReader.
 func (r *openReader) WritesFromItsBuffers() {}
 
-// next makes pending the next batch's plaintext, from the goroutine that reads
-// ahead, started on the first call.
-func (r *openReader) next() {
-	if !r.started {
-		r.started = true
-		r.ready, r.free = make(chan filled, readAhead), make(chan *batch, readAhead+2)
-		r.stop, r.exited = make(chan struct{}), make(chan struct{})
-		r.free <- r.cur
-		for range readAhead {
-			r.free <- getBatch()
-		}
-		go r.readAhead(r.s)
-	} else if r.cur != nil {
-		r.free <- r.cur // never blocks: free holds every buffer
+// next makes pending the next batch's plaintext; it returns io.EOF once
+// the range has ended, and the error of a batch that failed once the
+// chunks before the failure were handed out.
+func (r *openReader) next() error {
+	switch {
+	case r.err != nil:
+		return r.err
+	case r.s.done || r.s.remaining == 0:
+		return io.EOF
 	}
-	f := <-r.ready
-	r.cur, r.err = f.b, f.err
-	if f.b != nil {
-		r.pending = f.b.want
-	}
-}
-
-// readAhead fills free batches with the chunks after s's, in order, until
-// the range ends, a chunk fails or the reader is closed.
-func (r *openReader) readAhead(s chunkStream) {
-	defer close(r.exited)
-	for !s.done && s.remaining != 0 {
-		var b *batch
-		select {
-		case b = <-r.free:
-		case <-r.stop:
-			return
-		}
-		err := s.fill(b)
-		select {
-		case r.ready <- filled{b, err}:
-		case <-r.stop:
-			return
-		}
-		if err != nil {
-			return
-		}
-	}
-	// The reader waits for one more answer: that the range ended.
-	select {
-	case r.ready <- filled{err: io.EOF}:
-	case <-r.stop:
-	}
+	r.err = r.s.fill(r.b)
+	r.pending = r.b.want
+	return nil
 }
 
 func (r *openReader) Close() error {
-	if r.err == os.ErrClosed {
+	if r.b == nil {
 		return nil
 	}
 	err := r.s.rc.Close()
-	if r.started {
-		close(r.stop)
-		<-r.exited
-		for done := false; !done; {
-			select {
-			case b := <-r.free:
-				putBatch(b)
-			case f := <-r.ready:
-				putBatch(f.b)
-			default:
-				done = true
-			}
-		}
-	}
-	putBatch(r.cur)
-	r.cur, r.pending, r.started, r.err = nil, nil, false, os.ErrClosed
+	putBatch(r.b)
+	r.b, r.pending, r.err = nil, nil, os.ErrClosed
 	return err
 }
 
-// batches holds batch buffers: a reader takes up to four, and a restore
-// opens hundreds of readers.
+// batches holds batch buffers: a restore opens hundreds of readers.
 var batches = sync.Pool{New: func() any { return new(batch) }}
 
 func getBatch() *batch { return batches.Get().(*batch) }
