@@ -209,9 +209,9 @@ func (d *derived) openChunk(dst []byte, key, stored string, i int64, last bool, 
 // plaintext read 16 chunks at a time, on every core (one object's upload
 // is otherwise a single goroutine reading, sealing and writing in turn
 // while the other core idles). A chunk a read covers only
-// in part (the folder backend reads 1 MiB at a time, which is no multiple
-// of a sealed chunk) is sealed into edge and kept: the next read starts
-// with the rest of it.
+// in part (an S3 part's size is no multiple of a sealed chunk; the folder
+// backend asks ReadSize where to end) is sealed into edge and kept: the
+// next read starts with the rest of it.
 type sealedSource struct {
 	d      *derived
 	key    string
@@ -230,6 +230,21 @@ func (d *derived) sealSource(key string, src backend.Source) *sealedSource {
 }
 
 func (s *sealedSource) Length() int64 { return s.length }
+
+// ReadSize (see backend.BlockSource) ends a read at a chunk boundary: the
+// folder backend's 1 MiB reads would otherwise end inside a chunk, sealed
+// alone into edge, one core idle meanwhile.
+func (s *sealedSource) ReadSize(off int64, max int) int {
+	end := off + int64(max)
+	if end >= s.length || end < headerSize {
+		return max
+	}
+	boundary := chunkOffset((end - headerSize) / sealedChunk)
+	if boundary <= off {
+		return max
+	}
+	return int(boundary - off)
+}
 
 // CostlyToRead: every read seals again (see backend.CostlySource).
 func (s *sealedSource) CostlyToRead() {}
