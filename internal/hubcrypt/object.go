@@ -484,6 +484,7 @@ func (r *openReader) Close() error {
 		return nil
 	}
 	err := r.s.rc.Close()
+	r.s.release()
 	putBatch(r.b)
 	r.b, r.pending, r.err = nil, nil, os.ErrClosed
 	return err
@@ -512,6 +513,12 @@ type chunkStream struct {
 	carry       byte  // the first byte of the next chunk, read already
 	hasCarry    bool
 	done        bool // the last chunk was read
+	// rc is read a 1 MiB block of the stored object at a time into stage
+	// (see readFull); at is where in the object the next read starts.
+	stage   *[alignedRead]byte
+	staged  []byte // what is left of stage's block
+	at      int64
+	readErr error // what rc said after its last bytes
 }
 
 // fill reads up to readBatch chunks into b with one call (and the byte
@@ -527,7 +534,7 @@ func (s *chunkStream) fill(b *batch) error {
 	if s.hasCarry {
 		buf[0], have = s.carry, 1
 	}
-	n, err := io.ReadFull(s.rc, buf[have:])
+	n, err := s.readFull(buf[have:])
 	n += have
 	ended := false
 	switch {
@@ -562,6 +569,57 @@ func (s *chunkStream) fill(b *batch) error {
 		}
 	}
 	return nil
+}
+
+// alignedRead is the block readFull reads the stored object in.
+const alignedRead = 1 << 20
+
+var stages = sync.Pool{New: func() any { return new([alignedRead]byte) }}
+
+// readFull fills p from rc as io.ReadFull does, reading the stored object a
+// block of alignedRead bytes at a time, each into the start of stage, and
+// copying from there. A batch (1 MiB and 720 bytes) read straight into
+// its buffer starts 720 bytes further into a page each time, and Linux
+// copied such reads out of the page cache at nearly twice the system time
+// of aligned ones: a 2 GiB restore took 2.9–3.6 s of system time this way
+// and 1.7–2.0 s (as much as from a plain hub) through stage; copying a
+// batch once more costs far less.
+func (s *chunkStream) readFull(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if len(s.staged) == 0 {
+			if s.readErr != nil {
+				break
+			}
+			if s.stage == nil {
+				s.stage = stages.Get().(*[alignedRead]byte)
+			}
+			m, err := s.rc.Read(s.stage[:alignedRead-s.at%alignedRead])
+			s.at += int64(m)
+			s.staged, s.readErr = s.stage[:m], err
+			if m == 0 && err == nil {
+				continue
+			}
+		}
+		c := copy(p[n:], s.staged)
+		s.staged = s.staged[c:]
+		n += c
+	}
+	switch {
+	case n == len(p):
+		return n, nil
+	case s.readErr == io.EOF && n > 0:
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, s.readErr
+}
+
+// release gives back stage.
+func (s *chunkStream) release() {
+	if s.stage != nil {
+		stages.Put(s.stage)
+		s.stage, s.staged = nil, nil
+	}
 }
 
 // open authenticates the next chunk, decrypts it into dst (empty, with

@@ -144,8 +144,11 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		}
 	}
 	r := &openReader{
-		s: chunkStream{d: s.d, key: key, stored: stored, rc: rc, next: first, skip: skip, remaining: length},
+		s: chunkStream{d: s.d, key: key, stored: stored, rc: rc, next: first, skip: skip, remaining: length, at: from},
 		b: getBatch(),
+	}
+	if first == 0 {
+		r.s.at = headerSize // read above
 	}
 	// The first batch now: a refused object or a range past the end is
 	// an error of Get, before the caller has created anything.
