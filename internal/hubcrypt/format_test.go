@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/editkit/editkit/internal/contenthub/backend"
@@ -301,4 +302,35 @@ func TestOpenReaderCloseMidway(t *testing.T) {
 	if !bytes.Equal(got.Bytes(), data[chunkSize+1:10*chunkSize+1]) {
 		t.Fatalf("range read in 1000-byte pieces: %d bytes, not the plaintext", got.Len())
 	}
+}
+
+// The folder backend ends each read of a sealed source at a chunk
+// boundary (backend.BlockSource): no chunk is sealed on its own, one core
+// idle, because a 1 MiB read ended inside it.
+func TestFolderPutSealsNoChunkAlone(t *testing.T) {
+	s, _ := testStore(t, testKeys(t))
+	data := randBytes(48*chunkSize + 100)
+	src := &smallReads{Source: backend.BytesSource(data)}
+	if err := s.Put(context.Background(), blobKey(data), src, backend.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if src.small.Load() > 0 {
+		t.Errorf("%d reads of the plaintext covered one chunk or less", src.small.Load())
+	}
+	if got, err := get(t, s, blobKey(data), 0, -1); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back: %v, %d bytes, not the plaintext", err, len(got))
+	}
+}
+
+// smallReads counts the reads of one chunk or less.
+type smallReads struct {
+	backend.Source
+	small atomic.Int64
+}
+
+func (s *smallReads) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) <= chunkSize {
+		s.small.Add(1)
+	}
+	return s.Source.ReadAt(p, off)
 }

@@ -144,16 +144,19 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		}
 	}
 	r := &openReader{
-		s:   chunkStream{d: s.d, key: key, stored: stored, rc: rc, next: first, skip: skip, remaining: length},
-		cur: getBatch(),
+		s: chunkStream{d: s.d, key: key, stored: stored, rc: rc, next: first, skip: skip, remaining: length, at: from},
+		b: getBatch(),
+	}
+	if first == 0 {
+		r.s.at = headerSize // read above
 	}
 	// The first batch now: a refused object or a range past the end is
 	// an error of Get, before the caller has created anything.
-	if err = r.s.fill(r.cur); err != nil {
+	if err = r.s.fill(r.b); err != nil {
 		r.Close()
 		return nil, err
 	}
-	r.pending = r.cur.want
+	r.pending = r.b.want
 	return r, nil
 }
 

@@ -72,6 +72,25 @@ type Source interface {
 	Length() int64
 }
 
+// BlockSource is a Source that produces its bytes in blocks (hubcrypt
+// seals 64 KiB chunks): a read that ends on a block boundary costs no block
+// produced twice or in part. ReadSize is how many bytes from off, at most
+// max, end on a boundary (max itself when no boundary is that close).
+type BlockSource interface {
+	Source
+	ReadSize(off int64, max int) int
+}
+
+// readSize is how much of src a copy that reads up to max bytes at a
+// time reads from off.
+func readSize(src Source, off int64, max int) int {
+	n := int(min(int64(max), src.Length()-off))
+	if bs, ok := src.(BlockSource); ok {
+		n = min(n, bs.ReadSize(off, max))
+	}
+	return n
+}
+
 // PutOptions adjusts a Put.
 type PutOptions struct {
 	// IfNotExists makes the Put a conditional create: if the key exists the

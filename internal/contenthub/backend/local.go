@@ -324,7 +324,7 @@ func (l *Local) fill(ctx context.Context, f *os.File, src Source, opts PutOption
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n := int(min(int64(len(buf)), size-off))
+		n := readSize(src, off, len(buf))
 		if err := readFull(src, buf[:n], off); err != nil {
 			return err
 		}
