@@ -134,7 +134,7 @@ func (e *env) openHub(ctx context.Context, f *hubFlags) (*contenthub.Hub, error)
 		}
 	}
 	h, err := contenthub.Open(ctx, contenthub.Config{URL: url, S3Endpoint: endpoint, BytesPerSecond: bps, Logger: logger,
-		RetryFor: retryFor, OnRetry: onRetry, Identities: e.hubIdentities, KeyringTrust: e.stateDir(), Encrypting: f.encrypting})
+		RetryFor: retryFor, OnRetry: onRetry, Identities: e.hubIdentities, KeyringTrust: e.stateDir(), Encrypting: f.encrypting, Clock: e.runEnv(nil).Now})
 	var unreachable *backend.GaveUpError
 	if errors.As(err, &unreachable) {
 		return nil, err // looking for an encrypted hub's keyring: not a usage error

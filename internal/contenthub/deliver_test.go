@@ -60,3 +60,44 @@ func TestDeliverAfterAnUnansweredAppend(t *testing.T) {
 		t.Fatalf("%d events still wait for the hub", n)
 	}
 }
+
+// The log's new batches, recorded or delivered from the outbox, are named
+// by the hub's clock (the command's run clock), so a command on a clock
+// far ahead (a test's) lists them with that clock.
+func TestNewBatchesAreNamedByTheHubsClock(t *testing.T) {
+	ctx := context.Background()
+	ahead := time.Now().AddDate(3, 0, 0).UTC()
+	h, err := contenthub.Open(ctx, contenthub.Config{URL: t.TempDir(), Clock: func() time.Time { return ahead }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := event.New(ahead, event.Verified)
+	ev.DriveID = "ek-0123456789"
+	if err := h.Record(ctx, []event.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	ob, err := outbox.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Add(outbox.NewBatch(ahead, []string{outbox.Hub}, []event.Event{ev})); err != nil {
+		t.Fatal(err)
+	}
+	snd, err := ob.Lock(ctx, outbox.Hub, tracker.RealClock(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	if sent, warnings, err := h.Deliver(ctx, snd); err != nil || sent != 1 || len(warnings) > 0 {
+		t.Fatalf("deliver: %d sent, %v %q", sent, err, warnings)
+	}
+	keys, err := h.EventKeys(ctx, ahead, ahead)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("batches listed on the hub's clock: %q (want the recorded and the delivered one): %v", keys, err)
+	}
+	for _, k := range keys {
+		if at, ok := contenthub.EventKeyTime(k); !ok || at.Sub(ahead).Abs() > time.Second {
+			t.Fatalf("batch %s is named for %v, not the hub's clock (%v)", k, at, ahead)
+		}
+	}
+}

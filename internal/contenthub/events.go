@@ -205,11 +205,11 @@ func (h *Hub) readBatch(ctx context.Context, key string) ([]event.Event, error) 
 // Deliver sends to the log the batches waiting for the hub in this
 // computer's outbox (s holds its hub lock), oldest first, stopping at the
 // first failure: the rest waits for the next command. Each batch's object
-// is chosen and saved in its receipt before the first attempt, so a retry
-// after a crash or a timeout writes the same object, which AppendEvents
-// creates only if absent: a batch lands in the log once. A batch the log
-// refuses for good (its saved object is not a log key) is put aside, not
-// left to block the others.
+// is chosen (named by the hub's clock) and saved in its receipt before
+// the first attempt, so a retry after a crash or a timeout writes the
+// same object, which AppendEvents creates only if absent: a batch lands
+// in the log once. A batch the log refuses for good (its saved object is
+// not a log key) is put aside, not left to block the others.
 func (h *Hub) Deliver(ctx context.Context, s *outbox.Sender) (sent int, warnings []string, err error) {
 	pending, warnings, err := s.Pending()
 	if err != nil {
@@ -217,7 +217,7 @@ func (h *Hub) Deliver(ctx context.Context, s *outbox.Sender) (sent int, warnings
 	}
 	for _, p := range pending {
 		if p.Receipt.Key == "" {
-			p.Receipt.Key = NewEventKey(time.Now())
+			p.Receipt.Key = NewEventKey(h.now())
 			if err := s.Save(p); err != nil {
 				return sent, warnings, err
 			}
@@ -241,9 +241,11 @@ func (h *Hub) Deliver(ctx context.Context, s *outbox.Sender) (sent int, warnings
 	return sent, warnings, nil
 }
 
-// Record appends events to the log as one batch arriving now. Commands
+// Record appends events to the log as one batch arriving now (by the
+// hub's clock). Commands
 // record through the outbox (internal/outbox) instead, so that an
 // unreachable hub loses nothing.
 func (h *Hub) Record(ctx context.Context, evs []event.Event) error {
-	return h.AppendEvents(ctx, Batch{ID: event.NewID(time.Now()), Events: evs, Key: NewEventKey(time.Now())})
+	now := h.now()
+	return h.AppendEvents(ctx, Batch{ID: event.NewID(now), Events: evs, Key: NewEventKey(now)})
 }

@@ -54,6 +54,7 @@ type Hub struct {
 	storage  backend.Backend // the storage itself (encrypt.go)
 	location string
 	ix       *indexState // the pack index, loaded on first use
+	clock    func() time.Time
 }
 
 // Config says where the hub is and how to reach it.
@@ -79,6 +80,11 @@ type Config struct {
 	// Encrypting opens a hub whose encryption has not finished (for
 	// EncryptInPlace); others are told to wait.
 	Encrypting bool
+	// Clock is the command's run clock, which names the event log's new
+	// batches by when they arrive (nil: time.Now): a command that lists
+	// the log by its run clock (EventKeys) then finds its own batches,
+	// on a test's clock far ahead too.
+	Clock func() time.Time
 }
 
 // Open connects to the hub described by c.
@@ -130,8 +136,16 @@ func Open(ctx context.Context, c Config) (*Hub, error) {
 		return nil, err
 	}
 	h := New(objects)
-	h.storage = b
+	h.storage, h.clock = b, c.Clock
 	return h, nil
+}
+
+// now is the time by the hub's clock (see Config.Clock).
+func (h *Hub) now() time.Time {
+	if h.clock == nil {
+		return time.Now()
+	}
+	return h.clock()
 }
 
 func openLocal(dir string) (backend.Backend, error) {
