@@ -389,11 +389,11 @@ func (s *sealedSource) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // openReader streams the plaintext of a range of a stored object, handing
-// out only bytes of chunks that passed authentication. The sealed chunks
-// are read a batch at a time (readBatch of them, about 1 MiB, with one
-// call: a system call per 64 KiB chunk cost restore more than the
-// decryption) and decrypted into one plaintext buffer, back to back, so
-// that a caller writes a batch with one call. It reads, decrypts and
+// out only bytes of chunks that passed authentication. The stored object
+// is read 1 MiB at a time (a system call per 64 KiB chunk cost restore
+// more than the decryption), and a batch of chunks (readBatch of them)
+// decrypted straight from there into one plaintext buffer, back to back,
+// so that a caller writes a batch with one call. It reads, decrypts and
 // hands out in turn, on the caller's goroutine: restore and pull run
 // several downloads at once, which keeps the cores busy, and a goroutine
 // per reader decrypting ahead cost a quarter more CPU time (the hand-off
@@ -405,20 +405,32 @@ type openReader struct {
 	err     error
 }
 
-// batch is a buffer of readBatch sealed chunks and one byte more (the
-// byte after them tells whether the last is the object's last), and one
-// of their plaintexts.
+// batch is a reader's buffers: sealed, where the stored object is read
+// into, and plain, where a batch of its chunks is decrypted to.
 //
 // plain comes first: a batch is allocated on its own pages, so plain
 // starts a page, and every write of it starts on a page boundary. After
-// buf (1 MiB and 721 bytes) it began 721 bytes into a page, and Linux
-// copied such writes into the page cache at half as much system time
-// again as page-aligned ones.
+// the sealed buffer (1 MiB and 721 bytes) it began 721 bytes into a page,
+// and Linux copied such writes into the page cache at half as much system
+// time again as page-aligned ones. sealed is tailRoom (whole pages) for
+// the sealed bytes not yet decrypted, then one block of alignedRead bytes,
+// which every read but a range's first fills from its page-aligned start.
 type batch struct {
-	plain [readBatch * chunkSize]byte
-	buf   [readBatch*sealedChunk + 1]byte
-	want  []byte // what the range wants of plain
+	plain  [readBatch * chunkSize]byte
+	sealed [tailRoom + alignedRead]byte
+	want   []byte // what the range wants of plain
 }
+
+// alignedRead is the block the stored object is read in, at offsets that
+// are multiples of it, into the start of the pages after tailRoom: reads
+// of whole pages of the object into whole pages of memory (Linux copied
+// reads that started 720 bytes into a page at nearly twice the system
+// time).
+const alignedRead = 1 << 20
+
+// tailRoom holds a chunk and the byte after it (which tells whether the
+// chunk is the object's last), rounded up to whole pages.
+const tailRoom = (sealedChunk + 1 + 4095) &^ 4095
 
 // Read hands out as much as p holds of the chunks decrypted already (a
 // caller with a large buffer gets a batch with one call), reading the
@@ -490,7 +502,6 @@ func (r *openReader) Close() error {
 		return nil
 	}
 	err := r.s.rc.Close()
-	r.s.release()
 	putBatch(r.b)
 	r.b, r.pending, r.err = nil, nil, os.ErrClosed
 	return err
@@ -516,54 +527,37 @@ type chunkStream struct {
 	next        int64 // index of the next chunk
 	skip        int64 // plaintext bytes to drop from the next chunk
 	remaining   int64 // plaintext bytes still wanted; -1: to the end
-	carry       byte  // the first byte of the next chunk, read already
-	hasCarry    bool
-	done        bool // the last chunk was read
-	// rc is read a 1 MiB block of the stored object at a time into stage
-	// (see readFull); at is where in the object the next read starts.
-	stage   *[alignedRead]byte
-	staged  []byte // what is left of stage's block
+	done        bool  // the last chunk was read
+	// batch.sealed[lo:hi] is what was read of the object and not yet
+	// decrypted; at is where in the object the next read starts.
+	lo, hi  int
+	started bool
 	at      int64
 	readErr error // what rc said after its last bytes
 }
 
-// fill reads up to readBatch chunks into b with one call (and the byte
-// after them), authenticates each and decrypts it into b.plain, back to
+// fill authenticates up to readBatch chunks, each once the bytes after it
+// are read (or the object ended), decrypts them into b.plain, back to
 // back, and sets b.want to what the range wants of them. A chunk that
-// fails ends b.want: it holds the chunks before it, and the error is
-// returned. (Only the first chunk of a range is cut at its start, and
-// only its last at its end, so what it wants of a batch is one span.)
+// fails, or a read that fails, ends b.want: it holds the chunks before
+// it, and the error is returned. (Only the first chunk of a range is cut
+// at its start, and only its last at its end, so what it wants of a batch
+// is one span.)
 func (s *chunkStream) fill(b *batch) error {
 	b.want = b.plain[:0]
-	buf := b.buf[:]
-	have := 0
-	if s.hasCarry {
-		buf[0], have = s.carry, 1
-	}
-	n, err := s.readFull(buf[have:])
-	n += have
-	ended := false
-	switch {
-	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		ended = true
-	case err != nil:
-		return fmt.Errorf("reading hub object %s: %w", s.key, err)
-	}
-	s.hasCarry = false
-	for k, at := 0, 0; s.remaining != 0; k, at = k+1, at+sealedChunk {
-		rest := n - at
-		if !ended && rest <= sealedChunk {
-			// The byte after the batch's last chunk (the buffer is full):
-			// the next batch starts with it.
-			s.carry, s.hasCarry = buf[at], true
-			return nil
+	for k := 0; k < readBatch && s.remaining != 0; k++ {
+		if err := s.have(b, sealedChunk+1); err != nil {
+			return fmt.Errorf("reading hub object %s: %w", s.key, err)
 		}
 		// A chunk is the object's last if nothing follows it.
+		rest := s.hi - s.lo
 		last := rest <= sealedChunk
-		plain, err := s.open(b.plain[k*chunkSize:k*chunkSize], buf[at:at+min(rest, sealedChunk)], last)
+		size := min(rest, sealedChunk)
+		plain, err := s.open(b.plain[k*chunkSize:k*chunkSize], b.sealed[s.lo:s.lo+size], last)
 		if err != nil {
 			return err
 		}
+		s.lo += size
 		if len(b.want) == 0 {
 			b.want = plain
 		} else {
@@ -577,55 +571,34 @@ func (s *chunkStream) fill(b *batch) error {
 	return nil
 }
 
-// alignedRead is the block readFull reads the stored object in.
-const alignedRead = 1 << 20
-
-var stages = sync.Pool{New: func() any { return new([alignedRead]byte) }}
-
-// readFull fills p from rc as io.ReadFull does, reading the stored object a
-// block of alignedRead bytes at a time, each into the start of stage, and
-// copying from there. A batch (1 MiB and 720 bytes) read straight into
-// its buffer starts 720 bytes further into a page each time, and Linux
-// copied such reads out of the page cache at nearly twice the system time
-// of aligned ones: a 2 GiB restore took 2.9–3.6 s of system time this way
-// and 1.7–2.0 s (as much as from a plain hub) through stage; copying a
-// batch once more costs far less.
-func (s *chunkStream) readFull(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(s.staged) == 0 {
-			if s.readErr != nil {
-				break
-			}
-			if s.stage == nil {
-				s.stage = stages.Get().(*[alignedRead]byte)
-			}
-			m, err := s.rc.Read(s.stage[:alignedRead-s.at%alignedRead])
-			s.at += int64(m)
-			s.staged, s.readErr = s.stage[:m], err
-			if m == 0 && err == nil {
-				continue
-			}
+// have reads until b.sealed[s.lo:s.hi] holds n bytes or the object has
+// ended (then it holds the rest); it returns the error of a read that
+// failed other than at the end. Once the block is read to its end, the
+// bytes not yet decrypted (fewer than n) move to the end of tailRoom,
+// just before it, and the next block is read from its start: copying
+// them costs less than reading to where they end (see alignedRead).
+func (s *chunkStream) have(b *batch, n int) error {
+	if !s.started {
+		// The range's first read ends at a block boundary of the object,
+		// and starts as far into a page as it starts into one of the
+		// object.
+		s.lo = tailRoom + int(s.at%alignedRead)
+		s.hi, s.started = s.lo, true
+	}
+	for s.hi-s.lo < n && s.readErr == nil {
+		if s.hi == len(b.sealed) {
+			rest := copy(b.sealed[tailRoom-(s.hi-s.lo):tailRoom], b.sealed[s.lo:s.hi])
+			s.lo, s.hi = tailRoom-rest, tailRoom
 		}
-		c := copy(p[n:], s.staged)
-		s.staged = s.staged[c:]
-		n += c
+		m, err := s.rc.Read(b.sealed[s.hi:min(len(b.sealed), s.hi+alignedRead-int(s.at%alignedRead))])
+		s.hi += m
+		s.at += int64(m)
+		s.readErr = err
 	}
-	switch {
-	case n == len(p):
-		return n, nil
-	case s.readErr == io.EOF && n > 0:
-		return n, io.ErrUnexpectedEOF
+	if s.readErr == io.EOF || s.hi-s.lo >= n {
+		return nil
 	}
-	return n, s.readErr
-}
-
-// release gives back stage.
-func (s *chunkStream) release() {
-	if s.stage != nil {
-		stages.Put(s.stage)
-		s.stage, s.staged = nil, nil
-	}
+	return s.readErr
 }
 
 // open authenticates the next chunk, decrypts it into dst (empty, with
