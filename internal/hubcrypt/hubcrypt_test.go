@@ -53,6 +53,17 @@ func randBytes(n int) []byte {
 	return b
 }
 
+// putRandomBlob stores n random bytes as a blob and returns them and its key.
+func putRandomBlob(t *testing.T, s backend.Backend, n int) ([]byte, string) {
+	t.Helper()
+	data := randBytes(n)
+	key := blobKey(data)
+	if err := s.Put(context.Background(), key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return data, key
+}
+
 func blobKey(data []byte) string {
 	sum := blake3.Sum256(data)
 	h := hex.EncodeToString(sum[:])
@@ -406,11 +417,7 @@ func TestReaderReadsManyChunksAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	const chunks = 3*readBatch + 5
-	data := randBytes(chunks*chunkSize - 100)
-	key := blobKey(data)
-	if err := s.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	data, key := putRandomBlob(t, s, chunks*chunkSize-100)
 	for _, r := range []struct{ off, n int64 }{
 		{0, -1},
 		{chunkSize - 1, readBatch*chunkSize + 2},
@@ -459,11 +466,7 @@ func TestReaderReadsManyChunksAtOnce(t *testing.T) {
 func TestWriteToWritesOnlyAuthenticated(t *testing.T) {
 	ctx := context.Background()
 	s, dir := testStore(t, testKeys(t))
-	data := randBytes(2*readBatch*chunkSize + 7)
-	key := blobKey(data)
-	if err := s.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	data, key := putRandomBlob(t, s, 2*readBatch*chunkSize+7)
 	writeTo := func(off, n int64) ([]byte, error) {
 		t.Helper()
 		rc, err := s.Get(ctx, key, off, n)
@@ -510,11 +513,7 @@ func TestWriteToWritesOnlyAuthenticated(t *testing.T) {
 func TestReaderDecryptsOnTheCallersGoroutine(t *testing.T) {
 	ctx := context.Background()
 	s, _ := testStore(t, testKeys(t))
-	data := randBytes(3*readBatch*chunkSize + 11)
-	key := blobKey(data)
-	if err := s.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	data, key := putRandomBlob(t, s, 3*readBatch*chunkSize+11)
 	before := runtime.NumGoroutine()
 	rc, err := s.Get(ctx, key, 0, -1)
 	if err != nil {
@@ -561,11 +560,7 @@ func (w *alignmentWriter) Write(p []byte) (int, error) {
 func TestWriteToWritesFromPageAlignedMemory(t *testing.T) {
 	ctx := context.Background()
 	s, _ := testStore(t, testKeys(t))
-	data := randBytes(3*readBatch*chunkSize + 11)
-	key := blobKey(data)
-	if err := s.Put(ctx, key, backend.BytesSource(data), backend.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	data, key := putRandomBlob(t, s, 3*readBatch*chunkSize+11)
 	rc, err := s.Get(ctx, key, 0, -1)
 	if err != nil {
 		t.Fatal(err)
