@@ -72,6 +72,18 @@ type MHLFile struct {
 // history, "failed" when it does not. It returns "" when nothing is new.
 // The caller saves Info afterwards (MHLThrough moves on).
 func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string, files map[string]MHLFile) (string, error) {
+	path, through, err := d.WriteMHLGeneration(g, nested, files)
+	if err == nil {
+		d.Info.MHLThrough = through
+	}
+	return path, err
+}
+
+// WriteMHLGeneration is AddMHLGeneration without moving Info.MHLThrough:
+// it returns the seq the generation records through, for the caller to set
+// once nothing else reads the drive (it writes the generation while other
+// goroutines read the records for the checksum list and the report).
+func (d *Drive) WriteMHLGeneration(g mhl.Generation, nested []string, files map[string]MHLFile) (path string, through uint64, err error) {
 	var unrecorded []MHLFile
 	for _, f := range files {
 		if f.Unrecorded {
@@ -80,11 +92,11 @@ func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string, files map[st
 	}
 	slices.SortFunc(unrecorded, func(a, b MHLFile) int { return treepath.Compare(a.Path, b.Path) })
 	if d.LastSeq() <= d.Info.MHLThrough && len(unrecorded) == 0 {
-		return "", nil
+		return "", d.Info.MHLThrough, nil
 	}
 	known, err := recordedHashes(d.Root, nested)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if g.DirHashFormat == "" {
 		g.DirHashFormat = mhl.XXH128
@@ -95,15 +107,14 @@ func (d *Drive) AddMHLGeneration(g mhl.Generation, nested []string, files map[st
 	g.Ignore = append(g.Ignore, mhl.Unhiding(walk.Rules{}.SkipPatterns(), d.RecordPaths())...)
 	purged, err := d.purgeIgnore()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	g.Ignore = append(g.Ignore, purged...)
-	path, err := mhl.WriteGeneration(d.Root, g, d.mhlEntries(known, files, unrecorded))
+	path, err = mhl.WriteGeneration(d.Root, g, d.mhlEntries(known, files, unrecorded))
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	d.Info.MHLThrough = d.LastSeq()
-	return path, nil
+	return path, d.LastSeq(), nil
 }
 
 // RecordPaths yields the path of every record, for mhl.Unhiding: a name

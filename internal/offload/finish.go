@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/place"
@@ -58,23 +59,44 @@ func (c *copier) finishDest(ctx context.Context, d *dest) error {
 			complete = false
 		}
 	}
+	var rows *reportRows
 	if complete {
-		if err := drv.WriteChecksums(); err != nil {
-			errs = append(errs, fmt.Errorf("checksum list: %w", err))
+		// The checksum list, the ASC MHL generation and the reports' rows
+		// each read the whole manifest and nothing else of one another:
+		// they run at once rather than one after another on one core. The
+		// reports themselves wait, as they name the list and the generation
+		// only once those are written.
+		var wg sync.WaitGroup
+		var sumErr, carryErr, mhlErr error
+		var mhlPath string
+		var through uint64
+		wg.Go(func() { sumErr = drv.WriteChecksums() })
+		wg.Go(func() {
+			carryErr = c.carryHistories(d)
+			mhlPath, through, mhlErr = c.writeMHL(d)
+		})
+		rows = collectReportRows(d)
+		wg.Wait()
+		if sumErr != nil {
+			errs = append(errs, fmt.Errorf("checksum list: %w", sumErr))
 		} else {
 			d.res.Checksums = filepath.Join(d.arg, filepath.FromSlash(ChecksumsFile))
 		}
-		if err := c.carryHistories(d); err != nil {
-			errs = append(errs, fmt.Errorf("ASC MHL history: %w", err))
+		if carryErr != nil {
+			errs = append(errs, fmt.Errorf("ASC MHL history: %w", carryErr))
 		}
-		mhlPath, err := c.writeMHL(d)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("ASC MHL history: %w", err))
-		} else if mhlPath != "" {
-			d.res.MHL = mhlPath
+		if mhlErr != nil {
+			errs = append(errs, fmt.Errorf("ASC MHL history: %w", mhlErr))
+		} else {
+			drv.Info.MHLThrough = through
+			if mhlPath != "" {
+				d.res.MHL = mhlPath
+			}
 		}
+	} else {
+		rows = collectReportRows(d)
 	}
-	report, err := c.writeReport(d)
+	report, err := c.writeReport(d, rows)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("report: %w", err))
 	} else {

@@ -143,9 +143,10 @@ func (r sourceRecord) check(srcRoot, path, xxh128 string, extra map[mhl.Format]s
 }
 
 // writeMHL adds an ASC MHL transfer generation at the drive's root listing
-// every file written since the last generation.
-func (c *copier) writeMHL(d *dest) (string, error) {
-	return d.drive.AddMHLGeneration(mhl.Generation{
+// every file written since the last generation. It returns the seq the
+// generation records through, for Info.MHLThrough.
+func (c *copier) writeMHL(d *dest) (string, uint64, error) {
+	return d.drive.WriteMHLGeneration(mhl.Generation{
 		Process:     mhl.ProcessTransfer,
 		Created:     c.opts.Now(),
 		Host:        c.opts.Host,

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/manifest"
 	"github.com/editkit/editkit/internal/place"
+	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/units"
 )
 
@@ -30,7 +33,7 @@ func summaryLine(r *Result, d *DestResult) string {
 
 // writeReport writes the human-readable chain-of-custody record of this
 // run to the destination, and the same facts as JSON and HTML beside it.
-func (c *copier) writeReport(d *dest) (string, error) {
+func (c *copier) writeReport(d *dest, rows *reportRows) (string, error) {
 	started := c.res.Started.UTC()
 	name := "copy_" + started.Format("2006-01-02_150405Z")
 	js, err := json.MarshalIndent(struct {
@@ -42,17 +45,73 @@ func (c *copier) writeReport(d *dest) (string, error) {
 	}
 	// One folder sync for the three.
 	err = place.WriteFiles(d.root, ReportsDir,
-		place.NewFile{Name: name + ".txt", Perm: 0o644, Fill: func(out io.Writer) error { return c.fillReport(out, d, started) }},
+		place.NewFile{Name: name + ".txt", Perm: 0o644, Fill: func(out io.Writer) error { return c.fillReport(out, d, rows, started) }},
 		place.NewFile{Name: name + ".json", Perm: 0o644, Fill: place.Bytes(js)},
-		place.NewFile{Name: name + ".html", Perm: 0o644, Fill: func(out io.Writer) error { return c.fillHTMLReport(out, d, started) }})
+		place.NewFile{Name: name + ".html", Perm: 0o644, Fill: func(out io.Writer) error { return c.fillHTMLReport(out, d, rows, started) }})
 	if err != nil {
 		return "", err
 	}
 	return filepath.Join(d.arg, filepath.FromSlash(ReportsDir), name+".txt"), nil
 }
 
+// reportRows is what the reports list of the files this run wrote or
+// verified, gathered in one pass over the manifest: the text report's
+// lines and the HTML page's tally.
+type reportRows struct {
+	text    []byte
+	tally   report.Tally
+	readErr error // the manifest could not be read to the end
+}
+
+// collectReportRows reads the manifest's records of this run once for
+// both reports. It only reads the drive, so it runs while the checksum
+// list and the ASC MHL generation are written.
+func collectReportRows(d *dest) *reportRows {
+	rows := &reportRows{}
+	for r, err := range d.drive.Records() {
+		if err != nil {
+			rows.readErr = err
+			rows.text = fmt.Appendf(rows.text, "  (manifest could not be read: %v)\n", err)
+			break
+		}
+		if r.Dir || r.Seq < d.firstSeq {
+			continue
+		}
+		rows.text = appendReportLine(rows.text, r)
+		f := report.File{Path: r.Path, Size: r.Size}
+		if len(rows.tally.Listed) < report.MaxHashes { // the page lists no more
+			f.Hashes = []report.Hash{{Format: "BLAKE3", Digest: r.BLAKE3}, {Format: "xxh128", Digest: r.XXH128}}
+		}
+		rows.tally.Add(f)
+	}
+	if rows.tally.Count == 0 && rows.readErr == nil {
+		rows.text = append(rows.text, "  (none)\n"...)
+	}
+	rows.tally.ListedRows() // here, not in the page's rendering after the wait
+	return rows
+}
+
+// appendReportLine appends the text report's line for r: what
+// fmt's "  %s  %s  %12d  %s\n" writes, without its cost per file.
+func appendReportLine(b []byte, r manifest.Record) []byte {
+	b = append(b, "  "...)
+	b = append(b, r.BLAKE3...)
+	b = append(b, "  "...)
+	b = append(b, r.XXH128...)
+	b = append(b, "  "...)
+	var num [20]byte
+	n := strconv.AppendInt(num[:0], r.Size, 10)
+	for i := len(n); i < 12; i++ {
+		b = append(b, ' ')
+	}
+	b = append(b, n...)
+	b = append(b, "  "...)
+	b = append(b, r.Path...)
+	return append(b, '\n')
+}
+
 // fillReport writes the text of the report.
-func (c *copier) fillReport(out io.Writer, d *dest, started time.Time) error {
+func (c *copier) fillReport(out io.Writer, d *dest, rows *reportRows, started time.Time) error {
 	w := bufio.NewWriterSize(out, 64<<10)
 	finished := c.opts.Now()
 	took := finished.Sub(c.res.Started)
@@ -116,21 +175,7 @@ func (c *copier) fillReport(out io.Writer, d *dest, started time.Time) error {
 		fmt.Fprintf(w, "ASC MHL:       %s\n", d.res.MHL)
 	}
 	fmt.Fprintf(w, "\nFiles written or verified in this run (BLAKE3, xxh128, bytes, path):\n")
-	n := 0
-	for r, err := range d.drive.Records() {
-		if err != nil {
-			fmt.Fprintf(w, "  (manifest could not be read: %v)\n", err)
-			break
-		}
-		if r.Dir || r.Seq < d.firstSeq {
-			continue
-		}
-		fmt.Fprintf(w, "  %s  %s  %12d  %s\n", r.BLAKE3, r.XXH128, r.Size, r.Path)
-		n++
-	}
-	if n == 0 {
-		fmt.Fprintf(w, "  (none)\n")
-	}
+	w.Write(rows.text)
 	return w.Flush()
 }
 

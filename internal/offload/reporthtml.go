@@ -28,7 +28,7 @@ func (c *copier) outcome(d *dest) (report.State, string) {
 
 // fillHTMLReport writes the report a person reads (a producer, on a phone)
 // with the same facts as the text report.
-func (c *copier) fillHTMLReport(out io.Writer, d *dest, started time.Time) error {
+func (c *copier) fillHTMLReport(out io.Writer, d *dest, rows *reportRows, started time.Time) error {
 	finished := c.opts.Now()
 	r := &report.DriveReport{
 		Title: "editkit copy report",
@@ -68,17 +68,10 @@ func (c *copier) fillHTMLReport(out io.Writer, d *dest, started time.Time) error
 	for _, s := range c.skips.summary() {
 		r.Notes = append(r.Notes, fmt.Sprintf("not copied on purpose: %d × %s", s.Count, s.Reason))
 	}
-	for rec, err := range d.drive.Records() {
-		if err != nil {
-			r.Problems = append(r.Problems, fmt.Sprintf("the manifest could not be read: %v", err))
-			break
-		}
-		if rec.Dir || rec.Seq < d.firstSeq {
-			continue
-		}
-		r.Files.Add(report.File{Path: rec.Path, Size: rec.Size,
-			Hashes: []report.Hash{{Format: "BLAKE3", Digest: rec.BLAKE3}, {Format: "xxh128", Digest: rec.XXH128}}})
+	if rows.readErr != nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("the manifest could not be read: %v", rows.readErr))
 	}
+	r.Files = rows.tally
 	files, bytes := r.Files.Count, r.Files.Bytes
 	state, _ := c.outcome(d)
 	r.State = state

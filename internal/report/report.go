@@ -99,10 +99,39 @@ type Tally struct {
 	Bytes   int64
 	Listed  []File // the first MaxHashes files, with their hashes
 	folders map[string]*Folder
+	rows    template.HTML // Listed's table rows, once ListedRows made them
+}
+
+// ListedRows renders the table rows of the listed files, escaped as the
+// page's template escapes them, and keeps them: a caller with a core to
+// spare calls it before WriteDrive, which then has no rows left to render
+// (thousands of them when a run copied many small files). Add after it
+// discards the rows.
+func (t *Tally) ListedRows() template.HTML {
+	if t.rows == "" && len(t.Listed) > 0 {
+		var b strings.Builder
+		for _, f := range t.Listed {
+			b.WriteString("<tr><td>")
+			b.WriteString(template.HTMLEscapeString(f.Path))
+			for _, h := range f.Hashes {
+				b.WriteString(`<span class="hash">`)
+				b.WriteString(template.HTMLEscapeString(h.Format))
+				b.WriteByte(' ')
+				b.WriteString(template.HTMLEscapeString(h.Digest))
+				b.WriteString("</span>")
+			}
+			b.WriteString(`</td><td class="n">`)
+			b.WriteString(strconv.FormatInt(f.Size, 10))
+			b.WriteString("</td></tr>\n")
+		}
+		t.rows = template.HTML(b.String())
+	}
+	return t.rows
 }
 
 // Add counts f.
 func (t *Tally) Add(f File) {
+	t.rows = ""
 	t.Count++
 	t.Bytes += f.Size
 	if len(t.Listed) < MaxHashes {
@@ -168,10 +197,17 @@ func folderOf(p string) string {
 	if dir == "." {
 		return "/"
 	}
-	if parts := strings.SplitN(dir, "/", 3); len(parts) > 2 {
-		return parts[0] + "/" + parts[1]
+	// The first two names, sliced rather than split and joined: this runs
+	// once per file of a copy.
+	first := strings.IndexByte(dir, '/')
+	if first < 0 {
+		return dir
 	}
-	return dir
+	second := strings.IndexByte(dir[first+1:], '/')
+	if second < 0 {
+		return dir
+	}
+	return dir[:first+1+second]
 }
 
 // Count prints a number with its thousands set apart by no-break spaces,

@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"fmt"
+	"html/template"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,4 +154,27 @@ func TestTeamPageInChromium(t *testing.T) {
 	p := writePage(t, "team.html", func(b *bytes.Buffer) error { return report.WriteTeam(b, sampleTeam()) })
 	browsertest.Check(t, p, "2 media items, 2 drives: 1 lacks media, 1 problem", "EDITOR2 : has 1, lacks 1 (5.0 MiB)",
 		"avid : 2026-12-06 21:00 UTC by ae@mac", hostile+": expires 2026-12-09 09:00 UTC", "conflict: ed pushed")
+}
+
+// The rows rendered ahead of the page are what the page's template would
+// have escaped: a file name may hold any of <>&"' and a NUL.
+func TestListedRowsEscapeAsTheTemplate(t *testing.T) {
+	var tally report.Tally
+	for i, p := range []string{"Day01/a.mxf", `Bins/<script>alert("x")</script>.avb`, "O'Brien & Sons/\x00.wav"} {
+		tally.Add(report.File{Path: p, Size: int64(1536 * i),
+			Hashes: []report.Hash{{Format: "BLAKE3", Digest: "af13<49"}, {Format: "xxh128", Digest: "99aa"}}})
+	}
+	want := template.Must(template.New("rows").Parse(`{{range .}}<tr><td>{{.Path}}{{range .Hashes}}<span class="hash">{{.Format}} {{.Digest}}</span>{{end}}</td><td class="n">{{.Size}}</td></tr>
+{{end}}`))
+	var b strings.Builder
+	if err := want.Execute(&b, tally.Listed); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(tally.ListedRows()); got != b.String() {
+		t.Errorf("rows\n%s\nwant\n%s", got, b.String())
+	}
+	tally.Add(report.File{Path: "late.wav"})
+	if !strings.Contains(string(tally.ListedRows()), "late.wav") {
+		t.Error("a file added after the rows were rendered is missing from them")
+	}
 }
