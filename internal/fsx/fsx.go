@@ -9,10 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // ErrLocked is returned by Lock when another process holds the lock.
@@ -74,36 +72,4 @@ func RandomID(n int) string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return hex.EncodeToString(b)
-}
-
-// MkdirUnder creates the folder rel (a '/'-separated tree path) and its
-// missing parents below root, never root itself, and never through a
-// symbolic link: a drive that was unplugged leaves an empty mount point
-// (creating folders there would fill another disk), and a link planted in a
-// restore folder must not lead writes elsewhere.
-func MkdirUnder(root, rel string) error {
-	if rel == "" {
-		return nil
-	}
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return fmt.Errorf("%s is gone (unplugged?): %v", root, err)
-	}
-	cur := root
-	for _, c := range strings.Split(rel, "/") {
-		cur = filepath.Join(cur, c)
-		fi, err := os.Lstat(cur)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if err := os.Mkdir(cur, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-		case err != nil:
-			return err
-		case fi.Mode()&fs.ModeSymlink != 0:
-			return fmt.Errorf("%s is a symbolic link; editkit does not write through links", cur)
-		case !fi.IsDir():
-			return fmt.Errorf("%s is a file where a folder is needed", cur)
-		}
-	}
-	return nil
 }

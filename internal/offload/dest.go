@@ -227,9 +227,9 @@ func (d *dest) failFile(rel string, err error) {
 func (d *dest) failFileLocked(rel string, err error) {
 	d.res.Failed = append(d.res.Failed, FileError{Path: rel, Err: err.Error()})
 	if d.brokenErr == nil && fatalForDest(err) {
-		if gone := d.stillThere(); gone != nil && !errors.Is(err, errDriveGone) {
+		if gone := d.stillThere(); gone != nil && !errors.Is(err, place.ErrGone) {
 			// An I/O error because the drive was unplugged: say so.
-			err = fmt.Errorf("%w (%v)", errDriveGone, err)
+			err = fmt.Errorf("%w (%v)", gone, err)
 		}
 		d.brokenErr = err
 		d.res.Error = destErrorText(d, err)
@@ -237,7 +237,7 @@ func (d *dest) failFileLocked(rel string, err error) {
 }
 
 func fatalForDest(err error) bool {
-	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS, syscall.ENODEV, syscall.ENXIO, errDriveGone} {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS, syscall.ENODEV, syscall.ENXIO, place.ErrGone} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -245,13 +245,13 @@ func fatalForDest(err error) bool {
 	return errors.Is(err, syscall.Errno(107)) // ENOTCONN: a FUSE drive whose daemon died
 }
 
-var errDriveGone = errors.New("the drive was disconnected (it is no longer the file system it was at the start)")
-
 func destErrorText(d *dest, err error) string {
 	switch {
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return fmt.Sprintf("%s is full: %v; free space on it (or use a bigger drive) and run the same command again to resume", d.arg, err)
-	case errors.Is(err, errDriveGone), errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENXIO):
+	case errors.Is(err, place.ErrGone):
+		return fmt.Sprintf("%s was disconnected (%v); reconnect it and run the same command again to resume", d.arg, err)
+	case errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENXIO):
 		return fmt.Sprintf("%s: %v; reconnect it and run the same command again to resume", d.arg, err)
 	case errors.Is(err, syscall.EROFS):
 		return fmt.Sprintf("%s became read-only (the OS does this when a drive has errors): %v; check the drive", d.arg, err)
@@ -362,17 +362,10 @@ func (d *dest) refuseLocked(rel string, err error) error {
 }
 
 // stillThere catches a drive that was unplugged: its mount point then
-// belongs to another file system, and writing there would fill the wrong disk.
-func (d *dest) stillThere() error {
-	dev, err := fsx.DeviceID(d.root)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errDriveGone, err)
-	}
-	if dev != d.dev {
-		return errDriveGone
-	}
-	return nil
-}
+// belongs to another file system, and writing there would fill the wrong
+// disk (every walk of the placement path checks this as well; this asks
+// before a file is read for the drive, and names the cause of an I/O error).
+func (d *dest) stillThere() error { return d.place.Check() }
 
 // stillThereInGroup is stillThere once per group of small files rather
 // than once per file: a drive unplugged meanwhile fails the group's sync,

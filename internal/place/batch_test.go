@@ -100,7 +100,11 @@ func TestBatchSyncsEachFolderOnce(t *testing.T) {
 // too (Linux ≥ 5.17), one fsync per folder elsewhere.
 func wantFolderSyncs(t *testing.T, root string, n int) int64 {
 	t.Helper()
-	d, err := openRootDir(root)
+	r, err := Open(root, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.OpenDir("", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,10 +22,34 @@ type Dir struct {
 	fd   int
 }
 
-func openRootDir(root string) (*Dir, error) {
+// rootID is what identifies a root folder: its file system and inode.
+type rootID struct{ dev, ino uint64 }
+
+func identify(root string) (rootID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(root, &st); err != nil {
+		return rootID{}, err
+	}
+	return rootID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
+}
+
+// openRootDir opens the root folder and checks it is still the folder
+// identified when the Root was opened: an unplugged drive leaves an empty
+// mount point on another disk at the same path. The check is made on the
+// opened descriptor, so nothing can swap the folder between check and use.
+func openRootDir(root string, id rootID) (*Dir, error) {
 	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%s is gone (unplugged?): %w", root, err)
+		return nil, fmt.Errorf("%s %w (%v)", root, ErrGone, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s %w (%v)", root, ErrGone, err)
+	}
+	if (rootID{dev: uint64(st.Dev), ino: uint64(st.Ino)}) != id {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s %w", root, ErrGone)
 	}
 	return &Dir{path: root, fd: fd}, nil
 }

@@ -15,9 +15,24 @@ import (
 // walk is checked with Lstat instead (links there need privileges to make).
 type Dir struct{ path string }
 
-func openRootDir(root string) (*Dir, error) {
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%s is gone (unplugged?): %v", root, err)
+// rootID is what identifies a root folder (os.SameFile compares volume
+// and file index).
+type rootID struct{ fi fs.FileInfo }
+
+func identify(root string) (rootID, error) {
+	fi, err := os.Stat(root)
+	return rootID{fi}, err
+}
+
+// openRootDir checks the root is still the folder identified when the Root
+// was opened (by path: Windows has no openat).
+func openRootDir(root string, id rootID) (*Dir, error) {
+	fi, err := os.Stat(root)
+	if err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%s %w (%v)", root, ErrGone, err)
+	}
+	if !os.SameFile(fi, id.fi) {
+		return nil, fmt.Errorf("%s %w", root, ErrGone)
 	}
 	return &Dir{path: root}, nil
 }

@@ -80,6 +80,11 @@ func (e *ExistsError) Error() string {
 }
 
 // errNoExclusive means the file system cannot rename without replacing.
+// ErrGone reports that a root folder is no longer the folder it was when
+// the command opened it: a drive unplugged leaves an empty mount point at
+// the same path, and writing there would fill another disk.
+var ErrGone = errors.New("is no longer the folder it was when the command started (unplugged?)")
+
 var errNoExclusive = errors.New("rename without replacing is not supported here")
 
 // ReadBackError means the file read back from the medium differs from what
@@ -113,6 +118,7 @@ func ParseHooks(v string) Hooks {
 // below it.
 type Root struct {
 	dir   string
+	id    rootID // the folder dir named at Open (see openRootDir)
 	hooks Hooks
 	count [3]atomic.Int64 // write, settled, renamed
 	// renameMu makes checking a final name and renaming onto it one step
@@ -239,7 +245,11 @@ func Open(dir string, hooks Hooks) (*Root, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	return &Root{dir: abs, hooks: hooks}, nil
+	id, err := identify(abs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return &Root{dir: abs, id: id, hooks: hooks}, nil
 }
 
 // Path is the root's absolute path.
@@ -266,7 +276,7 @@ func (r *Root) OpenDir(rel string, create bool) (*Dir, error) {
 			return nil, fmt.Errorf("%s: %w", r.Join(rel), err)
 		}
 	}
-	d, err := openRootDir(r.dir)
+	d, err := openRootDir(r.dir, r.id)
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +292,16 @@ func (r *Root) OpenDir(rel string, create bool) (*Dir, error) {
 		d = next
 	}
 	return d, nil
+}
+
+// Check reports ErrGone when the root is no longer the folder it was at
+// Open (every walk from the root checks this too).
+func (r *Root) Check() error {
+	d, err := openRootDir(r.dir, r.id)
+	if err != nil {
+		return err
+	}
+	return d.Close()
 }
 
 // MkdirAll creates the folder rel and its missing parents, never through a
