@@ -103,7 +103,7 @@ interrupted; 2 bad usage, not enough space.`,
 			if !res.DryRun && kept {
 				// Delivered or waiting in the outbox: no longer pending
 				// on the drive.
-				if err := catalog.EventsRecorded(o.Drive); err != nil {
+				if err := res.EventsRecorded(); err != nil {
 					e.term.Warnf("%v", err)
 				}
 			}

@@ -106,15 +106,11 @@ func (l *pendingLog) close() error {
 	return nil
 }
 
-// EventsRecorded tells the drive that the events of its last pull are safe
-// in this computer's outbox (internal/outbox), which delivers them to the
+// EventsRecorded tells the drive that the events of the pull are safe in
+// this computer's outbox (internal/outbox), which delivers them to the
 // event log and the tracker: they are no longer pending on the drive.
-func EventsRecorded(drive string) error {
-	pr, err := place.Open(drive, place.Hooks{})
-	if err != nil {
-		return err
-	}
-	if err := pr.Remove(manifest.DirName + "/" + pendingFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+func (res *PullResult) EventsRecorded() error {
+	if err := res.place.Remove(manifest.DirName + "/" + pendingFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil

@@ -66,6 +66,9 @@ type PullResult struct {
 	ETA        time.Duration `json:"eta_ns,omitempty"`
 	DryRun     bool          `json:"dry_run"`
 	MHL        string        `json:"mhl,omitempty"`
+	// place is the drive's placement root, opened at the pull's start:
+	// EventsRecorded writes through it.
+	place *place.Root
 	// History is what the drive's ASC MHL history recorded that its
 	// manifest lacked (a drive prepared by another tool), checked and
 	// taken in; its damaged and missing files are listed as items.
@@ -119,9 +122,9 @@ func Pull(ctx context.Context, h *contenthub.Hub, o PullOptions) (*PullResult, e
 	}
 	var drv *manifest.Drive
 	if manifest.IsDrive(root) {
-		drv, err = manifest.OpenForWrite(root)
+		drv, err = manifest.OpenForWriteIn(pr)
 	} else if !o.DryRun {
-		drv, err = manifest.Create(root, o.Label, o.Now())
+		drv, err = manifest.CreateRunningIn(pr, o.Label, o.Now(), nil)
 	}
 	if err != nil {
 		return nil, err
@@ -132,7 +135,7 @@ func Pull(ctx context.Context, h *contenthub.Hub, o PullOptions) (*PullResult, e
 			return nil, err
 		}
 	}
-	res := &PullResult{Drive: o.Drive, DryRun: o.DryRun}
+	res := &PullResult{Drive: o.Drive, DryRun: o.DryRun, place: pr}
 	if drv != nil {
 		res.Label, res.DriveID = drv.Info.Label, drv.Info.ID
 	}

@@ -201,7 +201,7 @@ func writeSettings(path string, perm fs.FileMode, text string) error {
 	if err != nil {
 		return fmt.Errorf("settings folder %s: %w", dir, err)
 	}
-	err = place.WriteFile(root, filepath.Base(path), perm, func(w io.Writer) error {
+	err = place.WriteFileAt(filepath.Join(root, filepath.Base(path)), perm, func(w io.Writer) error {
 		_, err := io.WriteString(w, text)
 		return err
 	})

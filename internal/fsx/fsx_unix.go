@@ -58,6 +58,13 @@ func Lock(path string) (unlock func() error, err error) {
 	if err != nil {
 		return nil, err
 	}
+	return LockFile(f)
+}
+
+// LockFile is Lock for a file already open (one opened without following
+// a link, on a drive); it closes f when the lock cannot be taken.
+func LockFile(f *os.File) (unlock func() error, err error) {
+	path := f.Name()
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {

@@ -63,6 +63,13 @@ func Lock(path string) (unlock func() error, err error) {
 	if err != nil {
 		return nil, err
 	}
+	return LockFile(f)
+}
+
+// LockFile is Lock for a file already open (one opened without following
+// a link, on a drive); it closes f when the lock cannot be taken.
+func LockFile(f *os.File) (unlock func() error, err error) {
+	path := f.Name()
 	// Lock a byte far beyond any data, so the file's content stays
 	// writable through other handles (Windows locks are mandatory).
 	ol := &windows.Overlapped{OffsetHigh: 0x7fffffff}

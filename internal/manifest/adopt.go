@@ -135,10 +135,7 @@ func (d *Drive) AdoptHistory(ctx context.Context, o AdoptOptions) (*Adoption, er
 	if len(todo) == 0 {
 		return res, nil
 	}
-	pr, err := place.Open(d.Root, place.Hooks{})
-	if err != nil {
-		return nil, err
-	}
+	pr := d.root
 	if o.Progress == nil {
 		o.Progress = run.Env{}.WithDefaults().Progress
 	}

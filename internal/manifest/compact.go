@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/editkit/editkit/internal/fsx"
 	"github.com/editkit/editkit/internal/place"
 )
 
@@ -32,11 +33,11 @@ func (d *Drive) Compact() error {
 	} else if fi.Size() == 0 {
 		return nil
 	}
-	tmpDir, err := os.MkdirTemp(d.dir(), "compact-")
+	runs, err := d.openRunsDir()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmpDir)
+	defer runs.remove()
 
 	sources := []iter.Seq2[Record, error]{d.baseRecords()}
 	// About how many records the new manifest holds (a fresh drive's
@@ -66,12 +67,13 @@ func (d *Drive) Compact() error {
 			chunk = nil
 			return nil
 		}
-		name := filepath.Join(tmpDir, fmt.Sprintf("run-%04d", nRuns))
+		name := fmt.Sprintf("run-%04d", nRuns)
 		nRuns++
-		if err := writeLines(name, chunk); err != nil {
+		run, err := runs.write(name, chunk)
+		if err != nil {
 			return err
 		}
-		sources = append(sources, runRecords(name))
+		sources = append(sources, run)
 		chunk = chunk[:0]
 		return nil
 	}
@@ -118,7 +120,7 @@ func (d *Drive) writeBase(recs iter.Seq2[Record, error], maxSeq uint64, sizeHint
 	limit := d.memLimit()
 	kept = true
 	written = make([]Record, 0, min(sizeHint, limit))
-	err = place.WriteFile(d.Root, DirName+"/"+baseFile, 0o644, func(w io.Writer) error {
+	err = d.root.WriteFile(DirName+"/"+baseFile, 0o644, func(w io.Writer) error {
 		var line []byte
 		var err error
 		put := func(v any) error {
@@ -164,29 +166,68 @@ func (d *Drive) writeBase(recs iter.Seq2[Record, error], maxSeq uint64, sizeHint
 	return written, kept, nil
 }
 
-func writeLines(path string, recs []Record) error {
-	f, err := os.Create(path)
+// runsDir is the folder, in the drive's .editkit folder, that holds the
+// sorted runs of a compaction while they are merged.
+type runsDir struct {
+	state, dir *place.Dir
+	name       string
+	files      []*os.File
+}
+
+// openRunsDir creates the runs folder, reached from the drive's root
+// without following a link.
+func (d *Drive) openRunsDir() (*runsDir, error) {
+	state, err := d.stateDir(false)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	name := "compact-" + fsx.RandomID(8)
+	dir, err := state.OpenDir(name, true)
+	if err != nil {
+		state.Close()
+		return nil, err
+	}
+	return &runsDir{state: state, dir: dir, name: name}, nil
+}
+
+// write writes recs as the run name and returns them as read back from it.
+// The file stays open (for the merge) until remove.
+func (rd *runsDir) write(name string, recs []Record) (iter.Seq2[Record, error], error) {
+	f, err := rd.dir.CreateExclusive(name, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	rd.files = append(rd.files, f)
+	path := f.Name()
 	w := bufio.NewWriterSize(f, 256<<10)
 	var line []byte
 	for i := range recs {
 		if line, err = appendRecordLine(line[:0], &recs[i]); err != nil {
-			f.Close()
-			return err
+			return nil, err
 		}
 		if _, err := w.Write(line); err != nil {
-			f.Close()
-			return fmt.Errorf("write %s: %w", path, err)
+			return nil, fmt.Errorf("write %s: %w", path, err)
 		}
 	}
 	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	return f.Close()
+	return func(yield func(Record, error) bool) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			yield(Record{}, err)
+			return
+		}
+		readJournal(newLineReader(f, path), yield)
+	}, nil
 }
 
-// runRecords reads a sorted run written by writeLines.
-func runRecords(path string) iter.Seq2[Record, error] { return journalRecords(path) }
+// remove closes and removes the runs and their folder.
+func (rd *runsDir) remove() {
+	for _, f := range rd.files {
+		f.Close()
+		rd.dir.Remove(filepath.Base(f.Name()))
+	}
+	rd.dir.Close()
+	rd.state.RemoveDir(rd.name)
+	rd.state.Close()
+}

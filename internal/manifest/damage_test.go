@@ -182,7 +182,7 @@ func TestRebuildReplacesAndKeepsAside(t *testing.T) {
 	os.WriteFile(base, damaged, 0o644)
 	journal, _ := os.ReadFile(filepath.Join(root, DirName, journalFile))
 
-	rb, err := OpenForRebuild(root, "", t0)
+	rb, err := OpenForRebuild(placeRoot(t, root), "", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestRebuildRestoresIdentity(t *testing.T) {
 	id := d.Info.ID
 	info := filepath.Join(root, DirName, infoFile)
 	os.WriteFile(info, []byte(`{"format":"editkit-dr`), 0o644)
-	rb, err := OpenForRebuild(root, "", t0)
+	rb, err := OpenForRebuild(placeRoot(t, root), "", t0)
 	if err != nil {
 		t.Fatal(err)
 	}

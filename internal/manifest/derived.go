@@ -14,7 +14,6 @@ import (
 	"github.com/editkit/editkit/internal/b3sum"
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/mhl"
-	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
 	"github.com/editkit/editkit/internal/walk"
 )
@@ -27,7 +26,7 @@ const ChecksumsFile = DirName + "/checksums.b3sum"
 // WriteChecksums writes the drive's b3sum list from its manifest, atomically.
 func (d *Drive) WriteChecksums() error {
 	// 0644: another user's b3sum --check must be able to read it.
-	return place.WriteFile(d.Root, ChecksumsFile, 0o644, func(out io.Writer) error {
+	return d.root.WriteFile(ChecksumsFile, 0o644, func(out io.Writer) error {
 		w := b3sum.NewWriter(out)
 		for r, err := range d.Records() {
 			if err != nil {
@@ -110,7 +109,7 @@ func (d *Drive) WriteMHLGeneration(g mhl.Generation, nested []string, files map[
 		return "", 0, err
 	}
 	g.Ignore = append(g.Ignore, purged...)
-	path, err = mhl.WriteGeneration(d.Root, g, d.mhlEntries(known, files, unrecorded))
+	path, err = mhl.WriteGenerationIn(d.root, g, d.mhlEntries(known, files, unrecorded))
 	if err != nil {
 		return "", 0, err
 	}

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+
+	"github.com/editkit/editkit/internal/place"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -205,13 +207,15 @@ type journalWriter struct {
 	empty bool // it held no intact line when opened
 }
 
-// openJournal opens the journal for appending, first cutting it after its
-// last intact line so that new records never follow a torn one.
-func openJournal(path string) (*journalWriter, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+// openJournal opens the journal name in the folder dir for appending
+// (never through a link), first cutting it after its last intact line so
+// that new records never follow a torn one.
+func openJournal(dir *place.Dir, name string) (*journalWriter, error) {
+	f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
+	path := f.Name()
 	good, err := intactLength(f, path)
 	if err != nil {
 		f.Close()

@@ -31,6 +31,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -114,9 +115,17 @@ type Info struct {
 
 // Drive is an open drive. Methods that write need a Drive opened with
 // OpenForWrite or Create; it holds the drive's lock until Close.
+//
+// Everything it writes goes through the placement Root the drive was
+// opened with (the command's, taken at its start): never through a link
+// (a link at .editkit is refused), and nothing once the root is no longer
+// the folder it was then (place.ErrGone: an unplugged drive's empty mount
+// point is not the drive).
 type Drive struct {
 	Root string
 	Info Info
+
+	root *place.Root
 
 	writable bool
 	unlock   func() error
@@ -139,9 +148,24 @@ func IsDrive(root string) bool {
 	return err == nil
 }
 
+// openRoot opens the placement root of a drive named by path, for the
+// forms of Open that take one.
+func openRoot(root string) (*place.Root, error) {
+	return place.Open(root, place.Hooks{})
+}
+
 // Open opens a drive for reading only: no lock is taken and nothing is written.
 func Open(root string) (*Drive, error) {
-	d := &Drive{Root: root}
+	r, err := openRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	return OpenIn(r)
+}
+
+// OpenIn is Open for the drive at the command's placement root.
+func OpenIn(r *place.Root) (*Drive, error) {
+	d := &Drive{Root: r.Path(), root: r}
 	if err := d.loadInfo(); err != nil {
 		return nil, err
 	}
@@ -151,7 +175,17 @@ func Open(root string) (*Drive, error) {
 // OpenForWrite opens an existing drive, takes its lock and prepares the
 // journal for appending (cutting off a torn last line left by a crash).
 func OpenForWrite(root string) (*Drive, error) {
-	d := &Drive{Root: root}
+	r, err := openRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	return OpenForWriteIn(r)
+}
+
+// OpenForWriteIn is OpenForWrite for the drive at the command's placement
+// root, which the Drive keeps for every write until Close.
+func OpenForWriteIn(r *place.Root) (*Drive, error) {
+	d := &Drive{Root: r.Path(), root: r}
 	if err := d.loadInfo(); err != nil {
 		return nil, err
 	}
@@ -172,8 +206,19 @@ func Create(root, label string, now time.Time) (*Drive, error) {
 // given as in progress (Info.Running) in the same write of drive.json as
 // the identity; an existing drive's Info is as Create leaves it.
 func CreateRunning(root, label string, now time.Time, run *Run) (*Drive, error) {
+	r, err := openRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	return CreateRunningIn(r, label, now, run)
+}
+
+// CreateRunningIn is CreateRunning for the drive at the command's
+// placement root.
+func CreateRunningIn(r *place.Root, label string, now time.Time, run *Run) (*Drive, error) {
+	root := r.Path()
 	if IsDrive(root) {
-		d, err := OpenForWrite(root)
+		d, err := OpenForWriteIn(r)
 		if err != nil {
 			return nil, err
 		}
@@ -186,13 +231,13 @@ func CreateRunning(root, label string, now time.Time, run *Run) (*Drive, error) 
 		}
 		return d, nil
 	}
-	if err := os.MkdirAll(statePath(root, ""), 0o755); err != nil {
+	if err := r.MkdirAll(DirName); err != nil {
 		return nil, fmt.Errorf("create %s: %w", statePath(root, ""), err)
 	}
 	if label == "" {
 		label = filepath.Base(filepath.Clean(root))
 	}
-	d := &Drive{Root: root, Info: Info{
+	d := &Drive{Root: root, root: r, Info: Info{
 		Format:  infoFormat,
 		ID:      "ek-" + fsx.RandomID(10),
 		Label:   label,
@@ -209,8 +254,14 @@ func CreateRunning(root, label string, now time.Time, run *Run) (*Drive, error) 
 	return d, nil
 }
 
+// stateDir opens the drive's .editkit folder from its root, never
+// through a link, creating it when asked.
+func (d *Drive) stateDir(create bool) (*place.Dir, error) {
+	return d.root.OpenDir(DirName, create)
+}
+
 func (d *Drive) loadInfo() error {
-	b, err := os.ReadFile(d.path(infoFile))
+	b, err := d.readInfo()
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s: %w", d.Root, ErrNotADrive)
 	}
@@ -226,8 +277,29 @@ func (d *Drive) loadInfo() error {
 	return nil
 }
 
-func (d *Drive) lockAndOpenJournal() error {
-	unlock, err := fsx.Lock(d.path(lockFile))
+// readInfo reads drive.json, reached from the root without following a
+// link.
+func (d *Drive) readInfo() ([]byte, error) {
+	dir, err := d.stateDir(false)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	f, err := dir.OpenFile(infoFile, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// lock takes the drive's lock, in its .editkit folder dir.
+func (d *Drive) lock(dir *place.Dir) error {
+	f, err := dir.OpenFile(lockFile, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	unlock, err := fsx.LockFile(f)
 	if err != nil {
 		if errors.Is(err, fsx.ErrLocked) {
 			return fmt.Errorf("drive %s is in use by another editkit command; wait for it to finish: %w", d.Root, err)
@@ -235,13 +307,25 @@ func (d *Drive) lockAndOpenJournal() error {
 		return err
 	}
 	d.unlock = unlock
+	return nil
+}
+
+func (d *Drive) lockAndOpenJournal() error {
+	dir, err := d.stateDir(false)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := d.lock(dir); err != nil {
+		return err
+	}
 	maxSeq, err := d.maxSeq()
 	if err != nil {
 		d.Close()
 		return err
 	}
 	d.nextSeq = maxSeq + 1
-	j, err := openJournal(d.path(journalFile))
+	j, err := openJournal(dir, journalFile)
 	if err != nil {
 		d.Close()
 		return err
@@ -262,8 +346,12 @@ func (d *Drive) SaveInfo() error {
 	if err != nil {
 		return err
 	}
-	return place.WriteFileBytes(d.Root, DirName+"/"+infoFile, append(b, '\n'), 0o644)
+	return d.root.WriteFileBytes(DirName+"/"+infoFile, append(b, '\n'), 0o644)
 }
+
+// Place is the placement root every write to the drive goes through: the
+// one the command opened the drive with.
+func (d *Drive) Place() *place.Root { return d.root }
 
 // StateDir returns the drive's .editkit folder, for files other packages
 // keep there (reports, checksum lists).
@@ -293,7 +381,10 @@ func (d *Drive) Append(recs ...Record) error {
 // LastSeq returns the seq of the newest record.
 func (d *Drive) LastSeq() uint64 { return d.nextSeq - 1 }
 
-// Sync flushes the journal and fsyncs it.
+// Sync flushes the journal and fsyncs it. It fails with place.ErrGone when
+// the drive's root is no longer the folder it was at open (the journal is
+// written through its open descriptor, so never into an empty mount point;
+// this tells the command the drive went).
 func (d *Drive) Sync() error {
 	if d.journal == nil {
 		return nil
@@ -301,7 +392,7 @@ func (d *Drive) Sync() error {
 	if err := d.journal.sync(); err != nil {
 		return fmt.Errorf("journal %s: %w", d.path(journalFile), err)
 	}
-	return nil
+	return d.root.Check()
 }
 
 // Flush writes buffered journal records to the file (no fsync): they then

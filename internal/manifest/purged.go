@@ -54,7 +54,12 @@ func (d *Drive) OpenPurgeLog() (*PurgeLog, error) {
 	if !d.writable {
 		return nil, errors.New("drive opened read-only")
 	}
-	w, err := openJournal(d.path(purgeFile))
+	dir, err := d.stateDir(false)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	w, err := openJournal(dir, purgeFile)
 	if err != nil {
 		return nil, fmt.Errorf("purge log %s: %w", d.path(purgeFile), err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
@@ -42,21 +44,23 @@ type Rebuild struct {
 	damagedInfo bool // drive.json could not be read: kept aside, identity taken from the manifest's header
 }
 
-// OpenForRebuild opens root to rebuild its manifest, making it an editkit
-// drive (new ID, label) if it is not one.
-func OpenForRebuild(root, label string, now time.Time) (*Rebuild, error) {
+// OpenForRebuild opens the drive at the command's placement root r to
+// rebuild its manifest, making it an editkit drive (new ID, label) if it is
+// not one.
+func OpenForRebuild(r *place.Root, label string, now time.Time) (*Rebuild, error) {
+	root := r.Path()
 	var d *Drive
 	damagedInfo := false
 	if !IsDrive(root) {
-		if err := os.MkdirAll(statePath(root, ""), 0o755); err != nil {
+		if err := r.MkdirAll(DirName); err != nil {
 			return nil, fmt.Errorf("create %s: %w", statePath(root, ""), err)
 		}
 		if label == "" {
 			label = filepath.Base(filepath.Clean(root))
 		}
-		d = &Drive{Root: root, Info: Info{Format: infoFormat, ID: "ek-" + fsx.RandomID(10), Label: label, Created: now.UTC()}}
+		d = &Drive{Root: root, root: r, Info: Info{Format: infoFormat, ID: "ek-" + fsx.RandomID(10), Label: label, Created: now.UTC()}}
 	} else {
-		d = &Drive{Root: root}
+		d = &Drive{Root: root, root: r}
 		var de *DamagedError
 		if err := d.loadInfo(); errors.As(err, &de) && filepath.Base(de.File) == infoFile {
 			damagedInfo = true
@@ -71,14 +75,15 @@ func OpenForRebuild(root, label string, now time.Time) (*Rebuild, error) {
 			return nil, err
 		}
 	}
-	unlock, err := fsx.Lock(d.path(lockFile))
+	state, err := d.stateDir(false)
 	if err != nil {
-		if errors.Is(err, fsx.ErrLocked) {
-			return nil, fmt.Errorf("drive %s is in use by another editkit command; wait for it to finish: %w", d.Root, err)
-		}
 		return nil, err
 	}
-	d.unlock = unlock
+	err = d.lock(state)
+	state.Close()
+	if err != nil {
+		return nil, err
+	}
 	rb := &Rebuild{Drive: d, Hints: map[string]Record{}, Removed: map[string]bool{}, damagedInfo: damagedInfo}
 	for _, err := range d.Records() {
 		if err != nil {
@@ -177,13 +182,17 @@ func (rb *Rebuild) Replace(recs []Record, now time.Time) (kept []string, err err
 		recs[i].Seq = seq
 		recs[i].Deleted = false
 	}
-	if err := os.MkdirAll(d.dir(), 0o755); err != nil {
+	// Everything below happens in the drive's .editkit folder, reached from
+	// its root without following a link.
+	state, err := d.stateDir(true)
+	if err != nil {
 		return nil, err
 	}
+	defer state.Close()
 	stamp := now.UTC().Format("20060102T150405Z")
 	if rb.damagedInfo {
-		aside := freeName(d.path(infoFile) + ".damaged-" + stamp)
-		if err := os.Rename(d.path(infoFile), aside); err != nil {
+		aside, err := setAside(state, infoFile, ".damaged-"+stamp)
+		if err != nil {
 			return nil, fmt.Errorf("keep the damaged %s aside: %w", d.path(infoFile), err)
 		}
 		kept = append(kept, aside)
@@ -192,14 +201,18 @@ func (rb *Rebuild) Replace(recs []Record, now time.Time) (kept []string, err err
 		return kept, err
 	}
 	// Leftovers of an earlier rebuild killed half-way.
-	if old, _ := filepath.Glob(filepath.Join(d.dir(), ".rebuild-*")); len(old) > 0 {
-		for _, p := range old {
-			os.Remove(p)
+	names, err := state.Names()
+	if err != nil {
+		return kept, err
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, ".rebuild-") {
+			state.Remove(n)
 		}
 	}
-	tmp := filepath.Join(d.dir(), ".rebuild-"+fsx.RandomID(6)+".ekm")
-	if err := writeManifestFile(tmp, d.Info.ID, seq, recs); err != nil {
-		os.Remove(tmp)
+	tmp := ".rebuild-" + fsx.RandomID(6) + ".ekm"
+	if err := writeManifestFile(state, tmp, d.Info.ID, seq, recs); err != nil {
+		state.Remove(tmp)
 		return kept, err
 	}
 	d.mem.forget() // the manifest and journal are replaced below
@@ -208,29 +221,28 @@ func (rb *Rebuild) Replace(recs []Record, now time.Time) (kept []string, err err
 		suffix = ".damaged-"
 	}
 	for _, name := range []string{baseFile, journalFile} {
-		p := d.path(name)
-		fi, err := os.Lstat(p)
+		fi, err := state.Lstat(name)
 		if errors.Is(err, os.ErrNotExist) || err == nil && fi.Mode().IsRegular() && fi.Size() == 0 && name == journalFile {
 			continue
 		}
 		if err != nil {
-			os.Remove(tmp)
+			state.Remove(tmp)
 			return kept, err
 		}
-		aside := freeName(p + suffix + stamp)
-		if err := os.Rename(p, aside); err != nil {
-			os.Remove(tmp)
-			return kept, fmt.Errorf("keep the old %s aside: %w", p, err)
+		aside, err := setAside(state, name, suffix+stamp)
+		if err != nil {
+			state.Remove(tmp)
+			return kept, fmt.Errorf("keep the old %s aside: %w", d.path(name), err)
 		}
 		kept = append(kept, aside)
 	}
-	if err := os.Rename(tmp, d.path(baseFile)); err != nil {
+	if err := state.Rename(tmp, baseFile); err != nil {
 		return kept, fmt.Errorf("put the rebuilt manifest in place: %w", err)
 	}
-	if err := fsx.SyncDir(d.dir()); err != nil {
+	if err := state.Sync(); err != nil {
 		return kept, err
 	}
-	j, err := openJournal(d.path(journalFile))
+	j, err := openJournal(state, journalFile)
 	if err != nil {
 		return kept, err
 	}
@@ -248,28 +260,38 @@ func (d *Drive) SaveInfoUnlocked() error {
 	if err != nil {
 		return err
 	}
-	return fsx.WriteFileAtomic(d.path(infoFile), append(b, '\n'), 0o644)
+	return d.root.WriteFileBytes(DirName+"/"+infoFile, append(b, '\n'), 0o644)
 }
 
-// freeName returns p, or p with a counter, whichever does not exist yet.
-func freeName(p string) string {
-	cand := p
+// setAside renames name in dir to name+suffix, or that with a counter,
+// whichever is free (never replacing anything), and returns its new path.
+func setAside(dir *place.Dir, name, suffix string) (string, error) {
+	cand := name + suffix
 	for i := 2; ; i++ {
-		if _, err := os.Lstat(cand); errors.Is(err, os.ErrNotExist) {
-			return cand
+		// Looked at first: a file system that cannot rename without
+		// replacing (FUSE exFAT) would not refuse.
+		_, err := dir.Lstat(cand)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err = dir.Rename(name, cand); err == nil {
+				return filepath.Join(dir.Path(), cand), nil
+			}
 		}
-		cand = fmt.Sprintf("%s-%d", p, i)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+		cand = fmt.Sprintf("%s%s-%d", name, suffix, i)
 	}
 }
 
 // writeManifestFile writes a complete manifest.ekm (header, sorted records,
-// trailer) to a new file and fsyncs it.
-func writeManifestFile(path, driveID string, maxSeq uint64, recs []Record) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// trailer) to the new file name in dir and fsyncs it.
+func writeManifestFile(dir *place.Dir, name, driveID string, maxSeq uint64, recs []Record) error {
+	f, err := dir.CreateExclusive(name, 0o644)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	path := f.Name()
 	w := bufio.NewWriterSize(f, 256<<10)
 	var line []byte
 	put := func(v any) error {

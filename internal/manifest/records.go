@@ -178,37 +178,42 @@ func collectRecords(recs iter.Seq2[Record, error]) ([]Record, error) {
 }
 
 func journalRecords(path string) iter.Seq2[Record, error] {
-	return lineFile(path, func(lr *lineReader, yield func(Record, error) bool) {
-		for {
-			body, err := lr.next()
-			if err == io.EOF {
-				return
-			}
-			if errors.Is(err, errTorn) {
-				if lr.restHasIntactLine() {
-					what, cause := describeDamage(err, lr.line)
-					yield(Record{}, damagedFile(path, what, fmt.Errorf("%w, followed by intact lines", cause)))
-				}
-				return // a crash's torn tail: everything before it stands
-			}
-			if err != nil {
-				yield(Record{}, err)
-				return
-			}
-			var r Record
-			if err := json.Unmarshal(body, &r); err != nil {
-				yield(Record{}, damagedFile(path, fmt.Sprintf("line %d", lr.line), err))
-				return
-			}
-			if err := treepath.Validate(r.Path); err != nil {
-				yield(Record{}, damagedFile(path, fmt.Sprintf("line %d", lr.line), err))
-				return
-			}
-			if !yield(r, nil) {
-				return
-			}
+	return lineFile(path, readJournal)
+}
+
+// readJournal yields the records on the lines lr reads: a journal's, or a
+// compaction run's.
+func readJournal(lr *lineReader, yield func(Record, error) bool) {
+	path := lr.name
+	for {
+		body, err := lr.next()
+		if err == io.EOF {
+			return
 		}
-	})
+		if errors.Is(err, errTorn) {
+			if lr.restHasIntactLine() {
+				what, cause := describeDamage(err, lr.line)
+				yield(Record{}, damagedFile(path, what, fmt.Errorf("%w, followed by intact lines", cause)))
+			}
+			return // a crash's torn tail: everything before it stands
+		}
+		if err != nil {
+			yield(Record{}, err)
+			return
+		}
+		var r Record
+		if err := json.Unmarshal(body, &r); err != nil {
+			yield(Record{}, damagedFile(path, fmt.Sprintf("line %d", lr.line), err))
+			return
+		}
+		if err := treepath.Validate(r.Path); err != nil {
+			yield(Record{}, damagedFile(path, fmt.Sprintf("line %d", lr.line), err))
+			return
+		}
+		if !yield(r, nil) {
+			return
+		}
+	}
 }
 
 func slices2Seq(rs []Record) iter.Seq2[Record, error] {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -81,9 +82,10 @@ func readChainFile(hdir string) ([]chainEntry, error) {
 	return entries, nil
 }
 
-// writeChain replaces a history's chain file atomically.
-func writeChain(hdir string, entries []chainEntry) error {
-	return writeAtomic(hdir, chainFileName, func(w *bufio.Writer) error {
+// writeChain replaces the chain file of the history in the folder hdir
+// (a tree path under r) atomically.
+func writeChain(r *place.Root, hdir string, entries []chainEntry) error {
+	return writeAtomic(r, path.Join(hdir, chainFileName), func(w *bufio.Writer) error {
 		w.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 		w.WriteString(`<ascmhldirectory xmlns="` + nsDirectory + `">` + "\n")
 		for _, e := range entries {
@@ -99,13 +101,13 @@ func writeChain(hdir string, entries []chainEntry) error {
 	})
 }
 
-// writeAtomic writes dir/name through a temporary file: write, fsync,
-// rename, fsync the folder. A crash leaves the old file or the new one,
-// never half of one.
-func writeAtomic(dir, name string, fill func(*bufio.Writer) error) (err error) {
+// writeAtomic writes the file rel under r through a temporary file: write,
+// fsync, rename, fsync the folder. A crash leaves the old file or the new
+// one, never half of one.
+func writeAtomic(r *place.Root, rel string, fill func(*bufio.Writer) error) (err error) {
 	// Through the placement path: never through a link, 0644 for every
 	// user, fixed temporary name (a killed run's is reused).
-	return place.WriteFile(filepath.Dir(dir), filepath.Base(dir)+"/"+name, 0o644, func(out io.Writer) error {
+	return r.WriteFile(rel, 0o644, func(out io.Writer) error {
 		bw := bufio.NewWriter(out)
 		if err := fill(bw); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
@@ -313,7 +314,11 @@ func FuzzChainRoundTrip(f *testing.F) {
 			entries = append(entries, chainEntry{Seq: len(entries) + 1, File: n, C4: C4(sum)})
 		}
 		dir := t.TempDir()
-		if err := writeChain(dir, entries); err != nil {
+		r, err := place.Open(dir, place.Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeChain(r, "", entries); err != nil {
 			t.Fatal(err)
 		}
 		got, err := readChainFile(dir)

@@ -3,6 +3,10 @@ package mhl
 import (
 	"io"
 	"os"
+	"path/filepath"
+
+	"github.com/editkit/editkit/internal/fsx"
+	"github.com/editkit/editkit/internal/place"
 )
 
 // spillThreshold is how many bytes of pending <hash> elements a history
@@ -20,8 +24,10 @@ const spillThreshold = 4 << 20
 // pops everything after that mark. A huge flat folder therefore costs disk,
 // not memory.
 type spill struct {
-	dir   string   // where the temporary file goes
-	f     *os.File // holds bytes [0, fsize); nil until needed
+	root  *place.Root
+	dir   string     // where the temporary file goes: a history folder under root
+	d     *place.Dir // dir, open while f is
+	f     *os.File   // holds bytes [0, fsize); nil until needed
 	fsize int64
 	mem   []byte // holds bytes [fsize, fsize+len(mem))
 }
@@ -34,11 +40,16 @@ func (s *spill) push(p []byte) error {
 		return nil
 	}
 	if s.f == nil {
-		f, err := os.CreateTemp(s.dir, ".editkit-mhl-*.spill")
+		d, err := s.root.OpenDir(s.dir, false)
 		if err != nil {
 			return err
 		}
-		s.f = f
+		f, err := d.CreateExclusive(".editkit-mhl-"+fsx.RandomID(8)+".spill", 0o600)
+		if err != nil {
+			d.Close()
+			return err
+		}
+		s.d, s.f = d, f
 	}
 	if _, err := s.f.WriteAt(s.mem, s.fsize); err != nil {
 		return err
@@ -72,7 +83,8 @@ func (s *spill) popTo(w io.Writer, mark int64) error {
 func (s *spill) close() {
 	if s.f != nil {
 		s.f.Close()
-		os.Remove(s.f.Name())
-		s.f = nil
+		s.d.Remove(filepath.Base(s.f.Name()))
+		s.d.Close()
+		s.f, s.d = nil, nil
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"iter"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -92,8 +93,22 @@ type Generation struct {
 // the histories as they were. Memory grows with
 // the depth of the tree and the size of its largest folder (a few bytes
 // per entry), not with the number of entries.
+//
+// WriteGeneration opens root for this one write; a command that holds its
+// drive's placement root passes it to WriteGenerationIn, so that nothing
+// is written once the drive is no longer the folder it opened.
 func WriteGeneration(root string, g Generation, entries iter.Seq2[Entry, error]) (path string, err error) {
-	w, err := newWriter(root, g)
+	r, err := place.Open(root, place.Hooks{})
+	if err != nil {
+		return "", fmt.Errorf("mhl: %w", err)
+	}
+	return WriteGenerationIn(r, g, entries)
+}
+
+// WriteGenerationIn is WriteGeneration writing through the placement root r
+// (never through a link, nothing once r is gone: place.ErrGone).
+func WriteGenerationIn(r *place.Root, g Generation, entries iter.Seq2[Entry, error]) (path string, err error) {
+	w, err := newWriter(r, g)
 	if err != nil {
 		return "", err
 	}
@@ -160,16 +175,9 @@ type sink struct {
 	final   bool // renamed into place
 }
 
-func newWriter(root string, g Generation) (*writer, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, fmt.Errorf("mhl: %w", err)
-	}
-	if fi, err := os.Stat(abs); err != nil {
-		return nil, fmt.Errorf("mhl: %w", err)
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("mhl: %s is not a folder", abs)
-	}
+func newWriter(r *place.Root, g Generation) (*writer, error) {
+	abs := r.Path()
+	var err error
 	switch g.Process {
 	case ProcessInPlace, ProcessTransfer, ProcessFlatten:
 	default:
@@ -195,17 +203,14 @@ func newWriter(root string, g Generation) (*writer, error) {
 	if _, err := compilePatterns(g.Ignore); err != nil {
 		return nil, fmt.Errorf("mhl: %w", err)
 	}
-	w := &writer{root: abs, g: g, dirFmt: g.DirHashFormat, now: time.Now}
+	w := &writer{root: abs, place: r, g: g, dirFmt: g.DirHashFormat, now: time.Now}
 	if w.dirFmt == "" {
 		w.dirFmt = XXH128
 	}
 	if !w.dirFmt.Valid() {
 		return nil, fmt.Errorf("mhl: unknown directory hash format %q", w.dirFmt)
 	}
-	if w.place, err = place.Open(abs, place.Hooks{}); err == nil {
-		err = w.place.MkdirAll(folderName) // never through a link
-	}
-	if err != nil {
+	if err := w.place.MkdirAll(folderName); err != nil { // never through a link
 		return nil, fmt.Errorf("mhl: %w", err)
 	}
 	s, patterns, err := w.newSink("")
@@ -235,7 +240,7 @@ func (w *writer) newSink(prefix string) (*sink, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("mhl: %w", err)
 	}
-	s := &sink{dir: dir, prefix: prefix, chain: chain, pending: spill{dir: hdir}}
+	s := &sink{dir: dir, prefix: prefix, chain: chain, pending: spill{root: w.place, dir: path.Join(prefix, folderName)}}
 	for _, e := range chain {
 		s.seq = max(s.seq, e.Seq)
 	}
@@ -564,7 +569,7 @@ func (w *writer) commit(s *sink) error {
 		return fmt.Errorf("mhl: %w", err)
 	}
 	chain := append(slices.Clip(s.chain), chainEntry{Seq: s.seq, File: s.name, C4: s.c4})
-	if err := writeChain(hdir, chain); err != nil {
+	if err := writeChain(w.place, path.Join(s.prefix, folderName), chain); err != nil {
 		return fmt.Errorf("mhl %s: %w", filepath.Join(hdir, chainFileName), err)
 	}
 	return nil

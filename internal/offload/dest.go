@@ -100,7 +100,7 @@ func (c *copier) openDests() error {
 			continue
 		}
 		if manifest.IsDrive(root) {
-			drv, err := manifest.OpenForWrite(root)
+			drv, err := manifest.OpenForWriteIn(d.place)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("destination %s: %v", arg, err))
 				continue
@@ -150,7 +150,7 @@ func (c *copier) prepareDests() error {
 		run := &manifest.Run{Command: "copy", Started: now, Host: c.opts.Host, PID: os.Getpid()}
 		if d.drive == nil {
 			// A new drive's identity is written with the run's mark.
-			drv, err := manifest.CreateRunning(d.root, d.label, now, run)
+			drv, err := manifest.CreateRunningIn(d.place, d.label, now, run)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("destination %s: %v", d.arg, err))
 				continue

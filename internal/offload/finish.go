@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/editkit/editkit/internal/manifest"
-	"github.com/editkit/editkit/internal/place"
 )
 
 // ChecksumsFile is the b3sum-format list on every drive, relative to its root.
@@ -147,7 +146,7 @@ func (c *copier) carryHistories(d *dest) error {
 			if err != nil {
 				return err
 			}
-			if err := place.WriteFileBytes(d.root, rel+"/"+e.Name(), data, 0o644); err != nil {
+			if err := d.place.WriteFileBytes(rel+"/"+e.Name(), data, 0o644); err != nil {
 				return err
 			}
 		}

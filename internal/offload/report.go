@@ -44,7 +44,7 @@ func (c *copier) writeReport(d *dest, rows *reportRows) (string, error) {
 		return "", err
 	}
 	// One folder sync for the three.
-	err = place.WriteFiles(d.root, ReportsDir,
+	err = d.place.WriteFiles(ReportsDir,
 		place.NewFile{Name: name + ".txt", Perm: 0o644, Fill: func(out io.Writer) error { return c.fillReport(out, d, rows, started) }},
 		place.NewFile{Name: name + ".json", Perm: 0o644, Fill: place.Bytes(js)},
 		place.NewFile{Name: name + ".html", Perm: 0o644, Fill: func(out io.Writer) error { return c.fillHTMLReport(out, d, rows, started) }})

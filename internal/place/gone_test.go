@@ -21,6 +21,9 @@ func assertGone(t *testing.T, r *Root) {
 		"OpenDir":  func() error { _, err := r.OpenDir("", true); return err },
 		"Remove":   func() error { return r.Remove("Avid Attic/Reel 1.avb") },
 		"Check":    r.Check,
+		"WriteFile": func() error {
+			return r.WriteFileBytes(".editkit/reports/copy.txt", []byte("report"), 0o644)
+		},
 	}
 	for name, step := range steps {
 		if err := step(); !errors.Is(err, ErrGone) {

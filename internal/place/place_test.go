@@ -66,7 +66,7 @@ func TestNothingThroughALink(t *testing.T) {
 	if _, err := r.Lstat("Music/cue.wav"); !errors.As(err, &le) {
 		t.Fatalf("Lstat through a link: %v", err)
 	}
-	if err := WriteFileBytes(root, "Music/report.txt", []byte("x"), 0o644); !errors.As(err, &le) {
+	if err := r.WriteFileBytes("Music/report.txt", []byte("x"), 0o644); !errors.As(err, &le) {
 		t.Fatalf("WriteFile through a link: %v", err)
 	}
 	if err := r.SetDirTime("Music", time.Unix(1e9, 0)); err != nil {
@@ -217,7 +217,11 @@ func TestWriteFilePermissions(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, ".editkit"), 0o755)
 	os.WriteFile(filepath.Join(root, ".editkit", TempName("checksums.b3sum")), []byte("left by a killed run"), 0o600)
-	err := WriteFile(root, ".editkit/checksums.b3sum", 0o644, func(w io.Writer) error {
+	r, err := Open(root, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.WriteFile(".editkit/checksums.b3sum", 0o644, func(w io.Writer) error {
 		_, err := io.WriteString(w, "abc  clip.mxf\n")
 		return err
 	})
@@ -228,7 +232,7 @@ func TestWriteFilePermissions(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o644 {
 		t.Fatalf("checksums.b3sum: %v %v, want 0644", fi.Mode(), err)
 	}
-	if err := WriteFileBytes(root, ".editkit/secret.json", []byte("{}"), 0o600); err != nil {
+	if err := r.WriteFileBytes(".editkit/secret.json", []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(filepath.Join(root, ".editkit", "secret.json")); fi.Mode().Perm() != 0o600 {
@@ -237,7 +241,7 @@ func TestWriteFilePermissions(t *testing.T) {
 	assertNoTemps(t, root)
 
 	// A failing fill leaves the old file and no temporary one.
-	err = WriteFile(root, ".editkit/checksums.b3sum", 0o644, func(w io.Writer) error {
+	err = r.WriteFile(".editkit/checksums.b3sum", 0o644, func(w io.Writer) error {
 		io.WriteString(w, "half")
 		return errors.New("manifest unreadable")
 	})

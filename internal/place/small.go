@@ -12,15 +12,17 @@ import (
 	"github.com/editkit/editkit/internal/treepath"
 )
 
-// WriteFile replaces the small file rel under root with what fill writes,
-// atomically: a reader (or a crash) sees the old file or the new one. The
-// temporary file has the fixed name TempName(base) beside it, so one left
-// by a killed run is simply reused. Nothing is written through a link. perm
-// is applied exactly (not reduced by the umask): 0o644 for what a drive
-// offers every user (checksum lists, reports, ASC MHL), 0o600 for secrets;
-// file systems without permission bits (exFAT) are left as they are.
-func WriteFile(root, rel string, perm os.FileMode, fill func(io.Writer) error) error {
-	return WriteFiles(root, treepath.Parent(rel), NewFile{Name: treepath.Base(rel), Perm: perm, Fill: fill})
+// WriteFile replaces the small file rel under the root with what fill
+// writes, atomically: a reader (or a crash) sees the old file or the new
+// one. The temporary file has the fixed name TempName(base) beside it, so
+// one left by a killed run is simply reused. Nothing is written through a
+// link, nor anywhere once the root is no longer the folder it was at Open
+// (ErrGone). perm is applied exactly (not reduced by the umask): 0o644 for
+// what a drive offers every user (checksum lists, reports, ASC MHL), 0o600
+// for secrets; file systems without permission bits (exFAT) are left as
+// they are.
+func (r *Root) WriteFile(rel string, perm os.FileMode, fill func(io.Writer) error) error {
+	return r.WriteFiles(treepath.Parent(rel), NewFile{Name: treepath.Base(rel), Perm: perm, Fill: fill})
 }
 
 // NewFile is one file for WriteFiles: its name in the folder, its
@@ -31,22 +33,23 @@ type NewFile struct {
 	Fill func(io.Writer) error
 }
 
-// WriteFiles replaces each of files in the folder dir under root as
-// WriteFile does, one after the other, and syncs the folder once for all
-// of them: each file is synced before it takes its name, so a final name
-// never holds a partial file, and the folder's one sync makes every rename
-// durable. It stops at the first file that fails; those before it are in
-// place.
-func WriteFiles(root, dir string, files ...NewFile) error {
-	r, err := Open(root, Hooks{})
-	if err != nil {
-		return err
-	}
+// WriteFiles replaces each of files in the folder dir under the root as
+// WriteFile does (see Dir.WriteFiles).
+func (r *Root) WriteFiles(dir string, files ...NewFile) error {
 	d, err := r.OpenDir(dir, true)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	return d.WriteFiles(files...)
+}
+
+// WriteFiles replaces each of files in d, one after the other, and syncs
+// the folder once for all of them: each file is synced before it takes its
+// name, so a final name never holds a partial file, and the folder's one
+// sync makes every rename durable. It stops at the first file that fails;
+// those before it are in place.
+func (d *Dir) WriteFiles(files ...NewFile) error {
 	for _, nf := range files {
 		if err := d.writeFile(nf); err != nil {
 			return err
@@ -110,11 +113,17 @@ func Bytes(data []byte) func(io.Writer) error {
 }
 
 // WriteFileBytes is WriteFile with the content at hand.
-func WriteFileBytes(root, rel string, data []byte, perm os.FileMode) error {
-	return WriteFile(root, rel, perm, Bytes(data))
+func (r *Root) WriteFileBytes(rel string, data []byte, perm os.FileMode) error {
+	return r.WriteFile(rel, perm, Bytes(data))
 }
 
-// WriteFileAt is WriteFile for a path whose folder is the root.
+// WriteFileAt is WriteFile for a one-shot file in a folder that is not a
+// drive (a settings file, a page the user named): that folder is the root,
+// opened for this one write.
 func WriteFileAt(path string, perm os.FileMode, fill func(io.Writer) error) error {
-	return WriteFile(filepath.Dir(path), filepath.Base(path), perm, fill)
+	r, err := Open(filepath.Dir(path), Hooks{})
+	if err != nil {
+		return err
+	}
+	return r.WriteFile(filepath.Base(path), perm, fill)
 }

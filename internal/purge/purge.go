@@ -135,20 +135,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, &UsageError{err}
 	}
+	pr, err := place.Open(root, o.Hooks)
+	if err != nil {
+		return nil, err
+	}
 	var drv *manifest.Drive
 	if o.DryRun {
-		drv, err = manifest.Open(root)
+		drv, err = manifest.OpenIn(pr)
 	} else {
-		drv, err = manifest.OpenForWrite(root)
+		drv, err = manifest.OpenForWriteIn(pr)
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer drv.Close()
-	pr, err := place.Open(root, o.Hooks)
-	if err != nil {
-		return nil, err
-	}
 	res := &Result{Drive: o.Drive, Label: drv.Info.Label, DriveID: drv.Info.ID, DryRun: o.DryRun}
 	p := &purger{o: o, root: root, drv: drv, place: pr, res: res}
 	if !o.DryRun {

@@ -106,11 +106,11 @@ func (v *verifier) againstManifest(ctx context.Context) error {
 // openManifest opens the drive's manifest, for writing unless the run is
 // read-only.
 func (v *verifier) openManifest() (*manifest.Drive, error) {
-	open := manifest.OpenForWrite
+	open := manifest.OpenForWriteIn
 	if v.opts.ReadOnly {
-		open = manifest.Open
+		open = manifest.OpenIn
 	}
-	drv, err := open(v.root)
+	drv, err := open(v.place)
 	if errors.Is(err, manifest.ErrNotADrive) {
 		return nil, &UsageError{err}
 	}

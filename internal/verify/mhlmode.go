@@ -357,7 +357,7 @@ func (v *verifier) verifiedGeneration(format mhl.Format, entries []*mhlEntry, pa
 // ASC MHL history, its folder hashes in format, ignoring what a drive walk
 // leaves out less any pattern that would hide one of paths.
 func (v *verifier) appendGeneration(created time.Time, format mhl.Format, paths iter.Seq2[string, bool], entries iter.Seq2[mhl.Entry, error]) (string, error) {
-	return mhl.WriteGeneration(v.root, mhl.Generation{
+	return mhl.WriteGenerationIn(v.place, mhl.Generation{
 		Process:       mhl.ProcessInPlace,
 		Created:       created,
 		Host:          v.opts.Host,

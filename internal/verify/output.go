@@ -270,18 +270,15 @@ func (v *verifier) writeReport() (string, error) {
 	}
 	// Through the placement path: never through a link, readable by every
 	// user (0644).
-	rel := manifest.DirName + "/reports/" + name
-	if err := place.WriteFileBytes(v.root, rel+".txt", text.Bytes(), 0o644); err != nil {
-		return "", err
-	}
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return "", err
 	}
-	if err := place.WriteFileBytes(v.root, rel+".json", js, 0o644); err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, name+".txt"), place.WriteFile(v.root, rel+".html", 0o644, v.writeHTMLReport)
+	err = v.place.WriteFiles(manifest.DirName+"/reports",
+		place.NewFile{Name: name + ".txt", Perm: 0o644, Fill: place.Bytes(text.Bytes())},
+		place.NewFile{Name: name + ".json", Perm: 0o644, Fill: place.Bytes(js)},
+		place.NewFile{Name: name + ".html", Perm: 0o644, Fill: v.writeHTMLReport})
+	return filepath.Join(dir, name+".txt"), err
 }
 
 // printPurged lists the files removed on purpose.

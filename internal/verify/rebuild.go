@@ -58,7 +58,7 @@ func (v *verifier) rebuild(ctx context.Context) error {
 	now := v.opts.Now()
 	info := &Rebuild{}
 	v.res.Rebuild = info
-	rb, err := manifest.OpenForRebuild(v.root, "", now)
+	rb, err := manifest.OpenForRebuild(v.place, "", now)
 	if err != nil {
 		return err
 	}

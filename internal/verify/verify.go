@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/editkit/editkit/internal/manifest"
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/report"
 	"github.com/editkit/editkit/internal/run"
 	"github.com/editkit/editkit/internal/treepath"
@@ -194,7 +195,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, &UsageError{err}
 	}
-	v := &verifier{opts: o, root: root, scope: scope, res: &Result{
+	// Every write to the drive (reports, drive.json, the journal, ASC MHL
+	// generations) goes through this one root, opened now: nothing is
+	// written once the drive is no longer this folder.
+	pr, err := place.Open(root, place.Hooks{})
+	if err != nil {
+		return nil, usagef("drive %s: %v", o.Drive, err)
+	}
+	v := &verifier{opts: o, root: root, place: pr, scope: scope, res: &Result{
 		Drive:   o.Drive,
 		Started: o.Now(),
 		Counts:  map[Kind]int{},
@@ -399,6 +407,7 @@ func (v *verifier) partial(cause error) *Result {
 type verifier struct {
 	opts  Options
 	root  string
+	place *place.Root // the drive's: everything written goes through it
 	scope []string
 	res   *Result
 
