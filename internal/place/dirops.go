@@ -1,9 +1,13 @@
 package place
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/editkit/editkit/internal/treepath"
 )
 
 // Path is the folder's absolute path, for messages.
@@ -49,4 +53,39 @@ func oneName(name string) error {
 		return fmt.Errorf("%q is not a name in a folder", name)
 	}
 	return nil
+}
+
+// RemoveFolder removes the folder rel and the files in it (a folder of
+// editkit's own, with no sub-folders: a drive test's), never through a
+// link. A folder already gone is not an error.
+func (r *Root) RemoveFolder(rel string) error {
+	parent, err := r.OpenDir(treepath.Parent(rel), false)
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	name := treepath.Base(rel)
+	d, err := parent.OpenDir(name, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	names, err := d.Names()
+	if err == nil {
+		for _, n := range names {
+			if rerr := d.Remove(n); rerr != nil && err == nil {
+				err = rerr
+			}
+		}
+	}
+	d.Close()
+	if err != nil {
+		return err
+	}
+	if err := parent.RemoveDir(name); err != nil {
+		return err
+	}
+	return parent.Sync()
 }

@@ -75,7 +75,13 @@ func SurfaceTest(ctx context.Context, o SurfaceOptions) (*SurfaceResult, error) 
 	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
 		return nil, usagef("drive %s is not a folder; is it connected?", o.Drive)
 	}
-	removeSurfaceLeftovers(root)
+	// The test files go through the placement path: a folder of a fresh
+	// name, reached without following links, removed at the end.
+	pr, err := place.Open(root, place.Hooks{})
+	if err != nil {
+		return nil, err
+	}
+	removeSurfaceLeftovers(pr)
 	space, err := fsx.FreeSpace(root)
 	if err != nil {
 		return nil, err
@@ -98,18 +104,11 @@ func SurfaceTest(ctx context.Context, o SurfaceOptions) (*SurfaceResult, error) 
 	if o.Seed == 0 {
 		o.Seed = uint64(time.Now().UnixNano())
 	}
-	// The test files go through the placement path: a folder of a fresh
-	// name, reached without following links, removed at the end.
-	pr, err := place.Open(root, place.Hooks{})
-	if err != nil {
-		return nil, err
-	}
 	dirName := SurfaceDirPrefix + fsx.RandomID(4)
-	dir := filepath.Join(root, dirName)
 	if err := pr.MkdirAll(dirName); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir) // removes a link, never follows one
+	defer pr.RemoveFolder(dirName)
 	pd, err := pr.OpenDir(dirName, false)
 	if err != nil {
 		return nil, err
@@ -122,7 +121,7 @@ func SurfaceTest(ctx context.Context, o SurfaceOptions) (*SurfaceResult, error) 
 	start := time.Now()
 	for off, i := int64(0), 0; off < size; i++ {
 		n := min(o.FileSize, size-off)
-		name := filepath.Join(dir, fmt.Sprintf("%04d.bin", i))
+		name := filepath.Join(pr.Join(dirName), fmt.Sprintf("%04d.bin", i))
 		files = append(files, name)
 		if err := writePattern(ctx, pd, name, o.Seed, uint64(i), n, o.Progress); err != nil {
 			if ctx.Err() != nil {
@@ -247,11 +246,11 @@ func checkPattern(ctx context.Context, d *place.Dir, name string, seed, file uin
 
 // removeSurfaceLeftovers deletes the test folders of a drive test that was
 // killed before it could clean up.
-func removeSurfaceLeftovers(root string) {
-	entries, _ := os.ReadDir(root)
+func removeSurfaceLeftovers(pr *place.Root) {
+	entries, _ := os.ReadDir(pr.Path())
 	for _, e := range entries {
 		if e.IsDir() && strings.HasPrefix(e.Name(), SurfaceDirPrefix) {
-			os.RemoveAll(filepath.Join(root, e.Name()))
+			pr.RemoveFolder(e.Name())
 		}
 	}
 }
