@@ -15,16 +15,6 @@ import (
 	"github.com/editkit/editkit/internal/place"
 )
 
-// placeRoot opens dir as a command's placement root.
-func placeRoot(t testing.TB, dir string) *place.Root {
-	t.Helper()
-	r, err := place.Open(dir, place.Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 // driveWithJournal makes root an editkit drive whose journal holds
 // records not yet compacted, and leaves it open for writing.
 func driveWithJournal(t *testing.T, root string) *Drive {

@@ -9,10 +9,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/editkit/editkit/internal/place"
 	"github.com/editkit/editkit/internal/treepath"
 )
 
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+// placeRoot opens dir as a command's placement root.
+func placeRoot(t testing.TB, dir string) *place.Root {
+	t.Helper()
+	r, err := place.Open(dir, place.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
 
 func collect(t *testing.T, d *Drive) []Record {
 	t.Helper()
