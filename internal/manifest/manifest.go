@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -157,6 +158,9 @@ func openRoot(root string) (*place.Root, error) {
 // Open opens a drive for reading only: no lock is taken and nothing is written.
 func Open(root string) (*Drive, error) {
 	r, err := openRoot(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", root, ErrNotADrive)
+	}
 	if err != nil {
 		return nil, err
 	}
