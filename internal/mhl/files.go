@@ -9,10 +9,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/editkit/editkit/internal/hashing"
 	"github.com/editkit/editkit/internal/place"
@@ -114,22 +112,6 @@ func writeAtomic(r *place.Root, rel string, fill func(*bufio.Writer) error) (err
 		}
 		return bw.Flush()
 	})
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // no directory fsync there; NTFS journals the rename
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
 }
 
 // fileC4 returns the C4 id of a file's bytes.
