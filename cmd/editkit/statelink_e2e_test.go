@@ -46,7 +46,7 @@ func refusesLink(t *testing.T, elsewhere string, run func() result) {
 
 // A .editkit link planted on a drive (pointing at another drive's state,
 // or at an empty folder on a drive never written to) is refused by copy,
-// verify and pull, and nothing is written where it points: not the lock,
+// verify, pull and purge, and nothing is written where it points: not the lock,
 // the journal, drive.json, a report or a checksum list.
 func TestDriveStateLinkRefused(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "Show")
@@ -69,7 +69,7 @@ func TestDriveStateLinkRefused(t *testing.T) {
 	t.Run("verify", func(t *testing.T) {
 		refusesLink(t, elsewhere, func() result { return editkit(t, "verify", drive) })
 	})
-	t.Run("pull", func(t *testing.T) {
+	t.Run("pull and purge", func(t *testing.T) {
 		h := &testHub{name: "folder", url: t.TempDir(), env: stateEnv(t)}
 		h.dir = h.url
 		inbox := t.TempDir()
@@ -78,5 +78,6 @@ func TestDriveStateLinkRefused(t *testing.T) {
 			t.Fatalf("push: %s", r)
 		}
 		refusesLink(t, elsewhere, func() result { return h.run(t, "pull", drive) })
+		refusesLink(t, elsewhere, func() result { return h.run(t, "purge", "--all", drive) })
 	})
 }
