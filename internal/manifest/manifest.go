@@ -139,7 +139,6 @@ type Drive struct {
 	mem memRecords
 }
 
-func (d *Drive) dir() string             { return filepath.Join(d.Root, DirName) }
 func (d *Drive) path(name string) string { return filepath.Join(d.Root, DirName, name) }
 func statePath(root, name string) string { return filepath.Join(root, DirName, name) }
 
@@ -356,10 +355,6 @@ func (d *Drive) SaveInfo() error {
 // Place is the placement root every write to the drive goes through: the
 // one the command opened the drive with.
 func (d *Drive) Place() *place.Root { return d.root }
-
-// StateDir returns the drive's .editkit folder, for files other packages
-// keep there (reports, checksum lists).
-func (d *Drive) StateDir() string { return d.dir() }
 
 // Append adds records to the journal, giving each the next seq. They are
 // buffered; Sync makes them durable.
