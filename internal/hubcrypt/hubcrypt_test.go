@@ -579,3 +579,36 @@ func TestWriteToWritesFromPageAlignedMemory(t *testing.T) {
 		}
 	}
 }
+
+// An open reader holds one buffer of about a batch of sealed chunks (it
+// decrypts them where they were read), not one to read into and another
+// to decrypt into: restore holds one per download.
+func TestOpenReaderHoldsOneBatchBuffer(t *testing.T) {
+	ctx := context.Background()
+	s, _ := testStore(t, testKeys(t))
+	data, key := putRandomBlob(t, s, 2*readBatch*chunkSize+5)
+	runtime.GC()
+	runtime.GC() // batches pooled by earlier tests are gone: each reader allocates its own
+	const readers = 8
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var open []io.ReadCloser
+	for range readers {
+		rc, err := s.Get(ctx, key, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, rc)
+	}
+	runtime.ReadMemStats(&after)
+	for _, rc := range open {
+		got, err := io.ReadAll(rc)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read %d bytes (%v), not the plaintext", len(got), err)
+		}
+		rc.Close()
+	}
+	if per, most := (after.TotalAlloc-before.TotalAlloc)/readers, uint64(readBatch*sealedChunk)*11/10; per > most {
+		t.Errorf("an open reader allocated %d KiB, want at most %d KiB", per>>10, most>>10)
+	}
+}

@@ -422,7 +422,7 @@ func (l *Local) ioErr(err error) error {
 	return err
 }
 
-// Get opens the object's file.
+// Get opens the object's file, read ahead as objectReader says.
 func (l *Local) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	if err := ValidateKey(key); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
@@ -455,15 +455,7 @@ func (l *Local) Get(ctx context.Context, key string, offset, length int64) (io.R
 		f.Close()
 		return nil, fmt.Errorf("get %s: %w", key, l.ioErr(err))
 	}
-	if length < 0 {
-		return f, nil
-	}
-	return readCloser{io.LimitReader(f, length), f}, nil
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
+	return newObjectReader(f, offset, length), nil
 }
 
 func (l *Local) notFound(err error) error {
