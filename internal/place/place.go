@@ -377,7 +377,7 @@ type File struct {
 	dirs *sharedDir // dir's share; nil once released
 	rel  string
 	name string // final base name
-	tmp  string // temporary base name
+	tmp  string // temporary base name; "" while the file has no name
 	f    *tempFile
 	n    int64
 	h    *hashing.MultiHasher
@@ -416,7 +416,7 @@ func (r *Root) Begin(rel string, o BeginOptions) (*File, error) {
 		return nil, err
 	}
 	name := treepath.Base(rel)
-	p := &File{r: r, dir: shared.d, dirs: shared, rel: rel, name: name, tmp: TempName(name)}
+	p := &File{r: r, dir: shared.d, dirs: shared, rel: rel, name: name}
 	if err := p.create(o); err != nil {
 		p.releaseDir()
 		return nil, err
@@ -462,6 +462,7 @@ func (p *File) create(o BeginOptions) error {
 		flag |= os.O_TRUNC
 	}
 	var err error
+	p.tmp = TempName(p.name)
 	p.f, err = openTemp(p.dir, p.tmp, flag, perm)
 	return err
 }
@@ -706,6 +707,7 @@ func (p *File) link(replace bool) error {
 // linkTemp gives the unnamed file its temporary name; one a killed run
 // left there is removed first.
 func (p *File) linkTemp() error {
+	p.tmp = TempName(p.name)
 	err := p.f.link(p.dir, p.tmp)
 	if errors.Is(err, fs.ErrExist) {
 		if err = p.dir.Remove(p.tmp); err == nil {
@@ -815,7 +817,7 @@ func (p *File) checkFinal(final string, replace bool) error {
 func (p *File) Abort() {
 	if p.f != nil {
 		p.discard()
-	} else {
+	} else if p.tmp != "" {
 		p.dir.Remove(p.tmp)
 	}
 	p.releaseDir()
