@@ -81,7 +81,7 @@ func TestCopySmallFilesSystemCallsPerFile(t *testing.T) {
 // fileCalls are the system calls a copy makes on files and folders (not
 // the Go runtime's own: futex, nanosleep, epoll, memory).
 const fileCalls = "openat,open,close,newfstatat,fstat,statx,lstat,stat,fcntl,read,write,pread64,pwrite64,fadvise64," +
-	"rename,renameat,renameat2,utimensat,fsync,fdatasync,syncfs,getdents64,mkdirat,unlinkat,fstatfs,statfs,lseek"
+	"rename,renameat,renameat2,link,linkat,utimensat,fsync,fdatasync,syncfs,getdents64,mkdirat,unlinkat,fstatfs,statfs,lseek"
 
 // straceCounts reads the calls column of an `strace -c` summary.
 func straceCounts(t *testing.T, path string) map[string]int {

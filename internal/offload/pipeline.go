@@ -486,8 +486,10 @@ func (w *worker) create(d *dest, e walk.Entry, perm os.FileMode, small bool) (*o
 		return nil, err
 	}
 	// copy restarts a file an interrupted run left half-written: the
-	// source may have changed since.
-	pf, err := d.place.Begin(e.Path, place.BeginOptions{Perm: perm})
+	// source may have changed since. A small file is created without a
+	// name where the drive allows it (place.BeginOptions.Unnamed): its
+	// batch links it at its final name once synced and read back.
+	pf, err := d.place.Begin(e.Path, place.BeginOptions{Perm: perm, Unnamed: small})
 	if err != nil {
 		return nil, err
 	}

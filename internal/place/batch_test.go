@@ -41,10 +41,16 @@ func (b *batchResult) done(rel string) func(fs.FileInfo, error) {
 // read back as.
 func writeBatch(t *testing.T, r *Root, b *Batch, files map[string]string, xxh map[string]string, mt time.Time, res *batchResult) {
 	t.Helper()
+	writeBatchAs(t, r, b, BeginOptions{Perm: 0o644, Hash: true}, files, xxh, mt, res)
+}
+
+// writeBatchAs is writeBatch beginning each file with o.
+func writeBatchAs(t *testing.T, r *Root, b *Batch, o BeginOptions, files map[string]string, xxh map[string]string, mt time.Time, res *batchResult) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for rel, content := range files {
 		wg.Go(func() {
-			p, err := r.Begin(rel, BeginOptions{Perm: 0o644, Hash: true})
+			p, err := r.Begin(rel, o)
 			if err != nil {
 				t.Error(err)
 				return
@@ -414,12 +420,25 @@ func openDescriptors(t *testing.T) int {
 // path would leak one per file for the rest of the run, and a copy of a
 // tree of small files onto a failing drive would run out of them.
 func TestBatchFailedGroupLeavesNoDescriptorOpen(t *testing.T) {
+	for _, unnamed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unnamed=%v", unnamed), func(t *testing.T) { failGroupEveryWay(t, unnamed) })
+	}
+}
+
+// failGroupEveryWay is TestBatchFailedGroupLeavesNoDescriptorOpen for files
+// begun with or without a name (BeginOptions.Unnamed; a file without one
+// is known by its final path until it is named).
+func failGroupEveryWay(t *testing.T, unnamed bool) {
 	root := t.TempDir()
 	r, _ := Open(root, Hooks{})
 	r.faults.syncfs = func(*os.File) error { return syscall.EIO }
 	lost := map[string]bool{}
 	for f := range 10 {
-		lost[filepath.Join(root, "Bins", TempName(fmt.Sprintf("lost %d.avb", f)))] = true
+		name := fmt.Sprintf("lost %d.avb", f)
+		if !unnamed {
+			name = TempName(name)
+		}
+		lost[filepath.Join(root, "Bins", name)] = true
 	}
 	r.faults.fsync = func(f *os.File) error {
 		if lost[f.Name()] {
@@ -442,9 +461,10 @@ func TestBatchFailedGroupLeavesNoDescriptorOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	o := BeginOptions{Perm: 0o644, Hash: true, Unnamed: unnamed}
 	before := openDescriptors(t)
 	var res batchResult
-	writeBatch(t, r, r.NewBatch(8), files, xxh, time.Now(), &res)
+	writeBatchAs(t, r, r.NewBatch(8), o, files, xxh, time.Now(), &res)
 	for rel := range files {
 		if res.errs[rel] == nil {
 			t.Fatalf("%s was placed; every file of this group must fail", rel)
@@ -453,7 +473,7 @@ func TestBatchFailedGroupLeavesNoDescriptorOpen(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := r.NewBatch(100)
 	for f := range 10 {
-		p, err := r.Begin(fmt.Sprintf("Bins/cancelled %d.avb", f), BeginOptions{Perm: 0o644, Hash: true})
+		p, err := r.Begin(fmt.Sprintf("Bins/cancelled %d.avb", f), o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -466,4 +486,10 @@ func TestBatchFailedGroupLeavesNoDescriptorOpen(t *testing.T) {
 		t.Fatalf("%d descriptors open after the failed groups, %d before: failing files leak their descriptors", after, before)
 	}
 	assertNoTemps(t, root)
+	for f := range 10 {
+		taken := filepath.Join(root, "Bins", fmt.Sprintf("taken %d.avb", f))
+		if got, err := os.ReadFile(taken); err != nil || string(got) != "already there" {
+			t.Errorf("%s: %q, %v; the file that was there must be left alone", taken, got, err)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +21,9 @@ import (
 type Dir struct {
 	path string // for messages
 	fd   int
+	// unnamed caches whether files without a name may be created here
+	// (see openUnnamed): 0 not asked yet, 1 yes, 2 no.
+	unnamed atomic.Int32
 }
 
 // rootID is what identifies a root folder: its file system and inode.

@@ -136,6 +136,10 @@ type Root struct {
 	// files was opened first (see Root.syncGroup).
 	begun atomic.Int64
 
+	// noUnnamed remembers that the root's file system refused a file
+	// without a name (BeginOptions.Unnamed): FUSE exFAT, older kernels.
+	noUnnamed atomic.Bool
+
 	// fileSyncs and dirSyncs count the syncs made (tests prove batching
 	// with them).
 	fileSyncs, dirSyncs atomic.Int64
@@ -373,7 +377,7 @@ type File struct {
 	dirs *sharedDir // dir's share; nil once released
 	rel  string
 	name string // final base name
-	tmp  string // temporary base name
+	tmp  string // temporary base name; "" while the file has no name
 	f    *tempFile
 	n    int64
 	h    *hashing.MultiHasher
@@ -392,6 +396,13 @@ type BeginOptions struct {
 	// Hash hashes every byte of the file (those resumed included) with
 	// BLAKE3 and xxh128 in one pass; Sum returns the result.
 	Hash bool
+	// Unnamed creates a file that is not resumed without any name where
+	// the file system allows it (Linux O_TMPFILE), and Commit links it at
+	// its final name: a kill -9 before then leaves nothing on the drive
+	// (the file vanishes with the process), and creating and naming it
+	// costs the folder one change instead of a create and a rename.
+	// Elsewhere the file has its temporary name as usual.
+	Unnamed bool
 }
 
 // Begin opens the temporary file for the final tree path rel, creating its
@@ -405,12 +416,8 @@ func (r *Root) Begin(rel string, o BeginOptions) (*File, error) {
 		return nil, err
 	}
 	name := treepath.Base(rel)
-	p := &File{r: r, dir: shared.d, dirs: shared, rel: rel, name: name, tmp: TempName(name)}
-	flag := os.O_RDWR | os.O_CREATE
-	if !o.Resume {
-		flag |= os.O_TRUNC
-	}
-	if p.f, err = openTemp(p.dir, p.tmp, flag, o.Perm.Perm()|0o600); err != nil {
+	p := &File{r: r, dir: shared.d, dirs: shared, rel: rel, name: name}
+	if err := p.create(o); err != nil {
 		p.releaseDir()
 		return nil, err
 	}
@@ -426,12 +433,38 @@ func (r *Root) Begin(rel string, o BeginOptions) (*File, error) {
 		}
 		n, err := io.Copy(w, p.f.file())
 		if err != nil {
+			name := p.f.Name()
 			p.Abort()
-			return nil, fmt.Errorf("read %s: %w", p.f.Name(), err)
+			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		p.n = n
 	}
 	return p, nil
+}
+
+// create opens the file's temporary file: without a name when asked and
+// the root's file system allows it, otherwise under its temporary name.
+func (p *File) create(o BeginOptions) error {
+	perm := o.Perm.Perm() | 0o600
+	if o.Unnamed && !o.Resume && !p.r.noUnnamed.Load() {
+		f, err := openUnnamed(p.dir, p.name, perm)
+		if err == nil {
+			p.f = f
+			return nil
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+		p.r.noUnnamed.Store(true)
+	}
+	flag := os.O_RDWR | os.O_CREATE
+	if !o.Resume {
+		flag |= os.O_TRUNC
+	}
+	var err error
+	p.tmp = TempName(p.name)
+	p.f, err = openTemp(p.dir, p.tmp, flag, perm)
+	return err
 }
 
 // Path is the final name's absolute path.
@@ -626,12 +659,14 @@ func (p *File) Commit(replace bool) (fs.FileInfo, error) {
 func (p *File) rename(replace bool) error {
 	fi, err := p.f.Stat()
 	if err != nil {
-		p.f.Close()
-		p.f = nil
-		p.dir.Remove(p.tmp)
-		return fmt.Errorf("stat %s: %w", filepath.Join(p.dir.path, p.tmp), err)
+		name := p.f.Name()
+		p.discard()
+		return fmt.Errorf("stat %s: %w", name, err)
 	}
 	p.fi = renamed{fi, p.name}
+	if p.f.unnamed {
+		return p.link(replace)
+	}
 	if err := p.f.Close(); err != nil {
 		p.f = nil
 		p.dir.Remove(p.tmp)
@@ -643,6 +678,60 @@ func (p *File) rename(replace bool) error {
 		return err
 	}
 	return nil
+}
+
+// link names the settled unnamed file and closes it. Linking never
+// replaces: when nothing is at the final name, one call names it there.
+// When something is, the file takes its temporary name and goes the way
+// of a named file (place), which decides whether what is there may be
+// replaced or is a name the drive confuses with this one.
+func (p *File) link(replace bool) error {
+	err := p.f.link(p.dir, p.name)
+	if errors.Is(err, fs.ErrExist) {
+		if err = p.linkTemp(); err == nil {
+			if err = p.place(replace); err != nil {
+				p.dir.Remove(p.tmp)
+			}
+		}
+	}
+	closeErr := p.f.Close()
+	p.f = nil
+	if err == nil && closeErr != nil {
+		// Not kept: the file's descriptor reported a failure.
+		p.dir.Remove(p.name)
+		err = fmt.Errorf("close %s: %w", p.Path(), closeErr)
+	}
+	return err
+}
+
+// linkTemp gives the unnamed file its temporary name; one a killed run
+// left there is removed first.
+func (p *File) linkTemp() error {
+	p.tmp = TempName(p.name)
+	err := p.f.link(p.dir, p.tmp)
+	if errors.Is(err, fs.ErrExist) {
+		if err = p.dir.Remove(p.tmp); err == nil {
+			err = p.f.link(p.dir, p.tmp)
+		}
+	}
+	if err == nil {
+		p.f.unnamed = false
+	}
+	return err
+}
+
+// discard closes the temporary file and removes it (an unnamed one is gone
+// once closed).
+func (p *File) discard() {
+	if p.f == nil {
+		return
+	}
+	unnamed := p.f.unnamed
+	p.f.Close()
+	p.f = nil
+	if !unnamed {
+		p.dir.Remove(p.tmp)
+	}
 }
 
 // placed notes a renamed file whose folder is synced and describes it.
@@ -727,14 +816,15 @@ func (p *File) checkFinal(final string, replace bool) error {
 // Abort removes the temporary file; the final name was never touched.
 func (p *File) Abort() {
 	if p.f != nil {
-		p.f.Close()
-		p.f = nil
+		p.discard()
+	} else if p.tmp != "" {
+		p.dir.Remove(p.tmp)
 	}
-	p.dir.Remove(p.tmp)
 	p.releaseDir()
 }
 
-// Keep closes the temporary file and leaves it for the next run to resume.
+// Keep closes the temporary file and leaves it for the next run to resume
+// (an unnamed file, never resumed, is gone once closed).
 func (p *File) Keep() {
 	if p.f != nil {
 		p.f.Close()
