@@ -250,7 +250,9 @@ func destErrorText(d *dest, err error) string {
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return fmt.Sprintf("%s is full: %v; free space on it (or use a bigger drive) and run the same command again to resume", d.arg, err)
 	case errors.Is(err, place.ErrGone):
-		return fmt.Sprintf("%s was disconnected (%v); reconnect it and run the same command again to resume", d.arg, err)
+		// The error names the absolute path and the I/O error that revealed
+		// it; the files it hit are listed with theirs.
+		return fmt.Sprintf("%s was disconnected (it is no longer the drive it was when the copy started); reconnect it and run the same command again to resume", d.arg)
 	case errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENXIO):
 		return fmt.Sprintf("%s: %v; reconnect it and run the same command again to resume", d.arg, err)
 	case errors.Is(err, syscall.EROFS):

@@ -154,8 +154,16 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 		}
 	}
 	// One folder handle per folder: its sync covers every rename in it.
+	// Files linked without ever having had a name need their inodes
+	// written again too (see File.linkCovered): where a syncfs stood for
+	// the files' fsyncs, one more after the links does it.
 	dirs := map[string]*Dir{}
+	unnamed := false
 	for _, e := range group {
+		if e.err == nil && e.p.f != nil && e.p.f.unnamed {
+			unnamed = true
+			e.p.linkCovered = covered
+		}
 		if e.err == nil {
 			if e.err = ctx.Err(); e.err == nil {
 				e.err = e.p.rename(e.replace)
@@ -169,7 +177,7 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 			dirs[e.p.dir.path] = e.p.dir
 		}
 	}
-	dirErr := r.syncDirs(dirs, covered)
+	dirErr := r.syncDirs(dirs, covered, covered && unnamed)
 	for _, e := range group {
 		if e.err != nil {
 			e.done(nil, e.err)
@@ -188,10 +196,12 @@ func (r *Root) flush(ctx context.Context, group []*batched) {
 // error. Where one syncfs stood for the fsyncs of the group's files
 // (fsCovered), one more stands for those of its folders (see
 // syncFolders); otherwise, or when that syncfs fails, each folder is
-// fsynced.
-func (r *Root) syncDirs(dirs map[string]*Dir, fsCovered bool) map[string]error {
+// fsynced. inodes says files were linked whose inodes only that syncfs
+// writes (File.linkCovered): then it runs for one folder too, and its
+// failure is every folder's.
+func (r *Root) syncDirs(dirs map[string]*Dir, fsCovered, inodes bool) map[string]error {
 	errs := make(map[string]error, len(dirs))
-	if fsCovered && len(dirs) > 1 {
+	if fsCovered && (len(dirs) > 1 || inodes) {
 		var first *Dir
 		for _, d := range dirs {
 			first = d
@@ -201,10 +211,11 @@ func (r *Root) syncDirs(dirs map[string]*Dir, fsCovered bool) map[string]error {
 		if r.faults.syncfsFolders != nil {
 			syncfs = r.faults.syncfsFolders
 		}
-		if syncfs(first) == nil {
+		err := syncfs(first)
+		if err == nil || inodes {
 			r.dirSyncs.Add(1)
 			for path := range dirs {
-				errs[path] = nil
+				errs[path] = err
 			}
 			return errs
 		}

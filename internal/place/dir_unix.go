@@ -29,33 +29,68 @@ type Dir struct {
 // rootID is what identifies a root folder: its file system and inode.
 type rootID struct{ dev, ino uint64 }
 
+// identify notes which folder root is, opening it as every walk does
+// (an automount point is mounted by the open, not by a stat).
 func identify(root string) (rootID, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(root, &st); err != nil {
+	fd, id, err := openRoot(root)
+	if err != nil {
 		return rootID{}, err
 	}
-	return rootID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
+	unix.Close(fd)
+	return id, nil
+}
+
+// openRoot opens the folder root (a link naming it is followed: the user
+// named it) and says which folder it is, from the opened descriptor.
+func openRoot(root string) (int, rootID, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return -1, rootID{}, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, rootID{}, err
+	}
+	return fd, rootID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
 }
 
 // openRootDir opens the root folder and checks it is still the folder
 // identified when the Root was opened: an unplugged drive leaves an empty
 // mount point on another disk at the same path. The check is made on the
 // opened descriptor, so nothing can swap the folder between check and use.
+// Only a different folder, or one that is gone, is ErrGone; any other
+// failure (too many open files, a permission) is returned as it is.
 func openRootDir(root string, id rootID) (*Dir, error) {
-	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%s %w (%v)", root, ErrGone, err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("%s %w (%v)", root, ErrGone, err)
-	}
-	if (rootID{dev: uint64(st.Dev), ino: uint64(st.Ino)}) != id {
+	fd, got, err := openRoot(root)
+	switch {
+	case err != nil && rootGone(err):
+		return nil, fmt.Errorf("%s %w: %w", root, ErrGone, err)
+	case err != nil:
+		return nil, &fs.PathError{Op: "open", Path: root, Err: err}
+	case got != id:
 		unix.Close(fd)
 		return nil, fmt.Errorf("%s %w", root, ErrGone)
 	}
 	return &Dir{path: root, fd: fd}, nil
+}
+
+// rootGone tells whether a failure to open a root folder means the folder,
+// or the drive it was on, is gone.
+func rootGone(err error) bool {
+	for _, e := range []error{unix.ENOENT, unix.ENOTDIR, unix.ENODEV, unix.ENXIO, unix.EIO, unix.ESTALE, unix.ENOTCONN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // child opens the folder name in d, creating it when asked, refusing a

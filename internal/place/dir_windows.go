@@ -21,6 +21,11 @@ type rootID struct{ fi fs.FileInfo }
 
 func identify(root string) (rootID, error) {
 	fi, err := os.Stat(root)
+	if err == nil {
+		// os.Stat leaves the volume and file index to be read, by path, at
+		// the first SameFile: read them now, while root is that folder.
+		os.SameFile(fi, fi)
+	}
 	return rootID{fi}, err
 }
 
@@ -29,7 +34,7 @@ func identify(root string) (rootID, error) {
 func openRootDir(root string, id rootID) (*Dir, error) {
 	fi, err := os.Stat(root)
 	if err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%s %w (%v)", root, ErrGone, err)
+		return nil, fmt.Errorf("%s %w: %v", root, ErrGone, err)
 	}
 	if !os.SameFile(fi, id.fi) {
 		return nil, fmt.Errorf("%s %w", root, ErrGone)

@@ -79,12 +79,12 @@ func (e *ExistsError) Error() string {
 	return fmt.Sprintf("a different file is already at %s; it was left alone — move it away and run the same command again to get this one", e.Path)
 }
 
-// errNoExclusive means the file system cannot rename without replacing.
 // ErrGone reports that a root folder is no longer the folder it was when
 // the command opened it: a drive unplugged leaves an empty mount point at
 // the same path, and writing there would fill another disk.
 var ErrGone = errors.New("is no longer the folder it was when the command started (unplugged?)")
 
+// errNoExclusive means the file system cannot rename without replacing.
 var errNoExclusive = errors.New("rename without replacing is not supported here")
 
 // ReadBackError means the file read back from the medium differs from what
@@ -382,6 +382,12 @@ type File struct {
 	n    int64
 	h    *hashing.MultiHasher
 	seq  int64 // order among the files begun under the root
+	// linkCovered says a syncfs after the link will write this unnamed
+	// file's inode (see Root.flush); otherwise the file is fsynced once
+	// linked. It was synced while it had no name (link count 0), and a
+	// folder's fsync does not write the inode of a file linked into it on
+	// every file system (ext4 without a journal, ext2).
+	linkCovered bool
 	// fi describes the settled file, read from its descriptor just
 	// before it is closed and renamed (see rename).
 	fi fs.FileInfo
@@ -665,7 +671,23 @@ func (p *File) rename(replace bool) error {
 	}
 	p.fi = renamed{fi, p.name}
 	if p.f.unnamed {
-		return p.link(replace)
+		// Linking never replaces: when nothing is at the final name, one
+		// call names the file there. When something is, the file takes
+		// its temporary name and goes the way of a named file (place),
+		// which decides whether what is there may be replaced or is a
+		// name the drive confuses with this one.
+		err := p.f.link(p.dir, p.name)
+		if !errors.Is(err, fs.ErrExist) {
+			return p.closeLinked(err)
+		}
+		err = p.linkTemp()
+		if err == nil && !p.linkCovered {
+			err = p.fsync()
+		}
+		if err != nil {
+			p.discard()
+			return err
+		}
 	}
 	if err := p.f.Close(); err != nil {
 		p.f = nil
@@ -680,24 +702,20 @@ func (p *File) rename(replace bool) error {
 	return nil
 }
 
-// link names the settled unnamed file and closes it. Linking never
-// replaces: when nothing is at the final name, one call names it there.
-// When something is, the file takes its temporary name and goes the way
-// of a named file (place), which decides whether what is there may be
-// replaced or is a name the drive confuses with this one.
-func (p *File) link(replace bool) error {
-	err := p.f.link(p.dir, p.name)
-	if errors.Is(err, fs.ErrExist) {
-		if err = p.linkTemp(); err == nil {
-			if err = p.place(replace); err != nil {
-				p.dir.Remove(p.tmp)
-			}
+// closeLinked syncs (see linkCovered) and closes a file just linked at
+// its final name (err: how the link went). When the descriptor then
+// reports a failure the name is removed again: it replaced nothing, and
+// the file is not kept.
+func (p *File) closeLinked(err error) error {
+	if err == nil && !p.linkCovered {
+		err = p.fsync()
+		if err != nil {
+			p.dir.Remove(p.name)
 		}
 	}
 	closeErr := p.f.Close()
 	p.f = nil
 	if err == nil && closeErr != nil {
-		// Not kept: the file's descriptor reported a failure.
 		p.dir.Remove(p.name)
 		err = fmt.Errorf("close %s: %w", p.Path(), closeErr)
 	}

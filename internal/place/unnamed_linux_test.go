@@ -3,8 +3,10 @@ package place
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -65,5 +67,72 @@ func TestUnnamedFileIsNamedOnlyOncePlaced(t *testing.T) {
 	assertNoTemps(t, root)
 	if r.noUnnamed.Load() {
 		t.Fatalf("the temporary folder's file system refused O_TMPFILE: the files above were named all along")
+	}
+}
+
+// A file linked without ever having had a name was synced with a link
+// count of 0, and a folder's fsync does not write the inode of a file
+// linked into it on every file system (ext4 without a journal, ext2). So
+// after the links the inodes are written again: by one syncfs where one
+// stood for the group's fsyncs (even when the group is in one folder, where
+// named files need only that folder's fsync), else by each file's own
+// fsync; and when that syncfs fails, no file of the group is reported
+// placed.
+func TestUnnamedFilesAreSyncedOnceLinked(t *testing.T) {
+	mt := time.Date(2026, 12, 7, 19, 0, 0, 0, time.UTC)
+	unnamed := BeginOptions{Perm: 0o644, Hash: true, Unnamed: true}
+	files := map[string]string{}
+	for f := range 10 {
+		files[fmt.Sprintf("Bins/bin %02d.avb", f)] = fmt.Sprintf("bin %d", f)
+	}
+
+	root := t.TempDir()
+	r, _ := Open(root, Hooks{})
+	syncfsAfterLinks := 0
+	r.faults.syncfsFolders = func(d *Dir) error { syncfsAfterLinks++; return syncFolders(d) }
+	var res batchResult
+	writeBatchAs(t, r, r.NewBatch(100), unnamed, files, nil, mt, &res)
+	for rel := range files {
+		if err := res.errs[rel]; err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+	}
+	if r.noUnnamed.Load() {
+		t.Fatalf("the temporary folder's file system refused O_TMPFILE: the files above were named all along")
+	}
+	fileSyncs, _ := r.Syncs()
+	if wantFileSyncs(t, root, 1) == 0 {
+		if syncfsAfterLinks != 1 || fileSyncs != 0 {
+			t.Errorf("a group of unnamed files in one folder: %d syncfs after the links and %d file syncs; want 1 and 0", syncfsAfterLinks, fileSyncs)
+		}
+	} else if fileSyncs != 2*int64(len(files)) {
+		t.Errorf("%d file syncs; want each file synced before and after its link (%d)", fileSyncs, 2*len(files))
+	}
+
+	// One file alone is fsynced, linked, fsynced again.
+	root = t.TempDir()
+	r, _ = Open(root, Hooks{})
+	res = batchResult{}
+	writeBatchAs(t, r, r.NewBatch(100), unnamed, map[string]string{"bin.avb": "alone"}, nil, mt, &res)
+	if err := res.errs["bin.avb"]; err != nil {
+		t.Fatal(err)
+	}
+	if fileSyncs, _ := r.Syncs(); fileSyncs != 2 {
+		t.Errorf("a single unnamed file: %d file syncs; want 2 (before and after its link)", fileSyncs)
+	}
+
+	// The syncfs after the links fails: every file of the group fails.
+	root = t.TempDir()
+	r, _ = Open(root, Hooks{})
+	if wantFileSyncs(t, root, 1) != 0 {
+		return // no syncfs stands for the fsyncs here; covered above
+	}
+	r.faults.syncfsFolders = func(*Dir) error { return syscall.EIO }
+	res = batchResult{}
+	writeBatchAs(t, r, r.NewBatch(100), unnamed, files, nil, mt, &res)
+	for rel := range files {
+		if !errors.Is(res.errs[rel], syscall.EIO) {
+			t.Errorf("%s after a failed syncfs of its group: %v, want the I/O error", rel, res.errs[rel])
+		}
 	}
 }
