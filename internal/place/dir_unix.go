@@ -24,6 +24,10 @@ type Dir struct {
 	// unnamed caches whether files without a name may be created here
 	// (see openUnnamed): 0 not asked yet, 1 yes, 2 no.
 	unnamed atomic.Int32
+	// linkViaProc notes that the kernel refused to link a file here
+	// through its descriptor (AT_EMPTY_PATH: Linux before 6.10 without
+	// privilege), so the next links go through /proc at once.
+	linkViaProc atomic.Bool
 }
 
 // rootID is what identifies a root folder: its file system and inode.

@@ -69,7 +69,10 @@ func unnamedWorks(d *Dir) bool {
 		return false
 	}
 	var st unix.Statfs_t
-	works := unix.Fstatfs(d.fd, &st) == nil
+	// Without /proc an unnamed file could be named only through
+	// AT_EMPTY_PATH, which an unprivileged process may not use: named
+	// temporary files then.
+	works := unix.Fstatfs(d.fd, &st) == nil && unix.Access("/proc/self/fd", unix.X_OK) == nil
 	if works {
 		switch uint32(st.Type) {
 		case ext4Magic, xfsMagic, btrfsMagic, tmpfsMagic:
@@ -90,8 +93,16 @@ func unnamedWorks(d *Dir) bool {
 // kernel lets this process (root, or Linux 6.10 and later), else through
 // the descriptor's /proc link, which needs no privilege.
 func (t *tempFile) link(d *Dir, name string) error {
-	err := unix.Linkat(t.Fd(), "", d.fd, name, unix.AT_EMPTY_PATH)
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPERM) {
+	viaProc := d.linkViaProc.Load()
+	var err error
+	if !viaProc {
+		err = unix.Linkat(t.Fd(), "", d.fd, name, unix.AT_EMPTY_PATH)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPERM) {
+			d.linkViaProc.Store(true) // not asked again for this folder
+			viaProc = true
+		}
+	}
+	if viaProc {
 		err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(t.Fd()), d.fd, name, unix.AT_SYMLINK_FOLLOW)
 	}
 	if errors.Is(err, unix.EEXIST) {

@@ -136,3 +136,31 @@ func TestUnnamedFilesAreSyncedOnceLinked(t *testing.T) {
 		}
 	}
 }
+
+// Where the kernel will not link a file through its descriptor (Linux
+// before 6.10, unprivileged), it is linked through /proc: the file is
+// named all the same, and the folder remembers not to ask again.
+func TestUnnamedFileLinkedThroughProc(t *testing.T) {
+	root := t.TempDir()
+	r, _ := Open(root, Hooks{})
+	p, err := r.Begin("Bins/bin.avb", BeginOptions{Perm: 0o644, Hash: true, Unnamed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.f == nil || !p.f.unnamed {
+		t.Fatalf("the temporary folder's file system refused O_TMPFILE")
+	}
+	p.dir.linkViaProc.Store(true) // as after a refusal
+	p.Write([]byte("through proc"))
+	var res batchResult
+	b := r.NewBatch(10)
+	b.Add(context.Background(), p, SettleOptions{ReadBack: true, XXH128: p.Sum().XXH128Hex()}, false, res.done("bin"))
+	b.Flush(context.Background())
+	if err := res.errs["bin"]; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "Bins", "bin.avb")); err != nil || string(got) != "through proc" {
+		t.Fatalf("bin.avb holds %q (%v)", got, err)
+	}
+	assertNoTemps(t, root)
+}
